@@ -1,0 +1,29 @@
+"""symgraph: symbol-to-symbol automatic differentiation of numpy array programs.
+
+Build a graph of array operations, insert derivative nodes into the same
+graph with ``grad``/``jvp``/``hvp``, and evaluate any node on numpy::
+
+    import symgraph as sg
+    w, x, y = sg.variable("w"), sg.variable("x"), sg.variable("y")
+    f = (w * x - y) ** 2
+    dw, dx = sg.grad(f, [w, x])
+    sg.evaluate([f, dw, dx], {"w": 1.0, "x": 2.0, "y": 3.0})
+"""
+
+from .autodiff import build_grad, grad, jvp, vjp
+from .errors import (DTypeError, EvaluationError, GraphMismatchError, MissingInputError,
+                     ShapeError, SymgraphError, UndefinedGradientError, UnknownInputError)
+from .evaluate import Evaluator, evaluate
+from .graph import Graph, Node, get_default_graph, reset_default_graph
+from .ops import *  # noqa: F401,F403 - the op builders are the public API
+from .ops import __all__ as _ops_all
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Graph", "Node", "get_default_graph", "reset_default_graph",
+    "grad", "vjp", "jvp", "build_grad", "evaluate", "Evaluator",
+    "SymgraphError", "ShapeError", "DTypeError", "GraphMismatchError", "MissingInputError",
+    "UnknownInputError", "UndefinedGradientError", "EvaluationError",
+    *_ops_all,
+]

@@ -1,0 +1,309 @@
+"""Symbol-to-symbol differentiation: reverse mode (build_grad) and forward mode (jvp).
+
+Both insert new nodes into the graph that holds ``y`` and never evaluate
+anything.  The nodes they make are marked role "gradient" with order
+``1 + the highest order among the nodes differentiated``, so a gradient of a
+gradient has order 2, and so on.
+
+The walk is the back-propagation chapter's ``build_grad`` done iteratively:
+prune to the ancestors of ``y`` that are descendants of ``wrt``, visit them in
+reverse creation (= reverse topological) order, and sum every node's
+contributions from all of its consumers once.  Cost: O(nodes + edges).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from .errors import (DTypeError, GraphMismatchError, ShapeError, SymgraphError,
+                     UndefinedGradientError)
+from .graph import Graph, Node, apply, common_graph
+from .ops.base import Op, as_node, is_inexact
+from .ops.elementwise import add_n, cast
+from .ops.reduce import sum as reduce_sum
+from .ops.sources import Fill, full, zeros_like
+from .structure import flatten
+
+# ---------------------------------------------------------------------------
+# graph walks
+# ---------------------------------------------------------------------------
+
+
+def ancestors(outputs: Iterable[Node], stop: set[Node] | frozenset = frozenset()) -> list[Node]:
+    """The outputs and every node they depend on, in creation (topological) order.
+
+    The walk does not go past nodes in ``stop`` (they are included themselves).
+    """
+    seen: set[Node] = set()
+    todo = list(outputs)
+    while todo:
+        n = todo.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        if n not in stop:
+            todo.extend(n.inputs)
+    return sorted(seen, key=_node_id)
+
+
+def _node_id(n: Node) -> int:
+    return n.id
+
+
+def pruned_subgraph(ys: Sequence[Node], wrt: Sequence[Node]) -> list[Node]:
+    """G': ancestors of ``ys`` that are also descendants of ``wrt``, topologically ordered."""
+    wrt_set = set(wrt)
+    relevant: set[Node] = set()
+    out = []
+    for n in ancestors(ys):
+        if n in wrt_set or any(i in relevant for i in n.inputs):
+            relevant.add(n)
+            out.append(n)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# argument checking
+# ---------------------------------------------------------------------------
+
+
+def _check_wrt(wrt: Any, what: str) -> tuple[list[Node], Any]:
+    leaves, unflatten = flatten(wrt, lambda t: isinstance(t, Node))
+    if not leaves:
+        raise SymgraphError(f"{what}: wrt is empty")
+    for w in leaves:
+        if not isinstance(w, Node):
+            raise SymgraphError(f"{what}: wrt must be a Node or a list of Nodes, got "
+                                f"{type(w).__name__} {w!r:.80}")
+        if not is_inexact(w.dtype):
+            raise DTypeError(f"{what}: cannot differentiate with respect to {_label(w)} of "
+                             f"dtype {w.dtype}; only floating-point nodes have derivatives")
+    return leaves, unflatten
+
+
+def _label(n: Node) -> str:
+    return f"variable {n.name!r}" if n.name else f"node #{n.id} ({n.op.name})"
+
+
+def _same_graph(nodes: Sequence[Node], what: str) -> Graph:
+    try:
+        return common_graph(list(nodes))
+    except GraphMismatchError as e:
+        raise GraphMismatchError(f"{what}: {e}") from None
+
+
+def _seed_for(y: Node, grad_y: Any, what: str) -> Node:
+    if not is_inexact(y.dtype):
+        raise DTypeError(f"{what}: cannot differentiate {_label(y)} of dtype {y.dtype}")
+    if grad_y is None:
+        if y.shape != ():
+            raise ShapeError(f"{what}: y has shape {y.shape}; gradients need a scalar y, or pass "
+                             f"grad_y (a cotangent of shape {y.shape}) to get a vector-Jacobian "
+                             "product")
+        return full((), 1, y.dtype, graph=y.graph)
+    g = as_node(grad_y, like=y)
+    if g.graph is not y.graph:
+        raise GraphMismatchError(f"{what}: grad_y belongs to another graph than y")
+    if g.shape != y.shape:
+        raise ShapeError(f"{what}: grad_y has shape {g.shape} but y has shape {y.shape}")
+    return cast(g, y.dtype)
+
+
+def _resolve(rule: Any) -> Node | None:
+    return rule() if callable(rule) and not isinstance(rule, Node) else rule
+
+
+def _checked(op: Op, k: int, inp: Node, g: Any, graph: Graph, what: str) -> Node:
+    """A rule's result for input ``k``: a node of the input's graph, shape and dtype."""
+    if not isinstance(g, Node):
+        raise SymgraphError(f"{what} of op {op.name!r} returned {type(g).__name__} for input {k}; "
+                            "expected a Node, None or a callable returning a Node")
+    if g.graph is not graph:
+        raise GraphMismatchError(f"{what} of op {op.name!r} returned a node of another graph "
+                                 f"for input {k}")
+    if g.shape != inp.shape:
+        raise ShapeError(f"{what} of op {op.name!r} returned shape {g.shape} for input {k}, "
+                         f"whose shape is {inp.shape}")
+    return cast(g, inp.dtype) if g.dtype != inp.dtype else g
+
+
+# ---------------------------------------------------------------------------
+# reverse mode
+# ---------------------------------------------------------------------------
+
+
+def build_grad(ys: Sequence[Node], grad_ys: Sequence[Node], wrt: Sequence[Node]) -> list[Node]:
+    """Gradient nodes of ``sum_i <ys[i], grad_ys[i]>`` with respect to each node of ``wrt``.
+
+    ``grad_ys[i]`` must already be nodes shaped like ``ys[i]``.  Nodes of
+    ``wrt`` that the ys do not depend on get zeros of their shape.
+    """
+    graph = _same_graph(list(ys) + list(grad_ys) + list(wrt), "grad")
+    relevant = pruned_subgraph(ys, wrt)
+    relevant_set = set(relevant)
+    order = 1 + max((n.order for n in relevant), default=0)
+    wrt_set = set(wrt)
+    table: dict[Node, Node] = {}
+    with graph.building("gradient", order):
+        pending: dict[Node, list[Node]] = {}
+        for y, gy in zip(ys, grad_ys):
+            if y in relevant_set:
+                pending.setdefault(y, []).append(gy)
+        for node in reversed(relevant):
+            contribs = pending.pop(node, None)
+            if not contribs:
+                continue  # nothing flows back through this node (e.g. stop_gradient)
+            g = contribs[0] if len(contribs) == 1 else add_n(contribs)
+            if node in wrt_set:
+                table[node] = g
+            needs = [i in relevant_set and is_inexact(i.dtype) for i in node.inputs]
+            if not any(needs):
+                continue
+            op = node.op
+            if op.bprop is None:
+                raise UndefinedGradientError(
+                    f"op {op.name!r} (node #{node.id}) defines no bprop, so no gradient can flow "
+                    "through it; define bprop on the op or wrap its input in stop_gradient")
+            rules = op.bprop(node.inputs, node, g)
+            if rules is None or len(rules) != len(node.inputs):
+                got = "None" if rules is None else f"{len(rules)} gradients"
+                raise SymgraphError(f"bprop of op {op.name!r} returned {got} for "
+                                    f"{len(node.inputs)} inputs")
+            for k, (inp, rule) in enumerate(zip(node.inputs, rules)):
+                if not needs[k] or rule is None:
+                    continue
+                contribution = _resolve(rule)
+                if contribution is None:
+                    continue
+                pending.setdefault(inp, []).append(_checked(op, k, inp, contribution, graph, "bprop"))
+        return [table[w] if w in table else zeros_like(w) for w in wrt]
+
+
+def grad(y: Node, wrt: Any, grad_y: Any = None) -> Any:
+    """Gradient nodes of ``y`` with respect to ``wrt``, in the same graph.
+
+    ``y`` must be a scalar node unless ``grad_y`` (a cotangent shaped like
+    ``y``) is given, in which case this is the vector-Jacobian product.
+    ``wrt`` is a node or a (nested) list/tuple/dict of nodes, intermediates
+    included; the result has the same structure.  Nodes that ``y`` does not
+    depend on get zeros of their shape.
+    """
+    if not isinstance(y, Node):
+        raise SymgraphError(f"grad: y must be a Node, got {type(y).__name__}")
+    leaves, unflatten = _check_wrt(wrt, "grad")
+    _same_graph([y] + leaves, "grad")
+    seed = _seed_for(y, grad_y, "grad")
+    return unflatten(build_grad([y], [seed], leaves))
+
+
+def vjp(y: Node, wrt: Any, cotangent: Any) -> Any:
+    """Vector-Jacobian product ``cotangent^T (dy/dwrt)`` by reverse mode."""
+    if cotangent is None:
+        raise SymgraphError("vjp: a cotangent shaped like y is required")
+    return grad(y, wrt, grad_y=cotangent)
+
+
+# ---------------------------------------------------------------------------
+# forward mode
+# ---------------------------------------------------------------------------
+
+
+class LinearizationPoint(Fill):
+    """Zeros that are never shared with other nodes: the dummy cotangent used
+    to transpose a bprop rule into a forward-mode rule."""
+
+    name = "zeros"
+
+    def cse_key(self) -> None:
+        return None
+
+
+def _jvp_from_bprop(node: Node, tangents: list[Node | None]) -> Node | None:
+    """Forward-mode rule of an op that only has ``bprop``.
+
+    ``bprop`` is linear in its cotangent ``u``, so ``J t = grad_u <bprop(u), t>``
+    evaluated at any ``u``; ``u`` is a private zeros node so the result never
+    depends on it numerically.
+    """
+    op = node.op
+    if op.bprop is None:
+        raise UndefinedGradientError(f"op {op.name!r} (node #{node.id}) defines neither jvp nor "
+                                     "bprop, so no derivative can flow through it")
+    u = node.graph._add(LinearizationPoint(0, node.shape, node.dtype), ())
+    rules = op.bprop(node.inputs, node, u)
+    if rules is None or len(rules) != len(node.inputs):
+        raise SymgraphError(f"bprop of op {op.name!r} returned the wrong number of gradients")
+    terms = []
+    for k, (inp, rule, t) in enumerate(zip(node.inputs, rules, tangents)):
+        if t is None or rule is None:
+            continue
+        r = _resolve(rule)
+        if r is not None:
+            terms.append(reduce_sum(_checked(op, k, inp, r, node.graph, "bprop") * t))
+    if not terms:
+        return None
+    (jt,) = build_grad([add_n(terms)], [full((), 1, terms[0].dtype, graph=node.graph)], [u])
+    return jt
+
+
+def build_jvp(ys: Sequence[Node], wrt: Sequence[Node], tangents: Sequence[Node]) -> list[Node]:
+    """Tangent nodes of each of ``ys`` when ``wrt`` moves along ``tangents``."""
+    graph = _same_graph(list(ys) + list(wrt) + list(tangents), "jvp")
+    relevant = pruned_subgraph(ys, wrt)
+    order = 1 + max((n.order for n in relevant), default=0)
+    tangent_of: dict[Node, Node | None] = dict(zip(wrt, tangents))
+    with graph.building("gradient", order):
+        for node in relevant:
+            if node in tangent_of:
+                continue
+            ts = [tangent_of.get(i) for i in node.inputs]
+            ts = [t if t is not None and is_inexact(i.dtype) else None for i, t in zip(node.inputs, ts)]
+            if all(t is None for t in ts):
+                tangent_of[node] = None
+                continue
+            op = node.op
+            out = op.jvp(node.inputs, node, ts) if op.jvp is not None else _jvp_from_bprop(node, ts)
+            if out is not None:
+                if not isinstance(out, Node):
+                    raise SymgraphError(f"jvp of op {op.name!r} returned {type(out).__name__}; "
+                                        "expected a Node or None")
+                if out.shape != node.shape:
+                    raise ShapeError(f"jvp of op {op.name!r} returned shape {out.shape}; the "
+                                     f"op's output has shape {node.shape}")
+                if out.dtype != node.dtype and is_inexact(node.dtype):
+                    out = cast(out, node.dtype)
+            tangent_of[node] = out
+        results = []
+        for y in ys:
+            t = tangent_of.get(y)
+            results.append(t if t is not None else zeros_like(y))
+        return results
+
+
+def jvp(y: Any, wrt: Any, tangent: Any) -> Any:
+    """Jacobian-vector product ``(dy/dwrt) tangent`` by forward mode.
+
+    ``wrt`` and ``tangent`` have the same structure (a node, or a list of
+    nodes); each tangent is shaped like its wrt node.  ``y`` may be a node or a
+    list of nodes; the result mirrors ``y``.
+    """
+    ys, unflatten_y = flatten(y, lambda t: isinstance(t, Node))
+    for n in ys:
+        if not isinstance(n, Node):
+            raise SymgraphError(f"jvp: y must be a Node or a list of Nodes, got {type(n).__name__}")
+    leaves, _ = _check_wrt(wrt, "jvp")
+    tleaves, _ = flatten(tangent, lambda t: isinstance(t, Node))
+    if len(tleaves) != len(leaves):
+        raise SymgraphError(f"jvp: {len(leaves)} wrt nodes but {len(tleaves)} tangents")
+    graph = _same_graph(ys + leaves, "jvp")
+    tnodes = []
+    for w, t in zip(leaves, tleaves):
+        t = as_node(t, like=w) if isinstance(t, Node) else as_node(np.asarray(t, dtype=w.dtype), like=w)
+        if t.graph is not graph:
+            raise GraphMismatchError("jvp: a tangent belongs to another graph")
+        if t.shape != w.shape:
+            raise ShapeError(f"jvp: tangent of shape {t.shape} for {_label(w)} of shape {w.shape}")
+        tnodes.append(cast(t, w.dtype))
+    return unflatten_y(build_jvp(ys, leaves, tnodes))

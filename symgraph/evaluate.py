@@ -1,0 +1,220 @@
+"""The evaluator: runs the requested nodes on numpy, and nothing else.
+
+It is separate from the graph: evaluation reads nodes and never mutates them.
+A schedule is made once per set of outputs (only their ancestors, in
+topological order, each node run once its inputs are ready) together with the
+point after which each value is dead, so intermediates are freed as soon as
+no later node needs them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .autodiff import ancestors
+from .errors import (DTypeError, EvaluationError, GraphMismatchError, MissingInputError,
+                     ShapeError, SymgraphError, UnknownInputError)
+from .graph import Graph, Node
+from .structure import flatten
+
+
+@dataclass(frozen=True)
+class _Step:
+    slot: int
+    node: Node
+    inputs: tuple[int, ...]
+    frees: tuple[int, ...]
+
+
+class Schedule:
+    """The ordered steps that compute ``outputs`` given values for ``leaves``."""
+
+    def __init__(self, outputs: Sequence[Node], fed: frozenset[Node]) -> None:
+        order = ancestors(outputs, stop=fed)
+        slot_of = {n: k for k, n in enumerate(order)}
+        self.size = len(order)
+        self.output_slots = [slot_of[o] for o in outputs]
+        self.fed = [(slot_of[n], n) for n in order if n in fed]
+        self.missing = [n for n in order if n.op.is_variable and n not in fed]
+        keep = set(self.output_slots) | {s for s, _ in self.fed}
+        last_use: dict[int, int] = {}
+        computed = [n for n in order if n not in fed]
+        for k, n in enumerate(computed):
+            for i in n.inputs:
+                last_use[slot_of[i]] = k
+        frees_at: dict[int, list[int]] = {}
+        for s, k in last_use.items():
+            if s not in keep:
+                frees_at.setdefault(k, []).append(s)
+        self.steps = [
+            _Step(slot_of[n], n, tuple(slot_of[i] for i in n.inputs), tuple(frees_at.get(k, ())))
+            for k, n in enumerate(computed)
+        ]
+        self.peak_live = self._peak_live()
+
+    def _peak_live(self) -> int:
+        """How many values are alive at once at worst (for memory tests)."""
+        live = len(self.fed)
+        peak = live
+        for st in self.steps:
+            live += 1
+            peak = max(peak, live)
+            live -= len(st.frees)
+        return peak
+
+
+class Evaluator:
+    """Reusable engine that evaluates ``outputs`` for different feeds.
+
+    >>> ev = Evaluator([loss, *grads]);  ev.run({"x": x_value})  # doctest: +SKIP
+    """
+
+    def __init__(self, outputs: Any) -> None:
+        self._outputs, self._unflatten = flatten(outputs, lambda t: isinstance(t, Node))
+        for o in self._outputs:
+            if not isinstance(o, Node):
+                raise SymgraphError(f"evaluate: outputs must be Nodes, got {type(o).__name__}")
+        graphs = {id(o.graph): o.graph for o in self._outputs}
+        if len(graphs) > 1:
+            raise GraphMismatchError("evaluate: outputs belong to different graphs")
+        self.graph: Graph | None = self._outputs[0].graph if self._outputs else None
+        self._schedules: dict[frozenset, Schedule] = {}
+
+    def schedule(self, fed: frozenset[Node]) -> Schedule:
+        sched = self._schedules.get(fed)
+        if sched is None:
+            sched = self._schedules[fed] = Schedule(self._outputs, fed)
+        return sched
+
+    def run(self, feed: Mapping | None = None) -> Any:
+        """Values of the outputs as numpy arrays (0-d for scalars), in the structure given."""
+        if not self._outputs:
+            return self._unflatten([])
+        values_by_node = normalize_feed(self.graph, feed or {})
+        sched = self.schedule(frozenset(values_by_node))
+        if sched.missing:
+            names = ", ".join(repr(v.name) for v in sched.missing)
+            raise MissingInputError(f"missing value for variable {names}: feed it by node or by "
+                                    "name, e.g. evaluate(y, {" + f"{sched.missing[0].name!r}: ..." + "})")
+        values: list[Any] = [None] * sched.size
+        for slot, node in sched.fed:
+            values[slot] = values_by_node[node]
+        for st in sched.steps:
+            values[st.slot] = _run_node(st.node, [values[i] for i in st.inputs])
+            for s in st.frees:
+                values[s] = None
+        return self._unflatten([np.asarray(values[s]) for s in sched.output_slots])
+
+
+def _run_node(node: Node, args: list) -> np.ndarray:
+    op = node.op
+    try:
+        out = op.f(*args)
+    except SymgraphError:
+        raise
+    except Exception as e:  # an op's numpy code failed: say which node
+        shapes = ", ".join(str(np.shape(a)) for a in args)
+        raise EvaluationError(f"evaluating node #{node.id} {op.describe()} on inputs of shapes "
+                              f"({shapes}) failed: {type(e).__name__}: {e}") from e
+    out = np.asarray(out) if not isinstance(out, (np.ndarray, np.generic)) else out
+    if out.shape != node.shape:
+        raise ShapeError(f"op {op.name!r} (node #{node.id}) produced shape {out.shape} but its "
+                         f"inferred shape is {node.shape}; define infer() on the op")
+    if out.dtype != node.dtype:
+        if not np.can_cast(out.dtype, node.dtype, "same_kind"):
+            raise DTypeError(f"op {op.name!r} (node #{node.id}) produced dtype {out.dtype} but "
+                             f"its inferred dtype is {node.dtype}")
+        out = np.asarray(out, dtype=node.dtype)
+    return out
+
+
+def normalize_feed(graph: Graph, feed: Mapping) -> dict[Node, np.ndarray]:
+    """Feed keyed by node, with every value checked against its node's shape and dtype."""
+    if not isinstance(feed, Mapping):
+        raise SymgraphError(f"feed must be a dict from nodes or variable names to values, got "
+                            f"{type(feed).__name__}")
+    out: dict[Node, np.ndarray] = {}
+    for key, value in feed.items():
+        node = _feed_node(graph, key)
+        out[node] = _feed_value(node, value)
+    return out
+
+
+def _feed_node(graph: Graph, key: Any) -> Node:
+    if isinstance(key, Node):
+        if key.graph is not graph:
+            raise GraphMismatchError(f"feed key {key!r} belongs to another graph than the outputs")
+        return key
+    if isinstance(key, str):
+        found = graph.variables(key)
+        if not found:
+            valid = ", ".join(repr(n) for n in graph.variable_names()) or "(none)"
+            raise UnknownInputError(f"feed names unknown variable {key!r}; the graph's variables "
+                                    f"are: {valid}")
+        if len(found) > 1:
+            raise SymgraphError(f"feed name {key!r} is ambiguous: {len(found)} variables have that "
+                                "name; feed them by node instead")
+        return found[0]
+    raise SymgraphError(f"feed keys must be Nodes or variable names, got {type(key).__name__} {key!r:.40}")
+
+
+def _feed_value(node: Node, value: Any) -> np.ndarray:
+    label = f"variable {node.name!r}" if node.name else f"node #{node.id}"
+    if isinstance(value, Node):
+        raise SymgraphError(f"the value fed for {label} is a symbolic Node; feed a number or array")
+    try:
+        arr = np.asarray(value)
+    except Exception as e:  # ragged lists and similar
+        raise DTypeError(f"the value fed for {label} is not an array: {e}") from None
+    if arr.dtype.kind not in "biufc":
+        raise DTypeError(f"the value fed for {label} has non-numeric dtype {arr.dtype} "
+                         f"(expected {node.dtype})")
+    if arr.dtype != node.dtype:
+        if not _feed_castable(arr.dtype, node.dtype):
+            raise DTypeError(f"the value fed for {label} has dtype {arr.dtype}, which cannot be "
+                             f"used as {node.dtype}")
+        arr = arr.astype(node.dtype)
+    if arr.shape != node.shape:
+        raise ShapeError(f"the value fed for {label} has shape {arr.shape}, expected shape "
+                         f"{node.shape}")
+    return arr
+
+
+def _feed_castable(src: np.dtype, dst: np.dtype) -> bool:
+    """Feeds may narrow floats (float64 data into float32) but never change kind downward."""
+    rank = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+    return rank[src.kind] <= rank[dst.kind]
+
+
+def evaluate(outputs: Any, feed: Mapping | None = None) -> Any:
+    """Evaluate a node (or a list/tuple/dict of nodes) for the given feed.
+
+    ``feed`` maps variables (as Nodes or by name) to values; any other node
+    may be fed too, which cuts its ancestors out of the computation.  Only the
+    ancestors of the outputs run.
+    """
+    leaves, _ = flatten(outputs, lambda t: isinstance(t, Node))
+    graph = leaves[0].graph if leaves and isinstance(leaves[0], Node) else None
+    if graph is None:
+        return Evaluator(outputs).run(feed)
+    cache = graph.cache("evaluator")
+    key = (tuple(n.id if isinstance(n, Node) else None for n in leaves), _structure_key(outputs))
+    ev = cache.get(key)
+    if ev is None:
+        if len(cache) > 256:
+            cache.clear()
+        ev = cache[key] = Evaluator(outputs)
+    return ev.run(feed)
+
+
+def _structure_key(outputs: Any) -> Any:
+    if isinstance(outputs, Node):
+        return "node"
+    if isinstance(outputs, dict):
+        return ("dict", tuple((k, _structure_key(v)) for k, v in outputs.items()))
+    if isinstance(outputs, (list, tuple)):
+        return (type(outputs).__name__, tuple(_structure_key(v) for v in outputs))
+    return "leaf"

@@ -1,0 +1,307 @@
+"""Graph and Node: the symbolic DAG every other module builds on or reads.
+
+A Graph owns its nodes in creation order, which is always a topological order
+because a node can only be made from nodes that already exist.  Structurally
+identical nodes (same op, same parameters, same inputs) are hash-consed: asking
+for ``x * y`` twice returns the same node, so gradient graphs reuse forward
+values instead of recomputing them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from .errors import GraphMismatchError, SymgraphError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import networkx as nx
+
+    from .ops.base import Op
+
+ROLES = ("input", "constant", "forward", "gradient")
+
+
+class Graph:
+    """A DAG of Nodes.  Use ``with Graph() as g:`` to build into ``g``."""
+
+    def __init__(self, name: str | None = None) -> None:
+        self.name = name
+        self._nodes: list[Node] = []
+        self._cons: dict[tuple, Node] = {}
+        self._variables: dict[str, list[Node]] = {}
+        # (role, order) given to nodes made while differentiating; see building().
+        self._build_context: list[tuple[str, int]] = []
+        self._caches: dict[str, dict] = {}
+
+    # -- container protocol -------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self._nodes)
+
+    @property
+    def nodes(self) -> list[Node]:
+        """All nodes in creation order (a topological order)."""
+        return list(self._nodes)
+
+    def variables(self, name: str | None = None) -> list[Node]:
+        """Variables of this graph, optionally only those called ``name``."""
+        if name is not None:
+            return list(self._variables.get(name, ()))
+        return [v for vs in self._variables.values() for v in vs]
+
+    def variable_names(self) -> list[str]:
+        return sorted(self._variables)
+
+    def cache(self, kind: str) -> dict:
+        """A per-graph memo table (compiled functions, evaluator schedules)."""
+        return self._caches.setdefault(kind, {})
+
+    # -- default-graph context ----------------------------------------------
+    def __enter__(self) -> Graph:
+        _graph_stack().append(self)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        stack = _graph_stack()
+        if stack and stack[-1] is self:
+            stack.pop()
+
+    @contextlib.contextmanager
+    def building(self, role: str, order: int):
+        """Mark every node made inside as ``role``/``order`` (used by autodiff)."""
+        self._build_context.append((role, order))
+        try:
+            yield
+        finally:
+            self._build_context.pop()
+
+    # -- node creation ------------------------------------------------------
+    def _add(self, op: Op, inputs: tuple[Node, ...]) -> Node:
+        key = op.cse_key()
+        if key is not None:
+            full_key = (key, tuple(i.id for i in inputs))
+            found = self._cons.get(full_key)
+            if found is not None:
+                return found
+        shape, dtype = op.infer(*inputs)
+        role, order = self._role_for(op, inputs)
+        node = Node(self, op, inputs, tuple(int(s) for s in shape), np.dtype(dtype), role, order)
+        if key is not None:
+            self._cons[full_key] = node
+        if role == "input":
+            self._variables.setdefault(node.name, []).append(node)
+        return node
+
+    def _role_for(self, op: Op, inputs: tuple[Node, ...]) -> tuple[str, int]:
+        ctx_role, ctx_order = self._build_context[-1] if self._build_context else ("forward", 0)
+        if op.is_variable:
+            return "input", 0
+        if not inputs:
+            return "constant", ctx_order
+        return ctx_role, ctx_order
+
+    # -- views --------------------------------------------------------------
+    def to_networkx(self, nodes: Iterable[Node] | None = None) -> nx.DiGraph:
+        """An ``nx.DiGraph`` over Node objects with op/shape/dtype/name/role/order attributes."""
+        import networkx as nx
+
+        chosen = self._nodes if nodes is None else list(nodes)
+        dg = nx.DiGraph()
+        for n in chosen:
+            dg.add_node(n, op=n.op.name, shape=n.shape, dtype=str(n.dtype), name=n.name,
+                        role=n.role, order=n.order, id=n.id)
+        chosen_set = set(chosen)
+        for n in chosen:
+            for k, i in enumerate(n.inputs):
+                if i in chosen_set:
+                    dg.add_edge(i, n, index=k)
+        return dg
+
+    def __repr__(self) -> str:
+        label = f" {self.name!r}" if self.name else ""
+        return f"<symgraph.Graph{label} with {len(self)} nodes>"
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        from .render import mimebundle
+
+        return mimebundle(self)
+
+
+_local = threading.local()
+_DEFAULT_GRAPH = Graph("default")
+
+
+def _graph_stack() -> list[Graph]:
+    stack = getattr(_local, "stack", None)
+    if stack is None:
+        stack = _local.stack = []
+    return stack
+
+
+def get_default_graph() -> Graph:
+    """The innermost ``with Graph():`` graph, or the module-level default graph."""
+    stack = _graph_stack()
+    return stack[-1] if stack else _DEFAULT_GRAPH
+
+
+def reset_default_graph() -> Graph:
+    """Replace the module-level default graph with an empty one and return it."""
+    global _DEFAULT_GRAPH
+    _DEFAULT_GRAPH = Graph("default")
+    return _DEFAULT_GRAPH
+
+
+class Node:
+    """One op applied to input nodes; carries its static shape and dtype.
+
+    Nodes compare and hash by identity (they are dict keys in feeds and
+    gradient tables); use ``sg.equal`` for elementwise equality.
+    """
+
+    __slots__ = ("graph", "op", "inputs", "shape", "dtype", "role", "order", "id", "name",
+                 "__weakref__")
+    __array_ufunc__ = None  # make ``ndarray * node`` call Node.__rmul__
+    __array_priority__ = 1000
+
+    def __init__(self, graph: Graph, op: Op, inputs: tuple[Node, ...], shape: tuple[int, ...],
+                 dtype: np.dtype, role: str, order: int) -> None:
+        self.graph = graph
+        self.op = op
+        self.inputs = inputs
+        self.shape = shape
+        self.dtype = dtype
+        self.role = role
+        self.order = order
+        self.name = op.node_name()
+        self.id = len(graph._nodes)
+        graph._nodes.append(self)
+
+    # -- basic properties ---------------------------------------------------
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def T(self) -> Node:
+        return _api().transpose(self)
+
+    def __repr__(self) -> str:
+        name = f" {self.name!r}" if self.name else ""
+        return (f"<Node #{self.id} {self.op.name}{name} shape={self.shape} "
+                f"dtype={self.dtype} role={self.role}{'' if not self.order else f' order={self.order}'}>")
+
+    def __bool__(self) -> bool:
+        raise SymgraphError(
+            "the truth value of a symbolic Node is undefined; use sg.where for "
+            "data-dependent choices")
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d node")
+        return self.shape[0]
+
+    def __iter__(self) -> Iterator[Node]:
+        if not self.shape:
+            raise TypeError("iteration over a 0-d node")
+        return (self[i] for i in range(self.shape[0]))
+
+    # -- arithmetic ---------------------------------------------------------
+    def __add__(self, other): return _api().add(self, other)
+    def __radd__(self, other): return _api().add(other, self)
+    def __sub__(self, other): return _api().subtract(self, other)
+    def __rsub__(self, other): return _api().subtract(other, self)
+    def __mul__(self, other): return _api().multiply(self, other)
+    def __rmul__(self, other): return _api().multiply(other, self)
+    def __truediv__(self, other): return _api().divide(self, other)
+    def __rtruediv__(self, other): return _api().divide(other, self)
+    def __pow__(self, other): return _api().power(self, other)
+    def __rpow__(self, other): return _api().power(other, self)
+    def __matmul__(self, other): return _api().matmul(self, other)
+    def __rmatmul__(self, other): return _api().matmul(other, self)
+    def __neg__(self): return _api().negative(self)
+    def __pos__(self): return self
+    def __abs__(self): return _api().abs(self)
+    def __lt__(self, other): return _api().less(self, other)
+    def __le__(self, other): return _api().less_equal(self, other)
+    def __gt__(self, other): return _api().greater(self, other)
+    def __ge__(self, other): return _api().greater_equal(self, other)
+    def __getitem__(self, index): return _api().getitem(self, index)
+
+    # -- numpy-style methods ------------------------------------------------
+    def sum(self, axis=None, keepdims: bool = False) -> Node:
+        return _api().sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims: bool = False) -> Node:
+        return _api().mean(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims: bool = False) -> Node:
+        return _api().max(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims: bool = False) -> Node:
+        return _api().min(self, axis=axis, keepdims=keepdims)
+
+    def reshape(self, *shape) -> Node:
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return _api().reshape(self, shape)
+
+    def transpose(self, *axes) -> Node:
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return _api().transpose(self, axes or None)
+
+    def astype(self, dtype) -> Node:
+        return _api().cast(self, dtype)
+
+    # -- Jupyter ------------------------------------------------------------
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        from .render import mimebundle
+
+        return mimebundle([self])
+
+
+_OPS = None
+
+
+def _api():
+    """The op builders; bound lazily because they import this module."""
+    global _OPS
+    if _OPS is None:
+        from . import ops
+
+        _OPS = ops
+    return _OPS
+
+
+def apply(op: Op, inputs: Sequence[Node]) -> Node:
+    """Make (or reuse) the node ``op(*inputs)`` in the inputs' graph."""
+    inputs = tuple(inputs)
+    graph = common_graph(inputs)
+    return graph._add(op, inputs)
+
+
+def common_graph(nodes: Sequence[Node]) -> Graph:
+    """The one graph all ``nodes`` belong to (the default graph when there are none)."""
+    if not nodes:
+        return get_default_graph()
+    graph = nodes[0].graph
+    for n in nodes[1:]:
+        if n.graph is not graph:
+            raise GraphMismatchError(
+                f"cannot combine nodes of two graphs: {nodes[0]!r} is in {graph!r} but "
+                f"{n!r} is in {n.graph!r}")
+    return graph
+
+
+def is_node(x: Any) -> bool:
+    return isinstance(x, Node)

@@ -1,0 +1,219 @@
+"""The Op base class and the shape/dtype helpers every op family shares.
+
+An Op is the *kind* of a node: its numpy forward ``f``, its static ``infer``
+of shape and dtype, and its derivative rules ``bprop`` (reverse mode) and
+``jvp`` (forward mode), written with symgraph ops so they are differentiable
+again.  Parameters are plain instance attributes; they identify the op for
+hash-consing and serialization.
+"""
+
+from __future__ import annotations
+
+import functools
+import numbers
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..errors import DTypeError, ShapeError, SymgraphError
+from ..graph import Node, apply, get_default_graph
+
+_OP_REGISTRY: dict[str, type] = {}
+
+
+class Op:
+    """Base class of every operation, built-in or user-defined.
+
+    Subclasses set ``name`` and define ``f(self, *arrays)``.  They may define:
+
+    * ``infer(self, *input_nodes) -> (shape, dtype)``; the default broadcasts
+      the input shapes numpy-style and promotes their dtypes.
+    * ``bprop(self, inputs, output, grad) -> list``: one entry per input, each a
+      Node (the gradient contribution, shaped like that input), ``None`` (no
+      gradient flows to that input) or a zero-argument callable returning a Node
+      (built only if that input needs a gradient).  Without ``bprop``, asking for
+      a gradient through the op raises ``UndefinedGradientError``.
+    * ``jvp(self, inputs, output, tangents) -> Node | None``: the forward-mode
+      rule; ``tangents`` holds a Node or ``None`` (zero) per input.  Without it,
+      forward mode transposes ``bprop`` (see ``symgraph.autodiff``).
+
+    Instance attributes are the op's parameters: two nodes with equal op type,
+    equal parameters and identical inputs are the same node (hash-consing).
+    """
+
+    name: str = ""
+    bprop: Callable | None = None
+    jvp: Callable | None = None
+    #: Variables are never shared between calls and are fed at run time.
+    is_variable: bool = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.__dict__.get("name"):
+            cls.name = cls.__name__.lower()
+        _OP_REGISTRY.setdefault(f"{cls.__module__}.{cls.__qualname__}", cls)
+
+    # -- identity -----------------------------------------------------------
+    def params(self) -> dict[str, Any]:
+        """The parameters that distinguish two instances of this op."""
+        return dict(vars(self))
+
+    def cse_key(self) -> tuple | None:
+        """A hashable identity for hash-consing, or None to never share nodes."""
+        try:
+            key = (type(self), _freeze(self.params()))
+            hash(key)
+        except TypeError:
+            return None
+        return key
+
+    def node_name(self) -> str | None:
+        """The name given to nodes of this op (only variables have one)."""
+        return None
+
+    # -- semantics ----------------------------------------------------------
+    def f(self, *arrays: np.ndarray) -> np.ndarray:
+        raise NotImplementedError(f"op {self.name!r} defines no forward function f")
+
+    def infer(self, *inputs: Node) -> tuple[tuple[int, ...], np.dtype]:
+        shape = broadcast_shapes([i.shape for i in inputs], self.name)
+        dtype = np.result_type(*[i.dtype for i in inputs]) if inputs else np.dtype("float64")
+        return shape, dtype
+
+    def describe(self) -> str:
+        """A short label for pictures and error messages, e.g. ``sum(axis=0)``."""
+        shown = {k: v for k, v in self.params().items() if not k.startswith("_")}
+        if not shown:
+            return self.name
+        inner = ", ".join(f"{k}={_short(v)}" for k, v in shown.items())
+        return f"{self.name}({inner})"
+
+    def __repr__(self) -> str:
+        return f"<Op {self.describe()}>"
+
+
+def registered_ops() -> dict[str, type]:
+    """Every Op subclass defined so far, keyed by ``module.QualName``."""
+    return dict(_OP_REGISTRY)
+
+
+def _freeze(value: Any) -> Any:
+    """A hashable stand-in for op parameters (tuples, dicts, dtypes, arrays)."""
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__,) + tuple(_freeze(v) for v in value)
+    if isinstance(value, np.ndarray):
+        return ("ndarray", value.dtype.str, value.shape, value.tobytes())
+    if isinstance(value, slice):
+        return ("slice", value.start, value.stop, value.step)
+    if isinstance(value, np.dtype):
+        return ("dtype", value.str)
+    return value
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, np.ndarray):
+        return f"array{list(v.shape)}" if v.size > 4 else np.array2string(v, separator=",")
+    if isinstance(v, np.dtype):
+        return str(v)
+    return repr(v)
+
+
+# ---------------------------------------------------------------------------
+# shapes and dtypes
+# ---------------------------------------------------------------------------
+
+def broadcast_shapes(shapes: Sequence[tuple[int, ...]], what: str) -> tuple[int, ...]:
+    """numpy broadcasting of ``shapes``, or a ShapeError naming all of them."""
+    if len(shapes) == 1:
+        return tuple(shapes[0])
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        listed = " and ".join(str(tuple(s)) for s in shapes)
+        raise ShapeError(f"{what}: shapes {listed} cannot be broadcast together") from None
+
+
+@functools.lru_cache(maxsize=4096)
+def ufunc_dtype(ufunc: np.ufunc, *dtypes: np.dtype) -> np.dtype:
+    """The dtype numpy's ``ufunc`` returns for inputs of ``dtypes``."""
+    try:
+        out = ufunc(*[np.empty(0, d) for d in dtypes])
+    except TypeError as e:
+        names = ", ".join(str(d) for d in dtypes)
+        raise DTypeError(f"{ufunc.__name__} is not defined for dtypes {names}: {e}") from None
+    if isinstance(out, tuple):
+        out = out[0]
+    return out.dtype
+
+
+def float_dtype(dtype: np.dtype) -> np.dtype:
+    """The floating dtype numpy computes transcendental functions in."""
+    dtype = np.dtype(dtype)
+    return dtype if dtype.kind in "fc" else np.dtype("float64")
+
+
+def is_inexact(dtype: np.dtype) -> bool:
+    return np.dtype(dtype).kind in "fc"
+
+
+def normalize_axis(axis: int | Sequence[int] | None, ndim: int, what: str) -> tuple[int, ...]:
+    """Axes as a sorted tuple of non-negative ints; None means all axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+    out = []
+    for a in axes:
+        if not isinstance(a, numbers.Integral):
+            raise SymgraphError(f"{what}: axis must be an int or a tuple of ints, got {axis!r}")
+        if not -ndim <= a < ndim:
+            raise ShapeError(f"{what}: axis {a} is out of bounds for an array of {ndim} dimensions")
+        out.append(int(a) % ndim if ndim else 0)
+    if len(set(out)) != len(out):
+        raise SymgraphError(f"{what}: repeated axis in {axis!r}")
+    return tuple(sorted(out))
+
+
+# ---------------------------------------------------------------------------
+# turning Python values into nodes
+# ---------------------------------------------------------------------------
+
+def as_node(value: Any, like: Node | None = None) -> Node:
+    """``value`` as a Node; Python scalars take ``like``'s dtype where numpy would.
+
+    Python ints and floats are *weakly typed* (NEP 50): ``x32 * 2.0`` stays
+    float32.  Arrays and numpy scalars keep their own dtype.
+    """
+    if isinstance(value, Node):
+        return value
+    from .sources import constant
+
+    graph = like.graph if like is not None else None
+    if isinstance(value, (bool, int, float, complex)) and not isinstance(value, np.generic):
+        if like is not None:
+            try:
+                dtype = np.result_type(like.dtype, value)
+            except (TypeError, OverflowError):
+                dtype = np.asarray(value).dtype
+        else:
+            dtype = np.asarray(value).dtype
+        return constant(np.asarray(value, dtype=dtype), graph=graph)
+    return constant(value, graph=graph)
+
+
+def as_nodes(*values: Any) -> list[Node]:
+    """Convert several operands at once, typing Python scalars after the nodes among them."""
+    like = next((v for v in values if isinstance(v, Node)), None)
+    return [as_node(v, like) for v in values]
+
+
+def make(op: Op, *inputs: Any) -> Node:
+    """Apply ``op`` to operands that may be nodes, arrays or Python scalars."""
+    return apply(op, as_nodes(*inputs))
+
+
+__all__ = [
+    "Op", "as_node", "as_nodes", "make", "broadcast_shapes", "ufunc_dtype", "float_dtype",
+    "is_inexact", "normalize_axis", "registered_ops", "get_default_graph",
+]

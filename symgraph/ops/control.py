@@ -1,0 +1,36 @@
+"""Ops that steer differentiation rather than compute: stop_gradient."""
+
+from __future__ import annotations
+
+from ..graph import Node, apply
+from .base import Op, as_node
+
+
+class StopGradient(Op):
+    """Identity forward, zero derivative: the node is a constant to autodiff.
+
+    This is how a vector built from the graph is held fixed in a
+    Hessian-vector product (the backprop chapter's Krylov remark).
+    """
+
+    name = "stop_gradient"
+
+    def infer(self, x):
+        return x.shape, x.dtype
+
+    def f(self, x):
+        return x
+
+    def bprop(self, inputs, out, g):
+        return [None]
+
+    def jvp(self, inputs, out, tangents):
+        return None
+
+
+def stop_gradient(x) -> Node:
+    """``x`` unchanged, but no derivative flows through it."""
+    x = as_node(x)
+    if isinstance(x.op, StopGradient):
+        return x
+    return apply(StopGradient(), [x])

@@ -1,0 +1,615 @@
+"""Elementwise ops: arithmetic, transcendental functions, comparisons, where, cast.
+
+Each differentiable elementwise op states its local derivative once
+(``deriv``/``deriv_a``/``deriv_b``) and both reverse mode (``bprop``: grad
+times derivative, summed back to the input's shape) and forward mode
+(``jvp``: tangent times derivative) are derived from it, the way JAX's
+``defjvp`` tables do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import DTypeError
+from ..graph import Node, apply
+from .base import Op, as_node, as_nodes, broadcast_shapes, is_inexact, make, ufunc_dtype
+from .sources import full
+
+
+def _fit(x: Node, shape: tuple[int, ...]) -> Node:
+    """Broadcast a tangent up to ``shape`` when a rule produced fewer dimensions."""
+    from .shape import broadcast_to
+
+    return x if x.shape == shape else broadcast_to(x, shape)
+
+
+def _sum_to(x: Node, shape: tuple[int, ...]) -> Node:
+    from .shape import sum_to
+
+    return sum_to(x, shape)
+
+
+# ---------------------------------------------------------------------------
+# unary
+# ---------------------------------------------------------------------------
+
+class Unary(Op):
+    """A numpy ufunc of one argument with local derivative ``deriv(x, out)``."""
+
+    ufunc: np.ufunc
+
+    def infer(self, x):
+        return x.shape, ufunc_dtype(self.ufunc, x.dtype)
+
+    def f(self, x):
+        return self.ufunc(x)
+
+    def deriv(self, x: Node, out: Node) -> Node:
+        raise NotImplementedError
+
+    def bprop(self, inputs, out, g):
+        (x,) = inputs
+        return [lambda: g * self.deriv(x, out)]
+
+    def jvp(self, inputs, out, tangents):
+        (x,), (t,) = inputs, tangents
+        return None if t is None else t * self.deriv(x, out)
+
+
+class Negative(Unary):
+    name = "neg"
+    ufunc = np.negative
+
+    def bprop(self, inputs, out, g):
+        return [lambda: negative(g)]
+
+    def jvp(self, inputs, out, tangents):
+        return None if tangents[0] is None else negative(tangents[0])
+
+
+class Exp(Unary):
+    name = "exp"
+    ufunc = np.exp
+
+    def deriv(self, x, out):
+        return out
+
+
+class Log(Unary):
+    name = "log"
+    ufunc = np.log
+
+    def bprop(self, inputs, out, g):
+        return [lambda: g / inputs[0]]
+
+    def jvp(self, inputs, out, tangents):
+        return None if tangents[0] is None else tangents[0] / inputs[0]
+
+
+class Sin(Unary):
+    name = "sin"
+    ufunc = np.sin
+
+    def deriv(self, x, out):
+        return cos(x)
+
+
+class Cos(Unary):
+    name = "cos"
+    ufunc = np.cos
+
+    def deriv(self, x, out):
+        return negative(sin(x))
+
+
+class Tan(Unary):
+    name = "tan"
+    ufunc = np.tan
+
+    def deriv(self, x, out):
+        return 1 + square(out)
+
+
+class Tanh(Unary):
+    name = "tanh"
+    ufunc = np.tanh
+
+    def deriv(self, x, out):
+        return 1 - square(out)
+
+
+class Sigmoid(Unary):
+    """Logistic function, computed as ``exp(-logaddexp(0, -x))``: no overflow, full precision."""
+
+    name = "sigmoid"
+
+    def infer(self, x):
+        return x.shape, ufunc_dtype(np.exp, x.dtype)
+
+    def f(self, x):
+        return np.exp(-np.logaddexp(0, -x))
+
+    def deriv(self, x, out):
+        return out * (1 - out)
+
+
+class Relu(Unary):
+    name = "relu"
+
+    def infer(self, x):
+        return x.shape, x.dtype
+
+    def f(self, x):
+        return np.maximum(x, 0)
+
+    def bprop(self, inputs, out, g):
+        return [lambda: where(inputs[0] > 0, g, 0)]
+
+    def jvp(self, inputs, out, tangents):
+        t = tangents[0]
+        return None if t is None else where(inputs[0] > 0, t, 0)
+
+
+class Abs(Unary):
+    name = "abs"
+    ufunc = np.abs
+
+    def deriv(self, x, out):
+        return sign(x)
+
+
+class Sqrt(Unary):
+    name = "sqrt"
+    ufunc = np.sqrt
+
+    def bprop(self, inputs, out, g):
+        return [lambda: g / (2 * out)]
+
+    def jvp(self, inputs, out, tangents):
+        return None if tangents[0] is None else tangents[0] / (2 * out)
+
+
+class Square(Unary):
+    name = "square"
+    ufunc = np.square
+
+    def deriv(self, x, out):
+        return 2 * x
+
+
+class Sign(Unary):
+    """Piecewise constant: its derivative is zero wherever it exists."""
+
+    name = "sign"
+    ufunc = np.sign
+
+    def bprop(self, inputs, out, g):
+        return [None]
+
+    def jvp(self, inputs, out, tangents):
+        return None
+
+
+class Cast(Op):
+    """``x.astype(dtype)``; gradients flow back only between floating dtypes."""
+
+    name = "cast"
+
+    def __init__(self, dtype: np.dtype) -> None:
+        self.dtype = np.dtype(dtype)
+
+    def infer(self, x):
+        return x.shape, self.dtype
+
+    def f(self, x):
+        return np.asarray(x).astype(self.dtype, copy=False)
+
+    def bprop(self, inputs, out, g):
+        x = inputs[0]
+        if not (is_inexact(x.dtype) and is_inexact(self.dtype)):
+            return [None]
+        return [lambda: cast(g, x.dtype)]
+
+    def jvp(self, inputs, out, tangents):
+        t = tangents[0]
+        if t is None or not is_inexact(self.dtype):
+            return None
+        return cast(t, self.dtype)
+
+
+# ---------------------------------------------------------------------------
+# binary
+# ---------------------------------------------------------------------------
+
+class Binary(Op):
+    """A broadcasting numpy ufunc of two arguments with partials ``deriv_a``/``deriv_b``."""
+
+    ufunc: np.ufunc
+
+    def infer(self, a, b):
+        shape = broadcast_shapes([a.shape, b.shape], self.name)
+        return shape, ufunc_dtype(self.ufunc, a.dtype, b.dtype)
+
+    def f(self, a, b):
+        return self.ufunc(a, b)
+
+    def deriv_a(self, a: Node, b: Node, out: Node) -> Node:
+        raise NotImplementedError
+
+    def deriv_b(self, a: Node, b: Node, out: Node) -> Node:
+        raise NotImplementedError
+
+    def bprop(self, inputs, out, g):
+        a, b = inputs
+        return [lambda: _sum_to(g * self.deriv_a(a, b, out), a.shape),
+                lambda: _sum_to(g * self.deriv_b(a, b, out), b.shape)]
+
+    def jvp(self, inputs, out, tangents):
+        a, b = inputs
+        ta, tb = tangents
+        terms = []
+        if ta is not None:
+            terms.append(ta * self.deriv_a(a, b, out))
+        if tb is not None:
+            terms.append(tb * self.deriv_b(a, b, out))
+        return _fit(add_n(terms), out.shape) if terms else None
+
+
+class Add(Binary):
+    name = "add"
+    ufunc = np.add
+
+    def bprop(self, inputs, out, g):
+        a, b = inputs
+        return [lambda: _sum_to(g, a.shape), lambda: _sum_to(g, b.shape)]
+
+    def jvp(self, inputs, out, tangents):
+        terms = [t for t in tangents if t is not None]
+        return _fit(add_n(terms), out.shape) if terms else None
+
+
+class Subtract(Binary):
+    name = "sub"
+    ufunc = np.subtract
+
+    def bprop(self, inputs, out, g):
+        a, b = inputs
+        return [lambda: _sum_to(g, a.shape), lambda: _sum_to(negative(g), b.shape)]
+
+    def jvp(self, inputs, out, tangents):
+        ta, tb = tangents
+        if tb is None:
+            return None if ta is None else _fit(ta, out.shape)
+        return _fit(negative(tb) if ta is None else ta - tb, out.shape)
+
+
+class Multiply(Binary):
+    name = "mul"
+    ufunc = np.multiply
+
+    def deriv_a(self, a, b, out):
+        return b
+
+    def deriv_b(self, a, b, out):
+        return a
+
+
+class Divide(Binary):
+    name = "div"
+    ufunc = np.true_divide
+
+    def bprop(self, inputs, out, g):
+        a, b = inputs
+        return [lambda: _sum_to(g / b, a.shape),
+                lambda: _sum_to(negative(g / b) * out, b.shape)]
+
+    def jvp(self, inputs, out, tangents):
+        a, b = inputs
+        ta, tb = tangents
+        if ta is None and tb is None:
+            return None
+        if tb is None:
+            return _fit(ta / b, out.shape)
+        num = negative(tb * out) if ta is None else ta - tb * out
+        return _fit(num / b, out.shape)
+
+
+class Power(Binary):
+    """``a ** b``; d/db uses ``log(a)`` with a = 0 replaced by 1 (as JAX does)."""
+
+    name = "pow"
+    ufunc = np.power
+
+    def deriv_a(self, a, b, out):
+        return b * power(a, b - 1)
+
+    def deriv_b(self, a, b, out):
+        return out * log(where(equal(a, 0), 1, a))
+
+
+class Maximum(Binary):
+    """Elementwise max; the gradient goes to the larger input, split evenly on ties."""
+
+    name = "maximum"
+    ufunc = np.maximum
+
+    def deriv_a(self, a, b, out):
+        return _tie_mask(a, b, greater)
+
+    def deriv_b(self, a, b, out):
+        return _tie_mask(b, a, greater)
+
+
+class Minimum(Binary):
+    """Elementwise min; the gradient goes to the smaller input, split evenly on ties."""
+
+    name = "minimum"
+    ufunc = np.minimum
+
+    def deriv_a(self, a, b, out):
+        return _tie_mask(a, b, less)
+
+    def deriv_b(self, a, b, out):
+        return _tie_mask(b, a, less)
+
+
+def _tie_mask(x: Node, other: Node, wins) -> Node:
+    dtype = np.result_type(x.dtype, other.dtype)
+    return where(wins(x, other), full((), 1, dtype, graph=x.graph),
+                 where(equal(x, other), 0.5, 0))
+
+
+class Compare(Binary):
+    """Comparisons give booleans: no gradient flows through them."""
+
+    def bprop(self, inputs, out, g):
+        return [None, None]
+
+    def jvp(self, inputs, out, tangents):
+        return None
+
+
+class Equal(Compare):
+    name = "equal"
+    ufunc = np.equal
+
+
+class NotEqual(Compare):
+    name = "not_equal"
+    ufunc = np.not_equal
+
+
+class Less(Compare):
+    name = "less"
+    ufunc = np.less
+
+
+class LessEqual(Compare):
+    name = "less_equal"
+    ufunc = np.less_equal
+
+
+class Greater(Compare):
+    name = "greater"
+    ufunc = np.greater
+
+
+class GreaterEqual(Compare):
+    name = "greater_equal"
+    ufunc = np.greater_equal
+
+
+# ---------------------------------------------------------------------------
+# n-ary
+# ---------------------------------------------------------------------------
+
+class Where(Op):
+    """``where(cond, a, b)``: the gradient of each branch is masked by ``cond``."""
+
+    name = "where"
+
+    def infer(self, cond, a, b):
+        shape = broadcast_shapes([cond.shape, a.shape, b.shape], self.name)
+        return shape, np.result_type(a.dtype, b.dtype)
+
+    def f(self, cond, a, b):
+        return np.where(cond, a, b)
+
+    def bprop(self, inputs, out, g):
+        cond, a, b = inputs
+        return [None,
+                lambda: _sum_to(where(cond, g, 0), a.shape),
+                lambda: _sum_to(where(cond, 0, g), b.shape)]
+
+    def jvp(self, inputs, out, tangents):
+        cond = inputs[0]
+        _, ta, tb = tangents
+        if ta is None and tb is None:
+            return None
+        return _fit(where(cond, 0 if ta is None else ta, 0 if tb is None else tb), out.shape)
+
+
+class AddN(Op):
+    """Sum of several same-shaped arrays: how gradient contributions are accumulated."""
+
+    name = "add_n"
+
+    def infer(self, *xs):
+        shape = broadcast_shapes([x.shape for x in xs], self.name)
+        return shape, np.result_type(*[x.dtype for x in xs])
+
+    def f(self, *xs):
+        out = np.add(xs[0], xs[1])
+        for x in xs[2:]:
+            # ``out`` is a fresh array we own, so accumulate in place when it fits.
+            if (isinstance(out, np.ndarray) and out.shape == np.broadcast_shapes(out.shape, np.shape(x))
+                    and np.result_type(out, x) == out.dtype):
+                np.add(out, x, out=out)
+            else:
+                out = np.add(out, x)
+        return out
+
+    def bprop(self, inputs, out, g):
+        return [(lambda x=x: _sum_to(g, x.shape)) for x in inputs]
+
+    def jvp(self, inputs, out, tangents):
+        terms = [t for t in tangents if t is not None]
+        return _fit(add_n(terms), out.shape) if terms else None
+
+
+# ---------------------------------------------------------------------------
+# builders
+# ---------------------------------------------------------------------------
+
+def _binary(op: Op, a: Any, b: Any) -> Node:
+    return make(op, a, b)
+
+
+def add(a, b) -> Node:
+    """``a + b`` with numpy broadcasting."""
+    return _binary(Add(), a, b)
+
+
+def subtract(a, b) -> Node:
+    """``a - b`` with numpy broadcasting."""
+    return _binary(Subtract(), a, b)
+
+
+def multiply(a, b) -> Node:
+    """``a * b`` with numpy broadcasting."""
+    return _binary(Multiply(), a, b)
+
+
+def divide(a, b) -> Node:
+    """``a / b`` (true division) with numpy broadcasting."""
+    return _binary(Divide(), a, b)
+
+
+def power(a, b) -> Node:
+    """``a ** b``; negative and non-integer exponents allowed (numpy semantics)."""
+    return _binary(Power(), a, b)
+
+
+def maximum(a, b) -> Node:
+    """Elementwise maximum."""
+    return _binary(Maximum(), a, b)
+
+
+def minimum(a, b) -> Node:
+    """Elementwise minimum."""
+    return _binary(Minimum(), a, b)
+
+
+def equal(a, b) -> Node:
+    return _binary(Equal(), a, b)
+
+
+def not_equal(a, b) -> Node:
+    return _binary(NotEqual(), a, b)
+
+
+def less(a, b) -> Node:
+    return _binary(Less(), a, b)
+
+
+def less_equal(a, b) -> Node:
+    return _binary(LessEqual(), a, b)
+
+
+def greater(a, b) -> Node:
+    return _binary(Greater(), a, b)
+
+
+def greater_equal(a, b) -> Node:
+    return _binary(GreaterEqual(), a, b)
+
+
+def _unary(op: Op, x: Any) -> Node:
+    return apply(op, [as_node(x)])
+
+
+def negative(x) -> Node:
+    return _unary(Negative(), x)
+
+
+def exp(x) -> Node:
+    return _unary(Exp(), x)
+
+
+def log(x) -> Node:
+    return _unary(Log(), x)
+
+
+def sin(x) -> Node:
+    return _unary(Sin(), x)
+
+
+def cos(x) -> Node:
+    return _unary(Cos(), x)
+
+
+def tan(x) -> Node:
+    return _unary(Tan(), x)
+
+
+def tanh(x) -> Node:
+    return _unary(Tanh(), x)
+
+
+def sigmoid(x) -> Node:
+    """Numerically stable logistic function ``1 / (1 + exp(-x))``."""
+    return _unary(Sigmoid(), x)
+
+
+def relu(x) -> Node:
+    """``max(x, 0)``; its derivative at 0 is taken as 0."""
+    return _unary(Relu(), x)
+
+
+def abs(x) -> Node:  # noqa: A001 - mirrors numpy's name
+    return _unary(Abs(), x)
+
+
+def sqrt(x) -> Node:
+    return _unary(Sqrt(), x)
+
+
+def square(x) -> Node:
+    return _unary(Square(), x)
+
+
+def sign(x) -> Node:
+    return _unary(Sign(), x)
+
+
+def cast(x, dtype) -> Node:
+    """``x.astype(dtype)``; returns ``x`` itself when the dtype already matches."""
+    x = as_node(x)
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise DTypeError(f"cast: {dtype!r} is not a dtype") from None
+    if dtype.kind not in "biufc":
+        raise DTypeError(f"cast: dtype {dtype} is not numeric")
+    return x if x.dtype == dtype else apply(Cast(dtype), [x])
+
+
+def where(cond, a, b) -> Node:
+    """``a`` where ``cond`` holds, else ``b`` (numpy broadcasting)."""
+    cond, a, b = as_nodes(cond, a, b)
+    if cond.dtype != np.bool_:
+        cond = not_equal(cond, 0)
+    return apply(Where(), [cond, a, b])
+
+
+def add_n(xs: list) -> Node:
+    """Sum of a list of nodes (one node for the whole sum)."""
+    xs = as_nodes(*xs)
+    if not xs:
+        raise ValueError("add_n needs at least one term")
+    if len(xs) == 1:
+        return xs[0]
+    return apply(AddN(), xs)

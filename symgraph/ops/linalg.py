@@ -1,0 +1,88 @@
+"""Matrix products with numpy semantics: vectors, matrices and broadcast batches."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..graph import Node, apply
+from .base import Op, as_nodes, broadcast_shapes, ufunc_dtype
+from .shape import reshape, sum_to, swap_last
+
+
+class MatMul(Op):
+    """``a @ b``: 1-D operands are promoted to a row (a) or column (b) and dropped again."""
+
+    name = "matmul"
+
+    def infer(self, a, b):
+        if a.ndim == 0 or b.ndim == 0:
+            raise ShapeError(f"matmul: operands must be at least 1-D, got shapes {a.shape} and "
+                             f"{b.shape} (use * for scalars)")
+        a2, b2 = _as_matrix_a(a.shape), _as_matrix_b(b.shape)
+        if a2[-1] != b2[-2]:
+            raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} are not aligned "
+                             f"({a2[-1]} != {b2[-2]})")
+        batch = broadcast_shapes([a2[:-2], b2[:-2]], "matmul batch dimensions")
+        shape = batch + (a2[-2], b2[-1])
+        return _drop_promoted(shape, a.ndim, b.ndim), ufunc_dtype(np.matmul, a.dtype, b.dtype)
+
+    def f(self, a, b):
+        return np.matmul(a, b)
+
+    def bprop(self, inputs, out, g):
+        a, b = inputs
+        if a.ndim == 1 and b.ndim == 1:
+            return [lambda: g * b, lambda: g * a]
+        a2 = reshape(a, _as_matrix_a(a.shape))
+        b2 = reshape(b, _as_matrix_b(b.shape))
+        out2 = broadcast_shapes([a2.shape[:-2], b2.shape[:-2]], "matmul") + (a2.shape[-2], b2.shape[-1])
+        g2 = reshape(g, out2)
+        return [lambda: reshape(sum_to(matmul(g2, swap_last(b2)), a2.shape), a.shape),
+                lambda: reshape(sum_to(matmul(swap_last(a2), g2), b2.shape), b.shape)]
+
+    def jvp(self, inputs, out, tangents):
+        a, b = inputs
+        ta, tb = tangents
+        terms = []
+        if ta is not None:
+            terms.append(matmul(ta, b))
+        if tb is not None:
+            terms.append(matmul(a, tb))
+        if not terms:
+            return None
+        return terms[0] if len(terms) == 1 else terms[0] + terms[1]
+
+
+def _as_matrix_a(shape):
+    return (1,) + tuple(shape) if len(shape) == 1 else tuple(shape)
+
+
+def _as_matrix_b(shape):
+    return tuple(shape) + (1,) if len(shape) == 1 else tuple(shape)
+
+
+def _drop_promoted(shape, a_ndim, b_ndim):
+    shape = list(shape)
+    if b_ndim == 1:
+        shape.pop(-1)
+    if a_ndim == 1:
+        shape.pop(-1 if b_ndim == 1 else -2)
+    return tuple(shape)
+
+
+def matmul(a, b) -> Node:
+    """``a @ b`` with numpy's rules for vectors and broadcast batches of matrices."""
+    a, b = as_nodes(a, b)
+    return apply(MatMul(), [a, b])
+
+
+def dot(a, b) -> Node:
+    """``np.dot`` for scalars, vectors and matrices (and N-D @ 1-D)."""
+    a, b = as_nodes(a, b)
+    if a.ndim == 0 or b.ndim == 0:
+        return a * b
+    if b.ndim > 2 or (a.ndim > 2 and b.ndim != 1):
+        raise ShapeError(f"dot: shapes {a.shape} and {b.shape}: N-D dot products are not "
+                         "supported; use matmul (batched) or sum of products")
+    return matmul(a, b)

@@ -1,0 +1,189 @@
+"""Neural-network ops: softmax, log-softmax and softmax cross-entropy, all stable.
+
+Each is computed by shifting with the maximum, so logits of +-1000 give finite
+values and finite gradients.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import DTypeError, EvaluationError, ShapeError, SymgraphError
+from ..graph import Node, apply
+from .base import Op, as_node, normalize_axis, ufunc_dtype
+from .elementwise import exp
+from .reduce import sum
+from .shape import reshape
+
+
+def _stable_log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    shifted = x - m
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+class Softmax(Op):
+    name = "softmax"
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def infer(self, x):
+        return x.shape, ufunc_dtype(np.exp, x.dtype)
+
+    def f(self, x):
+        m = np.max(x, axis=self.axis, keepdims=True)
+        e = np.exp(x - np.where(np.isfinite(m), m, 0))
+        e /= np.sum(e, axis=self.axis, keepdims=True)
+        return e
+
+    def bprop(self, inputs, y, g):
+        return [lambda: y * (g - sum(g * y, self.axis, keepdims=True))]
+
+    def jvp(self, inputs, y, tangents):
+        t = tangents[0]
+        return None if t is None else y * (t - sum(t * y, self.axis, keepdims=True))
+
+
+class LogSoftmax(Op):
+    name = "log_softmax"
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def infer(self, x):
+        return x.shape, ufunc_dtype(np.exp, x.dtype)
+
+    def f(self, x):
+        return _stable_log_softmax(x, self.axis)
+
+    def bprop(self, inputs, out, g):
+        return [lambda: g - exp(out) * sum(g, self.axis, keepdims=True)]
+
+    def jvp(self, inputs, out, tangents):
+        t = tangents[0]
+        return None if t is None else t - sum(exp(out) * t, self.axis, keepdims=True)
+
+
+class OneHot(Op):
+    """Integer labels to one-hot rows of ``depth`` classes (no gradient)."""
+
+    name = "one_hot"
+
+    def __init__(self, depth: int, dtype: np.dtype) -> None:
+        self.depth = depth
+        self.dtype = np.dtype(dtype)
+
+    def infer(self, labels):
+        return labels.shape + (self.depth,), self.dtype
+
+    def f(self, labels):
+        return (np.asarray(labels)[..., None] == np.arange(self.depth)).astype(self.dtype)
+
+    def bprop(self, inputs, out, g):
+        return [None]
+
+    def jvp(self, inputs, out, tangents):
+        return None
+
+
+def one_hot(labels, depth: int, dtype="float64") -> Node:
+    labels = as_node(labels)
+    if labels.dtype.kind not in "iu":
+        raise DTypeError(f"one_hot: labels must be integers, got dtype {labels.dtype}")
+    return apply(OneHot(int(depth), np.dtype(dtype)), [labels])
+
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+class CrossEntropy(Op):
+    """Softmax cross-entropy of logits ``(..., C)`` against integer labels ``(...)``."""
+
+    name = "cross_entropy"
+
+    def __init__(self, reduction: str) -> None:
+        self.reduction = reduction
+
+    def infer(self, logits, labels):
+        shape = () if self.reduction != "none" else labels.shape
+        return shape, ufunc_dtype(np.exp, logits.dtype)
+
+    def f(self, logits, labels):
+        lsm = _stable_log_softmax(logits, -1)
+        labels = np.asarray(labels)
+        c = lsm.shape[-1]
+        if labels.size and (labels.min() < 0 or labels.max() >= c):
+            bad = labels[(labels < 0) | (labels >= c)].ravel()[0]
+            raise EvaluationError(f"cross_entropy: label {bad} is out of range for {c} classes")
+        nll = -np.take_along_axis(lsm, labels[..., None].astype(np.intp), axis=-1)[..., 0]
+        if self.reduction == "mean":
+            return np.asarray(nll.mean(), dtype=lsm.dtype)
+        if self.reduction == "sum":
+            return np.asarray(nll.sum(), dtype=lsm.dtype)
+        return nll
+
+    def residual(self, logits: Node, labels: Node) -> Node:
+        """softmax(logits) - one_hot(labels): d(per-example loss)/d(logits)."""
+        p = softmax(logits, axis=-1)
+        return p - one_hot(labels, logits.shape[-1], p.dtype)
+
+    def per_example(self, g: Node, logits: Node) -> Node:
+        """The incoming gradient spread over examples, shaped to broadcast against logits."""
+        if self.reduction == "none":
+            return reshape(g, g.shape + (1,))
+        if self.reduction == "mean":
+            n = int(np.prod(logits.shape[:-1], dtype=np.int64))
+            return g / n
+        return g
+
+    def bprop(self, inputs, out, g):
+        logits, labels = inputs
+        return [lambda: self.residual(logits, labels) * self.per_example(g, logits), None]
+
+    def jvp(self, inputs, out, tangents):
+        logits, labels = inputs
+        t = tangents[0]
+        if t is None:
+            return None
+        per_example = sum(t * self.residual(logits, labels), axis=-1)
+        if self.reduction == "mean":
+            return per_example.mean()
+        if self.reduction == "sum":
+            return per_example.sum()
+        return per_example
+
+
+def softmax(x, axis: int = -1) -> Node:
+    """Numerically stable softmax along ``axis``."""
+    x = as_node(x)
+    (axis,) = normalize_axis(axis, x.ndim, "softmax")
+    return apply(Softmax(axis), [x])
+
+
+def log_softmax(x, axis: int = -1) -> Node:
+    """Numerically stable ``log(softmax(x))`` along ``axis``."""
+    x = as_node(x)
+    (axis,) = normalize_axis(axis, x.ndim, "log_softmax")
+    return apply(LogSoftmax(axis), [x])
+
+
+def cross_entropy(logits, labels, reduction: str = "mean") -> Node:
+    """Softmax cross-entropy of unnormalised ``logits`` (..., C) and integer ``labels`` (...).
+
+    ``reduction`` is "mean" (default), "sum" or "none" (per-example losses).
+    """
+    logits, labels = as_node(logits), as_node(labels)
+    if reduction not in REDUCTIONS:
+        raise SymgraphError(f"cross_entropy: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    if logits.ndim == 0:
+        raise ShapeError("cross_entropy: logits must have a class axis, got shape ()")
+    if labels.dtype.kind not in "iu":
+        raise DTypeError(f"cross_entropy: labels must be integers, got dtype {labels.dtype}")
+    if labels.shape != logits.shape[:-1]:
+        raise ShapeError(f"cross_entropy: labels of shape {labels.shape} do not match logits of "
+                         f"shape {logits.shape} (expected labels shape {logits.shape[:-1]})")
+    return apply(CrossEntropy(reduction), [logits, labels])
+
+

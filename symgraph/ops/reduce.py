@@ -1,0 +1,196 @@
+"""Reductions over axes: sum, mean, max, min, logsumexp."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..graph import Node, apply
+from .base import Op, as_node, normalize_axis, ufunc_dtype
+
+
+def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(1 if i in axes else s for i, s in enumerate(shape))
+
+
+def _reduced_shape(shape, axes, keepdims):
+    if keepdims:
+        return _kept_shape(shape, axes)
+    return tuple(s for i, s in enumerate(shape) if i not in axes)
+
+
+class Reduction(Op):
+    """Base of reductions: ``axis`` is a normalised tuple, ``keepdims`` a bool."""
+
+    def __init__(self, axis: tuple[int, ...], keepdims: bool) -> None:
+        self.axis = axis
+        self.keepdims = keepdims
+
+    def infer(self, x):
+        return _reduced_shape(x.shape, self.axis, self.keepdims), self._dtype(x.dtype)
+
+    def _dtype(self, dtype):
+        return ufunc_dtype(np.add, dtype, dtype) if dtype != np.bool_ else np.dtype(np.int64)
+
+    def expand(self, g: Node, x_shape: tuple[int, ...]) -> Node:
+        """Broadcast a reduced-shape node back to the input shape."""
+        from .shape import broadcast_to, reshape
+
+        if not self.keepdims:
+            g = reshape(g, _kept_shape(x_shape, self.axis))
+        return broadcast_to(g, x_shape)
+
+    def kept(self, g: Node, x_shape) -> Node:
+        """``g`` with the reduced axes kept as length-1 axes."""
+        from .shape import reshape
+
+        return g if self.keepdims else reshape(g, _kept_shape(x_shape, self.axis))
+
+
+class Sum(Reduction):
+    name = "sum"
+
+    def f(self, x):
+        return np.sum(x, axis=self.axis, keepdims=self.keepdims)
+
+    def bprop(self, inputs, out, g):
+        return [lambda: self.expand(g, inputs[0].shape)]
+
+    def jvp(self, inputs, out, tangents):
+        t = tangents[0]
+        return None if t is None else sum(t, self.axis, self.keepdims)
+
+
+class Mean(Reduction):
+    name = "mean"
+
+    def _dtype(self, dtype):
+        return np.dtype(dtype) if np.dtype(dtype).kind in "fc" else np.dtype(np.float64)
+
+    def f(self, x):
+        return np.mean(x, axis=self.axis, keepdims=self.keepdims)
+
+    def count(self, shape) -> int:
+        return int(np.prod([shape[a] for a in self.axis], dtype=np.int64))
+
+    def bprop(self, inputs, out, g):
+        return [lambda: self.expand(g / self.count(inputs[0].shape), inputs[0].shape)]
+
+    def jvp(self, inputs, out, tangents):
+        t = tangents[0]
+        return None if t is None else mean(t, self.axis, self.keepdims)
+
+
+class _Extremum(Reduction):
+    """max/min: the gradient goes to the arg-extremum, split evenly among ties."""
+
+    np_func: Any
+
+    def _dtype(self, dtype):
+        return np.dtype(dtype)
+
+    def infer(self, x):
+        if x.size == 0 and self.axis:
+            from ..errors import ShapeError
+
+            raise ShapeError(f"{self.name}: zero-size array of shape {x.shape} has no {self.name}")
+        return super().infer(x)
+
+    def f(self, x):
+        return self.np_func(x, axis=self.axis, keepdims=self.keepdims)
+
+    def share(self, x: Node, out: Node) -> Node:
+        """Weights that route the gradient: 1/count at each extremum, 0 elsewhere."""
+        from .elementwise import cast, equal
+
+        hit = cast(equal(x, self.expand(out, x.shape)), x.dtype)
+        return hit / self.expand(sum(hit, self.axis, keepdims=True), x.shape)
+
+    def bprop(self, inputs, out, g):
+        x = inputs[0]
+        return [lambda: self.expand(g, x.shape) * self.share(x, out)]
+
+    def jvp(self, inputs, out, tangents):
+        t = tangents[0]
+        if t is None:
+            return None
+        return sum(t * self.share(inputs[0], out), self.axis, self.keepdims)
+
+
+class Max(_Extremum):
+    name = "max"
+    np_func = staticmethod(np.max)
+
+
+class Min(_Extremum):
+    name = "min"
+    np_func = staticmethod(np.min)
+
+
+class LogSumExp(Reduction):
+    """``log(sum(exp(x)))`` computed stably by shifting by the maximum."""
+
+    name = "logsumexp"
+
+    def _dtype(self, dtype):
+        return ufunc_dtype(np.exp, dtype)
+
+    def f(self, x):
+        m = np.max(x, axis=self.axis, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0)
+        s = np.sum(np.exp(x - m), axis=self.axis, keepdims=True)
+        out = np.log(s) + m
+        if not self.keepdims:
+            out = np.squeeze(out, axis=self.axis)
+        return out.astype(self._dtype(np.asarray(x).dtype), copy=False)
+
+    def weights(self, x: Node, out: Node) -> Node:
+        """softmax(x) over the reduced axes: the derivative of logsumexp."""
+        from .elementwise import exp
+
+        return exp(x - self.expand(out, x.shape))
+
+    def bprop(self, inputs, out, g):
+        x = inputs[0]
+        return [lambda: self.expand(g, x.shape) * self.weights(x, out)]
+
+    def jvp(self, inputs, out, tangents):
+        t = tangents[0]
+        if t is None:
+            return None
+        return sum(t * self.weights(inputs[0], out), self.axis, self.keepdims)
+
+
+def _reduce(cls, x, axis, keepdims) -> Node:
+    x = as_node(x)
+    op = cls(normalize_axis(axis, x.ndim, cls.name), bool(keepdims))
+    if not op.axis and op._dtype(x.dtype) == x.dtype:
+        return x  # reducing over no axes is the identity
+    return apply(op, [x])
+
+
+def sum(x, axis=None, keepdims: bool = False) -> Node:  # noqa: A001 - numpy's name
+    """Sum over ``axis`` (None: all axes; an int or a tuple of ints)."""
+    return _reduce(Sum, x, axis, keepdims)
+
+
+def mean(x, axis=None, keepdims: bool = False) -> Node:
+    """Arithmetic mean over ``axis``."""
+    return _reduce(Mean, x, axis, keepdims)
+
+
+def max(x, axis=None, keepdims: bool = False) -> Node:  # noqa: A001
+    """Maximum over ``axis``; its gradient is shared among tied maxima."""
+    return _reduce(Max, x, axis, keepdims)
+
+
+def min(x, axis=None, keepdims: bool = False) -> Node:  # noqa: A001
+    """Minimum over ``axis``; its gradient is shared among tied minima."""
+    return _reduce(Min, x, axis, keepdims)
+
+
+def logsumexp(x, axis=None, keepdims: bool = False) -> Node:
+    """Numerically stable ``log(sum(exp(x), axis))``."""
+    return _reduce(LogSumExp, x, axis, keepdims)
+
