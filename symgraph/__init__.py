@@ -11,6 +11,7 @@ graph with ``grad``/``jvp``/``hvp``, and evaluate any node on numpy::
 """
 
 from .autodiff import build_grad, grad, jvp, vjp
+from .diagnostics import NonFiniteError
 from .errors import (DTypeError, EvaluationError, GraphMismatchError, MissingInputError,
                      ShapeError, SymgraphError, UndefinedGradientError, UnknownInputError)
 from .evaluate import Evaluator, evaluate
@@ -24,6 +25,6 @@ __all__ = [
     "Graph", "Node", "get_default_graph", "reset_default_graph",
     "grad", "vjp", "jvp", "build_grad", "evaluate", "Evaluator",
     "SymgraphError", "ShapeError", "DTypeError", "GraphMismatchError", "MissingInputError",
-    "UnknownInputError", "UndefinedGradientError", "EvaluationError",
+    "UnknownInputError", "UndefinedGradientError", "EvaluationError", "NonFiniteError",
     *_ops_all,
 ]

@@ -14,6 +14,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from . import diagnostics
 from .autodiff import ancestors
 from .errors import (DTypeError, EvaluationError, GraphMismatchError, MissingInputError,
                      ShapeError, SymgraphError, UnknownInputError)
@@ -89,8 +90,13 @@ class Evaluator:
             sched = self._schedules[fed] = Schedule(self._outputs, fed)
         return sched
 
-    def run(self, feed: Mapping | None = None) -> Any:
-        """Values of the outputs as numpy arrays (0-d for scalars), in the structure given."""
+    def run(self, feed: Mapping | None = None, *, check_finite: bool = False) -> Any:
+        """Values of the outputs as numpy arrays (0-d for scalars), in the structure given.
+
+        With ``check_finite``, the first node (in evaluation order) that
+        produces NaN or Inf raises ``NonFiniteError`` naming it; NaN feeds are
+        allowed and only flagged then.
+        """
         if not self._outputs:
             return self._unflatten([])
         values_by_node = normalize_feed(self.graph, feed or {})
@@ -102,8 +108,13 @@ class Evaluator:
         values: list[Any] = [None] * sched.size
         for slot, node in sched.fed:
             values[slot] = values_by_node[node]
+            if check_finite:
+                diagnostics.check_finite(node, values[slot], ())
         for st in sched.steps:
-            values[st.slot] = _run_node(st.node, [values[i] for i in st.inputs])
+            args = [values[i] for i in st.inputs]
+            values[st.slot] = _run_node(st.node, args)
+            if check_finite:
+                diagnostics.check_finite(st.node, values[st.slot], args)
             for s in st.frees:
                 values[s] = None
         return self._unflatten([np.asarray(values[s]) for s in sched.output_slots])
@@ -189,17 +200,18 @@ def _feed_castable(src: np.dtype, dst: np.dtype) -> bool:
     return rank[src.kind] <= rank[dst.kind]
 
 
-def evaluate(outputs: Any, feed: Mapping | None = None) -> Any:
+def evaluate(outputs: Any, feed: Mapping | None = None, *, check_finite: bool = False) -> Any:
     """Evaluate a node (or a list/tuple/dict of nodes) for the given feed.
 
     ``feed`` maps variables (as Nodes or by name) to values; any other node
     may be fed too, which cuts its ancestors out of the computation.  Only the
-    ancestors of the outputs run.
+    ancestors of the outputs run.  ``check_finite=True`` raises
+    ``NonFiniteError`` at the first node that produces NaN or Inf.
     """
     leaves, _ = flatten(outputs, lambda t: isinstance(t, Node))
     graph = leaves[0].graph if leaves and isinstance(leaves[0], Node) else None
     if graph is None:
-        return Evaluator(outputs).run(feed)
+        return Evaluator(outputs).run(feed, check_finite=check_finite)
     cache = graph.cache("evaluator")
     key = (tuple(n.id if isinstance(n, Node) else None for n in leaves), _structure_key(outputs))
     ev = cache.get(key)
@@ -207,7 +219,7 @@ def evaluate(outputs: Any, feed: Mapping | None = None) -> Any:
         if len(cache) > 256:
             cache.clear()
         ev = cache[key] = Evaluator(outputs)
-    return ev.run(feed)
+    return ev.run(feed, check_finite=check_finite)
 
 
 def _structure_key(outputs: Any) -> Any:
