@@ -71,6 +71,10 @@ class Op:
         """The name given to nodes of this op (only variables have one)."""
         return None
 
+    def __call__(self, *inputs: Any) -> Node:
+        """Apply the op to nodes (arrays and Python scalars become constants)."""
+        return make(self, *inputs)
+
     # -- semantics ----------------------------------------------------------
     def f(self, *arrays: np.ndarray) -> np.ndarray:
         raise NotImplementedError(f"op {self.name!r} defines no forward function f")
