@@ -13,6 +13,8 @@ contributions from all of its consumers once.  Cost: O(nodes + edges).
 
 from __future__ import annotations
 
+import contextlib
+import gc
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -36,31 +38,35 @@ def ancestors(outputs: Iterable[Node], stop: set[Node] | frozenset = frozenset()
 
     The walk does not go past nodes in ``stop`` (they are included themselves).
     """
-    seen: set[Node] = set()
-    todo = list(outputs)
+    outputs = list(outputs)
+    if not outputs:
+        return []
+    nodes = outputs[0].graph._nodes
+    seen: set[int] = set()
+    todo = outputs
     while todo:
         n = todo.pop()
-        if n in seen:
+        if n.id in seen:
             continue
-        seen.add(n)
+        seen.add(n.id)
         if n not in stop:
             todo.extend(n.inputs)
-    return sorted(seen, key=_node_id)
-
-
-def _node_id(n: Node) -> int:
-    return n.id
+    return [nodes[i] for i in sorted(seen)]
 
 
 def pruned_subgraph(ys: Sequence[Node], wrt: Sequence[Node]) -> list[Node]:
     """G': ancestors of ``ys`` that are also descendants of ``wrt``, topologically ordered."""
-    wrt_set = set(wrt)
-    relevant: set[Node] = set()
+    relevant: set[Node] = set(wrt)
     out = []
     for n in ancestors(ys):
-        if n in wrt_set or any(i in relevant for i in n.inputs):
-            relevant.add(n)
+        if n in relevant:
             out.append(n)
+            continue
+        for i in n.inputs:
+            if i in relevant:
+                relevant.add(n)
+                out.append(n)
+                break
     return out
 
 
@@ -141,6 +147,27 @@ def build_grad(ys: Sequence[Node], grad_ys: Sequence[Node], wrt: Sequence[Node])
     ``wrt`` that the ys do not depend on get zeros of their shape.
     """
     graph = _same_graph(list(ys) + list(grad_ys) + list(wrt), "grad")
+    with _no_gc():
+        return _build_grad(graph, ys, grad_ys, wrt)
+
+
+@contextlib.contextmanager
+def _no_gc():
+    """Pause the cyclic garbage collector while building many nodes at once.
+
+    Building creates hundreds of thousands of long-lived objects; CPython's
+    collector would otherwise rescan the growing heap over and over.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _build_grad(graph: Graph, ys, grad_ys, wrt) -> list[Node]:
     relevant = pruned_subgraph(ys, wrt)
     relevant_set = set(relevant)
     order = 1 + max((n.order for n in relevant), default=0)
@@ -158,7 +185,7 @@ def build_grad(ys: Sequence[Node], grad_ys: Sequence[Node], wrt: Sequence[Node])
             g = contribs[0] if len(contribs) == 1 else add_n(contribs)
             if node in wrt_set:
                 table[node] = g
-            needs = [i in relevant_set and is_inexact(i.dtype) for i in node.inputs]
+            needs = [i in relevant_set and i.dtype.kind in "fc" for i in node.inputs]
             if not any(needs):
                 continue
             op = node.op
@@ -171,13 +198,21 @@ def build_grad(ys: Sequence[Node], grad_ys: Sequence[Node], wrt: Sequence[Node])
                 got = "None" if rules is None else f"{len(rules)} gradients"
                 raise SymgraphError(f"bprop of op {op.name!r} returned {got} for "
                                     f"{len(node.inputs)} inputs")
-            for k, (inp, rule) in enumerate(zip(node.inputs, rules)):
+            for k, inp in enumerate(node.inputs):
+                rule = rules[k]
                 if not needs[k] or rule is None:
                     continue
-                contribution = _resolve(rule)
-                if contribution is None:
+                c = rule if type(rule) is Node else _resolve(rule)
+                if c is None:
                     continue
-                pending.setdefault(inp, []).append(_checked(op, k, inp, contribution, graph, "bprop"))
+                if not (type(c) is Node and c.graph is graph and c.shape == inp.shape
+                        and c.dtype == inp.dtype):
+                    c = _checked(op, k, inp, c, graph, "bprop")
+                found = pending.get(inp)
+                if found is None:
+                    pending[inp] = [c]
+                else:
+                    found.append(c)
         return [table[w] if w in table else zeros_like(w) for w in wrt]
 
 

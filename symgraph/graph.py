@@ -85,13 +85,18 @@ class Graph:
     def _add(self, op: Op, inputs: tuple[Node, ...]) -> Node:
         key = op.cse_key()
         if key is not None:
-            full_key = (key, tuple(i.id for i in inputs))
+            full_key = (key, inputs)  # nodes hash by identity
             found = self._cons.get(full_key)
             if found is not None:
                 return found
         shape, dtype = op.infer(*inputs)
-        role, order = self._role_for(op, inputs)
-        node = Node(self, op, inputs, tuple(int(s) for s in shape), np.dtype(dtype), role, order)
+        if self._build_context and inputs and not op.is_variable:
+            role, order = self._build_context[-1]
+        else:
+            role, order = self._role_for(op, inputs)
+        if not isinstance(dtype, np.dtype):
+            dtype = np.dtype(dtype)
+        node = Node(self, op, inputs, tuple(map(int, shape)), dtype, role, order)
         if key is not None:
             self._cons[full_key] = node
         if role == "input":

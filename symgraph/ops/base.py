@@ -9,7 +9,7 @@ hash-consing and serialization.
 
 from __future__ import annotations
 
-import functools
+import builtins
 import numbers
 from typing import Any, Callable, Sequence
 
@@ -60,6 +60,8 @@ class Op:
 
     def cse_key(self) -> tuple | None:
         """A hashable identity for hash-consing, or None to never share nodes."""
+        if not self.__dict__ and type(self).params is Op.params:
+            return (type(self),)  # the common case: an op without parameters
         try:
             key = (type(self), _freeze(self.params()))
             hash(key)
@@ -130,8 +132,18 @@ def _short(v: Any) -> str:
 
 def broadcast_shapes(shapes: Sequence[tuple[int, ...]], what: str) -> tuple[int, ...]:
     """numpy broadcasting of ``shapes``, or a ShapeError naming all of them."""
-    if len(shapes) == 1:
-        return tuple(shapes[0])
+    first = shapes[0]
+    if all(s == first for s in shapes):
+        return tuple(first)
+    ndim = builtins.max(len(s) for s in shapes)
+    out = []
+    for k in range(-ndim, 0):  # plain Python is faster than numpy for a few dims
+        dims = {s[k] for s in shapes if len(s) >= -k} - {1}
+        if len(dims) > 1:
+            break
+        out.append(dims.pop() if dims else 1)
+    else:
+        return tuple(out)
     try:
         return tuple(np.broadcast_shapes(*shapes))
     except ValueError:
@@ -139,9 +151,19 @@ def broadcast_shapes(shapes: Sequence[tuple[int, ...]], what: str) -> tuple[int,
         raise ShapeError(f"{what}: shapes {listed} cannot be broadcast together") from None
 
 
-@functools.lru_cache(maxsize=4096)
+_UFUNC_DTYPES: dict[tuple, np.dtype] = {}
+
+
 def ufunc_dtype(ufunc: np.ufunc, *dtypes: np.dtype) -> np.dtype:
-    """The dtype numpy's ``ufunc`` returns for inputs of ``dtypes``."""
+    """The dtype numpy's ``ufunc`` returns for inputs of ``dtypes`` (memoised: hot path)."""
+    key = (ufunc, *dtypes)
+    found = _UFUNC_DTYPES.get(key)
+    if found is None:
+        found = _UFUNC_DTYPES[key] = _ufunc_dtype(ufunc, *dtypes)
+    return found
+
+
+def _ufunc_dtype(ufunc: np.ufunc, *dtypes: np.dtype) -> np.dtype:
     try:
         out = ufunc(*[np.empty(0, d) for d in dtypes])
     except TypeError as e:
@@ -208,12 +230,18 @@ def as_node(value: Any, like: Node | None = None) -> Node:
 
 def as_nodes(*values: Any) -> list[Node]:
     """Convert several operands at once, typing Python scalars after the nodes among them."""
+    if all(type(v) is Node for v in values):
+        return list(values)
     like = next((v for v in values if isinstance(v, Node)), None)
     return [as_node(v, like) for v in values]
 
 
 def make(op: Op, *inputs: Any) -> Node:
     """Apply ``op`` to operands that may be nodes, arrays or Python scalars."""
+    if all(type(v) is Node for v in inputs):  # hot path: skip conversions
+        graph = inputs[0].graph if inputs else get_default_graph()
+        if all(v.graph is graph for v in inputs):
+            return graph._add(op, inputs)
     return apply(op, as_nodes(*inputs))
 
 

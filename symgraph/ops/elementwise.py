@@ -18,18 +18,16 @@ from ..graph import Node, apply
 from .base import Op, as_node, as_nodes, broadcast_shapes, is_inexact, make, ufunc_dtype
 from .sources import full
 
+from . import shape as shape_ops  # noqa: E402  (shape's rules call back into this module)
+
 
 def _fit(x: Node, shape: tuple[int, ...]) -> Node:
     """Broadcast a tangent up to ``shape`` when a rule produced fewer dimensions."""
-    from .shape import broadcast_to
-
-    return x if x.shape == shape else broadcast_to(x, shape)
+    return x if x.shape == shape else shape_ops.broadcast_to(x, shape)
 
 
 def _sum_to(x: Node, shape: tuple[int, ...]) -> Node:
-    from .shape import sum_to
-
-    return sum_to(x, shape)
+    return x if x.shape == shape else shape_ops.sum_to(x, shape)
 
 
 # ---------------------------------------------------------------------------
@@ -230,7 +228,7 @@ class Binary(Op):
     ufunc: np.ufunc
 
     def infer(self, a, b):
-        shape = broadcast_shapes([a.shape, b.shape], self.name)
+        shape = a.shape if a.shape == b.shape else broadcast_shapes([a.shape, b.shape], self.name)
         return shape, ufunc_dtype(self.ufunc, a.dtype, b.dtype)
 
     def f(self, a, b):
@@ -464,125 +462,159 @@ class AddN(Op):
 # builders
 # ---------------------------------------------------------------------------
 
+# Parameterless ops are immutable, so one shared instance each is enough.
+_ABS = Abs()
+_ADD = Add()
+_ADDN = AddN()
+_COS = Cos()
+_DIVIDE = Divide()
+_EQUAL = Equal()
+_EXP = Exp()
+_GREATER = Greater()
+_GREATEREQUAL = GreaterEqual()
+_LESS = Less()
+_LESSEQUAL = LessEqual()
+_LOG = Log()
+_MAXIMUM = Maximum()
+_MINIMUM = Minimum()
+_MULTIPLY = Multiply()
+_NEGATIVE = Negative()
+_NOTEQUAL = NotEqual()
+_POWER = Power()
+_RELU = Relu()
+_SIGMOID = Sigmoid()
+_SIGN = Sign()
+_SIN = Sin()
+_SQRT = Sqrt()
+_SQUARE = Square()
+_SUBTRACT = Subtract()
+_TAN = Tan()
+_TANH = Tanh()
+
+
 def _binary(op: Op, a: Any, b: Any) -> Node:
+    if type(a) is Node and type(b) is Node and a.graph is b.graph:  # hot path
+        return a.graph._add(op, (a, b))
     return make(op, a, b)
 
 
 def add(a, b) -> Node:
     """``a + b`` with numpy broadcasting."""
-    return _binary(Add(), a, b)
+    return _binary(_ADD, a, b)
 
 
 def subtract(a, b) -> Node:
     """``a - b`` with numpy broadcasting."""
-    return _binary(Subtract(), a, b)
+    return _binary(_SUBTRACT, a, b)
 
 
 def multiply(a, b) -> Node:
     """``a * b`` with numpy broadcasting."""
-    return _binary(Multiply(), a, b)
+    return _binary(_MULTIPLY, a, b)
 
 
 def divide(a, b) -> Node:
     """``a / b`` (true division) with numpy broadcasting."""
-    return _binary(Divide(), a, b)
+    return _binary(_DIVIDE, a, b)
 
 
 def power(a, b) -> Node:
     """``a ** b``; negative and non-integer exponents allowed (numpy semantics)."""
-    return _binary(Power(), a, b)
+    return _binary(_POWER, a, b)
 
 
 def maximum(a, b) -> Node:
     """Elementwise maximum."""
-    return _binary(Maximum(), a, b)
+    return _binary(_MAXIMUM, a, b)
 
 
 def minimum(a, b) -> Node:
     """Elementwise minimum."""
-    return _binary(Minimum(), a, b)
+    return _binary(_MINIMUM, a, b)
 
 
 def equal(a, b) -> Node:
-    return _binary(Equal(), a, b)
+    return _binary(_EQUAL, a, b)
 
 
 def not_equal(a, b) -> Node:
-    return _binary(NotEqual(), a, b)
+    return _binary(_NOTEQUAL, a, b)
 
 
 def less(a, b) -> Node:
-    return _binary(Less(), a, b)
+    return _binary(_LESS, a, b)
 
 
 def less_equal(a, b) -> Node:
-    return _binary(LessEqual(), a, b)
+    return _binary(_LESSEQUAL, a, b)
 
 
 def greater(a, b) -> Node:
-    return _binary(Greater(), a, b)
+    return _binary(_GREATER, a, b)
 
 
 def greater_equal(a, b) -> Node:
-    return _binary(GreaterEqual(), a, b)
+    return _binary(_GREATEREQUAL, a, b)
 
 
 def _unary(op: Op, x: Any) -> Node:
+    if type(x) is Node:
+        return x.graph._add(op, (x,))
     return apply(op, [as_node(x)])
 
 
 def negative(x) -> Node:
-    return _unary(Negative(), x)
+    return _unary(_NEGATIVE, x)
 
 
 def exp(x) -> Node:
-    return _unary(Exp(), x)
+    return _unary(_EXP, x)
 
 
 def log(x) -> Node:
-    return _unary(Log(), x)
+    return _unary(_LOG, x)
 
 
 def sin(x) -> Node:
-    return _unary(Sin(), x)
+    return _unary(_SIN, x)
 
 
 def cos(x) -> Node:
-    return _unary(Cos(), x)
+    return _unary(_COS, x)
 
 
 def tan(x) -> Node:
-    return _unary(Tan(), x)
+    return _unary(_TAN, x)
 
 
 def tanh(x) -> Node:
-    return _unary(Tanh(), x)
+    return _unary(_TANH, x)
 
 
 def sigmoid(x) -> Node:
     """Numerically stable logistic function ``1 / (1 + exp(-x))``."""
-    return _unary(Sigmoid(), x)
+    return _unary(_SIGMOID, x)
 
 
 def relu(x) -> Node:
     """``max(x, 0)``; its derivative at 0 is taken as 0."""
-    return _unary(Relu(), x)
+    return _unary(_RELU, x)
 
 
 def abs(x) -> Node:  # noqa: A001 - mirrors numpy's name
-    return _unary(Abs(), x)
+    return _unary(_ABS, x)
 
 
 def sqrt(x) -> Node:
-    return _unary(Sqrt(), x)
+    return _unary(_SQRT, x)
 
 
 def square(x) -> Node:
-    return _unary(Square(), x)
+    return _unary(_SQUARE, x)
 
 
 def sign(x) -> Node:
-    return _unary(Sign(), x)
+    return _unary(_SIGN, x)
 
 
 def cast(x, dtype) -> Node:
@@ -607,9 +639,9 @@ def where(cond, a, b) -> Node:
 
 def add_n(xs: list) -> Node:
     """Sum of a list of nodes (one node for the whole sum)."""
-    xs = as_nodes(*xs)
     if not xs:
         raise ValueError("add_n needs at least one term")
     if len(xs) == 1:
-        return xs[0]
-    return apply(AddN(), xs)
+        return as_node(xs[0])
+    xs = tuple(as_nodes(*xs))
+    return xs[0].graph._add(_ADDN, xs) if all(x.graph is xs[0].graph for x in xs) else apply(_ADDN, xs)
