@@ -165,8 +165,9 @@ def reset_default_graph() -> Graph:
 class Node:
     """One op applied to input nodes; carries its static shape and dtype.
 
-    Nodes compare and hash by identity (they are dict keys in feeds and
-    gradient tables); use ``sg.equal`` for elementwise equality.
+    Nodes hash by identity (they are dict keys in feeds and gradient tables),
+    while ``==``, ``!=``, ``<`` ... build elementwise comparison nodes, as in
+    numpy; a Node has no truth value, so ``if node == 0:`` fails loudly.
     """
 
     __slots__ = ("graph", "op", "inputs", "shape", "dtype", "role", "order", "id", "name",
@@ -183,7 +184,7 @@ class Node:
         self.dtype = dtype
         self.role = role
         self.order = order
-        self.name = op.node_name()
+        self.name = op.node_name() if op.is_variable else None
         self.id = len(graph._nodes)
         graph._nodes.append(self)
 
@@ -236,6 +237,9 @@ class Node:
     def __neg__(self): return _api().negative(self)
     def __pos__(self): return self
     def __abs__(self): return _api().abs(self)
+    def __eq__(self, other): return _api().equal(self, other)  # type: ignore[override]
+    def __ne__(self, other): return _api().not_equal(self, other)  # type: ignore[override]
+    __hash__ = object.__hash__
     def __lt__(self, other): return _api().less(self, other)
     def __le__(self, other): return _api().less_equal(self, other)
     def __gt__(self, other): return _api().greater(self, other)

@@ -166,3 +166,13 @@ def test_iteration_over_first_axis():
     rows = list(x)
     assert len(rows) == 3 and rows[0].shape == (2,)
     assert len(x) == 3
+
+
+def test_comparisons_build_elementwise_nodes():
+    x = sg.variable("x", (3,))
+    v = np.array([0.0, 1.0, 2.0])
+    for node, expected in [(x == 1, v == 1), (x != 1, v != 1), (x < 1, v < 1),
+                           (x <= 1, v <= 1), (x > 1, v > 1), (x >= 1, v >= 1)]:
+        assert isinstance(node, sg.Node) and node.dtype == np.bool_
+        np.testing.assert_array_equal(sg.evaluate(node, {x: v}), expected)
+    assert {x: 1}[x] == 1  # still usable as a dict key
