@@ -96,7 +96,9 @@ class Graph:
             role, order = self._role_for(op, inputs)
         if not isinstance(dtype, np.dtype):
             dtype = np.dtype(dtype)
-        node = Node(self, op, inputs, tuple(map(int, shape)), dtype, role, order)
+        if type(shape) is not tuple:  # user infer() may return lists or numpy ints
+            shape = tuple(map(int, shape))
+        node = Node(self, op, inputs, shape, dtype, role, order)
         if key is not None:
             self._cons[full_key] = node
         if role == "input":
@@ -295,8 +297,7 @@ def _api():
 def apply(op: Op, inputs: Sequence[Node]) -> Node:
     """Make (or reuse) the node ``op(*inputs)`` in the inputs' graph."""
     inputs = tuple(inputs)
-    graph = common_graph(inputs)
-    return graph._add(op, inputs)
+    return common_graph(inputs)._add(op, inputs)
 
 
 def common_graph(nodes: Sequence[Node]) -> Graph:

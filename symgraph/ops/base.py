@@ -46,11 +46,13 @@ class Op:
     jvp: Callable | None = None
     #: Variables are never shared between calls and are fed at run time.
     is_variable: bool = False
+    _plain_key: tuple | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if not cls.__dict__.get("name"):
             cls.name = cls.__name__.lower()
+        cls._plain_key = (cls,) if cls.params is Op.params else None
         _OP_REGISTRY.setdefault(f"{cls.__module__}.{cls.__qualname__}", cls)
 
     # -- identity -----------------------------------------------------------
@@ -60,8 +62,8 @@ class Op:
 
     def cse_key(self) -> tuple | None:
         """A hashable identity for hash-consing, or None to never share nodes."""
-        if not self.__dict__ and type(self).params is Op.params:
-            return (type(self),)  # the common case: an op without parameters
+        if not self.__dict__ and self._plain_key is not None:
+            return self._plain_key  # the common case: an op without parameters
         try:
             key = (type(self), _freeze(self.params()))
             hash(key)

@@ -436,8 +436,12 @@ class AddN(Op):
     name = "add_n"
 
     def infer(self, *xs):
-        shape = broadcast_shapes([x.shape for x in xs], self.name)
-        return shape, np.result_type(*[x.dtype for x in xs])
+        shape, dtype = xs[0].shape, xs[0].dtype
+        for x in xs:
+            if x.shape != shape or x.dtype != dtype:  # rare: gradients are alike
+                shape = broadcast_shapes([x.shape for x in xs], self.name)
+                return shape, np.result_type(*[x.dtype for x in xs])
+        return shape, dtype
 
     def f(self, *xs):
         out = np.add(xs[0], xs[1])
@@ -643,5 +647,4 @@ def add_n(xs: list) -> Node:
         raise ValueError("add_n needs at least one term")
     if len(xs) == 1:
         return as_node(xs[0])
-    xs = tuple(as_nodes(*xs))
-    return xs[0].graph._add(_ADDN, xs) if all(x.graph is xs[0].graph for x in xs) else apply(_ADDN, xs)
+    return apply(_ADDN, as_nodes(*xs))
