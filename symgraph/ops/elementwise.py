@@ -615,7 +615,13 @@ def where(cond, a, b) -> Node:
     but make some second derivatives silently wrong, e.g. d2(w*sqrt(x))/dw dx
     at w = 0, and cost a select per rule; symgraph prefers a loud NaN.)
     """
-    cond, a, b = as_nodes(cond, a, b)
+    if isinstance(a, Node) or isinstance(b, Node):
+        # Python scalars take the dtype of the value operands (weak typing), not the
+        # condition's: where(x32 > 0, x32, 0) stays float32.
+        a, b = as_nodes(a, b)
+        cond = as_node(cond if isinstance(cond, Node) else np.asarray(cond), like=a)
+    else:
+        cond, a, b = as_nodes(cond, a, b)
     if cond.dtype != np.bool_:
         cond = not_equal(cond, 0)
     return apply(Where(), [cond, a, b])
