@@ -57,9 +57,21 @@ def check_finite(node: Node, value, inputs: Sequence) -> None:
     raise NonFiniteError("\n".join(lines), node)
 
 
+_DOUBLE_WHERE = ("Make the masked-out input safe too (the double-where idiom): "
+                 "sg.where(x > 0, sg.sqrt(sg.where(x > 0, x, 1)), 0)")
+
+
 def _hint(node: Node, arr: np.ndarray, inputs: Sequence) -> str | None:
-    """Say what usually causes a NaN in a gradient built from finite inputs."""
-    if node.role != "gradient" or not np.isnan(arr).any() or not inputs:
+    """Say what usually causes a NaN that the final result may not even show."""
+    if node.role != "gradient":
+        masked_by = next((n for n in node.graph.nodes[node.id + 1:]
+                          if n.op.name == "where" and node in n.inputs[1:]), None)
+        if masked_by is None:
+            return None
+        return (f"  hint: this value feeds a branch of sg.where (node #{masked_by.id}), which "
+                "hides it in the forward value, but gradients still pass through this node. "
+                + _DOUBLE_WHERE)
+    if not np.isnan(arr).any() or not inputs:
         return None
     arrays = [np.asarray(i) for i in inputs]
     zero_div = node.op.name == "div" and len(arrays) == 2 and np.any(arrays[1] == 0)
@@ -70,5 +82,4 @@ def _hint(node: Node, arr: np.ndarray, inputs: Sequence) -> str | None:
     return (f"  hint: this is {cause} in a derivative rule, typically where an unsafe function "
             "(sqrt, log, division, pow) is evaluated in the branch that sg.where masks out; the "
             "mask zeroes the incoming gradient but 0 times an infinite local derivative is NaN. "
-            "Make the masked-out input safe too (the double-where idiom): "
-            "sg.where(x > 0, sg.sqrt(sg.where(x > 0, x, 1)), 0)")
+            + _DOUBLE_WHERE)

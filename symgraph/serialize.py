@@ -366,6 +366,45 @@ def _check_params(cls: type, key: str, params: dict[str, Any], where: str) -> No
                                      f"{key!r}: {params[attr]!r:.80}")
 
 
+def _semantic_problem(cls: type, p: dict[str, Any], inputs: tuple[Node, ...]) -> str | None:
+    """What the builder functions check but the ops' ``infer`` trusts (built-in ops only)."""
+    op = cls.__name__
+    x = inputs[0] if inputs else None
+    ndim = x.ndim if x is not None else 0
+    if op == "Reshape" and int(np.prod(p["shape"], dtype=object)) != x.size:
+        return f"cannot reshape shape {x.shape} (size {x.size}) into shape {p['shape']}"
+    if op in ("BroadcastTo", "SumTo"):
+        big, small = (p["shape"], x.shape) if op == "BroadcastTo" else (x.shape, p["shape"])
+        try:
+            ok = np.broadcast_shapes(big, small) == tuple(big)
+        except ValueError:
+            ok = False
+        if not ok:
+            return f"shape {small} does not broadcast to shape {big}"
+    if op == "Transpose" and sorted(p["axes"]) != list(range(ndim)):
+        return f"axes {p['axes']} are not a permutation of the {ndim} axes of shape {x.shape}"
+    if op in ("Sum", "Mean", "Max", "Min", "LogSumExp") and (
+            list(p["axis"]) != sorted(set(p["axis"])) or any(not 0 <= a < ndim for a in p["axis"])):
+        return f"axis {p['axis']} is not a sorted tuple of distinct axes of shape {x.shape}"
+    limit = ndim + 1 if op == "Stack" else ndim
+    if op in ("Concatenate", "Stack", "Softmax", "LogSoftmax") and not 0 <= p["axis"] < limit:
+        return f"axis {p['axis']} is out of range for shape {x.shape}"
+    if op == "ScatterAdd":
+        try:
+            probe = np.broadcast_to(np.zeros((), x.dtype), p["shape"])[p["index"]].shape
+        except (IndexError, ValueError, TypeError) as e:
+            return f"index is invalid for shape {p['shape']}: {e}"
+        if probe != x.shape:
+            return f"index selects shape {probe} from shape {p['shape']}, but the input has shape {x.shape}"
+    if op in ("OneHot", "CrossEntropy"):
+        labels = inputs[0] if op == "OneHot" else inputs[1]
+        if labels.dtype.kind not in "iu":
+            return f"labels must be integers, got dtype {labels.dtype}"
+        if op == "CrossEntropy" and (x.ndim == 0 or labels.shape != x.shape[:-1]):
+            return f"labels of shape {labels.shape} do not match logits of shape {x.shape}"
+    return None
+
+
 def _has_params(cls: type) -> bool:
     init = cls.__init__
     return init is not object.__init__ and len(inspect.signature(init).parameters) > 1
@@ -587,6 +626,9 @@ class _Loader:
         op = cls.__new__(cls)
         op.__dict__.update(values)
         args = tuple(made[i] for i in inputs)
+        problem = _semantic_problem(cls, values, args) if _is_builtin(cls) else None
+        if problem:
+            raise SerializationError(f"{where}: {problem}")
         before = len(graph)
         try:
             with graph.building(role, order):

@@ -311,7 +311,9 @@ def _ties_ok(prog: Program, *args) -> bool:
 def _positivize(draw, prog: Program, a):
     """``a`` itself if safely positive, else ``exp(a)`` or ``square(a) + 0.5`` (new pool entries)."""
     if isinstance(a, tuple):
-        return a if np.min(a[1]) >= 0.1 else ("py", np.abs(a[1]) + 0.5)
+        if np.min(a[1]) >= 0.1:
+            return a
+        return ("py", np.abs(a[1]) + 0.5 if isinstance(a[1], np.ndarray) else abs(a[1]) + 0.5)
     if np.min(prog.values[a], initial=1.0) >= 0.1:
         return a
     if np.max(prog.values[a], initial=0.0) <= 3 and draw(st.booleans()):
