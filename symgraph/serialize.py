@@ -64,6 +64,7 @@ _ABSTRACT = {"symgraph.ops.elementwise.Unary", "symgraph.ops.elementwise.Binary"
              "symgraph.ops.reduce._Extremum"}
 
 _USER_OPS: dict[str, type] = {}
+_USER_NAMES: dict[type, str] = {}  # the name a registered class is saved under
 
 
 def _op_key(cls: type) -> str:
@@ -85,22 +86,24 @@ def register_op(cls: type, name: str | None = None) -> type:
     key = name if name is not None else _op_key(cls)
     if not isinstance(key, str) or not key:
         raise SerializationError(f"register_op: name must be a non-empty string, got {key!r}")
-    known = _USER_OPS.get(key)
+    known = _USER_OPS.get(key) or _builtin_ops().get(key)
     if known is not None and known is not cls:
         raise SerializationError(f"register_op: {key!r} is already registered for {known!r}")
     _USER_OPS[key] = cls
+    _USER_NAMES.setdefault(cls, key)
     return cls
 
 
 def _name_of(cls: type) -> str:
-    for key, c in _USER_OPS.items():
-        if c is cls:
-            return key
-    return _op_key(cls)
+    return _USER_NAMES.get(cls) or _op_key(cls)
+
+
+def _builtin_ops() -> dict[str, type]:
+    return {k: c for k, c in registered_ops().items() if _is_builtin(c) and k == _op_key(c)}
 
 
 def _allowed_ops(extra: Any) -> dict[str, type]:
-    table = {k: c for k, c in registered_ops().items() if _is_builtin(c) and k == _op_key(c)}
+    table = _builtin_ops()
     table.update(_USER_OPS)
     if extra is not None:
         items = extra.items() if isinstance(extra, Mapping) else ((_op_key(c), c) for c in extra)

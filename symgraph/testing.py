@@ -67,7 +67,8 @@ class CheckReport:
         self.checks.append(label)
         self.compared += int(err.size)
         if err.size:
-            self.worst = max(self.worst, float(np.max(err / tol)))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                self.worst = max(self.worst, float(np.max(np.where(err == 0, 0, err / tol))))
 
 
 def check_grads(fn_or_op: Callable | Op | type, inputs: Any, order: int = 2,
@@ -105,8 +106,8 @@ def check_grads(fn_or_op: Callable | Op | type, inputs: Any, order: int = 2,
         raise SymgraphError(f"check_grads: modes must be a non-empty subset of {MODES}, got {modes!r}")
     fn, label = _as_function(fn_or_op)
     arrays = _as_arrays(inputs)
-    no_jvp = isinstance(fn_or_op, Op) and fn_or_op.jvp is None or (
-        isinstance(fn_or_op, type) and issubclass(fn_or_op, Op) and fn_or_op.jvp is None)
+    op_type = fn_or_op if isinstance(fn_or_op, type) else type(fn_or_op)
+    no_jvp = issubclass(op_type, Op) and op_type.jvp is None
     checker = _Checker(fn, label, arrays, eps, rtol, atol, seed, no_jvp)
     return checker.run(order, modes)
 

@@ -20,6 +20,7 @@ the oracle for the forward pass.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -58,7 +59,8 @@ class Program:
         params = params or {}
         vals = [self.values[a] if isinstance(a, int) else a[1] for a in args]
         try:
-            with np.errstate(all="ignore"):
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # e.g. mean of an empty slice
                 v = np.asarray(SPECS[kind].ref(*vals, **params))
         except (ValueError, IndexError):  # e.g. max of an empty slice: numpy refuses too
             return None
@@ -73,11 +75,11 @@ class Program:
 
     def new_var(self, shape: tuple[int, ...]) -> int:
         n = sum(1 for i in self.instrs if i.kind == "var")
-        value = self.rng.uniform(-1.5, 1.5, shape)
+        value = np.asarray(self.rng.uniform(-1.5, 1.5, shape))
         return self.add("var", [], {"name": f"v{n}", "value": value})
 
     def new_const(self, shape: tuple[int, ...]) -> int:
-        return self.add("const", [], {"value": self.rng.uniform(-1.5, 1.5, shape)})
+        return self.add("const", [], {"value": np.asarray(self.rng.uniform(-1.5, 1.5, shape))})
 
     def shape(self, i: int) -> tuple[int, ...]:
         return self.values[i].shape
@@ -276,7 +278,7 @@ def _operand(draw, prog: Program, shape: tuple[int, ...], literal_ok: bool = Tru
     if choice == "literal":
         if draw(st.booleans()):
             return ("py", draw(st.sampled_from([0.5, 2.0, -1.25, 3.0])))
-        return ("py", prog.rng.uniform(-1.5, 1.5, new_shape))
+        return ("py", np.asarray(prog.rng.uniform(-1.5, 1.5, new_shape)))  # never a np.float64
     return prog.new_var(new_shape) if choice == "var" else prog.new_const(new_shape)
 
 
@@ -313,7 +315,8 @@ def _positivize(draw, prog: Program, a):
     if isinstance(a, tuple):
         if np.min(a[1]) >= 0.1:
             return a
-        return ("py", np.abs(a[1]) + 0.5 if isinstance(a[1], np.ndarray) else abs(a[1]) + 0.5)
+        return ("py", np.asarray(np.abs(a[1]) + 0.5) if isinstance(a[1], np.ndarray)
+                else abs(a[1]) + 0.5)
     if np.min(prog.values[a], initial=1.0) >= 0.1:
         return a
     if np.max(prog.values[a], initial=0.0) <= 3 and draw(st.booleans()):
@@ -572,6 +575,8 @@ def gen_nn(draw, prog: Program, kind: str) -> None:
         return
     shape = prog.shape(a)
     if kind == "cross_entropy":
+        if shape[-1] == 0:
+            return
         labels = prog.rng.integers(0, shape[-1], size=shape[:-1])
         reduction = draw(st.sampled_from(["mean", "sum", "none"]))
         prog.add(kind, [a], {"labels": labels, "reduction": reduction})

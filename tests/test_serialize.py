@@ -187,6 +187,8 @@ def test_register_op_names_and_conflicts():
     assert sg.register_op(Local, "my.Local") is Local  # idempotent
     with pytest.raises(sg.SerializationError, match="already registered"):
         sg.register_op(Cube, "my.Local")
+    with pytest.raises(sg.SerializationError, match="already registered"):
+        sg.register_op(Local, "symgraph.ops.elementwise.Add")  # built-in names cannot be taken
     with pytest.raises(sg.SerializationError, match="expected a subclass of sg.Op"):
         sg.register_op(dict)
     with pytest.raises(sg.SerializationError, match="ops must be sg.Op subclasses"):
