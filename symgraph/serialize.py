@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import inspect
 import json
 import numbers
@@ -71,6 +72,7 @@ def _op_key(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+@functools.lru_cache(maxsize=None)
 def _is_builtin(cls: type) -> bool:
     return cls.__module__.split(".")[0] == "symgraph" and _op_key(cls) not in _ABSTRACT
 
@@ -415,18 +417,24 @@ def _has_params(cls: type) -> bool:
 
 def _check_arity(cls: type, key: str, n: int, where: str) -> None:
     """Compare the number of inputs with what the op's ``infer`` accepts."""
+    bounds = _arity(cls)
+    if bounds is not None and not bounds[0] <= n <= bounds[1]:
+        low, high = bounds
+        want = str(low) if low == high else f"{low} to {high}"
+        raise SerializationError(f"{where}: op {key!r} takes {want} inputs, got {n}")
+
+
+@functools.lru_cache(maxsize=None)
+def _arity(cls: type) -> tuple[int, int] | None:
+    """(fewest, most) inputs ``cls.infer`` accepts, or None when it takes any number."""
     try:
         params = list(inspect.signature(cls.infer).parameters.values())[1:]
     except (TypeError, ValueError):  # pragma: no cover - builtins without signatures
-        return
+        return None
     if any(p.kind == p.VAR_POSITIONAL for p in params):
-        return
+        return None
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    required = [p for p in positional if p.default is p.empty]
-    if not len(required) <= n <= len(positional):
-        want = str(len(required)) if len(required) == len(positional) else \
-            f"{len(required)} to {len(positional)}"
-        raise SerializationError(f"{where}: op {key!r} takes {want} inputs, got {n}")
+    return sum(p.default is p.empty for p in positional), len(positional)
 
 
 # ---------------------------------------------------------------------------
@@ -585,24 +593,29 @@ class _Loader:
         return self.outputs(doc["outputs"], graph, nodes)
 
     def node(self, graph: Graph, k: int, rec: Any, made: list[Node], total: int) -> Node:
-        """Create node ``k`` from its record; ``made`` holds the nodes 0..k-1."""
-        where = f"load: node {k}"
-        _expect(isinstance(rec, dict), where, "a node must be a JSON object", rec)
-        if set(rec) != _NODE_KEYS:
-            raise SerializationError(f"{where}: keys are {sorted(rec)}, expected {sorted(_NODE_KEYS)}")
-        _expect(rec["id"] == k and _is_int(rec["id"]), where, f"ids must count up from 0; expected "
-                f"{k}", rec["id"])
+        """Create node ``k`` from its record; ``made`` holds the nodes 0..k-1.
+
+        Conditions are tested first and messages built only on failure: this
+        runs once per node of possibly large files.
+        """
+        if not isinstance(rec, dict) or rec.keys() != _NODE_KEYS:
+            got = sorted(rec) if isinstance(rec, dict) else _show(rec)
+            raise SerializationError(f"load: node {k}: a node is a JSON object with keys "
+                                     f"{sorted(_NODE_KEYS)}, got {got}")
+        if rec["id"] != k or not _is_int(rec["id"]):
+            raise SerializationError(f"load: node {k}: ids must count up from 0; expected {k}, "
+                                     f"got {_show(rec['id'])}")
         key = rec["op"]
-        _expect(isinstance(key, str), where, "op must be a string", key)
-        cls = self.allowed.get(key)
+        cls = self.allowed.get(key) if isinstance(key, str) else None
         if cls is None:
             raise SerializationError(
-                f"{where}: unknown op {key!r}; only built-in ops and ops registered with "
+                f"load: node {k}: unknown op {key!r}; only built-in ops and ops registered with "
                 "sg.register_op (or passed as load(..., ops=[...])) can be loaded")
         where = f"load: node {k} (op {key!r})"
         inputs = rec["inputs"]
-        _expect(isinstance(inputs, list) and all(_is_int(i) for i in inputs), where,
-                "inputs must be a list of node ids", inputs)
+        if not isinstance(inputs, list) or not all(type(i) is int for i in inputs):
+            raise SerializationError(f"{where}: inputs must be a list of node ids, got "
+                                     f"{_show(inputs)}")
         for i in inputs:
             if i < 0 or i >= total:
                 raise SerializationError(f"{where}: input id {i} refers to no node (dangling id; "
@@ -615,24 +628,29 @@ class _Loader:
         shape = _parse_shape(rec["shape"], where, self.max_elements)
         dtype = _parse_dtype(rec["dtype"], where)
         role, order = rec["role"], rec["order"]
-        _expect(role in ROLES, where, f"role must be one of {ROLES}", role)
-        _expect(_is_int(order) and 0 <= order <= _MAX_ORDER, where, "order must be a "
-                "non-negative int", order)
         expected_roles = ("input",) if cls.is_variable else ("constant",) if not inputs else \
             ("forward", "gradient")
-        _expect(role in expected_roles, where, f"a node of this op with {len(inputs)} inputs has "
-                f"role {' or '.join(map(repr, expected_roles))}", role)
+        if role not in expected_roles:
+            raise SerializationError(f"{where}: a node of this op with {len(inputs)} inputs has "
+                                     f"role {' or '.join(map(repr, expected_roles))}, got "
+                                     f"{_show(role)}")
+        if not _is_int(order) or not 0 <= order <= _MAX_ORDER:
+            raise SerializationError(f"{where}: order must be a non-negative int, got "
+                                     f"{_show(order)}")
         params = rec["params"]
-        _expect(isinstance(params, dict), where, "params must be a JSON object", params)
-        values = {a: self.decoder.value(v, f"{where}, parameter {a!r}") for a, v in params.items()}
+        if not isinstance(params, dict):
+            raise SerializationError(f"{where}: params must be a JSON object, got {_show(params)}")
+        values = {a: self.decoder.value(v, f"{where}, parameter {a!r}") if type(v) is not int
+                  else v for a, v in params.items()}
+        builtin = _is_builtin(cls)
         _check_params(cls, key, values, where)
         op = cls.__new__(cls)
         op.__dict__.update(values)
         args = tuple(made[i] for i in inputs)
-        problem = _semantic_problem(cls, values, args) if _is_builtin(cls) else None
+        problem = _semantic_problem(cls, values, args) if builtin else None
         if problem:
             raise SerializationError(f"{where}: {problem}")
-        before = len(graph)
+        before = len(graph._nodes)
         try:
             with graph.building(role, order):
                 node = graph._add(op, args)
@@ -642,7 +660,7 @@ class _Loader:
         if node.shape != shape or node.dtype != dtype:
             raise SerializationError(f"{where}: the file says shape {shape} dtype {dtype}, but the "
                                      f"op computes shape {node.shape} dtype {node.dtype}")
-        if len(graph) > before and (node.role, node.order) != (role, order):
+        if len(graph._nodes) > before and (node.role != role or node.order != order):
             raise SerializationError(f"{where}: the file says role {role!r} order {order}, but such "
                                      f"a node has role {node.role!r} order {node.order}")
         return node

@@ -270,7 +270,7 @@ BAD_DOCS = {
     "wrong_parameter_type": (_set_node(0, params={"var_name": 5, "shape": {"$tuple": [3]},
                                                   "dtype": {"$dtype": "float64"}}),
                              "invalid value for parameter 'var_name'"),
-    "missing_field": (lambda d: d["nodes"][1].pop("role"), "keys are"),
+    "missing_field": (lambda d: d["nodes"][1].pop("role"), "a node is a JSON object with keys"),
     "bad_outputs": (lambda d: d.update(outputs={"kind": "list", "ids": [0, 42]}),
                     "ids must be node ids below"),
     "bad_output_kind": (lambda d: d.update(outputs={"kind": "module"}), "outputs.kind must be"),
