@@ -115,8 +115,8 @@ def _check_rules(op: Op, node: Node, rules: Any) -> None:
     """A bprop result must be a list or tuple with one entry per input."""
     n = len(node.inputs)
     if not isinstance(rules, (list, tuple)) or len(rules) != n:
-        got = (f"{len(rules)} entries" if isinstance(rules, (list, tuple))
-               else type(rules).__name__)
+        got = (f"{len(rules)} entr{'y' if len(rules) == 1 else 'ies'}"
+               if isinstance(rules, (list, tuple)) else type(rules).__name__)
         raise SymgraphError(f"bprop of op {op.name!r} (node #{node.id}) returned {got} for its "
                             f"{n} input{'s' if n != 1 else ''}; it must return a list with one "
                             "entry (a Node, None or a callable) per input")

@@ -183,6 +183,8 @@ def _make_specs() -> dict[str, Spec]:
         "var": Spec(lambda dtype, name, value: sg.variable(name, value.shape, dtype),
                     lambda name, value: value),
         "const": Spec(lambda dtype, value: sg.constant(value.astype(dtype)), lambda value: value),
+        "fill": Spec(lambda dtype, shape, value: sg.full(shape, value, dtype),
+                     lambda shape, value: np.full(shape, value)),
         "one_hot": Spec(lambda dtype, labels, depth: sg.one_hot(labels, depth, dtype),
                         lambda labels, depth: (labels[..., None] == np.arange(depth)).astype(float)),
         "where": Spec(lambda dtype, c, a, b: sg.where(c, a, b), np.where),
@@ -266,8 +268,8 @@ def _compatible_shape(draw, shape: tuple[int, ...]) -> tuple[int, ...]:
 def _operand(draw, prog: Program, shape: tuple[int, ...], literal_ok: bool = True,
              exact: bool = False):
     """A partner operand for ``shape``: an earlier value, a new variable/constant, or a literal."""
-    choice = draw(st.sampled_from(["pool", "var", "const", "literal"] if literal_ok
-                                  else ["pool", "var", "const"]))
+    choice = draw(st.sampled_from(["pool", "var", "const", "fill", "literal"] if literal_ok
+                                  else ["pool", "var", "const", "fill"]))
     if choice == "pool":
         fits = (lambda i: prog.is_float(i) and prog.shape(i) == shape) if exact else \
             (lambda i: prog.is_float(i) and _broadcasts(prog.shape(i), shape))
@@ -279,6 +281,9 @@ def _operand(draw, prog: Program, shape: tuple[int, ...], literal_ok: bool = Tru
         if draw(st.booleans()):
             return ("py", draw(st.sampled_from([0.5, 2.0, -1.25, 3.0])))
         return ("py", np.asarray(prog.rng.uniform(-1.5, 1.5, new_shape)))  # never a np.float64
+    if choice == "fill":
+        return prog.add("fill", [], {"shape": new_shape,
+                                     "value": draw(st.sampled_from([0.5, -1.0, 2.0]))})
     return prog.new_var(new_shape) if choice == "var" else prog.new_const(new_shape)
 
 
@@ -329,15 +334,15 @@ def _squash(prog: Program, a: int, limit: float):
     return a if np.max(np.abs(prog.values[a]), initial=0.0) <= limit else prog.add("tanh", [a])
 
 
-def _axes(draw, ndim: int, allow_none: bool = True):
-    """None, an int (maybe negative) or a tuple of distinct axes."""
-    kind = draw(st.sampled_from(["none", "int", "tuple", "tuple"] if allow_none else ["int", "tuple"]))
+def _axes(draw, ndim: int):
+    """None, an int (maybe negative) or a list of distinct axes (some negative)."""
+    kind = draw(st.sampled_from(["none", "int", "tuple", "tuple"]))
     if ndim == 0 or kind == "none":
-        return None if allow_none or ndim == 0 else 0
+        return None
     if kind == "int":
         return draw(st.integers(-ndim, ndim - 1))
     axes = draw(st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True))
-    return [a - ndim if draw(st.booleans()) else a for a in axes]  # a list: JSON-able in repr
+    return [a - ndim if draw(st.booleans()) else a for a in axes]  # a list: readable in repr
 
 
 # ---------------------------------------------------------------------------
@@ -624,7 +629,7 @@ def programs(draw, max_steps: int = 8) -> Program:
 
 
 #: Every op name a program can contain (for coverage figures).
-FORWARD_OPS = sorted({"variable", "constant", "neg", "exp", "log", "sin", "cos", "tan", "tanh",
+FORWARD_OPS = sorted({"variable", "constant", "fill", "neg", "exp", "log", "sin", "cos", "tan", "tanh",
                       "sigmoid", "relu", "abs", "sqrt", "square", "sign", "stop_gradient", "cast",
                       "add", "sub", "mul", "div", "pow", "maximum", "minimum", "matmul", "greater",
                       "less", "greater_equal", "less_equal", "equal", "not_equal", "where",

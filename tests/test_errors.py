@@ -339,7 +339,7 @@ def _apply(op, a, b):
 
 @pytest.mark.parametrize("op, kind, shown", [
     (TooFewGradients(), sg.SymgraphError,
-     ("bprop of op 'too_few'", "returned 1 entries for its 2 inputs", "one entry")),
+     ("bprop of op 'too_few'", "returned 1 entry for its 2 inputs", "one entry")),
     (TooManyGradients(), sg.SymgraphError, ("bprop of op 'too_many'", "returned 3 entries")),
     (WrongShape(), sg.ShapeError,
      ("bprop of op 'wrong_shape' returned shape (2, 3) for input 1, whose shape is (3,)",)),
