@@ -12,12 +12,15 @@ graph with ``grad``/``jvp``/``hvp``, and evaluate any node on numpy::
 
 from .autodiff import build_grad, grad, jvp, vjp
 from .diagnostics import NonFiniteError
-from .errors import (DTypeError, EvaluationError, GraphMismatchError, MissingInputError,
-                     ShapeError, SymgraphError, UndefinedGradientError, UnknownInputError)
+from .errors import (DTypeError, EvaluationError, GradientCheckError, GraphMismatchError,
+                     MissingInputError, SerializationError, ShapeError, SymgraphError,
+                     UndefinedGradientError, UnknownInputError)
 from .evaluate import Evaluator, evaluate
 from .graph import Graph, Node, get_default_graph, reset_default_graph
 from .ops import *  # noqa: F401,F403 - the op builders are the public API
 from .ops import __all__ as _ops_all
+from .serialize import load, register_op, save
+from . import testing  # noqa: E402 - sg.testing.check_grads
 
 __version__ = "0.1.0"
 
@@ -26,5 +29,6 @@ __all__ = [
     "grad", "vjp", "jvp", "build_grad", "evaluate", "Evaluator",
     "SymgraphError", "ShapeError", "DTypeError", "GraphMismatchError", "MissingInputError",
     "UnknownInputError", "UndefinedGradientError", "EvaluationError", "NonFiniteError",
+    "SerializationError", "GradientCheckError", "save", "load", "register_op", "testing",
     *_ops_all,
 ]

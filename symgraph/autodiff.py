@@ -117,6 +117,17 @@ def _seed_for(y: Node, grad_y: Any, what: str) -> Node:
     return cast(g, y.dtype)
 
 
+def _check_rules(op: Op, node: Node, rules: Any) -> None:
+    """A bprop result must be a list or tuple with one entry per input."""
+    n = len(node.inputs)
+    if not isinstance(rules, (list, tuple)) or len(rules) != n:
+        got = (f"{len(rules)} entr{'y' if len(rules) == 1 else 'ies'}"
+               if isinstance(rules, (list, tuple)) else type(rules).__name__)
+        raise SymgraphError(f"bprop of op {op.name!r} (node #{node.id}) returned {got} for its "
+                            f"{n} input{'s' if n != 1 else ''}; it must return a list with one "
+                            "entry (a Node, None or a callable) per input")
+
+
 def _resolve(rule: Any) -> Node | None:
     return rule() if callable(rule) and not isinstance(rule, Node) else rule
 
@@ -194,10 +205,7 @@ def _build_grad(graph: Graph, ys, grad_ys, wrt) -> list[Node]:
                     f"op {op.name!r} (node #{node.id}) defines no bprop, so no gradient can flow "
                     "through it; define bprop on the op or wrap its input in stop_gradient")
             rules = op.bprop(node.inputs, node, g)
-            if rules is None or len(rules) != len(node.inputs):
-                got = "None" if rules is None else f"{len(rules)} gradients"
-                raise SymgraphError(f"bprop of op {op.name!r} returned {got} for "
-                                    f"{len(node.inputs)} inputs")
+            _check_rules(op, node, rules)
             for k, inp in enumerate(node.inputs):
                 rule = rules[k]
                 if not needs[k] or rule is None:
@@ -268,8 +276,7 @@ def _jvp_from_bprop(node: Node, tangents: list[Node | None]) -> Node | None:
                                      "bprop, so no derivative can flow through it")
     u = node.graph._add(LinearizationPoint(0, node.shape, node.dtype), ())
     rules = op.bprop(node.inputs, node, u)
-    if rules is None or len(rules) != len(node.inputs):
-        raise SymgraphError(f"bprop of op {op.name!r} returned the wrong number of gradients")
+    _check_rules(op, node, rules)
     terms = []
     for k, (inp, rule, t) in enumerate(zip(node.inputs, rules, tangents)):
         if t is None or rule is None:

@@ -39,11 +39,47 @@ def check_finite(node: Node, value, inputs: Sequence) -> None:
     arr = np.asarray(value)
     if arr.dtype.kind not in "fc" or np.isfinite(arr).all():
         return
+    if node.op.is_variable:
+        raise NonFiniteError(f"the value fed for variable {node.name!r} (node #{node.id}) has "
+                             f"non-finite values: {summarize(arr)}", node)
     kind = "forward" if node.role in ("forward", "input", "constant") and node.order == 0 else \
         f"gradient (order {node.order})"
     lines = [f"node #{node.id} {node.op.describe()} ({kind} node) produced non-finite values: "
              f"{summarize(arr)}"]
+    if not inputs and node.inputs:
+        lines[0] += " (its value was fed)"
     for k, (inp_node, inp) in enumerate(zip(node.inputs, inputs)):
         label = inp_node.name or f"#{inp_node.id} {inp_node.op.name}"
         lines.append(f"  input {k} ({label}): {summarize(inp)}")
+    hint = _hint(node, arr, inputs)
+    if hint:
+        lines.append(hint)
     raise NonFiniteError("\n".join(lines), node)
+
+
+_DOUBLE_WHERE = ("Make the masked-out input safe too (the double-where idiom): "
+                 "sg.where(x > 0, sg.sqrt(sg.where(x > 0, x, 1)), 0)")
+
+
+def _hint(node: Node, arr: np.ndarray, inputs: Sequence) -> str | None:
+    """Say what usually causes a NaN that the final result may not even show."""
+    if node.role != "gradient":
+        masked_by = next((n for n in node.graph.nodes[node.id + 1:]
+                          if n.op.name == "where" and node in n.inputs[1:]), None)
+        if masked_by is None:
+            return None
+        return (f"  hint: this value feeds a branch of sg.where (node #{masked_by.id}), which "
+                "hides it in the forward value, but gradients still pass through this node. "
+                + _DOUBLE_WHERE)
+    if not np.isnan(arr).any() or not inputs:
+        return None
+    arrays = [np.asarray(i) for i in inputs]
+    zero_div = node.op.name == "div" and len(arrays) == 2 and np.any(arrays[1] == 0)
+    has_inf = any(a.dtype.kind in "fc" and np.isinf(a).any() for a in arrays)
+    if not (zero_div or has_inf):
+        return None
+    cause = "0/0" if zero_div else "0 * inf"
+    return (f"  hint: this is {cause} in a derivative rule, typically where an unsafe function "
+            "(sqrt, log, division, pow) is evaluated in the branch that sg.where masks out; the "
+            "mask zeroes the incoming gradient but 0 times an infinite local derivative is NaN. "
+            + _DOUBLE_WHERE)

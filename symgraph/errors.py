@@ -33,3 +33,11 @@ class UndefinedGradientError(SymgraphError, NotImplementedError):
 
 class EvaluationError(SymgraphError, RuntimeError):
     """An op's numeric implementation failed while evaluating a node."""
+
+
+class SerializationError(SymgraphError, ValueError):
+    """A graph file that cannot be saved or must not be loaded (see ``sg.save``/``sg.load``)."""
+
+
+class GradientCheckError(SymgraphError, AssertionError):
+    """``symgraph.testing.check_grads`` found a derivative that disagrees with finite differences."""

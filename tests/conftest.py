@@ -47,3 +47,16 @@ def numeric_jacobian(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
         flat[i] = old
         jflat[..., i] = (hi - lo) / (2 * eps)
     return jac
+
+
+# -- property tests: hypothesis profiles and the closing figures -------------
+from _hypothesis import STATS  # noqa: E402  (registers and loads the hypothesis profile)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if STATS:
+        from graphgen import FORWARD_OPS
+
+        terminalreporter.write_sep("=", "symgraph property tests")
+        for line in STATS.report(FORWARD_OPS):
+            terminalreporter.write_line(line)

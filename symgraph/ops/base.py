@@ -190,7 +190,11 @@ def normalize_axis(axis: int | Sequence[int] | None, ndim: int, what: str) -> tu
     """Axes as a sorted tuple of non-negative ints; None means all axes."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+    try:
+        axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+    except TypeError:
+        raise SymgraphError(f"{what}: axis must be None, an int or a tuple of ints, got "
+                            f"{axis!r}") from None
     out = []
     for a in axes:
         if not isinstance(a, numbers.Integral):

@@ -634,8 +634,30 @@ def cast(x, dtype) -> Node:
 
 
 def where(cond, a, b) -> Node:
-    """``a`` where ``cond`` holds, else ``b`` (numpy broadcasting)."""
-    cond, a, b = as_nodes(cond, a, b)
+    """``a`` where ``cond`` holds, else ``b`` (numpy broadcasting).
+
+    The gradient of each branch is masked by ``cond``, but both branches are
+    still *differentiated everywhere*.  So ``where(x > 0, sqrt(x), 0)`` has a NaN
+    gradient at ``x == 0``: the mask sends a zero cotangent into sqrt's rule,
+    whose local derivative there is infinite, and ``0 * inf`` is NaN (JAX and
+    PyTorch behave the same).  Make the masked-out input safe as well -- the
+    "double where" idiom::
+
+        safe_x = where(x > 0, x, 1)              # any value in sqrt's domain
+        y = where(x > 0, sqrt(safe_x), 0)        # finite value and gradient
+
+    ``evaluate(..., check_finite=True)`` names the rule that produced the NaN.
+    (Rules that return 0 where the cotangent is exactly 0 would hide this trap
+    but make some second derivatives silently wrong, e.g. d2(w*sqrt(x))/dw dx
+    at w = 0, and cost a select per rule; symgraph prefers a loud NaN.)
+    """
+    if isinstance(a, Node) or isinstance(b, Node):
+        # Python scalars take the dtype of the value operands (weak typing), not the
+        # condition's: where(x32 > 0, x32, 0) stays float32.
+        a, b = as_nodes(a, b)
+        cond = as_node(cond if isinstance(cond, Node) else np.asarray(cond), like=a)
+    else:
+        cond, a, b = as_nodes(cond, a, b)
     if cond.dtype != np.bool_:
         cond = not_equal(cond, 0)
     return apply(Where(), [cond, a, b])

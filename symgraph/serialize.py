@@ -1,0 +1,692 @@
+"""Save and load graphs as versioned JSON: no pickle, nothing executed on load.
+
+A file is one JSON object::
+
+    {"format": "symgraph.graph", "version": 1, "graph": {"name": ...},
+     "outputs": {"kind": "graph"} | {"kind": "node"|"list"|"tuple", "ids": [...]}
+                | {"kind": "dict", "keys": [...], "ids": [...]},
+     "nodes": [{"id": 0, "op": "symgraph.ops.sources.Variable",
+                "params": {...}, "inputs": [], "shape": [3], "dtype": "float64",
+                "role": "input", "order": 0}, ...]}
+
+Nodes are listed in topological order and refer to their inputs by the id
+(position) of earlier nodes.  Op parameters are the op's instance attributes,
+written in a tagged JSON encoding (``{"$tuple": [...]}``, ``{"$slice": ...}``,
+``{"$array": {"dtype", "shape", "data": base64}}``, ...).
+
+Loading treats the file as untrusted.  An op is looked up by name in an
+allow-list -- the built-in ops plus the user ops registered with
+``register_op`` (or passed as ``load(..., ops=[...])``); nothing is imported
+and no code named by the file runs.  Every field is type-checked, every
+reference must point to an earlier node (so there are no cycles and no
+dangling ids), sizes are bounded, and every node's shape and dtype are
+re-inferred from its op and inputs and compared with the file.  Any problem
+raises ``SerializationError`` saying which node and why.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import inspect
+import json
+import numbers
+import os
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from .autodiff import ancestors
+from .errors import SerializationError
+from .graph import ROLES, Graph, Node, common_graph
+from .ops.base import Op, registered_ops
+
+__all__ = ["save", "load", "dumps", "loads", "register_op", "FORMAT", "VERSION"]
+
+FORMAT = "symgraph.graph"
+VERSION = 1
+
+#: Refuse nodes of more elements than this (a bigger array is never a legitimate graph).
+MAX_ELEMENTS = 2**31
+#: Refuse files larger than this many bytes unless ``max_bytes`` says otherwise.
+MAX_BYTES = 256 * 2**20
+_MAX_DEPTH = 32      # nesting depth of one parameter value
+_MAX_NDIM = 64       # numpy's own limit
+_MAX_ORDER = 10**6
+
+_DTYPES = {np.dtype(d).name: np.dtype(d) for d in (
+    "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+    "float16", "float32", "float64", "complex64", "complex128")}
+
+# Abstract bases defined in symgraph that are not ops of their own.
+_ABSTRACT = {"symgraph.ops.elementwise.Unary", "symgraph.ops.elementwise.Binary",
+             "symgraph.ops.elementwise.Compare", "symgraph.ops.reduce.Reduction",
+             "symgraph.ops.reduce._Extremum"}
+
+_USER_OPS: dict[str, type] = {}
+_USER_NAMES: dict[type, str] = {}  # the name a registered class is saved under
+
+
+def _op_key(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+@functools.lru_cache(maxsize=None)
+def _is_builtin(cls: type) -> bool:
+    return cls.__module__.split(".")[0] == "symgraph" and _op_key(cls) not in _ABSTRACT
+
+
+def register_op(cls: type, name: str | None = None) -> type:
+    """Allow ``load`` to create nodes of the user op ``cls`` (usable as a class decorator).
+
+    ``name`` is the identifier written to files (default ``module.QualName``);
+    give a stable one if the class may move.  Built-in ops need no registration.
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Op)) or cls is Op:
+        raise SerializationError(f"register_op: expected a subclass of sg.Op, got {cls!r}")
+    key = name if name is not None else _op_key(cls)
+    if not isinstance(key, str) or not key:
+        raise SerializationError(f"register_op: name must be a non-empty string, got {key!r}")
+    known = _USER_OPS.get(key) or _builtin_ops().get(key)
+    if known is not None and known is not cls:
+        raise SerializationError(f"register_op: {key!r} is already registered for {known!r}")
+    _USER_OPS[key] = cls
+    _USER_NAMES.setdefault(cls, key)
+    return cls
+
+
+def _name_of(cls: type) -> str:
+    return _USER_NAMES.get(cls) or _op_key(cls)
+
+
+def _builtin_ops() -> dict[str, type]:
+    return {k: c for k, c in registered_ops().items() if _is_builtin(c) and k == _op_key(c)}
+
+
+def _allowed_ops(extra: Any) -> dict[str, type]:
+    table = _builtin_ops()
+    table.update(_USER_OPS)
+    if extra is not None:
+        items = extra.items() if isinstance(extra, Mapping) else ((_op_key(c), c) for c in extra)
+        for key, cls in items:
+            if not (isinstance(cls, type) and issubclass(cls, Op)):
+                raise SerializationError(f"load: ops must be sg.Op subclasses, got {cls!r}")
+            table[key] = cls
+    return table
+
+
+# ---------------------------------------------------------------------------
+# parameter values <-> tagged JSON
+# ---------------------------------------------------------------------------
+
+
+def _encode(value: Any, where: str) -> Any:
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        return v if np.isfinite(v) else {"$float": repr(v)}
+    if isinstance(value, (complex, np.complexfloating)):
+        return {"$complex": [_encode(value.real, where), _encode(value.imag, where)]}
+    if value is Ellipsis:
+        return {"$ellipsis": None}
+    if isinstance(value, slice):
+        return {"$slice": [_encode(v, where) for v in (value.start, value.stop, value.step)]}
+    if isinstance(value, tuple):
+        return {"$tuple": [_encode(v, where) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v, where) for v in value]
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            raise SerializationError(f"{where}: dict parameters need string keys")
+        return {"$dict": {k: _encode(v, where) for k, v in value.items()}}
+    if isinstance(value, np.dtype):
+        return {"$dtype": _dtype_name(value, where)}
+    if isinstance(value, np.ndarray):
+        name = _dtype_name(value.dtype, where)
+        data = np.ascontiguousarray(value, dtype=value.dtype.newbyteorder("<")).tobytes()
+        return {"$array": {"dtype": name, "shape": list(value.shape),
+                           "data": base64.b64encode(data).decode("ascii")}}
+    raise SerializationError(f"{where}: cannot save a parameter of type {type(value).__name__} "
+                             f"({value!r:.60}); op parameters must be numbers, strings, tuples, "
+                             "slices, dtypes or numpy arrays")
+
+
+def _dtype_name(dtype: np.dtype, where: str) -> str:
+    if dtype.name not in _DTYPES or _DTYPES[dtype.name] != dtype.newbyteorder("="):
+        raise SerializationError(f"{where}: dtype {dtype} cannot be saved")
+    return dtype.name
+
+
+class _Decoder:
+    """Decodes tagged JSON parameter values, bounding depth and array sizes."""
+
+    def __init__(self, max_elements: int) -> None:
+        self.max_elements = max_elements
+
+    def value(self, v: Any, where: str, depth: int = 0) -> Any:
+        if depth > _MAX_DEPTH:
+            raise SerializationError(f"{where}: parameter nested too deeply")
+        if v is None or isinstance(v, (bool, str, int)):
+            return v
+        if isinstance(v, float):
+            return v
+        if isinstance(v, list):
+            return [self.value(x, where, depth + 1) for x in v]
+        if not isinstance(v, dict) or len(v) != 1:
+            raise SerializationError(f"{where}: expected a tagged value like {{\"$tuple\": [...]}}, "
+                                     f"got {_show(v)}")
+        (tag, body), = v.items()
+        decode = _TAGS.get(tag)
+        if decode is None:
+            raise SerializationError(f"{where}: unknown value tag {tag!r}")
+        return decode(self, body, where, depth + 1)
+
+    def tuple_(self, body, where, depth):
+        _expect(isinstance(body, list), where, "$tuple takes a list", body)
+        return tuple(self.value(x, where, depth) for x in body)
+
+    def dict_(self, body, where, depth):
+        _expect(isinstance(body, dict), where, "$dict takes an object", body)
+        return {k: self.value(x, where, depth) for k, x in body.items()}
+
+    def slice_(self, body, where, depth):
+        _expect(isinstance(body, list) and len(body) == 3 and all(
+            x is None or _is_int(x) for x in body), where, "$slice takes [start, stop, step] of ints "
+            "or null", body)
+        _expect(body[2] != 0, where, "slice step cannot be zero", body)
+        return slice(*body)
+
+    def ellipsis(self, body, where, depth):
+        _expect(body is None, where, "$ellipsis takes null", body)
+        return Ellipsis
+
+    def float_(self, body, where, depth):
+        _expect(body in ("nan", "inf", "-inf"), where, "$float takes 'nan', 'inf' or '-inf'", body)
+        return float(body)
+
+    def complex_(self, body, where, depth):
+        _expect(isinstance(body, list) and len(body) == 2, where, "$complex takes [re, im]", body)
+        re, im = (self.value(x, where, depth) for x in body)
+        _expect(all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (re, im)),
+                where, "$complex takes two numbers", body)
+        return complex(re, im)
+
+    def dtype(self, body, where, depth):
+        return _parse_dtype(body, where)
+
+    def array(self, body, where, depth):
+        _expect(isinstance(body, dict) and set(body) == {"dtype", "shape", "data"}, where,
+                "$array takes {dtype, shape, data}", body)
+        dtype = _parse_dtype(body["dtype"], where)
+        shape = _parse_shape(body["shape"], where, self.max_elements)
+        _expect(isinstance(body["data"], str), where, "$array data must be a base64 string", "...")
+        expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if len(body["data"]) > 4 * (expected // 3 + 1) + 4:
+            raise SerializationError(f"{where}: array data is longer than shape {shape} of "
+                                     f"{dtype} needs")
+        try:
+            raw = base64.b64decode(body["data"].encode("ascii"), validate=True)
+        except (binascii.Error, UnicodeEncodeError, ValueError):
+            raise SerializationError(f"{where}: array data is not valid base64") from None
+        if len(raw) != expected:
+            raise SerializationError(f"{where}: array data has {len(raw)} bytes but shape {shape} "
+                                     f"of {dtype} needs {expected}")
+        arr = np.frombuffer(raw, dtype=dtype.newbyteorder("<")).astype(dtype).reshape(shape)
+        arr.setflags(write=False)
+        return arr
+
+
+_TAGS: dict[str, Callable] = {
+    "$tuple": _Decoder.tuple_, "$dict": _Decoder.dict_, "$slice": _Decoder.slice_,
+    "$ellipsis": _Decoder.ellipsis, "$float": _Decoder.float_, "$complex": _Decoder.complex_,
+    "$dtype": _Decoder.dtype, "$array": _Decoder.array,
+}
+
+
+def _show(v: Any) -> str:
+    text = json.dumps(v) if not isinstance(v, str) or len(v) < 60 else repr(v[:60] + "...")
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _expect(ok: bool, where: str, what: str, got: Any) -> None:
+    if not ok:
+        raise SerializationError(f"{where}: {what}, got {_show(got)}")
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _parse_dtype(v: Any, where: str) -> np.dtype:
+    if not isinstance(v, str) or v not in _DTYPES:
+        raise SerializationError(f"{where}: unsupported dtype {_show(v)}; expected one of "
+                                 f"{', '.join(_DTYPES)}")
+    return _DTYPES[v]
+
+
+def _parse_shape(v: Any, where: str, max_elements: int) -> tuple[int, ...]:
+    if isinstance(v, dict) and set(v) == {"$tuple"}:
+        v = v["$tuple"]
+    _expect(isinstance(v, list) and len(v) <= _MAX_NDIM and all(_is_int(s) and s >= 0 for s in v),
+            where, f"a shape must be a list of at most {_MAX_NDIM} non-negative ints", v)
+    size = 1
+    for s in v:
+        size *= s
+    if size > max_elements:
+        raise SerializationError(f"{where}: shape {tuple(v)} has {size} elements, more than the "
+                                 f"limit of {max_elements}")
+    return tuple(v)
+
+
+# ---------------------------------------------------------------------------
+# per-op parameter checks for the built-in ops
+# ---------------------------------------------------------------------------
+
+
+def _schemas() -> dict[str, dict[str, Callable[[Any], bool]]]:
+    """Expected attributes of each built-in op and a predicate for each value."""
+    def shape(v):
+        return isinstance(v, tuple) and all(_is_int(s) and s >= 0 for s in v) and len(v) <= _MAX_NDIM
+
+    def axes(v):
+        return isinstance(v, tuple) and all(_is_int(a) for a in v) and len(v) <= _MAX_NDIM
+
+    def dtype(v):
+        return isinstance(v, np.dtype)
+
+    def integer(v):
+        return _is_int(v)
+
+    def boolean(v):
+        return isinstance(v, bool)
+
+    def scalar(v):
+        return isinstance(v, (bool, int, float, complex))
+
+    def index(v):
+        return isinstance(v, tuple) and len(v) <= _MAX_NDIM and all(
+            i is None or i is Ellipsis or isinstance(i, slice) or _is_int(i)
+            or (isinstance(i, np.ndarray) and i.dtype == np.int64) for i in v)
+
+    def name(v):
+        return isinstance(v, str) and 0 < len(v) <= 1000
+
+    def reduction(v):
+        return v in ("mean", "sum", "none")
+
+    m = "symgraph.ops."
+    table = {
+        m + "sources.Variable": {"var_name": name, "shape": shape, "dtype": dtype},
+        m + "sources.Constant": {"value": lambda v: isinstance(v, np.ndarray)},
+        m + "sources.Fill": {"value": scalar, "shape": shape, "dtype": dtype},
+        "symgraph.autodiff.LinearizationPoint": {"value": scalar, "shape": shape, "dtype": dtype},
+        m + "elementwise.Cast": {"dtype": dtype},
+        m + "shape.Reshape": {"shape": shape},
+        m + "shape.BroadcastTo": {"shape": shape},
+        m + "shape.SumTo": {"shape": shape},
+        m + "shape.Transpose": {"axes": axes},
+        m + "shape.Concatenate": {"axis": integer},
+        m + "shape.Stack": {"axis": integer},
+        m + "shape.GetItem": {"index": index},
+        m + "shape.ScatterAdd": {"index": index, "shape": shape},
+        m + "nn.Softmax": {"axis": integer},
+        m + "nn.LogSoftmax": {"axis": integer},
+        m + "nn.OneHot": {"depth": lambda v: _is_int(v) and 0 <= v <= MAX_ELEMENTS, "dtype": dtype},
+        m + "nn.CrossEntropy": {"reduction": reduction},
+    }
+    for red in ("Sum", "Mean", "Max", "Min", "LogSumExp"):
+        table[m + "reduce." + red] = {"axis": axes, "keepdims": boolean}
+    return table
+
+
+_SCHEMAS: dict[str, dict] | None = None
+
+
+def _check_params(cls: type, key: str, params: dict[str, Any], where: str) -> None:
+    global _SCHEMAS
+    if _SCHEMAS is None:
+        _SCHEMAS = _schemas()
+    for attr in params:
+        if (not attr.isidentifier() or attr.startswith("__") or attr in ("name", "is_variable")
+                or callable(getattr(cls, attr, None))):
+            raise SerializationError(f"{where}: op {key!r} cannot have a parameter named {attr!r}")
+    schema = _SCHEMAS.get(key)
+    if schema is None:
+        if _is_builtin(cls) and not _has_params(cls) and params:
+            raise SerializationError(f"{where}: op {key!r} takes no parameters, got "
+                                     f"{sorted(params)}")
+        return
+    if set(params) != set(schema):
+        raise SerializationError(f"{where}: op {key!r} takes parameters {sorted(schema)}, got "
+                                 f"{sorted(params)}")
+    for attr, ok in schema.items():
+        if not ok(params[attr]):
+            raise SerializationError(f"{where}: invalid value for parameter {attr!r} of op "
+                                     f"{key!r}: {params[attr]!r:.80}")
+
+
+def _semantic_problem(cls: type, p: dict[str, Any], inputs: tuple[Node, ...]) -> str | None:
+    """What the builder functions check but the ops' ``infer`` trusts (built-in ops only)."""
+    op = cls.__name__
+    x = inputs[0] if inputs else None
+    ndim = x.ndim if x is not None else 0
+    if op == "Reshape" and int(np.prod(p["shape"], dtype=object)) != x.size:
+        return f"cannot reshape shape {x.shape} (size {x.size}) into shape {p['shape']}"
+    if op in ("BroadcastTo", "SumTo"):
+        big, small = (p["shape"], x.shape) if op == "BroadcastTo" else (x.shape, p["shape"])
+        try:
+            ok = np.broadcast_shapes(big, small) == tuple(big)
+        except ValueError:
+            ok = False
+        if not ok:
+            return f"shape {small} does not broadcast to shape {big}"
+    if op == "Transpose" and sorted(p["axes"]) != list(range(ndim)):
+        return f"axes {p['axes']} are not a permutation of the {ndim} axes of shape {x.shape}"
+    if op in ("Sum", "Mean", "Max", "Min", "LogSumExp") and (
+            list(p["axis"]) != sorted(set(p["axis"])) or any(not 0 <= a < ndim for a in p["axis"])):
+        return f"axis {p['axis']} is not a sorted tuple of distinct axes of shape {x.shape}"
+    limit = ndim + 1 if op == "Stack" else ndim
+    if op in ("Concatenate", "Stack", "Softmax", "LogSoftmax") and not 0 <= p["axis"] < limit:
+        return f"axis {p['axis']} is out of range for shape {x.shape}"
+    if op == "ScatterAdd":
+        try:
+            probe = np.broadcast_to(np.zeros((), x.dtype), p["shape"])[p["index"]].shape
+        except (IndexError, ValueError, TypeError) as e:
+            return f"index is invalid for shape {p['shape']}: {e}"
+        if probe != x.shape:
+            return f"index selects shape {probe} from shape {p['shape']}, but the input has shape {x.shape}"
+    if op in ("OneHot", "CrossEntropy"):
+        labels = inputs[0] if op == "OneHot" else inputs[1]
+        if labels.dtype.kind not in "iu":
+            return f"labels must be integers, got dtype {labels.dtype}"
+        if op == "CrossEntropy" and (x.ndim == 0 or labels.shape != x.shape[:-1]):
+            return f"labels of shape {labels.shape} do not match logits of shape {x.shape}"
+    return None
+
+
+def _has_params(cls: type) -> bool:
+    init = cls.__init__
+    return init is not object.__init__ and len(inspect.signature(init).parameters) > 1
+
+
+def _check_arity(cls: type, key: str, n: int, where: str) -> None:
+    """Compare the number of inputs with what the op's ``infer`` accepts."""
+    bounds = _arity(cls)
+    if bounds is not None and not bounds[0] <= n <= bounds[1]:
+        low, high = bounds
+        want = str(low) if low == high else f"{low} to {high}"
+        raise SerializationError(f"{where}: op {key!r} takes {want} inputs, got {n}")
+
+
+@functools.lru_cache(maxsize=None)
+def _arity(cls: type) -> tuple[int, int] | None:
+    """(fewest, most) inputs ``cls.infer`` accepts, or None when it takes any number."""
+    try:
+        params = list(inspect.signature(cls.infer).parameters.values())[1:]
+    except (TypeError, ValueError):  # pragma: no cover - builtins without signatures
+        return None
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        return None
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return sum(p.default is p.empty for p in positional), len(positional)
+
+
+# ---------------------------------------------------------------------------
+# save
+# ---------------------------------------------------------------------------
+
+
+def _saved_nodes(obj: Any) -> tuple[list[Node], dict[str, Any], Graph]:
+    if isinstance(obj, Graph):
+        return obj.nodes, {"kind": "graph"}, obj
+    if isinstance(obj, Node):
+        outs, out_spec = [obj], {"kind": "node"}
+    elif isinstance(obj, (list, tuple)):
+        outs, out_spec = list(obj), {"kind": type(obj).__name__}
+    elif isinstance(obj, dict):
+        if not all(isinstance(k, str) for k in obj):
+            raise SerializationError("save: dict keys must be strings")
+        outs, out_spec = list(obj.values()), {"kind": "dict", "keys": list(obj)}
+    else:
+        raise SerializationError(f"save: expected a Graph, a Node or a list/tuple/dict of Nodes, "
+                                 f"got {type(obj).__name__}")
+    for o in outs:
+        if not isinstance(o, Node):
+            raise SerializationError(f"save: expected Nodes, got {type(o).__name__}")
+    graph = common_graph(outs)
+    nodes = ancestors(outs)
+    pos = {n: k for k, n in enumerate(nodes)}
+    out_spec["ids"] = [pos[o] for o in outs]
+    return nodes, out_spec, graph
+
+
+def dumps(obj: Any) -> str:
+    """The JSON text ``save`` writes for ``obj`` (a Graph, a Node, or a list/tuple/dict of Nodes)."""
+    nodes, out_spec, graph = _saved_nodes(obj)
+    pos = {n: k for k, n in enumerate(nodes)}
+    lines = []
+    for k, n in enumerate(nodes):
+        cls = type(n.op)
+        key = _name_of(cls)
+        where = f"save: node #{n.id} ({n.op.name})"
+        params = {a: _encode(v, f"{where}, parameter {a!r}") for a, v in n.op.params().items()}
+        record = {"id": k, "op": key, "params": params, "inputs": [pos[i] for i in n.inputs],
+                  "shape": list(n.shape), "dtype": _dtype_name(n.dtype, where),
+                  "role": n.role, "order": n.order}
+        lines.append(json.dumps(record, allow_nan=False, separators=(",", ":")))
+    head = {"format": FORMAT, "version": VERSION, "graph": {"name": graph.name},
+            "outputs": out_spec}
+    head_text = json.dumps(head, allow_nan=False, separators=(",", ":"))
+    return head_text[:-1] + ',"nodes":[\n' + ",\n".join(lines) + "\n]}\n"
+
+
+def save(graph_or_nodes: Any, path: str | os.PathLike) -> None:
+    """Write a Graph, a Node or a list/tuple/dict of Nodes (with their ancestors) to ``path``.
+
+    The file is versioned JSON (see the module docstring); ``load`` returns
+    the same kind of object.  Parameters that JSON cannot hold raise
+    ``SerializationError`` naming the node.
+    """
+    text = dumps(graph_or_nodes)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+# ---------------------------------------------------------------------------
+# load
+# ---------------------------------------------------------------------------
+
+
+def _reject_constant(name: str) -> Any:
+    raise SerializationError(f"load: {name} is not valid JSON (non-finite numbers are written as "
+                             "{\"$float\": ...})")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
+    out = {}
+    for k, v in pairs:
+        if k in out:
+            raise SerializationError(f"load: duplicate key {k!r} in a JSON object")
+        out[k] = v
+    return out
+
+
+def loads(text: str | bytes, *, ops: Any = None, max_elements: int = MAX_ELEMENTS) -> Any:
+    """Rebuild what ``dumps`` wrote, validating everything (see ``load``)."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise SerializationError(f"load: the file is not UTF-8 text: {e}") from None
+    try:
+        doc = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+    except SerializationError:
+        raise
+    except RecursionError:
+        raise SerializationError("load: JSON nested too deeply") from None
+    except ValueError as e:
+        raise SerializationError(f"load: not a symgraph file (invalid JSON: {e})") from None
+    return _Loader(_allowed_ops(ops), max_elements).load(doc)
+
+
+def load(path: str | os.PathLike, *, ops: Any = None, max_elements: int = MAX_ELEMENTS,
+         max_bytes: int = MAX_BYTES) -> Any:
+    """Read a file written by ``save``: a Graph, or the saved Node(s) in a new Graph.
+
+    The file is untrusted input.  Only built-in ops and ops registered with
+    ``register_op`` (or listed in ``ops``, a list of classes or a dict from
+    file name to class) can be created; everything is validated and any
+    problem raises ``SerializationError``.  ``max_elements`` bounds the size
+    of every node, ``max_bytes`` the size of the file.
+    """
+    try:
+        size = os.path.getsize(path)
+    except OSError as e:
+        raise SerializationError(f"load: cannot read {os.fspath(path)!r}: {e}") from None
+    if size > max_bytes:
+        raise SerializationError(f"load: {os.fspath(path)!r} has {size} bytes, more than the limit "
+                                 f"of {max_bytes} (pass max_bytes= to allow it)")
+    with open(path, "rb") as fh:
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise SerializationError(f"load: {os.fspath(path)!r} is larger than {max_bytes} bytes")
+    return loads(data, ops=ops, max_elements=max_elements)
+
+
+_HEAD_KEYS = {"format", "version", "graph", "outputs", "nodes"}
+_NODE_KEYS = {"id", "op", "params", "inputs", "shape", "dtype", "role", "order"}
+
+
+class _Loader:
+    def __init__(self, allowed: dict[str, type], max_elements: int) -> None:
+        self.allowed = allowed
+        self.max_elements = max_elements
+        self.decoder = _Decoder(max_elements)
+
+    def load(self, doc: Any) -> Any:
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            raise SerializationError(f"load: not a symgraph file (expected a JSON object with "
+                                     f"\"format\": {FORMAT!r})")
+        version = doc.get("version")
+        if version != VERSION:
+            raise SerializationError(f"load: unsupported format version {_show(version)}; this "
+                                     f"symgraph reads version {VERSION}")
+        if set(doc) != _HEAD_KEYS:
+            raise SerializationError(f"load: the file's top-level keys are {sorted(doc)}, expected "
+                                     f"{sorted(_HEAD_KEYS)}")
+        meta = doc["graph"]
+        _expect(isinstance(meta, dict) and set(meta) == {"name"} and
+                (meta["name"] is None or isinstance(meta["name"], str)), "load", "\"graph\" must "
+                "be {\"name\": string or null}", meta)
+        records = doc["nodes"]
+        _expect(isinstance(records, list), "load", "\"nodes\" must be a list", "...")
+        graph = Graph(meta["name"])
+        nodes: list[Node] = []
+        for k, rec in enumerate(records):
+            nodes.append(self.node(graph, k, rec, nodes, len(records)))
+        return self.outputs(doc["outputs"], graph, nodes)
+
+    def node(self, graph: Graph, k: int, rec: Any, made: list[Node], total: int) -> Node:
+        """Create node ``k`` from its record; ``made`` holds the nodes 0..k-1.
+
+        Conditions are tested first and messages built only on failure: this
+        runs once per node of possibly large files.
+        """
+        if not isinstance(rec, dict) or rec.keys() != _NODE_KEYS:
+            got = sorted(rec) if isinstance(rec, dict) else _show(rec)
+            raise SerializationError(f"load: node {k}: a node is a JSON object with keys "
+                                     f"{sorted(_NODE_KEYS)}, got {got}")
+        if rec["id"] != k or not _is_int(rec["id"]):
+            raise SerializationError(f"load: node {k}: ids must count up from 0; expected {k}, "
+                                     f"got {_show(rec['id'])}")
+        key = rec["op"]
+        cls = self.allowed.get(key) if isinstance(key, str) else None
+        if cls is None:
+            raise SerializationError(
+                f"load: node {k}: unknown op {key!r}; only built-in ops and ops registered with "
+                "sg.register_op (or passed as load(..., ops=[...])) can be loaded")
+        where = f"load: node {k} (op {key!r})"
+        inputs = rec["inputs"]
+        if not isinstance(inputs, list) or not all(type(i) is int for i in inputs):
+            raise SerializationError(f"{where}: inputs must be a list of node ids, got "
+                                     f"{_show(inputs)}")
+        for i in inputs:
+            if i < 0 or i >= total:
+                raise SerializationError(f"{where}: input id {i} refers to no node (dangling id; "
+                                         f"the file has {total} nodes)")
+            if i >= k:
+                raise SerializationError(f"{where}: input id {i} refers to itself or a later node "
+                                         "(a forward reference or a cycle); inputs must be earlier "
+                                         "nodes")
+        _check_arity(cls, key, len(inputs), where)
+        shape = _parse_shape(rec["shape"], where, self.max_elements)
+        dtype = _parse_dtype(rec["dtype"], where)
+        role, order = rec["role"], rec["order"]
+        expected_roles = ("input",) if cls.is_variable else ("constant",) if not inputs else \
+            ("forward", "gradient")
+        if role not in expected_roles:
+            raise SerializationError(f"{where}: a node of this op with {len(inputs)} inputs has "
+                                     f"role {' or '.join(map(repr, expected_roles))}, got "
+                                     f"{_show(role)}")
+        if not _is_int(order) or not 0 <= order <= _MAX_ORDER:
+            raise SerializationError(f"{where}: order must be a non-negative int, got "
+                                     f"{_show(order)}")
+        params = rec["params"]
+        if not isinstance(params, dict):
+            raise SerializationError(f"{where}: params must be a JSON object, got {_show(params)}")
+        values = {a: self.decoder.value(v, f"{where}, parameter {a!r}") if type(v) is not int
+                  else v for a, v in params.items()}
+        builtin = _is_builtin(cls)
+        _check_params(cls, key, values, where)
+        op = cls.__new__(cls)
+        op.__dict__.update(values)
+        args = tuple(made[i] for i in inputs)
+        problem = _semantic_problem(cls, values, args) if builtin else None
+        if problem:
+            raise SerializationError(f"{where}: {problem}")
+        before = len(graph._nodes)
+        try:
+            with graph.building(role, order):
+                node = graph._add(op, args)
+        except Exception as e:  # the op rejected its inputs or parameters
+            raise SerializationError(f"{where}: the op does not accept its inputs/parameters: "
+                                     f"{type(e).__name__}: {e}") from None
+        if node.shape != shape or node.dtype != dtype:
+            raise SerializationError(f"{where}: the file says shape {shape} dtype {dtype}, but the "
+                                     f"op computes shape {node.shape} dtype {node.dtype}")
+        if len(graph._nodes) > before and (node.role != role or node.order != order):
+            raise SerializationError(f"{where}: the file says role {role!r} order {order}, but such "
+                                     f"a node has role {node.role!r} order {node.order}")
+        return node
+
+    def outputs(self, spec: Any, graph: Graph, nodes: list[Node]) -> Any:
+        where = "load: outputs"
+        _expect(isinstance(spec, dict) and spec.get("kind") in ("graph", "node", "list", "tuple",
+                                                                 "dict"), where,
+                "outputs.kind must be graph, node, list, tuple or dict", spec)
+        kind = spec["kind"]
+        if kind == "graph":
+            _expect(set(spec) == {"kind"}, where, "a graph output has no other fields", spec)
+            return graph
+        keys = {"kind", "ids"} | ({"keys"} if kind == "dict" else set())
+        _expect(set(spec) == keys, where, f"fields must be {sorted(keys)}", spec)
+        ids = spec["ids"]
+        _expect(isinstance(ids, list) and all(_is_int(i) and 0 <= i < len(nodes) for i in ids),
+                where, f"ids must be node ids below {len(nodes)}", ids)
+        outs = [nodes[i] for i in ids]
+        if kind == "node":
+            _expect(len(outs) == 1, where, "a node output has exactly one id", ids)
+            return outs[0]
+        if kind == "dict":
+            names = spec["keys"]
+            _expect(isinstance(names, list) and len(names) == len(outs) and all(
+                isinstance(n, str) for n in names) and len(set(names)) == len(names), where,
+                "keys must be distinct strings, one per id", names)
+            return dict(zip(names, outs))
+        return outs if kind == "list" else tuple(outs)
