@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .autodiff import _check_wrt, _same_graph, build_grad, build_jvp
+from .autodiff import _check_wrt, _same_graph, ancestors, build_grad, build_jvp
 from .derivatives import _scalar_y
 from .errors import ShapeError, SymgraphError
 from .evaluate import Evaluator, normalize_feed
@@ -74,6 +74,9 @@ class Objective:
             hvps = build_grad([inner], [full((), 1, inner.dtype, graph=graph)], self.params)
         self._value_and_grad = Evaluator([loss, grads])
         self._hvp = Evaluator(hvps)
+        self._frontier = _direction_frontier(hvps, self._directions)
+        self._linearize = Evaluator(self._frontier)
+        self._linear_at: tuple[np.ndarray, dict] | None = None
         self._last: tuple[np.ndarray, float, np.ndarray] | None = None
         self.nfev = 0
         self.nhev = 0
@@ -139,9 +142,19 @@ class Objective:
         return self.value_and_grad(x)[1]
 
     def hessp(self, x: Any, p: Any) -> np.ndarray:
-        """The Hessian at ``x`` times the flat vector ``p``."""
+        """The Hessian at ``x`` times the flat vector ``p``.
+
+        Krylov solvers call this many times at one ``x``.  The HVP graph's
+        nodes that do not depend on ``p`` (the forward pass and most of the
+        gradient) are evaluated once per ``x`` and fed back afterwards, so
+        each further product only runs the part that is linear in ``p``.
+        """
         x, p = self._flat(x), self._flat(p)
+        if self._linear_at is None or not np.array_equal(self._linear_at[0], x):
+            values = self._linearize.run(self._feed(x))
+            self._linear_at = (x.copy(), dict(zip(self._frontier, values)))
         feed = self._feed(x)
+        feed.update(self._linear_at[1])
         for d, v, node in zip(self._directions, self.split(p), self.params):
             feed[d] = v if node.dtype == np.float64 else v.astype(node.dtype)
         out = self._hvp.run(feed)
@@ -195,6 +208,22 @@ def hessian_operator(loss: Node, params: Any, at: Any = None, feed: Mapping | No
     else:
         x = obj._flat(at)
     return obj.hessian_operator(x)
+
+
+def _direction_frontier(outputs: list[Node], directions: list[Node]) -> list[Node]:
+    """Computed nodes that do not depend on ``directions`` but feed nodes that do.
+
+    Their values at a given ``x`` are all the direction-dependent part of the
+    graph needs (outputs that do not depend on the directions are included).
+    """
+    order = ancestors(outputs)
+    dependent = set(directions)
+    for n in order:
+        if n not in dependent and any(i in dependent for i in n.inputs):
+            dependent.add(n)
+    frontier = {i for n in order if n in dependent for i in n.inputs if i not in dependent}
+    frontier.update(o for o in outputs if o not in dependent)
+    return sorted((n for n in frontier if n.inputs), key=lambda n: n.id)
 
 
 def _per_parameter(at: Any, params: list[Node]) -> bool:

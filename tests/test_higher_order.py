@@ -485,3 +485,17 @@ def test_jvp_with_a_node_listed_twice_adds_the_tangents():
     both, summed = sg.evaluate([sg.jvp(y, [x, x], [sg.constant(t1), sg.constant(t2)]),
                                 sg.jvp(y, x, sg.constant(t1 + t2))], {x: x0})
     np.testing.assert_allclose(both, summed, rtol=1e-14)
+
+
+@pytest.mark.parametrize("mode", ["fwd", "rev"])
+def test_float32_hvp_graph_stays_float32(mode):
+    X, labels = sg.variable("X", (4, 3), "float32"), sg.variable("y", (4,), "int64")
+    W1, W2 = sg.variable("W1", (3, 5), "float32"), sg.variable("W2", (5, 2), "float32")
+    h = sg.relu(X @ W1)
+    loss = (sg.cross_entropy(sg.maximum(h, sg.where(h > 1, h, 0)) @ W2, labels)
+            + 1e-3 * sg.sum(sg.square(W2)) + sg.sum(sg.abs(sg.minimum(W1, 0.5))))
+    hv = sg.hvp(loss, [W1, W2], [np.ones((3, 5)), np.ones((5, 2))], mode=mode)
+    from symgraph.autodiff import ancestors
+    wide = [n for n in ancestors(hv) if n.dtype == np.float64]
+    assert not wide, wide
+    assert all(v.dtype == np.float32 for v in hv)

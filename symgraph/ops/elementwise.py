@@ -358,8 +358,8 @@ class Minimum(Binary):
 
 def _tie_mask(x: Node, other: Node, wins) -> Node:
     dtype = np.result_type(x.dtype, other.dtype)
-    return where(wins(x, other), full((), 1, dtype, graph=x.graph),
-                 where(equal(x, other), 0.5, 0))
+    one, half, zero = (full((), v, dtype, graph=x.graph) for v in (1, 0.5, 0))
+    return where(wins(x, other), one, where(equal(x, other), half, zero))
 
 
 class Compare(Binary):
@@ -599,7 +599,11 @@ def cast(x, dtype) -> Node:
 
 def where(cond, a, b) -> Node:
     """``a`` where ``cond`` holds, else ``b`` (numpy broadcasting)."""
-    cond, a, b = as_nodes(cond, a, b)
+    cond = as_node(cond)
+    # Python scalars take their dtype from the other branch, not from the boolean
+    # condition (NEP 50): ``where(c, x32, 0)`` stays float32, as in numpy.
+    like = a if isinstance(a, Node) else b if isinstance(b, Node) else cond
+    a, b = as_node(a, like), as_node(b, like)
     if cond.dtype != np.bool_:
         cond = not_equal(cond, 0)
     return apply(Where(), [cond, a, b])
