@@ -499,3 +499,13 @@ def test_float32_hvp_graph_stays_float32(mode):
     wide = [n for n in ancestors(hv) if n.dtype == np.float64]
     assert not wide, wide
     assert all(v.dtype == np.float32 for v in hv)
+
+
+def test_where_types_python_scalars_after_the_branches(fresh_graph):
+    x = sg.variable("x", (3,), "float32")
+    mask = np.array([True, False, True])
+    w = sg.where(mask, x, 0)  # numpy condition, node branch: joins x's graph, stays float32
+    assert w.dtype == np.float32 and w.inputs[0].graph is fresh_graph
+    assert w.dtype == np.where(mask, np.ones(3, np.float32), 0).dtype
+    assert sg.where(x > 0, 1.0, x).dtype == np.float32
+    np.testing.assert_array_equal(sg.evaluate(sg.where(x > 1, 2, 3), {x: [0, 2, 3]}), [3, 2, 2])

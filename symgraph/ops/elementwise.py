@@ -599,7 +599,7 @@ def cast(x, dtype) -> Node:
 
 def where(cond, a, b) -> Node:
     """``a`` where ``cond`` holds, else ``b`` (numpy broadcasting)."""
-    cond = as_node(cond)
+    cond = as_node(cond, next((v for v in (a, b, cond) if isinstance(v, Node)), None))
     # Python scalars take their dtype from the other branch, not from the boolean
     # condition (NEP 50): ``where(c, x32, 0)`` stays float32, as in numpy.
     like = a if isinstance(a, Node) else b if isinstance(b, Node) else cond
