@@ -31,7 +31,6 @@ from .ops.elementwise import add_n, cast
 from .ops.reduce import sum as reduce_sum
 from .ops.shape import ScatterAdd, reshape, stack
 from .ops.sources import full
-from .structure import flatten
 
 MODES = ("auto", "fwd", "rev")
 
@@ -63,7 +62,7 @@ def hvp(y: Node, x: Any, v: Any, mode: str = "fwd") -> Any:
     y = _scalar_y(y, "hvp")
     xs, unflatten = _check_wrt(x, "hvp")
     graph = _same_graph([y] + xs, "hvp")
-    vs = _directions(v, xs, graph, "hvp")
+    vs = _directions(_leaves_like(v, x, "hvp"), xs, graph, "hvp")
     gs = build_grad([y], [_seed_for(y, None, "hvp")], xs)
     if mode == "fwd":
         return unflatten(build_jvp(gs, xs, vs))
@@ -71,12 +70,27 @@ def hvp(y: Node, x: Any, v: Any, mode: str = "fwd") -> Any:
     return unflatten(build_grad([inner], [full((), 1, inner.dtype, graph=graph)], xs))
 
 
-def _directions(v: Any, xs: list[Node], graph, what: str) -> list[Node]:
-    """``v`` as one node per ``x``: shape-checked, cast, and held constant if computed."""
-    leaves, _ = flatten(v, lambda t: isinstance(t, Node))
-    if len(leaves) != len(xs):
-        raise SymgraphError(f"{what}: {len(xs)} nodes to differentiate with respect to but "
-                            f"{len(leaves)} direction vectors; v must mirror x")
+def _leaves_like(v: Any, x: Any, what: str) -> list[Any]:
+    """The parts of ``v`` at the positions of ``x``'s nodes (so a plain list may be one vector)."""
+    out: list[Any] = []
+    todo = [(v, x)]
+    while todo:
+        vv, xx = todo.pop()
+        if isinstance(xx, Node):
+            out.append(vv)
+        elif isinstance(xx, dict) and isinstance(vv, dict) and vv.keys() == xx.keys():
+            todo.extend((vv[k], xx[k]) for k in reversed(list(xx)))
+        elif (isinstance(xx, (list, tuple)) and isinstance(vv, (list, tuple))
+              and len(vv) == len(xx)):
+            todo.extend(reversed(list(zip(vv, xx))))
+        else:
+            raise SymgraphError(f"{what}: v must mirror the structure of x; got "
+                                f"{type(vv).__name__} where x has {type(xx).__name__}")
+    return out
+
+
+def _directions(leaves: list[Any], xs: list[Node], graph, what: str) -> list[Node]:
+    """One direction per ``x``: shape-checked, cast, and held constant if computed."""
     out = []
     for w, d in zip(xs, leaves):
         if isinstance(d, Node):

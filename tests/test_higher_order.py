@@ -109,6 +109,21 @@ def test_hvp_with_lists_uses_the_full_block_hessian(mode):
     np.testing.assert_allclose(np.concatenate(hv), expect, rtol=1e-12, atol=1e-12)
 
 
+def test_hvp_directions_mirror_x():
+    """A plain list is one direction for a single x; structures follow x's."""
+    x = sg.variable("x", (3,))
+    y = sg.sum(x ** 3)
+    feed = {x: [1.0, -1.0, 2.0]}
+    expect = 6 * np.array([1.0, -1.0, 2.0]) * [1.0, 2.0, 3.0]
+    np.testing.assert_allclose(sg.evaluate(sg.hvp(y, x, [1.0, 2.0, 3.0]), feed), expect)
+    (got,) = sg.evaluate(sg.hvp(y, [x], [[1.0, 2.0, 3.0]]), feed)
+    np.testing.assert_allclose(got, expect)
+    got = sg.evaluate(sg.hvp(y, {"a": x}, {"a": np.array([1.0, 2.0, 3.0])}, mode="rev"), feed)
+    np.testing.assert_allclose(got["a"], expect)
+    with pytest.raises(sg.SymgraphError, match="mirror"):
+        sg.hvp(y, {"a": x}, {"b": [1.0, 2.0, 3.0]})
+
+
 def test_hvp_modes_agree_and_are_linear_in_v():
     x = sg.variable("x", (5,))
     v1, v2 = sg.variable("v1", (5,)), sg.variable("v2", (5,))
