@@ -183,6 +183,12 @@ def table1(args) -> None:
         print(f"{name:<34}{tmin * 1e3:>9.2f}{tmed * 1e3:>11.2f}{tmin / own:>12.2f}"
               f"{tmin / t['numpy grad'][0]:>14.2f}{nodes.get(name, ''):>11}"
               f"{'' if err is None else f'{err:.1e}':>13}")
+    for engine in ("evaluate", "function"):
+        if f"{engine} grad" in t:
+            ratios = [t[f"{engine} hvp {m}"][0] / t[f"{engine} grad"][0] for m in ("fwd", "rev")]
+            verdict = "met" if max(ratios) <= 2.5 else "NOT met"
+            print(f"{engine}: HVP / gradient = {ratios[0]:.2f}x (fwd), {ratios[1]:.2f}x (rev); "
+                  f"target <= 2.5x {verdict}")
     print()
 
 
