@@ -10,7 +10,9 @@ graph with ``grad``/``jvp``/``hvp``, and evaluate any node on numpy::
     sg.evaluate([f, dw, dx], {"w": 1.0, "x": 2.0, "y": 3.0})
 """
 
+from . import optimize
 from .autodiff import build_grad, grad, jvp, vjp
+from .derivatives import hessian, hvp, jacobian
 from .diagnostics import NonFiniteError
 from .errors import (DTypeError, EvaluationError, GradientCheckError, GraphMismatchError,
                      MissingInputError, SerializationError, ShapeError, SymgraphError,
@@ -26,7 +28,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Graph", "Node", "get_default_graph", "reset_default_graph",
-    "grad", "vjp", "jvp", "build_grad", "evaluate", "Evaluator",
+    "grad", "vjp", "jvp", "build_grad", "hvp", "jacobian", "hessian", "optimize",
+    "evaluate", "Evaluator",
     "SymgraphError", "ShapeError", "DTypeError", "GraphMismatchError", "MissingInputError",
     "UnknownInputError", "UndefinedGradientError", "EvaluationError", "NonFiniteError",
     "SerializationError", "GradientCheckError", "save", "load", "register_op", "testing",

@@ -151,15 +151,18 @@ def _checked(op: Op, k: int, inp: Node, g: Any, graph: Graph, what: str) -> Node
 # ---------------------------------------------------------------------------
 
 
-def build_grad(ys: Sequence[Node], grad_ys: Sequence[Node], wrt: Sequence[Node]) -> list[Node]:
+def build_grad(ys: Sequence[Node], grad_ys: Sequence[Node], wrt: Sequence[Node], *,
+               order: int | None = None) -> list[Node]:
     """Gradient nodes of ``sum_i <ys[i], grad_ys[i]>`` with respect to each node of ``wrt``.
 
     ``grad_ys[i]`` must already be nodes shaped like ``ys[i]``.  Nodes of
-    ``wrt`` that the ys do not depend on get zeros of their shape.
+    ``wrt`` that the ys do not depend on get zeros of their shape.  ``order``
+    overrides the differentiation order given to the new nodes (by default one
+    more than the highest order among the nodes differentiated).
     """
     graph = _same_graph(list(ys) + list(grad_ys) + list(wrt), "grad")
     with _no_gc():
-        return _build_grad(graph, ys, grad_ys, wrt)
+        return _build_grad(graph, ys, grad_ys, wrt, order)
 
 
 @contextlib.contextmanager
@@ -178,10 +181,11 @@ def _no_gc():
             gc.enable()
 
 
-def _build_grad(graph: Graph, ys, grad_ys, wrt) -> list[Node]:
+def _build_grad(graph: Graph, ys, grad_ys, wrt, order: int | None) -> list[Node]:
     relevant = pruned_subgraph(ys, wrt)
     relevant_set = set(relevant)
-    order = 1 + max((n.order for n in relevant), default=0)
+    if order is None:
+        order = 1 + max((n.order for n in relevant), default=0)
     wrt_set = set(wrt)
     table: dict[Node, Node] = {}
     with graph.building("gradient", order):
@@ -263,12 +267,14 @@ class LinearizationPoint(Fill):
         return None
 
 
-def _jvp_from_bprop(node: Node, tangents: list[Node | None]) -> Node | None:
-    """Forward-mode rule of an op that only has ``bprop``.
+def _jvp_from_bprop(node: Node, tangents: list[Node | None], order: int) -> Node | None:
+    """Forward-mode rule of an op that only has ``bprop`` (the transpose trick).
 
     ``bprop`` is linear in its cotangent ``u``, so ``J t = grad_u <bprop(u), t>``
     evaluated at any ``u``; ``u`` is a private zeros node so the result never
-    depends on it numerically.
+    depends on it numerically.  This costs one extra small reverse sweep over
+    the nodes of the bprop rule, per use; an op that is differentiated in
+    forward mode often should define ``jvp``.
     """
     op = node.op
     if op.bprop is None:
@@ -286,7 +292,8 @@ def _jvp_from_bprop(node: Node, tangents: list[Node | None]) -> Node | None:
             terms.append(reduce_sum(_checked(op, k, inp, r, node.graph, "bprop") * t))
     if not terms:
         return None
-    (jt,) = build_grad([add_n(terms)], [full((), 1, terms[0].dtype, graph=node.graph)], [u])
+    (jt,) = build_grad([add_n(terms)], [full((), 1, terms[0].dtype, graph=node.graph)], [u],
+                       order=order)
     return jt
 
 
@@ -295,8 +302,10 @@ def build_jvp(ys: Sequence[Node], wrt: Sequence[Node], tangents: Sequence[Node])
     graph = _same_graph(list(ys) + list(wrt) + list(tangents), "jvp")
     relevant = pruned_subgraph(ys, wrt)
     order = 1 + max((n.order for n in relevant), default=0)
-    tangent_of: dict[Node, Node | None] = dict(zip(wrt, tangents))
+    tangent_of: dict[Node, Node | None] = {}
     with graph.building("gradient", order):
+        for w, t in zip(wrt, tangents):  # a node listed twice moves by the sum of its tangents
+            tangent_of[w] = t if w not in tangent_of else tangent_of[w] + t
         for node in relevant:
             if node in tangent_of:
                 continue
@@ -306,7 +315,8 @@ def build_jvp(ys: Sequence[Node], wrt: Sequence[Node], tangents: Sequence[Node])
                 tangent_of[node] = None
                 continue
             op = node.op
-            out = op.jvp(node.inputs, node, ts) if op.jvp is not None else _jvp_from_bprop(node, ts)
+            out = (op.jvp(node.inputs, node, ts) if op.jvp is not None
+                   else _jvp_from_bprop(node, ts, order))
             if out is not None:
                 if not isinstance(out, Node):
                     raise SymgraphError(f"jvp of op {op.name!r} returned {type(out).__name__}; "
@@ -329,7 +339,9 @@ def jvp(y: Any, wrt: Any, tangent: Any) -> Any:
 
     ``wrt`` and ``tangent`` have the same structure (a node, or a list of
     nodes); each tangent is shaped like its wrt node.  ``y`` may be a node or a
-    list of nodes; the result mirrors ``y``.
+    list of nodes; the result mirrors ``y``.  Every op's ``jvp`` rule is used;
+    an op that only defines ``bprop`` is differentiated by transposing it (see
+    ``_jvp_from_bprop``).  Tangents are seeds, never differentiated here.
     """
     ys, unflatten_y = flatten(y, lambda t: isinstance(t, Node))
     for n in ys:

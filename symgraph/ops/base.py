@@ -35,7 +35,10 @@ class Op:
       a gradient through the op raises ``UndefinedGradientError``.
     * ``jvp(self, inputs, output, tangents) -> Node | None``: the forward-mode
       rule; ``tangents`` holds a Node or ``None`` (zero) per input.  Without it,
-      forward mode transposes ``bprop`` (see ``symgraph.autodiff``).
+      forward mode still works: ``bprop`` is linear in its cotangent ``u``, so
+      ``J t`` is obtained as ``grad_u <bprop(u), t>`` (the transpose of the
+      transpose), at the price of a small extra reverse sweep per use.  An op
+      with neither rule raises ``UndefinedGradientError`` naming the op.
 
     Instance attributes are the op's parameters: two nodes with equal op type,
     equal parameters and identical inputs are the same node (hash-consing).

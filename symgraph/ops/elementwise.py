@@ -356,8 +356,8 @@ class Minimum(Binary):
 
 def _tie_mask(x: Node, other: Node, wins) -> Node:
     dtype = np.result_type(x.dtype, other.dtype)
-    return where(wins(x, other), full((), 1, dtype, graph=x.graph),
-                 where(equal(x, other), 0.5, 0))
+    one, half, zero = (full((), v, dtype, graph=x.graph) for v in (1, 0.5, 0))
+    return where(wins(x, other), one, where(equal(x, other), half, zero))
 
 
 class Compare(Binary):

@@ -1,0 +1,217 @@
+"""Derived derivatives: Hessian-vector products, Jacobians and Hessians.
+
+All are built from the two primitive sweeps of ``symgraph.autodiff`` (reverse
+``build_grad`` and forward ``build_jvp``), so they are ordinary nodes of the
+same graph and can be differentiated, evaluated or compiled like any other.
+
+* ``hvp`` is one gradient plus one more sweep: forward-over-reverse (a jvp of
+  the gradient, the default; no extra backward pass) or reverse-over-reverse
+  (the gradient of ``<grad, v>``).  Either costs a small constant times a
+  gradient, which is what Krylov methods (CG, Lanczos) need.
+* ``jacobian`` and ``hessian`` stack one sweep per basis vector: reverse mode
+  uses one vjp per element of ``y``, forward mode one jvp per element of
+  ``x``.  Forward nodes are shared between the sweeps by hash-consing; only
+  the derivative part is repeated, so the graph grows by (number of sweeps) x
+  (size of one sweep).  Dense Jacobians are for small problems; use ``hvp``,
+  ``jvp`` or ``vjp`` for large ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .autodiff import _check_wrt, _label, _same_graph, _seed_for, build_grad, build_jvp
+from .errors import DTypeError, GraphMismatchError, ShapeError, SymgraphError
+from .graph import Node, apply
+from .ops.base import as_node, is_inexact
+from .ops.control import stop_gradient
+from .ops.elementwise import add_n, cast
+from .ops.reduce import sum as reduce_sum
+from .ops.shape import ScatterAdd, reshape, stack
+from .ops.sources import full
+
+MODES = ("auto", "fwd", "rev")
+
+
+# ---------------------------------------------------------------------------
+# Hessian-vector products
+# ---------------------------------------------------------------------------
+
+
+def hvp(y: Node, x: Any, v: Any, mode: str = "fwd") -> Any:
+    """Hessian-vector product ``(d^2 y / dx^2) v`` as nodes shaped (and structured) like ``x``.
+
+    ``x`` is a node or a (nested) list/tuple/dict of nodes and ``v`` has the same
+    structure (nodes or arrays); with several ``x`` the Hessian is the full block
+    matrix, so the result is ``sum_j H_ij v_j`` for each ``x_i``.
+
+    ``mode="fwd"`` (default) is forward-over-reverse: the jvp of ``grad(y, x)``
+    along ``v``.  ``mode="rev"`` is reverse-over-reverse: ``grad(<grad(y, x), v>, x)``.
+
+    A ``v`` computed from the graph (for example the gradient itself, or a
+    Krylov residual) is wrapped in ``stop_gradient``, as the back-propagation
+    chapter asks: the outer differentiation must not go into whatever produced
+    ``v``, so the result is ``H v`` and nothing else, and derivatives of the
+    result treat ``v`` as a constant.  A leaf ``v`` (a variable or constant) is
+    used as is, so ``grad(<w, hvp(y, x, v)>, v)`` is still ``H w``.
+    """
+    if mode not in ("fwd", "rev"):
+        raise SymgraphError(f"hvp: mode must be 'fwd' or 'rev', got {mode!r}")
+    y = _scalar_y(y, "hvp")
+    xs, unflatten = _check_wrt(x, "hvp")
+    graph = _same_graph([y] + xs, "hvp")
+    vs = _directions(_leaves_like(v, x, "hvp"), xs, graph, "hvp")
+    gs = build_grad([y], [_seed_for(y, None, "hvp")], xs)
+    if mode == "fwd":
+        return unflatten(build_jvp(gs, xs, vs))
+    inner = add_n([reduce_sum(g * cast(d, g.dtype)) for g, d in zip(gs, vs)])
+    return unflatten(build_grad([inner], [full((), 1, inner.dtype, graph=graph)], xs))
+
+
+def _leaves_like(v: Any, x: Any, what: str) -> list[Any]:
+    """The parts of ``v`` at the positions of ``x``'s nodes (so a plain list may be one vector)."""
+    out: list[Any] = []
+    todo = [(v, x)]
+    while todo:
+        vv, xx = todo.pop()
+        if isinstance(xx, Node):
+            out.append(vv)
+        elif isinstance(xx, dict) and isinstance(vv, dict) and vv.keys() == xx.keys():
+            todo.extend((vv[k], xx[k]) for k in reversed(list(xx)))
+        elif (isinstance(xx, (list, tuple)) and isinstance(vv, (list, tuple))
+              and len(vv) == len(xx)):
+            todo.extend(reversed(list(zip(vv, xx))))
+        else:
+            raise SymgraphError(f"{what}: v must mirror the structure of x; got "
+                                f"{type(vv).__name__} where x has {type(xx).__name__}")
+    return out
+
+
+def _directions(leaves: list[Any], xs: list[Node], graph, what: str) -> list[Node]:
+    """One direction per ``x``: shape-checked, cast, and held constant if computed."""
+    out = []
+    for w, d in zip(xs, leaves):
+        if isinstance(d, Node):
+            if d.graph is not graph:
+                raise GraphMismatchError(f"{what}: a direction vector belongs to another graph")
+            if not is_inexact(d.dtype):
+                d = cast(d, w.dtype)
+        else:
+            try:
+                arr = np.asarray(d, dtype=w.dtype)
+            except (TypeError, ValueError) as e:
+                raise DTypeError(f"{what}: direction for {_label(w)} is not numeric: {e}") from None
+            d = as_node(arr, like=w)
+        if d.shape != w.shape:
+            raise ShapeError(f"{what}: direction of shape {d.shape} for {_label(w)} of shape "
+                             f"{w.shape}")
+        if d.inputs:
+            d = stop_gradient(d)
+        out.append(cast(d, w.dtype))
+    return out
+
+
+def _scalar_y(y: Any, what: str) -> Node:
+    if not isinstance(y, Node):
+        raise SymgraphError(f"{what}: y must be a Node, got {type(y).__name__}")
+    if y.shape != ():
+        raise ShapeError(f"{what}: y must be a scalar node, got shape {y.shape}")
+    if not is_inexact(y.dtype):
+        raise DTypeError(f"{what}: cannot differentiate {_label(y)} of dtype {y.dtype}")
+    return y
+
+
+# ---------------------------------------------------------------------------
+# Jacobians and Hessians
+# ---------------------------------------------------------------------------
+
+
+def basis(index: int, shape: tuple[int, ...], dtype: Any, graph) -> Node:
+    """The one-hot array of ``shape`` with a 1 at flat position ``index``.
+
+    Made as a scatter of the scalar 1, so the node stores only the index (not
+    a dense identity matrix) and equal basis vectors are shared.
+    """
+    one = full((), 1, dtype, graph=graph)
+    if not shape:
+        return one
+    where = tuple(int(i) for i in np.unravel_index(index, shape))
+    return apply(ScatterAdd(where, tuple(shape)), [one])
+
+
+def jacobian(y: Node, x: Any, mode: str = "auto") -> Any:
+    """The Jacobian ``dy/dx`` as a node of shape ``y.shape + x.shape``.
+
+    ``x`` may be a node or a (nested) list/tuple/dict of nodes; the result
+    mirrors it.  ``mode="rev"`` stacks one vector-Jacobian product per element
+    of ``y``; ``mode="fwd"`` one Jacobian-vector product per element of ``x``;
+    ``mode="auto"`` picks forward mode when ``x`` has fewer elements than ``y``
+    (the fewer sweeps, the smaller the graph and the cheaper the evaluation).
+    """
+    if mode not in MODES:
+        raise SymgraphError(f"jacobian: mode must be one of {MODES}, got {mode!r}")
+    if not isinstance(y, Node):
+        raise SymgraphError(f"jacobian: y must be a Node, got {type(y).__name__}")
+    if not is_inexact(y.dtype):
+        raise DTypeError(f"jacobian: cannot differentiate {_label(y)} of dtype {y.dtype}")
+    xs, unflatten = _check_wrt(x, "jacobian")
+    _same_graph([y] + xs, "jacobian")
+    if mode == "auto":
+        mode = "fwd" if sum(w.size for w in xs) < y.size else "rev"
+    blocks = _jacobian_fwd([y], xs) if mode == "fwd" else _jacobian_rev([y], xs)
+    return unflatten(blocks[0])
+
+
+def _jacobian_rev(ys: list[Node], xs: list[Node]) -> list[list[Node]]:
+    """``blocks[i][j] = d ys[i] / d xs[j]``, one reverse sweep per element of each y."""
+    graph = ys[0].graph
+    blocks = []
+    for y in ys:
+        rows = [build_grad([y], [basis(k, y.shape, y.dtype, graph)], xs) for k in range(y.size)]
+        blocks.append([_assemble([r[j] for r in rows], y.shape, x.shape, x.dtype, graph, axis=0)
+                       for j, x in enumerate(xs)])
+    return blocks
+
+
+def _jacobian_fwd(ys: list[Node], xs: list[Node]) -> list[list[Node]]:
+    """``blocks[i][j] = d ys[i] / d xs[j]``, one forward sweep per element of each x."""
+    graph = ys[0].graph
+    columns = [[build_jvp(ys, [x], [basis(k, x.shape, x.dtype, graph)]) for k in range(x.size)]
+               for x in xs]
+    return [[_assemble([c[i] for c in columns[j]], y.shape, x.shape, y.dtype, graph, axis=-1)
+             for j, x in enumerate(xs)] for i, y in enumerate(ys)]
+
+
+def _assemble(parts: list[Node], y_shape, x_shape, dtype, graph, axis: int) -> Node:
+    """Stack per-element derivatives into a block of shape ``y_shape + x_shape``."""
+    shape = tuple(y_shape) + tuple(x_shape)
+    if not parts:
+        return full(shape, 0, dtype, graph=graph)
+    return reshape(stack(parts, axis=axis if axis == 0 else parts[0].ndim), shape)
+
+
+def hessian(y: Node, x: Any) -> Any:
+    """The Hessian of scalar ``y``: shape ``x.shape + x.shape`` (any shape of ``x``).
+
+    Computed forward-over-reverse: one Hessian-vector product per element of
+    ``x``, all sharing a single gradient.  For a list of nodes ``[x1, x2, ...]``
+    the result is the block matrix as a list of lists, ``H[i][j]`` of shape
+    ``xi.shape + xj.shape``.
+    """
+    y = _scalar_y(y, "hessian")
+    if isinstance(x, Node):
+        xs, single = [x], True
+    elif isinstance(x, (list, tuple)) and all(isinstance(n, Node) for n in x):
+        xs, single = list(x), False
+    else:
+        raise SymgraphError("hessian: x must be a Node or a list of Nodes")
+    _check_wrt(xs, "hessian")
+    _same_graph([y] + xs, "hessian")
+    gs = build_grad([y], [_seed_for(y, None, "hessian")], xs)
+    blocks = _jacobian_fwd(gs, xs)
+    return blocks[0][0] if single else blocks
+
+
+__all__ = ["hvp", "jacobian", "hessian", "basis"]
