@@ -18,6 +18,8 @@ from .evaluate import Evaluator, evaluate
 from .graph import Graph, Node, get_default_graph, reset_default_graph
 from .ops import *  # noqa: F401,F403 - the op builders are the public API
 from .ops import __all__ as _ops_all
+from .parse import ParseError, parse_expression
+from .render import Drawing, RenderError, draw, to_dot
 
 __version__ = "0.1.0"
 
@@ -26,5 +28,6 @@ __all__ = [
     "grad", "vjp", "jvp", "build_grad", "evaluate", "Evaluator",
     "SymgraphError", "ShapeError", "DTypeError", "GraphMismatchError", "MissingInputError",
     "UnknownInputError", "UndefinedGradientError", "EvaluationError", "NonFiniteError",
+    "to_dot", "draw", "Drawing", "RenderError", "parse_expression", "ParseError",
     *_ops_all,
 ]
