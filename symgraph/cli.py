@@ -50,17 +50,19 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-EXAMPLES = """\
-examples:
-  symgraph grad "(w*x - y)**2" --at w=1 x=2 y=3          value and gradient
-  symgraph grad "(w*x - y)**2" --at w=1 x=2 y=3 --wrt w  only df/dw
-  symgraph grad "sin(x)" --at x=0.5 --order 4            derivatives up to order 4
-  symgraph grad "x*y**3" --at x=1 y=2 --hessian           Hessian matrix
-  symgraph grad "sum(x**2)" --at "x=[1, 2, 3]"             vector variables
-  symgraph grad "(w*x - y)**2" --at w=1 x=2 y=3 --svg f.svg  picture (svg/png/pdf)
-  symgraph grad "(w*x - y)**2" --at w=1 x=2 y=3 --dot | dot -Tpng -o f.png
-  symgraph grad "log(1 + exp(a*b))" --at a=1 b=-2 --json
-"""
+_EXAMPLES = [
+    ('grad "(w*x - y)**2" --at w=1 x=2 y=3', "value and gradient"),
+    ('grad "(w*x - y)**2" --at w=1 x=2 y=3 --wrt w', "only df/dw"),
+    ('grad "sin(x)" --at x=0.5 --order 4', "derivatives up to order 4"),
+    ('grad "x*y**3" --at x=1 y=2 --hessian', "Hessian matrix"),
+    ('grad "sum(x**2)" --at "x=[1, 2, 3]"', "vector variables"),
+    ('grad "log(1 + exp(a*b))" --at a=1 b=-2 --json', "JSON output"),
+    ('grad "(w*x - y)**2" --at w=1 x=2 y=3 --svg f.svg', "picture (.svg, .png or .pdf)"),
+    ('grad "(w*x - y)**2" --at w=1 x=2 y=3 --dot', "Graphviz DOT text"),
+]
+_WIDTH = max(len(cmd) for cmd, _ in _EXAMPLES)
+EXAMPLES = "examples:\n" + "".join(f"  symgraph {cmd.ljust(_WIDTH)}  # {why}\n"
+                                   for cmd, why in _EXAMPLES)
 
 LANGUAGE = (
     "EXPR uses numbers, variables, + - * / ** @, unary minus, the constant pi and the "

@@ -78,6 +78,11 @@ def _parse_tree(text: str) -> ast.Expression:
                          f"is {MAX_LENGTH})")
     if not text.strip():
         raise ParseError("invalid expression: it is empty")
+    for c in text:
+        if c == "#":
+            raise ParseError("invalid expression: comments (#) are not allowed")
+        if not (c.isprintable() or c == "\t"):
+            raise ParseError(f"invalid expression: the character {c!r} is not allowed")
     try:
         return ast.parse(text.strip(), mode="eval")
     except SyntaxError as e:

@@ -309,7 +309,8 @@ def _edge_label(n: Node, shapes: bool, vals: dict, grads: dict) -> str | None:
     return "<" + "<BR/>".join(rows) + ">" if rows else None
 
 
-def _legend(nodes: list[Node], has_vals: bool, grad_name: str | None, title: str | None) -> str:
+def _legend(nodes: list[Node], has_context: bool, has_vals: bool, grad_name: str | None,
+            title: str | None) -> str:
     kinds: dict[str, Style] = {}
     for n in sorted(nodes, key=lambda m: (("input", "constant", "forward", "gradient").index(m.role)
                                           if m.role in ("input", "constant", "forward", "gradient")
@@ -320,6 +321,9 @@ def _legend(nodes: list[Node], has_vals: bool, grad_name: str | None, title: str
     for s in kinds.values():
         cells.append(f'<TD BGCOLOR="{s.fill}" COLOR="{s.border}" BORDER="1" WIDTH="14" '
                      f'HEIGHT="10" FIXEDSIZE="TRUE"></TD><TD ALIGN="LEFT">{_esc(s.legend)}</TD>')
+    if has_context:
+        cells.append(f'<TD></TD><TD ALIGN="LEFT"><FONT COLOR="{MUTED}">dashed: outside G′'
+                     '</FONT></TD>')
     if has_vals:
         cells.append(f'<TD></TD><TD ALIGN="LEFT"><FONT COLOR="{VALUE_COLOUR}">value</FONT></TD>')
     if grad_name is not None:
@@ -464,7 +468,7 @@ def _build(graph_or_nodes: Any, *, values, grads_of, wrt, labels, collapse_const
     if grads_of is not None:
         grad_name = labels.get(grads_of) or grads_of.name or "f"
     if sel.nodes:
-        dot.attr(label=_legend(sel.nodes, bool(vals), grad_name, title))
+        dot.attr(label=_legend(sel.nodes, bool(sel.context), bool(vals), grad_name, title))
     else:
         dot.attr(label=title or "(empty graph)")
     return dot.source
