@@ -299,9 +299,8 @@ def _node_label(n: Node, folded: set[Node], labels: Mapping[Node, str]) -> str:
 def _edge_label(n: Node, shapes: bool, vals: dict, grads: dict) -> str | None:
     rows = []
     if shapes and (n.shape != () or n.dtype != np.float64):
-        dims = "×".join(str(d) for d in n.shape) if n.shape else "scalar"
         dtype = "" if n.dtype == np.float64 else f" {n.dtype}"
-        rows.append(f'<FONT POINT-SIZE="9" COLOR="{MUTED}">{_esc(dims + dtype)}</FONT>')
+        rows.append(f'<FONT POINT-SIZE="9" COLOR="{MUTED}">{_esc(str(n.shape) + dtype)}</FONT>')
     if n in vals:
         rows.append(f'<FONT COLOR="{VALUE_COLOUR}">{_esc(format_value(vals[n]))}</FONT>')
     if n in grads:
