@@ -14,6 +14,7 @@ import ast
 import itertools
 import json
 import math
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,9 @@ class UsageError(SymgraphError):
 class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of printing usage and exiting (one-line errors)."""
 
+    #: option strings of the grad command (see _protect_expressions)
+    grad_options: frozenset[str] = frozenset()
+
     def error(self, message: str):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
@@ -74,7 +78,8 @@ def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="symgraph",
         description="Symbol-to-symbol automatic differentiation from the command line.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False)
     parser.add_argument("--version", action="version", version=f"symgraph {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     g = commands.add_parser(
@@ -88,24 +93,28 @@ output:
   (mixed partials commute), e.g. d2f/dw dx, d3f/dw2 dx; coordinates of vector
   variables are written x[0], x[1].  --hessian prints the full matrix.
 """,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     g.add_argument("expr", metavar="EXPR", help="the expression, e.g. \"(w*x - y)**2\"")
-    g.add_argument("--at", nargs="+", metavar="NAME=VALUE", required=True,
-                   help="the point: one NAME=VALUE per variable; VALUE is a number or a list "
-                        "of numbers, e.g. x=2 or \"v=[1, 2, 3]\"")
-    g.add_argument("--wrt", nargs="+", metavar="NAME",
-                   help="differentiate with respect to these variables only (default: all)")
-    g.add_argument("--order", type=int, default=1, metavar="N",
-                   help=f"also print partial derivatives of orders 2..N (N <= {MAX_ORDER})")
-    g.add_argument("--hessian", action="store_true",
-                   help="print the Hessian matrix (second derivatives)")
     out = g.add_mutually_exclusive_group()
-    out.add_argument("--json", action="store_true", help="print the results as JSON")
-    out.add_argument("--dot", action="store_true",
-                     help="print the graph with its derivative nodes as Graphviz DOT, "
-                          "with values and gradients on the edges")
-    g.add_argument("--svg", metavar="FILE",
-                   help="draw that graph to FILE (.svg, .png or .pdf; needs Graphviz's dot)")
+    options = [
+        g.add_argument("--at", nargs="+", metavar="NAME=VALUE", required=True,
+                       help="the point: one NAME=VALUE per variable; VALUE is a number or a "
+                            "list of numbers, e.g. x=2 or \"v=[1, 2, 3]\""),
+        g.add_argument("--wrt", nargs="+", metavar="NAME",
+                       help="differentiate with respect to these variables only (default: all)"),
+        g.add_argument("--order", type=int, default=1, metavar="N",
+                       help=f"also print partial derivatives of orders 2..N (N <= {MAX_ORDER})"),
+        g.add_argument("--hessian", action="store_true",
+                       help="print the Hessian matrix (second derivatives)"),
+        out.add_argument("--json", action="store_true", help="print the results as JSON"),
+        out.add_argument("--dot", action="store_true",
+                         help="print the graph with its derivative nodes as Graphviz DOT, "
+                              "with values and gradients on the edges"),
+        g.add_argument("--svg", metavar="FILE",
+                       help="draw that graph to FILE (.svg, .png or .pdf; needs Graphviz's dot)"),
+    ]
+    parser.grad_options = frozenset({"-h", "--help", "--"}.union(
+        *(a.option_strings for a in options)))
     g.set_defaults(run=_run_grad)
     return parser
 
@@ -121,6 +130,8 @@ def parse_assignments(items: Sequence[str]) -> dict[str, np.ndarray]:
     for item in items:
         name, sep, text = item.partition("=")
         name, text = name.strip(), text.strip()
+        if item.lstrip().startswith("-"):
+            raise UsageError(f"unknown option {item.strip()!r}")
         if not sep or not name or not text:
             raise UsageError(f"--at expects NAME=VALUE, got {item!r:.60}")
         if name in point:
@@ -420,10 +431,25 @@ def _as_json(args, names, point, value, gradient, d: Derivatives, partial_values
 # ---------------------------------------------------------------------------
 
 
+def _protect_expressions(argv: list[str], options: frozenset[str]) -> list[str]:
+    """Keep argparse from reading an expression such as ``-x**2`` as an option.
+
+    Any argument of ``grad`` that starts with ``-`` but is none of its options
+    gets a leading space, which argparse does not take for an option and the
+    expression parser ignores.
+    """
+    if len(argv) < 2 or argv[0] != "grad":
+        return argv
+    return [argv[0]] + [f" {a}" if a.startswith("-") and a.split("=", 1)[0] not in options
+                        else a for a in argv[1:]]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit status (0 ok, 2 on any error, never a traceback)."""
     try:
-        args = _build_parser().parse_args(argv)
+        parser = _build_parser()
+        argv = list(sys.argv[1:] if argv is None else argv)
+        args = parser.parse_args(_protect_expressions(argv, parser.grad_options))
         with np.errstate(all="ignore"):
             return args.run(args)
     except SystemExit as e:  # --help and --version
@@ -432,6 +458,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(str(e))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # e.g. `symgraph ... | head`: stop quietly, as the docs advise
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except Exception as e:  # a bug: still one line, never a traceback
         _error(f"internal error ({type(e).__name__}: {e}); please report it")
     return 2

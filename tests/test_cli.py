@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from symgraph import render
 from symgraph.cli import main
+from test_parse import numpy_value, valid_expressions
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ["grad", "(w*x - y)**2", "--at", "w=1", "x=2", "y=3"]
@@ -69,6 +70,13 @@ def test_bad_input_as_python_dash_m_is_one_line_and_exit_2():
     assert proc.returncode == 2
     assert proc.stdout == "" and "pwned" not in proc.stderr
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("symgraph: error: ")
+
+
+def test_expression_starting_with_minus_is_not_an_option(capsys):
+    code, out, _ = run(["grad", "-x**2", "--at", "x=3"], capsys)
+    assert code == 0 and out.splitlines()[3:] == ["f     = -9", "df/dx = -6"]
+    code, out, _ = run(["grad", "--at", "x=3", "--order=2", "--", "-x**2"], capsys)
+    assert code == 0 and out.splitlines()[-1] == "d2f/dx2 = -2"
 
 
 def test_wrt_selects_variables(capsys):
@@ -179,6 +187,8 @@ BAD_ARGS = [
     (["grad", "(w*x - y)**2", "--at", "w=1", "x=2"], "no value for 'y'"),
     (["grad", "x", "--at", "x=1", "z=2"], "does not use"),
     (["grad", "x", "--at", "x"], "NAME=VALUE"),
+    (["grad", "x", "--at", "x=1", "--heesian"], "unknown option '--heesian'"),
+    (["grad", "x", "--heesian", "--at", "x=1"], "unrecognized arguments"),
     (["grad", "x", "--at", "x=1", "x=2"], "twice"),
     (["grad", "x", "--at", "x=abc"], "must be a number"),
     (["grad", "x", "--at", "x=[1, 'a']"], "only numbers"),
@@ -295,3 +305,18 @@ def test_any_text_is_a_result_or_a_one_line_error(text, capsys):
     code, out, _ = _check_safe(text, capsys)
     if code == 0:
         assert out.startswith("f(x) = ")
+
+
+@settings(max_examples=100, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(text=valid_expressions)
+def test_valid_expressions_exit_0_with_numpys_value(text, capsys):
+    at = {"x": 0.37, "y": -0.61}
+    used = [n for n in at if re.search(rf"\b{n}\b", text)]
+    if not used:
+        return  # no variables: an error by design, covered above
+    code, out, err = run(["grad", text, "--at", *(f"{n}={at[n]}" for n in used)], capsys)
+    assert code == 0, err
+    value = float(out.splitlines()[3].split(" = ")[1])
+    assert math.isclose(value, numpy_value(text, at["x"], at["y"]), rel_tol=1e-9, abs_tol=1e-12)
+

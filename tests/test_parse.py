@@ -166,3 +166,50 @@ def test_any_text_gives_a_node_or_a_parse_error(text):
             pass  # well-formed but ill-shaped, e.g. a matmul of scalars
         else:
             assert isinstance(node, sg.Node)
+
+
+# Random well-formed expressions in x and y, checked against numpy evaluating the same text.
+_NUMPY = {"sin": np.sin, "cos": np.cos, "tanh": np.tanh, "square": np.square,
+          "sigmoid": lambda v: 1 / (1 + np.exp(-v)), "maximum": np.maximum, "pi": np.pi}
+
+
+def _binary(args):
+    left, op, right = args
+    return f"({left} {op} {right})"
+
+
+valid_expressions = st.recursive(
+    st.sampled_from(["x", "y", "x", "y", "1.5", "2", "pi", "0.25"]),
+    lambda inner: st.one_of(
+        st.tuples(inner, st.sampled_from(["+", "-", "*"]), inner).map(_binary),
+        st.tuples(st.sampled_from(["sin", "cos", "tanh", "sigmoid", "square"]), inner)
+          .map(lambda t: f"{t[0]}({t[1]})"),
+        st.tuples(inner, inner).map(lambda t: f"maximum({t[0]}, {t[1]})"),
+        st.tuples(inner, st.sampled_from(["2", "3"])).map(lambda t: f"({t[0]}) ** {t[1]}"),
+        inner.map(lambda a: f"-{a}"),
+    ),
+    max_leaves=8,
+)
+
+
+def numpy_value(text: str, x: float, y: float) -> float:
+    """The reference: Python evaluating the (grammar-generated, known-safe) text on numpy."""
+    return eval(text, {"__builtins__": {}}, {**_NUMPY, "x": np.float64(x), "y": np.float64(y)})
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_expressions)
+def test_random_expressions_match_numpy_values_and_finite_difference_gradients(text):
+    with sg.Graph():
+        node, v = parse_expression(text, {"x": (), "y": ()})
+        xv, yv = 0.37, -0.61
+        names = [n for n in ("x", "y") if n in v]
+        grads = sg.grad(node, [v[n] for n in names]) if names else []
+        got = sg.evaluate([node, *grads], {v[n]: {"x": xv, "y": yv}[n] for n in names})
+    assert np.isclose(got[0], numpy_value(text, xv, yv), rtol=1e-10, atol=1e-12)
+    eps = 1e-6
+    for n, g in zip(names, got[1:]):
+        dx, dy = (eps, 0) if n == "x" else (0, eps)
+        fd = (numpy_value(text, xv + dx, yv + dy) - numpy_value(text, xv - dx, yv - dy)) / (2 * eps)
+        assert np.isclose(g, fd, rtol=1e-4, atol=1e-5), (n, g, fd)
+
