@@ -27,8 +27,8 @@ from .autodiff import grad
 from .errors import SymgraphError
 from .evaluate import evaluate
 from .graph import Graph, Node
-from .parse import FUNCTIONS, MAX_LENGTH, parse_expression, variable_names
-from .render import SAVE_FORMATS
+from .parse import FUNCTIONS, parse_expression, variable_names
+from .render import SAVE_FORMATS, draw, to_dot
 
 #: Highest --order accepted (the graphs of higher derivatives grow quickly).
 MAX_ORDER = 8
@@ -258,10 +258,29 @@ def differentiate(f: Node, wrt: dict[str, Node], max_order: int) -> Derivatives:
 # ---------------------------------------------------------------------------
 
 
+@dataclass
+class Report:
+    """Everything the grad command prints, in whichever format."""
+
+    expr: str
+    names: list[str]
+    point: dict[str, np.ndarray]
+    order: int
+    hessian: bool
+    value: np.ndarray
+    gradient: dict[str, np.ndarray]
+    coordinates: list[Coordinate]
+    partials: dict[tuple[int, ...], np.ndarray]  # orders >= 2, by sorted coordinate positions
+
+    def label(self, key: tuple[int, ...]) -> str:
+        return partial_label([self.coordinates[j] for j in key])
+
+    def point_text(self) -> str:
+        return ", ".join(f"{n} = {format_array(self.point[n], one_line=True)}"
+                         for n in self.names)
+
+
 def _run_grad(args: argparse.Namespace) -> int:
-    if len(args.expr) > MAX_LENGTH:
-        raise UsageError(f"the expression is too long ({len(args.expr)} characters; the limit "
-                         f"is {MAX_LENGTH})")
     if not 1 <= args.order <= MAX_ORDER:
         raise UsageError(f"--order must be between 1 and {MAX_ORDER}, got {args.order}")
     if args.svg and Path(args.svg).suffix.lower().lstrip(".") not in SAVE_FORMATS:
@@ -273,67 +292,60 @@ def _run_grad(args: argparse.Namespace) -> int:
     point = parse_assignments(args.at)
     unknown = [n for n in point if n not in names]
     if unknown:
-        known = ", ".join(names) or "none"
         raise UsageError(f"--at gives {unknown[0]!r}, which the expression does not use "
-                         f"(its variables: {known})")
+                         f"(its variables: {', '.join(names)})")
     missing = [n for n in names if n not in point]
     if missing:
         raise UsageError(f"no value for {missing[0]!r}: add {missing[0]}=... to --at")
-    wrt_names = args.wrt or names
-    for n in wrt_names:
+    for n in args.wrt or ():
         if n not in names:
             raise UsageError(f"--wrt {n!r} is not a variable of the expression "
-                             f"(its variables: {', '.join(names) or 'none'})")
-    wrt_names = list(dict.fromkeys(wrt_names))
+                             f"(its variables: {', '.join(names)})")
+    wrt_names = list(dict.fromkeys(args.wrt or names))
 
     with Graph("symgraph cli"):
         f, variables = parse_expression(args.expr, {n: v.shape for n, v in point.items()})
         if f.shape != ():
             raise UsageError(f"the expression has shape {f.shape}, but gradients need a scalar; "
                              "reduce it, e.g. sum(...)")
-        max_order = max(args.order, 2 if args.hessian else 1)
-        d = differentiate(f, {n: variables[n] for n in wrt_names}, max_order)
+        d = differentiate(f, {n: variables[n] for n in wrt_names},
+                          max(args.order, 2 if args.hessian else 1))
         feed = {variables[n]: v for n, v in point.items()}
-        keys = list(d.partials)
         values = evaluate([d.f, *d.gradient.values(), *d.partials.values()], feed)
-    value = values[0]
-    gradient = dict(zip(d.gradient, values[1:1 + len(d.gradient)]))
-    partial_values = dict(zip(keys, values[1 + len(d.gradient):]))
+    k = 1 + len(d.gradient)
+    report = Report(args.expr.strip(), names, point, args.order, args.hessian, values[0],
+                    dict(zip(d.gradient, values[1:k])), d.coordinates,
+                    dict(zip(d.partials, values[k:])))
 
     if args.svg or args.dot:
-        title = (f"f = {args.expr.strip()}  at  "
-                 + ", ".join(f"{n} = {format_array(point[n], one_line=True)}" for n in names))
-        picture = _picture_kwargs(d, feed, args.order, title)
+        picture = _picture_kwargs(d, feed, report)
         if args.svg:
-            from .render import draw
-
             draw(**picture).save(args.svg)
         if args.dot:
-            from .render import to_dot
-
             print(to_dot(**picture))
             return 0
     if not all(np.isfinite(v).all() for v in values):
         print("symgraph: warning: some results are not finite (nan or inf) at this point",
               file=sys.stderr)
     if args.json:
-        print(json.dumps(_as_json(args, names, point, value, gradient, d, partial_values),
-                         indent=2))
+        print(json.dumps(_as_json(report), indent=2))
     else:
-        print(_as_text(args, names, point, value, gradient, d, partial_values))
+        print(_as_text(report))
         if args.svg:
             print(f"\nwrote {args.svg}")
     return 0
 
 
-def _picture_kwargs(d: Derivatives, feed: dict, order: int, title: str) -> dict:
+def _picture_kwargs(d: Derivatives, feed: dict, report: Report) -> dict:
+    """The augmented graph: f, its gradient and the partials printed, with values."""
     labels = {d.f: "f"}
     labels.update({node: f"df/d{name}" for name, node in d.gradient.items()})
     nodes = [d.f, *d.gradient.values()]
     for key, node in d.partials.items():
-        if len(key) <= order:
-            labels.setdefault(node, partial_label([d.coordinates[j] for j in key]))
+        if len(key) <= report.order:
+            labels.setdefault(node, report.label(key))
             nodes.append(node)
+    title = f"f = {report.expr}  at  {report.point_text()}"
     return dict(graph_or_nodes=nodes, values=feed, grads_of=d.f, labels=labels,
                 title=title if len(title) <= 120 else title[:117] + "...")
 
@@ -359,37 +371,34 @@ def format_array(a: np.ndarray, indent: int = 0, one_line: bool = False) -> str:
     return " ".join(text.split()) if one_line else text.replace("\n", "\n" + " " * indent)
 
 
-def _table(rows: list[tuple[str, Any]]) -> list[str]:
+def _as_text(r: Report) -> str:
+    lines = [f"f({', '.join(r.names)}) = {r.expr}", f"at {r.point_text()}", ""]
+    rows = [("f", r.value)] + [(f"df/d{n}", g) for n, g in r.gradient.items()]
+    rows += [(r.label(key), v) for key, v in sorted(r.partials.items(), key=_by_order)
+             if len(key) <= r.order]
     width = max(len(label) for label, _ in rows)
-    return [f"{label.ljust(width)} = {format_array(v, width + 3)}" for label, v in rows]
-
-
-def _as_text(args, names, point, value, gradient, d: Derivatives, partial_values) -> str:
-    lines = [f"f({', '.join(names)}) = {args.expr.strip()}",
-             "at " + ", ".join(f"{n} = {format_array(point[n], one_line=True)}" for n in names),
-             ""]
-    rows = [("f", value)] + [(f"df/d{n}", g) for n, g in gradient.items()]
-    for k in range(2, args.order + 1):
-        rows += [(partial_label([d.coordinates[j] for j in key]), v)
-                 for key, v in partial_values.items() if len(key) == k]
-    lines += _table(rows)
-    if args.hessian:
-        lines += ["", "Hessian (d2f/da db):"] + _hessian_lines(d.coordinates, partial_values)
+    lines += [f"{label.ljust(width)} = {format_array(v, width + 3)}" for label, v in rows]
+    if r.hessian:
+        lines += ["", "Hessian (d2f/da db):"] + _hessian_lines(r)
     return "\n".join(lines)
 
 
-def hessian_matrix(m: int, partial_values: dict) -> np.ndarray:
+def _by_order(item: tuple[tuple[int, ...], Any]) -> tuple[int, tuple[int, ...]]:
+    return len(item[0]), item[0]
+
+
+def hessian_matrix(r: Report) -> np.ndarray:
+    m = len(r.coordinates)
     h = np.empty((m, m))
     for i in range(m):
         for j in range(i, m):
-            h[i, j] = h[j, i] = partial_values[(i, j)]
+            h[i, j] = h[j, i] = r.partials[(i, j)]
     return h
 
 
-def _hessian_lines(coords: list[Coordinate], partial_values: dict) -> list[str]:
-    h = hessian_matrix(len(coords), partial_values)
-    heads = [c.label for c in coords]
-    cells = [[format_number(v) for v in row] for row in h]
+def _hessian_lines(r: Report) -> list[str]:
+    heads = [c.label for c in r.coordinates]
+    cells = [[format_number(v) for v in row] for row in hessian_matrix(r)]
     width = max(len(s) for s in heads + [c for row in cells for c in row])
     left = max(len(s) for s in heads)
     lines = [" " * left + "  " + "  ".join(s.rjust(width) for s in heads)]
@@ -406,23 +415,22 @@ def _jsonable(v: Any) -> Any:
     return [_jsonable(row) for row in a]
 
 
-def _as_json(args, names, point, value, gradient, d: Derivatives, partial_values) -> dict:
+def _as_json(r: Report) -> dict:
     out: dict[str, Any] = {
-        "expression": args.expr.strip(),
-        "variables": names,
-        "at": {n: _jsonable(point[n]) for n in names},
-        "value": _jsonable(value),
-        "gradient": {n: _jsonable(g) for n, g in gradient.items()},
+        "expression": r.expr,
+        "variables": r.names,
+        "at": {n: _jsonable(r.point[n]) for n in r.names},
+        "value": _jsonable(r.value),
+        "gradient": {n: _jsonable(g) for n, g in r.gradient.items()},
     }
-    if args.order >= 2:
+    if r.order >= 2:
         out["derivatives"] = [
-            {"order": len(key), "wrt": [d.coordinates[j].label for j in key],
-             "label": partial_label([d.coordinates[j] for j in key]), "value": _jsonable(v)}
-            for key, v in partial_values.items() if len(key) <= args.order]
-    if args.hessian:
-        out["hessian"] = {"coordinates": [c.label for c in d.coordinates],
-                          "matrix": _jsonable(hessian_matrix(len(d.coordinates),
-                                                             partial_values))}
+            {"order": len(key), "wrt": [r.coordinates[j].label for j in key],
+             "label": r.label(key), "value": _jsonable(v)}
+            for key, v in sorted(r.partials.items(), key=_by_order) if len(key) <= r.order]
+    if r.hessian:
+        out["hessian"] = {"coordinates": [c.label for c in r.coordinates],
+                          "matrix": _jsonable(hessian_matrix(r))}
     return out
 
 

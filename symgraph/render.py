@@ -29,7 +29,7 @@ import numpy as np
 from .autodiff import ancestors, grad, pruned_subgraph
 from .errors import SymgraphError
 from .evaluate import Evaluator, normalize_feed
-from .graph import Graph, Node, common_graph
+from .graph import ROLES, Graph, Node, common_graph
 from .ops.base import is_inexact
 from .ops.sources import Variable
 from .structure import flatten
@@ -90,9 +90,14 @@ def style_of(node: Node) -> Style:
         return CONSTANT
     if node.role == "gradient":
         order = max(node.order, 1)
-        fill, border = GRADIENT_COLOURS[(order - 1) % len(GRADIENT_COLOURS)]
+        fill, border = gradient_colours(order)
         return Style(fill, border, "box", f"gradient, order {order}")
     return FORWARD
+
+
+def gradient_colours(order: int) -> tuple[str, str]:
+    """(fill, border) of gradient nodes of differentiation ``order`` >= 1."""
+    return GRADIENT_COLOURS[(order - 1) % len(GRADIENT_COLOURS)]
 
 
 # ---------------------------------------------------------------------------
@@ -311,9 +316,7 @@ def _edge_label(n: Node, shapes: bool, vals: dict, grads: dict) -> str | None:
 def _legend(nodes: list[Node], has_context: bool, has_vals: bool, grad_name: str | None,
             title: str | None) -> str:
     kinds: dict[str, Style] = {}
-    for n in sorted(nodes, key=lambda m: (("input", "constant", "forward", "gradient").index(m.role)
-                                          if m.role in ("input", "constant", "forward", "gradient")
-                                          else 4, m.order)):
+    for n in sorted(nodes, key=lambda m: (ROLES.index(m.role), m.order)):
         s = style_of(n)
         kinds.setdefault(s.legend, s)
     cells = []
@@ -365,13 +368,15 @@ def to_dot(graph_or_nodes: Any, *, values: Mapping | None = None, grads_of: Node
             (left to right for small graphs, top to bottom for larger ones).
         title: a caption above the legend.
     """
-    return _build(graph_or_nodes, values=values, grads_of=grads_of, wrt=wrt, labels=labels,
-                  collapse_constants=collapse_constants, max_nodes=max_nodes, clusters=clusters,
-                  shapes=shapes, rankdir=rankdir, title=title)
+    source, _ = _build(graph_or_nodes, values=values, grads_of=grads_of, wrt=wrt, labels=labels,
+                       collapse_constants=collapse_constants, max_nodes=max_nodes,
+                       clusters=clusters, shapes=shapes, rankdir=rankdir, title=title)
+    return source
 
 
 def _build(graph_or_nodes: Any, *, values, grads_of, wrt, labels, collapse_constants, max_nodes,
-           clusters, shapes, rankdir, title) -> str:
+           clusters, shapes, rankdir, title) -> tuple[str, int]:
+    """DOT source and the number of graph nodes drawn."""
     import graphviz
 
     if rankdir not in ("auto", "LR", "TB", "BT", "RL"):
@@ -396,10 +401,25 @@ def _build(graph_or_nodes: Any, *, values, grads_of, wrt, labels, collapse_const
         edge_attr={"fontname": FONT, "fontsize": "10", "arrowsize": "0.7", "color": "#4d4d4d",
                    "penwidth": "1.0"},
     )
-    drawn = set(sel.nodes)
+    _emit_nodes(dot, sel, labels, clusters)
+    _emit_edges(dot, sel, shapes, vals, grads)
+    grad_name = None
+    if grads_of is not None:
+        grad_name = labels.get(grads_of) or grads_of.name or "f"
+    if sel.nodes:
+        dot.attr(label=_legend(sel.nodes, bool(sel.context), bool(vals), grad_name, title))
+    else:
+        dot.attr(label=title or "(empty graph)")
+    return dot.source, len(sel.nodes)
+
+
+def _emit_nodes(dot: Any, sel: _Selection, labels: Mapping[Node, str], clusters: bool) -> None:
+    """One DOT node per drawn node; gradient nodes boxed per order when ``clusters``."""
+    import graphviz
+
     outputs = set(sel.outputs)
 
-    def emit_node(target, n: Node) -> None:
+    def emit(target: Any, n: Node) -> None:
         s = style_of(n)
         attrs = {"label": _node_label(n, sel.folded, labels), "shape": s.shape,
                  "fillcolor": s.fill, "color": s.border, "tooltip": graphviz.nohtml(repr(n))}
@@ -411,21 +431,25 @@ def _build(graph_or_nodes: Any, *, values, grads_of, wrt, labels, collapse_const
             attrs["penwidth"] = "2.4"
         target.node(_dot_id(n), **attrs)
 
-    orders = sorted({n.order for n in sel.nodes if n.role == "gradient"})
-    clustered = clusters and bool(orders)
+    by_order: dict[int, list[Node]] = {}
     for n in sel.nodes:
-        if not (clustered and n.role == "gradient"):
-            emit_node(dot, n)
-    if clustered:
-        for k in orders:
-            members = [n for n in sel.nodes if n.role == "gradient" and n.order == k]
-            _, border = GRADIENT_COLOURS[(max(k, 1) - 1) % len(GRADIENT_COLOURS)]
-            with dot.subgraph(name=f"cluster_order{k}") as sub:
-                sub.attr(label=f"order-{k} gradient nodes", style="dashed,rounded", color=border,
-                         fontcolor=border, fontsize="10", labeljust="l")
-                for n in members:
-                    emit_node(sub, n)
+        if clusters and n.role == "gradient":
+            by_order.setdefault(n.order, []).append(n)
+        else:
+            emit(dot, n)
+    for k in sorted(by_order):
+        _, border = gradient_colours(k)
+        with dot.subgraph(name=f"cluster_order{k}") as sub:
+            sub.attr(label=f"order-{k} gradient nodes", style="dashed,rounded", color=border,
+                     fontcolor=border, fontsize="10", labeljust="l")
+            for n in by_order[k]:
+                emit(sub, n)
 
+
+def _emit_edges(dot: Any, sel: _Selection, shapes: bool, vals: dict, grads: dict) -> None:
+    """Input edges (labelled with shape, value, gradient), the edges from the "more nodes"
+    placeholder, and with an overlay one outgoing edge per output to show its value."""
+    drawn = set(sel.nodes)
     edge_labels: dict[Node, str | None] = {}
 
     def label_of(n: Node) -> str | None:
@@ -437,14 +461,14 @@ def _build(graph_or_nodes: Any, *, values, grads_of, wrt, labels, collapse_const
     for n in sel.nodes:
         if n in sel.context:
             continue
-        visible = [i for i in n.inputs if i in drawn]
-        numbered = len(visible) > 1 and n.op.name not in _COMMUTATIVE
         if any(i in sel.hidden for i in n.inputs):
             hidden_into.append(n)
+        numbered = (sum(i in drawn for i in n.inputs) > 1 and n.op.name not in _COMMUTATIVE)
+        colour = style_of(n).border if n.role == "gradient" else "#4d4d4d"
         for k, i in enumerate(n.inputs):
             if i not in drawn:
                 continue
-            attrs = {"color": style_of(n).border if n.role == "gradient" else "#4d4d4d"}
+            attrs = {"color": colour}
             text = label_of(i)
             if text:
                 attrs["label"] = text
@@ -458,19 +482,10 @@ def _build(graph_or_nodes: Any, *, values, grads_of, wrt, labels, collapse_const
         for n in hidden_into:
             dot.edge("hidden", _dot_id(n), style="dashed", color=MUTED)
     if vals:
-        for o in sel.nodes:
-            if o in outputs and (o in vals or o in grads):
+        for o in sel.outputs:
+            if o in drawn and (o in vals or o in grads):
                 dot.node(f"out{o.id}", label="", shape="point", style="invis", width="0.05")
                 dot.edge(_dot_id(o), f"out{o.id}", label=label_of(o) or "", arrowhead="normal")
-
-    grad_name = None
-    if grads_of is not None:
-        grad_name = labels.get(grads_of) or grads_of.name or "f"
-    if sel.nodes:
-        dot.attr(label=_legend(sel.nodes, bool(sel.context), bool(vals), grad_name, title))
-    else:
-        dot.attr(label=title or "(empty graph)")
-    return dot.source
 
 
 # ---------------------------------------------------------------------------
@@ -504,8 +519,9 @@ def _pipe(source: str, fmt: str) -> bytes:
 class Drawing:
     """A rendered picture: shows itself in Jupyter and saves as SVG, PNG or PDF."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, n_nodes: int) -> None:
         self.source = source
+        self.n_nodes = n_nodes
         self._svg: str | None = None
 
     @property
@@ -536,9 +552,7 @@ class Drawing:
         return {"image/svg+xml": self.svg, "text/plain": repr(self)}
 
     def __repr__(self) -> str:
-        n = sum(1 for line in self.source.splitlines() if line.lstrip().startswith("n")
-                and "[" in line and "->" not in line)
-        return f"<symgraph.Drawing of {n} nodes>"
+        return f"<symgraph.Drawing of {self.n_nodes} nodes>"
 
 
 def draw(graph_or_nodes: Any, *, values: Mapping | None = None, grads_of: Node | None = None,
@@ -552,10 +566,10 @@ def draw(graph_or_nodes: Any, *, values: Mapping | None = None, grads_of: Node |
     Raises ``RenderError`` with install instructions when ``dot`` is missing.
     """
     _require_dot()
-    drawing = Drawing(to_dot(graph_or_nodes, values=values, grads_of=grads_of, wrt=wrt,
-                             labels=labels, collapse_constants=collapse_constants,
-                             max_nodes=max_nodes, clusters=clusters, shapes=shapes,
-                             rankdir=rankdir, title=title))
+    drawing = Drawing(*_build(graph_or_nodes, values=values, grads_of=grads_of, wrt=wrt,
+                              labels=labels, collapse_constants=collapse_constants,
+                              max_nodes=max_nodes, clusters=clusters, shapes=shapes,
+                              rankdir=rankdir, title=title))
     drawing.svg  # render now, so problems surface at draw() and not at display time
     return drawing
 
