@@ -197,23 +197,24 @@ def _nearest_to_outputs(outputs: list[Node], drawn: set[Node], limit: int) -> se
 def _overlay(sel: _Selection, values: Mapping, grads_of: Node | None
              ) -> tuple[dict[Node, np.ndarray], dict[Node, np.ndarray]]:
     """Values of the drawn nodes the feed determines, and d grads_of / d node for those
-    that ``grads_of`` depends on; computed on a private copy of the graph."""
+    that ``grads_of`` depends on.
+
+    Values are evaluated on the user's graph (evaluation adds no nodes).  The
+    gradients are built on a private copy of only the part between the drawn
+    nodes and ``grads_of``; what enters that part from outside does not depend
+    on the drawn nodes, so it is fed in as constants.  Fed nodes cut the graph,
+    as they do in ``evaluate``.
+    """
     feed = normalize_feed(sel.graph, values)
+    fed = frozenset(feed)
     targets = list(sel.nodes) + ([grads_of] if grads_of is not None else [])
-    closure = ancestors(targets, stop=frozenset(feed))
     computable: dict[Node, bool] = {}
-    scratch = Graph("symgraph.render scratch")
-    copy: dict[Node, Node] = {}
-    for n in closure:
-        if n in feed:
-            computable[n] = True
-            copy[n] = scratch._add(Variable(f"fed #{n.id}", n.shape, n.dtype), ())
-        else:
-            computable[n] = not n.op.is_variable and all(computable[i] for i in n.inputs)
-            copy[n] = scratch._add(n.op, tuple(copy[i] for i in n.inputs))
+    for n in ancestors(targets, stop=fed):
+        computable[n] = n in fed or (not n.op.is_variable and all(computable[i] for i in n.inputs))
     shown = [n for n in sel.nodes if computable[n]]
     wrt: list[Node] = []
-    grad_nodes: list[Node] = []
+    region: list[Node] = []
+    boundary: list[Node] = []
     if grads_of is not None:
         if grads_of.graph is not sel.graph:
             raise RenderError("grads_of must be a node of the graph being drawn")
@@ -222,19 +223,50 @@ def _overlay(sel: _Selection, values: Mapping, grads_of: Node | None
         if not computable[grads_of]:
             raise RenderError("grads_of cannot be evaluated with the given values: feed every "
                               "variable it depends on")
-        depends = set(ancestors([grads_of], stop=frozenset(feed)))
-        wrt = [n for n in shown if n in depends and is_inexact(n.dtype)]
-        if wrt:
-            try:
-                grad_nodes = grad(copy[grads_of], [copy[n] for n in wrt])
-            except SymgraphError as e:
-                raise RenderError(f"cannot overlay gradients: {e}") from None
-    run_feed = {copy[n]: v for n, v in feed.items() if n in copy}
+        depends = ancestors([grads_of], stop=fed)
+        wrt = [n for n in shown if n in set(depends) and is_inexact(n.dtype)]
+        region, boundary = _between(wrt, depends, fed)
     with np.errstate(all="ignore"):
-        results = Evaluator([copy[n] for n in shown] + grad_nodes).run(run_feed)
-    vals = dict(zip(shown, results[:len(shown)]))
-    grads = dict(zip(wrt, results[len(shown):]))
-    return vals, grads
+        results = Evaluator(shown + boundary).run(feed) if shown or boundary else []
+    vals = dict(zip(shown, results))
+    if not wrt:
+        return vals, {}
+    known = {**dict(zip(boundary, results[len(shown):])), **feed}
+    return vals, dict(zip(wrt, _gradients(grads_of, wrt, region, boundary, known, fed)))
+
+
+def _between(wrt: list[Node], depends: list[Node], fed: frozenset[Node]
+             ) -> tuple[list[Node], list[Node]]:
+    """The nodes on paths from ``wrt`` to the output (fed nodes end paths), and their
+    inputs from outside that part, both in topological order."""
+    wrt_set = set(wrt)
+    inside: set[Node] = set()
+    region = []
+    for n in depends:
+        if n in wrt_set or (n not in fed and any(i in inside for i in n.inputs)):
+            inside.add(n)
+            region.append(n)
+    boundary = {i: None for n in region if n not in fed for i in n.inputs if i not in inside}
+    return region, sorted(boundary, key=_node_id)
+
+
+def _gradients(y: Node, wrt: list[Node], region: list[Node], boundary: list[Node],
+               known: Mapping[Node, np.ndarray], fed: frozenset[Node]) -> list[np.ndarray]:
+    """d y / d w for each w, by ``sg.grad`` on a private copy of ``region``."""
+    if y not in set(region):  # every path from wrt to y is cut by a fed node
+        return [np.zeros(w.shape, w.dtype) for w in wrt]
+    scratch = Graph("symgraph.render scratch")
+    leaves = boundary + [n for n in region if n in fed]
+    copy = {n: scratch._add(Variable(f"#{n.id}", n.shape, n.dtype), ()) for n in leaves}
+    for n in region:
+        if n not in copy:
+            copy[n] = scratch._add(n.op, tuple(copy[i] for i in n.inputs))
+    try:
+        grad_nodes = grad(copy[y], [copy[w] for w in wrt])
+    except SymgraphError as e:
+        raise RenderError(f"cannot overlay gradients: {e}") from None
+    with np.errstate(all="ignore"):
+        return Evaluator(grad_nodes).run({copy[n]: known[n] for n in leaves})
 
 
 def format_value(value: Any, digits: int = 4) -> str:
@@ -542,7 +574,11 @@ class Drawing:
         if fmt not in SAVE_FORMATS:
             raise RenderError(f"cannot save a drawing as {fmt or 'a file without extension'!r}: "
                               f"use one of .{', .'.join(SAVE_FORMATS)} or pass format=")
-        path.write_bytes(self.pipe(fmt))
+        data = self.pipe(fmt)
+        try:
+            path.write_bytes(data)
+        except OSError as e:
+            raise RenderError(f"cannot write the picture to {str(path)!r}: {e.strerror}") from None
         return path
 
     def _repr_svg_(self) -> str:

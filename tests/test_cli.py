@@ -169,6 +169,13 @@ def test_svg_file_is_written_and_parses(capsys, tmp_path):
     assert {"df/dw", "-4", "∂f/∂value"} <= texts
 
 
+@needs_dot
+def test_svg_into_a_missing_directory_is_a_one_line_error(capsys, tmp_path):
+    code, out, err = run(SEED + ["--svg", str(tmp_path / "no" / "such.svg")], capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "cannot write the picture" in err and "internal error" not in err
+
+
 def test_help_shows_examples(capsys):
     code, out, _ = run(["grad", "--help"], capsys)
     assert code == 0 and "examples:" in out and '--at "x=[1, 2, 3]"' in out

@@ -144,6 +144,45 @@ def test_overlay_matches_evaluate_and_grad(seed):
     assert "∂f/∂value" in dot
 
 
+def _check_overlay_against_grad(dot, y, feed):
+    """Every red/green row of ``dot`` equals an independent evaluate / sg.grad."""
+    overlay = {t: rows for (t, _), rows in edge_overlay(dot).items() if rows}
+    assert overlay
+    nodes = [n for n in y.graph.nodes if n.id in overlay]
+    with np.errstate(all="ignore"):  # d (l2 ** k) / dk = l2 ** k log(l2) is nan at l2 = -1
+        values = sg.evaluate(nodes, feed)
+        grads = sg.evaluate(sg.grad(y, nodes), feed)
+    for n, v, g in zip(nodes, values, grads):
+        assert overlay[n.id] == {render.VALUE_COLOUR: format_value(v),
+                                 render.GRAD_COLOUR: format_value(g)}, n
+
+
+def test_gradient_overlay_when_max_nodes_cuts_the_graph(fresh_graph):
+    x = sg.variable("x")
+    y = x
+    for k in range(60):
+        y = sg.sin(y) * 1.1 if k % 3 else sg.tanh(y + x)
+    dot = sg.to_dot(y, values={"x": 0.4}, grads_of=y, max_nodes=15)
+    assert len(drawn_ids(dot)) == 15
+    _check_overlay_against_grad(dot, y, {"x": 0.4})
+
+
+def test_gradient_overlay_of_drawn_constants(seed):
+    s = seed
+    dot = sg.to_dot(s["f"], values=s["feed"], grads_of=s["f"], collapse_constants=False)
+    _check_overlay_against_grad(dot, s["f"], s["feed"])
+
+
+def test_fed_intermediate_cuts_gradients(fresh_graph):
+    x = sg.variable("x")
+    h = sg.exp(x)
+    y = h * h + x
+    dot = sg.to_dot(y, values={"x": 0.5, h: 3.0}, grads_of=y)
+    rows = {t: r for (t, _), r in edge_overlay(dot).items()}
+    assert rows[h.id] == {render.VALUE_COLOUR: "3", render.GRAD_COLOUR: "6"}
+    assert rows[x.id] == {render.VALUE_COLOUR: "0.5", render.GRAD_COLOUR: "1"}  # not 1 + 2e^2x
+
+
 def test_overlay_on_augmented_graph_values_of_gradient_nodes(seed):
     s = seed
     dw, dx, dy = sg.grad(s["f"], [s["w"], s["x"], s["y"]])
