@@ -306,20 +306,27 @@ def _dot_id(n: Node) -> str:
     return f"n{n.id}"
 
 
-_COMMUTATIVE = frozenset({"add", "mul", "maximum", "minimum", "add_n", "equal", "not_equal"})
+#: Most arguments spelled out in a node's label, e.g. ``add_n(#3, #5, #7, #9, …)``.
+MAX_ARGS_SHOWN = 4
 
 
-def _op_text(n: Node, folded: set[Node]) -> str:
+def _short_name(n: Node, labels: Mapping[Node, str], folded: set[Node]) -> str:
+    """How a node is referred to inside another node's label."""
+    if n in folded:
+        return n.op.describe()
+    return labels.get(n) or n.name or f"#{n.id}"
+
+
+def _op_text(n: Node, folded: set[Node], labels: Mapping[Node, str]) -> str:
+    """``op.describe()``, with the arguments spelled out when their order matters or a
+    constant is folded in: ``sub(l1, y)``, ``pow(l2, 2)``."""
     text = n.op.describe()
-    if any(i in folded for i in n.inputs):
-        args = ", ".join(i.op.describe() if i in folded else "•" for i in n.inputs)
-        text = f"{text}({args})" if "(" not in text else f"{text} [{args}]"
+    if len(n.inputs) >= 2 or any(i in folded for i in n.inputs):
+        args = [_short_name(i, labels, folded) for i in n.inputs[:MAX_ARGS_SHOWN]]
+        if len(n.inputs) > MAX_ARGS_SHOWN:
+            args.append("…")
+        text = f"{text}({', '.join(args)})" if "(" not in text else f"{text} [{', '.join(args)}]"
     return text
-
-
-def _arg_mark(k: int) -> str:
-    """①, ②, ... marking argument positions of non-commutative ops (distinct from values)."""
-    return chr(0x2460 + k) if k < 20 else f"({k + 1})"
 
 
 def _node_label(n: Node, folded: set[Node], labels: Mapping[Node, str]) -> str:
@@ -327,7 +334,7 @@ def _node_label(n: Node, folded: set[Node], labels: Mapping[Node, str]) -> str:
     if n.op.is_variable:
         return f"<<B>{_esc(name)}</B>>"
     small = f'<FONT POINT-SIZE="9" COLOR="{MUTED}">'
-    op_text = _esc(_op_text(n, folded))
+    op_text = _esc(_op_text(n, folded, labels))
     if name:
         return f"<<B>{_esc(name)}</B><BR/>{small}{op_text}</FONT>>"
     return f"<{op_text}<BR/>{small}#{n.id}</FONT>>"
@@ -345,8 +352,8 @@ def _edge_label(n: Node, shapes: bool, vals: dict, grads: dict) -> str | None:
     return "<" + "<BR/>".join(rows) + ">" if rows else None
 
 
-def _legend(nodes: list[Node], has_context: bool, has_vals: bool, grad_name: str | None,
-            title: str | None) -> str:
+def _legend(nodes: list[Node], has_context: bool, has_vals: bool, grad_name: str | None) -> str:
+    """One row of colour swatches and overlay colours, for the kinds of node drawn."""
     kinds: dict[str, Style] = {}
     for n in sorted(nodes, key=lambda m: (ROLES.index(m.role), m.order)):
         s = style_of(n)
@@ -363,12 +370,8 @@ def _legend(nodes: list[Node], has_context: bool, has_vals: bool, grad_name: str
     if grad_name is not None:
         cells.append(f'<TD></TD><TD ALIGN="LEFT"><FONT COLOR="{GRAD_COLOUR}">'
                      f'∂{_esc(grad_name)}/∂value</FONT></TD>')
-    rows = []
-    if title:
-        rows.append(f'<TR><TD COLSPAN="{2 * len(cells)}"><B>{_esc(title)}</B></TD></TR>')
-    rows.append("<TR>" + "".join(cells) + "</TR>")
-    return ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="4" CELLPADDING="0">'
-            + "".join(rows) + "</TABLE>>")
+    return ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="4" CELLPADDING="0"><TR>'
+            + "".join(cells) + "</TR></TABLE>>")
 
 
 def to_dot(graph_or_nodes: Any, *, values: Mapping | None = None, grads_of: Node | None = None,
@@ -391,14 +394,14 @@ def to_dot(graph_or_nodes: Any, *, values: Mapping | None = None, grads_of: Node
             inputs are drawn dashed for context.
         labels: names for intermediate nodes, e.g. ``{l1: "l1"}``.
         collapse_constants: show scalar constants inside their consumer's
-            label (``pow(•, 2)``) instead of as nodes.
+            label (``pow(l2, 2)``) instead of as nodes.
         max_nodes: draw at most this many nodes (those nearest the outputs);
             the rest is summarised by one "… more nodes" node.  None: no limit.
         clusters: box the gradient nodes of each differentiation order.
         shapes: write non-scalar shapes (and non-float64 dtypes) on edges.
         rankdir: Graphviz layout direction: "LR", "TB", "BT", "RL", or "auto"
             (left to right for small graphs, top to bottom for larger ones).
-        title: a caption above the legend.
+        title: a caption above the picture.
     """
     source, _ = _build(graph_or_nodes, values=values, grads_of=grads_of, wrt=wrt, labels=labels,
                        collapse_constants=collapse_constants, max_nodes=max_nodes,
@@ -433,13 +436,19 @@ def _build(graph_or_nodes: Any, *, values, grads_of, wrt, labels, collapse_const
         edge_attr={"fontname": FONT, "fontsize": "10", "arrowsize": "0.7", "color": "#4d4d4d",
                    "penwidth": "1.0"},
     )
-    _emit_nodes(dot, sel, labels, clusters)
+    if title and sel.nodes:  # the title above the picture, the legend below it
+        with dot.subgraph(name="cluster_title") as top:
+            top.attr(label=f"<<B>{_esc(title)}</B>>", labelloc="t", color="white",
+                     fontsize="13")
+            _emit_nodes(top, sel, labels, clusters)
+    else:
+        _emit_nodes(dot, sel, labels, clusters)
     _emit_edges(dot, sel, shapes, vals, grads)
     grad_name = None
     if grads_of is not None:
         grad_name = labels.get(grads_of) or grads_of.name or "f"
     if sel.nodes:
-        dot.attr(label=_legend(sel.nodes, bool(sel.context), bool(vals), grad_name, title))
+        dot.attr(label=_legend(sel.nodes, bool(sel.context), bool(vals), grad_name))
     else:
         dot.attr(label=title or "(empty graph)")
     return dot.source, len(sel.nodes)
@@ -495,18 +504,14 @@ def _emit_edges(dot: Any, sel: _Selection, shapes: bool, vals: dict, grads: dict
             continue
         if any(i in sel.hidden for i in n.inputs):
             hidden_into.append(n)
-        numbered = (sum(i in drawn for i in n.inputs) > 1 and n.op.name not in _COMMUTATIVE)
         colour = style_of(n).border if n.role == "gradient" else "#4d4d4d"
-        for k, i in enumerate(n.inputs):
+        for i in n.inputs:
             if i not in drawn:
                 continue
             attrs = {"color": colour}
             text = label_of(i)
             if text:
                 attrs["label"] = text
-            if numbered:
-                attrs.update(headlabel=_arg_mark(k), labelfontsize="10", labelfontcolor=MUTED,
-                             labeldistance="1.5")
             dot.edge(_dot_id(i), _dot_id(n), **attrs)
     if hidden_into:
         dot.node("hidden", label=f"⋯ {len(sel.hidden)} more nodes", shape="note",
