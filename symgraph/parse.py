@@ -111,10 +111,8 @@ def _check(tree: ast.Expression) -> list[str]:
     names: list[str] = []
     callees: set[int] = set()
     stack: list[tuple[ast.AST, int]] = [(tree.body, 1)]
-    seen = 0
     while stack:
         node, depth = stack.pop()
-        seen += 1
         if depth > MAX_DEPTH:
             raise _fail(f"nested too deeply (more than {MAX_DEPTH} levels)", node)
         children: list[ast.AST] = []

@@ -1,8 +1,8 @@
 """Pictures of graphs: DOT text (``to_dot``), rendered drawings (``draw``) and Jupyter reprs.
 
-Renderers only read the graph.  The overlay of values and gradients is
-computed on a private copy of the drawn nodes, so drawing never adds nodes to
-the user's graph.
+Renderers only read the graph: drawing never adds nodes to it.  Values for
+the overlay are evaluated (which adds nothing), and gradients are built on a
+private copy of the drawn part.
 
 A node's colour says what made it: inputs, constants, forward nodes, and the
 gradient nodes of each differentiation order; a legend explains the colours.
