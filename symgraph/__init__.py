@@ -23,6 +23,8 @@ from .ops import *  # noqa: F401,F403 - the op builders are the public API
 from .ops import __all__ as _ops_all
 from .serialize import load, register_op, save
 from . import testing  # noqa: E402 - sg.testing.check_grads
+from .parse import ParseError, parse_expression
+from .render import Drawing, RenderError, draw, to_dot
 
 __version__ = "0.1.0"
 
@@ -33,5 +35,6 @@ __all__ = [
     "SymgraphError", "ShapeError", "DTypeError", "GraphMismatchError", "MissingInputError",
     "UnknownInputError", "UndefinedGradientError", "EvaluationError", "NonFiniteError",
     "SerializationError", "GradientCheckError", "save", "load", "register_op", "testing",
+    "to_dot", "draw", "Drawing", "RenderError", "parse_expression", "ParseError",
     *_ops_all,
 ]

@@ -394,12 +394,18 @@ def _show_index(index: tuple) -> str:
         elif i is Ellipsis:
             parts.append("...")
         elif isinstance(i, slice):
-            parts.append(":".join("" if v is None else str(v) for v in (i.start, i.stop, i.step)).rstrip(":") or ":")
+            parts.append(_show_slice(i))
         elif isinstance(i, np.ndarray):
             parts.append(f"int{list(i.shape)}" if i.size > 4 else str(i.tolist()))
         else:
             parts.append(str(i))
     return ", ".join(parts)
+
+
+def _show_slice(s: slice) -> str:
+    """``1:``, ``:3``, ``::2`` as numpy spells them (``1:`` is not ``[1]``)."""
+    text = ("" if s.start is None else str(s.start)) + ":" + ("" if s.stop is None else str(s.stop))
+    return text if s.step is None else f"{text}:{s.step}"
 
 
 def getitem(x, index) -> Node:

@@ -1,0 +1,238 @@
+"""A safe parser for the math expressions people type on the command line.
+
+The text is parsed with Python's ``ast`` module and accepted only if every
+syntax node is on a short whitelist: numbers, names, ``+ - * / ** @``, unary
+minus and calls of known symgraph functions by name.  Anything else
+(attributes, indexing, strings, lambdas, comprehensions, keywords, dunder
+names, ...) is rejected with a one-line ``ParseError``.  Nothing is ever
+evaluated by Python: an accepted tree is translated, iteratively, into
+symgraph builder calls, which only make graph nodes.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+from typing import Callable, Mapping
+
+import numpy as np
+
+from . import ops
+from .errors import SymgraphError
+from .graph import Graph, Node, get_default_graph
+
+#: Longest accepted expression, in characters.
+MAX_LENGTH = 2000
+#: Deepest accepted nesting of the syntax tree.
+MAX_DEPTH = 200
+#: Largest accepted |constant exponent| in ``a ** k``.
+MAX_EXPONENT = 1000
+
+
+class ParseError(SymgraphError, ValueError):
+    """An expression that is not in the accepted language; the message says why."""
+
+
+#: name -> (builder, number of arguments)
+FUNCTIONS: dict[str, tuple[Callable[..., Node], int]] = {
+    **{name: (getattr(ops, name), 1) for name in (
+        "exp", "log", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "abs", "sqrt", "square",
+        "sign", "sum", "mean", "max", "min", "logsumexp", "softmax", "log_softmax", "transpose")},
+    **{name: (getattr(ops, name), 2) for name in ("maximum", "minimum", "power", "dot", "matmul")},
+}
+
+#: Names that stand for numbers rather than variables.
+CONSTANTS: dict[str, float] = {"pi": math.pi}
+
+_BINARY: dict[type, Callable[[Node, Node], Node]] = {
+    ast.Add: ops.add, ast.Sub: ops.subtract, ast.Mult: ops.multiply, ast.Div: ops.divide,
+    ast.Pow: ops.power, ast.MatMult: ops.matmul,
+}
+_UNARY: dict[type, Callable[[Node], Node]] = {ast.USub: ops.negative, ast.UAdd: lambda x: x}
+
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+
+_WHAT = {  # how rejected constructs are called in messages
+    ast.Attribute: "attribute access (a.b)", ast.Subscript: "indexing (a[...])",
+    ast.Lambda: "lambda", ast.ListComp: "a comprehension", ast.SetComp: "a comprehension",
+    ast.DictComp: "a comprehension", ast.GeneratorExp: "a generator expression",
+    ast.Compare: "comparison", ast.BoolOp: "and/or", ast.IfExp: "if/else",
+    ast.Tuple: "a tuple", ast.List: "a list", ast.Dict: "a dict", ast.Set: "a set",
+    ast.JoinedStr: "an f-string", ast.Starred: "*arguments", ast.NamedExpr: "assignment (:=)",
+    ast.Await: "await", ast.Slice: "a slice",
+}
+
+
+def _fail(reason: str, at: ast.AST | None = None) -> ParseError:
+    col = getattr(at, "col_offset", None)
+    where = f" (at column {col + 1})" if isinstance(col, int) else ""
+    return ParseError(f"invalid expression: {reason}{where}")
+
+
+def _parse_tree(text: str) -> ast.Expression:
+    if not isinstance(text, str):
+        raise ParseError(f"an expression must be a string, got {type(text).__name__}")
+    if len(text) > MAX_LENGTH:
+        raise ParseError(f"invalid expression: too long ({len(text)} characters; the limit "
+                         f"is {MAX_LENGTH})")
+    if not text.strip():
+        raise ParseError("invalid expression: it is empty")
+    for c in text:
+        if c == "#":
+            raise ParseError("invalid expression: comments (#) are not allowed")
+        if not (c.isprintable() or c == "\t"):
+            raise ParseError(f"invalid expression: the character {c!r} is not allowed")
+    try:
+        return ast.parse(text.strip(), mode="eval")
+    except SyntaxError as e:
+        col = f" (at column {e.offset})" if e.offset else ""
+        raise ParseError(f"invalid expression: {e.msg}{col}") from None
+    except (ValueError, MemoryError, RecursionError, OverflowError) as e:
+        raise ParseError(f"invalid expression: {e}") from None
+
+
+def _number(node: ast.AST) -> float | None:
+    """The value of a numeric literal, possibly negated; None for anything else."""
+    sign = 1.0
+    while isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        sign = -sign if isinstance(node.op, ast.USub) else sign
+        node = node.operand
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        try:
+            return sign * float(node.value)
+        except OverflowError:
+            return math.inf
+    return None
+
+
+def _check(tree: ast.Expression) -> list[str]:
+    """Reject everything off the whitelist; return the variable names in order of appearance."""
+    names: list[str] = []
+    callees: set[int] = set()
+    stack: list[tuple[ast.AST, int]] = [(tree.body, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _fail(f"nested too deeply (more than {MAX_DEPTH} levels)", node)
+        children: list[ast.AST] = []
+        if isinstance(node, ast.BinOp):
+            if type(node.op) not in _BINARY:
+                raise _fail(f"operator {_op_symbol(node.op)} is not allowed; use + - * / ** @",
+                            node)
+            if isinstance(node.op, ast.Pow):
+                k = _number(node.right)
+                if k is not None and abs(k) > MAX_EXPONENT:
+                    raise _fail(f"exponent {k:g} is too large (the limit is {MAX_EXPONENT})", node)
+            children = [node.right, node.left]
+        elif isinstance(node, ast.UnaryOp):
+            if type(node.op) not in _UNARY:
+                raise _fail(f"operator {_op_symbol(node.op)} is not allowed", node)
+            children = [node.operand]
+        elif isinstance(node, ast.Constant):
+            if type(node.value) not in (int, float):
+                kind = "a string" if isinstance(node.value, (str, bytes)) else repr(node.value)
+                raise _fail(f"{kind} is not allowed; only real numbers are", node)
+            if not math.isfinite(_number(node)):
+                raise _fail("a number is too large to be a float64", node)
+        elif isinstance(node, ast.Name):
+            _check_name(node.id, node)
+            if id(node) in callees:
+                continue
+            if node.id in FUNCTIONS:
+                raise _fail(f"{node.id!r} is a function: call it as {node.id}(...)", node)
+            if node.id not in CONSTANTS and node.id not in names:
+                names.append(node.id)
+        elif isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name):
+                raise _fail("only known functions can be called, by name", node)
+            fname = node.func.id
+            _check_name(fname, node.func)
+            if fname not in FUNCTIONS:
+                raise _fail(f"unknown function {fname!r}; known functions: "
+                            f"{', '.join(sorted(FUNCTIONS))}", node.func)
+            if node.keywords:
+                raise _fail(f"keyword arguments are not allowed (in {fname}(...))", node)
+            arity = FUNCTIONS[fname][1]
+            if len(node.args) != arity:
+                raise _fail(f"{fname} takes {arity} argument{'s' if arity > 1 else ''}, "
+                            f"got {len(node.args)}", node)
+            callees.add(id(node.func))
+            children = list(reversed(node.args))
+        else:
+            what = _WHAT.get(type(node), f"syntax {type(node).__name__}")
+            raise _fail(f"{what} is not allowed", node)
+        stack.extend((c, depth + 1) for c in children)
+    return names
+
+
+def _check_name(name: str, at: ast.AST) -> None:
+    if "__" in name or name.startswith("_"):
+        raise _fail(f"name {name!r} is not allowed (names may not start with _ or contain __)", at)
+    if not _NAME.match(name):
+        raise _fail(f"name {name!r} is not allowed: use ASCII letters, digits and _", at)
+
+
+def _op_symbol(op: ast.AST) -> str:
+    symbols = {ast.Mod: "%", ast.FloorDiv: "//", ast.BitAnd: "&", ast.BitOr: "|",
+               ast.BitXor: "^", ast.LShift: "<<", ast.RShift: ">>", ast.Invert: "~",
+               ast.Not: "not"}
+    return symbols.get(type(op), type(op).__name__)
+
+
+def variable_names(text: str) -> list[str]:
+    """The variables ``text`` uses, in order of first appearance; raises ParseError if invalid."""
+    return _check(_parse_tree(text))
+
+
+def parse_expression(text: str, shapes: Mapping[str, tuple[int, ...]] | None = None, *,
+                     graph: Graph | None = None) -> tuple[Node, dict[str, Node]]:
+    """Build the graph of ``text`` and return ``(node, {name: variable})``.
+
+    Each name in the expression becomes a float64 variable, of shape
+    ``shapes[name]`` (scalar when not given).  Functions are those in
+    ``FUNCTIONS``; ``pi`` is a constant.  Raises ``ParseError`` (a
+    ``SymgraphError``) for anything outside that language, and the usual
+    symgraph errors (e.g. ``ShapeError``) when the shapes do not fit.
+    """
+    tree = _parse_tree(text)
+    names = _check(tree)
+    shapes = dict(shapes or {})
+    graph = graph or get_default_graph()
+    variables = {n: ops.variable(n, shapes.get(n, ()), graph=graph) for n in names}
+    return _translate(tree, variables, graph), variables
+
+
+def _translate(tree: ast.Expression, variables: dict[str, Node], graph: Graph) -> Node:
+    """Post-order walk with an explicit stack (no recursion), making one node per syntax node."""
+    done: dict[int, Node] = {}
+    stack: list[tuple[ast.AST, bool]] = [(tree.body, False)]
+    while stack:
+        node, ready = stack.pop()
+        if isinstance(node, ast.Constant):
+            done[id(node)] = ops.constant(np.float64(node.value), graph=graph)
+        elif isinstance(node, ast.Name):
+            done[id(node)] = (variables[node.id] if node.id in variables
+                              else ops.constant(np.float64(CONSTANTS[node.id]), graph=graph))
+        else:
+            args = _operands(node)
+            if not ready:
+                stack.append((node, True))
+                stack.extend((a, False) for a in reversed(args))
+                continue
+            values = [done[id(a)] for a in args]
+            if isinstance(node, ast.BinOp):
+                done[id(node)] = _BINARY[type(node.op)](*values)
+            elif isinstance(node, ast.UnaryOp):
+                done[id(node)] = _UNARY[type(node.op)](*values)
+            else:
+                done[id(node)] = FUNCTIONS[node.func.id][0](*values)
+    return done[id(tree.body)]
+
+
+def _operands(node: ast.AST) -> list[ast.AST]:
+    if isinstance(node, ast.BinOp):
+        return [node.left, node.right]
+    if isinstance(node, ast.UnaryOp):
+        return [node.operand]
+    return list(node.args)

@@ -1,0 +1,629 @@
+"""Pictures of graphs: DOT text (``to_dot``), rendered drawings (``draw``) and Jupyter reprs.
+
+Renderers only read the graph: drawing never adds nodes to it.  Values for
+the overlay are evaluated (which adds nothing), and gradients are built on a
+private copy of the drawn part.
+
+A node's colour says what made it: inputs, constants, forward nodes, and the
+gradient nodes of each differentiation order; a legend explains the colours.
+With a feed, every edge carries the value flowing along it (green, on top)
+and, with ``grads_of=y``, the derivative of ``y`` with respect to that value
+(red, underneath), as in the back-propagation figures of textbooks.
+
+``to_dot`` needs only the ``graphviz`` Python package; ``draw`` and the
+Jupyter pictures also need Graphviz's ``dot`` program.
+"""
+
+from __future__ import annotations
+
+import html
+import shutil
+import subprocess
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from .autodiff import ancestors, grad, pruned_subgraph
+from .errors import SymgraphError
+from .evaluate import Evaluator, normalize_feed
+from .graph import ROLES, Graph, Node, common_graph
+from .ops.base import is_inexact
+from .ops.sources import Variable
+from .structure import flatten
+
+INSTALL_HINT = ("install Graphviz's `dot` program: `apt-get install graphviz` (Debian/Ubuntu), "
+                "`brew install graphviz` (macOS) or `conda install -c conda-forge graphviz`")
+
+#: Formats ``Drawing.save`` infers from a file's extension.
+SAVE_FORMATS = ("svg", "png", "pdf")
+
+DEFAULT_MAX_NODES = 250
+#: With ``rankdir="auto"``, graphs up to this many drawn nodes are laid out left to
+#: right like textbook figures; larger ones top to bottom, which stays readable.
+AUTO_LR_NODES = 16
+
+
+class RenderError(SymgraphError):
+    """A picture cannot be made: ``dot`` is missing, or the options do not fit the graph."""
+
+
+# ---------------------------------------------------------------------------
+# colours
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Style:
+    """How one kind of node looks, and what the legend calls it."""
+
+    fill: str
+    border: str
+    shape: str
+    legend: str
+
+
+INPUT = Style("#fff2c2", "#a67c00", "ellipse", "input")
+CONSTANT = Style("#eeeeee", "#8c8c8c", "box", "constant")
+FORWARD = Style("#d9e8fb", "#2c64a8", "box", "forward")
+#: (fill, border) for gradient nodes of order 1, 2, 3, ... (cycled beyond).
+GRADIENT_COLOURS = (
+    ("#fadbd8", "#b03a2e"),
+    ("#e8daef", "#6c3483"),
+    ("#fdebd0", "#b9770e"),
+    ("#d0ece7", "#117a65"),
+    ("#f5d5eb", "#922b74"),
+)
+VALUE_COLOUR = "#1b7a3d"
+GRAD_COLOUR = "#c0392b"
+MUTED = "#6b6b6b"
+FONT = "Helvetica,Arial,sans-serif"
+
+
+def style_of(node: Node) -> Style:
+    """The style of ``node`` from its role and differentiation order."""
+    if node.role == "input":
+        return INPUT
+    if node.role == "constant":
+        return CONSTANT
+    if node.role == "gradient":
+        order = max(node.order, 1)
+        fill, border = gradient_colours(order)
+        return Style(fill, border, "box", f"gradient, order {order}")
+    return FORWARD
+
+
+def gradient_colours(order: int) -> tuple[str, str]:
+    """(fill, border) of gradient nodes of differentiation ``order`` >= 1."""
+    return GRADIENT_COLOURS[(order - 1) % len(GRADIENT_COLOURS)]
+
+
+# ---------------------------------------------------------------------------
+# what to draw
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Selection:
+    graph: Graph
+    outputs: list[Node]
+    nodes: list[Node]                 # drawn, topological order
+    context: set[Node]                # drawn faded: inputs of G' from outside G'
+    folded: set[Node]                 # scalar constants shown inside their consumers
+    hidden: set[Node] = field(default_factory=set)  # cut by max_nodes
+
+
+def _resolve(graph_or_nodes: Any) -> tuple[Graph, list[Node], list[Node] | None]:
+    """(graph, outputs, every node when a whole Graph was given)."""
+    if isinstance(graph_or_nodes, Graph):
+        g = graph_or_nodes
+        consumed = {i for n in g.nodes for i in n.inputs}
+        return g, [n for n in g.nodes if n not in consumed], g.nodes
+    leaves, _ = flatten(graph_or_nodes, lambda t: isinstance(t, Node))
+    for leaf in leaves:
+        if not isinstance(leaf, Node):
+            raise RenderError(f"can only draw a Graph, a Node or a list of Nodes, got "
+                              f"{type(leaf).__name__}")
+    if not leaves:
+        raise RenderError("nothing to draw: the list of nodes is empty")
+    try:
+        g = common_graph(leaves)
+    except SymgraphError as e:
+        raise RenderError(f"cannot draw nodes of two graphs in one picture: {e}") from None
+    return g, list(dict.fromkeys(leaves)), None
+
+
+def _select(graph_or_nodes: Any, wrt: Any, collapse_constants: bool,
+            max_nodes: int | None) -> _Selection:
+    graph, outputs, whole = _resolve(graph_or_nodes)
+    context: set[Node] = set()
+    if wrt is not None:
+        wrt_nodes, _ = flatten(wrt, lambda t: isinstance(t, Node))
+        if not wrt_nodes or not all(isinstance(w, Node) and w.graph is graph for w in wrt_nodes):
+            raise RenderError("wrt must be a node or a list of nodes of the graph being drawn")
+        core = pruned_subgraph(outputs, wrt_nodes)
+        core_set = set(core)
+        context = {i for n in core for i in n.inputs if i not in core_set}
+        nodes = sorted(core_set | context, key=_node_id)
+        outputs = [o for o in outputs if o in core_set]
+    else:
+        nodes = whole if whole is not None else ancestors(outputs)
+    drawn = set(nodes)
+    folded: set[Node] = set()
+    if collapse_constants:
+        consumed = {i for n in nodes if n not in context for i in n.inputs}
+        folded = {n for n in nodes if _is_scalar_constant(n) and n in consumed}
+        drawn -= folded
+    hidden: set[Node] = set()
+    if max_nodes is not None:
+        if not isinstance(max_nodes, int) or max_nodes < 1:
+            raise RenderError(f"max_nodes must be a positive int or None, got {max_nodes!r}")
+        if len(drawn) > max_nodes:
+            kept = _nearest_to_outputs(outputs, drawn, max_nodes)
+            hidden = drawn - kept
+            drawn = kept
+    return _Selection(graph, outputs, [n for n in nodes if n in drawn], context & drawn,
+                      folded, hidden)
+
+
+def _node_id(n: Node) -> int:
+    return n.id
+
+
+def _is_scalar_constant(n: Node) -> bool:
+    return not n.inputs and not n.op.is_variable and n.shape == ()
+
+
+def _nearest_to_outputs(outputs: list[Node], drawn: set[Node], limit: int) -> set[Node]:
+    """The ``limit`` drawn nodes closest to the outputs (breadth-first, against the edges)."""
+    kept: set[Node] = set()
+    queue = deque(o for o in outputs if o in drawn)
+    while queue and len(kept) < limit:
+        n = queue.popleft()
+        if n in kept:
+            continue
+        kept.add(n)
+        queue.extend(i for i in n.inputs if i in drawn and i not in kept)
+    return kept
+
+
+# ---------------------------------------------------------------------------
+# values and gradients for the overlay
+# ---------------------------------------------------------------------------
+
+
+def _overlay(sel: _Selection, values: Mapping, grads_of: Node | None
+             ) -> tuple[dict[Node, np.ndarray], dict[Node, np.ndarray]]:
+    """Values of the drawn nodes the feed determines, and d grads_of / d node for those
+    that ``grads_of`` depends on.
+
+    Values are evaluated on the user's graph (evaluation adds no nodes).  The
+    gradients are built on a private copy of only the part between the drawn
+    nodes and ``grads_of``; what enters that part from outside does not depend
+    on the drawn nodes, so it is fed in as constants.  Fed nodes cut the graph,
+    as they do in ``evaluate``.
+    """
+    feed = normalize_feed(sel.graph, values)
+    fed = frozenset(feed)
+    targets = list(sel.nodes) + ([grads_of] if grads_of is not None else [])
+    computable: dict[Node, bool] = {}
+    for n in ancestors(targets, stop=fed):
+        computable[n] = n in fed or (not n.op.is_variable and all(computable[i] for i in n.inputs))
+    shown = [n for n in sel.nodes if computable[n]]
+    wrt: list[Node] = []
+    region: list[Node] = []
+    boundary: list[Node] = []
+    if grads_of is not None:
+        if grads_of.graph is not sel.graph:
+            raise RenderError("grads_of must be a node of the graph being drawn")
+        if grads_of.shape != ():
+            raise RenderError(f"grads_of must be a scalar node; it has shape {grads_of.shape}")
+        if not computable[grads_of]:
+            raise RenderError("grads_of cannot be evaluated with the given values: feed every "
+                              "variable it depends on")
+        depends = ancestors([grads_of], stop=fed)
+        wrt = [n for n in shown if n in set(depends) and is_inexact(n.dtype)]
+        region, boundary = _between(wrt, depends, fed)
+    with np.errstate(all="ignore"):
+        results = Evaluator(shown + boundary).run(feed) if shown or boundary else []
+    vals = dict(zip(shown, results))
+    if not wrt:
+        return vals, {}
+    known = {**dict(zip(boundary, results[len(shown):])), **feed}
+    return vals, dict(zip(wrt, _gradients(grads_of, wrt, region, boundary, known, fed)))
+
+
+def _between(wrt: list[Node], depends: list[Node], fed: frozenset[Node]
+             ) -> tuple[list[Node], list[Node]]:
+    """The nodes on paths from ``wrt`` to the output (fed nodes end paths), and their
+    inputs from outside that part, both in topological order."""
+    wrt_set = set(wrt)
+    inside: set[Node] = set()
+    region = []
+    for n in depends:
+        if n in wrt_set or (n not in fed and any(i in inside for i in n.inputs)):
+            inside.add(n)
+            region.append(n)
+    boundary = {i: None for n in region if n not in fed for i in n.inputs if i not in inside}
+    return region, sorted(boundary, key=_node_id)
+
+
+def _gradients(y: Node, wrt: list[Node], region: list[Node], boundary: list[Node],
+               known: Mapping[Node, np.ndarray], fed: frozenset[Node]) -> list[np.ndarray]:
+    """d y / d w for each w, by ``sg.grad`` on a private copy of ``region``."""
+    if y not in set(region):  # every path from wrt to y is cut by a fed node
+        return [np.zeros(w.shape, w.dtype) for w in wrt]
+    scratch = Graph("symgraph.render scratch")
+    leaves = boundary + [n for n in region if n in fed]
+    copy = {n: scratch._add(Variable(f"#{n.id}", n.shape, n.dtype), ()) for n in leaves}
+    for n in region:
+        if n not in copy:
+            copy[n] = scratch._add(n.op, tuple(copy[i] for i in n.inputs))
+    try:
+        grad_nodes = grad(copy[y], [copy[w] for w in wrt])
+    except SymgraphError as e:
+        raise RenderError(f"cannot overlay gradients: {e}") from None
+    with np.errstate(all="ignore"):
+        return Evaluator(grad_nodes).run({copy[n]: known[n] for n in leaves})
+
+
+def format_value(value: Any, digits: int = 4) -> str:
+    """A short text for a value: ``-4``, ``0.3333``, ``[1, 2, 3]``, ``[0.126, -0.596, …]``.
+
+    Arrays show at most three entries (the edge already shows their shape).
+    """
+    arr = np.asarray(value)
+    if arr.ndim == 0:
+        return _scalar_text(arr.item(), digits)
+    flat = arr.reshape(-1)
+    if flat.size <= 3:
+        return "[" + ", ".join(_scalar_text(v.item(), digits - 1) for v in flat) + "]"
+    return "[" + ", ".join(_scalar_text(v.item(), digits - 1) for v in flat[:2]) + ", …]"
+
+
+def _scalar_text(v: Any, digits: int) -> str:
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, complex):
+        return f"{v:.{digits}g}"
+    if isinstance(v, int):
+        return str(v)
+    return f"{v:.{digits}g}"
+
+
+# ---------------------------------------------------------------------------
+# DOT
+# ---------------------------------------------------------------------------
+
+
+def _esc(text: str) -> str:
+    return html.escape(str(text), quote=False)
+
+
+def _dot_id(n: Node) -> str:
+    return f"n{n.id}"
+
+
+#: Most arguments spelled out in a node's label, e.g. ``add_n(#3, #5, #7, #9, …)``.
+MAX_ARGS_SHOWN = 4
+
+
+def _short_name(n: Node, labels: Mapping[Node, str], folded: set[Node]) -> str:
+    """How a node is referred to inside another node's label."""
+    if n in folded:
+        return n.op.describe()
+    return labels.get(n) or n.name or f"#{n.id}"
+
+
+def _op_text(n: Node, folded: set[Node], labels: Mapping[Node, str]) -> str:
+    """``op.describe()``, with the arguments spelled out when their order matters or a
+    constant is folded in: ``sub(l1, y)``, ``pow(l2, 2)``."""
+    text = n.op.describe()
+    if len(n.inputs) >= 2 or any(i in folded for i in n.inputs):
+        args = [_short_name(i, labels, folded) for i in n.inputs[:MAX_ARGS_SHOWN]]
+        if len(n.inputs) > MAX_ARGS_SHOWN:
+            args.append("…")
+        text = f"{text}({', '.join(args)})" if "(" not in text else f"{text} [{', '.join(args)}]"
+    return text
+
+
+def _node_label(n: Node, folded: set[Node], labels: Mapping[Node, str]) -> str:
+    name = labels.get(n) or n.name
+    if n.op.is_variable:
+        return f"<<B>{_esc(name)}</B>>"
+    small = f'<FONT POINT-SIZE="9" COLOR="{MUTED}">'
+    op_text = _esc(_op_text(n, folded, labels))
+    if name:
+        return f"<<B>{_esc(name)}</B><BR/>{small}{op_text}</FONT>>"
+    return f"<{op_text}<BR/>{small}#{n.id}</FONT>>"
+
+
+def _edge_label(n: Node, shapes: bool, vals: dict, grads: dict) -> str | None:
+    rows = []
+    if shapes and (n.shape != () or n.dtype != np.float64):
+        dtype = "" if n.dtype == np.float64 else f" {n.dtype}"
+        rows.append(f'<FONT POINT-SIZE="9" COLOR="{MUTED}">{_esc(str(n.shape) + dtype)}</FONT>')
+    if n in vals:
+        rows.append(f'<FONT COLOR="{VALUE_COLOUR}">{_esc(format_value(vals[n]))}</FONT>')
+    if n in grads:
+        rows.append(f'<FONT COLOR="{GRAD_COLOUR}">{_esc(format_value(grads[n]))}</FONT>')
+    return "<" + "<BR/>".join(rows) + ">" if rows else None
+
+
+def _legend(nodes: list[Node], has_context: bool, has_vals: bool, grad_name: str | None) -> str:
+    """One row of colour swatches and overlay colours, for the kinds of node drawn."""
+    kinds: dict[str, Style] = {}
+    for n in sorted(nodes, key=lambda m: (ROLES.index(m.role), m.order)):
+        s = style_of(n)
+        kinds.setdefault(s.legend, s)
+    cells = []
+    for s in kinds.values():
+        cells.append(f'<TD BGCOLOR="{s.fill}" COLOR="{s.border}" BORDER="1" WIDTH="14" '
+                     f'HEIGHT="10" FIXEDSIZE="TRUE"></TD><TD ALIGN="LEFT">{_esc(s.legend)}</TD>')
+    if has_context:
+        cells.append(f'<TD></TD><TD ALIGN="LEFT"><FONT COLOR="{MUTED}">dashed: outside G′'
+                     '</FONT></TD>')
+    if has_vals:
+        cells.append(f'<TD></TD><TD ALIGN="LEFT"><FONT COLOR="{VALUE_COLOUR}">value</FONT></TD>')
+    if grad_name is not None:
+        cells.append(f'<TD></TD><TD ALIGN="LEFT"><FONT COLOR="{GRAD_COLOUR}">'
+                     f'∂{_esc(grad_name)}/∂value</FONT></TD>')
+    return ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="4" CELLPADDING="0"><TR>'
+            + "".join(cells) + "</TR></TABLE>>")
+
+
+def to_dot(graph_or_nodes: Any, *, values: Mapping | None = None, grads_of: Node | None = None,
+           wrt: Any = None, labels: Mapping[Node, str] | None = None,
+           collapse_constants: bool = True, max_nodes: int | None = DEFAULT_MAX_NODES,
+           clusters: bool = True, shapes: bool = True, rankdir: str = "auto",
+           title: str | None = None) -> str:
+    """DOT source of a picture of a graph, or of the nodes a list of nodes depends on.
+
+    Args:
+        graph_or_nodes: a Graph (every node), a Node or a list of Nodes (they
+            and their ancestors).
+        values: a feed (variables by node or name -> values); each edge then
+            shows the value flowing along it (green).  Nodes whose value the
+            feed does not determine show none.
+        grads_of: a scalar node; with ``values``, each edge also shows
+            d grads_of / d (that value) (red), computed by ``sg.grad``.
+        wrt: draw only G', the part ``build_grad(outputs, wrt)`` walks:
+            ancestors of the outputs that depend on ``wrt``.  Their other
+            inputs are drawn dashed for context.
+        labels: names for intermediate nodes, e.g. ``{l1: "l1"}``.
+        collapse_constants: show scalar constants inside their consumer's
+            label (``pow(l2, 2)``) instead of as nodes.
+        max_nodes: draw at most this many nodes (those nearest the outputs);
+            the rest is summarised by one "… more nodes" node.  None: no limit.
+        clusters: box the gradient nodes of each differentiation order.
+        shapes: write non-scalar shapes (and non-float64 dtypes) on edges.
+        rankdir: Graphviz layout direction: "LR", "TB", "BT", "RL", or "auto"
+            (left to right for small graphs, top to bottom for larger ones).
+        title: a caption above the picture.
+    """
+    source, _ = _build(graph_or_nodes, values=values, grads_of=grads_of, wrt=wrt, labels=labels,
+                       collapse_constants=collapse_constants, max_nodes=max_nodes,
+                       clusters=clusters, shapes=shapes, rankdir=rankdir, title=title)
+    return source
+
+
+def _build(graph_or_nodes: Any, *, values, grads_of, wrt, labels, collapse_constants, max_nodes,
+           clusters, shapes, rankdir, title) -> tuple[str, int]:
+    """DOT source and the number of graph nodes drawn."""
+    import graphviz
+
+    if rankdir not in ("auto", "LR", "TB", "BT", "RL"):
+        raise RenderError(f"rankdir must be one of auto, LR, TB, BT, RL; got {rankdir!r}")
+    if grads_of is not None and values is None:
+        raise RenderError("grads_of needs values: pass the feed at which to evaluate gradients")
+    if grads_of is not None and not isinstance(grads_of, Node):
+        raise RenderError(f"grads_of must be a Node, got {type(grads_of).__name__}")
+    labels = dict(labels or {})
+    sel = _select(graph_or_nodes, wrt, collapse_constants, max_nodes)
+    vals, grads = _overlay(sel, values, grads_of) if values is not None else ({}, {})
+    if rankdir == "auto":
+        rankdir = "LR" if len(sel.nodes) <= AUTO_LR_NODES else "TB"
+
+    dot = graphviz.Digraph(
+        name="symgraph",
+        graph_attr={"rankdir": rankdir, "bgcolor": "white", "fontname": FONT, "fontsize": "11",
+                    "nodesep": "0.3", "ranksep": "0.5", "labelloc": "b", "labeljust": "c",
+                    "newrank": "true", "pad": "0.15"},
+        node_attr={"fontname": FONT, "fontsize": "12", "style": "filled,rounded",
+                   "shape": "box", "margin": "0.12,0.05", "height": "0.3", "penwidth": "1.2"},
+        edge_attr={"fontname": FONT, "fontsize": "10", "arrowsize": "0.7", "color": "#4d4d4d",
+                   "penwidth": "1.0"},
+    )
+    if title and sel.nodes:  # the title above the picture, the legend below it
+        with dot.subgraph(name="cluster_title") as top:
+            top.attr(label=f"<<B>{_esc(title)}</B>>", labelloc="t", color="white",
+                     fontsize="13")
+            _emit_nodes(top, sel, labels, clusters)
+    else:
+        _emit_nodes(dot, sel, labels, clusters)
+    _emit_edges(dot, sel, shapes, vals, grads)
+    grad_name = None
+    if grads_of is not None:
+        grad_name = labels.get(grads_of) or grads_of.name or "f"
+    if sel.nodes:
+        dot.attr(label=_legend(sel.nodes, bool(sel.context), bool(vals), grad_name))
+    else:
+        dot.attr(label=title or "(empty graph)")
+    return dot.source, len(sel.nodes)
+
+
+def _emit_nodes(dot: Any, sel: _Selection, labels: Mapping[Node, str], clusters: bool) -> None:
+    """One DOT node per drawn node; gradient nodes boxed per order when ``clusters``."""
+    import graphviz
+
+    outputs = set(sel.outputs)
+
+    def emit(target: Any, n: Node) -> None:
+        s = style_of(n)
+        attrs = {"label": _node_label(n, sel.folded, labels), "shape": s.shape,
+                 "fillcolor": s.fill, "color": s.border, "tooltip": graphviz.nohtml(repr(n))}
+        if s is CONSTANT:
+            attrs["fontsize"] = "10"
+        if n in sel.context:
+            attrs.update(style="dashed,rounded", fillcolor="white", fontcolor=MUTED)
+        if n in outputs:
+            attrs["penwidth"] = "2.4"
+        target.node(_dot_id(n), **attrs)
+
+    by_order: dict[int, list[Node]] = {}
+    for n in sel.nodes:
+        if clusters and n.role == "gradient":
+            by_order.setdefault(n.order, []).append(n)
+        else:
+            emit(dot, n)
+    for k in sorted(by_order):
+        _, border = gradient_colours(k)
+        with dot.subgraph(name=f"cluster_order{k}") as sub:
+            sub.attr(label=f"order-{k} gradient nodes", style="dashed,rounded", color=border,
+                     fontcolor=border, fontsize="10", labeljust="l")
+            for n in by_order[k]:
+                emit(sub, n)
+
+
+def _emit_edges(dot: Any, sel: _Selection, shapes: bool, vals: dict, grads: dict) -> None:
+    """Input edges (labelled with shape, value, gradient), the edges from the "more nodes"
+    placeholder, and with an overlay one outgoing edge per output to show its value."""
+    drawn = set(sel.nodes)
+    edge_labels: dict[Node, str | None] = {}
+
+    def label_of(n: Node) -> str | None:
+        if n not in edge_labels:
+            edge_labels[n] = _edge_label(n, shapes, vals, grads)
+        return edge_labels[n]
+
+    hidden_into: list[Node] = []
+    for n in sel.nodes:
+        if n in sel.context:
+            continue
+        if any(i in sel.hidden for i in n.inputs):
+            hidden_into.append(n)
+        colour = style_of(n).border if n.role == "gradient" else "#4d4d4d"
+        for i in n.inputs:
+            if i not in drawn:
+                continue
+            attrs = {"color": colour}
+            text = label_of(i)
+            if text:
+                attrs["label"] = text
+            dot.edge(_dot_id(i), _dot_id(n), **attrs)
+    if hidden_into:
+        dot.node("hidden", label=f"⋯ {len(sel.hidden)} more nodes", shape="note",
+                 style="dashed", color=MUTED, fontcolor=MUTED, fillcolor="white")
+        for n in hidden_into:
+            dot.edge("hidden", _dot_id(n), style="dashed", color=MUTED)
+    if vals:
+        for o in sel.outputs:
+            if o in drawn and (o in vals or o in grads):
+                dot.node(f"out{o.id}", label="", shape="point", style="invis", width="0.05")
+                dot.edge(_dot_id(o), f"out{o.id}", label=label_of(o) or "", arrowhead="normal")
+
+
+# ---------------------------------------------------------------------------
+# rendering with dot
+# ---------------------------------------------------------------------------
+
+
+def dot_available() -> bool:
+    """Whether Graphviz's ``dot`` program is on the PATH."""
+    return shutil.which("dot") is not None
+
+
+def _require_dot() -> None:
+    if not dot_available():
+        raise RenderError(f"drawing needs Graphviz's `dot` program, which is not on the PATH; "
+                          f"{INSTALL_HINT} (sg.to_dot works without it)")
+
+
+def _pipe(source: str, fmt: str) -> bytes:
+    import graphviz
+
+    _require_dot()
+    try:
+        return graphviz.Source(source).pipe(format=fmt, quiet=True)
+    except graphviz.ExecutableNotFound:
+        raise RenderError(f"Graphviz's `dot` could not be run; {INSTALL_HINT}") from None
+    except (subprocess.CalledProcessError, OSError) as e:
+        raise RenderError(f"Graphviz's `dot` failed to render the picture as {fmt}: {e}") from None
+
+
+class Drawing:
+    """A rendered picture: shows itself in Jupyter and saves as SVG, PNG or PDF."""
+
+    def __init__(self, source: str, n_nodes: int) -> None:
+        self.source = source
+        self.n_nodes = n_nodes
+        self._svg: str | None = None
+
+    @property
+    def svg(self) -> str:
+        """The picture as SVG text (rendered once)."""
+        if self._svg is None:
+            self._svg = _pipe(self.source, "svg").decode("utf-8")
+        return self._svg
+
+    def pipe(self, format: str = "svg") -> bytes:  # noqa: A002 - graphviz's own name
+        """The picture in any format ``dot`` supports, as bytes."""
+        return self.svg.encode("utf-8") if format == "svg" else _pipe(self.source, format)
+
+    def save(self, path: str | Path, format: str | None = None) -> Path:  # noqa: A002
+        """Write the picture to ``path``; the format comes from the extension (svg, png, pdf)."""
+        path = Path(path)
+        fmt = (format or path.suffix.lstrip(".")).lower()
+        if fmt not in SAVE_FORMATS:
+            raise RenderError(f"cannot save a drawing as {fmt or 'a file without extension'!r}: "
+                              f"use one of .{', .'.join(SAVE_FORMATS)} or pass format=")
+        data = self.pipe(fmt)
+        try:
+            path.write_bytes(data)
+        except OSError as e:
+            raise RenderError(f"cannot write the picture to {str(path)!r}: {e.strerror}") from None
+        return path
+
+    def _repr_svg_(self) -> str:
+        return self.svg
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
+        return {"image/svg+xml": self.svg, "text/plain": repr(self)}
+
+    def __repr__(self) -> str:
+        return f"<symgraph.Drawing of {self.n_nodes} nodes>"
+
+
+def draw(graph_or_nodes: Any, *, values: Mapping | None = None, grads_of: Node | None = None,
+         wrt: Any = None, labels: Mapping[Node, str] | None = None,
+         collapse_constants: bool = True, max_nodes: int | None = DEFAULT_MAX_NODES,
+         clusters: bool = True, shapes: bool = True, rankdir: str = "auto",
+         title: str | None = None) -> Drawing:
+    """Render a picture of a graph with Graphviz; see ``to_dot`` for the options.
+
+    Returns a ``Drawing`` (shows itself in Jupyter; ``.save("f.png")``).
+    Raises ``RenderError`` with install instructions when ``dot`` is missing.
+    """
+    _require_dot()
+    drawing = Drawing(*_build(graph_or_nodes, values=values, grads_of=grads_of, wrt=wrt,
+                              labels=labels, collapse_constants=collapse_constants,
+                              max_nodes=max_nodes, clusters=clusters, shapes=shapes,
+                              rankdir=rankdir, title=title))
+    drawing.svg  # render now, so problems surface at draw() and not at display time
+    return drawing
+
+
+def mimebundle(graph_or_nodes: Any) -> dict[str, str]:
+    """Jupyter's view of a Graph or Node: SVG when ``dot`` exists, else text with a hint."""
+    text = repr(graph_or_nodes[0] if isinstance(graph_or_nodes, list) and
+                len(graph_or_nodes) == 1 else graph_or_nodes)
+    if isinstance(graph_or_nodes, Graph) and len(graph_or_nodes) == 0:
+        return {"text/plain": text}
+    if not dot_available():
+        return {"text/plain": f"{text}\n(to see it drawn, {INSTALL_HINT})"}
+    try:
+        return {"image/svg+xml": draw(graph_or_nodes).svg, "text/plain": text}
+    except SymgraphError as e:
+        return {"text/plain": f"{text}\n(cannot draw it: {e})"}

@@ -1,0 +1,329 @@
+"""The command line: the seed example's output, options checked against closed forms, and
+malformed or malicious input (one-line error, exit status 2, no traceback, nothing executed)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from symgraph import render
+from symgraph.cli import main
+from test_parse import numpy_value, valid_expressions
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = ["grad", "(w*x - y)**2", "--at", "w=1", "x=2", "y=3"]
+SEED_OUTPUT = """\
+f(w, x, y) = (w*x - y)**2
+at w = 1, x = 2, y = 3
+
+f     = 1
+df/dw = -4
+df/dx = -2
+df/dy = 2
+"""
+
+needs_dot = pytest.mark.skipif(not render.dot_available(),
+                               reason="Graphviz's dot is not installed (apt-get install graphviz)")
+
+
+def run(argv, capsys):
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_module(*argv: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run([sys.executable, "-m", "symgraph", *argv], capture_output=True,
+                          text=True, env=env, timeout=120)
+
+
+# ---------------------------------------------------------------------------
+# the main job
+# ---------------------------------------------------------------------------
+
+
+def test_seed_example_in_process(capsys):
+    code, out, err = run(SEED, capsys)
+    assert (code, out, err) == (0, SEED_OUTPUT, "")
+
+
+def test_seed_example_as_python_dash_m():
+    proc = run_module(*SEED)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == SEED_OUTPUT and proc.stderr == ""
+
+
+def test_bad_input_as_python_dash_m_is_one_line_and_exit_2():
+    proc = run_module("grad", "__import__('os').system('echo pwned')", "--at", "x=1")
+    assert proc.returncode == 2
+    assert proc.stdout == "" and "pwned" not in proc.stderr
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("symgraph: error: ")
+
+
+def test_expression_starting_with_minus_is_not_an_option(capsys):
+    code, out, _ = run(["grad", "-x**2", "--at", "x=3"], capsys)
+    assert code == 0 and out.splitlines()[3:] == ["f     = -9", "df/dx = -6"]
+    code, out, _ = run(["grad", "--at", "x=3", "--order=2", "--", "-x**2"], capsys)
+    assert code == 0 and out.splitlines()[-1] == "d2f/dx2 = -2"
+
+
+def test_wrt_selects_variables(capsys):
+    code, out, _ = run(SEED + ["--wrt", "y", "w"], capsys)
+    assert code == 0
+    assert out.splitlines()[3:] == ["f     = 1", "df/dy = 2", "df/dw = -4"]
+
+
+def test_order_lists_each_distinct_partial_against_closed_forms(capsys):
+    # f = x^2 y^3: every partial of order <= 3 has a closed form
+    code, out, _ = run(["grad", "x**2 * y**3", "--at", "x=1.5", "y=-2", "--order", "3"], capsys)
+    assert code == 0
+    x, y = 1.5, -2.0
+    want = {
+        "f": x**2 * y**3, "df/dx": 2 * x * y**3, "df/dy": 3 * x**2 * y**2,
+        "d2f/dx2": 2 * y**3, "d2f/dx dy": 6 * x * y**2, "d2f/dy2": 6 * x**2 * y,
+        "d3f/dx3": 0.0, "d3f/dx2 dy": 6 * y**2, "d3f/dx dy2": 12 * x * y, "d3f/dy3": 6 * x**2,
+    }
+    got = dict(line.split(" = ") for line in out.splitlines()[3:])
+    assert [k.strip() for k in got] == list(want)
+    for k, v in got.items():
+        assert math.isclose(float(v), want[k.strip()], abs_tol=1e-12), k
+
+
+def test_sin_to_order_four(capsys):
+    code, out, _ = run(["grad", "sin(x)", "--at", "x=0.5", "--order", "4"], capsys)
+    assert code == 0
+    values = [float(line.split(" = ")[1]) for line in out.splitlines()[3:]]
+    assert np.allclose(values, [math.sin(0.5 + k * math.pi / 2) for k in range(5)], atol=1e-9)
+
+
+def test_hessian_table_of_the_seed(capsys):
+    code, out, _ = run(SEED + ["--hessian"], capsys)
+    assert code == 0
+    table = out.split("Hessian (d2f/da db):\n")[1].splitlines()
+    assert table[0].split() == ["w", "x", "y"]
+    matrix = np.array([[float(v) for v in row.split()[1:]] for row in table[1:]])
+    w, x, y = 1.0, 2.0, 3.0  # H of (wx - y)^2 = 2 * J^T J with J = (x, w, -1), plus 2 r d2r
+    jac = np.array([x, w, -1.0])
+    r = w * x - y
+    want = 2 * np.outer(jac, jac) + 2 * r * np.array([[0, 1, 0], [1, 0, 0], [0, 0, 0]])
+    assert np.array_equal(matrix, want)
+
+
+def test_vector_values_and_hessian_over_coordinates(capsys):
+    code, out, _ = run(["grad", "sum(x**3) + x @ A @ x", "--at", "x=[1, -2, 3]",
+                        "A=[[1, 2, 0], [0, 1, 0], [0, 0, 2]]", "--wrt", "x", "--hessian",
+                        "--json"], capsys)
+    assert code == 0
+    res = json.loads(out)
+    x = np.array([1.0, -2.0, 3.0])
+    A = np.array([[1.0, 2, 0], [0, 1, 0], [0, 0, 2]])
+    assert math.isclose(res["value"], np.sum(x**3) + x @ A @ x)
+    assert np.allclose(res["gradient"]["x"], 3 * x**2 + (A + A.T) @ x)
+    assert res["hessian"]["coordinates"] == ["x[0]", "x[1]", "x[2]"]
+    assert np.allclose(res["hessian"]["matrix"], np.diag(6 * x) + A + A.T)
+    assert list(res["gradient"]) == ["x"]
+
+
+def test_json_of_the_seed(capsys):
+    code, out, _ = run(SEED + ["--json", "--order", "2"], capsys)
+    res = json.loads(out)
+    assert code == 0
+    assert res["value"] == 1.0 and res["gradient"] == {"w": -4.0, "x": -2.0, "y": 2.0}
+    assert res["at"] == {"w": 1.0, "x": 2.0, "y": 3.0}
+    d2 = {d["label"]: d["value"] for d in res["derivatives"] if d["order"] == 2}
+    assert d2 == {"d2f/dw2": 8.0, "d2f/dw dx": 2.0, "d2f/dw dy": -4.0, "d2f/dx2": 2.0,
+                  "d2f/dx dy": -2.0, "d2f/dy2": 2.0}
+
+
+def test_non_finite_results_are_printed_with_a_warning(capsys):
+    code, out, err = run(["grad", "log(x)", "--at", "x=-1", "--json"], capsys)
+    assert code == 0 and json.loads(out)["value"] == "nan"
+    assert err.startswith("symgraph: warning:")
+
+
+def test_dot_output_is_the_augmented_graph_with_values(capsys):
+    code, out, _ = run(SEED + ["--dot"], capsys)
+    assert code == 0 and out.startswith("digraph")
+    assert "df/dw" in out and "gradient, order 1" in out and ">-4</FONT>" in out
+
+
+@needs_dot
+def test_svg_file_is_written_and_parses(capsys, tmp_path):
+    path = tmp_path / "seed.svg"
+    code, out, _ = run(SEED + ["--svg", str(path)], capsys)
+    assert code == 0 and out.endswith(f"wrote {path}\n")
+    root = ET.parse(path).getroot()
+    texts = {t.text for t in root.iter("{http://www.w3.org/2000/svg}text")}
+    assert {"df/dw", "-4", "∂f/∂value"} <= texts
+
+
+@needs_dot
+def test_svg_into_a_missing_directory_is_a_one_line_error(capsys, tmp_path):
+    code, out, err = run(SEED + ["--svg", str(tmp_path / "no" / "such.svg")], capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "cannot write the picture" in err and "internal error" not in err
+
+
+def test_help_shows_examples(capsys):
+    code, out, _ = run(["grad", "--help"], capsys)
+    assert code == 0 and "examples:" in out and '--at "x=[1, 2, 3]"' in out
+    code, out, _ = run(["--help"], capsys)
+    assert code == 0 and "grad" in out
+
+
+# ---------------------------------------------------------------------------
+# errors: one line, exit 2
+# ---------------------------------------------------------------------------
+
+BAD_ARGS = [
+    ([], "required: COMMAND"),
+    (["frobnicate"], "invalid choice"),
+    (["grad", "(w*x - y)**2"], "required: --at"),
+    (["grad", "(w*x - y)**2", "--at", "w=1", "x=2"], "no value for 'y'"),
+    (["grad", "x", "--at", "x=1", "z=2"], "does not use"),
+    (["grad", "x", "--at", "x"], "NAME=VALUE"),
+    (["grad", "x", "--at", "x=1", "--heesian"], "unknown option '--heesian'"),
+    (["grad", "x", "--heesian", "--at", "x=1"], "unrecognized arguments"),
+    (["grad", "x", "--at", "x=1", "x=2"], "twice"),
+    (["grad", "x", "--at", "x=abc"], "must be a number"),
+    (["grad", "x", "--at", "x=[1, 'a']"], "only numbers"),
+    (["grad", "x", "--at", "x=[1, [2]]"], "ragged|only numbers"),
+    (["grad", "x", "--at", "x=[__import__('os')]"], "not a list of numbers"),
+    (["grad", "x", "--at", "x=[True]"], "only numbers"),
+    (["grad", "x * 2", "--at", "x=[1, 2]"], "scalar"),
+    (["grad", "x @ y", "--at", "x=[1, 2]", "y=[1, 2, 3]"], "shapes"),
+    (["grad", "x", "--at", "x=1", "--wrt", "q"], "not a variable"),
+    (["grad", "x", "--at", "x=1", "--order", "0"], "between 1 and"),
+    (["grad", "x", "--at", "x=1", "--order", "99"], "between 1 and"),
+    (["grad", "x", "--at", "x=1", "--order", "two"], "invalid int"),
+    (["grad", "sum(x)", "--at", f"x={list(range(100))}", "--order", "2"], "too many"),
+    (["grad", "2 + 3", "--at", "x=1"], "no variables"),
+    (["grad", "x", "--at", "x=1", "--svg", "out.txt"], "must end in"),
+    (["grad", "x", "--at", "x=1", "--json", "--dot"], "not allowed with"),
+    (["grad", "x" * 5000, "--at", "x=1"], "too long"),
+    (["grad", "x", "--at", "x=[" + "1," * 60000 + "1]"], "too long"),
+]
+
+
+@pytest.mark.parametrize("argv, why", BAD_ARGS, ids=[" ".join(a)[:40] for a, _ in BAD_ARGS])
+def test_bad_arguments_are_one_line_errors(argv, why, capsys):
+    code, out, err = run(argv, capsys)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("symgraph: error: "), err
+    assert "Traceback" not in err
+    assert re.search(why, err), err
+
+
+# ---------------------------------------------------------------------------
+# malicious input never runs
+# ---------------------------------------------------------------------------
+
+_SENTINEL = Path(os.environ.get("TMPDIR", "/tmp")) / f"symgraph-cli-pwned-{os.getpid()}"
+_FORBIDDEN_EVENTS = ("os.system", "subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn",
+                     "os.fork", "os.remove", "os.rename", "shutil.rmtree", "socket.connect")
+_events: list[str] = []
+_watching = [False]
+
+
+def _audit(event: str, args) -> None:
+    if _watching[0] and event.startswith(_FORBIDDEN_EVENTS):
+        _events.append(event)
+    if _watching[0] and event == "open" and len(args) > 1 and isinstance(args[1], str) \
+            and any(c in args[1] for c in "wax+"):
+        _events.append(f"open for writing {args[0]!r}")
+
+
+sys.addaudithook(_audit)
+
+PAYLOADS = [
+    f"__import__('os').system('touch {_SENTINEL}')",
+    f"open('{_SENTINEL}', 'w')",
+    f"exec(\"open('{_SENTINEL}', 'w')\")",
+    f"eval(\"__import__('os').system('touch {_SENTINEL}')\")",
+    f"[c for c in ().__class__.__base__.__subclasses__()]",
+    f"(lambda: __import__('os').system('touch {_SENTINEL}'))()",
+    f"x.__class__.__mro__[1].__subclasses__()",
+    f"getattr(__builtins__, 'open')('{_SENTINEL}', 'w')",
+    f"breakpoint()",
+    f"__builtins__",
+    f"globals()",
+    f"x; import os",
+    f"sin(x) + __import__('subprocess').call(['touch', '{_SENTINEL}'])",
+]
+
+
+def _check_safe(text: str, capsys) -> tuple[int, str, str]:
+    _events.clear()
+    _watching[0] = True
+    try:
+        code = main(["grad", text, "--at", "x=1"])
+    finally:
+        _watching[0] = False
+    out, err = capsys.readouterr()
+    assert code in (0, 2), code
+    assert "Traceback" not in out + err
+    assert not _events, _events
+    assert not _SENTINEL.exists(), f"{text!r} was executed"
+    if code == 2:
+        assert out == "" and err.count("\n") == 1 and err.startswith("symgraph: error: ")
+    return code, out, err
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_payloads_are_rejected_and_never_run(payload, capsys):
+    code, _, err = _check_safe(payload, capsys)
+    assert code == 2, err
+
+
+# Text that contains any of these can never be a valid expression (see symgraph.parse):
+# dunder names, indexing, strings, statements, assignments, dict/set braces, comments,
+# non-arithmetic operators, the lambda and import keywords.
+_GARBAGE = ["__", "[", "]", "'", '"', ";", "=", "{", "}", "#", "%", "&", "|", "^", "~", "<",
+            ">", "!", "$", "?", "`", ":", "\\", " lambda ", " import ", "\n"]
+_PIECES = ["x", "exp", "sin", "(", ")", "+", "-", "*", "/", "**", "@", ",", " ", ".", "1",
+           "2.5", "1e3", "pi", "maximum", "sum", "open", "os", "system", "class"]
+_piece_text = st.lists(st.sampled_from(_PIECES), max_size=12).map("".join)
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(before=_piece_text, bad=st.sampled_from(_GARBAGE + PAYLOADS), after=_piece_text)
+def test_garbage_never_exits_0(before, bad, after, capsys):
+    code, out, err = _check_safe(before + bad + after, capsys)
+    assert code == 2, (before + bad + after, out)
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(text=st.one_of(_piece_text, st.text(max_size=40)))
+def test_any_text_is_a_result_or_a_one_line_error(text, capsys):
+    code, out, _ = _check_safe(text, capsys)
+    if code == 0:
+        assert out.startswith("f(x) = ")
+
+
+@settings(max_examples=100, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(text=valid_expressions)
+def test_valid_expressions_exit_0_with_numpys_value(text, capsys):
+    at = {"x": 0.37, "y": -0.61}
+    used = [n for n in at if re.search(rf"\b{n}\b", text)]
+    if not used:
+        return  # no variables: an error by design, covered above
+    code, out, err = run(["grad", text, "--at", *(f"{n}={at[n]}" for n in used)], capsys)
+    assert code == 0, err
+    value = float(out.splitlines()[3].split(" = ")[1])
+    assert math.isclose(value, numpy_value(text, at["x"], at["y"]), rel_tol=1e-9, abs_tol=1e-12)
+

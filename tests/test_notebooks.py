@@ -1,0 +1,50 @@
+"""The notebooks run top to bottom (their cells assert their own results) and are stored clean."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from symgraph import render
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+
+
+def test_the_four_notebooks_exist():
+    assert [p.name for p in NOTEBOOKS] == [
+        "01_backprop_by_hand.ipynb", "02_mlp.ipynb", "03_hessian_vector_products.ipynb",
+        "04_higher_order.ipynb"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_is_stored_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, \
+                f"{path.name}: strip outputs before committing"
+
+
+@pytest.mark.skipif(not render.dot_available(),
+                    reason="the notebooks draw graphs, which needs Graphviz's dot")
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_executes(path, monkeypatch):
+    root = str(path.parents[1])
+    monkeypatch.setenv("MPLBACKEND", "Agg")  # no display in tests
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [root, os.environ.get(
+        "PYTHONPATH")])))
+    nb = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
+                                     resources={"metadata": {"path": str(path.parent)}})
+    client.execute()  # raises CellExecutionError, with the cell and traceback, on failure
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors
+    pictures = [o for c in nb.cells for o in c.get("outputs", [])
+                if "image/svg+xml" in o.get("data", {})]
+    assert pictures, "every notebook draws at least one graph"

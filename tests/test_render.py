@@ -1,0 +1,338 @@
+"""Pictures: DOT structure, colours per order, overlays checked against evaluate/grad, rendering."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+import symgraph as sg
+from symgraph import render
+from symgraph.autodiff import pruned_subgraph
+from symgraph.render import CONSTANT, FORWARD, GRADIENT_COLOURS, INPUT, format_value
+
+needs_dot = pytest.mark.skipif(not render.dot_available(),
+                               reason="Graphviz's dot is not installed (apt-get install graphviz)")
+
+NODE_RE = re.compile(r"^\s*n(\d+) \[(.*)\]$", re.M)
+EDGE_RE = re.compile(r"^\s*n(\d+) -> (n\d+|out\d+) \[(.*)\]$", re.M)
+LABEL_ROWS = re.compile(r'<FONT COLOR="(#[0-9a-f]{6})">([^<]*)</FONT>')
+
+
+def drawn_ids(dot: str) -> set[int]:
+    return {int(m.group(1)) for m in NODE_RE.finditer(dot)}
+
+
+def node_attrs(dot: str) -> dict[int, str]:
+    return {int(m.group(1)): m.group(2) for m in NODE_RE.finditer(dot)}
+
+
+def edge_overlay(dot: str) -> dict[tuple[int, str], dict[str, str]]:
+    """(tail id, head) -> {colour: text} of the green/red rows of each edge label."""
+    out = {}
+    for m in EDGE_RE.finditer(dot):
+        out[(int(m.group(1)), m.group(2))] = dict(
+            (c, t) for c, t in LABEL_ROWS.findall(m.group(3)))
+    return out
+
+
+@pytest.fixture
+def seed(fresh_graph):
+    w, x, y = sg.variable("w"), sg.variable("x"), sg.variable("y")
+    l1 = w * x
+    l2 = l1 - y
+    f = l2 ** 2
+    return dict(g=fresh_graph, w=w, x=x, y=y, l1=l1, l2=l2, f=f,
+                feed={"w": 1.0, "x": 2.0, "y": 3.0})
+
+
+# ---------------------------------------------------------------------------
+# structure
+# ---------------------------------------------------------------------------
+
+
+def test_dot_draws_every_node_but_folds_scalar_constants(seed):
+    s = seed
+    dot = sg.to_dot(s["f"])
+    assert dot.startswith("digraph")
+    assert drawn_ids(dot) == {s[k].id for k in ("w", "x", "y", "l1", "l2", "f")}
+    # arguments are spelled out in order; the folded constant is shown in its consumer
+    assert f"pow(#{s['l2'].id}, 2)" in dot and f"sub(#{s['l1'].id}, y)" in dot
+    named = sg.to_dot(s["f"], labels={s["l1"]: "l1", s["l2"]: "l2"})
+    assert "pow(l2, 2)" in named and "sub(l1, y)" in named and "mul(w, x)" in named
+    unfolded = sg.to_dot(s["f"], collapse_constants=False)
+    assert len(drawn_ids(unfolded)) == len(s["g"]) == 7
+
+
+def test_dot_of_a_node_is_its_ancestors_only(seed):
+    s = seed
+    assert drawn_ids(sg.to_dot(s["l1"])) == {s["w"].id, s["x"].id, s["l1"].id}
+
+
+def test_edges_follow_inputs_and_carry_shapes(fresh_graph):
+    X = sg.variable("X", (4, 3))
+    W = sg.variable("W", (3, 2), dtype="float32")
+    loss = sg.sum(X @ W)
+    dot = sg.to_dot(loss)
+    edges = {(m.group(1), m.group(2)) for m in EDGE_RE.finditer(dot)}
+    mm = loss.inputs[0]
+    assert edges == {(str(X.id), f"n{mm.id}"), (str(W.id), f"n{mm.id}"),
+                     (str(mm.id), f"n{loss.id}")}
+    assert "(4, 3)" in dot and "(3, 2) float32" in dot and "(4, 2)" in dot
+
+
+def test_colours_and_clusters_per_order(fresh_graph):
+    x = sg.variable("x")
+    ds = [sg.sin(x)]
+    for _ in range(3):
+        ds.append(sg.grad(ds[-1], x))
+    dot = sg.to_dot(ds)
+    attrs = node_attrs(dot)
+    assert drawn_ids(dot) == {n.id for n in fresh_graph.nodes if not render._is_scalar_constant(n)}
+    for n in fresh_graph.nodes:
+        if n.id not in attrs:
+            continue
+        if n.role == "input":
+            want = INPUT.fill
+        elif n.role == "constant":
+            want = CONSTANT.fill
+        elif n.role == "forward":
+            want = FORWARD.fill
+        else:
+            want = GRADIENT_COLOURS[n.order - 1][0]
+        assert f'fillcolor="{want}"' in attrs[n.id], (n, attrs[n.id])
+    assert len({GRADIENT_COLOURS[k][0] for k in range(3)} | {FORWARD.fill, INPUT.fill}) == 5
+    for k in (1, 2, 3):
+        assert f"cluster_order{k}" in dot
+        assert f"gradient, order {k}" in dot  # legend entry
+    assert "gradient, order 4" not in dot
+    assert "cluster_order" not in sg.to_dot(ds, clusters=False)
+
+
+def test_legend_lists_only_kinds_present(seed):
+    dot = sg.to_dot(seed["f"], collapse_constants=False)
+    for entry in (">input<", ">constant<", ">forward<"):
+        assert entry in dot
+    assert "gradient, order" not in dot
+    assert ">value<" not in dot  # no overlay, no value entry
+
+
+# ---------------------------------------------------------------------------
+# overlays
+# ---------------------------------------------------------------------------
+
+
+def test_overlay_matches_evaluate_and_grad(seed):
+    """Green = value of the edge's tail, red = d f / d tail, each checked independently."""
+    s = seed
+    n_before = len(s["g"])
+    dot = sg.to_dot(s["f"], values=s["feed"], grads_of=s["f"])
+    assert len(s["g"]) == n_before, "drawing must not add nodes to the user's graph"
+    overlay = edge_overlay(dot)
+    tails = [s[k] for k in ("w", "x", "y", "l1", "l2")]
+    values = sg.evaluate(tails + [s["f"]], s["feed"])
+    grads = sg.evaluate(sg.grad(s["f"], tails + [s["f"]]), s["feed"])
+    want = dict(zip(tails + [s["f"]], zip(values, grads)))
+    assert len(overlay) == 6  # five edges and the output's edge
+    for (tail, _head), rows in overlay.items():
+        node = next(n for n in want if n.id == tail)
+        v, g = want[node]
+        assert rows == {render.VALUE_COLOUR: format_value(v), render.GRAD_COLOUR: format_value(g)}
+    # the blog's gradient table, read off the picture
+    by_id = {t: rows[render.GRAD_COLOUR] for (t, _), rows in overlay.items()}
+    assert [by_id[s[k].id] for k in ("f", "l2", "y", "l1", "x", "w")] == \
+        ["1", "-2", "2", "-2", "-2", "-4"]
+    assert "∂f/∂value" in dot
+
+
+def _check_overlay_against_grad(dot, y, feed):
+    """Every red/green row of ``dot`` equals an independent evaluate / sg.grad."""
+    overlay = {t: rows for (t, _), rows in edge_overlay(dot).items() if rows}
+    assert overlay
+    nodes = [n for n in y.graph.nodes if n.id in overlay]
+    with np.errstate(all="ignore"):  # d (l2 ** k) / dk = l2 ** k log(l2) is nan at l2 = -1
+        values = sg.evaluate(nodes, feed)
+        grads = sg.evaluate(sg.grad(y, nodes), feed)
+    for n, v, g in zip(nodes, values, grads):
+        assert overlay[n.id] == {render.VALUE_COLOUR: format_value(v),
+                                 render.GRAD_COLOUR: format_value(g)}, n
+
+
+def test_gradient_overlay_when_max_nodes_cuts_the_graph(fresh_graph):
+    x = sg.variable("x")
+    y = x
+    for k in range(60):
+        y = sg.sin(y) * 1.1 if k % 3 else sg.tanh(y + x)
+    dot = sg.to_dot(y, values={"x": 0.4}, grads_of=y, max_nodes=15)
+    assert len(drawn_ids(dot)) == 15
+    _check_overlay_against_grad(dot, y, {"x": 0.4})
+
+
+def test_gradient_overlay_of_drawn_constants(seed):
+    s = seed
+    dot = sg.to_dot(s["f"], values=s["feed"], grads_of=s["f"], collapse_constants=False)
+    _check_overlay_against_grad(dot, s["f"], s["feed"])
+
+
+def test_fed_intermediate_cuts_gradients(fresh_graph):
+    x = sg.variable("x")
+    h = sg.exp(x)
+    y = h * h + x
+    dot = sg.to_dot(y, values={"x": 0.5, h: 3.0}, grads_of=y)
+    rows = {t: r for (t, _), r in edge_overlay(dot).items()}
+    assert rows[h.id] == {render.VALUE_COLOUR: "3", render.GRAD_COLOUR: "6"}
+    assert rows[x.id] == {render.VALUE_COLOUR: "0.5", render.GRAD_COLOUR: "1"}  # not 1 + 2e^2x
+
+
+def test_overlay_on_augmented_graph_values_of_gradient_nodes(seed):
+    s = seed
+    dw, dx, dy = sg.grad(s["f"], [s["w"], s["x"], s["y"]])
+    overlay = edge_overlay(sg.to_dot(s["g"], values=s["feed"]))
+    outs = {t: rows[render.VALUE_COLOUR] for (t, head), rows in overlay.items()
+            if head.startswith("out")}
+    assert outs == {s["f"].id: "1", dw.id: "-4", dx.id: "-2", dy.id: "2"}
+
+
+def test_overlay_skips_nodes_the_feed_does_not_determine(seed):
+    s = seed
+    overlay = edge_overlay(sg.to_dot(s["f"], values={"w": 1.0, "x": 2.0}))
+    shown = {t for (t, _), rows in overlay.items() if rows}
+    assert shown == {s["w"].id, s["x"].id, s["l1"].id}
+
+
+def test_overlay_with_arrays_and_feeding_intermediates(fresh_graph):
+    x = sg.variable("x", (5,))
+    h = sg.exp(x)
+    y = sg.sum(h * h)
+    dot = sg.to_dot(y, values={h: np.arange(5.0)}, grads_of=y)
+    overlay = edge_overlay(dot)
+    assert overlay[(h.id, f"n{(h * h).id}")] == {render.VALUE_COLOUR: "[0, 1, …]",
+                                                 render.GRAD_COLOUR: "[0, 2, …]"}
+    assert overlay[(x.id, f"n{h.id}")] == {}  # x is not fed: h's value cuts it off
+
+
+def test_format_value():
+    assert format_value(np.float64(-4.0)) == "-4"
+    assert format_value(1 / 3) == "0.3333"
+    assert format_value(np.array([1.0, 2.0, 3.0])) == "[1, 2, 3]"
+    assert format_value(np.arange(10.0)) == "[0, 1, …]"
+    assert format_value(np.array(True)) == "True"
+    assert format_value(np.array(7)) == "7"
+
+
+# ---------------------------------------------------------------------------
+# selection: G', max_nodes, labels
+# ---------------------------------------------------------------------------
+
+
+def test_wrt_draws_pruned_subgraph_and_dashed_context(fresh_graph):
+    w, x, y = sg.variable("w"), sg.variable("x"), sg.variable("y")
+    f = (w * x - y) ** 2 + sg.exp(y)
+    dot = sg.to_dot(f, wrt=[w])
+    attrs = node_attrs(dot)
+    core = {n.id for n in pruned_subgraph([f], [w])}
+    dashed = {i for i, a in attrs.items() if "dashed" in a}
+    solid = set(attrs) - dashed
+    assert solid == core
+    assert dashed == {x.id, y.id, sg.exp(y).id}
+    assert "outside G′" in dot
+
+
+def test_max_nodes_keeps_nodes_nearest_the_output_on_a_deep_chain(fresh_graph):
+    x = sg.variable("x")
+    y = x
+    for _ in range(20_000):  # deep: the picture code must not recurse
+        y = sg.sin(y)
+    dot = sg.to_dot(y, max_nodes=25)
+    ids = drawn_ids(dot)
+    assert len(ids) == 25 and y.id in ids and x.id not in ids
+    assert min(ids) == y.id - 24
+    assert "19976 more nodes" in dot
+    assert 'hidden -> n' in dot
+    with pytest.raises(sg.RenderError, match="max_nodes"):
+        sg.to_dot(y, max_nodes=0)
+
+
+def test_labels_name_intermediate_nodes_and_text_is_escaped(fresh_graph):
+    a = sg.variable("a<b & c>")
+    h = sg.tanh(a)
+    dot = sg.to_dot(h, labels={h: "hidden <h>"})
+    assert "a&lt;b &amp; c&gt;" in dot and "hidden &lt;h&gt;" in dot
+    assert "label=<<B>a<b" not in dot
+
+
+def test_bad_arguments_raise_render_errors(seed, fresh_graph):
+    s = seed
+    with pytest.raises(sg.RenderError, match="grads_of needs values"):
+        sg.to_dot(s["f"], grads_of=s["f"])
+    with sg.Graph():
+        other = sg.variable("z")
+    with pytest.raises(sg.RenderError, match="two graphs"):
+        sg.to_dot([s["f"], other])
+    with pytest.raises(sg.RenderError, match="rankdir"):
+        sg.to_dot(s["f"], rankdir="sideways")
+    with pytest.raises(sg.RenderError, match="scalar"):
+        v = sg.variable("v", (2,))
+        sg.to_dot(v * 2, values={"v": [1.0, 2.0]}, grads_of=v * 2)
+    with pytest.raises(sg.RenderError, match="Graph, a Node"):
+        sg.to_dot([s["f"], 3])
+    with pytest.raises(sg.RenderError, match="empty"):
+        sg.to_dot([])
+    with pytest.raises(sg.UnknownInputError, match="nope"):
+        sg.to_dot(s["f"], values={"w": 1.0, "nope": 2.0})
+    with pytest.raises(sg.RenderError, match="grads_of cannot be evaluated"):
+        sg.to_dot(s["f"], values={"w": 1.0}, grads_of=s["f"])
+
+
+# ---------------------------------------------------------------------------
+# rendering with dot
+# ---------------------------------------------------------------------------
+
+
+@needs_dot
+def test_draw_svg_parses_as_xml_with_one_group_per_node(seed):
+    s = seed
+    d = sg.draw(s["f"], values=s["feed"], grads_of=s["f"], labels={s["l1"]: "l1"})
+    root = ET.fromstring(d.svg)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    ns = {"svg": "http://www.w3.org/2000/svg"}
+    groups = root.findall(".//svg:g[@class='node']", ns)
+    titles = {g.find("svg:title", ns).text for g in groups}
+    assert {f"n{s[k].id}" for k in ("w", "x", "y", "l1", "l2", "f")} <= titles
+    texts = {t.text for t in root.iter("{http://www.w3.org/2000/svg}text")}
+    assert {"l1", "-4", "∂f/∂value"} <= texts
+    assert d._repr_svg_() == d.svg
+    assert set(d._repr_mimebundle_()) == {"image/svg+xml", "text/plain"}
+
+
+@needs_dot
+@pytest.mark.parametrize("ext, magic", [("png", b"\x89PNG"), ("pdf", b"%PDF"), ("svg", b"<?xml")])
+def test_save_by_extension(seed, tmp_path, ext, magic):
+    path = sg.draw(seed["f"], values=seed["feed"]).save(tmp_path / f"seed.{ext}")
+    assert path.read_bytes().startswith(magic)
+
+
+@needs_dot
+def test_save_rejects_unknown_extension(seed, tmp_path):
+    with pytest.raises(sg.RenderError, match="svg"):
+        sg.draw(seed["f"]).save(tmp_path / "seed.txt")
+
+
+@needs_dot
+def test_jupyter_reprs_of_graph_and_node(seed):
+    for obj in (seed["g"], seed["f"]):
+        bundle = obj._repr_mimebundle_()
+        ET.fromstring(bundle["image/svg+xml"])
+        assert "symgraph" in bundle["text/plain"] or "Node" in bundle["text/plain"]
+    assert set(sg.Graph()._repr_mimebundle_()) == {"text/plain"}
+
+
+def test_without_dot_draw_explains_how_to_install_and_to_dot_still_works(seed, monkeypatch):
+    monkeypatch.setattr(render.shutil, "which", lambda name: None)
+    with pytest.raises(sg.RenderError, match="apt-get install graphviz"):
+        sg.draw(seed["f"])
+    assert sg.to_dot(seed["f"]).startswith("digraph")
+    bundle = seed["g"]._repr_mimebundle_()
+    assert set(bundle) == {"text/plain"} and "apt-get install graphviz" in bundle["text/plain"]
