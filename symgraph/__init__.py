@@ -12,8 +12,9 @@ graph with ``grad``/``jvp``/``hvp``, and evaluate any node on numpy::
 
 from .autodiff import build_grad, grad, jvp, vjp
 from .diagnostics import NonFiniteError
-from .errors import (DTypeError, EvaluationError, GraphMismatchError, MissingInputError,
-                     ShapeError, SymgraphError, UndefinedGradientError, UnknownInputError)
+from .errors import (BackendError, DTypeError, EvaluationError, GraphMismatchError,
+                     MissingInputError, ShapeError, SymgraphError, UndefinedGradientError,
+                     UnknownInputError)
 from .evaluate import Evaluator, evaluate
 from .graph import Graph, Node, get_default_graph, reset_default_graph
 from .ops import *  # noqa: F401,F403 - the op builders are the public API
@@ -26,5 +27,6 @@ __all__ = [
     "grad", "vjp", "jvp", "build_grad", "evaluate", "Evaluator",
     "SymgraphError", "ShapeError", "DTypeError", "GraphMismatchError", "MissingInputError",
     "UnknownInputError", "UndefinedGradientError", "EvaluationError", "NonFiniteError",
+    "BackendError",
     *_ops_all,
 ]

@@ -33,3 +33,7 @@ class UndefinedGradientError(SymgraphError, NotImplementedError):
 
 class EvaluationError(SymgraphError, RuntimeError):
     """An op's numeric implementation failed while evaluating a node."""
+
+
+class BackendError(EvaluationError):
+    """An op cannot run on the array type it was given (e.g. no dask equivalent); names both."""
