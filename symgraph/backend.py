@@ -106,9 +106,9 @@ def astype(x: Any, dtype: Any) -> Any:
 
 def _load(fam: str) -> None:
     if fam not in _loaded:
-        _loaded.add(fam)
         if fam in _LOADERS:
             importlib.import_module(_LOADERS[fam])
+        _loaded.add(fam)
 
 
 def register(fam: str, name: str) -> Callable[[Callable], Callable]:
@@ -239,7 +239,7 @@ def take_labels_numpy(logp: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def take_labels(logp: Any, labels: Any) -> Any:
-    """The entry of the last axis of ``logp`` picked by integer ``labels`` (shape ``logp.shape[:-1]``).
+    """The entries of ``logp``'s last axis that integer ``labels`` pick (shape ``labels.shape``).
 
     Labels out of range raise ``EvaluationError`` (for lazy arrays, when the
     result is computed).

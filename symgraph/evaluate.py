@@ -20,8 +20,8 @@ import numpy as np
 
 from . import backend, diagnostics
 from .autodiff import ancestors
-from .errors import (BackendError, DTypeError, EvaluationError, GraphMismatchError, MissingInputError,
-                     ShapeError, SymgraphError, UnknownInputError)
+from .errors import (BackendError, DTypeError, EvaluationError, GraphMismatchError,
+                     MissingInputError, ShapeError, SymgraphError, UnknownInputError)
 from .graph import Graph, Node
 from .structure import flatten
 
@@ -147,8 +147,8 @@ def _run_node(node: Node, args: list, fam: str = backend.NUMPY) -> Any:
     except backend.ComputeRefused as e:
         inputs = ", ".join(backend.describe(a) for a in args)
         raise BackendError(f"op {op.name!r} (node #{node.id} {op.describe()}) has no lazy {fam} "
-                           f"version: {e}. Its inputs: ({inputs}). Write its f with numpy functions "
-                           f"{fam} implements, or evaluate on numpy arrays") from None
+                           f"version: {e}. Its inputs: ({inputs}). Write its f with numpy "
+                           f"functions {fam} implements, or evaluate on numpy arrays") from None
     except SymgraphError:
         raise
     except Exception as e:  # an op's array code failed: say which node, and on what

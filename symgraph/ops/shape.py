@@ -325,7 +325,7 @@ def _as_int(v: Any) -> int:
     raise SymgraphError(f"slice bounds must be ints or None, got {v!r}")
 
 
-_is_basic = backend.is_basic_index
+_is_basic = backend.is_basic_index  # the test moved to backend; this name stays for importers
 
 
 class GetItem(Op):
