@@ -8,7 +8,10 @@ only a few chunks in flight per worker, so each worker's extra memory stays
 about the same whatever the number of chunks.  With the data persisted in
 the workers' memory beforehand, every chunk's first task is ready at once and
 dask runs them ahead of the rest (it queues only data-reading tasks), so that
-row's peak grows with the number of chunks: shown for comparison.
+row's peak grows with the number of chunks: shown for comparison.  The
+'threads' row runs the same dask graph on this process's threads (dask's
+local scheduler, data read by the tasks): the cost of the graph itself,
+without the cluster's scheduling and inter-process transfers.
 
 Columns:
   time      wall time of one loss+gradient evaluation (dask: building the lazy
@@ -143,10 +146,10 @@ def main() -> None:
     finally:
         client.close()
         cluster.close()
-    print("peak: extra memory of the evaluation (tracemalloc): this process for numpy, the "
-          "largest worker for dask.\n'data read by tasks': chunks are loaded from .npy files "
-          "inside the task graph (as from zarr or parquet);\n'data persisted': the chunks sit in "
-          "the workers' memory beforehand (client.persist).")
+    print("peak: extra memory of the evaluation (tracemalloc): this process for numpy and "
+          "'threads', the largest worker for the cluster rows.\n'data read': chunks are loaded "
+          "from .npy files inside the task graph (as from zarr or parquet);\n'persisted': the "
+          "chunks sit in the workers' memory beforehand (client.persist).")
 
 
 def compare(client, tmp, k, rows, d, h, c, params, repeat, chunk_bytes) -> None:
@@ -179,6 +182,14 @@ def compare(client, tmp, k, rows, d, h, c, params, repeat, chunk_bytes) -> None:
     t_np, out_np = best_time(lambda: ev.run(np_feed), repeat)
     row("symgraph numpy", t_np, local_peak(lambda: ev.run(np_feed)), None, out_np)
     del X, np_feed
+
+    threads_feed = {x: x_read, y: y_d, **params}
+
+    def threaded():  # the same dask graph on this process's threads: no cluster overhead
+        return dask.compute(*ev.run(threads_feed), scheduler="threads")
+
+    t_threads, out_threads = best_time(threaded, repeat)
+    row("symgraph dask, threads", t_threads, local_peak(threaded), None, out_threads)
 
     for name, xs in [("symgraph dask, data read", x_read), ("symgraph dask, persisted", None)]:
         ys = y_d

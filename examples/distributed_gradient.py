@@ -9,6 +9,12 @@ array, and computing them runs one task per chunk on the cluster's workers
 tree).  The script checks that the cluster's gradient equals the numpy one
 and takes a few SGD steps.
 
+The generated data set is persisted in the workers' memory so that each step
+reuses it.  For data larger than the cluster's memory, read it inside the
+graph instead (``da.from_zarr``, ``dd.read_parquet(...).to_dask_array``):
+then dask keeps only a few chunks per worker in flight
+(see ``benchmarks/bench_dask.py``).
+
     python examples/distributed_gradient.py                    # LocalCluster, 4 workers
     python examples/distributed_gradient.py --scheduler tcp://scheduler:8786
 

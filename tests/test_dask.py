@@ -121,6 +121,7 @@ INDICES = [
     (np.array([3, 3, 40]), np.array([1, 1, 2])),                 # pointwise pairs
     (np.array([[0, 1], [33, 33]]), slice(None, 2)),              # a 2-D row index
     (slice(None), np.array([[0], [4]]), None),                   # mixed with None
+    (np.array([-1, 0, -1]), slice(2, -1)),                       # negative indices
 ]
 
 
