@@ -14,7 +14,7 @@ from . import optimize
 from .autodiff import build_grad, grad, jvp, vjp
 from .derivatives import hessian, hvp, jacobian
 from .diagnostics import NonFiniteError
-from .errors import (DTypeError, EvaluationError, GradientCheckError, GraphMismatchError,
+from .errors import (BackendError, DTypeError, EvaluationError, GradientCheckError, GraphMismatchError,
                      MissingInputError, SerializationError, ShapeError, SymgraphError,
                      UndefinedGradientError, UnknownInputError)
 from .evaluate import Evaluator, evaluate
@@ -36,5 +36,6 @@ __all__ = [
     "UnknownInputError", "UndefinedGradientError", "EvaluationError", "NonFiniteError",
     "SerializationError", "GradientCheckError", "save", "load", "register_op", "testing",
     "to_dot", "draw", "Drawing", "RenderError", "parse_expression", "ParseError",
+    "BackendError",
     *_ops_all,
 ]

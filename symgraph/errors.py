@@ -41,3 +41,7 @@ class SerializationError(SymgraphError, ValueError):
 
 class GradientCheckError(SymgraphError, AssertionError):
     """``symgraph.testing.check_grads`` found a derivative that disagrees with finite differences."""
+
+
+class BackendError(EvaluationError):
+    """An op cannot run on the array type it was given (e.g. no dask equivalent); names both."""

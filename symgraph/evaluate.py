@@ -1,10 +1,14 @@
-"""The evaluator: runs the requested nodes on numpy, and nothing else.
+"""The evaluator: runs the requested nodes, and nothing else.
 
 It is separate from the graph: evaluation reads nodes and never mutates them.
 A schedule is made once per set of outputs (only their ancestors, in
 topological order, each node run once its inputs are ready) together with the
 point after which each value is dead, so intermediates are freed as soon as
 no later node needs them.
+
+Values keep the array type they were fed as (see ``symgraph.backend``):
+numpy in, numpy out; dask arrays in, lazy dask arrays out, computed later on
+whatever dask scheduler or cluster is active.
 """
 
 from __future__ import annotations
@@ -14,10 +18,10 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from . import diagnostics
+from . import backend, diagnostics
 from .autodiff import ancestors
-from .errors import (DTypeError, EvaluationError, GraphMismatchError, MissingInputError,
-                     ShapeError, SymgraphError, UnknownInputError)
+from .errors import (BackendError, DTypeError, EvaluationError, GraphMismatchError,
+                     MissingInputError, ShapeError, SymgraphError, UnknownInputError)
 from .graph import Graph, Node
 from .structure import flatten
 
@@ -91,11 +95,15 @@ class Evaluator:
         return sched
 
     def run(self, feed: Mapping | None = None, *, check_finite: bool = False) -> Any:
-        """Values of the outputs as numpy arrays (0-d for scalars), in the structure given.
+        """Values of the outputs, in the structure given.
+
+        Outputs are numpy arrays (0-d for scalars) for numpy feeds, and arrays
+        of the fed family otherwise (lazy dask arrays when any feed is a dask
+        array; mixing dask data with numpy parameters is fine).
 
         With ``check_finite``, the first node (in evaluation order) that
         produces NaN or Inf raises ``NonFiniteError`` naming it; NaN feeds are
-        allowed and only flagged then.
+        allowed and only flagged then.  It needs numpy feeds.
         """
         if not self._outputs:
             return self._unflatten([])
@@ -105,40 +113,61 @@ class Evaluator:
             names = ", ".join(repr(v.name) for v in sched.missing)
             raise MissingInputError(f"missing value for variable {names}: feed it by node or by "
                                     "name, e.g. evaluate(y, {" + f"{sched.missing[0].name!r}: ..." + "})")
+        fam = backend.family(*values_by_node.values())
+        if check_finite and fam != backend.NUMPY:
+            raise BackendError(f"check_finite needs numpy feeds, got {fam} arrays; evaluate on "
+                               "numpy arrays (or a computed sample) to find non-finite values")
         values: list[Any] = [None] * sched.size
         for slot, node in sched.fed:
             values[slot] = values_by_node[node]
             if check_finite:
                 diagnostics.check_finite(node, values[slot], ())
-        for st in sched.steps:
-            args = [values[i] for i in st.inputs]
-            values[st.slot] = _run_node(st.node, args)
-            if check_finite:
-                diagnostics.check_finite(st.node, values[st.slot], args)
-            for s in st.frees:
-                values[s] = None
-        return self._unflatten([np.asarray(values[s]) for s in sched.output_slots])
+        if fam == backend.NUMPY:
+            for st in sched.steps:
+                args = [values[i] for i in st.inputs]
+                values[st.slot] = _run_node(st.node, args)
+                if check_finite:
+                    diagnostics.check_finite(st.node, values[st.slot], args)
+                for s in st.frees:
+                    values[s] = None
+        else:
+            with backend.running(fam):
+                for st in sched.steps:
+                    value = _run_node(st.node, [values[i] for i in st.inputs], fam)
+                    values[st.slot] = backend.promote(value, fam)
+                    for s in st.frees:
+                        values[s] = None
+        return self._unflatten(backend.finalize([values[s] for s in sched.output_slots], fam))
 
 
-def _run_node(node: Node, args: list) -> np.ndarray:
+def _run_node(node: Node, args: list, fam: str = backend.NUMPY) -> Any:
     op = node.op
     try:
         out = op.f(*args)
+    except backend.ComputeRefused as e:
+        inputs = ", ".join(backend.describe(a) for a in args)
+        raise BackendError(f"op {op.name!r} (node #{node.id} {op.describe()}) has no lazy {fam} "
+                           f"version: {e}. Its inputs: ({inputs}). Write its f with numpy "
+                           f"functions {fam} implements, or evaluate on numpy arrays") from None
     except SymgraphError:
         raise
-    except Exception as e:  # an op's numpy code failed: say which node
-        shapes = ", ".join(str(np.shape(a)) for a in args)
+    except Exception as e:  # an op's array code failed: say which node, and on what
+        inputs = ", ".join(backend.describe(a) for a in args)
+        if fam != backend.NUMPY:
+            raise BackendError(f"op {op.name!r} (node #{node.id} {op.describe()}) failed on "
+                               f"{fam} arrays, inputs ({inputs}): {type(e).__name__}: {e}") from e
         raise EvaluationError(f"evaluating node #{node.id} {op.describe()} on inputs of shapes "
-                              f"({shapes}) failed: {type(e).__name__}: {e}") from e
-    out = np.asarray(out) if not isinstance(out, (np.ndarray, np.generic)) else out
-    if out.shape != node.shape:
+                              f"({inputs}) failed: {type(e).__name__}: {e}") from e
+    if not isinstance(out, (np.ndarray, np.generic)):
+        out = backend.as_array(out)
+    if tuple(out.shape) != node.shape:
         raise ShapeError(f"op {op.name!r} (node #{node.id}) produced shape {out.shape} but its "
                          f"inferred shape is {node.shape}; define infer() on the op")
     if out.dtype != node.dtype:
         if not np.can_cast(out.dtype, node.dtype, "same_kind"):
             raise DTypeError(f"op {op.name!r} (node #{node.id}) produced dtype {out.dtype} but "
                              f"its inferred dtype is {node.dtype}")
-        out = np.asarray(out, dtype=node.dtype)
+        out = backend.astype(out, node.dtype)
     return out
 
 
@@ -172,15 +201,25 @@ def _feed_node(graph: Graph, key: Any) -> Node:
     raise SymgraphError(f"feed keys must be Nodes or variable names, got {type(key).__name__} {key!r:.40}")
 
 
-def _feed_value(node: Node, value: Any) -> np.ndarray:
+def _feed_value(node: Node, value: Any) -> Any:
+    """The fed value checked against the node; arrays numpy dispatches to (dask) are kept.
+
+    Only shape and dtype are read, so a lazy array is not computed.
+    """
     label = f"variable {node.name!r}" if node.name else f"node #{node.id}"
     if isinstance(value, Node):
         raise SymgraphError(f"the value fed for {label} is a symbolic Node; feed a number or array")
-    try:
-        arr = np.asarray(value)
-    except Exception as e:  # ragged lists and similar
-        raise DTypeError(f"the value fed for {label} is not an array: {e}") from None
-    if arr.dtype.kind not in "biufc":
+    if backend.is_foreign(value):
+        arr = value
+        if any(not isinstance(s, (int, np.integer)) or s != s for s in arr.shape):
+            raise ShapeError(f"the value fed for {label} is a {backend.type_name(arr)} of unknown "
+                             f"shape {arr.shape}; determine it first (dask: compute_chunk_sizes())")
+    else:
+        try:
+            arr = np.asarray(value)
+        except Exception as e:  # ragged lists and similar
+            raise DTypeError(f"the value fed for {label} is not an array: {e}") from None
+    if np.dtype(arr.dtype).kind not in "biufc":
         raise DTypeError(f"the value fed for {label} has non-numeric dtype {arr.dtype} "
                          f"(expected {node.dtype})")
     if arr.dtype != node.dtype:
@@ -188,7 +227,7 @@ def _feed_value(node: Node, value: Any) -> np.ndarray:
             raise DTypeError(f"the value fed for {label} has dtype {arr.dtype}, which cannot be "
                              f"used as {node.dtype}")
         arr = arr.astype(node.dtype)
-    if arr.shape != node.shape:
+    if tuple(arr.shape) != node.shape:
         raise ShapeError(f"the value fed for {label} has shape {arr.shape}, expected shape "
                          f"{node.shape}")
     return arr

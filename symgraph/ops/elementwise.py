@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import backend
 from ..errors import DTypeError
 from ..graph import Node, apply
 from .base import Op, as_node, as_nodes, broadcast_shapes, is_inexact, make, ufunc_dtype
@@ -203,7 +204,7 @@ class Cast(Op):
         return x.shape, self.dtype
 
     def f(self, x):
-        return np.asarray(x).astype(self.dtype, copy=False)
+        return backend.astype(x, self.dtype)
 
     def bprop(self, inputs, out, g):
         x = inputs[0]

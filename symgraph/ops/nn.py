@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import DTypeError, EvaluationError, ShapeError, SymgraphError
+from .. import backend
+from ..errors import DTypeError, ShapeError, SymgraphError
 from ..graph import Node, apply
 from .base import Op, as_node, normalize_axis, ufunc_dtype
 from .elementwise import exp
@@ -79,7 +80,7 @@ class OneHot(Op):
         return labels.shape + (self.depth,), self.dtype
 
     def f(self, labels):
-        return (np.asarray(labels)[..., None] == np.arange(self.depth)).astype(self.dtype)
+        return backend.astype(labels[..., None] == np.arange(self.depth), self.dtype)
 
     def bprop(self, inputs, out, g):
         return [None]
@@ -112,16 +113,11 @@ class CrossEntropy(Op):
 
     def f(self, logits, labels):
         lsm = _stable_log_softmax(logits, -1)
-        labels = np.asarray(labels)
-        c = lsm.shape[-1]
-        if labels.size and (labels.min() < 0 or labels.max() >= c):
-            bad = labels[(labels < 0) | (labels >= c)].ravel()[0]
-            raise EvaluationError(f"cross_entropy: label {bad} is out of range for {c} classes")
-        nll = -np.take_along_axis(lsm, labels[..., None].astype(np.intp), axis=-1)[..., 0]
+        nll = -backend.take_labels(lsm, labels)  # checks the labels' range
         if self.reduction == "mean":
-            return np.asarray(nll.mean(), dtype=lsm.dtype)
+            return backend.astype(nll.mean(), lsm.dtype)
         if self.reduction == "sum":
-            return np.asarray(nll.sum(), dtype=lsm.dtype)
+            return backend.astype(nll.sum(), lsm.dtype)
         return nll
 
     def residual(self, logits: Node, labels: Node) -> Node:

@@ -143,7 +143,7 @@ class LogSumExp(Reduction):
         out = np.log(s) + m
         if not self.keepdims:
             out = np.squeeze(out, axis=self.axis)
-        return out.astype(self._dtype(np.asarray(x).dtype), copy=False)
+        return out.astype(self._dtype(x.dtype), copy=False)
 
     def weights(self, x: Node, out: Node) -> Node:
         """softmax(x) over the reduced axes: the derivative of logsumexp."""

@@ -12,6 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .. import backend
 from ..errors import ShapeError, SymgraphError
 from ..graph import Node, apply
 from .base import Op, as_node, as_nodes, normalize_axis
@@ -324,8 +325,7 @@ def _as_int(v: Any) -> int:
     raise SymgraphError(f"slice bounds must be ints or None, got {v!r}")
 
 
-def _is_basic(index: tuple) -> bool:
-    return not any(isinstance(i, np.ndarray) for i in index)
+_is_basic = backend.is_basic_index  # the test moved to backend; this name stays for importers
 
 
 class GetItem(Op):
@@ -343,7 +343,7 @@ class GetItem(Op):
         return probe.shape, x.dtype
 
     def f(self, x):
-        return x[self.index]
+        return backend.getitem(x, self.index)
 
     def bprop(self, inputs, out, g):
         return [lambda: apply(ScatterAdd(self.index, inputs[0].shape), [g])]
@@ -368,12 +368,7 @@ class ScatterAdd(Op):
         return self.shape, g.dtype
 
     def f(self, g):
-        out = np.zeros(self.shape, dtype=np.asarray(g).dtype)
-        if _is_basic(self.index):
-            out[self.index] = g  # basic indexing never repeats an element
-        else:
-            np.add.at(out, self.index, g)
-        return out
+        return backend.scatter_add(g, self.index, self.shape)
 
     def bprop(self, inputs, out, g):
         return [lambda: getitem(g, self.index)]

@@ -1,0 +1,183 @@
+"""dask kernels: the few op semantics numpy's dispatch does not carry over to dask.
+
+Every other op runs on dask arrays through numpy's protocols (``np.exp(x)``
+on a dask array is a dask array).  The kernels here keep the two properties
+that matter on a cluster: results stay lazy, and each task touches about one
+chunk of the data.  Imported by ``symgraph.backend`` the first time a dask
+array is seen; it needs the ``dask`` extra (``pip install symgraph[dask]``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator
+
+import dask
+import dask.array as da
+import numpy as np
+
+from . import backend
+from .backend import ComputeRefused, register
+
+FAMILY = "dask"
+
+
+# ---------------------------------------------------------------------------
+# run-time behaviour
+# ---------------------------------------------------------------------------
+
+def _refuse(*args: Any, **kwargs: Any) -> None:
+    raise ComputeRefused(backend.refuse_compute_message(FAMILY))
+
+
+@register(FAMILY, "no_compute")
+@contextlib.contextmanager
+def no_compute() -> Iterator[None]:
+    """While building lazy results, any ``compute`` (also inside ``np.asarray``) raises.
+
+    dask consults the ``scheduler`` setting before any default or distributed
+    client, so this catches every implicit computation an op might trigger.
+    The setting is process-wide while a graph is being built (milliseconds).
+    """
+    with dask.config.set(scheduler=_refuse):
+        yield
+
+
+@register(FAMILY, "asarray")
+def asarray(value: np.ndarray) -> da.Array:
+    """A numpy value as a dask array; broadcast views stay virtual (nothing is copied)."""
+    value = np.asarray(value)
+    if value.ndim and value.size > 1 and 0 in value.strides:
+        compact = value[tuple(slice(0, 1) if s == 0 else slice(None) for s in value.strides)]
+        chunks = da.core.normalize_chunks("auto", value.shape, dtype=value.dtype)
+        return da.broadcast_to(da.from_array(np.ascontiguousarray(compact)), value.shape,
+                               chunks=chunks)
+    return da.from_array(value)
+
+
+# ---------------------------------------------------------------------------
+# indexing
+# ---------------------------------------------------------------------------
+
+def _expand(index: tuple, ndim: int) -> list:
+    """The index with Ellipsis spelled out and trailing full slices, one item per axis (+ None)."""
+    consumed = sum(1 for i in index if i is not None and i is not Ellipsis)
+    out: list = []
+    for i in index:
+        if i is Ellipsis:
+            out.extend([slice(None)] * (ndim - consumed))
+            consumed = ndim
+        else:
+            out.append(i)
+    out.extend([slice(None)] * (ndim - consumed))
+    return out
+
+
+def _single_array(items: list) -> int | None:
+    """Position of the only index item when it is a 1-D array among full slices, else None."""
+    arrays = [k for k, i in enumerate(items) if isinstance(i, np.ndarray)]
+    if len(arrays) != 1 or items[arrays[0]].ndim != 1:
+        return None
+    others = [i for k, i in enumerate(items) if k != arrays[0]]
+    if all(isinstance(i, slice) and i == slice(None) for i in others):
+        return arrays[0]
+    return None
+
+
+@register(FAMILY, "getitem")
+def getitem(x: da.Array, index: tuple) -> da.Array:
+    """dask indexes natively with slices and one 1-D array; the rest goes through flat positions."""
+    arrays = [i for i in index if isinstance(i, np.ndarray)]
+    if not arrays:
+        return x[index]
+    items = _expand(index, x.ndim)
+    if all(i is not None for i in items) and _single_array(items) is not None:
+        return x[index]
+    pos = backend.flat_positions(index, x.shape)
+    return x.reshape(-1)[pos.reshape(-1)].reshape(pos.shape)
+
+
+@register(FAMILY, "scatter_add")
+def scatter_add(g: da.Array, index: tuple, shape: tuple[int, ...]) -> da.Array:
+    """The adjoint of ``getitem``, chunked like ``g`` wherever the index keeps whole axes."""
+    items = _expand(index, len(shape))
+    if backend.is_basic_index(index):
+        return _scatter_basic(g, items, shape)
+    p = _single_array(items)
+    if p is not None:
+        return _scatter_one_array(g, items[p], p, shape)
+    return _scatter_positions(g, index, shape)
+
+
+def _scatter_basic(g: da.Array, items: list, shape: tuple[int, ...]) -> da.Array:
+    """Assignment into zeros chunked like ``g`` (each output block reads only its part of g)."""
+    drop, where, chunks, j = [], [], [], 0
+    for item in items:
+        if item is None:  # a new axis of length 1 in g, absent from the output
+            drop.append(j)
+            j += 1
+            continue
+        n = shape[len(where)]
+        if isinstance(item, slice):
+            if item == slice(None):
+                chunks.append(g.chunks[j])
+            elif g.numblocks[j] == 1:
+                chunks.append(n)
+            else:  # about the chunk length of the array g was sliced from
+                chunks.append(max(1, g.chunksize[j] * abs(item.step or 1)))
+            j += 1
+        else:  # an int: the axis is gone from g
+            chunks.append("auto")
+        where.append(item)
+    if drop:
+        g = da.squeeze(g, axis=tuple(drop))
+    out = da.zeros(shape, dtype=g.dtype, chunks=tuple(chunks))
+    out[tuple(where)] = g
+    return out
+
+
+def _scatter_one_array(g: da.Array, arr: np.ndarray, p: int, shape: tuple[int, ...]) -> da.Array:
+    """``out[:, ..., arr, :, ...] += g`` block by block, then summed over g's blocks along ``p``.
+
+    Axes other than ``p`` keep g's chunks, so selecting columns of chunked
+    rows stays chunked by rows; blocks along ``p`` (an embedding's batch)
+    each scatter into an output block spanning the whole axis ``p``.
+    """
+    starts = np.cumsum((0,) + g.chunks[p])
+
+    def block(b: np.ndarray, block_info: dict | None = None) -> np.ndarray:
+        s = starts[block_info[0]["chunk-location"][p]]
+        out = np.zeros(b.shape[:p] + (1, shape[p]) + b.shape[p + 1:], dtype=b.dtype)
+        np.add.at(out, (slice(None),) * p + (0, arr[s:s + b.shape[p]]), b)
+        return out
+
+    chunks = g.chunks[:p] + ((1,) * g.numblocks[p], (shape[p],)) + g.chunks[p + 1:]
+    stacked = g.map_blocks(block, new_axis=p + 1, chunks=chunks, dtype=g.dtype)
+    return stacked.sum(axis=p)
+
+
+def _scatter_positions(g: da.Array, index: tuple, shape: tuple[int, ...]) -> da.Array:
+    """Any index: a weighted ``bincount`` over flat positions (one output-sized block per chunk)."""
+    pos = backend.flat_positions(index, shape)
+    size = int(np.prod(shape, dtype=np.int64))
+    w = g.reshape(-1)
+    p = da.from_array(pos.reshape(-1), chunks=w.chunks)
+    if np.dtype(g.dtype).kind == "c":
+        out = (da.bincount(p, weights=w.real, minlength=size)
+               + 1j * da.bincount(p, weights=w.imag, minlength=size))
+    else:
+        out = da.bincount(p, weights=w, minlength=size)
+    return out.astype(g.dtype).reshape(shape)
+
+
+# ---------------------------------------------------------------------------
+# cross-entropy
+# ---------------------------------------------------------------------------
+
+@register(FAMILY, "take_labels")
+def take_labels(logp: Any, labels: Any) -> da.Array:
+    """``take_along_axis`` per block (whole class axis in each), labels checked in the task."""
+    logp, labels = da.asarray(logp), da.asarray(labels)
+    ind = tuple(range(logp.ndim))
+    return da.blockwise(backend.take_labels_numpy, ind[:-1], logp, ind, labels, ind[:-1],
+                        dtype=logp.dtype, concatenate=True)
