@@ -23,6 +23,7 @@ Add a rule for your own op with ``@register(MyOp)``; ``rules()`` lists them.
 from __future__ import annotations
 
 import contextlib
+import weakref
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -257,19 +258,36 @@ def _check_equivalent(node: Node, new: Node, what: str) -> None:
 # helpers for rules
 # ---------------------------------------------------------------------------
 
-def fill_value(node: Node) -> Any:
-    """The value every element of a fill node holds, or None for other nodes."""
-    return node.op.value if isinstance(node.op, Fill) else None
+_UNIFORM_CONSTANTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def is_fill(node: Node, value: Any) -> bool:
-    """Whether ``node`` is a fill whose elements all equal ``value`` (``-0.0 == 0``)."""
-    v = fill_value(node)
-    return v is not None and bool(v == value)
+def uniform_value(node: Node) -> np.ndarray | None:
+    """The one value every element of ``node`` holds, as a 0-d array of its dtype, if known.
+
+    Known: fills, constants whose elements all have the same bits, and
+    broadcasts or reshapes of those.  None for every other node.
+    """
+    while isinstance(node.op, (sh.BroadcastTo, sh.Reshape)):
+        node = node.inputs[0]
+    if isinstance(node.op, Fill):
+        return np.asarray(node.op.value, dtype=node.dtype)
+    if isinstance(node.op, Constant):
+        found = _UNIFORM_CONSTANTS.get(node, False)
+        if found is False:
+            value = node.op.value
+            found = _UNIFORM_CONSTANTS[node] = value.reshape(-1)[0].copy() if _uniform(value) else None
+        return None if found is None else np.asarray(found)
+    return None
+
+
+def is_value(node: Node, value: Any) -> bool:
+    """Whether every element of ``node`` is known to equal ``value`` (``-0.0 == 0``)."""
+    u = uniform_value(node)
+    return u is not None and bool(u == value)
 
 
 def is_source(node: Node) -> bool:
-    """Whether ``node`` holds a known value (a constant or a fill)."""
+    """Whether ``node`` holds a known array (a constant or a fill)."""
     return isinstance(node.op, (Constant, Fill))
 
 
@@ -283,8 +301,8 @@ def like(x: Node, node: Node) -> Node:
 
 
 def filled(node: Node, value: Any) -> Node:
-    """A fill with ``node``'s shape and dtype."""
-    return full(node.shape, value, node.dtype, graph=node.graph)
+    """``value`` in ``node``'s shape and dtype: a scalar fill, broadcast (a view, no copy)."""
+    return sh.broadcast_to(full((), value, node.dtype, graph=node.graph), node.shape)
 
 
 def _source_value(node: Node) -> np.ndarray:
@@ -329,19 +347,22 @@ COMMUTATIVE: set[type] = {ew.Add, ew.Multiply, ew.Maximum, ew.Minimum, ew.Equal,
 
 @register(Op)
 def constant_folding(node: Node) -> Node | None:
-    """op(constants) -> its value: a fill if uniform, else a Constant of <= FOLD_MAX_SIZE elements.
+    """op(constants) -> its value: uniform results become a (broadcast) scalar fill, others
+    a Constant of at most FOLD_MAX_SIZE elements.
 
-    Elementwise ops of fills are computed on one element, whatever the size.
+    Elementwise ops of uniform inputs are computed on one element, whatever the size.
     """
     op = node.op
-    if not node.inputs or not all(is_source(i) for i in node.inputs):
+    if not node.inputs or op.is_variable or op.cse_key() is None:
+        return None  # a source, or not a deterministic function of its inputs
+    if isinstance(op, ELEMENTWISE):
+        uniform = [uniform_value(i) for i in node.inputs]
+        if all(u is not None for u in uniform):
+            args = [np.full((1,), u, dtype=i.dtype) for u, i in zip(uniform, node.inputs)]
+            value = _run(op, args, (1,), node.dtype)
+            return None if value is None else filled(node, value[0])
+    if not all(is_source(i) for i in node.inputs):
         return None
-    if op.is_variable or op.cse_key() is None:  # not a deterministic function of its inputs
-        return None
-    if isinstance(op, ELEMENTWISE) and all(isinstance(i.op, Fill) for i in node.inputs):
-        args = [np.full((1,), i.op.value, dtype=i.dtype) for i in node.inputs]
-        value = _run(op, args, (1,), node.dtype)
-        return None if value is None else filled(node, value[0])
     if node.size > FOLD_MAX_SIZE or sum(i.size for i in node.inputs) > FOLD_MAX_INPUT_SIZE:
         return None
     value = _run(op, [_source_value(i) for i in node.inputs], node.shape, node.dtype)
@@ -364,30 +385,34 @@ def _run(op: Op, args: list[np.ndarray], shape: tuple[int, ...], dtype: np.dtype
     return out.astype(dtype, copy=False)
 
 
-@register(Constant)
-def uniform_constant(node: Node) -> Node | None:
-    """A constant whose elements are all the same -> a fill (so identities can see it)."""
-    value = node.op.value
-    return filled(node, value.reshape(-1)[0]) if _uniform(value) else None
-
-
 @register(*SELECTING)
 def fill_propagation(node: Node) -> Node | None:
-    """Moving, copying or picking elements of fills of one value gives that fill."""
-    values = [fill_value(i) for i in node.inputs]
-    if node.size == 0 or any(v is None for v in values):
+    """Moving, copying or picking elements of one repeated value gives that value
+    (e.g. a broadcast scalar zero): a broadcast scalar fill."""
+    values = [uniform_value(i) for i in node.inputs]
+    if any(v is None for v in values):
         return None
-    first = np.asarray(values[0], dtype=node.inputs[0].dtype)
-    if not all(np.asarray(v, dtype=i.dtype).tobytes() == first.tobytes() and i.dtype == node.inputs[0].dtype
-               for v, i in zip(values, node.inputs)):
+    first = values[0]
+    if any(v.dtype != first.dtype or v.tobytes() != first.tobytes() for v in values[1:]):
         return None
     return filled(node, first.astype(node.dtype).item())
+
+
+@register(*ELEMENTWISE)
+def elementwise_of_broadcast(node: Node) -> Node | None:
+    """f(broadcast_to(a, s), b) -> f(a, b), broadcast afterwards if still needed:
+    numpy broadcasts anyway, and f runs on fewer elements."""
+    inputs = list(node.inputs)
+    if not any(isinstance(i.op, sh.BroadcastTo) for i in inputs):
+        return None
+    stripped = [i.inputs[0] if isinstance(i.op, sh.BroadcastTo) else i for i in inputs]
+    return sh.broadcast_to(apply(node.op, stripped), node.shape)
 
 
 @register(*ZERO_PRESERVING)
 def zero_propagation(node: Node) -> Node | None:
     """Sums and products of zeros are zeros (``A @ 0`` assumes A finite)."""
-    if any(is_fill(i, 0) for i in node.inputs):
+    if any(is_value(i, 0) for i in node.inputs):
         return filled(node, 0)
     return None
 
@@ -396,7 +421,7 @@ def zero_propagation(node: Node) -> Node | None:
 def stop_gradient_constant(node: Node) -> Node | None:
     """stop_gradient(constant) -> constant: constants have no gradient anyway."""
     (x,) = node.inputs
-    return x if is_source(x) else None
+    return x if is_source(x) or uniform_value(x) is not None else None
 
 
 # ---------------------------------------------------------------------------
@@ -414,9 +439,9 @@ def idempotent(node: Node) -> Node | None:
 def add_zero(node: Node) -> Node | None:
     """x + 0 -> x and 0 + x -> x (broadcast to the result's shape and dtype)."""
     a, b = node.inputs
-    if is_fill(b, 0):
+    if is_value(b, 0):
         return like(a, node)
-    if is_fill(a, 0):
+    if is_value(a, 0):
         return like(b, node)
     return None
 
@@ -436,9 +461,9 @@ def add_negative(node: Node) -> Node | None:
 def subtract_zero(node: Node) -> Node | None:
     """x - 0 -> x and 0 - x -> -x."""
     a, b = node.inputs
-    if is_fill(b, 0):
+    if is_value(b, 0):
         return like(a, node)
-    if is_fill(a, 0):
+    if is_value(a, 0):
         return like(ew.negative(b), node)
     return None
 
@@ -461,9 +486,9 @@ def subtract_negative(node: Node) -> Node | None:
 def multiply_one(node: Node) -> Node | None:
     """x * 1 -> x and 1 * x -> x (broadcast to the result's shape and dtype)."""
     a, b = node.inputs
-    if is_fill(b, 1):
+    if is_value(b, 1):
         return like(a, node)
-    if is_fill(a, 1):
+    if is_value(a, 1):
         return like(b, node)
     return None
 
@@ -472,16 +497,16 @@ def multiply_one(node: Node) -> Node | None:
 def multiply_zero(node: Node) -> Node | None:
     """x * 0 -> zeros of the broadcast shape (assumes x finite)."""
     a, b = node.inputs
-    return filled(node, 0) if is_fill(a, 0) or is_fill(b, 0) else None
+    return filled(node, 0) if is_value(a, 0) or is_value(b, 0) else None
 
 
 @register(ew.Multiply)
 def multiply_minus_one(node: Node) -> Node | None:
     """x * -1 -> -x and -1 * x -> -x."""
     a, b = node.inputs
-    if is_fill(b, -1):
+    if is_value(b, -1):
         return like(ew.negative(a), node)
-    if is_fill(a, -1):
+    if is_value(a, -1):
         return like(ew.negative(b), node)
     return None
 
@@ -499,7 +524,7 @@ def multiply_negatives(node: Node) -> Node | None:
 def divide_one(node: Node) -> Node | None:
     """x / 1 -> x."""
     a, b = node.inputs
-    return like(a, node) if is_fill(b, 1) else None
+    return like(a, node) if is_value(b, 1) else None
 
 
 @register(ew.Negative)
@@ -520,20 +545,20 @@ def log_exp(node: Node) -> Node | None:
 def power_one(node: Node) -> Node | None:
     """x ** 1 -> x."""
     a, b = node.inputs
-    return like(a, node) if is_fill(b, 1) else None
+    return like(a, node) if is_value(b, 1) else None
 
 
 @register(ew.Power)
 def power_zero(node: Node) -> Node | None:
     """x ** 0 -> ones (numpy gives 1 even for 0, inf and nan)."""
     _, b = node.inputs
-    return filled(node, 1) if is_fill(b, 0) else None
+    return filled(node, 1) if is_value(b, 0) else None
 
 
 @register(ew.AddN)
 def add_n_zeros(node: Node) -> Node | None:
     """add_n drops zero terms (and becomes its single remaining term, or zeros)."""
-    terms = [t for t in node.inputs if not is_fill(t, 0)]
+    terms = [t for t in node.inputs if not is_value(t, 0)]
     if len(terms) == len(node.inputs):
         return None
     return like(ew.add_n(terms), node) if terms else filled(node, 0)
@@ -543,7 +568,7 @@ def add_n_zeros(node: Node) -> Node | None:
 def where_constant_condition(node: Node) -> Node | None:
     """where(True, a, b) -> a and where(False, a, b) -> b."""
     cond, a, b = node.inputs
-    value = fill_value(cond)
+    value = uniform_value(cond)
     if value is None:
         return None
     return like(a if value else b, node)
@@ -605,5 +630,5 @@ def broadcast_broadcast(node: Node) -> Node | None:
     return sh.broadcast_to(x.inputs[0], node.shape) if isinstance(x.op, sh.BroadcastTo) else None
 
 
-__all__ = ["simplify", "register", "rules", "rules_for", "Rule", "fill_value", "is_fill",
+__all__ = ["simplify", "register", "rules", "rules_for", "Rule", "uniform_value", "is_value",
            "is_source", "like", "filled", "FOLD_MAX_SIZE", "FOLD_MAX_INPUT_SIZE"]
