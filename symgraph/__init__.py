@@ -25,6 +25,7 @@ from .serialize import load, register_op, save
 from . import testing  # noqa: E402 - sg.testing.check_grads
 from .parse import ParseError, parse_expression
 from .render import Drawing, RenderError, draw, to_dot
+from .rewrite import simplify
 
 __version__ = "0.1.0"
 
@@ -32,6 +33,7 @@ __all__ = [
     "Graph", "Node", "get_default_graph", "reset_default_graph",
     "grad", "vjp", "jvp", "build_grad", "hvp", "jacobian", "hessian", "optimize",
     "evaluate", "Evaluator",
+    "simplify",
     "SymgraphError", "ShapeError", "DTypeError", "GraphMismatchError", "MissingInputError",
     "UnknownInputError", "UndefinedGradientError", "EvaluationError", "NonFiniteError",
     "SerializationError", "GradientCheckError", "save", "load", "register_op", "testing",

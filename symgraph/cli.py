@@ -29,6 +29,7 @@ from .evaluate import evaluate
 from .graph import Graph, Node
 from .parse import FUNCTIONS, parse_expression, variable_names
 from .render import SAVE_FORMATS, draw, to_dot
+from .rewrite import simplify
 
 #: Highest --order accepted (the graphs of higher derivatives grow quickly).
 MAX_ORDER = 8
@@ -106,6 +107,9 @@ output:
                        help=f"also print partial derivatives of orders 2..N (N <= {MAX_ORDER})"),
         g.add_argument("--hessian", action="store_true",
                        help="print the Hessian matrix (second derivatives)"),
+        g.add_argument("--simplify", action="store_true",
+                       help="simplify the derivative graph (constant folding, identities, CSE) "
+                            "before evaluating and drawing it"),
         out.add_argument("--json", action="store_true", help="print the results as JSON"),
         out.add_argument("--dot", action="store_true",
                          help="print the graph with its derivative nodes as Graphviz DOT, "
@@ -201,6 +205,12 @@ class Derivatives:
     coordinates: list[Coordinate] = field(default_factory=list)
     #: sorted tuple of coordinate positions -> node, for orders >= 2
     partials: dict[tuple[int, ...], Node] = field(default_factory=dict)
+
+
+def simplified(d: Derivatives) -> Derivatives:
+    """The same derivatives after ``sg.simplify`` (one pass over all of them)."""
+    f, gradient, partials = simplify([d.f, d.gradient, d.partials])
+    return Derivatives(f, gradient, d.coordinates, partials)
 
 
 def partial_label(coords: Sequence[Coordinate]) -> str:
@@ -310,6 +320,8 @@ def _run_grad(args: argparse.Namespace) -> int:
                              "reduce it, e.g. sum(...)")
         d = differentiate(f, {n: variables[n] for n in wrt_names},
                           max(args.order, 2 if args.hessian else 1))
+        if args.simplify:
+            d = simplified(d)
         feed = {variables[n]: v for n, v in point.items()}
         values = evaluate([d.f, *d.gradient.values(), *d.partials.values()], feed)
     k = 1 + len(d.gradient)

@@ -105,6 +105,11 @@ class Graph:
             self._variables.setdefault(node.name, []).append(node)
         return node
 
+    def find(self, op: Op, inputs: Sequence[Node]) -> Node | None:
+        """The existing node ``op(*inputs)`` that hash-consing would return, or None."""
+        key = op.cse_key()
+        return None if key is None else self._cons.get((key, tuple(i.id for i in inputs)))
+
     def _role_for(self, op: Op, inputs: tuple[Node, ...]) -> tuple[str, int]:
         ctx_role, ctx_order = self._build_context[-1] if self._build_context else ("forward", 0)
         if op.is_variable:

@@ -327,3 +327,22 @@ def test_valid_expressions_exit_0_with_numpys_value(text, capsys):
     value = float(out.splitlines()[3].split(" = ")[1])
     assert math.isclose(value, numpy_value(text, at["x"], at["y"]), rel_tol=1e-9, abs_tol=1e-12)
 
+
+
+def test_simplify_flag_keeps_values_and_shrinks_the_graph(capsys):
+    args = ["grad", "sin(w*x) * exp(y) + (w*x - y)**2", "--at", "w=0.5", "x=2", "y=-1",
+            "--order", "2", "--json"]
+    assert main(args) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert main(args + ["--simplify"]) == 0
+    simple = json.loads(capsys.readouterr().out)
+    assert simple["value"] == pytest.approx(plain["value"], rel=1e-12)
+    for name in plain["gradient"]:
+        assert simple["gradient"][name] == pytest.approx(plain["gradient"][name], rel=1e-12)
+    assert [d["label"] for d in simple["derivatives"]] == [d["label"] for d in plain["derivatives"]]
+    for a, b in zip(plain["derivatives"], simple["derivatives"]):
+        assert b["value"] == pytest.approx(a["value"], rel=1e-12, abs=1e-14)
+    assert main(args[:-1] + ["--dot"]) == 0
+    edges = capsys.readouterr().out.count("->")
+    assert main(args[:-1] + ["--dot", "--simplify"]) == 0
+    assert capsys.readouterr().out.count("->") < edges

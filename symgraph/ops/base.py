@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 import numbers
+import struct
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -109,7 +110,21 @@ def registered_ops() -> dict[str, type]:
 
 
 def _freeze(value: Any) -> Any:
-    """A hashable stand-in for op parameters (tuples, dicts, dtypes, arrays)."""
+    """A hashable stand-in for op parameters (tuples, dicts, dtypes, arrays).
+
+    Scalars are tagged with their type and floats compared by their bits, so
+    parameters that Python's ``==`` confuses are never shared: ``0.0`` and
+    ``-0.0``, ``1`` and ``1.0`` and ``True``, ``np.float32(0.5)`` and ``0.5``
+    (they give different results or dtypes); a NaN matches the same NaN.
+    """
+    if isinstance(value, np.generic):
+        return ("np", value.dtype.str, value.tobytes())
+    if isinstance(value, float):
+        return ("float", struct.pack("<d", value))
+    if isinstance(value, complex):
+        return ("complex", struct.pack("<dd", value.real, value.imag))
+    if isinstance(value, (bool, int)):
+        return (type(value).__name__, value)
     if isinstance(value, dict):
         return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
     if isinstance(value, (list, tuple)):
@@ -117,7 +132,7 @@ def _freeze(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return ("ndarray", value.dtype.str, value.shape, value.tobytes())
     if isinstance(value, slice):
-        return ("slice", value.start, value.stop, value.step)
+        return ("slice", _freeze(value.start), _freeze(value.stop), _freeze(value.step))
     if isinstance(value, np.dtype):
         return ("dtype", value.str)
     return value

@@ -1,0 +1,635 @@
+"""Graph simplification: ``sg.simplify`` and its table of rewrite rules.
+
+A rule is a small function registered for one or more op types (like
+PyTensor's rewrite database): it is shown a node whose inputs are already
+simplified and returns an equivalent node (same graph, shape and dtype) or
+``None``.  ``simplify`` visits the ancestors of the requested nodes once, in
+topological order, rebuilds each node from its simplified inputs (hash-consing
+then shares it with any identical node: that is the CSE), applies the rules of
+its op to a fixpoint, and finally matches commutative nodes by their inputs in
+any order (``a*b`` and ``b*a`` become one node).  It is iterative and O(nodes).
+
+What the rules assume: like Theano's and PyTensor's default rewrites they
+treat values as finite, so ``x * 0 -> 0``, ``x - x -> 0``, ``A @ 0 -> 0`` and
+``log(exp(x)) -> x`` may turn a NaN or Inf of the original into a finite value
+(never the reverse), and ``x + 0 -> x`` may keep the sign of a negative zero.
+Every other rule, constant folding included, gives bit-identical values;
+``log(exp(x))`` and matching ``add_n`` terms given in another order differ
+only by rounding.
+
+Add a rule for your own op with ``@register(MyOp)``; ``rules()`` lists them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import weakref
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from .autodiff import ancestors
+from .errors import SymgraphError
+from .graph import Node, apply
+from .ops import control, elementwise as ew, linalg, reduce as rd, shape as sh
+from .ops.base import Op
+from .ops.sources import Constant, Fill, constant, full
+from .structure import flatten
+
+#: Folded results up to this many elements become Constant nodes (the size up
+#: to which constants are shared by value); uniform results become fills.
+FOLD_MAX_SIZE = 64
+#: Constant folding never computes on inputs with more elements than this in total.
+FOLD_MAX_INPUT_SIZE = 4096
+#: A node rewritten more often than this in a row means two rules undo each other.
+MAX_REWRITES_PER_NODE = 100
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rewrite: ``fn(node) -> Node | None`` for nodes of the ``ops`` types."""
+
+    name: str
+    ops: tuple[type, ...]
+    fn: Callable[[Node], Node | None]
+    doc: str
+
+
+_RULES: dict[type, list[Rule]] = {}
+_RULES_FOR_TYPE: dict[type, tuple[Rule, ...]] = {}
+
+
+def register(*op_types: type, name: str | None = None) -> Callable:
+    """Decorator adding a rewrite rule for nodes whose op is one of ``op_types``.
+
+    Rules registered for a base class (``Op`` itself for rules about every op)
+    apply to its subclasses and run before the subclass's own rules.
+    """
+    if not op_types or not all(isinstance(t, type) and issubclass(t, Op) for t in op_types):
+        raise SymgraphError(f"register: expected Op subclasses, got {op_types!r}")
+
+    def decorate(fn: Callable[[Node], Node | None]) -> Callable[[Node], Node | None]:
+        rule = Rule(name or fn.__name__, tuple(op_types), fn, (fn.__doc__ or "").strip())
+        for t in op_types:
+            _RULES.setdefault(t, []).append(rule)
+        _RULES_FOR_TYPE.clear()
+        return fn
+
+    return decorate
+
+
+def rules_for(op_type: type) -> tuple[Rule, ...]:
+    """The rules tried on a node of ``op_type``: general (base-class) rules first."""
+    found = _RULES_FOR_TYPE.get(op_type)
+    if found is None:
+        ordered: list[Rule] = []
+        for klass in reversed(op_type.__mro__):
+            for rule in _RULES.get(klass, ()):
+                if rule not in ordered:
+                    ordered.append(rule)
+        found = _RULES_FOR_TYPE[op_type] = tuple(ordered)
+    return found
+
+
+def rules() -> list[Rule]:
+    """Every registered rule, once each, in registration order."""
+    out: list[Rule] = []
+    for group in _RULES.values():
+        out.extend(r for r in group if r not in out)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# simplify
+# ---------------------------------------------------------------------------
+
+def simplify(nodes: Any, *, stats: dict[str, int] | None = None) -> Any:
+    """Equivalent nodes, in the same graph, after CSE, constant folding and identities.
+
+    ``nodes`` is a node or a (nested) list/tuple/dict of nodes; the result has
+    the same structure.  New nodes take the role and differentiation order of
+    the node they replace.  If ``stats`` is a dict, it receives how many times
+    each rule fired.  See the module docstring for what the rules assume.
+    """
+    leaves, unflatten = flatten(nodes, lambda t: isinstance(t, Node))
+    for leaf in leaves:
+        if not isinstance(leaf, Node):
+            raise SymgraphError(f"simplify: expected Nodes, got {type(leaf).__name__} {leaf!r:.60}")
+    if not leaves:
+        return unflatten([])
+    graph = leaves[0].graph
+    if any(leaf.graph is not graph for leaf in leaves):
+        from .errors import GraphMismatchError
+
+        raise GraphMismatchError("simplify: the nodes belong to different graphs")
+    rewriter = _Rewriter(stats)
+    for node in ancestors(leaves):
+        rewriter.settle(node)
+    return unflatten([rewriter.done[leaf] for leaf in leaves])
+
+
+class _Rewriter:
+    """The state of one ``simplify`` call.
+
+    ``done[n]`` is the simplified form of ``n``; a node ``c`` with
+    ``done[c] is c`` is *clean*: no rule applies to it and its inputs are clean.
+    ``redirect[n]`` is an equivalent node ``n`` was rewritten to, not yet clean.
+    """
+
+    def __init__(self, stats: dict[str, int] | None) -> None:
+        self.done: dict[Node, Node] = {}
+        self.redirect: dict[Node, Node] = {}
+        self.hops: dict[Node, int] = {}
+        self.commutative: dict[tuple, Node] = {}
+        self.stats = stats
+
+    def settle(self, root: Node) -> None:
+        """Simplify ``root`` and whatever new nodes its rewrites create (explicit stack).
+
+        A node is *open* while it waits for nodes pushed above it (its inputs,
+        or the node a rule rewrote it to); needing an open node again means
+        rules rewrite in a circle, which is reported instead of looping.
+        """
+        done, redirect = self.done, self.redirect
+        stack, opened = [root], set()
+
+        def wait(n: Node, needed: list[Node]) -> None:
+            opened.add(n)
+            for d in needed:
+                if d in opened:
+                    raise SymgraphError(f"simplify: rewrite rules keep rewriting {d!r} into nodes "
+                                        "that need it again; two rules undo each other")
+            stack.extend(needed)
+
+        while stack:
+            n = stack[-1]
+            if n in done:
+                stack.pop()
+                opened.discard(n)
+                continue
+            target = redirect.get(n)
+            if target is not None:
+                if target in done:
+                    done[n] = done[target]
+                else:
+                    wait(n, [target])
+                continue
+            missing = [i for i in n.inputs if i not in done]
+            if missing:
+                wait(n, missing)
+                continue
+            inputs = tuple(done[i] for i in n.inputs)
+            if any(a is not b for a, b in zip(inputs, n.inputs)):
+                with n.graph.building(n.role, n.order):
+                    rebuilt = n.graph._add(n.op, inputs)
+                _check_equivalent(n, rebuilt, "rebuilding from simplified inputs")
+                redirect[n] = rebuilt
+                continue
+            result = self.apply_rules(n)
+            if result is None:
+                result = self.match_commutative(n)
+            if result is None:
+                done[n] = n
+            else:
+                redirect[n] = result
+
+    def match_commutative(self, node: Node) -> Node | None:
+        """An equivalent node with the same inputs in another order, if one is known.
+
+        Rather than reorder every commutative node into a canonical order
+        (which would rebuild most graphs and lose sharing with nodes outside
+        the simplified set), nodes are matched by their multiset of inputs:
+        the first one this pass settles, or an older mirror ``b op a``
+        already in the graph, stands for all of them.
+        """
+        if type(node.op) not in COMMUTATIVE:
+            return None
+        op_key = node.op.cse_key()
+        if op_key is None:
+            return None
+        key = (op_key, tuple(sorted(i.id for i in node.inputs)))
+        twin = self.commutative.get(key)
+        if twin is None and len(node.inputs) == 2:
+            mirror = node.graph.find(node.op, node.inputs[::-1])
+            twin = mirror if mirror is not None and mirror.id < node.id else None
+        if twin is None or twin is node:
+            self.commutative.setdefault(key, node)
+            return None
+        _check_equivalent(node, twin, "matching commutative inputs")
+        if self.stats is not None:
+            self.stats["commutative_match"] = self.stats.get("commutative_match", 0) + 1
+        return twin
+
+    def apply_rules(self, node: Node) -> Node | None:
+        """The first rule result that differs from ``node``, or None at a fixpoint."""
+        candidates = rules_for(type(node.op))
+        if not candidates:
+            return None
+        with node.graph.building(node.role, node.order):
+            for rule in candidates:
+                result = rule.fn(node)
+                if result is not None and result is not node:
+                    break
+            else:
+                return None
+            _check_equivalent(node, result, f"rewrite rule {rule.name!r}")
+            hops = self.hops.get(node, 0) + 1
+            if hops > MAX_REWRITES_PER_NODE:
+                raise SymgraphError(f"simplify: rewrite rules keep rewriting {node!r} (last: "
+                                    f"{rule.name!r}); two rules undo each other")
+            self.hops[result] = max(self.hops.get(result, 0), hops)
+            if self.stats is not None:
+                self.stats[rule.name] = self.stats.get(rule.name, 0) + 1
+            return result
+        return None
+
+
+def _check_equivalent(node: Node, new: Node, what: str) -> None:
+    if not isinstance(new, Node) or new.graph is not node.graph:
+        raise SymgraphError(f"simplify: {what} returned {new!r:.80} for {node!r}; expected a "
+                            "Node of the same graph")
+    if new.shape != node.shape or new.dtype != node.dtype:
+        raise SymgraphError(f"simplify: {what} turned {node!r} (shape {node.shape}, dtype "
+                            f"{node.dtype}) into {new!r} (shape {new.shape}, dtype {new.dtype})")
+
+
+# ---------------------------------------------------------------------------
+# helpers for rules
+# ---------------------------------------------------------------------------
+
+_UNIFORM_CONSTANTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def uniform_value(node: Node) -> np.ndarray | None:
+    """The one value every element of ``node`` holds, as a 0-d array of its dtype, if known.
+
+    Known: fills, constants whose elements all have the same bits, and
+    broadcasts or reshapes of those.  None for every other node.
+    """
+    while isinstance(node.op, (sh.BroadcastTo, sh.Reshape)):
+        node = node.inputs[0]
+    if isinstance(node.op, Fill):
+        return np.asarray(node.op.value, dtype=node.dtype)
+    if isinstance(node.op, Constant):
+        # keyed by the op (identity equality); Node's == builds comparison nodes
+        found = _UNIFORM_CONSTANTS.get(node.op, False)
+        if found is False:
+            value = node.op.value
+            found = _UNIFORM_CONSTANTS[node.op] = value.reshape(-1)[0].copy() if _uniform(value) else None
+        return None if found is None else np.asarray(found)
+    return None
+
+
+def is_value(node: Node, value: Any) -> bool:
+    """Whether every element of ``node`` is known to equal ``value`` (``-0.0 == 0``)."""
+    u = uniform_value(node)
+    return u is not None and bool(u == value)
+
+
+def is_source(node: Node) -> bool:
+    """Whether ``node`` holds a known array (a constant or a fill)."""
+    return isinstance(node.op, (Constant, Fill))
+
+
+def like(x: Node, node: Node) -> Node:
+    """``x`` cast to ``node``'s dtype and broadcast to its shape (both only if needed)."""
+    if x.dtype != node.dtype:
+        x = ew.cast(x, node.dtype)
+    if x.shape != node.shape:
+        x = sh.broadcast_to(x, node.shape)
+    return x
+
+
+def filled(node: Node, value: Any) -> Node:
+    """``value`` in ``node``'s shape and dtype: a scalar fill, broadcast (a view, no copy)."""
+    return sh.broadcast_to(full((), value, node.dtype, graph=node.graph), node.shape)
+
+
+def _source_value(node: Node) -> np.ndarray:
+    if isinstance(node.op, Fill):
+        return np.full(node.shape, node.op.value, dtype=node.dtype)
+    return node.op.value
+
+
+def _uniform(arr: np.ndarray) -> bool:
+    """Whether every element of ``arr`` has the same bits (so NaNs and -0.0 count)."""
+    if arr.size == 0:
+        return False
+    flat = np.ascontiguousarray(arr).reshape(-1)
+    rows = np.frombuffer(flat.tobytes(), dtype=np.uint8).reshape(flat.size, flat.itemsize)
+    return bool((rows == rows[0]).all())
+
+
+@contextlib.contextmanager
+def _quiet():
+    with np.errstate(all="ignore"):
+        yield
+
+
+ELEMENTWISE = (ew.Unary, ew.Binary, ew.Where, ew.AddN, ew.Cast)
+"""Ops whose every output element depends only on the same element of each input."""
+
+SELECTING = (sh.Reshape, sh.Transpose, sh.BroadcastTo, sh.GetItem, sh.Concatenate, sh.Stack,
+             rd.Max, rd.Min, control.StopGradient)
+"""Ops whose output elements are copies of input elements: fills stay fills."""
+
+ZERO_PRESERVING = (rd.Sum, rd.Mean, sh.SumTo, sh.ScatterAdd, linalg.MatMul)
+"""Linear ops: zeros in give zeros out (for MatMul, one zero operand is enough)."""
+
+COMMUTATIVE: set[type] = {ew.Add, ew.Multiply, ew.Maximum, ew.Minimum, ew.Equal, ew.NotEqual,
+                           ew.AddN}
+"""Ops whose result does not depend on the order of their inputs (see ``match_commutative``)."""
+
+
+# ---------------------------------------------------------------------------
+# constants
+# ---------------------------------------------------------------------------
+
+@register(Op)
+def constant_folding(node: Node) -> Node | None:
+    """op(constants) -> its value: uniform results become a (broadcast) scalar fill, others
+    a Constant of at most FOLD_MAX_SIZE elements.
+
+    Elementwise ops of uniform inputs are computed on one element, whatever the size.
+    """
+    op = node.op
+    if not node.inputs or op.is_variable or op.cse_key() is None:
+        return None  # a source, or not a deterministic function of its inputs
+    if isinstance(op, ELEMENTWISE):
+        uniform = [uniform_value(i) for i in node.inputs]
+        if all(u is not None for u in uniform):
+            args = [np.full((1,), u, dtype=i.dtype) for u, i in zip(uniform, node.inputs)]
+            value = _run(op, args, (1,), node.dtype)
+            return None if value is None else filled(node, value[0])
+    if not all(is_source(i) for i in node.inputs):
+        return None
+    if node.size > FOLD_MAX_SIZE or sum(i.size for i in node.inputs) > FOLD_MAX_INPUT_SIZE:
+        return None
+    value = _run(op, [_source_value(i) for i in node.inputs], node.shape, node.dtype)
+    if value is None:
+        return None
+    if _uniform(value):
+        return filled(node, value.reshape(-1)[0])
+    return constant(value, graph=node.graph)
+
+
+def _run(op: Op, args: list[np.ndarray], shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray | None:
+    """``op.f(*args)`` as the evaluator would return it, or None if it fails (left to run time)."""
+    try:
+        with _quiet():
+            out = np.asarray(op.f(*args))
+    except Exception:  # e.g. an out-of-range label: report it when the graph runs
+        return None
+    if out.shape != shape or not np.can_cast(out.dtype, dtype, "same_kind"):
+        return None
+    return out.astype(dtype, copy=False)
+
+
+@register(*SELECTING)
+def fill_propagation(node: Node) -> Node | None:
+    """Moving, copying or picking elements of one repeated value gives that value
+    (e.g. a broadcast scalar zero): a broadcast scalar fill."""
+    values = [uniform_value(i) for i in node.inputs]
+    if any(v is None for v in values):
+        return None
+    first = values[0]
+    if any(v.dtype != first.dtype or v.tobytes() != first.tobytes() for v in values[1:]):
+        return None
+    return filled(node, first.astype(node.dtype).item())
+
+
+@register(*ELEMENTWISE)
+def elementwise_of_broadcast(node: Node) -> Node | None:
+    """f(broadcast_to(a, s), b) -> f(a, b), broadcast afterwards if still needed:
+    numpy broadcasts anyway, and f runs on fewer elements."""
+    inputs = list(node.inputs)
+    if not any(isinstance(i.op, sh.BroadcastTo) for i in inputs):
+        return None
+    stripped = [i.inputs[0] if isinstance(i.op, sh.BroadcastTo) else i for i in inputs]
+    return sh.broadcast_to(apply(node.op, stripped), node.shape)
+
+
+@register(*ZERO_PRESERVING)
+def zero_propagation(node: Node) -> Node | None:
+    """Sums and products of zeros are zeros (``A @ 0`` assumes A finite)."""
+    if any(is_value(i, 0) for i in node.inputs):
+        return filled(node, 0)
+    return None
+
+
+@register(control.StopGradient)
+def stop_gradient_constant(node: Node) -> Node | None:
+    """stop_gradient(constant) -> constant: constants have no gradient anyway."""
+    (x,) = node.inputs
+    return x if is_source(x) or uniform_value(x) is not None else None
+
+
+# ---------------------------------------------------------------------------
+# arithmetic identities
+# ---------------------------------------------------------------------------
+
+@register(ew.Maximum, ew.Minimum)
+def idempotent(node: Node) -> Node | None:
+    """maximum(x, x) -> x and minimum(x, x) -> x."""
+    a, b = node.inputs
+    return like(a, node) if a is b else None
+
+
+@register(ew.Add)
+def add_zero(node: Node) -> Node | None:
+    """x + 0 -> x and 0 + x -> x (broadcast to the result's shape and dtype)."""
+    a, b = node.inputs
+    if is_value(b, 0):
+        return like(a, node)
+    if is_value(a, 0):
+        return like(b, node)
+    return None
+
+
+@register(ew.Add)
+def add_negative(node: Node) -> Node | None:
+    """a + (-b) -> a - b and (-a) + b -> b - a."""
+    a, b = node.inputs
+    if isinstance(b.op, ew.Negative):
+        return ew.subtract(a, b.inputs[0])
+    if isinstance(a.op, ew.Negative):
+        return ew.subtract(b, a.inputs[0])
+    return None
+
+
+@register(ew.Subtract)
+def subtract_zero(node: Node) -> Node | None:
+    """x - 0 -> x and 0 - x -> -x."""
+    a, b = node.inputs
+    if is_value(b, 0):
+        return like(a, node)
+    if is_value(a, 0):
+        return like(ew.negative(b), node)
+    return None
+
+
+@register(ew.Subtract)
+def subtract_self(node: Node) -> Node | None:
+    """x - x -> zeros (assumes x finite)."""
+    a, b = node.inputs
+    return filled(node, 0) if a is b else None
+
+
+@register(ew.Subtract)
+def subtract_negative(node: Node) -> Node | None:
+    """a - (-b) -> a + b."""
+    a, b = node.inputs
+    return ew.add(a, b.inputs[0]) if isinstance(b.op, ew.Negative) else None
+
+
+@register(ew.Multiply)
+def multiply_one(node: Node) -> Node | None:
+    """x * 1 -> x and 1 * x -> x (broadcast to the result's shape and dtype)."""
+    a, b = node.inputs
+    if is_value(b, 1):
+        return like(a, node)
+    if is_value(a, 1):
+        return like(b, node)
+    return None
+
+
+@register(ew.Multiply)
+def multiply_zero(node: Node) -> Node | None:
+    """x * 0 -> zeros of the broadcast shape (assumes x finite)."""
+    a, b = node.inputs
+    return filled(node, 0) if is_value(a, 0) or is_value(b, 0) else None
+
+
+@register(ew.Multiply)
+def multiply_minus_one(node: Node) -> Node | None:
+    """x * -1 -> -x and -1 * x -> -x."""
+    a, b = node.inputs
+    if is_value(b, -1):
+        return like(ew.negative(a), node)
+    if is_value(a, -1):
+        return like(ew.negative(b), node)
+    return None
+
+
+@register(ew.Multiply)
+def multiply_negatives(node: Node) -> Node | None:
+    """(-a) * (-b) -> a * b."""
+    a, b = node.inputs
+    if isinstance(a.op, ew.Negative) and isinstance(b.op, ew.Negative):
+        return ew.multiply(a.inputs[0], b.inputs[0])
+    return None
+
+
+@register(ew.Divide)
+def divide_one(node: Node) -> Node | None:
+    """x / 1 -> x."""
+    a, b = node.inputs
+    return like(a, node) if is_value(b, 1) else None
+
+
+@register(ew.Negative)
+def double_negative(node: Node) -> Node | None:
+    """--x -> x."""
+    (x,) = node.inputs
+    return x.inputs[0] if isinstance(x.op, ew.Negative) else None
+
+
+@register(ew.Log)
+def log_exp(node: Node) -> Node | None:
+    """log(exp(x)) -> x (assumes exp(x) does not overflow)."""
+    (x,) = node.inputs
+    return like(x.inputs[0], node) if isinstance(x.op, ew.Exp) else None
+
+
+@register(ew.Power)
+def power_one(node: Node) -> Node | None:
+    """x ** 1 -> x."""
+    a, b = node.inputs
+    return like(a, node) if is_value(b, 1) else None
+
+
+@register(ew.Power)
+def power_zero(node: Node) -> Node | None:
+    """x ** 0 -> ones (numpy gives 1 even for 0, inf and nan)."""
+    _, b = node.inputs
+    return filled(node, 1) if is_value(b, 0) else None
+
+
+@register(ew.AddN)
+def add_n_zeros(node: Node) -> Node | None:
+    """add_n drops zero terms (and becomes its single remaining term, or zeros)."""
+    terms = [t for t in node.inputs if not is_value(t, 0)]
+    if len(terms) == len(node.inputs):
+        return None
+    return like(ew.add_n(terms), node) if terms else filled(node, 0)
+
+
+@register(ew.Where)
+def where_constant_condition(node: Node) -> Node | None:
+    """where(True, a, b) -> a and where(False, a, b) -> b."""
+    cond, a, b = node.inputs
+    value = uniform_value(cond)
+    if value is None:
+        return None
+    return like(a if value else b, node)
+
+
+@register(ew.Where)
+def where_same_branches(node: Node) -> Node | None:
+    """where(c, x, x) -> x."""
+    _, a, b = node.inputs
+    return like(a, node) if a is b else None
+
+
+@register(ew.Cast)
+def cast_same_dtype(node: Node) -> Node | None:
+    """cast(x, x.dtype) -> x."""
+    (x,) = node.inputs
+    return x if x.dtype == node.dtype else None
+
+
+# ---------------------------------------------------------------------------
+# shapes
+# ---------------------------------------------------------------------------
+
+@register(sh.Transpose)
+def transpose_transpose(node: Node) -> Node | None:
+    """transpose(transpose(x, p), q) -> transpose(x, p[q]) (x itself when that is no permutation)."""
+    (x,) = node.inputs
+    if not isinstance(x.op, sh.Transpose):
+        return None
+    inner, outer = x.op.axes, node.op.axes
+    return sh.transpose(x.inputs[0], tuple(inner[a] for a in outer))
+
+
+@register(sh.Transpose)
+def transpose_identity(node: Node) -> Node | None:
+    """transpose(x, (0, 1, ..., n-1)) -> x."""
+    (x,) = node.inputs
+    return x if tuple(node.op.axes) == tuple(range(x.ndim)) else None
+
+
+@register(sh.Reshape, sh.BroadcastTo, sh.SumTo)
+def same_shape(node: Node) -> Node | None:
+    """reshape / broadcast_to / sum_to to the shape the input already has -> the input."""
+    (x,) = node.inputs
+    return x if x.shape == node.shape else None
+
+
+@register(sh.Reshape)
+def reshape_reshape(node: Node) -> Node | None:
+    """reshape(reshape(x)) -> reshape(x)."""
+    (x,) = node.inputs
+    return sh.reshape(x.inputs[0], node.shape) if isinstance(x.op, sh.Reshape) else None
+
+
+@register(sh.BroadcastTo)
+def broadcast_broadcast(node: Node) -> Node | None:
+    """broadcast_to(broadcast_to(x, s), t) -> broadcast_to(x, t)."""
+    (x,) = node.inputs
+    return sh.broadcast_to(x.inputs[0], node.shape) if isinstance(x.op, sh.BroadcastTo) else None
+
+
+__all__ = ["simplify", "register", "rules", "rules_for", "Rule", "uniform_value", "is_value",
+           "is_source", "like", "filled", "FOLD_MAX_SIZE", "FOLD_MAX_INPUT_SIZE"]
