@@ -11,6 +11,7 @@ graph with ``grad``/``jvp``/``hvp``, and evaluate any node on numpy::
 """
 
 from .autodiff import build_grad, grad, jvp, vjp
+from .compile import CompiledFunction, function
 from .diagnostics import NonFiniteError
 from .errors import (DTypeError, EvaluationError, GraphMismatchError, MissingInputError,
                      ShapeError, SymgraphError, UndefinedGradientError, UnknownInputError)
@@ -23,7 +24,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Graph", "Node", "get_default_graph", "reset_default_graph",
-    "grad", "vjp", "jvp", "build_grad", "evaluate", "Evaluator",
+    "grad", "vjp", "jvp", "build_grad", "evaluate", "Evaluator", "function", "CompiledFunction",
     "SymgraphError", "ShapeError", "DTypeError", "GraphMismatchError", "MissingInputError",
     "UnknownInputError", "UndefinedGradientError", "EvaluationError", "NonFiniteError",
     *_ops_all,

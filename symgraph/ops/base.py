@@ -46,6 +46,11 @@ class Op:
     jvp: Callable | None = None
     #: Variables are never shared between calls and are fed at run time.
     is_variable: bool = False
+    #: Maps elements independently with numpy broadcasting: compiled code may run
+    #: it on inputs that are not broadcast yet, and may recompute it to save memory.
+    elementwise: bool = False
+    #: ``emit`` writes its result into ``out`` when ``out`` is one of its input names.
+    emit_inplace: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -74,6 +79,21 @@ class Op:
     # -- semantics ----------------------------------------------------------
     def f(self, *arrays: np.ndarray) -> np.ndarray:
         raise NotImplementedError(f"op {self.name!r} defines no forward function f")
+
+    def emit(self, out: str, ins: Sequence[str], ctx: Any) -> str | None:
+        """numpy source that binds ``out`` to this op's result, for ``sg.function``.
+
+        ``ins`` are the input expressions; ``ctx`` (a ``symgraph.codegen.EmitContext``)
+        gives the node and its shapes and turns values into named constants.  When
+        the op sets ``emit_inplace`` and ``out`` is one of ``ins``, that input's
+        buffer is the compiled function's own, dead afterwards and shaped like the
+        result: write into it.  ``None`` (the default) makes compiled code call ``f``.
+        """
+        return None
+
+    def emits_view(self) -> bool:
+        """Whether ``emit``'s result may share memory with input 0 (a view, or the input)."""
+        return False
 
     def infer(self, *inputs: Node) -> tuple[tuple[int, ...], np.dtype]:
         shape = broadcast_shapes([i.shape for i in inputs], self.name)

@@ -40,12 +40,18 @@ class Unary(Op):
     """A numpy ufunc of one argument with local derivative ``deriv(x, out)``."""
 
     ufunc: np.ufunc
+    elementwise = True
+    emit_inplace = True
 
     def infer(self, x):
         return x.shape, ufunc_dtype(self.ufunc, x.dtype)
 
     def f(self, x):
         return self.ufunc(x)
+
+    def emit(self, out, ins, ctx):
+        fn = f"np.{self.ufunc.__name__}"
+        return f"{fn}({out}, out={out})" if out == ins[0] else f"{out} = {fn}({ins[0]})"
 
     def deriv(self, x: Node, out: Node) -> Node:
         raise NotImplementedError
@@ -62,6 +68,9 @@ class Unary(Op):
 class Negative(Unary):
     name = "neg"
     ufunc = np.negative
+
+    def emit(self, out, ins, ctx):
+        return f"np.negative({out}, out={out})" if out == ins[0] else f"{out} = -{ins[0]}"
 
     def bprop(self, inputs, out, g):
         return [lambda: negative(g)]
@@ -132,6 +141,12 @@ class Sigmoid(Unary):
     def f(self, x):
         return np.exp(-np.logaddexp(0, -x))
 
+    def emit(self, out, ins, ctx):
+        if out != ins[0]:
+            return f"{out} = np.exp(-np.logaddexp(0, -{ins[0]}))"
+        return "\n".join(f"np.{fn}({a}, out={out})" for fn, a in (
+            ("negative", out), ("logaddexp", f"0, {out}"), ("negative", out), ("exp", out)))
+
     def deriv(self, x, out):
         return out * (1 - out)
 
@@ -144,6 +159,9 @@ class Relu(Unary):
 
     def f(self, x):
         return np.maximum(x, 0)
+
+    def emit(self, out, ins, ctx):
+        return f"np.maximum({out}, 0, out={out})" if out == ins[0] else f"{out} = np.maximum({ins[0]}, 0)"
 
     def bprop(self, inputs, out, g):
         return [lambda: where(inputs[0] > 0, g, 0)]
@@ -204,8 +222,13 @@ class Cast(Op):
     def infer(self, x):
         return x.shape, self.dtype
 
+    elementwise = True
+
     def f(self, x):
         return np.asarray(x).astype(self.dtype, copy=False)
+
+    def emit(self, out, ins, ctx):
+        return f"{out} = {ins[0]}.astype({ctx.dtype(self.dtype)})"
 
     def bprop(self, inputs, out, g):
         x = inputs[0]
@@ -228,6 +251,10 @@ class Binary(Op):
     """A broadcasting numpy ufunc of two arguments with partials ``deriv_a``/``deriv_b``."""
 
     ufunc: np.ufunc
+    #: Python operator that computes the ufunc (readable compiled source), if any.
+    operator: str | None = None
+    elementwise = True
+    emit_inplace = True
 
     def infer(self, a, b):
         shape = broadcast_shapes([a.shape, b.shape], self.name)
@@ -235,6 +262,17 @@ class Binary(Op):
 
     def f(self, a, b):
         return self.ufunc(a, b)
+
+    def emit(self, out, ins, ctx):
+        a, b = ins
+        fn = f"np.{self.ufunc.__name__}"
+        if out == a and self.operator:
+            return f"{out} {self.operator}= {b}"
+        if out in (a, b):
+            return f"{fn}({a}, {b}, out={out})"
+        if self.operator:
+            return f"{out} = {a} {self.operator} {b}"
+        return f"{out} = {fn}({a}, {b})"
 
     def deriv_a(self, a: Node, b: Node, out: Node) -> Node:
         raise NotImplementedError
@@ -261,6 +299,7 @@ class Binary(Op):
 class Add(Binary):
     name = "add"
     ufunc = np.add
+    operator = "+"
 
     def bprop(self, inputs, out, g):
         a, b = inputs
@@ -274,6 +313,7 @@ class Add(Binary):
 class Subtract(Binary):
     name = "sub"
     ufunc = np.subtract
+    operator = "-"
 
     def bprop(self, inputs, out, g):
         a, b = inputs
@@ -289,6 +329,7 @@ class Subtract(Binary):
 class Multiply(Binary):
     name = "mul"
     ufunc = np.multiply
+    operator = "*"
 
     def deriv_a(self, a, b, out):
         return b
@@ -300,6 +341,7 @@ class Multiply(Binary):
 class Divide(Binary):
     name = "div"
     ufunc = np.true_divide
+    operator = "/"
 
     def bprop(self, inputs, out, g):
         a, b = inputs
@@ -322,6 +364,7 @@ class Power(Binary):
 
     name = "pow"
     ufunc = np.power
+    operator = "**"
 
     def deriv_a(self, a, b, out):
         return b * power(a, b - 1)
@@ -375,31 +418,37 @@ class Compare(Binary):
 class Equal(Compare):
     name = "equal"
     ufunc = np.equal
+    operator = "=="
 
 
 class NotEqual(Compare):
     name = "not_equal"
     ufunc = np.not_equal
+    operator = "!="
 
 
 class Less(Compare):
     name = "less"
     ufunc = np.less
+    operator = "<"
 
 
 class LessEqual(Compare):
     name = "less_equal"
     ufunc = np.less_equal
+    operator = "<="
 
 
 class Greater(Compare):
     name = "greater"
     ufunc = np.greater
+    operator = ">"
 
 
 class GreaterEqual(Compare):
     name = "greater_equal"
     ufunc = np.greater_equal
+    operator = ">="
 
 
 # ---------------------------------------------------------------------------
@@ -415,8 +464,13 @@ class Where(Op):
         shape = broadcast_shapes([cond.shape, a.shape, b.shape], self.name)
         return shape, np.result_type(a.dtype, b.dtype)
 
+    elementwise = True
+
     def f(self, cond, a, b):
         return np.where(cond, a, b)
+
+    def emit(self, out, ins, ctx):
+        return f"{out} = np.where({ins[0]}, {ins[1]}, {ins[2]})"
 
     def bprop(self, inputs, out, g):
         cond, a, b = inputs
@@ -451,6 +505,25 @@ class AddN(Op):
             else:
                 out = np.add(out, x)
         return out
+
+    elementwise = True
+    emit_inplace = True
+
+    def emit(self, out, ins, ctx):
+        """Accumulate in place: one buffer for the whole sum (the backprop chapter's remark)."""
+        rest = list(zip(ins, ctx.in_shapes, ctx.in_dtypes))
+        if out in ins:  # write into the donated input, adding the others to it
+            del rest[ins.index(out)]
+            return "\n".join(f"{out} += {x}" for x, _, _ in rest)
+        (a, sa, da), (b, sb, db) = rest[:2]
+        lines = [f"{out} = {a} + {b}"]
+        shape, dtype = broadcast_shapes([sa, sb], self.name), np.result_type(da, db)
+        for x, sx, dx in rest[2:]:
+            grown, wider = broadcast_shapes([shape, sx], self.name), np.result_type(dtype, dx)
+            fits = grown == shape and wider == dtype
+            lines.append(f"{out} += {x}" if fits else f"{out} = {out} + {x}")
+            shape, dtype = grown, wider
+        return "\n".join(lines)
 
     def bprop(self, inputs, out, g):
         return [(lambda x=x: _sum_to(g, x.shape)) for x in inputs]

@@ -30,6 +30,9 @@ class MatMul(Op):
     def f(self, a, b):
         return np.matmul(a, b)
 
+    def emit(self, out, ins, ctx):
+        return f"{out} = {ins[0]} @ {ins[1]}"
+
     def bprop(self, inputs, out, g):
         a, b = inputs
         if a.ndim == 1 and b.ndim == 1:
