@@ -10,7 +10,8 @@ change the graph: they only decide what the generated source says.
   computed anyway, so ``x`` itself can be freed after the forward pass.  Unlike
   ``where``, the product keeps a NaN/Inf of ``g`` where the mask is off.
 * ``softmax_xent_gradient``: ``(softmax(z) - one_hot(labels)) * s`` as one
-  buffer: softmax, subtract 1 at the labels (integer indexing), scale in place.
+  buffer: softmax, subtract 1 at the labels (integer indexing), scale in place;
+  ``one_hot_subtract`` does the middle step alone when the softmax is shared.
 * ``sum_of_products``: ``sum(a * b)`` and ``sum(square(a))`` over all axes as
   ``np.vdot`` (no temporary array).
 * ``scaled_product``: ``s * (c * x)`` with ``s`` one element and ``c`` a power
@@ -71,9 +72,8 @@ class MaskedGradient(FusedOp):
         return f"{out} = {g} * {cond}"
 
 
-def softmax_xent_grad(logits, labels, scale=None):
-    """(softmax(logits) - one_hot(labels)) * scale over the last axis, in one buffer."""
-    d = _softmax(logits, -1)
+def subtract_one_hot(d, labels):
+    """d -= one_hot(labels) in place, by integer indexing (no one-hot array)."""
     c = d.shape[-1]
     if labels.size and (labels.min() < 0 or labels.max() >= c):
         d -= labels[..., None] == np.arange(c)  # out-of-range labels have an all-zero one-hot row
@@ -82,6 +82,12 @@ def softmax_xent_grad(logits, labels, scale=None):
     else:
         at = labels[..., None]
         np.put_along_axis(d, at, np.take_along_axis(d, at, -1) - 1, -1)
+    return d
+
+
+def softmax_xent_grad(logits, labels, scale=None):
+    """(softmax(logits) - one_hot(labels)) * scale over the last axis, in one buffer."""
+    d = subtract_one_hot(_softmax(logits, -1), labels)
     if scale is not None:
         d *= scale
     return d
@@ -92,7 +98,22 @@ class SoftmaxXentGradient(FusedOp):
 
     def emit(self, out, ins, ctx):
         ctx.helper(_softmax)
+        ctx.helper(subtract_one_hot)
         return f"{out} = {ctx.helper(softmax_xent_grad)}({', '.join(ins)})"
+
+
+class OneHotSubtract(FusedOp):
+    """``a - one_hot(labels)``: subtract 1 at the labels, in ``a``'s buffer when it is dead."""
+
+    name = "sub_one_hot"
+    emit_inplace = True
+
+    def emit(self, out, ins, ctx):
+        a, labels = ins
+        fn = ctx.helper(subtract_one_hot)
+        if out == a:
+            return f"{fn}({out}, {labels})"
+        return f"{out} = {fn}(np.array({a}, dtype={ctx.dtype(ctx.node.dtype)}), {labels})"
 
 
 class SumOfProducts(FusedOp):
@@ -191,6 +212,16 @@ def softmax_xent_gradient(n: Node, view: GraphView):
     return None
 
 
+def one_hot_subtract(n: Node, view: GraphView):
+    if type(n.op) is not Subtract:
+        return None
+    a, oh = n.inputs
+    if (type(oh.op) is OneHot and view.single_use(oh) and a.shape == oh.shape == n.shape
+            and a.dtype == oh.dtype == n.dtype):
+        return OneHotSubtract(), [a, oh.inputs[0]]
+    return None
+
+
 def sum_of_products(n: Node, view: GraphView):
     if type(n.op) is not Sum or n.op.keepdims or len(n.op.axis) != n.inputs[0].ndim:
         return None
@@ -231,7 +262,8 @@ def scaled_product(n: Node, view: GraphView):
     return None
 
 
-RULES: list[Callable] = [masked_gradient, softmax_xent_gradient, sum_of_products, scaled_product]
+RULES: list[Callable] = [masked_gradient, softmax_xent_gradient, one_hot_subtract, sum_of_products,
+                         scaled_product]
 
 
 def match(n: Node, view: GraphView):
