@@ -4,10 +4,12 @@ The backprop chapter's network: B=256 examples of 784 features, a 256-unit
 ReLU hidden layer without biases, 10 classes, softmax cross-entropy plus weight
 decay on both weight matrices, float64.  Every method is checked against the
 handwritten numpy backprop before it is timed, then all methods run in
-interleaved rounds (so load on a shared machine hits them alike) and the best
-round counts.  Ratios are to handwritten numpy in the same run.
+steady state in worker processes of their own (one method's heap never
+disturbs another's page faults), in passes interleaved across methods (so
+load on a shared machine hits them alike); the best time counts.  Ratios are
+to handwritten numpy in the same run.
 
-    python benchmarks/bench_mlp.py [--threads 1] [--rounds 30] [--timer cpu|wall]
+    python benchmarks/bench_mlp.py [--threads 1] [--passes 3] [--rounds 15] [--timer cpu|wall]
 
 Peers (JAX jit, PyTorch, PyTensor, autograd) run when installed
 (``pip install -e .[bench]``).  BLAS and the peers get ``--threads`` threads
@@ -259,7 +261,7 @@ METHODS: list[tuple[str, Callable, str | None]] = [
 
 
 # ---------------------------------------------------------------------------
-# measuring
+# measuring: one worker process per method and pass
 # ---------------------------------------------------------------------------
 
 def _np(x):
@@ -270,15 +272,15 @@ def check(name, fns, ref):
     """Fail loudly if a method disagrees with handwritten numpy."""
     for what, fn, want in zip(("forward", "loss+grad", "hvp"), fns, ref):
         got = fn()
-        got = [got] if np.ndim(_np(got if not isinstance(got, (tuple, list)) else got[0])) == 0 \
-            and not isinstance(got, (tuple, list)) else list(got)
-        want = [want] if not isinstance(want, (tuple, list)) else list(want)
+        got = list(got) if isinstance(got, (tuple, list)) else [got]
+        want = list(want) if isinstance(want, (tuple, list)) else [want]
         for g, w in zip(got, want):
             np.testing.assert_allclose(_np(g), w, rtol=1e-7, atol=1e-10,
                                        err_msg=f"{name} {what} disagrees with handwritten numpy")
 
 
 def peak_bytes(fn) -> int:
+    """tracemalloc's peak over one call, beyond what was allocated before it."""
     fn()
     gc.collect()
     tracemalloc.start()
@@ -290,76 +292,119 @@ def peak_bytes(fn) -> int:
         tracemalloc.stop()
 
 
-def time_all(fns: dict[str, Callable], rounds: int, clock) -> dict[str, float]:
-    """Best time of each callable over interleaved rounds (seconds)."""
-    best = {k: math.inf for k in fns}
-    for f in fns.values():  # warm up (jit compilation, caches, allocator)
-        f()
-        f()
+def make_data():
+    rng = np.random.default_rng(0)
+    return {"X": rng.standard_normal((B, D)), "y": rng.integers(0, C, B),
+            "W1": rng.standard_normal((D, H)) * np.sqrt(2 / D),
+            "W2": rng.standard_normal((H, C)) * np.sqrt(2 / H),
+            "V1": rng.standard_normal((D, H)), "V2": rng.standard_normal((H, C))}
+
+
+def worker(name: str, rounds: int, clock) -> dict:
+    """Set one method up, check it, then time forward, loss+grad and hvp, each in a block
+    of consecutive calls (its steady state); the fastest call counts."""
+    data = make_data()
+    args = (data["X"], data["y"], data["W1"], data["W2"])
+    ref = (numpy_forward(*args), numpy_loss_grad(*args), numpy_hvp(*args, data["V1"], data["V2"]))
+    setup = {m[0]: m[1] for m in METHODS}[name]
+    try:
+        fns = setup(data)
+    except ImportError:
+        return {"missing": True}
+    check(name, fns, ref)
+    peak = peak_bytes(fns[1])
+    held = COMPILED["grad"].workspace_bytes if name == "sg.function" else 0
+    best = [math.inf] * 3
     gc.disable()
     try:
-        for _ in range(rounds):
-            for k, f in fns.items():
+        for k, f in enumerate(fns):  # one block of calls each: a training loop's steady state
+            for _ in range(3):  # warm up: jit compilation, caches, the allocator
+                f()
+            for _ in range(rounds):
                 start = clock()
                 f()
                 best[k] = min(best[k], clock() - start)
     finally:
         gc.enable()
-    return best
+    out = {"times": best, "peak": peak, "held": held}
+    if name == "sg.function":
+        out["estimate"] = COMPILED["grad"].peak_bytes
+    return out
 
 
-def mlp_table(rounds: int, clock, only: list[str] | None) -> None:
-    rng = np.random.default_rng(0)
-    data = {"X": rng.standard_normal((B, D)), "y": rng.integers(0, C, B),
-            "W1": rng.standard_normal((D, H)) * np.sqrt(2 / D),
-            "W2": rng.standard_normal((H, C)) * np.sqrt(2 / H),
-            "V1": rng.standard_normal((D, H)), "V2": rng.standard_normal((H, C))}
-    ref = (numpy_forward(data["X"], data["y"], data["W1"], data["W2"]),
-           numpy_loss_grad(data["X"], data["y"], data["W1"], data["W2"]),
-           numpy_hvp(data["X"], data["y"], data["W1"], data["W2"], data["V1"], data["V2"]))
-    methods, skipped = {}, []
-    for name, setup, module in METHODS:
-        if only and not any(o.lower() in name.lower() for o in only) and module is not None:
-            continue
-        try:
-            fns = setup(data)
-        except ImportError:
-            skipped.append(name)
-            continue
-        check(name, fns, ref)
-        methods[name] = fns
-    peaks = {name: peak_bytes(fns[1]) for name, fns in methods.items()}
-    flat = {(name, k): fns[k] for name, fns in methods.items() for k in range(3)}
-    best = time_all(flat, rounds, clock)
-    base = [best[("numpy (handwritten)", k)] for k in range(3)]
+def run_workers(passes: int, rounds: int, timer: str, threads: int, only) -> dict:
+    """Each method in its own process (so no method inherits another's heap), passes
+    interleaved across methods (so load on the machine hits them alike); best pass wins."""
+    import json
+    import subprocess
+
+    names = [n for n, _, module in METHODS
+             if module is None or not only or any(o.lower() in n.lower() for o in only)]
+    results: dict[str, dict] = {}
+    for _ in range(passes):
+        for name in names:
+            if results.get(name, {}).get("missing"):
+                continue
+            cmd = [sys.executable, __file__, "--worker", name, "--rounds", str(rounds),
+                   "--timer", timer, "--threads", str(threads)]
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode:
+                raise RuntimeError(f"{name} failed:\n{proc.stderr[-3000:]}")
+            got = json.loads(proc.stdout.strip().splitlines()[-1])
+            old = results.get(name)
+            if old is None or got.get("missing"):
+                results[name] = got
+            else:
+                old["times"] = [min(a, b) for a, b in zip(old["times"], got["times"])]
+    return results
+
+
+def mlp_table(results: dict, passes: int, rounds: int, timer: str, threads: int) -> None:
+    done = {k: v for k, v in results.items() if not v.get("missing")}
+    base = done["numpy (handwritten)"]
     untracked = {"JAX jit", "PyTorch"}
     print(f"\nSeed MLP, B={B}, {D}-{H}-{C}, ReLU, cross-entropy + weight decay, float64 "
-          f"({os.environ.get('OPENBLAS_NUM_THREADS')} thread(s), best of {rounds} rounds, "
-          f"{'CPU' if clock is time.process_time else 'wall'} time)")
+          f"({threads} thread(s), {timer} time, best of {passes} processes x {rounds} rounds)")
     head = (f"| {'method':<20} | {'forward ms':>10} | {'x numpy':>7} | {'loss+grad ms':>12} | "
             f"{'x numpy':>7} | {'hvp ms':>7} | {'x numpy':>7} | {'grad/fwd':>8} | "
             f"{'peak MB (grad)':>14} | {'x numpy':>7} |")
     print(head)
     print("|" + "|".join("-" * (len(c)) for c in head.split("|")[1:-1]) + "|")
-    for name in methods:
-        t = [best[(name, k)] for k in range(3)]
-        mem = peaks[name] / 2 ** 20
-        mem_s = f"{mem:14.2f}" if name not in untracked else f"{'untracked':>14}"
-        ratio_m = (f"{peaks[name] / peaks['numpy (handwritten)']:7.2f}" if name not in untracked
-                   else f"{'':>7}")
-        print(f"| {name:<20} | {t[0] * 1e3:10.3f} | {t[0] / base[0]:7.2f} | {t[1] * 1e3:12.3f} | "
-              f"{t[1] / base[1]:7.2f} | {t[2] * 1e3:7.3f} | {t[2] / base[2]:7.2f} | "
+    for name, r in done.items():
+        t, b = r["times"], base["times"]
+        mem = (r["peak"] + r["held"]) / 2 ** 20
+        tracked = name not in untracked
+        mem_s = f"{mem:14.2f}" if tracked else f"{'untracked':>14}"
+        ratio_m = f"{(r['peak'] + r['held']) / base['peak']:7.2f}" if tracked else f"{'':>7}"
+        print(f"| {name:<20} | {t[0] * 1e3:10.3f} | {t[0] / b[0]:7.2f} | {t[1] * 1e3:12.3f} | "
+              f"{t[1] / b[1]:7.2f} | {t[2] * 1e3:7.3f} | {t[2] / b[2]:7.2f} | "
               f"{t[1] / t[0]:8.2f} | {mem_s} | {ratio_m} |")
-    if "grad" in COMPILED:
-        print(f"sg.function's planner estimated its loss+grad peak at "
-              f"{COMPILED['grad'].peak_bytes / 2 ** 20:.2f} MB")
-    if skipped:
-        print("not installed: " + ", ".join(skipped) + " (pip install -e .[bench])")
+    f = done.get("sg.function")
+    if f:
+        print(f"sg.function's peak counts {f['held'] / 2 ** 20:.2f} MB of buffers it keeps between "
+              f"calls (tracemalloc saw {f['peak'] / 2 ** 20:.2f} MB allocated during the call); "
+              f"its planner estimated {f['estimate'] / 2 ** 20:.2f} MB")
+    missing = [k for k, v in results.items() if v.get("missing")]
+    if missing:
+        print("not installed: " + ", ".join(missing) + " (pip install -e .[bench])")
 
 
 # ---------------------------------------------------------------------------
 # per-node overhead: a long chain of scalar ops
 # ---------------------------------------------------------------------------
+
+def time_all(fns: dict[str, Callable], rounds: int, clock) -> dict[str, float]:
+    """Best time of each callable over interleaved rounds (seconds)."""
+    best = {k: math.inf for k in fns}
+    for f in fns.values():
+        f()
+    for _ in range(rounds):
+        for k, f in fns.items():
+            start = clock()
+            f()
+            best[k] = min(best[k], clock() - start)
+    return best
+
 
 def scalar_table(levels: int, rounds: int, clock) -> None:
     """h <- sin(h) * 0.5 + h, repeated; value and derivative, three ways."""
@@ -402,18 +447,25 @@ def scalar_table(levels: int, rounds: int, clock) -> None:
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--threads", type=int, default=1, help="BLAS / peer threads (default 1)")
-    p.add_argument("--rounds", type=int, default=30)
+    p.add_argument("--passes", type=int, default=3, help="worker processes per method")
+    p.add_argument("--rounds", type=int, default=30, help="timed calls per worker and task")
     p.add_argument("--timer", choices=("cpu", "wall"), default=None,
                    help="default: cpu with one thread, wall otherwise")
     p.add_argument("--only", nargs="*", help="peers to include (numpy and symgraph always run)")
     p.add_argument("--levels", type=int, default=2000, help="scalar chain length")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     timer = args.timer or ("cpu" if args.threads == 1 else "wall")
     clock = time.process_time if timer == "cpu" else time.perf_counter
-    mlp_table(args.rounds, clock, args.only)
-    scalar_table(args.levels, max(5, args.rounds // 3), clock)
+    if args.worker:
+        import json
+
+        print(json.dumps(worker(args.worker, args.rounds, clock)))
+        return
+    results = run_workers(args.passes, args.rounds, timer, args.threads, args.only)
+    mlp_table(results, args.passes, args.rounds, timer, args.threads)
+    scalar_table(args.levels, max(5, args.rounds), clock)
 
 
 if __name__ == "__main__":
-    sys.setrecursionlimit(10000)
     main()

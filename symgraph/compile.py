@@ -8,9 +8,11 @@ The generated function computes the outputs' ancestors in a depth-first
 order, frees every temporary (``del``) right after its last use, writes
 results into buffers it allocated itself once they are dead (``a += b``,
 ``np.exp(a, out=a)``; never into fed arrays, constants or views that
-something else may read), accumulates gradient sums in place, and fuses a
-few patterns (see ``symgraph.codegen.fusion``).  Each op prints its own numpy
-code (``Op.emit``); an op without ``emit`` is called through its ``f``.
+something else may read), accumulates gradient sums in place, keeps the
+temporaries' buffers between calls (``out=``; results are always fresh),
+and fuses a few patterns (see ``symgraph.codegen.fusion``).  Each op prints
+its own numpy code (``Op.emit``); an op without ``emit`` is called through
+its ``f``.
 
 ``.source`` is the function as text.  It runs after ``exec`` with only numpy
 (constants are exact literals in its preamble: numpy literals for small
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import linecache
+import threading
 from typing import Any, Sequence
 
 import numpy as np
@@ -55,9 +58,13 @@ class CompiledFunction:
         self.peak_bytes: int = compiled.plan.peak_bytes
         #: nodes computed a second time to save memory (see ``memory_budget``)
         self.recomputed: list[Node] = compiled.recomputed
+        #: bytes of the temporaries' buffers kept between calls (per calling thread)
+        self.workspace_bytes: int = compiled.plan.workspace_bytes
         self.check_finite = check_finite
         self.memory_budget = memory_budget
         self._raw = emitted.fn
+        self._new_workspace = emitted.workspace
+        self._local = threading.local()
         self._unflatten = unflatten
         self._line_nodes = emitted.line_nodes
         self._filename = emitted.fn.__code__.co_filename
@@ -68,13 +75,34 @@ class CompiledFunction:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         values = self._arguments(args, kwargs)
+        local = self._local
+        if self._new_workspace is not None:
+            # this thread's buffers; a call made while one runs (re-entrant) gets its own
+            depth = getattr(local, "depth", 0)
+            if depth:
+                values.append(self._new_workspace())
+            else:
+                ws = getattr(local, "ws", None)
+                values.append(ws if ws is not None else self._keep_workspace())
+            local.depth = depth + 1
         try:
             results = self._raw(*values)
         except SymgraphError:
             raise
         except Exception as e:  # name the node whose numpy code failed
             raise self._locate(e) from e
+        finally:
+            if self._new_workspace is not None:
+                local.depth -= 1
         return self._unflatten(list(results))
+
+    def _keep_workspace(self):
+        ws = self._local.ws = self._new_workspace()
+        return ws
+
+    def free_workspace(self) -> None:
+        """Drop this thread's kept buffers (the next call allocates them again)."""
+        self._local.ws = None
 
     def _arguments(self, args: tuple, kwargs: dict) -> list[np.ndarray]:
         n = len(self.inputs)
@@ -125,7 +153,7 @@ _UNSET = object()
 
 
 def function(inputs: Any, outputs: Any, *, check_finite: bool = False,
-             memory_budget: int | None = None) -> CompiledFunction:
+             memory_budget: int | None = None, reuse_buffers: bool = True) -> CompiledFunction:
     """Compile ``outputs`` (a node or a list/tuple/dict of nodes) as a function of ``inputs``.
 
     ``inputs`` is a node or variable name, or a list of them (any node may be
@@ -137,6 +165,11 @@ def function(inputs: Any, outputs: Any, *, check_finite: bool = False,
     ``check_finite=True`` checks every node's value as the evaluator does and
     raises ``NonFiniteError`` at the first NaN/Inf; it compiles node by node
     (no fusions, no in-place updates) so the node named is the one at fault.
+
+    ``reuse_buffers`` (default on) keeps the temporaries' buffers between
+    calls, one set per thread (``f.workspace_bytes``), as PyTensor and XLA
+    do: fresh large arrays cost page faults on every call.  Results are
+    always fresh arrays.
 
     ``memory_budget`` (bytes) turns on rematerialization: elementwise values
     are recomputed right before their late uses instead of being kept alive,
@@ -159,14 +192,14 @@ def function(inputs: Any, outputs: Any, *, check_finite: bool = False,
         raise SymgraphError(f"function: memory_budget must be a number of bytes >= 0, got "
                             f"{memory_budget!r}")
     key = (tuple(n.id for n in in_nodes), tuple(o.id for o in out_leaves),
-           _structure_key(outputs), bool(check_finite), memory_budget)
+           _structure_key(outputs), bool(check_finite), memory_budget, bool(reuse_buffers))
     cache = graph.cache("function")
     found = cache.get(key)
     if found is not None:
         return found
     filename = f"<symgraph function {next(_counter)}>"
     compiled = compile_nodes(in_nodes, out_leaves, optimize=not check_finite,
-                             memory_budget=memory_budget,
+                             reuse_buffers=reuse_buffers, memory_budget=memory_budget,
                              check=diagnostics.check_finite if check_finite else None,
                              filename=filename)
     source = compiled.emitted.source

@@ -25,18 +25,20 @@ class Compiled:
 
 
 def compile_nodes(inputs: Sequence[Node], outputs: Sequence[Node], *, optimize: bool = True,
-                  memory_budget: int | None = None, check: Callable | None = None,
-                  filename: str = "<symgraph>") -> Compiled:
+                  reuse_buffers: bool = True, memory_budget: int | None = None,
+                  check: Callable | None = None, filename: str = "<symgraph>") -> Compiled:
     """Compile ``outputs`` as a function of ``inputs``.
 
     ``optimize=False`` turns off fusions and in-place updates (node-by-node
-    code, as the diagnostic mode needs).
+    code, as the diagnostic mode needs); ``reuse_buffers`` keeps temporaries
+    in a workspace passed between calls.
     """
     prog = lower(outputs, inputs, fuse=optimize)
+    reuse = optimize and reuse_buffers
     if memory_budget is not None:
-        plan, copies = rematerialize(prog, int(memory_budget), optimize=optimize)
+        plan, copies = rematerialize(prog, int(memory_budget), optimize=optimize, reuse=reuse)
     else:
-        plan, copies = plan_program(prog, optimize=optimize), []
+        plan, copies = plan_program(prog, optimize=optimize, reuse=reuse), []
     emitted = emit_program(prog, plan, inputs, outputs, filename, check=check)
     return Compiled(emitted, plan, [c.node for c in copies])
 

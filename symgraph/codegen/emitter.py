@@ -38,6 +38,13 @@ class EmitContext:
         self.shape: tuple[int, ...] = ()
         self.in_shapes: list[tuple[int, ...]] = []
         self.in_dtypes: list[np.dtype] = []
+        self.out = ""
+        #: an array (shaped and typed like the result) to write into, or None; see Op.emit
+        self.into: str | None = None
+
+    def bind(self, expr: str) -> str:
+        """``expr`` (which writes into ``into`` and returns it) as a statement binding ``out``."""
+        return expr if self.out == self.into else f"{self.out} = {expr}"
 
     def const(self, value: Any) -> str:
         """A global name bound to ``value`` (an array or scalar; never written to)."""
@@ -95,9 +102,13 @@ class Module:
         return name
 
     def helper(self, func: Callable) -> str:
-        name = func.__name__
+        if func.__name__ not in self.globals:
+            self.code(func.__name__, textwrap.dedent(inspect.getsource(func)))
+        return func.__name__
+
+    def code(self, name: str, source: str) -> str:
+        """Define ``name`` by running ``source`` (numpy-only), also shown in the preamble."""
         if name not in self.globals:
-            source = textwrap.dedent(inspect.getsource(func))
             exec(compile(source, f"<symgraph helper {name}>", "exec"), self.globals)
             self.defs.append(source.rstrip())
         return name
@@ -145,9 +156,10 @@ class Emitted:
     """The result of emission: source text, the function, and per-line node map."""
 
     def __init__(self, source: str, fn: Callable, line_nodes: dict[int, Node], standalone: bool,
-                 param_names: list[str]) -> None:
+                 param_names: list[str], workspace: Callable | None) -> None:
         self.source = source
         self.fn = fn
+        self.workspace = workspace  # makes a fresh set of reusable buffers, if any
         self.line_nodes = line_nodes
         self.standalone = standalone
         self.param_names = param_names
@@ -194,8 +206,9 @@ def emit_program(prog: Program, plan: Plan, inputs: Sequence[Node], outputs: Seq
         taken.add(name)
         return name
 
-    def emit_value(v: Value, out: str) -> str:
+    def emit_value(v: Value, out: str, into: str | None = None) -> str:
         ins = [arg_source(r, v) for r in v.args]
+        ctx.out, ctx.into = out, into
         ctx.node = v.node
         ctx.shape = v.shape
         ctx.in_shapes = [r.value.shape if v.elementwise else r.shape for r in v.args]
@@ -241,7 +254,9 @@ def emit_program(prog: Program, plan: Plan, inputs: Sequence[Node], outputs: Seq
             continue
         donor = plan.donor.get(v)
         names[v] = names[donor] if donor is not None else value_name(v)
-        lines = emit_value(v, names[v]).split("\n")
+        into = names[v] if donor is not None else (
+            f"_w{plan.slot[v]}" if v in plan.slot else None)
+        lines = emit_value(v, names[v], into).split("\n")
         if donor is not None:  # the variable's name is its buffer's first value: say which this is
             lines[0] += f"  # {value_name(v)}"
         body.extend((line, v.node) for line in lines)
@@ -254,7 +269,17 @@ def emit_program(prog: Program, plan: Plan, inputs: Sequence[Node], outputs: Seq
     rets = [_return_source(r, o, names) for r, o in zip(prog.outputs, outputs)]
     body.append((f"return ({''.join(x + ', ' for x in rets)})", None))
 
-    head = module.preamble() + [f"def {func_name}({', '.join(param_names)}):"]
+    params = list(param_names)
+    if plan.workspace:
+        bufs = ", ".join(f"np.empty({s}, {dtype_source(d)})" for s, d in plan.workspace)
+        module.code("_workspace", "def _workspace():\n    \"\"\"Buffers for temporaries, reused "
+                    "from call to call (one set per thread).\"\"\"\n"
+                    f"    return ({bufs},)")
+        slots = "".join(f"_w{k}, " for k in range(len(plan.workspace)))
+        body.insert(0, (f"{slots.rstrip(', ')}{',' if len(plan.workspace) == 1 else ''} = "
+                        f"_workspace() if _ws is None else _ws", None))
+        params.append("_ws=None")
+    head = module.preamble() + [f"def {func_name}({', '.join(params)}):"]
     first_line = len(head) + 1
     text = "\n".join(head) + "\n" + "\n".join("    " + line for line, _ in body) + "\n"
     line_nodes = {first_line + k: n for k, (_, n) in enumerate(body) if n is not None}
@@ -262,7 +287,8 @@ def emit_program(prog: Program, plan: Plan, inputs: Sequence[Node], outputs: Seq
     # run only the def: the module's globals already hold constants and helpers
     code = compile("\n" * (first_line - 2) + def_text, filename, "exec")
     exec(code, module.globals)
-    return Emitted(text, module.globals[func_name], line_nodes, module.standalone, param_names)
+    return Emitted(text, module.globals[func_name], line_nodes, module.standalone, param_names,
+                   module.globals.get("_workspace") if plan.workspace else None)
 
 
 _PRIMARY = re.compile(r"[\w.]+(\[[^\]]*\]|\([^()]*(\([^()]*\))?[^()]*\))?(\.T)?")

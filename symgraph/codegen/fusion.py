@@ -65,10 +65,10 @@ class MaskedGradient(FusedOp):
         g, cond = ins
         if self.positive:
             cond = f"({cond} > 0)"
-        if out == g:
+        if ctx.into == out == g:
             return f"{out} *= {cond}"
-        if out == ins[1]:
-            return f"np.multiply({g}, {cond}, out={out})"
+        if ctx.into:
+            return ctx.bind(f"np.multiply({g}, {cond}, out={ctx.into})")
         return f"{out} = {g} * {cond}"
 
 
@@ -111,8 +111,10 @@ class OneHotSubtract(FusedOp):
     def emit(self, out, ins, ctx):
         a, labels = ins
         fn = ctx.helper(subtract_one_hot)
-        if out == a:
+        if ctx.into == out == a:
             return f"{fn}({out}, {labels})"
+        if ctx.into:
+            return f"np.copyto({ctx.into}, {a})\n" + ctx.bind(f"{fn}({ctx.into}, {labels})")
         return f"{out} = {fn}(np.array({a}, dtype={ctx.dtype(ctx.node.dtype)}), {labels})"
 
 
@@ -133,10 +135,10 @@ class ScaledProduct(FusedOp):
 
     def emit(self, out, ins, ctx):
         s, c, x = ins
-        if out == x:
+        if ctx.into == out == x:
             return f"{out} *= {s} * {c}"
-        if out in (s, c):
-            return f"np.multiply({s} * {c}, {x}, out={out})"
+        if ctx.into:
+            return ctx.bind(f"np.multiply({s} * {c}, {x}, out={ctx.into})")
         return f"{out} = ({s} * {c}) * {x}"
 
 

@@ -19,15 +19,16 @@ from .schedule import Plan, infer_shapes, nbytes, schedule
 MIN_GAP = 3
 
 
-def plan_program(prog: Program, optimize: bool) -> Plan:
+def plan_program(prog: Program, optimize: bool, reuse: bool = False) -> Plan:
     order = schedule(prog)
     infer_shapes(order)
-    return Plan(prog, order, optimize)
+    return Plan(prog, order, optimize, reuse)
 
 
-def rematerialize(prog: Program, budget: int, optimize: bool) -> tuple[Plan, list[Value]]:
+def rematerialize(prog: Program, budget: int, optimize: bool,
+                  reuse: bool = False) -> tuple[Plan, list[Value]]:
     """Add recomputed copies to ``prog`` until its estimated peak is at most ``budget`` bytes."""
-    plan = plan_program(prog, optimize)
+    plan = plan_program(prog, optimize, reuse)
     copies: list[Value] = []
     if plan.peak_bytes <= budget:
         return plan, copies
@@ -52,7 +53,7 @@ def rematerialize(prog: Program, budget: int, optimize: bool) -> tuple[Plan, lis
         for c, k in late:
             c.args[k] = Ref(copy, c.args[k].shape)
         prog.values.append(copy)
-        trial = plan_program(prog, optimize)
+        trial = plan_program(prog, optimize, reuse)
         if (trial.peak_bytes, trial.byte_steps) < (plan.peak_bytes, plan.byte_steps):
             plan = trial
             copies.append(copy)

@@ -14,6 +14,7 @@ not returned, and it has the result's exact shape and dtype.
 
 from __future__ import annotations
 
+import heapq
 import math
 from typing import Sequence
 
@@ -100,7 +101,8 @@ class Plan:
     into its consumer's expression, and dead buffers are reused in place.
     """
 
-    def __init__(self, prog: Program, order: list[Value], optimize: bool) -> None:
+    def __init__(self, prog: Program, order: list[Value], optimize: bool,
+                 reuse: bool = False) -> None:
         self.outputs = outputs = {r.value for r in prog.outputs}
         consumers: dict[Value, list[Value]] = {}
         for v in order:
@@ -155,9 +157,48 @@ class Plan:
                     if d is not None:
                         self.donor[v] = d
                         self.owner[v] = self.owner[d]
+        self.buffer_end: dict[Value, int] = {}  # buffer (its first value) -> last step it is read
+        for v, o in self.owner.items():
+            self.buffer_end[o] = max(self.buffer_end.get(o, -1), self.root_end.get(v, pos[v]))
+        # buffers kept between calls: buffer -> workspace slot
+        self.slot: dict[Value, int] = {}
+        self.workspace: list[tuple[tuple[int, ...], np.dtype]] = []
+        if optimize and reuse:
+            self._assign_workspace()
+        self.workspace_bytes = sum(math.prod(s) * d.itemsize for s, d in self.workspace)
         self.peak_bytes, self.byte_steps = self._memory()
 
+    def _assign_workspace(self) -> None:
+        """Give each temporary buffer a slot reused across calls (linear scan by lifetime).
+
+        Only buffers the generated code writes with ``out=`` qualify, and never one
+        that is returned (or viewed by something returned): results stay fresh.
+        """
+        end_of_call = len(self.order)
+        free: dict[tuple, list[int]] = {}
+        active: list[tuple[int, int, tuple]] = []
+        for o in sorted(self.buffer_end, key=lambda o: self.pos[o]):
+            stop = self.buffer_end[o]
+            if not (o in self.fresh and o.shape and getattr(o.op, "emit_inplace", False)
+                    and stop < end_of_call):
+                continue
+            start = self.pos[o]
+            while active and active[0][0] < start:
+                _, slot, key = heapq.heappop(active)
+                free[key].append(slot)
+            key = (o.shape, o.dtype.str)
+            if free.get(key):
+                slot = free[key].pop()
+            else:
+                slot = len(self.workspace)
+                self.workspace.append((o.shape, o.dtype))
+                free.setdefault(key, [])
+            self.slot[o] = slot
+            heapq.heappush(active, (stop, slot, key))
+
     def _donor(self, v: Value) -> Value | None:
+        if not (v.elementwise or isinstance(v.op, FusedOp)):
+            return None  # e.g. a matmul into its own input would only copy behind the scenes
         p = self.pos[v]
         for k, r in enumerate(v.args):
             u = r.value
@@ -168,14 +209,17 @@ class Plan:
         return None
 
     def _memory(self) -> tuple[int, int]:
-        """Peak bytes of the buffers the function allocates, and their sum over all steps."""
+        """Peak bytes the function uses during a call (its workspace counted in full), and
+        the bytes held summed over all steps (a tie-breaker for rematerialization)."""
         end = len(self.order)
-        last: dict[Value, int] = {}
-        for v, o in self.owner.items():
-            last[o] = max(last.get(o, -1), self.root_end.get(v, self.pos[v]))
         delta = np.zeros(end + 2, dtype=np.int64)
-        for o, stop in last.items():
+        fresh = np.zeros(end + 2, dtype=np.int64)
+        for o, stop in self.buffer_end.items():
             delta[self.pos[o]] += nbytes(o)
             delta[stop + 1] -= nbytes(o)
+            if o not in self.slot:
+                fresh[self.pos[o]] += nbytes(o)
+                fresh[stop + 1] -= nbytes(o)
         live = np.cumsum(delta)[:end + 1]
-        return int(live.max(initial=0)), int(live.sum())
+        peak = int(np.cumsum(fresh)[:end + 1].max(initial=0)) + self.workspace_bytes
+        return peak, int(live.sum())

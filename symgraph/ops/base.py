@@ -49,7 +49,7 @@ class Op:
     #: Maps elements independently with numpy broadcasting: compiled code may run
     #: it on inputs that are not broadcast yet, and may recompute it to save memory.
     elementwise: bool = False
-    #: ``emit`` writes its result into ``out`` when ``out`` is one of its input names.
+    #: ``emit`` writes its result into ``ctx.into`` (an existing array) when that is set.
     emit_inplace: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -85,9 +85,11 @@ class Op:
 
         ``ins`` are the input expressions; ``ctx`` (a ``symgraph.codegen.EmitContext``)
         gives the node and its shapes and turns values into named constants.  When
-        the op sets ``emit_inplace`` and ``out`` is one of ``ins``, that input's
-        buffer is the compiled function's own, dead afterwards and shaped like the
-        result: write into it.  ``None`` (the default) makes compiled code call ``f``.
+        the op sets ``emit_inplace``, ``ctx.into`` may name an array of the result's
+        shape and dtype that the compiled function owns and nothing else reads any
+        more (a dead input, then equal to ``out``, or a reused buffer): write the
+        result into it, e.g. ``ctx.bind(f"np.exp({x}, out={ctx.into})")``.
+        ``None`` (the default) makes compiled code call ``f``.
         """
         return None
 

@@ -51,7 +51,7 @@ class Unary(Op):
 
     def emit(self, out, ins, ctx):
         fn = f"np.{self.ufunc.__name__}"
-        return f"{fn}({out}, out={out})" if out == ins[0] else f"{out} = {fn}({ins[0]})"
+        return ctx.bind(f"{fn}({ins[0]}, out={ctx.into})") if ctx.into else f"{out} = {fn}({ins[0]})"
 
     def deriv(self, x: Node, out: Node) -> Node:
         raise NotImplementedError
@@ -70,7 +70,7 @@ class Negative(Unary):
     ufunc = np.negative
 
     def emit(self, out, ins, ctx):
-        return f"np.negative({out}, out={out})" if out == ins[0] else f"{out} = -{ins[0]}"
+        return ctx.bind(f"np.negative({ins[0]}, out={ctx.into})") if ctx.into else f"{out} = -{ins[0]}"
 
     def bprop(self, inputs, out, g):
         return [lambda: negative(g)]
@@ -142,10 +142,11 @@ class Sigmoid(Unary):
         return np.exp(-np.logaddexp(0, -x))
 
     def emit(self, out, ins, ctx):
-        if out != ins[0]:
+        into = ctx.into
+        if not into:
             return f"{out} = np.exp(-np.logaddexp(0, -{ins[0]}))"
-        return "\n".join(f"np.{fn}({a}, out={out})" for fn, a in (
-            ("negative", out), ("logaddexp", f"0, {out}"), ("negative", out), ("exp", out)))
+        return "\n".join([f"np.negative({ins[0]}, out={into})", f"np.logaddexp(0, {into}, out={into})",
+                          f"np.negative({into}, out={into})", ctx.bind(f"np.exp({into}, out={into})")])
 
     def deriv(self, x, out):
         return out * (1 - out)
@@ -161,7 +162,9 @@ class Relu(Unary):
         return np.maximum(x, 0)
 
     def emit(self, out, ins, ctx):
-        return f"np.maximum({out}, 0, out={out})" if out == ins[0] else f"{out} = np.maximum({ins[0]}, 0)"
+        if ctx.into:
+            return ctx.bind(f"np.maximum({ins[0]}, 0, out={ctx.into})")
+        return f"{out} = np.maximum({ins[0]}, 0)"
 
     def bprop(self, inputs, out, g):
         return [lambda: where(inputs[0] > 0, g, 0)]
@@ -266,10 +269,10 @@ class Binary(Op):
     def emit(self, out, ins, ctx):
         a, b = ins
         fn = f"np.{self.ufunc.__name__}"
-        if out == a and self.operator:
+        if ctx.into == out == a and self.operator:
             return f"{out} {self.operator}= {b}"
-        if out in (a, b):
-            return f"{fn}({a}, {b}, out={out})"
+        if ctx.into:
+            return ctx.bind(f"{fn}({a}, {b}, out={ctx.into})")
         if self.operator:
             return f"{out} = {a} {self.operator} {b}"
         return f"{out} = {fn}({a}, {b})"
@@ -512,12 +515,15 @@ class AddN(Op):
     def emit(self, out, ins, ctx):
         """Accumulate in place: one buffer for the whole sum (the backprop chapter's remark)."""
         rest = list(zip(ins, ctx.in_shapes, ctx.in_dtypes))
-        if out in ins:  # write into the donated input, adding the others to it
-            del rest[ins.index(out)]
-            return "\n".join(f"{out} += {x}" for x, _, _ in rest)
+        if ctx.into in ins:  # write into the donated input, adding the others to it
+            del rest[ins.index(ctx.into)]
+            return "\n".join([f"{ctx.into} += {x}" for x, _, _ in rest] +
+                             ([ctx.bind(ctx.into)] if out != ctx.into else []))
         (a, sa, da), (b, sb, db) = rest[:2]
-        lines = [f"{out} = {a} + {b}"]
+        lines = [ctx.bind(f"np.add({a}, {b}, out={ctx.into})") if ctx.into else f"{out} = {a} + {b}"]
         shape, dtype = broadcast_shapes([sa, sb], self.name), np.result_type(da, db)
+        if ctx.into:  # the buffer has the whole result's shape already
+            shape, dtype = ctx.shape, ctx.node.dtype
         for x, sx, dx in rest[2:]:
             grown, wider = broadcast_shapes([shape, sx], self.name), np.result_type(dtype, dx)
             fits = grown == shape and wider == dtype

@@ -30,7 +30,11 @@ class MatMul(Op):
     def f(self, a, b):
         return np.matmul(a, b)
 
+    emit_inplace = True
+
     def emit(self, out, ins, ctx):
+        if ctx.into:
+            return ctx.bind(f"np.matmul({ins[0]}, {ins[1]}, out={ctx.into})")
         return f"{out} = {ins[0]} @ {ins[1]}"
 
     def bprop(self, inputs, out, g):
