@@ -6,6 +6,8 @@ lower (ir.py, fusion.py) -> schedule and plan memory (schedule.py, remat.py)
 
 from __future__ import annotations
 
+import contextlib
+import gc
 from typing import Callable, Sequence
 
 from ..graph import Node
@@ -33,14 +35,27 @@ def compile_nodes(inputs: Sequence[Node], outputs: Sequence[Node], *, optimize: 
     code, as the diagnostic mode needs); ``reuse_buffers`` keeps temporaries
     in a workspace passed between calls.
     """
-    prog = lower(outputs, inputs, fuse=optimize)
-    reuse = optimize and reuse_buffers
-    if memory_budget is not None:
-        plan, copies = rematerialize(prog, int(memory_budget), optimize=optimize, reuse=reuse)
-    else:
-        plan, copies = plan_program(prog, optimize=optimize, reuse=reuse), []
-    emitted = emit_program(prog, plan, inputs, outputs, filename, check=check)
+    with _gc_paused():
+        prog = lower(outputs, inputs, fuse=optimize)
+        reuse = optimize and reuse_buffers
+        if memory_budget is not None:
+            plan, copies = rematerialize(prog, int(memory_budget), optimize=optimize, reuse=reuse)
+        else:
+            plan, copies = plan_program(prog, optimize=optimize, reuse=reuse), []
+        emitted = emit_program(prog, plan, inputs, outputs, filename, check=check)
     return Compiled(emitted, plan, [c.node for c in copies])
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """Compiling makes many long-lived objects; the cyclic collector would rescan them."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 __all__ = ["EmitContext", "Compiled", "compile_nodes", "lower", "Program", "Plan"]

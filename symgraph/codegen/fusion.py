@@ -72,7 +72,7 @@ class MaskedGradient(FusedOp):
         return f"{out} = {g} * {cond}"
 
 
-def subtract_one_hot(d, labels):
+def _subtract_one_hot(d, labels):
     """d -= one_hot(labels) in place, by integer indexing (no one-hot array)."""
     c = d.shape[-1]
     if labels.size and (labels.min() < 0 or labels.max() >= c):
@@ -85,9 +85,9 @@ def subtract_one_hot(d, labels):
     return d
 
 
-def softmax_xent_grad(logits, labels, scale=None):
+def _softmax_xent_grad(logits, labels, scale=None):
     """(softmax(logits) - one_hot(labels)) * scale over the last axis, in one buffer."""
-    d = subtract_one_hot(_softmax(logits, -1), labels)
+    d = _subtract_one_hot(_softmax(logits, -1), labels)
     if scale is not None:
         d *= scale
     return d
@@ -98,8 +98,8 @@ class SoftmaxXentGradient(FusedOp):
 
     def emit(self, out, ins, ctx):
         ctx.helper(_softmax)
-        ctx.helper(subtract_one_hot)
-        return f"{out} = {ctx.helper(softmax_xent_grad)}({', '.join(ins)})"
+        ctx.helper(_subtract_one_hot)
+        return f"{out} = {ctx.helper(_softmax_xent_grad)}({', '.join(ins)})"
 
 
 class OneHotSubtract(FusedOp):
@@ -110,7 +110,7 @@ class OneHotSubtract(FusedOp):
 
     def emit(self, out, ins, ctx):
         a, labels = ins
-        fn = ctx.helper(subtract_one_hot)
+        fn = ctx.helper(_subtract_one_hot)
         if ctx.into == out == a:
             return f"{fn}({out}, {labels})"
         if ctx.into:
