@@ -21,9 +21,8 @@ import numpy as np
 
 from ..evaluate import _run_node
 from ..graph import Node
-from ..ops.base import Op
 from ..ops.shape import BroadcastTo
-from ..ops.sources import Constant, Fill
+from ..ops.sources import Constant
 from .ir import Program, Ref, Value
 from .literals import dtype_source, literal
 from .schedule import Plan, aliasing
@@ -279,8 +278,8 @@ def emit_program(prog: Program, plan: Plan, inputs: Sequence[Node], outputs: Seq
         body.insert(0, (f"{slots.rstrip(', ')}{',' if len(plan.workspace) == 1 else ''} = "
                         f"_workspace() if _ws is None else _ws", None))
         params.append("_ws=None")
-    head = module.preamble() + [f"def {func_name}({', '.join(params)}):"]
-    first_line = len(head) + 1
+    head = "\n".join(module.preamble()).split("\n") + [f"def {func_name}({', '.join(params)}):"]
+    first_line = len(head) + 1  # of the body
     text = "\n".join(head) + "\n" + "\n".join("    " + line for line, _ in body) + "\n"
     line_nodes = {first_line + k: n for k, (_, n) in enumerate(body) if n is not None}
     def_text = "\n".join(head[-1:] + ["    " + line for line, _ in body]) + "\n"
@@ -308,13 +307,11 @@ def _return_source(r: Ref, out_node: Node, names: dict[Value, str]) -> str:
 def _fallback_call(module: Module, v: Value, out: str, ins: list[str]) -> str:
     """Call the op's numpy ``f`` with the evaluator's checks of shape and dtype."""
     node = v.node
+    copy = aliasing(v) == "fresh"  # an op whose emit declined: copy so the buffer is ours
 
-    def run(*args, _node=node):
-        return _run_node(_node, list(args))
-
-    if aliasing(v) == "fresh":  # an op whose emit declined: copy so the buffer is ours
-        def run(*args, _node=node):  # noqa: F811
-            return np.array(_run_node(_node, list(args)), copy=True)
+    def run(*args, _node=node, _copy=copy):
+        out = _run_node(_node, list(args))
+        return np.array(out, copy=True) if _copy else out
 
     name = module.foreign(f"_op{node.id}", run, f"op {v.op.describe()!r} has no emit; calls its f")
     return f"{out} = {name}({', '.join(ins)})"

@@ -218,14 +218,13 @@ class Cast(Op):
     """``x.astype(dtype)``; gradients flow back only between floating dtypes."""
 
     name = "cast"
+    elementwise = True
 
     def __init__(self, dtype: np.dtype) -> None:
         self.dtype = np.dtype(dtype)
 
     def infer(self, x):
         return x.shape, self.dtype
-
-    elementwise = True
 
     def f(self, x):
         return np.asarray(x).astype(self.dtype, copy=False)
@@ -462,12 +461,11 @@ class Where(Op):
     """``where(cond, a, b)``: the gradient of each branch is masked by ``cond``."""
 
     name = "where"
+    elementwise = True
 
     def infer(self, cond, a, b):
         shape = broadcast_shapes([cond.shape, a.shape, b.shape], self.name)
         return shape, np.result_type(a.dtype, b.dtype)
-
-    elementwise = True
 
     def f(self, cond, a, b):
         return np.where(cond, a, b)
@@ -493,6 +491,8 @@ class AddN(Op):
     """Sum of several same-shaped arrays: how gradient contributions are accumulated."""
 
     name = "add_n"
+    elementwise = True
+    emit_inplace = True
 
     def infer(self, *xs):
         shape = broadcast_shapes([x.shape for x in xs], self.name)
@@ -508,9 +508,6 @@ class AddN(Op):
             else:
                 out = np.add(out, x)
         return out
-
-    elementwise = True
-    emit_inplace = True
 
     def emit(self, out, ins, ctx):
         """Accumulate in place: one buffer for the whole sum (the backprop chapter's remark)."""
