@@ -251,14 +251,23 @@ def test_user_op_without_emit_is_called_and_may_alias_its_input():
         def bprop(self, inputs, out, g):
             return [g]
 
+    class Cube(sg.Op):  # says elementwise but has no emit: gets its inputs broadcast
+        name = "cube"
+        elementwise = True
+
+        def f(self, x):
+            return x ** 3
+
     x = sg.variable("x", (5,))
     t = sg.exp(x)
     p = apply(Passthrough(), [t])
-    outs = [sg.sin(t) + p, p * 2.0]
+    c = apply(Cube(), [sg.broadcast_to(sg.sum(x), (5,))])
+    outs = [sg.sin(t) + p, p * 2.0, c]
     f = sg.function([x], outs)
     assert not f.standalone and "calls its f" in f.source
     xv = rng.standard_normal(5)
-    _same(f(xv), [np.sin(np.exp(xv)) + np.exp(xv), 2 * np.exp(xv)], rtol=1e-15)
+    _same(f(xv), [np.sin(np.exp(xv)) + np.exp(xv), 2 * np.exp(xv), np.full(5, xv.sum() ** 3)],
+          rtol=1e-14)
 
 
 # ---------------------------------------------------------------------------

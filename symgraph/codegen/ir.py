@@ -17,6 +17,7 @@ import numpy as np
 from ..autodiff import ancestors
 from ..errors import MissingInputError
 from ..graph import Node
+from ..ops.base import Op
 from ..ops.shape import BroadcastTo
 from ..ops.sources import Constant, Fill
 from . import fusion
@@ -60,7 +61,10 @@ class Value:
 
     @property
     def elementwise(self) -> bool:
-        return self.kind == "op" and bool(getattr(self.op, "elementwise", False))
+        """Computed by emitted elementwise code (an op run through its ``f`` gets full shapes)."""
+        op = self.op
+        return (self.kind == "op" and bool(getattr(op, "elementwise", False))
+                and not (isinstance(op, Op) and type(op).emit is Op.emit))
 
     def __repr__(self) -> str:
         what = self.kind if self.kind != "op" else getattr(self.op, "name", "?")
@@ -137,13 +141,13 @@ FOLD_LIMIT = 64
 
 
 def _fold_constants(values: Iterable[Value]) -> None:
-    """Compute ops whose inputs are all constants while compiling (their own ``f``, so the
-    values are the evaluator's); large results and ops that fail are left to run time."""
+    """Compute built-in ops whose inputs are all constants while compiling (with their own
+    ``f``, so the values are the evaluator's); large results and failures wait for run time."""
     from ..evaluate import _run_node
 
     for v in values:
-        if v.kind != "op" or not v.args or v.op is not v.node.op:
-            continue
+        if v.kind != "op" or not v.args or v.op is not v.node.op or type(v.op).emit is Op.emit:
+            continue  # fused values, and users' ops (which might not be pure), run at run time
         if not all(r.value.kind == "const" for r in v.args) or math.prod(v.node.shape) > FOLD_LIMIT:
             continue
         args = []
