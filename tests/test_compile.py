@@ -287,6 +287,23 @@ def test_constants_are_exact_literals_in_the_source():
     np.testing.assert_array_equal(f(xv), sg.evaluate(y, {x: xv}))
 
 
+def test_constant_subexpressions_are_computed_once_when_compiling():
+    x = sg.variable("x", (3,))
+    scale = sg.exp(sg.constant(2.0)) * sg.constant(np.array([1.0, 2.0, 3.0]))
+    y = x * scale
+    f = sg.function([x], [y, scale])
+    body = _body(f.source)
+    assert "np.exp" not in body and body.count(" = ") == 2  # scale (returned: fresh) and y
+    got = f(np.ones(3))
+    _same(got, sg.evaluate([y, scale], {x: np.ones(3)}), rtol=0, atol=0)
+    got[1][0] = 0.0  # a returned constant subexpression is still a fresh array
+    assert f(np.ones(3))[1][0] == np.exp(2.0)
+    bad = sg.constant(np.array([2, 3])) ** sg.constant(np.array([-1, 2]))
+    g = sg.function([x], sg.sum(x) * bad)  # fails at run time, like the evaluator, not now
+    with pytest.raises(sg.EvaluationError, match="negative integer powers"):
+        g(np.ones(3))
+
+
 def test_cache_and_inputs_by_name():
     x, w = sg.variable("x", (3,)), sg.variable("w", (3,))
     y = sg.sum(x * w)
