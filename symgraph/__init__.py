@@ -13,6 +13,7 @@ graph with ``grad``/``jvp``/``hvp``, and evaluate any node on numpy::
 from . import optimize
 from .autodiff import build_grad, grad, jvp, vjp
 from .derivatives import hessian, hvp, jacobian
+from .compile import CompiledFunction, function
 from .diagnostics import NonFiniteError
 from .errors import (BackendError, DTypeError, EvaluationError, GradientCheckError, GraphMismatchError,
                      MissingInputError, SerializationError, ShapeError, SymgraphError,
@@ -34,6 +35,7 @@ __all__ = [
     "grad", "vjp", "jvp", "build_grad", "hvp", "jacobian", "hessian", "optimize",
     "evaluate", "Evaluator",
     "simplify",
+    "function", "CompiledFunction",
     "SymgraphError", "ShapeError", "DTypeError", "GraphMismatchError", "MissingInputError",
     "UnknownInputError", "UndefinedGradientError", "EvaluationError", "NonFiniteError",
     "SerializationError", "GradientCheckError", "save", "load", "register_op", "testing",

@@ -59,6 +59,7 @@ class Schedule:
             for k, n in enumerate(computed)
         ]
         self.peak_live = self._peak_live()
+        self.fast = [(st.node.op.f, st.inputs, st.slot, st.frees, st.node) for st in self.steps]
 
     def _peak_live(self) -> int:
         """How many values are alive at once at worst (for memory tests)."""
@@ -122,22 +123,44 @@ class Evaluator:
             values[slot] = values_by_node[node]
             if check_finite:
                 diagnostics.check_finite(node, values[slot], ())
-        if fam == backend.NUMPY:
-            for st in sched.steps:
-                args = [values[i] for i in st.inputs]
-                values[st.slot] = _run_node(st.node, args)
-                if check_finite:
-                    diagnostics.check_finite(st.node, values[st.slot], args)
-                for s in st.frees:
-                    values[s] = None
-        else:
+        if fam != backend.NUMPY:
             with backend.running(fam):
                 for st in sched.steps:
                     value = _run_node(st.node, [values[i] for i in st.inputs], fam)
                     values[st.slot] = backend.promote(value, fam)
                     for s in st.frees:
                         values[s] = None
+        elif check_finite:
+            for st in sched.steps:
+                args = [values[i] for i in st.inputs]
+                values[st.slot] = _run_node(st.node, args)
+                diagnostics.check_finite(st.node, values[st.slot], args)
+                for s in st.frees:
+                    values[s] = None
+        else:
+            _run_fast(sched.fast, values)
         return self._unflatten(backend.finalize([values[s] for s in sched.output_slots], fam))
+
+
+def _run_fast(steps: list[tuple], values: list) -> None:
+    """The numpy evaluation loop with per-node overhead cut to the bone (the common case).
+
+    Results that are not an ndarray/numpy scalar of the inferred shape and
+    dtype take ``_conform``, which fixes or reports them.
+    """
+    ndarray, generic = np.ndarray, np.generic
+    for f, ins, slot, frees, node in steps:
+        args = [values[i] for i in ins]
+        try:
+            out = f(*args)
+        except Exception:
+            out = _run_node(node, args)  # raises the evaluator's error naming the node
+        if not ((type(out) is ndarray or isinstance(out, generic)) and out.shape == node.shape
+                and out.dtype == node.dtype):
+            out = _conform(node, out)
+        values[slot] = out
+        for s in frees:
+            values[s] = None
 
 
 def _run_node(node: Node, args: list, fam: str = backend.NUMPY) -> Any:
@@ -158,6 +181,12 @@ def _run_node(node: Node, args: list, fam: str = backend.NUMPY) -> Any:
                                f"{fam} arrays, inputs ({inputs}): {type(e).__name__}: {e}") from e
         raise EvaluationError(f"evaluating node #{node.id} {op.describe()} on inputs of shapes "
                               f"({inputs}) failed: {type(e).__name__}: {e}") from e
+    return _conform(node, out)
+
+
+def _conform(node: Node, out: Any) -> Any:
+    """An op's result as an array of the node's shape and dtype, or a clear error."""
+    op = node.op
     if not isinstance(out, (np.ndarray, np.generic)):
         out = backend.as_array(out)
     if tuple(out.shape) != node.shape:

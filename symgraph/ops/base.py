@@ -51,6 +51,11 @@ class Op:
     #: Variables are never shared between calls and are fed at run time.
     is_variable: bool = False
     _plain_key: tuple | None = None
+    #: Maps elements independently with numpy broadcasting: compiled code may run
+    #: it on inputs that are not broadcast yet, and may recompute it to save memory.
+    elementwise: bool = False
+    #: ``emit`` writes its result into ``ctx.into`` (an existing array) when that is set.
+    emit_inplace: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -86,6 +91,23 @@ class Op:
     # -- semantics ----------------------------------------------------------
     def f(self, *arrays: np.ndarray) -> np.ndarray:
         raise NotImplementedError(f"op {self.name!r} defines no forward function f")
+
+    def emit(self, out: str, ins: Sequence[str], ctx: Any) -> str | None:
+        """numpy source that binds ``out`` to this op's result, for ``sg.function``.
+
+        ``ins`` are the input expressions; ``ctx`` (a ``symgraph.codegen.EmitContext``)
+        gives the node and its shapes and turns values into named constants.  When
+        the op sets ``emit_inplace``, ``ctx.into`` may name an array of the result's
+        shape and dtype that the compiled function owns and nothing else reads any
+        more (a dead input, then equal to ``out``, or a reused buffer): write the
+        result into it, e.g. ``ctx.bind(f"np.exp({x}, out={ctx.into})")``.
+        ``None`` (the default) makes compiled code call ``f``.
+        """
+        return None
+
+    def emits_view(self) -> bool:
+        """Whether ``emit``'s result may share memory with input 0 (a view, or the input)."""
+        return False
 
     def infer(self, *inputs: Node) -> tuple[tuple[int, ...], np.dtype]:
         shape = broadcast_shapes([i.shape for i in inputs], self.name)

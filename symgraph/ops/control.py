@@ -21,6 +21,12 @@ class StopGradient(Op):
     def f(self, x):
         return x
 
+    def emit(self, out, ins, ctx):
+        return f"{out} = {ins[0]}"
+
+    def emits_view(self):
+        return True
+
     def bprop(self, inputs, out, g):
         return [None]
 

@@ -39,12 +39,18 @@ class Unary(Op):
     """A numpy ufunc of one argument with local derivative ``deriv(x, out)``."""
 
     ufunc: np.ufunc
+    elementwise = True
+    emit_inplace = True
 
     def infer(self, x):
         return x.shape, ufunc_dtype(self.ufunc, x.dtype)
 
     def f(self, x):
         return self.ufunc(x)
+
+    def emit(self, out, ins, ctx):
+        fn = f"np.{self.ufunc.__name__}"
+        return ctx.bind(f"{fn}({ins[0]}, out={ctx.into})") if ctx.into else f"{out} = {fn}({ins[0]})"
 
     def deriv(self, x: Node, out: Node) -> Node:
         raise NotImplementedError
@@ -61,6 +67,9 @@ class Unary(Op):
 class Negative(Unary):
     name = "neg"
     ufunc = np.negative
+
+    def emit(self, out, ins, ctx):
+        return ctx.bind(f"np.negative({ins[0]}, out={ctx.into})") if ctx.into else f"{out} = -{ins[0]}"
 
     def bprop(self, inputs, out, g):
         return [lambda: negative(g)]
@@ -131,6 +140,13 @@ class Sigmoid(Unary):
     def f(self, x):
         return np.exp(-np.logaddexp(0, -x))
 
+    def emit(self, out, ins, ctx):
+        into = ctx.into
+        if not into:
+            return f"{out} = np.exp(-np.logaddexp(0, -{ins[0]}))"
+        return "\n".join([f"np.negative({ins[0]}, out={into})", f"np.logaddexp(0, {into}, out={into})",
+                          f"np.negative({into}, out={into})", ctx.bind(f"np.exp({into}, out={into})")])
+
     def deriv(self, x, out):
         return out * (1 - out)
 
@@ -143,6 +159,11 @@ class Relu(Unary):
 
     def f(self, x):
         return np.maximum(x, 0)
+
+    def emit(self, out, ins, ctx):
+        if ctx.into:
+            return ctx.bind(f"np.maximum({ins[0]}, 0, out={ctx.into})")
+        return f"{out} = np.maximum({ins[0]}, 0)"
 
     def bprop(self, inputs, out, g):
         return [lambda: where(inputs[0] > 0, g, 0)]
@@ -196,6 +217,7 @@ class Cast(Op):
     """``x.astype(dtype)``; gradients flow back only between floating dtypes."""
 
     name = "cast"
+    elementwise = True
 
     def __init__(self, dtype: np.dtype) -> None:
         self.dtype = np.dtype(dtype)
@@ -205,6 +227,9 @@ class Cast(Op):
 
     def f(self, x):
         return backend.astype(x, self.dtype)
+
+    def emit(self, out, ins, ctx):
+        return f"{out} = {ins[0]}.astype({ctx.dtype(self.dtype)})"
 
     def bprop(self, inputs, out, g):
         x = inputs[0]
@@ -227,6 +252,10 @@ class Binary(Op):
     """A broadcasting numpy ufunc of two arguments with partials ``deriv_a``/``deriv_b``."""
 
     ufunc: np.ufunc
+    #: Python operator that computes the ufunc (readable compiled source), if any.
+    operator: str | None = None
+    elementwise = True
+    emit_inplace = True
 
     def infer(self, a, b):
         shape = a.shape if a.shape == b.shape else broadcast_shapes([a.shape, b.shape], self.name)
@@ -234,6 +263,17 @@ class Binary(Op):
 
     def f(self, a, b):
         return self.ufunc(a, b)
+
+    def emit(self, out, ins, ctx):
+        a, b = ins
+        fn = f"np.{self.ufunc.__name__}"
+        if ctx.into == out == a and self.operator:
+            return f"{out} {self.operator}= {b}"
+        if ctx.into:
+            return ctx.bind(f"{fn}({a}, {b}, out={ctx.into})")
+        if self.operator:
+            return f"{out} = {a} {self.operator} {b}"
+        return f"{out} = {fn}({a}, {b})"
 
     def deriv_a(self, a: Node, b: Node, out: Node) -> Node:
         raise NotImplementedError
@@ -260,6 +300,7 @@ class Binary(Op):
 class Add(Binary):
     name = "add"
     ufunc = np.add
+    operator = "+"
 
     def bprop(self, inputs, out, g):
         a, b = inputs
@@ -273,6 +314,7 @@ class Add(Binary):
 class Subtract(Binary):
     name = "sub"
     ufunc = np.subtract
+    operator = "-"
 
     def bprop(self, inputs, out, g):
         a, b = inputs
@@ -288,6 +330,7 @@ class Subtract(Binary):
 class Multiply(Binary):
     name = "mul"
     ufunc = np.multiply
+    operator = "*"
 
     def deriv_a(self, a, b, out):
         return b
@@ -299,6 +342,7 @@ class Multiply(Binary):
 class Divide(Binary):
     name = "div"
     ufunc = np.true_divide
+    operator = "/"
 
     def bprop(self, inputs, out, g):
         a, b = inputs
@@ -321,6 +365,7 @@ class Power(Binary):
 
     name = "pow"
     ufunc = np.power
+    operator = "**"
 
     def deriv_a(self, a, b, out):
         return b * power(a, b - 1)
@@ -374,31 +419,37 @@ class Compare(Binary):
 class Equal(Compare):
     name = "equal"
     ufunc = np.equal
+    operator = "=="
 
 
 class NotEqual(Compare):
     name = "not_equal"
     ufunc = np.not_equal
+    operator = "!="
 
 
 class Less(Compare):
     name = "less"
     ufunc = np.less
+    operator = "<"
 
 
 class LessEqual(Compare):
     name = "less_equal"
     ufunc = np.less_equal
+    operator = "<="
 
 
 class Greater(Compare):
     name = "greater"
     ufunc = np.greater
+    operator = ">"
 
 
 class GreaterEqual(Compare):
     name = "greater_equal"
     ufunc = np.greater_equal
+    operator = ">="
 
 
 # ---------------------------------------------------------------------------
@@ -409,6 +460,7 @@ class Where(Op):
     """``where(cond, a, b)``: the gradient of each branch is masked by ``cond``."""
 
     name = "where"
+    elementwise = True
 
     def infer(self, cond, a, b):
         shape = broadcast_shapes([cond.shape, a.shape, b.shape], self.name)
@@ -416,6 +468,9 @@ class Where(Op):
 
     def f(self, cond, a, b):
         return np.where(cond, a, b)
+
+    def emit(self, out, ins, ctx):
+        return f"{out} = np.where({ins[0]}, {ins[1]}, {ins[2]})"
 
     def bprop(self, inputs, out, g):
         cond, a, b = inputs
@@ -435,6 +490,8 @@ class AddN(Op):
     """Sum of several same-shaped arrays: how gradient contributions are accumulated."""
 
     name = "add_n"
+    elementwise = True
+    emit_inplace = True
 
     def infer(self, *xs):
         shape, dtype = xs[0].shape, xs[0].dtype
@@ -454,6 +511,25 @@ class AddN(Op):
             else:
                 out = np.add(out, x)
         return out
+
+    def emit(self, out, ins, ctx):
+        """Accumulate in place: one buffer for the whole sum (the backprop chapter's remark)."""
+        rest = list(zip(ins, ctx.in_shapes, ctx.in_dtypes))
+        if ctx.into in ins:  # write into the donated input, adding the others to it
+            del rest[ins.index(ctx.into)]
+            return "\n".join([f"{ctx.into} += {x}" for x, _, _ in rest] +
+                             ([ctx.bind(ctx.into)] if out != ctx.into else []))
+        (a, sa, da), (b, sb, db) = rest[:2]
+        lines = [ctx.bind(f"np.add({a}, {b}, out={ctx.into})") if ctx.into else f"{out} = {a} + {b}"]
+        shape, dtype = broadcast_shapes([sa, sb], self.name), np.result_type(da, db)
+        if ctx.into:  # the buffer has the whole result's shape already
+            shape, dtype = ctx.shape, ctx.node.dtype
+        for x, sx, dx in rest[2:]:
+            grown, wider = broadcast_shapes([shape, sx], self.name), np.result_type(dtype, dx)
+            fits = grown == shape and wider == dtype
+            lines.append(f"{out} += {x}" if fits else f"{out} = {out} + {x}")
+            shape, dtype = grown, wider
+        return "\n".join(lines)
 
     def bprop(self, inputs, out, g):
         return [(lambda x=x: _sum_to(g, x.shape)) for x in inputs]

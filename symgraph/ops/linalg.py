@@ -14,6 +14,7 @@ class MatMul(Op):
     """``a @ b``: 1-D operands are promoted to a row (a) or column (b) and dropped again."""
 
     name = "matmul"
+    emit_inplace = True  # writes into a reused buffer (never into its own inputs)
 
     def infer(self, a, b):
         if a.ndim == 0 or b.ndim == 0:
@@ -29,6 +30,11 @@ class MatMul(Op):
 
     def f(self, a, b):
         return np.matmul(a, b)
+
+    def emit(self, out, ins, ctx):
+        if ctx.into:
+            return ctx.bind(f"np.matmul({ins[0]}, {ins[1]}, out={ctx.into})")
+        return f"{out} = {ins[0]} @ {ins[1]}"
 
     def bprop(self, inputs, out, g):
         a, b = inputs

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from ..errors import DTypeError, ShapeError, SymgraphError
+from ..errors import DTypeError, EvaluationError, ShapeError, SymgraphError
 from ..graph import Node, apply
 from .base import Op, as_node, normalize_axis, ufunc_dtype
 from .elementwise import exp
@@ -24,6 +24,13 @@ def _stable_log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
+def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    m = np.max(x, axis=axis, keepdims=True)
+    e = np.exp(x - np.where(np.isfinite(m), m, 0))
+    e /= np.sum(e, axis=axis, keepdims=True)
+    return e
+
+
 class Softmax(Op):
     name = "softmax"
 
@@ -34,10 +41,10 @@ class Softmax(Op):
         return x.shape, ufunc_dtype(np.exp, x.dtype)
 
     def f(self, x):
-        m = np.max(x, axis=self.axis, keepdims=True)
-        e = np.exp(x - np.where(np.isfinite(m), m, 0))
-        e /= np.sum(e, axis=self.axis, keepdims=True)
-        return e
+        return _softmax(x, self.axis)
+
+    def emit(self, out, ins, ctx):
+        return f"{out} = {ctx.helper(_softmax)}({ins[0]}, {self.axis})"
 
     def bprop(self, inputs, y, g):
         return [lambda: y * (g - sum(g * y, self.axis, keepdims=True))]
@@ -58,6 +65,9 @@ class LogSoftmax(Op):
 
     def f(self, x):
         return _stable_log_softmax(x, self.axis)
+
+    def emit(self, out, ins, ctx):
+        return f"{out} = {ctx.helper(_stable_log_softmax)}({ins[0]}, {self.axis})"
 
     def bprop(self, inputs, out, g):
         return [lambda: g - exp(out) * sum(g, self.axis, keepdims=True)]
@@ -82,6 +92,10 @@ class OneHot(Op):
     def f(self, labels):
         return backend.astype(labels[..., None] == np.arange(self.depth), self.dtype)
 
+    def emit(self, out, ins, ctx):
+        classes = ctx.const(np.arange(self.depth))
+        return f"{out} = ({ins[0]}[..., None] == {classes}).astype({ctx.dtype(self.dtype)})"
+
     def bprop(self, inputs, out, g):
         return [None]
 
@@ -97,6 +111,21 @@ def one_hot(labels, depth: int, dtype="float64") -> Node:
 
 
 REDUCTIONS = ("mean", "sum", "none")
+
+
+def _cross_entropy(logits: np.ndarray, labels: np.ndarray, reduction: str) -> np.ndarray:
+    lsm = _stable_log_softmax(logits, -1)
+    labels = np.asarray(labels)
+    c = lsm.shape[-1]
+    if labels.size and (labels.min() < 0 or labels.max() >= c):
+        bad = labels[(labels < 0) | (labels >= c)].ravel()[0]
+        raise EvaluationError(f"cross_entropy: label {bad} is out of range for {c} classes")
+    nll = -np.take_along_axis(lsm, labels[..., None].astype(np.intp), axis=-1)[..., 0]
+    if reduction == "mean":
+        return np.asarray(nll.mean(), dtype=lsm.dtype)
+    if reduction == "sum":
+        return np.asarray(nll.sum(), dtype=lsm.dtype)
+    return nll
 
 
 class CrossEntropy(Op):
@@ -119,6 +148,12 @@ class CrossEntropy(Op):
         if self.reduction == "sum":
             return backend.astype(nll.sum(), lsm.dtype)
         return nll
+
+    def emit(self, out, ins, ctx):
+        ctx.define("EvaluationError", EvaluationError,
+                   "class EvaluationError(RuntimeError):\n    pass")
+        ctx.helper(_stable_log_softmax)
+        return f"{out} = {ctx.helper(_cross_entropy)}({ins[0]}, {ins[1]}, {self.reduction!r})"
 
     def residual(self, logits: Node, labels: Node) -> Node:
         """softmax(logits) - one_hot(labels): d(per-example loss)/d(logits)."""

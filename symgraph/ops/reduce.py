@@ -33,6 +33,19 @@ class Reduction(Op):
     def _dtype(self, dtype):
         return ufunc_dtype(np.add, dtype, dtype) if dtype != np.bool_ else np.dtype(np.int64)
 
+    #: the numpy function ``emit`` calls, e.g. ``"np.sum"``
+    np_name: str = ""
+
+    def emit(self, out, ins, ctx):
+        if not self.np_name:
+            return None
+        args = [ins[0], f"axis={ctx.axis(self.axis)}"]
+        if self.keepdims:
+            args.append("keepdims=True")
+        if ctx.default_dtype(self.np_name, ctx.in_dtypes[0], self.axis) != ctx.node.dtype:
+            args.append(f"dtype={ctx.dtype(ctx.node.dtype)}")
+        return f"{out} = {self.np_name}({', '.join(args)})"
+
     def expand(self, g: Node, x_shape: tuple[int, ...]) -> Node:
         """Broadcast a reduced-shape node back to the input shape."""
         from .shape import broadcast_to, reshape
@@ -50,6 +63,7 @@ class Reduction(Op):
 
 class Sum(Reduction):
     name = "sum"
+    np_name = "np.sum"
 
     def f(self, x):
         return np.sum(x, axis=self.axis, keepdims=self.keepdims)
@@ -64,6 +78,7 @@ class Sum(Reduction):
 
 class Mean(Reduction):
     name = "mean"
+    np_name = "np.mean"
 
     def _dtype(self, dtype):
         return np.dtype(dtype) if np.dtype(dtype).kind in "fc" else np.dtype(np.float64)
@@ -120,11 +135,13 @@ class _Extremum(Reduction):
 
 class Max(_Extremum):
     name = "max"
+    np_name = "np.max"
     np_func = staticmethod(np.max)
 
 
 class Min(_Extremum):
     name = "min"
+    np_name = "np.min"
     np_func = staticmethod(np.min)
 
 
@@ -145,6 +162,9 @@ class LogSumExp(Reduction):
             out = np.squeeze(out, axis=self.axis)
         return out.astype(self._dtype(x.dtype), copy=False)
 
+    def emit(self, out, ins, ctx):
+        return f"{out} = {ctx.helper(_logsumexp)}({ins[0]}, {ctx.axis(self.axis)}, {self.keepdims})"
+
     def weights(self, x: Node, out: Node) -> Node:
         """softmax(x) over the reduced axes: the derivative of logsumexp."""
         from .elementwise import exp
@@ -160,6 +180,17 @@ class LogSumExp(Reduction):
         if t is None:
             return None
         return sum(t * self.weights(inputs[0], out), self.axis, self.keepdims)
+
+
+def _logsumexp(x, axis, keepdims):
+    """Stable log(sum(exp(x))): shift by the (finite) maximum first."""
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    s = np.sum(np.exp(x - m), axis=axis, keepdims=True)
+    out = np.log(s) + m
+    if not keepdims:
+        out = np.squeeze(out, axis=axis)
+    return out
 
 
 def _reduce(cls, x, axis, keepdims) -> Node:

@@ -44,6 +44,12 @@ class Reshape(Op):
     def f(self, x):
         return np.reshape(x, self.shape)
 
+    def emit(self, out, ins, ctx):
+        return f"{out} = np.reshape({ins[0]}, {self.shape})"
+
+    def emits_view(self):
+        return True
+
     def bprop(self, inputs, out, g):
         return [lambda: reshape(g, inputs[0].shape)]
 
@@ -86,6 +92,14 @@ class Transpose(Op):
 
     def f(self, x):
         return np.transpose(x, self.axes)
+
+    def emit(self, out, ins, ctx):
+        if self.axes == (1, 0):
+            return f"{out} = {ins[0]}.T"
+        return f"{out} = np.transpose({ins[0]}, {self.axes})"
+
+    def emits_view(self):
+        return True
 
     def bprop(self, inputs, out, g):
         return [lambda: transpose(g, tuple(int(i) for i in np.argsort(self.axes)))]
@@ -132,6 +146,12 @@ class BroadcastTo(Op):
     def f(self, x):
         return np.broadcast_to(x, self.shape)
 
+    def emit(self, out, ins, ctx):
+        return f"{out} = np.broadcast_to({ins[0]}, {self.shape})"
+
+    def emits_view(self):
+        return True
+
     def bprop(self, inputs, out, g):
         return [lambda: sum_to(g, inputs[0].shape)]
 
@@ -172,6 +192,19 @@ class SumTo(Op):
         axes, lead = self.axes(np.shape(x))
         out = np.sum(x, axis=axes, keepdims=True) if axes else x
         return np.reshape(out, self.shape)
+
+    def emit(self, out, ins, ctx):
+        in_shape = ctx.node.inputs[0].shape
+        axes, lead = self.axes(in_shape)
+        if not axes:
+            return f"{out} = np.reshape({ins[0]}, {self.shape})"
+        dtype = ""
+        if ctx.default_dtype("np.sum", ctx.in_dtypes[0], axes) != ctx.node.dtype:
+            dtype = f", dtype={ctx.dtype(ctx.node.dtype)}"
+        if all(a < lead for a in axes):  # only leading axes: no reshape needed
+            return f"{out} = np.sum({ins[0]}, axis={ctx.axis(axes)}{dtype})"
+        return (f"{out} = np.sum({ins[0]}, axis={ctx.axis(axes)}, keepdims=True{dtype})"
+                f".reshape({self.shape})")
 
     def bprop(self, inputs, out, g):
         return [lambda: broadcast_to(g, inputs[0].shape)]
@@ -219,6 +252,9 @@ class Concatenate(Op):
     def f(self, *xs):
         return np.concatenate(xs, axis=self.axis)
 
+    def emit(self, out, ins, ctx):
+        return f"{out} = np.concatenate(({', '.join(ins)},), axis={self.axis})"
+
     def bprop(self, inputs, out, g):
         rules, start = [], 0
         for x in inputs:
@@ -264,6 +300,9 @@ class Stack(Op):
 
     def f(self, *xs):
         return np.stack(xs, axis=self.axis)
+
+    def emit(self, out, ins, ctx):
+        return f"{out} = np.stack(({', '.join(ins)},), axis={self.axis})"
 
     def bprop(self, inputs, out, g):
         return [(lambda i=i: getitem(g, (slice(None),) * self.axis + (i,)))
@@ -345,6 +384,12 @@ class GetItem(Op):
     def f(self, x):
         return backend.getitem(x, self.index)
 
+    def emit(self, out, ins, ctx):
+        return f"{out} = {ins[0]}[{index_source(self.index, ctx)}]"
+
+    def emits_view(self):
+        return _is_basic(self.index)
+
     def bprop(self, inputs, out, g):
         return [lambda: apply(ScatterAdd(self.index, inputs[0].shape), [g])]
 
@@ -369,6 +414,13 @@ class ScatterAdd(Op):
 
     def f(self, g):
         return backend.scatter_add(g, self.index, self.shape)
+
+    def emit(self, out, ins, ctx):
+        if _is_basic(self.index):
+            write = f"{out}[{index_source(self.index, ctx)}] = {ins[0]}"
+        else:
+            write = f"np.add.at({out}, {index_source(self.index, ctx, subscript=False)}, {ins[0]})"
+        return f"{out} = np.zeros({self.shape}, {ctx.dtype(ctx.node.dtype)})\n{write}"
 
     def bprop(self, inputs, out, g):
         return [lambda: getitem(g, self.index)]
@@ -401,6 +453,30 @@ def _show_slice(s: slice) -> str:
     """``1:``, ``:3``, ``::2`` as numpy spells them (``1:`` is not ``[1]``)."""
     text = ("" if s.start is None else str(s.start)) + ":" + ("" if s.stop is None else str(s.stop))
     return text if s.step is None else f"{text}:{s.step}"
+
+
+def index_source(index: tuple, ctx, subscript: bool = True) -> str:
+    """``index`` as source: ``1:3, None, ...`` inside brackets (``subscript``), else as a
+    tuple expression; integer arrays become named constants."""
+    parts = []
+    for i in index:
+        if isinstance(i, slice):
+            bounds = ["" if v is None else str(v) for v in (i.start, i.stop, i.step)]
+            if subscript:
+                parts.append(":".join(bounds if i.step is not None else bounds[:2]))
+            else:
+                parts.append(f"slice({', '.join(b or 'None' for b in bounds)})")
+        elif i is None:
+            parts.append("None")
+        elif i is Ellipsis:
+            parts.append("..." if subscript else "Ellipsis")
+        elif isinstance(i, np.ndarray):
+            parts.append(ctx.const(i))
+        else:
+            parts.append(str(int(i)))
+    if subscript:
+        return ", ".join(parts) if parts else "()"
+    return f"({', '.join(parts)},)" if parts else "()"
 
 
 def getitem(x, index) -> Node:

@@ -1,0 +1,61 @@
+"""Compilation of graph nodes to numpy source (the machinery behind ``sg.function``).
+
+lower (ir.py, fusion.py) -> schedule and plan memory (schedule.py, remat.py)
+-> emit source (emitter.py, literals.py; each op prints itself via ``Op.emit``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from typing import Callable, Sequence
+
+from ..graph import Node
+from .emitter import EmitContext, Emitted, emit_program
+from .ir import Program, lower
+from .remat import plan_program, rematerialize
+from .schedule import Plan
+
+
+class Compiled:
+    """Everything ``sg.function`` needs from compilation."""
+
+    def __init__(self, emitted: Emitted, plan: Plan, recomputed: list[Node]) -> None:
+        self.emitted = emitted
+        self.plan = plan
+        self.recomputed = recomputed
+
+
+def compile_nodes(inputs: Sequence[Node], outputs: Sequence[Node], *, optimize: bool = True,
+                  reuse_buffers: bool = True, memory_budget: int | None = None,
+                  check: Callable | None = None, filename: str = "<symgraph>") -> Compiled:
+    """Compile ``outputs`` as a function of ``inputs``.
+
+    ``optimize=False`` turns off fusions and in-place updates (node-by-node
+    code, as the diagnostic mode needs); ``reuse_buffers`` keeps temporaries
+    in a workspace passed between calls.
+    """
+    with _gc_paused():
+        prog = lower(outputs, inputs, fuse=optimize)
+        reuse = optimize and reuse_buffers
+        if memory_budget is not None:
+            plan, copies = rematerialize(prog, int(memory_budget), optimize=optimize, reuse=reuse)
+        else:
+            plan, copies = plan_program(prog, optimize=optimize, reuse=reuse), []
+        emitted = emit_program(prog, plan, inputs, outputs, filename, check=check)
+    return Compiled(emitted, plan, [c.node for c in copies])
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """Compiling makes many long-lived objects; the cyclic collector would rescan them."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+__all__ = ["EmitContext", "Compiled", "compile_nodes", "lower", "Program", "Plan"]

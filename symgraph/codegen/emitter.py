@@ -1,0 +1,317 @@
+"""Turn a scheduled Program into Python source: one straight-line numpy function.
+
+The source has a preamble (``import numpy as np``, helper functions, and each
+constant as an exact literal) and one ``def``.  At run time the preamble's
+constants are bound to the graph's own arrays instead of being re-parsed, and
+helpers are defined by executing their preamble text, so what runs is what
+``.source`` shows.  Ops without ``emit`` (user ops) are called through their
+``f`` by a name bound in the function's globals; their source is then not
+standalone, and says so.
+"""
+
+from __future__ import annotations
+
+import inspect
+import keyword
+import re
+import textwrap
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..evaluate import _run_node
+from ..graph import Node
+from ..ops.shape import BroadcastTo
+from ..ops.sources import Constant
+from .ir import Program, Ref, Value
+from .literals import dtype_source, literal
+from .schedule import Plan, aliasing
+
+
+class EmitContext:
+    """What an op's ``emit`` may use: its node, shapes, dtypes, constants and helpers."""
+
+    def __init__(self, module: Module) -> None:
+        self._module = module
+        self.node: Node | None = None
+        self.shape: tuple[int, ...] = ()
+        self.in_shapes: list[tuple[int, ...]] = []
+        self.in_dtypes: list[np.dtype] = []
+        self.out = ""
+        #: an array (shaped and typed like the result) to write into, or None; see Op.emit
+        self.into: str | None = None
+
+    def bind(self, expr: str) -> str:
+        """``expr`` (which writes into ``into`` and returns it) as a statement binding ``out``."""
+        return expr if self.out == self.into else f"{self.out} = {expr}"
+
+    def const(self, value: Any) -> str:
+        """A global name bound to ``value`` (an array or scalar; never written to)."""
+        return self._module.const(value)
+
+    def helper(self, func: Callable) -> str:
+        """Define module-level ``func`` (numpy-only source) in the preamble; returns its name."""
+        return self._module.helper(func)
+
+    def define(self, name: str, obj: Any, source: str) -> str:
+        """Bind ``name`` to ``obj`` at run time, and to ``source`` in the standalone text."""
+        return self._module.define(name, obj, source)
+
+    def dtype(self, dtype: Any) -> str:
+        return dtype_source(np.dtype(dtype))
+
+    @staticmethod
+    def axis(axes: Sequence[int]) -> str:
+        axes = tuple(axes)
+        return str(axes[0]) if len(axes) == 1 else str(axes)
+
+    @staticmethod
+    def default_dtype(np_name: str, dtype: np.dtype, axes: Sequence[int]) -> np.dtype:
+        """The dtype numpy's reduction ``np_name`` returns for ``dtype`` input."""
+        fn = {"np.sum": np.sum, "np.mean": np.mean, "np.max": np.max, "np.min": np.min}[np_name]
+        return np.asarray(fn(np.ones((1,) * max(len(axes), 1), dtype))).dtype
+
+
+class Module:
+    """The preamble being built: constants, helpers and other globals."""
+
+    def __init__(self) -> None:
+        self.globals: dict[str, Any] = {"np": np}
+        self.defs: list[str] = []  # helper functions and classes
+        self.consts: list[str] = []
+        self._const_names: dict[int, str] = {}
+        self._keep: list[Any] = []
+        self.standalone = True
+        self.needs_base64 = False
+
+    def const(self, value: Any) -> str:
+        key = id(value)
+        found = self._const_names.get(key)
+        if found is not None:
+            return found
+        self._keep.append(value)  # keeps id(value) unique while compiling
+        arr = np.asarray(value)
+        obj = arr[()] if arr.ndim == 0 else arr
+        name = f"_c{len(self._const_names)}"
+        self._const_names[key] = name
+        self.globals[name] = obj
+        text = literal(obj)
+        self.needs_base64 |= "base64." in text
+        self.consts.append(f"{name} = {text}")
+        return name
+
+    def helper(self, func: Callable) -> str:
+        if func.__name__ not in self.globals:
+            self.code(func.__name__, textwrap.dedent(inspect.getsource(func)))
+        return func.__name__
+
+    def code(self, name: str, source: str) -> str:
+        """Define ``name`` by running ``source`` (numpy-only), also shown in the preamble."""
+        if name not in self.globals:
+            exec(compile(source, f"<symgraph helper {name}>", "exec"), self.globals)
+            self.defs.append(source.rstrip())
+        return name
+
+    def define(self, name: str, obj: Any, source: str) -> str:
+        if name not in self.globals:
+            self.globals[name] = obj
+            self.defs.append(source.rstrip())
+        return name
+
+    def foreign(self, name: str, obj: Any, note: str) -> str:
+        """A run-time object the standalone source cannot rebuild (user ops, checks)."""
+        self.globals[name] = obj
+        self.standalone = False
+        self.consts.append(f"# {name}: {note} (bound at run time; not standalone)")
+        return name
+
+    def preamble(self) -> list[str]:
+        """Imports, helper definitions and constants, each block spaced like a module."""
+        lines = (["import base64"] if self.needs_base64 else []) + ["import numpy as np", ""]
+        for d in self.defs:
+            lines += ["", d, "", ""]
+        if not self.defs:
+            lines.append("")
+        if self.consts:
+            lines += self.consts + ["", ""]
+        return lines
+
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_RESERVED = {"np", "base64"}
+
+
+def _param_name(node: Node, k: int, taken: set[str]) -> str:
+    name = node.name if node.name else ""
+    if (not _IDENT.match(name) or keyword.iskeyword(name) or name in _RESERVED
+            or name.startswith("_")):
+        name = f"in{k}"
+    while name in taken:
+        name += "_"
+    return name
+
+
+class Emitted:
+    """The result of emission: source text, the function, and per-line node map."""
+
+    def __init__(self, source: str, fn: Callable, line_nodes: dict[int, Node], standalone: bool,
+                 param_names: list[str], workspace: Callable | None) -> None:
+        self.source = source
+        self.fn = fn
+        self.workspace = workspace  # makes a fresh set of reusable buffers, if any
+        self.line_nodes = line_nodes
+        self.standalone = standalone
+        self.param_names = param_names
+
+
+def emit_program(prog: Program, plan: Plan, inputs: Sequence[Node], outputs: Sequence[Node],
+                 filename: str, func_name: str = "compiled", check: Callable | None = None
+                 ) -> Emitted:
+    """Source and function computing ``outputs`` from positional ``inputs``."""
+    module = Module()
+    ctx = EmitContext(module)
+    taken: set[str] = set()
+    param_names = []
+    for k, n in enumerate(inputs):
+        name = _param_name(n, k, taken)
+        taken.add(name)
+        param_names.append(name)
+    names: dict[Value, str] = {}
+    by_node = {p.node: p for p in prog.params}
+    for n, name in zip(inputs, param_names):
+        if n in by_node:
+            names[by_node[n]] = name
+
+    body: list[tuple[str, Node | None]] = []
+    nodes_list: list[Node] = []
+    if check is not None:
+        chk = module.foreign("_check", check, "symgraph.diagnostics.check_finite per node")
+        nodes = module.foreign("_nodes", nodes_list, "the graph's nodes, for diagnostics")
+        for p in prog.params:
+            nodes_list.append(p.node)
+            body.append((f"{chk}({nodes}[{len(nodes_list) - 1}], {names[p]}, ())", p.node))
+
+    bases: dict[str, str] = {}
+
+    def value_name(v: Value) -> str:
+        op_name = str(getattr(v.op, "name", None) or "v")
+        base = bases.get(op_name)
+        if base is None:
+            base = re.sub(r"\W", "_", op_name).lstrip("_") or "v"
+            base = bases[op_name] = base if base[0].isalpha() else "v_" + base
+        name = f"{base}{v.node.id}" + ("_r" if v.copy_of is not None else "")
+        while name in taken:
+            name += "_"
+        taken.add(name)
+        return name
+
+    def emit_value(v: Value, out: str, into: str | None = None) -> str:
+        ins = [arg_source(r, v) for r in v.args]
+        ctx.out, ctx.into = out, into
+        ctx.node = v.node
+        ctx.shape = v.shape
+        ctx.in_shapes = [r.value.shape if v.elementwise else r.shape for r in v.args]
+        ctx.in_dtypes = [r.value.dtype for r in v.args]
+        code = v.op.emit(out, ins, ctx) if hasattr(v.op, "emit") else None
+        if code is None:
+            code = _fallback_call(module, v, out, ins)
+        if check is not None:
+            nodes_list.append(v.node)
+            code += (f"\n_check(_nodes[{len(nodes_list) - 1}], {out}, "
+                     f"({''.join(a + ', ' for a in ins)}))")
+        return code
+
+    def arg_source(r: Ref, consumer: Value) -> str:
+        v = r.value
+        if v not in names and v in plan.inline:
+            names[v] = inline_source(v)
+        src = names[v]
+        if v.shape != r.shape and not consumer.elementwise:
+            src = f"np.broadcast_to({src}, {r.shape})"
+        return src
+
+    def inline_source(v: Value) -> str:
+        code = emit_value(v, "_inline_")
+        if code.startswith("_inline_ = ") and "\n" not in code:
+            expr = code[len("_inline_ = "):]
+            return expr if _PRIMARY.fullmatch(expr) else f"({expr})"
+        name = value_name(v)  # not one expression: a statement of its own after all
+        body.extend((line, v.node) for line in emit_value(v, name).split("\n"))
+        return name
+
+    dies_at: dict[int, list[Value]] = {}
+    for u, p in plan.last_use.items():
+        if u.kind == "op" and u.shape and u not in plan.inline and u not in plan.outputs:
+            dies_at.setdefault(p, []).append(u)
+
+    for v in plan.order:
+        if v.kind == "param":
+            continue
+        if v.kind == "const":
+            value = v.op.value if isinstance(v.op, Constant) else np.asarray(v.op.value, v.dtype)
+            names[v] = module.const(value)
+            continue
+        donor = plan.donor.get(v)
+        names[v] = names[donor] if donor is not None else value_name(v)
+        into = names[v] if donor is not None else (
+            f"_w{plan.slot[v]}" if v in plan.slot else None)
+        lines = emit_value(v, names[v], into).split("\n")
+        if donor is not None:  # the variable's name is its buffer's first value: say which this is
+            lines[0] += f"  # {value_name(v)}"
+        body.extend((line, v.node) for line in lines)
+        # free what dies here (numpy scalars need no del)
+        dead = sorted({names[u] for u in dies_at.get(plan.pos[v], ()) if names.get(u, names[v])
+                       != names[v]})
+        if dead:
+            body.append((f"del {', '.join(dead)}", None))
+
+    rets = [_return_source(r, o, names) for r, o in zip(prog.outputs, outputs)]
+    body.append((f"return ({''.join(x + ', ' for x in rets)})", None))
+
+    params = list(param_names)
+    if plan.workspace:
+        bufs = ", ".join(f"np.empty({s}, {dtype_source(d)})" for s, d in plan.workspace)
+        module.code("_workspace", "def _workspace():\n    \"\"\"Buffers for temporaries, reused "
+                    "from call to call (one set per thread).\"\"\"\n"
+                    f"    return ({bufs},)")
+        slots = "".join(f"_w{k}, " for k in range(len(plan.workspace)))
+        body.insert(0, (f"{slots.rstrip(', ')}{',' if len(plan.workspace) == 1 else ''} = "
+                        f"_workspace() if _ws is None else _ws", None))
+        params.append("_ws=None")
+    head = "\n".join(module.preamble()).split("\n") + [f"def {func_name}({', '.join(params)}):"]
+    first_line = len(head) + 1  # of the body
+    text = "\n".join(head) + "\n" + "\n".join("    " + line for line, _ in body) + "\n"
+    line_nodes = {first_line + k: n for k, (_, n) in enumerate(body) if n is not None}
+    def_text = "\n".join(head[-1:] + ["    " + line for line, _ in body]) + "\n"
+    # run only the def: the module's globals already hold constants and helpers
+    code = compile("\n" * (first_line - 2) + def_text, filename, "exec")
+    exec(code, module.globals)
+    return Emitted(text, module.globals[func_name], line_nodes, module.standalone, param_names,
+                   module.globals.get("_workspace") if plan.workspace else None)
+
+
+_PRIMARY = re.compile(r"[\w.]+(\[[^\]]*\]|\([^()]*(\([^()]*\))?[^()]*\))?(\.T)?")
+
+
+def _return_source(r: Ref, out_node: Node, names: dict[Value, str]) -> str:
+    src = names[r.value]
+    if r.value.shape != r.shape:
+        if type(out_node.op) is BroadcastTo:
+            return f"np.broadcast_to({src}, {r.shape})"  # a read-only view, as numpy gives
+        return f"np.full({r.shape}, {src}, dtype={dtype_source(r.value.dtype)})"
+    if not r.shape:
+        return f"np.asarray({src})"
+    return src
+
+
+def _fallback_call(module: Module, v: Value, out: str, ins: list[str]) -> str:
+    """Call the op's numpy ``f`` with the evaluator's checks of shape and dtype."""
+    node = v.node
+    copy = aliasing(v) == "fresh"  # an op whose emit declined: copy so the buffer is ours
+
+    def run(*args, _node=node, _copy=copy):
+        out = _run_node(_node, list(args))
+        return np.array(out, copy=True) if _copy else out
+
+    name = module.foreign(f"_op{node.id}", run, f"op {v.op.describe()!r} has no emit; calls its f")
+    return f"{out} = {name}({', '.join(ins)})"

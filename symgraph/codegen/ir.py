@@ -1,0 +1,165 @@
+"""The compiler's own view of a graph: one Value per computed node, after fusions.
+
+Lowering reads the graph and never changes it.  It keeps only the nodes the
+outputs need, applies the fusion rules, and drops ``broadcast_to`` nodes: an
+argument is a ``Ref`` to a value plus the shape its consumer expects, so an
+elementwise consumer can use the value before it is broadcast (numpy
+broadcasts anyway) and only other consumers see ``np.broadcast_to``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from ..autodiff import ancestors
+from ..errors import MissingInputError
+from ..graph import Node
+from ..ops.base import Op
+from ..ops.shape import BroadcastTo
+from ..ops.sources import Constant, Fill
+from . import fusion
+
+
+class Ref:
+    """An argument: ``value``, wanted by its consumer with ``shape``."""
+
+    __slots__ = ("value", "shape")
+
+    def __init__(self, value: Value, shape: tuple[int, ...]) -> None:
+        self.value = value
+        self.shape = shape
+
+    def __repr__(self) -> str:
+        return f"Ref({self.value!r}, {self.shape})"
+
+
+class Value:
+    """One value of the compiled function: a parameter, a constant or an op's result.
+
+    ``shape`` is the shape the generated code actually computes, which for
+    elementwise results of broadcast inputs may be smaller than ``node.shape``
+    (it always broadcasts to it).
+    """
+
+    __slots__ = ("node", "op", "args", "kind", "shape", "copy_of", "index")
+
+    def __init__(self, node: Node, op: Any, args: list[Ref], kind: str) -> None:
+        self.node = node
+        self.op = op
+        self.args = args
+        self.kind = kind  # "param" | "const" | "op"
+        self.shape = node.shape
+        self.copy_of: Value | None = None  # set on recomputed copies
+        self.index = -1
+
+    @property
+    def dtype(self):
+        return self.node.dtype
+
+    @property
+    def elementwise(self) -> bool:
+        """Computed by emitted elementwise code (an op run through its ``f`` gets full shapes)."""
+        op = self.op
+        return (self.kind == "op" and bool(getattr(op, "elementwise", False))
+                and not (isinstance(op, Op) and type(op).emit is Op.emit))
+
+    def __repr__(self) -> str:
+        what = self.kind if self.kind != "op" else getattr(self.op, "name", "?")
+        return f"<Value #{self.node.id} {what} {self.shape}>"
+
+
+class Program:
+    """Lowered values (topologically ordered), parameters and output refs."""
+
+    def __init__(self, values: list[Value], params: list[Value], outputs: list[Ref]) -> None:
+        self.values = values
+        self.params = params
+        self.outputs = outputs
+
+
+def _unbroadcast(n: Node, fed: set[Node]) -> Node:
+    while type(n.op) is BroadcastTo and n not in fed:
+        n = n.inputs[0]
+    return n
+
+
+def lower(outputs: Sequence[Node], inputs: Sequence[Node], fuse: bool = True) -> Program:
+    """Lower ``outputs`` computed from ``inputs`` to a Program (fusing unless ``fuse`` is False)."""
+    fed = set(inputs)
+    order = ancestors(outputs, stop=fed)
+    missing = [n for n in order if n.op.is_variable and n not in fed]
+    if missing:
+        names = ", ".join(repr(v.name) for v in missing)
+        raise MissingInputError(f"missing value for variable {names}: add it to the function's "
+                                "inputs")
+    consumers: dict[Node, list[Node]] = {}
+    for n in order:
+        if n not in fed:
+            for i in n.inputs:
+                consumers.setdefault(i, []).append(n)
+    view = fusion.GraphView(consumers, set(outputs) | fed)
+
+    plans: dict[Node, tuple[Any, list[Node], str]] = {}
+    needed = {_unbroadcast(o, fed) for o in outputs}
+    for n in reversed(order):
+        if n not in needed:
+            continue
+        if n in fed:
+            plans[n] = (None, [], "param")
+            continue
+        if isinstance(n.op, (Constant, Fill)):
+            plans[n] = (n.op, [], "const")
+            continue
+        found = fusion.match(n, view) if fuse else None
+        op, args = found if found is not None else (n.op, list(n.inputs))
+        plans[n] = (op, args, "op")
+        needed.update(_unbroadcast(a, fed) for a in args)
+
+    values: dict[Node, Value] = {}
+    for n in order:
+        if n not in plans:
+            continue
+        op, args, kind = plans[n]
+        refs = [Ref(values[_unbroadcast(a, fed)], a.shape) for a in args]
+        values[n] = Value(n, op, refs, kind)
+    if fuse:  # outputs stay fresh arrays, as the evaluator returns them
+        returned = {values[_unbroadcast(o, fed)] for o in outputs}
+        _fold_constants(v for v in values.values() if v not in returned)
+    params = [values[n] for n in inputs if n in values]
+    outs = [Ref(values[_unbroadcast(o, fed)], o.shape) for o in outputs]
+    prog = Program(list(values.values()), params, outs)
+    for k, v in enumerate(prog.values):
+        v.index = k
+    return prog
+
+
+#: constant subexpressions with results up to this many elements are computed once, when compiling
+FOLD_LIMIT = 64
+
+
+def _fold_constants(values: Iterable[Value]) -> None:
+    """Compute built-in ops whose inputs are all constants while compiling (with their own
+    ``f``, so the values are the evaluator's); large results and failures wait for run time."""
+    from ..evaluate import _run_node
+
+    for v in values:
+        if v.kind != "op" or not v.args or v.op is not v.node.op or type(v.op).emit is Op.emit:
+            continue  # fused values, and users' ops (which might not be pure), run at run time
+        if not all(r.value.kind == "const" for r in v.args) or math.prod(v.node.shape) > FOLD_LIMIT:
+            continue
+        args = []
+        for r in v.args:
+            op = r.value.op
+            value = op.value if isinstance(op, Constant) else np.full(r.value.node.shape, op.value,
+                                                                      r.value.dtype)
+            args.append(np.broadcast_to(value, r.shape) if value.shape != r.shape else value)
+        try:
+            with np.errstate(all="ignore"):
+                result = np.array(_run_node(v.node, args))
+        except Exception:  # let the compiled code raise it at run time, like the evaluator
+            continue
+        result.setflags(write=False)
+        v.op, v.args, v.kind = Constant(result), [], "const"

@@ -1,0 +1,225 @@
+"""Order, shapes, lifetimes, in-place reuse and the memory they add up to.
+
+The order is a depth-first post-order from the outputs that visits the
+deepest argument first (Sethi-Ullman style): shallow terms such as a weight
+decay gradient are computed right before the sum that consumes them instead
+of waiting in memory through the whole backward pass.
+
+A value may share memory with others (views, the same object): values are
+grouped by the buffers ("roots") they may alias.  A buffer may be written in
+place only when the compiled code allocated it itself (not a fed input, a
+constant, a view or a user op's result), no alias of it is used later, it is
+not returned, and it has the result's exact shape and dtype.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from typing import Sequence
+
+import numpy as np
+
+from ..ops.base import Op, broadcast_shapes
+from ..ops.sources import Fill
+from .fusion import FusedOp
+from .ir import Program, Value
+
+
+def schedule(prog: Program) -> list[Value]:
+    """Values in evaluation order: post-order DFS from the outputs, deepest argument first."""
+    height: dict[Value, int] = {}
+    for v in _topological(prog):
+        height[v] = 1 + max((height[r.value] for r in v.args), default=0)
+    order: list[Value] = []
+    done: set[Value] = set()
+    for out in prog.outputs:
+        stack = [(out.value, False)]
+        while stack:
+            v, expanded = stack.pop()
+            if v in done:
+                continue
+            if expanded:
+                done.add(v)
+                order.append(v)
+                continue
+            stack.append((v, True))
+            args = sorted({r.value for r in v.args} - done, key=lambda a: (height[a], -a.index))
+            stack.extend((a, False) for a in args)  # deepest popped (so computed) first
+    return order
+
+
+def _topological(prog: Program) -> list[Value]:
+    """Values with every argument before its consumers (copies sit after originals)."""
+    seen: set[Value] = set()
+    out: list[Value] = []
+    for root in prog.values:
+        stack = [(root, False)]
+        while stack:
+            v, expanded = stack.pop()
+            if expanded:
+                out.append(v)
+                continue
+            if v in seen:
+                continue
+            seen.add(v)
+            stack.append((v, True))
+            stack.extend((r.value, False) for r in v.args if r.value not in seen)
+    return out
+
+
+def infer_shapes(order: Sequence[Value]) -> None:
+    """Set each value's computed shape: elementwise results of unbroadcast inputs stay small."""
+    for v in order:
+        if v.kind == "const" and isinstance(v.op, Fill):
+            v.shape = ()
+        elif v.elementwise:
+            v.shape = broadcast_shapes([r.value.shape for r in v.args], "compile")
+        else:
+            v.shape = v.node.shape
+
+
+def nbytes(v: Value) -> int:
+    return math.prod(v.shape) * v.dtype.itemsize
+
+
+def aliasing(v: Value) -> str:
+    """"fresh" (a new buffer), "view" (may share input 0's memory) or "any" (a user op
+    run through ``f``: may share any input's memory), for an op value."""
+    op = v.op
+    if isinstance(op, FusedOp):
+        return "fresh"
+    if not isinstance(op, Op) or type(op).emit is Op.emit:
+        return "any"
+    return "view" if op.emits_view() else "fresh"
+
+
+class Plan:
+    """Positions, lifetimes, aliasing, in-place reuse and the estimated peak memory.
+
+    With ``optimize``, a view used once (``W.T`` feeding a matmul) is inlined
+    into its consumer's expression, and dead buffers are reused in place.
+    """
+
+    def __init__(self, prog: Program, order: list[Value], optimize: bool,
+                 reuse: bool = False) -> None:
+        self.outputs = outputs = {r.value for r in prog.outputs}
+        consumers: dict[Value, list[Value]] = {}
+        for v in order:
+            for r in v.args:
+                consumers.setdefault(r.value, []).append(v)
+        # the buffers each value may share memory with ("roots")
+        self.roots: dict[Value, frozenset[Value]] = {}
+        self.fresh: set[Value] = set()
+        self.allocated: set[Value] = set()  # values whose buffer counts as the function's memory
+        self.inline: set[Value] = set()
+        for v in order:
+            kind = aliasing(v) if v.kind == "op" else "source"
+            if kind == "view":
+                self.roots[v] = self.roots[v.args[0].value]
+                if (optimize and v not in outputs and len(consumers.get(v, ())) == 1
+                        and not any(r.value in self.inline for r in v.args)):
+                    self.inline.add(v)
+            elif kind == "any":
+                self.roots[v] = frozenset((v,)).union(*[self.roots[r.value] for r in v.args])
+                self.allocated.add(v)
+            else:
+                self.roots[v] = frozenset((v,))
+                if kind == "fresh":
+                    self.fresh.add(v)
+                    self.allocated.add(v)
+        self.all = order
+        self.order = [v for v in order if v not in self.inline]
+        pos = self.pos = {v: k for k, v in enumerate(self.order)}
+        for v in reversed(order):
+            if v in self.inline:  # computed inside its consumer's expression
+                pos[v] = pos[consumers[v][0]]
+        self.last_use: dict[Value, int] = {}
+        for v in order:
+            for r in v.args:
+                if self.last_use.get(r.value, -1) < pos[v]:
+                    self.last_use[r.value] = pos[v]
+        for v in outputs:
+            self.last_use[v] = len(self.order)
+        self.root_end: dict[Value, int] = {}
+        for v in order:
+            end = self.last_use.get(v, pos[v])
+            for r in self.roots[v]:
+                if self.root_end.get(r, -1) < end:
+                    self.root_end[r] = end
+        # in-place reuse: value -> the argument whose buffer it takes over
+        self.donor: dict[Value, Value] = {}
+        self.owner: dict[Value, Value] = {v: v for v in self.allocated}
+        if optimize:
+            for v in self.order:
+                if v in self.fresh and v.shape and getattr(v.op, "emit_inplace", False):
+                    d = self._donor(v)
+                    if d is not None:
+                        self.donor[v] = d
+                        self.owner[v] = self.owner[d]
+        self.buffer_end: dict[Value, int] = {}  # buffer (its first value) -> last step it is read
+        for v, o in self.owner.items():
+            self.buffer_end[o] = max(self.buffer_end.get(o, -1), self.root_end.get(v, pos[v]))
+        # buffers kept between calls: buffer -> workspace slot
+        self.slot: dict[Value, int] = {}
+        self.workspace: list[tuple[tuple[int, ...], np.dtype]] = []
+        if optimize and reuse:
+            self._assign_workspace()
+        self.workspace_bytes = sum(math.prod(s) * d.itemsize for s, d in self.workspace)
+        self.peak_bytes, self.byte_steps = self._memory()
+
+    def _assign_workspace(self) -> None:
+        """Give each temporary buffer a slot reused across calls (linear scan by lifetime).
+
+        Only buffers the generated code writes with ``out=`` qualify, and never one
+        that is returned (or viewed by something returned): results stay fresh.
+        """
+        end_of_call = len(self.order)
+        free: dict[tuple, list[int]] = {}
+        active: list[tuple[int, int, tuple]] = []
+        for o in sorted(self.buffer_end, key=lambda o: self.pos[o]):
+            stop = self.buffer_end[o]
+            if not (o in self.fresh and o.shape and getattr(o.op, "emit_inplace", False)
+                    and stop < end_of_call):
+                continue
+            start = self.pos[o]
+            while active and active[0][0] < start:
+                _, slot, key = heapq.heappop(active)
+                free[key].append(slot)
+            key = (o.shape, o.dtype.str)
+            if free.get(key):
+                slot = free[key].pop()
+            else:
+                slot = len(self.workspace)
+                self.workspace.append((o.shape, o.dtype))
+                free.setdefault(key, [])
+            self.slot[o] = slot
+            heapq.heappush(active, (stop, slot, key))
+
+    def _donor(self, v: Value) -> Value | None:
+        if not (v.elementwise or isinstance(v.op, FusedOp)):
+            return None  # e.g. a matmul into its own input would only copy behind the scenes
+        p = self.pos[v]
+        for k, r in enumerate(v.args):
+            u = r.value
+            if (u in self.fresh and u not in self.outputs and u.shape == v.shape
+                    and u.dtype == v.dtype and self.root_end[u] == p
+                    and not any(u in self.roots[o.value] for j, o in enumerate(v.args) if j != k)):
+                return u
+        return None
+
+    def _memory(self) -> tuple[int, int]:
+        """Peak bytes the function uses during a call (its workspace counted in full), and
+        the bytes held summed over all steps (a tie-breaker for rematerialization)."""
+        end = len(self.order)
+        delta = np.zeros(end + 2, dtype=np.int64)
+        fresh = np.zeros(end + 2, dtype=np.int64)
+        for o, stop in self.buffer_end.items():
+            delta[self.pos[o]] += nbytes(o)
+            delta[stop + 1] -= nbytes(o)
+            if o not in self.slot:
+                fresh[self.pos[o]] += nbytes(o)
+                fresh[stop + 1] -= nbytes(o)
+        live = np.cumsum(delta)[:end + 1]
+        peak = int(np.cumsum(fresh)[:end + 1].max(initial=0)) + self.workspace_bytes
+        return peak, int(live.sum())

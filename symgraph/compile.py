@@ -1,0 +1,226 @@
+"""``sg.function``: compile nodes to one straight-line numpy function.
+
+    f = sg.function([X, y, W1, W2], [loss, *sg.grad(loss, [W1, W2])])
+    loss_value, g1, g2 = f(X_value, y_value, W1_value, W2_value)
+    print(f.source)
+
+The generated function computes the outputs' ancestors in a depth-first
+order, frees every temporary (``del``) right after its last use, writes
+results into buffers it allocated itself once they are dead (``a += b``,
+``np.exp(a, out=a)``; never into fed arrays, constants or views that
+something else may read), accumulates gradient sums in place, keeps the
+temporaries' buffers between calls (``out=``; results are always fresh),
+and fuses a few patterns (see ``symgraph.codegen.fusion``).  Each op prints
+its own numpy code (``Op.emit``); an op without ``emit`` is called through
+its ``f``.
+
+``.source`` is the function as text.  It runs after ``exec`` with only numpy
+(constants are exact literals in its preamble: numpy literals for small
+ones, base64 of the bytes for larger ones) unless the graph has ops without
+``emit`` or ``check_finite`` is on; ``.standalone`` says which.
+"""
+
+from __future__ import annotations
+
+import itertools
+import linecache
+import threading
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import diagnostics
+from .codegen import compile_nodes
+from .errors import EvaluationError, GraphMismatchError, SymgraphError, UnknownInputError
+from .evaluate import _feed_node, _feed_value, _structure_key
+from .graph import Graph, Node
+from .structure import flatten
+
+_counter = itertools.count()
+
+
+class CompiledFunction:
+    """A compiled function of numpy arrays; call it with the inputs' values.
+
+    Arguments are positional in the order of ``inputs`` or keywords named after
+    the input variables.  Results mirror the structure of ``outputs``.
+    """
+
+    def __init__(self, inputs: list[Node], outputs: Any, unflatten, compiled, *,
+                 check_finite: bool, memory_budget: int | None) -> None:
+        emitted = compiled.emitted
+        self.inputs = inputs
+        self.outputs = outputs
+        self.source: str = emitted.source
+        #: whether ``source`` runs on its own (no user ops without emit, no checks)
+        self.standalone: bool = emitted.standalone
+        #: the planner's estimate of the bytes the function's own buffers peak at
+        self.peak_bytes: int = compiled.plan.peak_bytes
+        #: nodes computed a second time to save memory (see ``memory_budget``)
+        self.recomputed: list[Node] = compiled.recomputed
+        #: bytes of the temporaries' buffers kept between calls (per calling thread)
+        self.workspace_bytes: int = compiled.plan.workspace_bytes
+        self.check_finite = check_finite
+        self.memory_budget = memory_budget
+        self._raw = emitted.fn
+        self._new_workspace = emitted.workspace
+        self._local = threading.local()
+        self._unflatten = unflatten
+        self._line_nodes = emitted.line_nodes
+        self._filename = emitted.fn.__code__.co_filename
+        self._names = emitted.param_names
+        names = [n.name for n in inputs]
+        self._by_keyword = {name: k for k, name in enumerate(names)
+                            if name and names.count(name) == 1}
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        values = self._arguments(args, kwargs)
+        local = self._local
+        if self._new_workspace is not None:
+            # this thread's buffers; a call made while one runs (re-entrant) gets its own
+            depth = getattr(local, "depth", 0)
+            if depth:
+                values.append(self._new_workspace())
+            else:
+                ws = getattr(local, "ws", None)
+                values.append(ws if ws is not None else self._keep_workspace())
+            local.depth = depth + 1
+        try:
+            results = self._raw(*values)
+        except SymgraphError:
+            raise
+        except Exception as e:  # name the node whose numpy code failed
+            raise self._locate(e) from e
+        finally:
+            if self._new_workspace is not None:
+                local.depth -= 1
+        return self._unflatten(list(results))
+
+    def _keep_workspace(self):
+        ws = self._local.ws = self._new_workspace()
+        return ws
+
+    def free_workspace(self) -> None:
+        """Drop this thread's kept buffers (the next call allocates them again)."""
+        self._local.ws = None
+
+    def _arguments(self, args: tuple, kwargs: dict) -> list[np.ndarray]:
+        n = len(self.inputs)
+        if kwargs:
+            slots: list[Any] = list(args) + [_UNSET] * (n - len(args))
+            for key, value in kwargs.items():
+                k = self._by_keyword.get(key)
+                if k is None:
+                    valid = ", ".join(self._by_keyword) or "(none)"
+                    raise UnknownInputError(f"function got an unknown keyword {key!r}; inputs "
+                                            f"by name are: {valid}")
+                if k < len(args):
+                    raise SymgraphError(f"function got input {key!r} both by position and by name")
+                slots[k] = value
+            missing = [self._label(k) for k, v in enumerate(slots) if v is _UNSET]
+            if missing:
+                from .errors import MissingInputError
+
+                raise MissingInputError(f"function is missing a value for {', '.join(missing)}")
+            args = tuple(slots)
+        if len(args) != n:
+            raise SymgraphError(f"function takes {n} input{'s' if n != 1 else ''} "
+                                f"({', '.join(self._names)}), got {len(args)}")
+        return [_feed_value(node, v) for node, v in zip(self.inputs, args)]
+
+    def _label(self, k: int) -> str:
+        node = self.inputs[k]
+        return f"variable {node.name!r}" if node.name else f"input {k} (node #{node.id})"
+
+    def _locate(self, e: Exception) -> Exception:
+        line = None
+        tb = e.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == self._filename:
+                line = tb.tb_lineno
+            tb = tb.tb_next
+        node = self._line_nodes.get(line)
+        where = f"node #{node.id} {node.op.describe()}" if node is not None else "the function"
+        return EvaluationError(f"compiled function failed evaluating {where} (line {line} of "
+                               f".source): {type(e).__name__}: {e}")
+
+    def __repr__(self) -> str:
+        return (f"<symgraph.CompiledFunction ({', '.join(self._names)}) "
+                f"{self.source.count(chr(10))} lines>")
+
+
+_UNSET = object()
+
+
+def function(inputs: Any, outputs: Any, *, check_finite: bool = False,
+             memory_budget: int | None = None, reuse_buffers: bool = True) -> CompiledFunction:
+    """Compile ``outputs`` (a node or a list/tuple/dict of nodes) as a function of ``inputs``.
+
+    ``inputs`` is a node or variable name, or a list of them (any node may be
+    an input; its ancestors are then not computed).  Calls take the values
+    positionally in that order, or by variable name; they are checked like
+    the evaluator's feeds.  Compiled functions are cached per graph, inputs,
+    outputs and options.
+
+    ``check_finite=True`` checks every node's value as the evaluator does and
+    raises ``NonFiniteError`` at the first NaN/Inf; it compiles node by node
+    (no fusions, no in-place updates) so the node named is the one at fault.
+
+    ``reuse_buffers`` (default on) keeps the temporaries' buffers between
+    calls, one set per thread (``f.workspace_bytes``), as PyTensor and XLA
+    do: fresh large arrays cost page faults on every call.  Results are
+    always fresh arrays.
+
+    ``memory_budget`` (bytes) turns on rematerialization: elementwise values
+    are recomputed right before their late uses instead of being kept alive,
+    largest first, while that lowers the planner's estimated peak, until it
+    fits the budget (0: as low as this can go).  ``f.recomputed`` lists them.
+    """
+    out_leaves, unflatten = flatten(outputs, lambda t: isinstance(t, Node))
+    for o in out_leaves:
+        if not isinstance(o, Node):
+            raise SymgraphError(f"function: outputs must be Nodes, got {type(o).__name__}")
+    single_input = isinstance(inputs, (Node, str))
+    in_leaves = [inputs] if single_input else list(inputs)
+    graph = _graph_of(out_leaves, in_leaves)
+    in_nodes = [_feed_node(graph, i) if isinstance(i, (Node, str)) else _bad_input(i)
+                for i in in_leaves]
+    if len(set(in_nodes)) != len(in_nodes):
+        raise SymgraphError("function: an input is listed twice")
+    if memory_budget is not None and (not isinstance(memory_budget, (int, np.integer))
+                                      or memory_budget < 0):
+        raise SymgraphError(f"function: memory_budget must be a number of bytes >= 0, got "
+                            f"{memory_budget!r}")
+    key = (tuple(n.id for n in in_nodes), tuple(o.id for o in out_leaves),
+           _structure_key(outputs), bool(check_finite), memory_budget, bool(reuse_buffers))
+    cache = graph.cache("function")
+    found = cache.get(key)
+    if found is not None:
+        return found
+    filename = f"<symgraph function {next(_counter)}>"
+    compiled = compile_nodes(in_nodes, out_leaves, optimize=not check_finite,
+                             reuse_buffers=reuse_buffers, memory_budget=memory_budget,
+                             check=diagnostics.check_finite if check_finite else None,
+                             filename=filename)
+    source = compiled.emitted.source
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    fn = CompiledFunction(in_nodes, outputs, unflatten, compiled, check_finite=bool(check_finite),
+                          memory_budget=memory_budget)
+    cache[key] = fn
+    return fn
+
+
+def _graph_of(outputs: Sequence[Node], inputs: Sequence[Any]) -> Graph:
+    nodes = list(outputs) + [i for i in inputs if isinstance(i, Node)]
+    if not nodes:
+        raise SymgraphError("function: give at least one output node")
+    graph = nodes[0].graph
+    for n in nodes[1:]:
+        if n.graph is not graph:
+            raise GraphMismatchError(f"function: {n!r} belongs to another graph than {nodes[0]!r}")
+    return graph
+
+
+def _bad_input(i: Any) -> Node:
+    raise SymgraphError(f"function: inputs must be Nodes or variable names, got "
+                        f"{type(i).__name__} {i!r:.40}")
