@@ -161,12 +161,12 @@ def build_grad(ys: Sequence[Node], grad_ys: Sequence[Node], wrt: Sequence[Node],
     more than the highest order among the nodes differentiated).
     """
     graph = _same_graph(list(ys) + list(grad_ys) + list(wrt), "grad")
-    with _no_gc():
+    with paused_gc():
         return _build_grad(graph, ys, grad_ys, wrt, order)
 
 
 @contextlib.contextmanager
-def _no_gc():
+def paused_gc():
     """Pause the cyclic garbage collector while building many nodes at once.
 
     Building creates hundreds of thousands of long-lived objects; CPython's

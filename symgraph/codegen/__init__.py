@@ -6,10 +6,9 @@ lower (ir.py, fusion.py) -> schedule and plan memory (schedule.py, remat.py)
 
 from __future__ import annotations
 
-import contextlib
-import gc
 from typing import Callable, Sequence
 
+from ..autodiff import paused_gc
 from ..graph import Node
 from .emitter import EmitContext, Emitted, emit_program
 from .ir import Program, lower
@@ -35,7 +34,7 @@ def compile_nodes(inputs: Sequence[Node], outputs: Sequence[Node], *, optimize: 
     code, as the diagnostic mode needs); ``reuse_buffers`` keeps temporaries
     in a workspace passed between calls.
     """
-    with _gc_paused():
+    with paused_gc():
         prog = lower(outputs, inputs, fuse=optimize)
         reuse = optimize and reuse_buffers
         if memory_budget is not None:
@@ -45,17 +44,6 @@ def compile_nodes(inputs: Sequence[Node], outputs: Sequence[Node], *, optimize: 
         emitted = emit_program(prog, plan, inputs, outputs, filename, check=check)
     return Compiled(emitted, plan, [c.node for c in copies])
 
-
-@contextlib.contextmanager
-def _gc_paused():
-    """Compiling makes many long-lived objects; the cyclic collector would rescan them."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 __all__ = ["EmitContext", "Compiled", "compile_nodes", "lower", "Program", "Plan"]
