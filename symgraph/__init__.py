@@ -27,6 +27,7 @@ from . import testing  # noqa: E402 - sg.testing.check_grads
 from .parse import ParseError, parse_expression
 from .render import Drawing, RenderError, draw, to_dot
 from .rewrite import simplify
+from .sympy_bridge import from_sympy, to_sympy
 
 __version__ = "0.1.0"
 
@@ -34,7 +35,7 @@ __all__ = [
     "Graph", "Node", "get_default_graph", "reset_default_graph",
     "grad", "vjp", "jvp", "build_grad", "hvp", "jacobian", "hessian", "optimize",
     "evaluate", "Evaluator",
-    "simplify",
+    "simplify", "to_sympy", "from_sympy",
     "function", "CompiledFunction",
     "SymgraphError", "ShapeError", "DTypeError", "GraphMismatchError", "MissingInputError",
     "UnknownInputError", "UndefinedGradientError", "EvaluationError", "NonFiniteError",
