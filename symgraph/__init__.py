@@ -19,12 +19,14 @@ from .graph import Graph, Node, get_default_graph, reset_default_graph
 from .ops import *  # noqa: F401,F403 - the op builders are the public API
 from .ops import __all__ as _ops_all
 from .rewrite import simplify
+from .sympy_bridge import from_sympy, to_sympy
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Graph", "Node", "get_default_graph", "reset_default_graph",
     "grad", "vjp", "jvp", "build_grad", "evaluate", "Evaluator", "simplify",
+    "to_sympy", "from_sympy",
     "SymgraphError", "ShapeError", "DTypeError", "GraphMismatchError", "MissingInputError",
     "UnknownInputError", "UndefinedGradientError", "EvaluationError", "NonFiniteError",
     *_ops_all,
