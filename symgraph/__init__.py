@@ -19,7 +19,6 @@ from .graph import Graph, Node, get_default_graph, reset_default_graph
 from .ops import *  # noqa: F401,F403 - the op builders are the public API
 from .ops import __all__ as _ops_all
 from .rewrite import simplify
-from .sympy_bridge import from_sympy, to_sympy
 
 __version__ = "0.1.0"
 
@@ -31,3 +30,12 @@ __all__ = [
     "UnknownInputError", "UndefinedGradientError", "EvaluationError", "NonFiniteError",
     *_ops_all,
 ]
+
+
+def __getattr__(name: str):
+    """``to_sympy``/``from_sympy`` load sympy (a quarter second) only when first used."""
+    if name in ("to_sympy", "from_sympy"):
+        from . import sympy_bridge
+
+        return getattr(sympy_bridge, name)
+    raise AttributeError(f"module 'symgraph' has no attribute {name!r}")
