@@ -27,7 +27,6 @@ from . import testing  # noqa: E402 - sg.testing.check_grads
 from .parse import ParseError, parse_expression
 from .render import Drawing, RenderError, draw, to_dot
 from .rewrite import simplify
-from .sympy_bridge import from_sympy, to_sympy
 
 __version__ = "0.1.0"
 
@@ -44,3 +43,12 @@ __all__ = [
     "BackendError",
     *_ops_all,
 ]
+
+
+def __getattr__(name: str):
+    """``to_sympy``/``from_sympy`` load sympy (a quarter second) only when first used."""
+    if name in ("to_sympy", "from_sympy"):
+        from . import sympy_bridge
+
+        return getattr(sympy_bridge, name)
+    raise AttributeError(f"module 'symgraph' has no attribute {name!r}")

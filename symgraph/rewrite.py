@@ -30,7 +30,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .autodiff import ancestors
-from .errors import SymgraphError
+from .errors import GraphMismatchError, SymgraphError
 from .graph import Node, apply
 from .ops import control, elementwise as ew, linalg, reduce as rd, shape as sh
 from .ops.base import Op
@@ -42,7 +42,7 @@ from .structure import flatten
 FOLD_MAX_SIZE = 64
 #: Constant folding never computes on inputs with more elements than this in total.
 FOLD_MAX_INPUT_SIZE = 4096
-#: A node rewritten more often than this in a row means two rules undo each other.
+#: A chain of more rewrites than this, starting from one node, means the rules never settle.
 MAX_REWRITES_PER_NODE = 100
 
 
@@ -120,8 +120,6 @@ def simplify(nodes: Any, *, stats: dict[str, int] | None = None) -> Any:
         return unflatten([])
     graph = leaves[0].graph
     if any(leaf.graph is not graph for leaf in leaves):
-        from .errors import GraphMismatchError
-
         raise GraphMismatchError("simplify: the nodes belong to different graphs")
     rewriter = _Rewriter(stats)
     for node in ancestors(leaves):

@@ -1,141 +1,593 @@
-"""Bridge to sympy: scalar expressions both ways, for checking derivatives and printing formulas.
+"""The sympy bridge: ``to_sympy`` turns nodes into sympy expressions, ``from_sympy`` back.
 
-``to_sympy`` maps scalar (0-d) elementwise graphs to sympy expressions; each
-variable becomes a ``sympy.Symbol`` of the same name.  Shared subexpressions are
-expanded into one plain expression by default; ``cse=True`` returns sympy's
-``(replacements, expression)`` pair instead, which keeps shared work shared.
-Array-valued nodes and ops without a scalar counterpart raise SymgraphError.
+``to_sympy`` works element by element: every node becomes a numpy object array
+of sympy expressions (one per element), computed in topological order, so
+arrays, broadcasting, indexing, reductions and matrix products all translate.
+Scalar variables become real ``Symbol``s named after the variable (integer
+variables ``integer=True``); array variables become ``IndexedBase(name,
+real=True)`` and their elements ``x[i, j]``, which ``sympy.diff`` accepts.  A scalar node
+gives a sympy expression, an array node a ``sympy.Array`` of its shape
+(``.tomatrix()`` for 2-D).
 
-``from_sympy`` builds symgraph nodes from a sympy expression, with symbols
-mapped to nodes by name.  Both directions walk iteratively (no recursion).
+Shared subexpressions: with ``cse=False`` the result is a plain expression
+(sympy shares identical subtrees in memory, but printing repeats them).  With
+``cse=True`` every non-leaf node used more than once in the graph becomes a
+symbol ``_t0, _t1, ...`` and the result is ``(replacements, expr)`` in the
+format of ``sympy.cse``: ``replacements`` is a list of ``(symbol, expression)``
+in dependency order and substituting them back in reverse gives the plain
+expression.  The graph's own sharing is used, so no search is needed.
+
+``stop_gradient`` translates to its argument (sympy has no such notion), and
+``cross_entropy``/``one_hot`` need constant labels.  Ops without a
+translation raise ``SymgraphError``; add one with ``@register_to_sympy(MyOp)``.
+
+``from_sympy(expr, {"x": node, ...})`` builds nodes from a sympy expression:
+symbols are looked up by name (an array node makes the expression apply
+elementwise, with numpy broadcasting), ``x[i, j]`` indexes the node called
+``x``, numbers become weakly typed scalars (float32 nodes stay float32), and
+``Add, Mul, Pow, exp, log, sin, cos, tan, tanh, sinh, cosh, Abs, sign, Max,
+Min, Piecewise`` and comparisons map to symgraph ops.  Both directions walk
+their input iteratively (no recursion in this module; sympy's own routines
+recurse on very deep expressions).
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import functools
+import itertools
+from fractions import Fraction
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import sympy
 
 from .autodiff import ancestors
-from .errors import SymgraphError
-from .graph import Node
-from .ops import base as _base
-from .ops import elementwise as E
-from .ops import sources as S
-from .ops.control import StopGradient
+from .errors import MissingInputError, SymgraphError
+from .graph import Node, get_default_graph
+from .ops import control, elementwise as ew, linalg, nn, reduce as rd, shape as sh
+from .ops import sources
+from .ops.base import as_nodes
+from .structure import flatten
 
-_UNARY_TO_SYMPY = {
-    E.Negative: lambda a: -a, E.Exp: sympy.exp, E.Log: sympy.log, E.Sin: sympy.sin,
-    E.Cos: sympy.cos, E.Tan: sympy.tan, E.Tanh: sympy.tanh, E.Sqrt: sympy.sqrt,
-    E.Square: lambda a: a ** 2, E.Abs: sympy.Abs, E.Sign: sympy.sign,
-    E.Sigmoid: lambda a: 1 / (1 + sympy.exp(-a)),
-    E.Relu: lambda a: sympy.Max(a, 0), StopGradient: lambda a: a,
-}
-_BINARY_TO_SYMPY = {
-    E.Add: lambda a, b: a + b, E.Subtract: lambda a, b: a - b, E.Multiply: lambda a, b: a * b,
-    E.Divide: lambda a, b: a / b, E.Power: lambda a, b: a ** b,
-    E.Maximum: sympy.Max, E.Minimum: sympy.Min,
-}
+#: to_sympy refuses nodes with more elements than this: every element is an expression.
+MAX_ELEMENTS = 10_000
+
+# ---------------------------------------------------------------------------
+# to_sympy
+# ---------------------------------------------------------------------------
+
+_TO_SYMPY: dict[type, Callable[..., np.ndarray]] = {}
 
 
-def _constant(value: np.ndarray) -> sympy.Expr:
-    v = value.item()
-    if isinstance(v, (bool, int, np.integer)):
-        return sympy.Integer(int(v))
-    if float(v).is_integer():
-        return sympy.Integer(int(v))
-    return sympy.Float(float(v))
+def register_to_sympy(*op_types: type) -> Callable:
+    """Decorator: ``fn(node, *input_arrays) -> object array`` translating ``op_types``.
+
+    Each input array is a numpy object array of sympy expressions shaped like
+    that input; the result must be shaped like ``node``.
+    """
+    def decorate(fn):
+        for t in op_types:
+            _TO_SYMPY[t] = fn
+        return fn
+    return decorate
 
 
-def to_sympy(node: Node, cse: bool = False) -> Any:
-    """The sympy expression of a scalar node (or sympy.cse's pair with ``cse=True``)."""
-    if not isinstance(node, Node):
-        raise SymgraphError(f"to_sympy expects a Node, got {type(node).__name__}")
-    exprs: dict[Node, sympy.Expr] = {}
-    for n in ancestors([node]):
-        if n.shape != ():
-            raise SymgraphError(f"to_sympy handles scalar graphs; node #{n.id} ({n.op.name}) has "
-                                f"shape {n.shape}")
-        op, kind = n.op, type(n.op)
-        args = [exprs[i] for i in n.inputs]
-        if op.is_variable:
-            exprs[n] = sympy.Symbol(n.name, real=True)
-        elif isinstance(op, S.Constant):
-            exprs[n] = _constant(op.value)
-        elif isinstance(op, S.Fill):
-            exprs[n] = _constant(np.asarray(op.value))
-        elif kind in _UNARY_TO_SYMPY:
-            exprs[n] = _UNARY_TO_SYMPY[kind](*args)
-        elif kind in _BINARY_TO_SYMPY:
-            exprs[n] = _BINARY_TO_SYMPY[kind](*args)
-        elif isinstance(op, E.AddN):
-            exprs[n] = sympy.Add(*args)
-        elif isinstance(op, E.Where) and args[0] in (sympy.true, sympy.false):
-            exprs[n] = args[1] if args[0] is sympy.true else args[2]
-        elif isinstance(op, E.Where):
-            exprs[n] = sympy.Piecewise((args[1], args[0]), (args[2], True))
-        elif isinstance(op, E.Compare):
-            rel = {E.Greater: sympy.Gt, E.GreaterEqual: sympy.Ge, E.Less: sympy.Lt,
-                   E.LessEqual: sympy.Le, E.Equal: sympy.Eq, E.NotEqual: sympy.Ne}[kind]
-            exprs[n] = rel(*args)
-        elif isinstance(op, E.Cast) or (hasattr(op, "axis") and n.inputs and n.inputs[0].shape == ()):
-            exprs[n] = args[0]  # casts and reductions of a scalar are the identity here
-        else:
-            raise SymgraphError(f"to_sympy: op {op.name!r} (node #{n.id}) has no sympy counterpart")
-    expr = exprs[node]
-    if cse:
-        replacements, reduced = sympy.cse(expr)
-        return replacements, reduced[0]
-    return expr
+def _translation(op_type: type) -> Callable | None:
+    for klass in op_type.__mro__:
+        fn = _TO_SYMPY.get(klass)
+        if fn is not None:
+            return fn
+    return None
 
 
-_FUNCTIONS = {
-    sympy.exp: E.exp, sympy.log: E.log, sympy.sin: E.sin, sympy.cos: E.cos, sympy.tan: E.tan,
-    sympy.tanh: E.tanh, sympy.Abs: E.abs, sympy.sign: E.sign,
-}
+def to_sympy(nodes: Any, cse: bool = False) -> Any:
+    """The sympy expression of a node (or of a nested list of nodes, mirrored).
+
+    Scalars give sympy expressions, arrays ``sympy.Array``s.  With ``cse=True``
+    returns ``(replacements, exprs)`` like ``sympy.cse``; see the module docstring.
+    """
+    leaves, unflatten = flatten(nodes, lambda t: isinstance(t, Node))
+    for leaf in leaves:
+        if not isinstance(leaf, Node):
+            raise SymgraphError(f"to_sympy: expected Nodes, got {type(leaf).__name__}")
+    order = ancestors(leaves)
+    _check_names(order)
+    uses: dict[Node, int] = {}
+    for n in order:
+        for i in n.inputs:
+            uses[i] = uses.get(i, 0) + 1
+    for leaf in leaves:
+        uses[leaf] = uses.get(leaf, 0) + 1
+    reserved = {n.name for n in order if n.op.is_variable}
+    names = (f"_t{k}" for k in itertools.count() if f"_t{k}" not in reserved)
+    replacements: list[tuple[sympy.Symbol, sympy.Expr]] = []
+    symbol_of: dict[sympy.Basic, sympy.Symbol] = {}
+
+    values: dict[Node, np.ndarray] = {}
+    for n in order:
+        if n.size > MAX_ELEMENTS:
+            raise SymgraphError(f"to_sympy: node #{n.id} ({n.op.name}) has {n.size} elements; "
+                                f"to_sympy expands arrays elementwise (limit {MAX_ELEMENTS})")
+        fn = _translation(type(n.op))
+        if fn is None:
+            raise SymgraphError(f"to_sympy: op {n.op.name!r} (node #{n.id}) has no sympy "
+                                "translation; add one with symgraph.sympy_bridge.register_to_sympy")
+        out = _as_exprs(fn(n, *[values[i] for i in n.inputs]))
+        if out.shape != n.shape:
+            raise SymgraphError(f"to_sympy: translation of {n.op.name!r} gave shape {out.shape}, "
+                                f"expected {n.shape}")
+        if cse and n.inputs and uses.get(n, 0) > 1 and not isinstance(n.op, _MOVES):
+            out = _replace(out, n, names, symbol_of, replacements)
+        values[n] = out
+    exprs = unflatten([_result(values[leaf]) for leaf in leaves])
+    return (replacements, exprs) if cse else exprs
 
 
-def from_sympy(expr: Any, symbols: Mapping[str, Node]) -> Node:
-    """symgraph nodes computing ``expr``; ``symbols`` maps each free symbol's name to a node."""
-    expr = sympy.sympify(expr)
-    missing = sorted(str(s) for s in expr.free_symbols if str(s) not in symbols)
-    if missing:
-        raise SymgraphError(f"from_sympy: no node given for symbol(s) {', '.join(missing)}")
-    like = next(iter(symbols.values()), None)
-    built: dict[sympy.Basic, Node] = {}
-    for sub in sympy.postorder_traversal(expr):
-        if sub in built:
+_MOVES = (sh.Reshape, sh.Transpose, sh.BroadcastTo, sh.GetItem, control.StopGradient)
+"""Ops whose elements are input elements: naming them would only add aliases."""
+
+
+def _replace(out, node, names, symbol_of, replacements) -> np.ndarray:
+    """Each compound element of a shared node becomes a symbol (one per distinct expression)."""
+    real = node.dtype.kind == "f"
+    flat = out.reshape(-1).copy()
+    for k, e in enumerate(flat):
+        if e.is_Atom or isinstance(e, sympy.Indexed) or not isinstance(e, sympy.Expr):
             continue
-        args = [built[a] for a in sub.args]
-        if isinstance(sub, sympy.Symbol):
-            node = _base.as_node(symbols[str(sub)])
-        elif sub is sympy.pi or sub is sympy.E:
-            node = _base.as_node(float(sub), like)
-        elif isinstance(sub, sympy.Number):
-            node = _base.as_node(float(sub) if not sub.is_Integer else int(sub), like)
-        elif isinstance(sub, sympy.Add):
-            node = E.add_n(args)
-        elif isinstance(sub, sympy.Mul):
-            node = args[0]
-            for a in args[1:]:
-                node = node * a
-        elif isinstance(sub, sympy.Pow):
-            base, exponent = sub.args
-            if exponent == sympy.Rational(1, 2):
-                node = E.sqrt(args[0])
-            elif exponent == 2:
-                node = E.square(args[0])
-            else:
-                node = E.power(args[0], args[1])
-        elif isinstance(sub, (sympy.Max, sympy.Min)):
-            fn = E.maximum if isinstance(sub, sympy.Max) else E.minimum
-            node = args[0]
-            for a in args[1:]:
-                node = fn(node, a)
-        elif sub.func in _FUNCTIONS:
-            node = _FUNCTIONS[sub.func](*args)
-        else:
-            raise SymgraphError(f"from_sympy: {sub.func.__name__} is not supported")
-        built[sub] = node
+        sym = symbol_of.get(e)
+        if sym is None:
+            sym = symbol_of[e] = sympy.Symbol(next(names), real=real or None)
+            replacements.append((sym, e))
+        flat[k] = sym
+    return flat.reshape(out.shape)
+
+
+def _check_names(order: list[Node]) -> None:
+    seen: dict[str, Node] = {}
+    for n in order:
+        if n.op.is_variable:
+            if n.name in seen:
+                raise SymgraphError(f"to_sympy: two variables are called {n.name!r}; sympy symbols "
+                                    "are identified by name, so rename one")
+            seen[n.name] = n
+
+
+def _as_exprs(arr: Any) -> np.ndarray:
+    """An object array whose entries are all sympy objects."""
+    arr = np.asarray(arr, dtype=object)
+    flat = arr.reshape(-1)
+    if not all(isinstance(e, sympy.Basic) for e in flat):
+        flat = np.array([e if isinstance(e, sympy.Basic) else sympy.sympify(e) for e in flat] or [],
+                        dtype=object)
+    return flat.reshape(arr.shape)
+
+
+def _result(arr: np.ndarray):
+    if arr.ndim == 0:
+        return arr.item()
+    return sympy.ImmutableDenseNDimArray(arr.reshape(-1).tolist(), arr.shape)
+
+
+def number(value: Any) -> sympy.Basic:
+    """A numpy/Python scalar as an exact sympy number.
+
+    Integral values become Integers and dyadic fractions with small
+    denominators (0.5, 0.25, 1.5, ...) Rationals, so ``x ** 0.5`` reads
+    ``sqrt(x)``; other floats keep their 53-bit value as ``Float``.
+    """
+    value = np.asarray(value).item()
+    if isinstance(value, (bool, np.bool_)):
+        return sympy.true if value else sympy.false
+    if isinstance(value, int):
+        return sympy.Integer(value)
+    if isinstance(value, complex):
+        return number(value.real) + sympy.I * number(value.imag)
+    if np.isnan(value):
+        return sympy.nan
+    if np.isinf(value):
+        return sympy.oo if value > 0 else -sympy.oo
+    frac = Fraction(value)
+    if frac.denominator <= 1024 and abs(frac.numerator) <= 2**53:
+        return sympy.Rational(frac.numerator, frac.denominator)
+    return sympy.Float(value, precision=53)
+
+
+def _elementwise(fn: Callable) -> Callable:
+    ufunc = None
+
+    def translate(node, *arrays):
+        nonlocal ufunc
+        if ufunc is None or ufunc.nin != len(arrays):
+            ufunc = np.frompyfunc(fn, len(arrays), 1)
+        return np.broadcast_to(np.asarray(ufunc(*arrays), dtype=object), node.shape)
+    return translate
+
+
+def _variable(node: Node) -> np.ndarray:
+    kind = node.dtype.kind
+    assumptions = {"integer": True} if kind in "iu" else {"real": True} if kind == "f" else {}
+    if kind == "b":
+        raise SymgraphError(f"to_sympy: boolean variable {node.name!r} is not supported")
+    if not node.shape:
+        return np.asarray(sympy.Symbol(node.name, **assumptions), dtype=object)
+    base = sympy.IndexedBase(node.name, **assumptions)  # no shape: equal to a user's IndexedBase
+    out = np.empty(node.shape, dtype=object)
+    for idx in np.ndindex(*node.shape):
+        out[idx] = base[idx]
+    return out
+
+
+register_to_sympy(sources.Variable)(lambda node: _variable(node))
+register_to_sympy(sources.Constant)(
+    lambda node: _as_exprs(np.vectorize(number, otypes=[object])(node.op.value))
+    if node.size else np.empty(node.shape, dtype=object))
+register_to_sympy(sources.Fill)(
+    lambda node: np.broadcast_to(np.asarray(number(np.asarray(node.op.value, node.dtype)),
+                                            dtype=object), node.shape))
+
+_ELEMENTWISE_RULES: dict[type, Callable] = {
+    ew.Add: lambda a, b: a + b,
+    ew.Subtract: lambda a, b: a - b,
+    ew.Multiply: lambda a, b: a * b,
+    ew.Divide: lambda a, b: a / b,
+    ew.Power: lambda a, b: a ** b,
+    ew.Maximum: sympy.Max,
+    ew.Minimum: sympy.Min,
+    ew.Equal: sympy.Eq,
+    ew.NotEqual: sympy.Ne,
+    ew.Less: sympy.Lt,
+    ew.LessEqual: sympy.Le,
+    ew.Greater: sympy.Gt,
+    ew.GreaterEqual: sympy.Ge,
+    ew.Negative: lambda x: -x,
+    ew.Exp: sympy.exp,
+    ew.Log: sympy.log,
+    ew.Sin: sympy.sin,
+    ew.Cos: sympy.cos,
+    ew.Tan: sympy.tan,
+    ew.Tanh: sympy.tanh,
+    ew.Sigmoid: lambda x: 1 / (1 + sympy.exp(-x)),
+    ew.Relu: lambda x: sympy.Max(x, 0),
+    ew.Abs: sympy.Abs,
+    ew.Sqrt: sympy.sqrt,
+    ew.Square: lambda x: x ** 2,
+    ew.Sign: sympy.sign,
+    ew.Where: lambda c, a, b: sympy.Piecewise((a, c), (b, True)),
+    ew.AddN: lambda *xs: sympy.Add(*xs),
+}
+for _op, _fn in _ELEMENTWISE_RULES.items():
+    register_to_sympy(_op)(_elementwise(_fn))
+
+
+@register_to_sympy(ew.Cast)
+def _cast(node, x):
+    src, dst = node.inputs[0].dtype, node.dtype
+    if dst.kind in "fc" and src.kind in "iufc":
+        return x
+    if dst.kind in "iu" and src.kind in "iu":
+        return x
+    if src.kind == "b" and dst.kind in "iufc":
+        return _elementwise(lambda c: sympy.Piecewise((1, c), (0, True)))(node, x)
+    raise SymgraphError(f"to_sympy: cast from {src} to {dst} has no sympy translation")
+
+
+register_to_sympy(control.StopGradient)(lambda node, x: x)
+for _op in (sh.Reshape, sh.Transpose, sh.BroadcastTo, sh.SumTo, sh.Concatenate, sh.Stack,
+            sh.GetItem, sh.ScatterAdd):
+    register_to_sympy(_op)(lambda node, *xs: node.op.f(*xs))
+register_to_sympy(linalg.MatMul)(lambda node, a, b: np.matmul(a, b) if a.ndim + b.ndim > 2
+                                 else np.asarray(sympy.Add(*(a * b)), dtype=object))
+
+
+def _reduce(x: np.ndarray, axes: tuple[int, ...], fn: Callable, out_shape) -> np.ndarray:
+    """``fn(*elements)`` over ``axes`` of ``x``, shaped as ``out_shape``."""
+    keep = [a for a in range(x.ndim) if a not in axes]
+    moved = np.transpose(x, keep + list(axes))
+    rows = moved.reshape(int(np.prod([x.shape[a] for a in keep], dtype=np.int64)), -1)
+    return np.array([fn(*row) for row in rows] or [], dtype=object).reshape(out_shape)
+
+
+def _sum(*xs):
+    return sympy.Add(*xs)
+
+
+register_to_sympy(rd.Sum)(lambda node, x: _reduce(x, node.op.axis, _sum, node.shape))
+register_to_sympy(rd.Mean)(lambda node, x: _reduce(
+    x, node.op.axis, lambda *xs: sympy.Add(*xs) / len(xs), node.shape))
+register_to_sympy(rd.Max)(lambda node, x: _reduce(x, node.op.axis, sympy.Max, node.shape))
+register_to_sympy(rd.Min)(lambda node, x: _reduce(x, node.op.axis, sympy.Min, node.shape))
+register_to_sympy(rd.LogSumExp)(lambda node, x: _reduce(
+    x, node.op.axis, lambda *xs: sympy.log(sympy.Add(*[sympy.exp(e) for e in xs])), node.shape))
+
+
+def _exp(x):
+    return np.frompyfunc(sympy.exp, 1, 1)(x)
+
+
+def _axis_sum(x: np.ndarray, axis: int) -> np.ndarray:
+    shape = list(x.shape)
+    shape[axis] = 1
+    return _reduce(x, (axis,), _sum, tuple(shape))
+
+
+@register_to_sympy(nn.Softmax)
+def _softmax(node, x):
+    e = _exp(x)
+    return e / _axis_sum(e, node.op.axis)
+
+
+def _log_softmax_exprs(x: np.ndarray, axis: int) -> np.ndarray:
+    return x - np.frompyfunc(sympy.log, 1, 1)(_axis_sum(_exp(x), axis))
+
+
+register_to_sympy(nn.LogSoftmax)(lambda node, x: _log_softmax_exprs(x, node.op.axis))
+
+
+def _labels(node: Node, labels: np.ndarray, what: str) -> np.ndarray:
+    if not all(isinstance(e, sympy.Integer) for e in labels.reshape(-1)):
+        raise SymgraphError(f"to_sympy: {what} needs constant integer labels; node #{node.id} "
+                            "has symbolic ones")
+    return labels.astype(np.int64)
+
+
+@register_to_sympy(nn.OneHot)
+def _one_hot(node, labels):
+    lab = _labels(node, labels, "one_hot")
+    return _as_exprs((lab[..., None] == np.arange(node.op.depth)).astype(np.int64))
+
+
+@register_to_sympy(nn.CrossEntropy)
+def _cross_entropy(node, logits, labels):
+    lab = _labels(node, labels, "cross_entropy")
+    lsm = _log_softmax_exprs(logits, logits.ndim - 1)
+    nll = -np.take_along_axis(lsm, lab[..., None], axis=-1)[..., 0]
+    if node.op.reduction == "none":
+        return nll
+    total = sympy.Add(*nll.reshape(-1))
+    return np.asarray(total / nll.size if node.op.reduction == "mean" else total, dtype=object)
+
+
+# ---------------------------------------------------------------------------
+# from_sympy
+# ---------------------------------------------------------------------------
+
+def from_sympy(expr: Any, mapping: Mapping[Any, Any] | None = None) -> Node:
+    """Nodes computing the sympy expression ``expr``; ``mapping`` gives each symbol's node.
+
+    Keys are symbol names (or sympy Symbols / IndexedBases); values are nodes
+    (or numbers/arrays, made constants).  A ``sympy.Matrix``/``Array`` gives a
+    node of its shape.  Numbers without symbols become weakly typed scalars.
+    """
+    mapping = dict(mapping or {})
+    env: dict[str, Any] = {}
+    for key, value in mapping.items():
+        name = key if isinstance(key, str) else getattr(key, "name", None)
+        if name is None:
+            raise SymgraphError(f"from_sympy: mapping keys must be names or sympy symbols, got {key!r}")
+        env[str(name)] = value
+    nodes = [v for v in env.values() if isinstance(v, Node)]
+    graph = nodes[0].graph if nodes else get_default_graph()
+    if isinstance(expr, (sympy.MatrixBase, sympy.NDimArray)):
+        shape = tuple(expr.shape)
+        elements = [_build(sympy.sympify(e), env, graph) for e in _elements(expr)]
+        if not elements:
+            raise SymgraphError("from_sympy: empty matrix")
+        return sh.reshape(sh.stack(as_nodes(*elements), 0), shape)
+    out = _build(sympy.sympify(expr), env, graph)
+    if not isinstance(out, Node):
+        out = sources.constant(out, graph=graph)
+    return out
+
+
+def _elements(expr):
+    if isinstance(expr, sympy.MatrixBase):
+        return list(expr)
+    return list(sympy.flatten(expr.tolist())) if expr.shape else [expr[()]]
+
+
+def _build(expr: sympy.Basic, env: dict[str, Any], graph) -> Any:
+    """Postorder over ``expr`` with an explicit stack; shared subtrees are built once."""
+    built: dict[sympy.Basic, Any] = {}
+    stack = [expr]
+    with graph:
+        _walk(stack, built, env)
     return built[expr]
+
+
+def _walk(stack: list[sympy.Basic], built: dict[sympy.Basic, Any], env: dict[str, Any]) -> None:
+    while stack:
+        e = stack[-1]
+        if e in built:
+            stack.pop()
+            continue
+        if e.is_number and not isinstance(e, sympy.logic.boolalg.Boolean):
+            built[e] = _python_number(e)
+            stack.pop()
+            continue
+        operands = _operands(e)
+        missing = [o for o in operands if o not in built]
+        if missing:
+            stack.extend(missing)
+            continue
+        stack.pop()
+        built[e] = _translate(e, [built[o] for o in operands], env)
+
+
+def _python_number(e: sympy.Basic) -> Any:
+    if e is sympy.nan:
+        return float("nan")
+    if e.is_Integer:
+        return int(e)
+    value = complex(e.evalf(17))
+    return value.real if value.imag == 0 else value
+
+
+def _coeff_split(term: sympy.Basic) -> tuple[bool, sympy.Basic]:
+    """(is negated, magnitude) for a term of a sum: ``-y`` is (True, y)."""
+    coeff, rest = term.as_coeff_Mul()
+    if coeff == -1:
+        return True, rest
+    return False, term
+
+
+def _denominator(factor: sympy.Basic) -> sympy.Basic | None:
+    """For ``b ** -k`` with a positive number k: ``b ** k`` (``b`` when k is 1)."""
+    if isinstance(factor, sympy.Pow) and factor.exp.is_number and factor.exp.is_negative:
+        return factor.base if factor.exp == -1 else sympy.Pow(factor.base, -factor.exp, evaluate=False)
+    return None
+
+
+def _operands(e: sympy.Basic) -> list[sympy.Basic]:
+    """The subexpressions whose nodes the translation of ``e`` needs."""
+    if isinstance(e, sympy.Add):
+        return [_coeff_split(t)[1] for t in e.args]
+    if isinstance(e, sympy.Mul):
+        coeff, rest = e.as_coeff_Mul()
+        factors = sympy.Mul.make_args(rest) if coeff.is_Rational else e.args
+        return [_denominator(f) or f for f in factors]
+    if isinstance(e, sympy.Pow):
+        return [e.base] if e.exp.is_number else [e.base, e.exp]
+    if isinstance(e, sympy.Piecewise):
+        return [p for pair in e.args for p in pair if p is not sympy.true]
+    if isinstance(e, (sympy.Symbol, sympy.Indexed)):
+        return []
+    return list(e.args)
+
+
+def _translate(e: sympy.Basic, ops: list[Any], env: dict[str, Any]) -> Any:
+    if isinstance(e, sympy.Symbol):
+        return _lookup(e.name, env)
+    if isinstance(e, sympy.Indexed):
+        base = _lookup(str(e.base.label), env)
+        try:
+            index = tuple(int(i) for i in e.indices)
+        except TypeError:
+            raise SymgraphError(f"from_sympy: {e} has symbolic indices; only integer indices "
+                                "are supported") from None
+        return sh.getitem(base, index)
+    if isinstance(e, sympy.Add):
+        pos = [o for o, t in zip(ops, e.args) if not _coeff_split(t)[0]]
+        neg = [o for o, t in zip(ops, e.args) if _coeff_split(t)[0]]
+        total = _sum_nodes(pos)
+        if not neg:
+            return total
+        subtracted = _sum_nodes(neg)
+        return ew.negative(subtracted) if total is None else ew.subtract(total, subtracted)
+    if isinstance(e, sympy.Mul):
+        return _product(e, ops)
+    if isinstance(e, sympy.Pow):
+        return _power(e, ops)
+    if isinstance(e, sympy.Piecewise):
+        return _piecewise(e, ops)
+    fn = _FROM_SYMPY.get(type(e)) or next(
+        (f for k, f in _FROM_SYMPY.items() if isinstance(e, k)), None)
+    if fn is None:
+        raise SymgraphError(f"from_sympy: {type(e).__name__} ({e}) has no symgraph translation")
+    return fn(*ops)
+
+
+def _lookup(name: str, env: dict[str, Any]) -> Any:
+    if name not in env:
+        known = ", ".join(repr(k) for k in sorted(env)) or "(none)"
+        raise MissingInputError(f"from_sympy: no node given for symbol {name!r}; the mapping has "
+                                f"{known}")
+    value = env[name]
+    return value if isinstance(value, Node) else sources.constant(value)
+
+
+def _sum_nodes(terms: list[Any]) -> Any:
+    if not terms:
+        return None
+    if len(terms) == 1:
+        return terms[0]
+    if len(terms) == 2:
+        return ew.add(terms[0], terms[1])
+    return ew.add_n(terms)
+
+
+def _product(e: sympy.Mul, ops: list[Any]) -> Any:
+    coeff, rest = e.as_coeff_Mul()
+    if coeff.is_Rational:
+        factors = sympy.Mul.make_args(rest)
+    else:
+        coeff, factors = sympy.Integer(1), e.args
+    num, den = [], []
+    for f, o in zip(factors, ops):
+        (den if _denominator(f) is not None else num).append(o)
+    negate = coeff < 0
+    p, q = abs(coeff.p), coeff.q
+    out = None
+    for o in ([p] if p != 1 else []) + num:
+        out = o if out is None else ew.multiply(out, o)
+    divisor = None
+    for o in ([q] if q != 1 else []) + den:
+        divisor = o if divisor is None else ew.multiply(divisor, o)
+    if out is None:
+        out = 1
+    if divisor is not None:
+        out = ew.divide(out, divisor)
+    return ew.negative(out) if negate else out
+
+
+def _power(e: sympy.Pow, ops: list[Any]) -> Any:
+    base = ops[0]
+    if not e.exp.is_number:
+        return ew.power(base, ops[1])
+    k = e.exp
+    if k == sympy.Rational(1, 2):
+        return ew.sqrt(base)
+    if k == -sympy.Rational(1, 2):
+        return ew.divide(1, ew.sqrt(base))
+    if k == 2:
+        return ew.square(base)
+    if k == -1:
+        return ew.divide(1, base)
+    return ew.power(base, _python_number(k))
+
+
+def _piecewise(e: sympy.Piecewise, ops: list[Any]) -> Any:
+    pieces, it = [], iter(ops)
+    for value, cond in e.args:
+        v = next(it)
+        c = True if cond is sympy.true else next(it)
+        pieces.append((v, c))
+    out = None
+    for v, c in reversed(pieces):
+        if out is None:
+            if c is not True:
+                raise SymgraphError(f"from_sympy: {e} is undefined where no condition holds; "
+                                    "add a final (value, True) piece")
+            out = v
+        else:
+            out = ew.where(c, v, out)
+    return out
+
+
+def _n_ary(fn: Callable) -> Callable:
+    return lambda *xs: functools.reduce(fn, xs)
+
+
+_FROM_SYMPY: dict[type, Callable] = {
+    sympy.exp: ew.exp,
+    sympy.log: ew.log,
+    sympy.sin: ew.sin,
+    sympy.cos: ew.cos,
+    sympy.tan: ew.tan,
+    sympy.tanh: ew.tanh,
+    sympy.sinh: lambda x: (ew.exp(x) - ew.exp(ew.negative(x))) / 2,
+    sympy.cosh: lambda x: (ew.exp(x) + ew.exp(ew.negative(x))) / 2,
+    sympy.Abs: ew.abs,
+    sympy.sign: ew.sign,
+    sympy.Max: _n_ary(ew.maximum),
+    sympy.Min: _n_ary(ew.minimum),
+    sympy.Eq: ew.equal,
+    sympy.Ne: ew.not_equal,
+    sympy.StrictLessThan: ew.less,
+    sympy.LessThan: ew.less_equal,
+    sympy.StrictGreaterThan: ew.greater,
+    sympy.GreaterThan: ew.greater_equal,
+    sympy.logic.boolalg.BooleanTrue: lambda: True,
+    sympy.logic.boolalg.BooleanFalse: lambda: False,
+}
+
+__all__ = ["to_sympy", "from_sympy", "register_to_sympy", "number", "MAX_ELEMENTS"]

@@ -62,10 +62,7 @@ def test_cse_returns_replacements_for_shared_work():
 
 
 def test_unsupported_inputs_are_clear_errors():
-    v = sg.variable("v", (3,))
-    with pytest.raises(sg.SymgraphError, match="scalar"):
-        sg.to_sympy(sg.sum(v * 2) * v)
     with pytest.raises(sg.SymgraphError, match="no node given for symbol"):
         sg.from_sympy(w + x, {"w": sg.variable("w")})
-    with pytest.raises(sg.SymgraphError, match="not supported"):
+    with pytest.raises(sg.SymgraphError, match="gamma.*no symgraph translation"):
         sg.from_sympy(sympy.gamma(w), {"w": sg.variable("w")})
