@@ -3,11 +3,16 @@
 ``to_sympy`` works element by element: every node becomes a numpy object array
 of sympy expressions (one per element), computed in topological order, so
 arrays, broadcasting, indexing, reductions and matrix products all translate.
-Scalar variables become real ``Symbol``s named after the variable (integer
-variables ``integer=True``); array variables become ``IndexedBase(name,
-real=True)`` and their elements ``x[i, j]``, which ``sympy.diff`` accepts.  A scalar node
-gives a sympy expression, an array node a ``sympy.Array`` of its shape
-(``.tomatrix()`` for 2-D).
+Scalar variables become ``Symbol(name)`` and array variables
+``IndexedBase(name)`` with elements ``x[i, j]`` (which ``sympy.diff`` accepts):
+the very symbols a user writes, so ``sympy.diff(to_sympy(f), Symbol("w"))``
+and comparisons with the user's own expressions are right.  Symbols carry no
+assumptions unless asked: ``assumptions=True`` makes float variables
+``real=True`` and integer ones ``integer=True`` (sympy then simplifies more,
+e.g. ``sqrt(x**2)`` to ``|x|``, but such symbols are different from plain
+ones); ``assumptions={"positive": True}`` gives every variable those
+assumptions.  A scalar node gives a sympy expression, an array node a
+``sympy.Array`` of its shape (``.tomatrix()`` for 2-D).
 
 Shared subexpressions: with ``cse=False`` the result is a plain expression
 (sympy shares identical subtrees in memory, but printing repeats them).  With
@@ -22,24 +27,34 @@ expression.  The graph's own sharing is used, so no search is needed.
 translation raise ``SymgraphError``; add one with ``@register_to_sympy(MyOp)``.
 
 ``from_sympy(expr, {"x": node, ...})`` builds nodes from a sympy expression:
-symbols are looked up by name (an array node makes the expression apply
-elementwise, with numpy broadcasting), ``x[i, j]`` indexes the node called
-``x``, numbers become weakly typed scalars (float32 nodes stay float32), and
-``Add, Mul, Pow, exp, log, sin, cos, tan, tanh, sinh, cosh, Abs, sign, Max,
-Min, Piecewise`` and comparisons map to symgraph ops.  Both directions walk
-their input iteratively (no recursion in this module; sympy's own routines
-recurse on very deep expressions).
+symbols are looked up by name, whatever their assumptions (an array node makes
+the expression apply elementwise, with numpy broadcasting), ``x[i, j]``
+(``IndexedBase``) and ``X[i, j]`` (``MatrixSymbol``) index the node called
+``x``/``X``, numbers become weakly typed scalars (float32 nodes stay float32),
+and ``Add, Mul, Pow, exp, log, sin, cos, tan, tanh, sinh, cosh, Abs, sign, Max,
+Min, Piecewise`` and comparisons map to symgraph ops.  It takes sympy objects
+and numbers only: a string is refused, never parsed (``sympy.sympify`` would
+``eval`` it), so no text reaching ``from_sympy`` can run code.
+
+Both directions walk their input iteratively (no recursion in this module).
+sympy itself recurses when it builds, hashes or evaluates deeply nested
+expressions; when that exhausts Python's recursion limit the bridge raises a
+``SymgraphError`` saying how deep the expression is and what the limit is.  The
+bridge never changes the recursion limit (it is process-wide).
 """
 
 from __future__ import annotations
 
 import functools
 import itertools
+import numbers
+import sys
 from fractions import Fraction
 from typing import Any, Callable, Mapping
 
 import numpy as np
 import sympy
+from sympy.matrices.expressions.matexpr import MatrixElement
 
 from .autodiff import ancestors
 from .errors import MissingInputError, SymgraphError
@@ -80,16 +95,22 @@ def _translation(op_type: type) -> Callable | None:
     return None
 
 
-def to_sympy(nodes: Any, cse: bool = False) -> Any:
+def to_sympy(nodes: Any, cse: bool = False, *,
+             assumptions: bool | Mapping[str, bool] = False) -> Any:
     """The sympy expression of a node (or of a nested list of nodes, mirrored).
 
     Scalars give sympy expressions, arrays ``sympy.Array``s.  With ``cse=True``
-    returns ``(replacements, exprs)`` like ``sympy.cse``; see the module docstring.
+    returns ``(replacements, exprs)`` like ``sympy.cse``.  Variables become plain
+    ``Symbol(name)``/``IndexedBase(name)``, equal to the symbols users write;
+    ``assumptions=True`` adds ``real``/``integer`` from the dtype and a dict
+    (e.g. ``{"positive": True}``) gives every variable those assumptions.
+    See the module docstring.
     """
     leaves, unflatten = flatten(nodes, lambda t: isinstance(t, Node))
     for leaf in leaves:
         if not isinstance(leaf, Node):
             raise SymgraphError(f"to_sympy: expected Nodes, got {type(leaf).__name__}")
+    fixed = _check_assumptions(assumptions)
     order = ancestors(leaves)
     _check_names(order)
     uses: dict[Node, int] = {}
@@ -104,7 +125,9 @@ def to_sympy(nodes: Any, cse: bool = False) -> Any:
     symbol_of: dict[sympy.Basic, sympy.Symbol] = {}
 
     values: dict[Node, np.ndarray] = {}
+    depth: dict[Node, int] = {}
     for n in order:
+        depth[n] = 1 + max((depth[i] for i in n.inputs), default=0)
         if n.size > MAX_ELEMENTS:
             raise SymgraphError(f"to_sympy: node #{n.id} ({n.op.name}) has {n.size} elements; "
                                 f"to_sympy expands arrays elementwise (limit {MAX_ELEMENTS})")
@@ -112,24 +135,65 @@ def to_sympy(nodes: Any, cse: bool = False) -> Any:
         if fn is None:
             raise SymgraphError(f"to_sympy: op {n.op.name!r} (node #{n.id}) has no sympy "
                                 "translation; add one with symgraph.sympy_bridge.register_to_sympy")
-        out = _as_exprs(fn(n, *[values[i] for i in n.inputs]))
-        if out.shape != n.shape:
-            raise SymgraphError(f"to_sympy: translation of {n.op.name!r} gave shape {out.shape}, "
-                                f"expected {n.shape}")
-        if cse and n.inputs and uses.get(n, 0) > 1 and not isinstance(n.op, _MOVES):
-            out = _replace(out, n, names, symbol_of, replacements)
+        try:
+            if isinstance(n.op, sources.Variable):
+                out = _variable(n, fixed)
+            else:
+                out = _as_exprs(fn(n, *[values[i] for i in n.inputs]))
+            if out.shape != n.shape:
+                raise SymgraphError(f"to_sympy: translation of {n.op.name!r} gave shape "
+                                    f"{out.shape}, expected {n.shape}")
+            if cse and n.inputs and uses.get(n, 0) > 1 and not isinstance(n.op, _MOVES):
+                out = _replace(out, n, names, symbol_of, replacements, fixed is not None)
+        except RecursionError:
+            raise _too_deep("to_sympy", f"node #{n.id} ({n.op.name}) is {depth[n]} ops "
+                            "deep") from None
         values[n] = out
-    exprs = unflatten([_result(values[leaf]) for leaf in leaves])
+    try:
+        exprs = unflatten([_result(values[leaf]) for leaf in leaves])
+    except RecursionError:
+        raise _too_deep("to_sympy", f"the graph is {max(depth.values())} ops deep") from None
     return (replacements, exprs) if cse else exprs
+
+
+def _too_deep(where: str, what: str) -> SymgraphError:
+    """The error for a RecursionError inside sympy, which recurses over expression trees."""
+    return SymgraphError(f"{where}: expression too deeply nested for sympy ({what}); sympy "
+                         f"recurses over it and hit Python's recursion limit "
+                         f"(sys.getrecursionlimit() = {sys.getrecursionlimit()})")
+
+
+def _check_assumptions(assumptions: Any) -> dict[str, bool] | None:
+    """``None`` for dtype-derived assumptions (``True``), else the dict every symbol gets."""
+    if assumptions is True:
+        return None
+    if assumptions is False or assumptions is None:
+        return {}
+    if not isinstance(assumptions, Mapping):
+        raise SymgraphError("to_sympy: assumptions must be True, False or a dict like "
+                            f"{{'positive': True}}, got {type(assumptions).__name__}")
+    from sympy.core.assumptions import _assume_defined
+    out = {}
+    for key, value in assumptions.items():
+        if key not in _assume_defined or not isinstance(value, (bool, np.bool_)):
+            raise SymgraphError(f"to_sympy: {key!r}: {value!r} is not a sympy assumption "
+                                f"(known: {', '.join(sorted(_assume_defined))}; values True/False)")
+        out[key] = bool(value)
+    try:
+        sympy.Symbol("_check", **out)
+    except ValueError as e:  # sympy's InconsistentAssumptions
+        raise SymgraphError(f"to_sympy: inconsistent assumptions {out}: "
+                            f"{str(e).splitlines()[-1]}") from None
+    return out
 
 
 _MOVES = (sh.Reshape, sh.Transpose, sh.BroadcastTo, sh.GetItem, control.StopGradient)
 """Ops whose elements are input elements: naming them would only add aliases."""
 
 
-def _replace(out, node, names, symbol_of, replacements) -> np.ndarray:
+def _replace(out, node, names, symbol_of, replacements, plain: bool) -> np.ndarray:
     """Each compound element of a shared node becomes a symbol (one per distinct expression)."""
-    real = node.dtype.kind == "f"
+    real = node.dtype.kind == "f" and not plain
     flat = out.reshape(-1).copy()
     for k, e in enumerate(flat):
         if e.is_Atom or isinstance(e, sympy.Indexed) or not isinstance(e, sympy.Expr):
@@ -157,9 +221,25 @@ def _as_exprs(arr: Any) -> np.ndarray:
     arr = np.asarray(arr, dtype=object)
     flat = arr.reshape(-1)
     if not all(isinstance(e, sympy.Basic) for e in flat):
-        flat = np.array([e if isinstance(e, sympy.Basic) else sympy.sympify(e) for e in flat] or [],
+        flat = np.array([_sympy_object(e, "to_sympy: a translation") for e in flat] or [],
                         dtype=object)
     return flat.reshape(arr.shape)
+
+
+def _sympy_object(value: Any, what: str) -> sympy.Basic:
+    """``value`` if it is a sympy object, a sympy number for a Python/numpy number.
+
+    Anything else, strings above all, is refused: ``sympy.sympify`` would parse
+    a string with ``eval``, so the bridge never passes it text.
+    """
+    if isinstance(value, sympy.Basic):
+        return value
+    if isinstance(value, (numbers.Number, np.number, np.bool_)):
+        return sympy.sympify(value, strict=True)
+    hint = ("; strings are never parsed (sympy would eval them): build the expression with "
+            "sympy or use sg.parse_expression") if isinstance(value, (str, bytes, np.str_)) else ""
+    raise SymgraphError(f"{what} gave a {type(value).__name__}, expected a sympy expression or a "
+                        f"number{hint}")
 
 
 def _result(arr: np.ndarray):
@@ -203,9 +283,13 @@ def _elementwise(fn: Callable) -> Callable:
     return translate
 
 
-def _variable(node: Node) -> np.ndarray:
+def _variable(node: Node, fixed: dict[str, bool] | None = None) -> np.ndarray:
+    """``Symbol(name)`` or elements of ``IndexedBase(name)``; ``fixed`` None: from the dtype."""
     kind = node.dtype.kind
-    assumptions = {"integer": True} if kind in "iu" else {"real": True} if kind == "f" else {}
+    if fixed is not None:
+        assumptions = fixed
+    else:
+        assumptions = {"integer": True} if kind in "iu" else {"real": True} if kind == "f" else {}
     if kind == "b":
         raise SymgraphError(f"to_sympy: boolean variable {node.name!r} is not supported")
     if not node.shape:
@@ -217,7 +301,7 @@ def _variable(node: Node) -> np.ndarray:
     return out
 
 
-register_to_sympy(sources.Variable)(lambda node: _variable(node))
+register_to_sympy(sources.Variable)(lambda node: _variable(node, {}))
 register_to_sympy(sources.Constant)(
     lambda node: _as_exprs(np.vectorize(number, otypes=[object])(node.op.value))
     if node.size else np.empty(node.shape, dtype=object))
@@ -354,9 +438,11 @@ def _cross_entropy(node, logits, labels):
 def from_sympy(expr: Any, mapping: Mapping[Any, Any] | None = None) -> Node:
     """Nodes computing the sympy expression ``expr``; ``mapping`` gives each symbol's node.
 
-    Keys are symbol names (or sympy Symbols / IndexedBases); values are nodes
-    (or numbers/arrays, made constants).  A ``sympy.Matrix``/``Array`` gives a
-    node of its shape.  Numbers without symbols become weakly typed scalars.
+    ``expr`` is a sympy expression, ``sympy.Matrix``/``Array`` (a node of its
+    shape) or a number; strings are refused, never parsed.  Keys are symbol
+    names (or sympy Symbols / IndexedBases / MatrixSymbols); values are nodes
+    (or numbers/arrays, made constants).  Numbers without symbols become weakly
+    typed scalars.
     """
     mapping = dict(mapping or {})
     env: dict[str, Any] = {}
@@ -364,19 +450,37 @@ def from_sympy(expr: Any, mapping: Mapping[Any, Any] | None = None) -> Node:
         name = key if isinstance(key, str) else getattr(key, "name", None)
         if name is None:
             raise SymgraphError(f"from_sympy: mapping keys must be names or sympy symbols, got {key!r}")
+        if isinstance(value, (str, bytes, np.str_, np.bytes_)):
+            raise SymgraphError(f"from_sympy: the mapping gives {name!r} a {type(value).__name__}; "
+                                "give a node or a number (strings are never parsed)")
         env[str(name)] = value
     nodes = [v for v in env.values() if isinstance(v, Node)]
     graph = nodes[0].graph if nodes else get_default_graph()
-    if isinstance(expr, (sympy.MatrixBase, sympy.NDimArray)):
-        shape = tuple(expr.shape)
-        elements = [_build(sympy.sympify(e), env, graph) for e in _elements(expr)]
-        if not elements:
-            raise SymgraphError("from_sympy: empty matrix")
-        return sh.reshape(sh.stack(as_nodes(*elements), 0), shape)
-    out = _build(sympy.sympify(expr), env, graph)
+    try:
+        if isinstance(expr, (sympy.MatrixBase, sympy.NDimArray)):
+            shape = tuple(expr.shape)
+            elements = [_build(_sympy_object(e, "from_sympy: a matrix element"), env, graph)
+                        for e in _elements(expr)]
+            if not elements:
+                raise SymgraphError("from_sympy: empty matrix")
+            return sh.reshape(sh.stack(as_nodes(*elements), 0), shape)
+        out = _build(_sympy_object(expr, "from_sympy: the expression"), env, graph)
+    except RecursionError:
+        raise _too_deep("from_sympy", f"{_depth(expr)} levels deep") from None
     if not isinstance(out, Node):
         out = sources.constant(out, graph=graph)
     return out
+
+
+def _depth(expr: Any) -> int:
+    """Nesting depth of a sympy expression (or matrix), found without recursion."""
+    top = _elements(expr) if isinstance(expr, (sympy.MatrixBase, sympy.NDimArray)) else [expr]
+    deepest, stack = 0, [(e, 1) for e in top if isinstance(e, sympy.Basic)]
+    while stack:
+        e, d = stack.pop()
+        deepest = max(deepest, d)
+        stack.extend((a, d + 1) for a in e.args)
+    return deepest
 
 
 def _elements(expr):
@@ -387,20 +491,58 @@ def _elements(expr):
 
 def _build(expr: sympy.Basic, env: dict[str, Any], graph) -> Any:
     """Postorder over ``expr`` with an explicit stack; shared subtrees are built once."""
+    numeric = _numeric_subtrees(expr)
     built: dict[sympy.Basic, Any] = {}
     stack = [expr]
     with graph:
-        _walk(stack, built, env)
+        _walk(stack, built, env, numeric)
     return built[expr]
 
 
-def _walk(stack: list[sympy.Basic], built: dict[sympy.Basic, Any], env: dict[str, Any]) -> None:
+_GENERIC_IS_NUMBER = sympy.Expr.is_number
+"""``Expr.is_number``: "all arguments are numbers", computed recursively by sympy."""
+
+
+def _is_number(e: sympy.Basic, numeric: dict[sympy.Basic, bool]) -> bool:
+    """``e.is_number`` (and not a boolean), reading the arguments' answers from ``numeric``."""
+    if isinstance(e, sympy.logic.boolalg.Boolean):
+        return False
+    if type(e).is_number is _GENERIC_IS_NUMBER:
+        return all(numeric[a] if a in numeric else a.is_number for a in e.args)
+    return bool(e.is_number)
+
+
+def _numeric_subtrees(expr: sympy.Basic) -> dict[sympy.Basic, bool]:
+    """Which subexpressions are numbers, found bottom-up without recursion.
+
+    Visiting arguments before their expression also makes sympy compute (and
+    cache) hashes bottom-up; ``hash`` and ``is_number`` of a fresh deep
+    expression would otherwise recurse through the whole tree.
+    """
+    numeric: dict[sympy.Basic, bool] = {}
+    seen: set[int] = set()
+    stack: list[tuple[sympy.Basic, bool]] = [(expr, False)]
+    while stack:
+        e, args_done = stack.pop()
+        if args_done:
+            numeric[e] = _is_number(e, numeric)
+        elif id(e) not in seen:
+            seen.add(id(e))
+            stack.append((e, True))
+            stack.extend((a, False) for a in e.args)
+    return numeric
+
+
+def _walk(stack: list[sympy.Basic], built: dict[sympy.Basic, Any], env: dict[str, Any],
+          numeric: dict[sympy.Basic, bool]) -> None:
     while stack:
         e = stack[-1]
         if e in built:
             stack.pop()
             continue
-        if e.is_number and not isinstance(e, sympy.logic.boolalg.Boolean):
+        if e not in numeric:  # made by _operands, its arguments are known
+            numeric[e] = _is_number(e, numeric)
+        if numeric[e]:
             built[e] = _python_number(e)
             stack.pop()
             continue
@@ -449,7 +591,7 @@ def _operands(e: sympy.Basic) -> list[sympy.Basic]:
         return [e.base] if e.exp.is_number else [e.base, e.exp]
     if isinstance(e, sympy.Piecewise):
         return [p for pair in e.args for p in pair if p is not sympy.true]
-    if isinstance(e, (sympy.Symbol, sympy.Indexed)):
+    if isinstance(e, (sympy.Symbol, sympy.Indexed, MatrixElement)):
         return []
     return list(e.args)
 
@@ -461,6 +603,14 @@ def _translate(e: sympy.Basic, ops: list[Any], env: dict[str, Any]) -> Any:
         base = _lookup(str(e.base.label), env)
         try:
             index = tuple(int(i) for i in e.indices)
+        except TypeError:
+            raise SymgraphError(f"from_sympy: {e} has symbolic indices; only integer indices "
+                                "are supported") from None
+        return sh.getitem(base, index)
+    if isinstance(e, MatrixElement):
+        base = _lookup(str(e.parent.name), env)
+        try:
+            index = (int(e.i), int(e.j))
         except TypeError:
             raise SymgraphError(f"from_sympy: {e} has symbolic indices; only integer indices "
                                 "are supported") from None

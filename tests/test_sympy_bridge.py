@@ -78,7 +78,7 @@ def test_grad_converted_to_sympy_equals_sympy_diff(name):
     (gxx,) = [sg.grad(gx, x)]
     for node, reference in [(gx, sp.diff(expr, xs)), (gy, sp.diff(expr, ys)),
                             (gxx, sp.diff(expr, xs, 2))]:
-        got = sg.to_sympy(node)
+        got = sg.to_sympy(node, assumptions=True)
         assert sp.simplify((got - reference).rewrite(sp.exp)) == 0, (got, reference)
 
 
@@ -86,7 +86,7 @@ def test_grad_converted_to_sympy_equals_sympy_diff(name):
 def test_round_trip_from_sympy_then_to_sympy(name):
     expr, domain = EXPRESSIONS[name]
     _, _, f = build(expr)
-    back = sg.to_sympy(f)
+    back = sg.to_sympy(f, assumptions=True)
     if name == "gaussian":  # 1/(2 pi) is stored as a float, so compare numerically
         for p in points(domain):
             assert numeric(back, p) == pytest.approx(numeric(expr, p), rel=1e-15)
@@ -124,7 +124,7 @@ def test_to_sympy_covers_array_ops():
     subs = {sp.IndexedBase("X", real=True)[i, j]: feed[X][i, j] for i in range(2) for j in range(3)}
     subs.update({sp.IndexedBase("v", real=True)[j]: feed[v][j] for j in range(3)})
     for node, value in zip(nodes + grad_nodes, sg.evaluate(nodes + grad_nodes, feed)):
-        expr = sg.to_sympy(node)
+        expr = sg.to_sympy(node, assumptions=True)
         got = np.array(sp.Array(expr).subs(subs).tolist() if node.shape else expr.subs(subs),
                        dtype=float)
         np.testing.assert_allclose(got, value, rtol=1e-12, atol=1e-12, err_msg=repr(node))
@@ -134,11 +134,11 @@ def test_cse_returns_replacements_that_rebuild_the_plain_expression():
     x = sg.variable("x")
     t = sg.tanh(x)
     y = t * t + sg.exp(t) * t
-    replacements, expr = sg.to_sympy(y, cse=True)
+    replacements, expr = sg.to_sympy(y, cse=True, assumptions=True)
     assert len(replacements) == 1 and replacements[0][1] == sp.tanh(xs)
     sym = replacements[0][0]
     assert expr == sym**2 + sp.exp(sym) * sym
-    plain = sg.to_sympy(y)
+    plain = sg.to_sympy(y, assumptions=True)
     rebuilt = expr
     for s, e in reversed(replacements):
         rebuilt = rebuilt.subs(s, e)
@@ -148,7 +148,7 @@ def test_cse_returns_replacements_that_rebuild_the_plain_expression():
 def test_cse_of_the_seed_gradient():
     w, x, y = sg.variable("w"), sg.variable("x"), sg.variable("y")
     grads = sg.grad((w * x - y) ** 2, [w, x, y])
-    replacements, exprs = sg.to_sympy(grads, cse=True)
+    replacements, exprs = sg.to_sympy(grads, cse=True, assumptions=True)
     w_, x_, y_ = sp.symbols("w x y", real=True)
     # the shared 2(wx - y) is computed once and reused by all three gradients
     assert len(replacements) == 1
@@ -170,9 +170,10 @@ def test_cse_symbols_avoid_variable_names():
 
 
 def test_variables_become_named_symbols_with_assumptions():
-    assert sg.to_sympy(sg.variable("alpha")) == sp.Symbol("alpha", real=True)
-    assert sg.to_sympy(sg.variable("n", dtype="int64")) == sp.Symbol("n", integer=True)
-    arr = sg.to_sympy(sg.variable("M", (2, 2)))
+    assert sg.to_sympy(sg.variable("alpha"), assumptions=True) == sp.Symbol("alpha", real=True)
+    assert (sg.to_sympy(sg.variable("n", dtype="int64"), assumptions=True)
+            == sp.Symbol("n", integer=True))
+    arr = sg.to_sympy(sg.variable("M", (2, 2)), assumptions=True)
     assert arr[1, 0] == sp.IndexedBase("M", real=True)[1, 0]
 
 
@@ -184,7 +185,7 @@ def test_numbers_are_exact():
     assert number(np.inf) == sp.oo and number(-np.inf) == -sp.oo and number(np.nan) is sp.nan
     assert number(True) is sp.true and number(np.int64(7)) == 7
     x = sg.variable("x")
-    assert sg.to_sympy(x ** 0.5) == sp.sqrt(xs)
+    assert sg.to_sympy(x ** 0.5, assumptions=True) == sp.sqrt(xs)
 
 
 def test_from_sympy_keeps_float32_and_broadcasts_array_nodes():
