@@ -8,6 +8,9 @@ refuse expressions whose arrays are huge before computing anything.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import tracemalloc
 from pathlib import Path
 
@@ -15,8 +18,10 @@ import numpy as np
 import pytest
 
 import symgraph as sg
+from symgraph.cli import main
 from symgraph.serialize import dumps, loads
 
+ROOT = Path(__file__).resolve().parents[1]
 HEAD = ('{"format":"symgraph.graph","version":1,"graph":{"name":null},'
         '"outputs":{"kind":"graph"},"nodes":[')
 VARIABLE = ('{"id":0,"op":"symgraph.ops.sources.Variable","params":{"var_name":"x",'
@@ -167,3 +172,66 @@ def test_many_output_names_for_few_nodes_still_load():
 def test_streamed_json_errors_are_clear(text, match):
     with pytest.raises(sg.SerializationError, match=match):
         loads(text)
+
+
+# ---------------------------------------------------------------------------
+# item 16: the CLI
+# ---------------------------------------------------------------------------
+
+ROWS = "x=[" + ",".join(["[0]"] * 24_000) + "]"      # shape (24000, 1)
+VALUES = "y=[" + ",".join(["0"] * 12_000) + "]"      # shape (12000,)
+HUGE = ["grad", "sum(exp(x*y))", "--at", ROWS, VALUES]  # x*y: 288,000,000 elements
+
+
+def test_cli_refuses_a_huge_broadcast_by_default_in_a_subprocess():
+    """Under a 2 GB address-space limit the old code died of MemoryError (it used 4.4 GB)."""
+    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (2 * 2**30, 2 * 2**30));"
+            "from symgraph.cli import main; sys.exit(main(sys.argv[1:]))")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENBLAS_NUM_THREADS": "1",
+           "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-c", code, *HUGE], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == ("symgraph: error: evaluating this needs an array of shape (24000, 12000) "
+                           "(288000000 elements, from mul), more than --max-elements 10000000\n")
+
+
+def test_cli_refuses_a_huge_broadcast_without_allocating(capsys):
+    tracemalloc.start()
+    try:
+        code = main(HUGE + ["--max-elements", "10000000"])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "more than --max-elements 10000000" in err
+    assert peak < 200 * 2**20  # parsing the 120 kB of values; the product would be 2.3 GB
+
+
+def test_cli_moderate_sizes_still_work(capsys):
+    x = np.linspace(-1, 1, 200)[:, None]
+    y = np.linspace(0, 1, 100)
+    args = ["grad", "sum(exp(x*y))", "--at", f"x={x.tolist()}", f"y={y.tolist()}", "--json"]
+    assert main(args) == 0
+    result = json.loads(capsys.readouterr().out)
+    np.testing.assert_allclose(result["value"], np.exp(x * y).sum())
+    np.testing.assert_allclose(result["gradient"]["y"], (np.exp(x * y) * x).sum(0))
+
+
+def test_cli_max_elements_is_an_exact_bound_on_every_array(capsys):
+    args = ["grad", "sum(exp(x*y))", "--at", "x=[[1], [2]]", "y=[1, 2, 3]"]
+    assert main(args + ["--max-elements", "6"]) == 0
+    capsys.readouterr()
+    assert main(args + ["--max-elements", "5"]) == 2
+    assert "array of shape (2, 3) (6 elements, from mul), more than --max-elements 5" in \
+        capsys.readouterr().err
+    assert main(["grad", "sum(x)", "--at", "x=[1, 2, 3]", "--max-elements", "2"]) == 2
+    assert "the value of x has 3 elements, more than --max-elements 2" in capsys.readouterr().err
+    assert main(args + ["--max-elements", "0"]) == 2
+    assert "--max-elements must be at least 1" in capsys.readouterr().err
+
+
+def test_cli_help_documents_max_elements(capsys):
+    assert main(["grad", "--help"]) == 0
+    assert "--max-elements N" in capsys.readouterr().out
