@@ -21,7 +21,9 @@ and no code named by the file runs.  Every field is type-checked, every
 reference must point to an earlier node (so there are no cycles and no
 dangling ids), sizes are bounded, and every node's shape and dtype are
 re-inferred from its op and inputs and compared with the file.  Any problem
-raises ``SerializationError`` saying which node and why.
+raises ``SerializationError`` saying which node and why.  The file is read
+one node record at a time (see ``_Loader``), so memory stays within a small
+multiple of the file's size and a bad node stops the load at once.
 """
 
 from __future__ import annotations
@@ -537,8 +539,6 @@ def _parse_int(text: str) -> int:
     return int(text)
 
 
-_JSON = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_no_duplicates,
-                         parse_int=_parse_int)
 _WS = re.compile(r"[ \t\n\r]*")
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
 # a string or a bracket: what makes parsed JSON much larger than its text
@@ -610,6 +610,9 @@ class _Loader:
         self.allowed = allowed
         self.max_elements = max_elements
         self.decoder = _Decoder(max_elements)
+        # one per load: the C scanner keeps a key cache that concurrent loads would share
+        self.json = json.JSONDecoder(parse_constant=_reject_constant,
+                                     object_pairs_hook=_no_duplicates, parse_int=_parse_int)
 
     # -- JSON pieces ---------------------------------------------------------
 
@@ -654,7 +657,7 @@ class _Loader:
     def _parse(self, start: int, end: int) -> Any:
         """The JSON value at ``text[start:end]`` (whose size ``_end`` has bounded)."""
         try:
-            return _JSON.decode(self.text[start:end])
+            return self.json.decode(self.text[start:end])
         except SerializationError:
             raise
         except RecursionError:
