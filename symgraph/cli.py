@@ -23,7 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import __version__
-from .autodiff import grad
+from .autodiff import ancestors, grad
 from .errors import SymgraphError
 from .evaluate import evaluate
 from .graph import Graph, Node
@@ -39,6 +39,8 @@ MAX_COORDINATES = 64
 MAX_PARTIALS = 2000
 #: Longest accepted --at value, in characters.
 MAX_VALUE_LENGTH = 100_000
+#: Default of --max-elements: most elements of any array fed, computed or printed.
+MAX_ELEMENTS = 10**7
 
 
 class UsageError(SymgraphError):
@@ -107,6 +109,10 @@ output:
                        help=f"also print partial derivatives of orders 2..N (N <= {MAX_ORDER})"),
         g.add_argument("--hessian", action="store_true",
                        help="print the Hessian matrix (second derivatives)"),
+        g.add_argument("--max-elements", type=int, default=MAX_ELEMENTS, metavar="N",
+                       help="refuse inputs and expressions that need an array (input, "
+                            "intermediate or result) of more than N elements; checked from the "
+                            f"shapes before anything is computed (default {MAX_ELEMENTS})"),
         g.add_argument("--simplify", action="store_true",
                        help="simplify the derivative graph (constant folding, identities, CSE) "
                             "before evaluating and drawing it"),
@@ -293,6 +299,8 @@ class Report:
 def _run_grad(args: argparse.Namespace) -> int:
     if not 1 <= args.order <= MAX_ORDER:
         raise UsageError(f"--order must be between 1 and {MAX_ORDER}, got {args.order}")
+    if args.max_elements < 1:
+        raise UsageError(f"--max-elements must be at least 1, got {args.max_elements}")
     if args.svg and Path(args.svg).suffix.lower().lstrip(".") not in SAVE_FORMATS:
         raise UsageError(f"--svg {args.svg!r}: the file name must end in "
                          f".{', .'.join(SAVE_FORMATS)}")
@@ -300,6 +308,10 @@ def _run_grad(args: argparse.Namespace) -> int:
     if not names:
         raise UsageError("the expression has no variables to differentiate with respect to")
     point = parse_assignments(args.at)
+    for n, v in point.items():
+        if v.size > args.max_elements:
+            raise UsageError(f"the value of {n} has {v.size} elements, more than --max-elements "
+                             f"{args.max_elements}")
     unknown = [n for n in point if n not in names]
     if unknown:
         raise UsageError(f"--at gives {unknown[0]!r}, which the expression does not use "
@@ -315,6 +327,7 @@ def _run_grad(args: argparse.Namespace) -> int:
 
     with Graph("symgraph cli"):
         f, variables = parse_expression(args.expr, {n: v.shape for n, v in point.items()})
+        check_sizes([f], args.max_elements)  # fail before differentiating a hopeless expression
         if f.shape != ():
             raise UsageError(f"the expression has shape {f.shape}, but gradients need a scalar; "
                              "reduce it, e.g. sum(...)")
@@ -322,8 +335,10 @@ def _run_grad(args: argparse.Namespace) -> int:
                           max(args.order, 2 if args.hessian else 1))
         if args.simplify:
             d = simplified(d)
+        outputs = [d.f, *d.gradient.values(), *d.partials.values()]
+        check_sizes(outputs, args.max_elements)
         feed = {variables[n]: v for n, v in point.items()}
-        values = evaluate([d.f, *d.gradient.values(), *d.partials.values()], feed)
+        values = evaluate(outputs, feed)
     k = 1 + len(d.gradient)
     report = Report(args.expr.strip(), names, point, args.order, args.hessian, values[0],
                     dict(zip(d.gradient, values[1:k])), d.coordinates,
@@ -346,6 +361,18 @@ def _run_grad(args: argparse.Namespace) -> int:
         if args.svg:
             print(f"\nwrote {args.svg}")
     return 0
+
+
+def check_sizes(outputs: Sequence[Node], limit: int) -> None:
+    """Refuse to evaluate ``outputs`` if any node they need has more than ``limit`` elements.
+
+    Every node's shape is known before evaluation, so a huge broadcast such as
+    ``x*y`` with 24,000 and 12,000 values is refused without allocating it.
+    """
+    for n in ancestors(outputs):
+        if n.size > limit:
+            raise UsageError(f"evaluating this needs an array of shape {n.shape} ({n.size} "
+                             f"elements, from {n.op.name}), more than --max-elements {limit}")
 
 
 def _picture_kwargs(d: Derivatives, feed: dict, report: Report) -> dict:

@@ -21,7 +21,9 @@ and no code named by the file runs.  Every field is type-checked, every
 reference must point to an earlier node (so there are no cycles and no
 dangling ids), sizes are bounded, and every node's shape and dtype are
 re-inferred from its op and inputs and compared with the file.  Any problem
-raises ``SerializationError`` saying which node and why.
+raises ``SerializationError`` saying which node and why.  The file is read
+one node record at a time (see ``_Loader``), so memory stays within a small
+multiple of the file's size and a bad node stops the load at once.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import inspect
 import json
 import numbers
 import os
+import re
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -54,6 +57,12 @@ MAX_BYTES = 256 * 2**20
 _MAX_DEPTH = 32      # nesting depth of one parameter value
 _MAX_NDIM = 64       # numpy's own limit
 _MAX_ORDER = 10**6
+_MAX_JSON_DEPTH = 2 * _MAX_DEPTH + 16   # JSON nesting: tagged values take two levels each
+#: Most strings and brackets in one node record (a built-in op's record needs a few hundred;
+#: large arrays are single base64 strings).  Bounds the memory of parsing one record.
+_MAX_RECORD_TOKENS = 10_000
+_MAX_HEAD_TOKENS = 64   # "format", "version", "graph"
+_MAX_INT_DIGITS = 100
 
 _DTYPES = {np.dtype(d).name: np.dtype(d) for d in (
     "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
@@ -281,6 +290,9 @@ def _parse_shape(v: Any, where: str, max_elements: int) -> tuple[int, ...]:
     if size > max_elements:
         raise SerializationError(f"{where}: shape {tuple(v)} has {size} elements, more than the "
                                  f"limit of {max_elements}")
+    if size == 0 and any(s > max_elements for s in v):  # e.g. (0, 2**63): empty but absurd
+        raise SerializationError(f"{where}: shape {tuple(v)} has a dimension of {max(v)}, more "
+                                 f"than the limit of {max_elements}")
     return tuple(v)
 
 
@@ -348,7 +360,8 @@ def _schemas() -> dict[str, dict[str, Callable[[Any], bool]]]:
 _SCHEMAS: dict[str, dict] | None = None
 
 
-def _check_params(cls: type, key: str, params: dict[str, Any], where: str) -> None:
+def _check_params(cls: type, key: str, params: dict[str, Any], where: str,
+                  max_elements: int) -> None:
     global _SCHEMAS
     if _SCHEMAS is None:
         _SCHEMAS = _schemas()
@@ -369,6 +382,8 @@ def _check_params(cls: type, key: str, params: dict[str, Any], where: str) -> No
         if not ok(params[attr]):
             raise SerializationError(f"{where}: invalid value for parameter {attr!r} of op "
                                      f"{key!r}: {params[attr]!r:.80}")
+    if "shape" in schema:  # every built-in "shape" parameter is the shape of a node
+        _parse_shape(list(params["shape"]), f"{where}, parameter 'shape'", max_elements)
 
 
 def _semantic_problem(cls: type, p: dict[str, Any], inputs: tuple[Node, ...]) -> str | None:
@@ -517,6 +532,21 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
     return out
 
 
+def _parse_int(text: str) -> int:
+    if len(text) > _MAX_INT_DIGITS:
+        raise SerializationError(f"load: an integer of {len(text)} digits is too long (the limit "
+                                 f"is {_MAX_INT_DIGITS})")
+    return int(text)
+
+
+_WS = re.compile(r"[ \t\n\r]*")
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+# a string or a bracket: what makes parsed JSON much larger than its text
+_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+_SCALAR = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?|true|false|null"
+                     r"|NaN|-?Infinity")
+
+
 def loads(text: str | bytes, *, ops: Any = None, max_elements: int = MAX_ELEMENTS) -> Any:
     """Rebuild what ``dumps`` wrote, validating everything (see ``load``)."""
     if isinstance(text, bytes):
@@ -524,15 +554,9 @@ def loads(text: str | bytes, *, ops: Any = None, max_elements: int = MAX_ELEMENT
             text = text.decode("utf-8")
         except UnicodeDecodeError as e:
             raise SerializationError(f"load: the file is not UTF-8 text: {e}") from None
-    try:
-        doc = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
-    except SerializationError:
-        raise
-    except RecursionError:
-        raise SerializationError("load: JSON nested too deeply") from None
-    except ValueError as e:
-        raise SerializationError(f"load: not a symgraph file (invalid JSON: {e})") from None
-    return _Loader(_allowed_ops(ops), max_elements).load(doc)
+    if not isinstance(text, str):
+        raise SerializationError(f"loads: expected str or bytes, got {type(text).__name__}")
+    return _Loader(text, _allowed_ops(ops), max_elements).load()
 
 
 def load(path: str | os.PathLike, *, ops: Any = None, max_elements: int = MAX_ELEMENTS,
@@ -543,7 +567,10 @@ def load(path: str | os.PathLike, *, ops: Any = None, max_elements: int = MAX_EL
     ``register_op`` (or listed in ``ops``, a list of classes or a dict from
     file name to class) can be created; everything is validated and any
     problem raises ``SerializationError``.  ``max_elements`` bounds the size
-    of every node, ``max_bytes`` the size of the file.
+    (and every dimension) of every node, ``max_bytes`` the size of the file.
+    Nodes are parsed and checked one at a time, so a hostile file is rejected
+    at its first bad node and parsing takes memory of a small multiple of
+    the file size.
     """
     try:
         size = os.path.getsize(path)
@@ -553,10 +580,15 @@ def load(path: str | os.PathLike, *, ops: Any = None, max_elements: int = MAX_EL
         raise SerializationError(f"load: {os.fspath(path)!r} has {size} bytes, more than the limit "
                                  f"of {max_bytes} (pass max_bytes= to allow it)")
     with open(path, "rb") as fh:
-        data = fh.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise SerializationError(f"load: {os.fspath(path)!r} is larger than {max_bytes} bytes")
-    return loads(data, ops=ops, max_elements=max_elements)
+        data = fh.read(min(size, max_bytes) + 1)  # read(n) allocates n bytes up front
+    if len(data) > size:
+        raise SerializationError(f"load: {os.fspath(path)!r} grew while it was read")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SerializationError(f"load: the file is not UTF-8 text: {e}") from None
+    del data  # keep one copy of the file
+    return loads(text, ops=ops, max_elements=max_elements)
 
 
 _HEAD_KEYS = {"format", "version", "graph", "outputs", "nodes"}
@@ -564,36 +596,211 @@ _NODE_KEYS = {"id", "op", "params", "inputs", "shape", "dtype", "role", "order"}
 
 
 class _Loader:
-    def __init__(self, allowed: dict[str, type], max_elements: int) -> None:
+    """Reads the file's JSON one top-level value and one node record at a time.
+
+    ``json.loads`` of a whole file can take 25 times its size (a list of
+    empty lists, say) before any check runs.  Instead the extent of each
+    value is found first by a scan that allocates nothing and counts its
+    strings and brackets; only bounded pieces are parsed, and each node is
+    validated and built before the next record is read.
+    """
+
+    def __init__(self, text: str, allowed: dict[str, type], max_elements: int) -> None:
+        self.text = text
         self.allowed = allowed
         self.max_elements = max_elements
         self.decoder = _Decoder(max_elements)
+        # one per load: the C scanner keeps a key cache that concurrent loads would share
+        self.json = json.JSONDecoder(parse_constant=_reject_constant,
+                                     object_pairs_hook=_no_duplicates, parse_int=_parse_int)
 
-    def load(self, doc: Any) -> Any:
-        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-            raise SerializationError(f"load: not a symgraph file (expected a JSON object with "
-                                     f"\"format\": {FORMAT!r})")
-        version = doc.get("version")
-        if version != VERSION:
+    # -- JSON pieces ---------------------------------------------------------
+
+    def _ws(self, pos: int) -> int:
+        return _WS.match(self.text, pos).end()
+
+    def _invalid(self, msg: str, pos: int) -> SerializationError:
+        err = json.JSONDecodeError(msg, self.text, pos)
+        return SerializationError(f"load: not a symgraph file (invalid JSON: {err})")
+
+    def _end(self, pos: int, limit: float, what: str) -> tuple[int, int]:
+        """(end, number of strings and brackets) of the JSON value starting at ``pos``."""
+        text = self.text
+        c = text[pos:pos + 1]
+        if c == '"':
+            m = _STRING.match(text, pos)
+            if m is None:
+                raise self._invalid("Unterminated string", pos)
+            return m.end(), 1
+        if c not in ("[", "{"):
+            m = _SCALAR.match(text, pos)
+            if m is None:
+                raise self._invalid("Expecting value", pos)
+            return m.end(), 0
+        depth = tokens = 0
+        for m in _TOKEN.finditer(text, pos):
+            tokens += 1
+            c = text[m.start()]
+            if c == "[" or c == "{":
+                depth += 1
+                if depth > _MAX_JSON_DEPTH:
+                    raise SerializationError("load: JSON nested too deeply")
+            elif c == "]" or c == "}":
+                depth -= 1
+                if depth == 0:
+                    return m.end(), tokens
+            if tokens > limit:
+                raise SerializationError(f"load: {what} has more than {int(limit)} strings and "
+                                         "brackets, far more than a symgraph file needs there")
+        raise self._invalid("Unterminated array or object", pos)
+
+    def _parse(self, start: int, end: int) -> Any:
+        """The JSON value at ``text[start:end]`` (whose size ``_end`` has bounded)."""
+        try:
+            return self.json.decode(self.text[start:end])
+        except SerializationError:
+            raise
+        except RecursionError:
+            raise SerializationError("load: JSON nested too deeply") from None
+        except json.JSONDecodeError as e:
+            raise self._invalid(e.msg, start + e.pos) from None
+        except ValueError as e:
+            raise SerializationError(f"load: not a symgraph file (invalid JSON: {e})") from None
+
+    def _value(self, pos: int, limit: float, what: str) -> tuple[Any, int]:
+        end, _ = self._end(pos, limit, what)
+        return self._parse(pos, end), end
+
+    def _expect_char(self, pos: int, chars: str, msg: str) -> str:
+        c = self.text[pos:pos + 1]
+        if not c or c not in chars:
+            raise self._invalid(msg, pos)
+        return c
+
+    # -- the file ------------------------------------------------------------
+
+    def load(self) -> Any:
+        text = self.text
+        pos = self._ws(0)
+        if text[pos:pos + 1] != "{":
+            end, tokens = self._end(pos, float("inf"), "the file")
+            if tokens <= _MAX_HEAD_TOKENS:
+                self._parse(pos, end)  # a JSON error takes precedence
+            raise self._not_symgraph()
+        self.graph = Graph(None)
+        self.nodes: list[Node] = []
+        spans: dict[str, tuple[int, int, int]] = {}
+        self.head_checked = False
+        streamed = False
+        pos = self._ws(pos + 1)
+        if text[pos:pos + 1] == "}":
+            pos += 1
+        else:
+            while True:
+                self._expect_char(pos, '"', "Expecting property name enclosed in double quotes")
+                key, pos = self._value(pos, 1, "a key")
+                if key in spans or (key == "nodes" and streamed):
+                    raise SerializationError(f"load: duplicate key {key!r} in a JSON object")
+                pos = self._ws(pos)
+                self._expect_char(pos, ":", "Expecting ':' delimiter")
+                pos = self._ws(pos + 1)
+                if key == "nodes" and {"format", "version", "graph"} <= spans.keys():
+                    self._check_head(spans)
+                    pos = self._stream_nodes(pos)
+                    streamed = True
+                else:
+                    end, tokens = self._end(pos, float("inf"), f"the value of {key!r}")
+                    spans[key] = (pos, end, tokens)
+                    pos = end
+                pos = self._ws(pos)
+                if self._expect_char(pos, ",}", "Expecting ',' delimiter") == "}":
+                    pos += 1
+                    break
+                pos = self._ws(pos + 1)
+        if self._ws(pos) != len(text):
+            raise self._invalid("Extra data", self._ws(pos))
+        self._check_head(spans)
+        keys = set(spans) | ({"nodes"} if streamed else set())
+        if keys != _HEAD_KEYS:
+            raise SerializationError(f"load: the file's top-level keys are {sorted(keys)}, "
+                                     f"expected {sorted(_HEAD_KEYS)}")
+        if not streamed:
+            self._stream_nodes(spans["nodes"][0])
+        start, end, tokens = spans["outputs"]
+        # ids are numbers (no tokens); a dict's keys are strings, each with an id and a comma
+        limit = 2 * len(self.nodes) + 16 + (end - start) // 6
+        if tokens > limit:
+            raise SerializationError(f"load: outputs has {tokens} strings and brackets, more than "
+                                     f"{len(self.nodes)} nodes can need")
+        return self.outputs(self._parse(start, end), self.graph, self.nodes)
+
+    def _not_symgraph(self) -> SerializationError:
+        return SerializationError(f"load: not a symgraph file (expected a JSON object with "
+                                  f"\"format\": {FORMAT!r})")
+
+    def _check_head(self, spans: dict[str, tuple[int, int, int]]) -> None:
+        """Check format, version, the keys seen so far and the graph's name (once)."""
+        if self.head_checked:
+            return
+        head = {}
+        for key in ("format", "version", "graph"):
+            if key in spans:
+                start, end, tokens = spans[key]
+                if tokens > _MAX_HEAD_TOKENS:
+                    raise (self._not_symgraph() if key == "format" else SerializationError(
+                        f"load: the value of {key!r} is far too large"))
+                head[key] = self._parse(start, end)
+        if head.get("format") != FORMAT:
+            raise self._not_symgraph()
+        version = head.get("version")
+        if type(version) is not int or version != VERSION:  # neither true nor 1.0 is version 1
             raise SerializationError(f"load: unsupported format version {_show(version)}; this "
                                      f"symgraph reads version {VERSION}")
-        if set(doc) != _HEAD_KEYS:
-            raise SerializationError(f"load: the file's top-level keys are {sorted(doc)}, expected "
-                                     f"{sorted(_HEAD_KEYS)}")
-        meta = doc["graph"]
+        if not spans.keys() <= _HEAD_KEYS or "graph" not in spans:
+            keys = set(spans) | {"nodes"}
+            raise SerializationError(f"load: the file's top-level keys are {sorted(keys)}, "
+                                     f"expected {sorted(_HEAD_KEYS)}")
+        meta = head["graph"]
         _expect(isinstance(meta, dict) and set(meta) == {"name"} and
                 (meta["name"] is None or isinstance(meta["name"], str)), "load", "\"graph\" must "
                 "be {\"name\": string or null}", meta)
-        records = doc["nodes"]
-        _expect(isinstance(records, list), "load", "\"nodes\" must be a list", "...")
-        graph = Graph(meta["name"])
-        nodes: list[Node] = []
-        for k, rec in enumerate(records):
-            nodes.append(self.node(graph, k, rec, nodes, len(records)))
-        return self.outputs(doc["outputs"], graph, nodes)
+        self.graph.name = meta["name"]
+        self.head_checked = True
 
-    def node(self, graph: Graph, k: int, rec: Any, made: list[Node], total: int) -> Node:
+    def _stream_nodes(self, pos: int) -> int:
+        """Build the nodes of the list at ``pos`` one record at a time; returns its end."""
+        text = self.text
+        if text[pos:pos + 1] != "[":
+            raise SerializationError("load: \"nodes\" must be a list, got "
+                                     f"{text[pos:pos + 20]!r}...")
+        pos = self._ws(pos + 1)
+        if text[pos:pos + 1] == "]":
+            return pos + 1
+        k = 0
+        while True:
+            rec, end = self._value(pos, _MAX_RECORD_TOKENS, f"node {k}")
+            self.nodes.append(self.node(self.graph, k, rec, self.nodes,
+                                        functools.partial(self._count_nodes, k + 1, end)))
+            pos = self._ws(end)
+            if self._expect_char(pos, ",]", "Expecting ',' delimiter") == "]":
+                return pos + 1
+            pos = self._ws(pos + 1)
+            k += 1
+
+    def _count_nodes(self, k: int, pos: int) -> int:
+        """``k`` plus the number of records after ``pos`` (for error messages only)."""
+        while True:
+            pos = self._ws(pos)
+            if self.text[pos:pos + 1] != ",":
+                return k
+            pos, _ = self._end(self._ws(pos + 1), float("inf"), f"node {k}")
+            k += 1
+
+    def node(self, graph: Graph, k: int, rec: Any, made: list[Node],
+             total: Callable[[], int]) -> Node:
         """Create node ``k`` from its record; ``made`` holds the nodes 0..k-1.
+
+        ``total()`` counts the file's records (only for the message about a bad id).
 
         Conditions are tested first and messages built only on failure: this
         runs once per node of possibly large files.
@@ -617,9 +824,9 @@ class _Loader:
             raise SerializationError(f"{where}: inputs must be a list of node ids, got "
                                      f"{_show(inputs)}")
         for i in inputs:
-            if i < 0 or i >= total:
+            if (i < 0 or i >= k) and (i < 0 or i >= total()):
                 raise SerializationError(f"{where}: input id {i} refers to no node (dangling id; "
-                                         f"the file has {total} nodes)")
+                                         f"the file has {total()} nodes)")
             if i >= k:
                 raise SerializationError(f"{where}: input id {i} refers to itself or a later node "
                                          "(a forward reference or a cycle); inputs must be earlier "
@@ -643,7 +850,7 @@ class _Loader:
         values = {a: self.decoder.value(v, f"{where}, parameter {a!r}") if type(v) is not int
                   else v for a, v in params.items()}
         builtin = _is_builtin(cls)
-        _check_params(cls, key, values, where)
+        _check_params(cls, key, values, where, self.max_elements)
         op = cls.__new__(cls)
         op.__dict__.update(values)
         args = tuple(made[i] for i in inputs)
