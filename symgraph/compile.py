@@ -25,6 +25,7 @@ from __future__ import annotations
 import itertools
 import linecache
 import threading
+import weakref
 from typing import Any, Sequence
 
 import numpy as np
@@ -202,12 +203,20 @@ def function(inputs: Any, outputs: Any, *, check_finite: bool = False,
                              reuse_buffers=reuse_buffers, memory_budget=memory_budget,
                              check=diagnostics.check_finite if check_finite else None,
                              filename=filename)
-    source = compiled.emitted.source
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     fn = CompiledFunction(in_nodes, outputs, unflatten, compiled, check_finite=bool(check_finite),
                           memory_budget=memory_budget)
+    # tracebacks show the generated lines while the function lives; its text goes with it
+    source = compiled.emitted.source
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    weakref.finalize(fn, linecache.cache.pop, filename, None)
+    if len(cache) >= _CACHE_SIZE:  # a long-lived graph compiling ever new functions
+        cache.clear()
     cache[key] = fn
     return fn
+
+
+#: compiled functions kept per graph (like the evaluator's cache) before it is emptied
+_CACHE_SIZE = 256
 
 
 def _graph_of(outputs: Sequence[Node], inputs: Sequence[Any]) -> Graph:

@@ -4,37 +4,56 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+_LEAF = ("leaf",)
+
 
 def flatten(tree: Any, is_leaf: Callable[[Any], bool]) -> tuple[list, Callable[[list], Any]]:
     """Leaves of ``tree`` in order, and a function that rebuilds the same structure.
 
-    Iterative, so arbitrarily nested structures are fine.
+    Both are loops over an explicit stack, so arbitrarily nested structures
+    are fine, and the rebuilder holds no reference cycle: the values it is
+    given (often large arrays) are freed by reference counting as soon as the
+    caller drops the result, not whenever the cycle collector next runs.
     """
     leaves: list = []
-
-    def walk(t):  # structure depth is user-written, never graph depth
-        if is_leaf(t):
+    # the structure as postorder steps: _LEAF takes the next value; (container, n) or
+    # ("dict", keys) takes the last n built items
+    steps: list[tuple] = []
+    stack: list[tuple[Any, bool]] = [(tree, False)]
+    while stack:
+        t, expanded = stack.pop()
+        if expanded:
+            steps.append(("dict", tuple(t)) if isinstance(t, dict) else (type(t), len(t)))
+        elif is_leaf(t) or not isinstance(t, (dict, list, tuple)):
             leaves.append(t)
-            return ("leaf",)
-        if isinstance(t, dict):
-            return ("dict", [(k, walk(v)) for k, v in t.items()])
-        if isinstance(t, (list, tuple)):
-            return (type(t), [walk(v) for v in t])
-        leaves.append(t)
-        return ("leaf",)
+            steps.append(_LEAF)
+        else:
+            stack.append((t, True))
+            children = t.values() if isinstance(t, dict) else t
+            stack.extend((c, False) for c in reversed(list(children)))
+    return leaves, _Rebuild(steps)
 
-    spec = walk(tree)
 
-    def unflatten(values: list) -> Any:
-        it = iter(values)
+class _Rebuild:
+    """Rebuilds the flattened structure from a list of leaf values (no closures, no cycles)."""
 
-        def build(s):
-            if s[0] == "leaf":
-                return next(it)
-            if s[0] == "dict":
-                return {k: build(v) for k, v in s[1]}
-            return s[0](build(v) for v in s[1])
+    __slots__ = ("_steps",)
 
-        return build(spec)
+    def __init__(self, steps: list[tuple]) -> None:
+        self._steps = steps
 
-    return leaves, unflatten
+    def __call__(self, values: list) -> Any:
+        built: list = []
+        k = 0
+        for step in self._steps:
+            if step is _LEAF:
+                built.append(values[k])
+                k += 1
+                continue
+            kind, arg = step
+            n = len(arg) if kind == "dict" else arg
+            start = len(built) - n
+            items = built[start:]
+            del built[start:]
+            built.append(dict(zip(arg, items)) if kind == "dict" else kind(items))
+        return built[0]

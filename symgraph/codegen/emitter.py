@@ -11,6 +11,7 @@ standalone, and says so.
 
 from __future__ import annotations
 
+import builtins
 import inspect
 import keyword
 import re
@@ -19,6 +20,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ..errors import SymgraphError
 from ..evaluate import _run_node
 from ..graph import Node
 from ..ops.shape import BroadcastTo
@@ -137,18 +139,46 @@ class Module:
         return lines
 
 
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_RESERVED = {"np", "base64"}
+_IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+#: names a local must not shadow: the source's own keywords and the builtins and module
+#: names its code may use (internal names all start with "_", user-derived ones never do)
+_RESERVED = frozenset({*keyword.kwlist, *keyword.softkwlist, *dir(builtins), "np", "base64"})
 
 
-def _param_name(node: Node, k: int, taken: set[str]) -> str:
-    name = node.name if node.name else ""
-    if (not _IDENT.match(name) or keyword.iskeyword(name) or name in _RESERVED
-            or name.startswith("_")):
-        name = f"in{k}"
-    while name in taken:
-        name += "_"
-    return name
+class Names:
+    """Every local identifier of the generated function, made by one rule.
+
+    A name derived from user text (a variable's or an op's name) is plain ASCII
+    ``[A-Za-z][A-Za-z0-9_]*``, so Python's NFKC folding of identifiers cannot
+    merge two of them (``"ｖ"`` is ``v`` to the parser); it never starts with
+    ``_`` (internal names, constants and helpers do), is never a keyword,
+    builtin or global of the module, and is never handed out twice.
+    """
+
+    def __init__(self, reserved: frozenset[str] | set[str] = frozenset()) -> None:
+        self.taken: set[str] = set(_RESERVED) | set(reserved)
+        self.made: set[str] = set()
+
+    def make(self, base: str) -> str:
+        """``base`` (already ASCII), with ``_`` appended until it is unused; recorded as used."""
+        name = base
+        while name in self.taken:
+            name += "_"
+        self.taken.add(name)
+        self.made.add(name)
+        return name
+
+    def param(self, node: Node, k: int) -> str:
+        """The parameter for input ``k``: the variable's name when it is a plain ASCII name."""
+        name = node.name if isinstance(node.name, str) else ""
+        return self.make(name if _IDENT.fullmatch(name) else f"in{k}")
+
+    def temp(self, op_name: str, node_id: int, suffix: str = "") -> str:
+        """A temporary for node ``node_id``: its op's name made ASCII, then the node's id."""
+        base = re.sub(r"[^A-Za-z0-9]+", "_", op_name).strip("_") or "v"
+        if not base[0].isalpha():
+            base = "v_" + base
+        return self.make(f"{base}{node_id}{suffix}")
 
 
 class Emitted:
@@ -168,14 +198,22 @@ def emit_program(prog: Program, plan: Plan, inputs: Sequence[Node], outputs: Seq
                  filename: str, func_name: str = "compiled", check: Callable | None = None
                  ) -> Emitted:
     """Source and function computing ``outputs`` from positional ``inputs``."""
+    reserved = {func_name}
+    while True:
+        emitted, clash = _emit(prog, plan, inputs, outputs, filename, func_name, check, reserved)
+        if not clash:
+            return emitted
+        reserved |= clash  # an op's emit defined a global a local shadows: name the locals again
+
+
+def _emit(prog: Program, plan: Plan, inputs: Sequence[Node], outputs: Sequence[Node],
+          filename: str, func_name: str, check: Callable | None, reserved: set[str]
+          ) -> tuple[Emitted | None, set[str]]:
+    """The emitted function, or None and the locals that shadow a global the module defined."""
     module = Module()
     ctx = EmitContext(module)
-    taken: set[str] = set()
-    param_names = []
-    for k, n in enumerate(inputs):
-        name = _param_name(n, k, taken)
-        taken.add(name)
-        param_names.append(name)
+    idents = Names(reserved)
+    param_names = [idents.param(n, k) for k, n in enumerate(inputs)]
     names: dict[Value, str] = {}
     by_node = {p.node: p for p in prog.params}
     for n, name in zip(inputs, param_names):
@@ -191,19 +229,10 @@ def emit_program(prog: Program, plan: Plan, inputs: Sequence[Node], outputs: Seq
             nodes_list.append(p.node)
             body.append((f"{chk}({nodes}[{len(nodes_list) - 1}], {names[p]}, ())", p.node))
 
-    bases: dict[str, str] = {}
-
     def value_name(v: Value) -> str:
-        op_name = str(getattr(v.op, "name", None) or "v")
-        base = bases.get(op_name)
-        if base is None:
-            base = re.sub(r"\W", "_", op_name).lstrip("_") or "v"
-            base = bases[op_name] = base if base[0].isalpha() else "v_" + base
-        name = f"{base}{v.node.id}" + ("_r" if v.copy_of is not None else "")
-        while name in taken:
-            name += "_"
-        taken.add(name)
-        return name
+        op_name = getattr(v.op, "name", None)
+        return idents.temp(op_name if isinstance(op_name, str) else "v", v.node.id,
+                           "_r" if v.copy_of is not None else "")
 
     def emit_value(v: Value, out: str, into: str | None = None) -> str:
         ins = [arg_source(r, v) for r in v.args]
@@ -278,16 +307,25 @@ def emit_program(prog: Program, plan: Plan, inputs: Sequence[Node], outputs: Seq
         body.insert(0, (f"{slots.rstrip(', ')}{',' if len(plan.workspace) == 1 else ''} = "
                         f"_workspace() if _ws is None else _ws", None))
         params.append("_ws=None")
+    clash = idents.made & set(module.globals)
+    if clash:
+        return None, clash
     head = "\n".join(module.preamble()).split("\n") + [f"def {func_name}({', '.join(params)}):"]
     first_line = len(head) + 1  # of the body
     text = "\n".join(head) + "\n" + "\n".join("    " + line for line, _ in body) + "\n"
     line_nodes = {first_line + k: n for k, (_, n) in enumerate(body) if n is not None}
     def_text = "\n".join(head[-1:] + ["    " + line for line, _ in body]) + "\n"
     # run only the def: the module's globals already hold constants and helpers
-    code = compile("\n" * (first_line - 2) + def_text, filename, "exec")
+    try:
+        code = compile("\n" * (first_line - 2) + def_text, filename, "exec")
+    except SyntaxError as e:  # only an op's own emit can write invalid code: say which
+        node = line_nodes.get(e.lineno or 0)
+        where = f"node #{node.id} {node.op.describe()!r}" if node is not None else "the function"
+        raise SymgraphError(f"compiled code for {where} is not valid Python (check the op's "
+                            f"emit): {e.msg} at line {e.lineno} of the source") from None
     exec(code, module.globals)
     return Emitted(text, module.globals[func_name], line_nodes, module.standalone, param_names,
-                   module.globals.get("_workspace") if plan.workspace else None)
+                   module.globals.get("_workspace") if plan.workspace else None), set()
 
 
 _PRIMARY = re.compile(r"[\w.]+(\[[^\]]*\]|\([^()]*(\([^()]*\))?[^()]*\))?(\.T)?")
