@@ -27,7 +27,15 @@ ROLES = ("input", "constant", "forward", "gradient")
 
 
 class Graph:
-    """A DAG of Nodes.  Use ``with Graph() as g:`` to build into ``g``."""
+    """A DAG of Nodes.  Use ``with Graph() as g:`` to build into ``g``.
+
+    The ``with`` stack belongs to the current thread or asyncio task (a context
+    variable).  A generator runs in its caller's context, so one suspended
+    inside ``with g:`` leaves ``g`` the default for its caller, as for
+    ``decimal.localcontext`` (what pytest fixtures and ``contextlib.contextmanager``
+    rely on); drive it with ``contextvars.copy_context().run(next, gen)`` to keep
+    ``g`` to the generator.  A graph is always true, even when empty.
+    """
 
     def __init__(self, name: str | None = None) -> None:
         self.name = name
@@ -202,7 +210,8 @@ class Node:
     ``a is b`` / ``a is not b``, like ordinary Python objects.  That is what
     containers and libraries use ``==`` on objects for (``node in list``,
     networkx's algorithms over ``g.to_networkx()``).  Such a comparison node is
-    hash-consed, so comparing the same pair again adds no node.
+    hash-consed, so comparing the same pair again adds no node; Nodes of two
+    graphs (or of shapes that do not broadcast) compare as plain objects (a bool).
     """
 
     __slots__ = ("graph", "op", "inputs", "shape", "dtype", "role", "order", "id", "name",
