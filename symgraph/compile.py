@@ -33,7 +33,7 @@ import numpy as np
 from . import diagnostics
 from .codegen import compile_nodes
 from .errors import EvaluationError, GraphMismatchError, SymgraphError, UnknownInputError
-from .evaluate import _feed_node, _feed_value, _structure_key
+from .evaluate import NameScope, _feed_node, _feed_value, _structure_key
 from .graph import Graph, Node
 from .structure import flatten
 
@@ -184,8 +184,8 @@ def function(inputs: Any, outputs: Any, *, check_finite: bool = False,
     single_input = isinstance(inputs, (Node, str))
     in_leaves = [inputs] if single_input else list(inputs)
     graph = _graph_of(out_leaves, in_leaves)
-    in_nodes = [_feed_node(graph, i) if isinstance(i, (Node, str)) else _bad_input(i)
-                for i in in_leaves]
+    scope = NameScope(out_leaves)
+    in_nodes = [_input_node(graph, i, scope) for i in in_leaves]
     if len(set(in_nodes)) != len(in_nodes):
         raise SymgraphError("function: an input is listed twice")
     if memory_budget is not None and (not isinstance(memory_budget, (int, np.integer))
@@ -230,6 +230,13 @@ def _graph_of(outputs: Sequence[Node], inputs: Sequence[Any]) -> Graph:
     return graph
 
 
-def _bad_input(i: Any) -> Node:
-    raise SymgraphError(f"function: inputs must be Nodes or variable names, got "
-                        f"{type(i).__name__} {i!r:.40}")
+def _input_node(graph: Graph, i: Any, scope: NameScope) -> Node:
+    """An input given as a Node or as the name of a variable the outputs use."""
+    if not isinstance(i, (Node, str)):
+        raise SymgraphError(f"function: inputs must be Nodes or variable names, got "
+                            f"{type(i).__name__} {i!r:.40}")
+    node = _feed_node(graph, i, scope)
+    if node is None:
+        raise SymgraphError(f"function: input name {i!r} is ambiguous: several variables have "
+                            "that name and the outputs depend on none of them; pass the node")
+    return node

@@ -10,10 +10,14 @@ array is seen; it needs the ``dask`` extra (``pip install symgraph[dask]``).
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import threading
 from typing import Any, Iterator
 
 import dask
 import dask.array as da
+import dask.base
+import dask.threaded
 import numpy as np
 
 from . import backend
@@ -26,8 +30,33 @@ FAMILY = "dask"
 # run-time behaviour
 # ---------------------------------------------------------------------------
 
-def _refuse(*args: Any, **kwargs: Any) -> None:
-    raise ComputeRefused(backend.refuse_compute_message(FAMILY))
+# The guard is a scheduler installed in dask's (process-wide) config while at
+# least one symgraph run is building lazy results; it refuses only computes made
+# in a context (thread / asyncio task) that is inside such a run, and hands every
+# other compute to the scheduler dask would have chosen without it.
+_REFUSING: contextvars.ContextVar[bool] = contextvars.ContextVar("symgraph_dask_refusing",
+                                                                 default=False)
+_guard_lock = threading.Lock()
+_guard_users = 0
+_saved_scheduler: Any = None
+
+
+def _guard_scheduler(dsk: Any, keys: Any, **kwargs: Any) -> Any:
+    if _REFUSING.get():
+        raise ComputeRefused(backend.refuse_compute_message(FAMILY))
+    return _fallback_scheduler()(dsk, keys, **kwargs)
+
+
+def _fallback_scheduler() -> Any:
+    """What ``dask.base.get_scheduler`` picks without the guard (for arrays)."""
+    if _saved_scheduler is not None:
+        return dask.base.get_scheduler(scheduler=_saved_scheduler)
+    try:
+        from distributed import get_client
+
+        return get_client().get
+    except (ImportError, ValueError):
+        return dask.threaded.get
 
 
 @register(FAMILY, "no_compute")
@@ -37,10 +66,29 @@ def no_compute() -> Iterator[None]:
 
     dask consults the ``scheduler`` setting before any default or distributed
     client, so this catches every implicit computation an op might trigger.
-    The setting is process-wide while a graph is being built (milliseconds).
+    Only computes from the current thread/task while it is in here are
+    refused; other threads compute as usual meanwhile.
     """
-    with dask.config.set(scheduler=_refuse):
+    global _guard_users, _saved_scheduler
+    with _guard_lock:
+        if _guard_users == 0:
+            _saved_scheduler = dask.config.get("scheduler", None)
+            dask.config.set(scheduler=_guard_scheduler)
+        _guard_users += 1
+    token = _REFUSING.set(True)
+    try:
         yield
+    finally:
+        _REFUSING.reset(token)
+        with _guard_lock:
+            _guard_users -= 1
+            if _guard_users == 0:
+                if dask.config.get("scheduler", None) is _guard_scheduler:
+                    if _saved_scheduler is None:
+                        dask.config.config.pop("scheduler", None)
+                    else:
+                        dask.config.set(scheduler=_saved_scheduler)
+                _saved_scheduler = None
 
 
 @register(FAMILY, "asarray")

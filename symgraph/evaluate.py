@@ -88,6 +88,7 @@ class Evaluator:
             raise GraphMismatchError("evaluate: outputs belong to different graphs")
         self.graph: Graph | None = self._outputs[0].graph if self._outputs else None
         self._schedules: dict[frozenset, Schedule] = {}
+        self._scope = NameScope(self._outputs)
 
     def schedule(self, fed: frozenset[Node]) -> Schedule:
         sched = self._schedules.get(fed)
@@ -108,7 +109,7 @@ class Evaluator:
         """
         if not self._outputs:
             return self._unflatten([])
-        values_by_node = normalize_feed(self.graph, feed or {})
+        values_by_node = normalize_feed(self.graph, feed or {}, self._scope)
         sched = self.schedule(frozenset(values_by_node))
         if sched.missing:
             names = ", ".join(repr(v.name) for v in sched.missing)
@@ -200,19 +201,49 @@ def _conform(node: Node, out: Any) -> Any:
     return out
 
 
-def normalize_feed(graph: Graph, feed: Mapping) -> dict[Node, np.ndarray]:
-    """Feed keyed by node, with every value checked against its node's shape and dtype."""
+class NameScope:
+    """The variables some outputs depend on, by name: where feed names are looked up.
+
+    A graph keeps every variable ever made in it (e.g. the default graph after
+    a notebook cell ran twice), so a name means the variable the requested
+    outputs use; found lazily, only when the graph has several of that name.
+    """
+
+    def __init__(self, outputs: Sequence[Node]) -> None:
+        self._outputs = list(outputs)
+        self._by_name: dict[str, list[Node]] | None = None
+
+    def variables(self, name: str) -> list[Node]:
+        if self._by_name is None:
+            by_name: dict[str, list[Node]] = {}
+            for n in ancestors(self._outputs):
+                if n.op.is_variable:
+                    by_name.setdefault(n.name, []).append(n)
+            self._by_name = by_name
+        return self._by_name.get(name, [])
+
+
+def normalize_feed(graph: Graph, feed: Mapping, scope: NameScope | None = None
+                   ) -> dict[Node, np.ndarray]:
+    """Feed keyed by node, with every value checked against its node's shape and dtype.
+
+    Names are looked up in ``scope`` (the outputs' variables) when the graph
+    has several variables of a name; a name no output uses is then ignored.
+    """
     if not isinstance(feed, Mapping):
         raise SymgraphError(f"feed must be a dict from nodes or variable names to values, got "
                             f"{type(feed).__name__}")
     out: dict[Node, np.ndarray] = {}
     for key, value in feed.items():
-        node = _feed_node(graph, key)
+        node = _feed_node(graph, key, scope)
+        if node is None:
+            continue  # several variables have that name and no output uses any of them
         out[node] = _feed_value(node, value)
     return out
 
 
-def _feed_node(graph: Graph, key: Any) -> Node:
+def _feed_node(graph: Graph, key: Any, scope: NameScope | None = None) -> Node | None:
+    """The node a feed key means; None for a name shared only by variables ``scope`` lacks."""
     if isinstance(key, Node):
         if key.graph is not graph:
             raise GraphMismatchError(f"feed key {key!r} belongs to another graph than the outputs")
@@ -223,9 +254,14 @@ def _feed_node(graph: Graph, key: Any) -> Node:
             valid = ", ".join(repr(n) for n in graph.variable_names()) or "(none)"
             raise UnknownInputError(f"feed names unknown variable {key!r}; the graph's variables "
                                     f"are: {valid}")
+        if len(found) > 1 and scope is not None:
+            found = scope.variables(key)
+            if not found:
+                return None
         if len(found) > 1:
-            raise SymgraphError(f"feed name {key!r} is ambiguous: {len(found)} variables have that "
-                                "name; feed them by node instead")
+            where = "the outputs depend on" if scope is not None else "in the graph"
+            raise SymgraphError(f"feed name {key!r} is ambiguous: {len(found)} variables {where} "
+                                "have that name; feed them by node instead")
         return found[0]
     raise SymgraphError(f"feed keys must be Nodes or variable names, got {type(key).__name__} {key!r:.40}")
 

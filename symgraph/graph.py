@@ -10,6 +10,7 @@ values instead of recomputing them.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import threading
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
@@ -26,20 +27,34 @@ ROLES = ("input", "constant", "forward", "gradient")
 
 
 class Graph:
-    """A DAG of Nodes.  Use ``with Graph() as g:`` to build into ``g``."""
+    """A DAG of Nodes.  Use ``with Graph() as g:`` to build into ``g``.
+
+    The ``with`` stack belongs to the current thread or asyncio task (a context
+    variable).  A generator runs in its caller's context, so one suspended
+    inside ``with g:`` leaves ``g`` the default for its caller, as for
+    ``decimal.localcontext`` (what pytest fixtures and ``contextlib.contextmanager``
+    rely on); drive it with ``contextvars.copy_context().run(next, gen)`` to keep
+    ``g`` to the generator.  A graph is always true, even when empty.
+    """
 
     def __init__(self, name: str | None = None) -> None:
         self.name = name
         self._nodes: list[Node] = []
         self._cons: dict[tuple, Node] = {}
         self._variables: dict[str, list[Node]] = {}
-        # (role, order) given to nodes made while differentiating; see building().
-        self._build_context: list[tuple[str, int]] = []
         self._caches: dict[str, dict] = {}
+        # nodes made by ``a == b`` / ``a != b`` on two Nodes: their truth value (see Node)
+        self._identity_tests: dict[Node, bool] = {}
+        # serializes node creation, so concurrent builders get unique ids and one cons'ed node
+        self._lock = threading.Lock()
 
     # -- container protocol -------------------------------------------------
     def __len__(self) -> int:
         return len(self._nodes)
+
+    def __bool__(self) -> bool:
+        """A graph is an object, not a collection to test for emptiness: always true."""
+        return True
 
     def __iter__(self) -> Iterator[Node]:
         return iter(self._nodes)
@@ -64,22 +79,31 @@ class Graph:
 
     # -- default-graph context ----------------------------------------------
     def __enter__(self) -> Graph:
-        _graph_stack().append(self)
+        _GRAPH_STACK.set(_GRAPH_STACK.get() + (self,))
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        stack = _graph_stack()
-        if stack and stack[-1] is self:
-            stack.pop()
+        # Remove this graph's innermost entry even when contexts were exited out of
+        # order (a generator or task leaving its ``with`` after the caller entered
+        # another graph), so no graph stays the default after its block ended.
+        stack = _GRAPH_STACK.get()
+        for k in range(len(stack) - 1, -1, -1):
+            if stack[k] is self:
+                _GRAPH_STACK.set(stack[:k] + stack[k + 1:])
+                return
 
     @contextlib.contextmanager
-    def building(self, role: str, order: int):
-        """Mark every node made inside as ``role``/``order`` (used by autodiff)."""
-        self._build_context.append((role, order))
+    def building(self, role: str, order: int) -> Iterator[None]:
+        """Mark every node made in this graph inside as ``role``/``order`` (used by autodiff).
+
+        The setting belongs to the current thread / asyncio task (a context
+        variable), so nodes another thread builds meanwhile keep their own role.
+        """
+        token = _BUILD_CONTEXT.set(_BUILD_CONTEXT.get() + ((self, role, order),))
         try:
             yield
         finally:
-            self._build_context.pop()
+            _BUILD_CONTEXT.reset(token)
 
     # -- node creation ------------------------------------------------------
     def _add(self, op: Op, inputs: tuple[Node, ...]) -> Node:
@@ -90,33 +114,40 @@ class Graph:
             if found is not None:
                 return found
         shape, dtype = op.infer(*inputs)
-        if self._build_context and inputs and not op.is_variable:
-            role, order = self._build_context[-1]
-        else:
-            role, order = self._role_for(op, inputs)
+        role, order = self._role_for(op, inputs)
         if not isinstance(dtype, np.dtype):
             dtype = np.dtype(dtype)
         if type(shape) is not tuple:  # user infer() may return lists or numpy ints
             shape = tuple(map(int, shape))
-        node = Node(self, op, inputs, shape, dtype, role, order)
-        if key is not None:
-            self._cons[full_key] = node
-        if role == "input":
-            self._variables.setdefault(node.name, []).append(node)
+        with self._lock:  # another thread may have made the same node since the lookup
+            if key is not None:
+                found = self._cons.get(full_key)
+                if found is not None:
+                    return found
+            node = Node(self, op, inputs, shape, dtype, role, order)
+            if key is not None:
+                self._cons[full_key] = node
+            if role == "input":
+                self._variables.setdefault(node.name, []).append(node)
         return node
 
     def find(self, op: Op, inputs: Sequence[Node]) -> Node | None:
         """The existing node ``op(*inputs)`` that hash-consing would return, or None."""
         key = op.cse_key()
-        return None if key is None else self._cons.get((key, tuple(i.id for i in inputs)))
+        return None if key is None else self._cons.get((key, tuple(inputs)))
 
     def _role_for(self, op: Op, inputs: tuple[Node, ...]) -> tuple[str, int]:
-        ctx_role, ctx_order = self._build_context[-1] if self._build_context else ("forward", 0)
+        """Role and order of a new node: from the innermost ``building`` of this graph."""
         if op.is_variable:
             return "input", 0
-        if not inputs:
-            return "constant", ctx_order
-        return ctx_role, ctx_order
+        role, order = "forward", 0
+        ctx = _BUILD_CONTEXT.get()
+        if ctx:
+            for graph, r, o in reversed(ctx):
+                if graph is self:
+                    role, order = r, o
+                    break
+        return ("constant", order) if not inputs else (role, order)
 
     # -- views --------------------------------------------------------------
     def to_networkx(self, nodes: Iterable[Node] | None = None) -> nx.DiGraph:
@@ -145,20 +176,19 @@ class Graph:
         return mimebundle(self)
 
 
-_local = threading.local()
+# The ``with Graph():`` stack and the ``building`` settings are immutable tuples in
+# context variables: each thread and each asyncio task sees its own, and code
+# running in one never changes what another builds into.
+_GRAPH_STACK: contextvars.ContextVar[tuple[Graph, ...]] = contextvars.ContextVar(
+    "symgraph_graph_stack", default=())
+_BUILD_CONTEXT: contextvars.ContextVar[tuple[tuple[Graph, str, int], ...]] = \
+    contextvars.ContextVar("symgraph_build_context", default=())
 _DEFAULT_GRAPH = Graph("default")
 
 
-def _graph_stack() -> list[Graph]:
-    stack = getattr(_local, "stack", None)
-    if stack is None:
-        stack = _local.stack = []
-    return stack
-
-
 def get_default_graph() -> Graph:
-    """The innermost ``with Graph():`` graph, or the module-level default graph."""
-    stack = _graph_stack()
+    """The innermost ``with Graph():`` graph of this thread/task, or the module-level default."""
+    stack = _GRAPH_STACK.get()
     return stack[-1] if stack else _DEFAULT_GRAPH
 
 
@@ -174,7 +204,14 @@ class Node:
 
     Nodes hash by identity (they are dict keys in feeds and gradient tables),
     while ``==``, ``!=``, ``<`` ... build elementwise comparison nodes, as in
-    numpy; a Node has no truth value, so ``if node == 0:`` fails loudly.
+    numpy.  A Node has no truth value, so ``if node == 0:`` or ``if x > y:``
+    fails loudly, with one exception: the node made by ``a == b`` or
+    ``a != b`` between two Node objects is true or false as the identity test
+    ``a is b`` / ``a is not b``, like ordinary Python objects.  That is what
+    containers and libraries use ``==`` on objects for (``node in list``,
+    networkx's algorithms over ``g.to_networkx()``).  Such a comparison node is
+    hash-consed, so comparing the same pair again adds no node; Nodes of two
+    graphs (or of shapes that do not broadcast) compare as plain objects (a bool).
     """
 
     __slots__ = ("graph", "op", "inputs", "shape", "dtype", "role", "order", "id", "name",
@@ -214,6 +251,9 @@ class Node:
                 f"dtype={self.dtype} role={self.role}{'' if not self.order else f' order={self.order}'}>")
 
     def __bool__(self) -> bool:
+        truth = self.graph._identity_tests.get(self)
+        if truth is not None:
+            return truth
         raise SymgraphError(
             "the truth value of a symbolic Node is undefined; use sg.where for "
             "data-dependent choices")
@@ -244,8 +284,12 @@ class Node:
     def __neg__(self): return _api().negative(self)
     def __pos__(self): return self
     def __abs__(self): return _api().abs(self)
-    def __eq__(self, other): return _api().equal(self, other)  # type: ignore[override]
-    def __ne__(self, other): return _api().not_equal(self, other)  # type: ignore[override]
+    def __eq__(self, other):  # type: ignore[override]
+        return _identity_test(_api().equal, self, other, True)
+
+    def __ne__(self, other):  # type: ignore[override]
+        return _identity_test(_api().not_equal, self, other, False)
+
     __hash__ = object.__hash__
     def __lt__(self, other): return _api().less(self, other)
     def __le__(self, other): return _api().less_equal(self, other)
@@ -297,6 +341,25 @@ def _api():
 
         _OPS = ops
     return _OPS
+
+
+def _identity_test(build, a: Node, b: Any, equal: bool) -> Any:
+    """``a == b`` / ``a != b``: an elementwise comparison; between Nodes, true as ``is``.
+
+    Nodes of different graphs are simply unequal objects (no node can join
+    them); nodes whose shapes do not broadcast are too.
+    """
+    if not isinstance(b, Node):
+        return build(a, b)
+    if b.graph is not a.graph:
+        return (a is b) is equal
+    try:
+        node = build(a, b)
+    except SymgraphError:  # shapes that do not broadcast: still comparable as objects
+        return (a is b) is equal
+    # hash-consing makes ``node`` stand for exactly this ordered pair, so one truth value
+    a.graph._identity_tests[node] = (a is b) is equal
+    return node
 
 
 def apply(op: Op, inputs: Sequence[Node]) -> Node:

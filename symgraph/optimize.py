@@ -23,7 +23,7 @@ import numpy as np
 from .autodiff import _check_wrt, _same_graph, ancestors, build_grad, build_jvp
 from .derivatives import _scalar_y
 from .errors import ShapeError, SymgraphError
-from .evaluate import Evaluator, normalize_feed
+from .evaluate import Evaluator, NameScope, normalize_feed
 from .graph import Node
 from .ops.elementwise import add_n
 from .ops.reduce import sum as reduce_sum
@@ -55,7 +55,7 @@ class Objective:
         self.offsets = np.cumsum([0] + self.sizes)
         self.size = int(self.offsets[-1])
 
-        fed = normalize_feed(graph, feed or {})
+        fed = normalize_feed(graph, feed or {}, NameScope([loss]))
         self._static = {n: v for n, v in fed.items() if n not in set(self.params)}
         self.x0 = np.zeros(self.size)
         for k, p in enumerate(self.params):

@@ -198,7 +198,7 @@ def parse_expression(text: str, shapes: Mapping[str, tuple[int, ...]] | None = N
     tree = _parse_tree(text)
     names = _check(tree)
     shapes = dict(shapes or {})
-    graph = graph or get_default_graph()
+    graph = graph if graph is not None else get_default_graph()
     variables = {n: ops.variable(n, shapes.get(n, ()), graph=graph) for n in names}
     return _translate(tree, variables, graph), variables
 

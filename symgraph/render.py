@@ -28,7 +28,7 @@ import numpy as np
 
 from .autodiff import ancestors, grad, pruned_subgraph
 from .errors import SymgraphError
-from .evaluate import Evaluator, normalize_feed
+from .evaluate import Evaluator, NameScope, normalize_feed
 from .graph import ROLES, Graph, Node, common_graph
 from .ops.base import is_inexact
 from .ops.sources import Variable
@@ -205,9 +205,9 @@ def _overlay(sel: _Selection, values: Mapping, grads_of: Node | None
     on the drawn nodes, so it is fed in as constants.  Fed nodes cut the graph,
     as they do in ``evaluate``.
     """
-    feed = normalize_feed(sel.graph, values)
-    fed = frozenset(feed)
     targets = list(sel.nodes) + ([grads_of] if grads_of is not None else [])
+    feed = normalize_feed(sel.graph, values, NameScope(targets))
+    fed = frozenset(feed)
     computable: dict[Node, bool] = {}
     for n in ancestors(targets, stop=fed):
         computable[n] = n in fed or (not n.op.is_variable and all(computable[i] for i in n.inputs))

@@ -113,7 +113,7 @@ def variable(name: str, shape: Any = (), dtype: Any = "float64", *, graph: Graph
         raise SymgraphError(f"variable name must be a non-empty string, got {name!r}")
     shape = _check_shape(shape, f"variable {name!r}")
     dtype = _check_dtype(dtype, f"variable {name!r}")
-    return (graph or get_default_graph())._add(Variable(name, shape, dtype), ())
+    return (graph if graph is not None else get_default_graph())._add(Variable(name, shape, dtype), ())
 
 
 def constant(value: Any, dtype: Any = None, *, graph: Graph | None = None) -> Node:
@@ -127,7 +127,7 @@ def constant(value: Any, dtype: Any = None, *, graph: Graph | None = None) -> No
     if arr.dtype.kind not in "biufc":
         raise DTypeError(f"constant: dtype {arr.dtype} is not numeric (value {value!r:.60})")
     arr.setflags(write=False)
-    return (graph or get_default_graph())._add(Constant(arr), ())
+    return (graph if graph is not None else get_default_graph())._add(Constant(arr), ())
 
 
 def full(shape: Any, value: float, dtype: Any = "float64", *, graph: Graph | None = None) -> Node:
@@ -135,7 +135,7 @@ def full(shape: Any, value: float, dtype: Any = "float64", *, graph: Graph | Non
     shape = _check_shape(shape, "full")
     dtype = _check_dtype(dtype, "full")
     value = np.asarray(value, dtype=dtype).item()
-    return (graph or get_default_graph())._add(Fill(value, shape, dtype), ())
+    return (graph if graph is not None else get_default_graph())._add(Fill(value, shape, dtype), ())
 
 
 def zeros_like(x: Node) -> Node:
