@@ -15,17 +15,12 @@ import numpy as np
 from .. import backend
 from ..errors import ShapeError, SymgraphError
 from ..graph import Node, apply
-from .base import Op, as_node, as_nodes, normalize_axis
+from .base import Op, as_node, as_nodes, as_shape, normalize_axis
 from .sources import zeros_like
 
 
 def _shape_arg(shape: Any, what: str) -> tuple[int, ...]:
-    if isinstance(shape, numbers.Integral):
-        return (int(shape),)
-    try:
-        return tuple(int(s) for s in shape)
-    except (TypeError, ValueError):
-        raise SymgraphError(f"{what}: shape must be an int or a tuple of ints, got {shape!r}") from None
+    return as_shape(shape, what, allow_minus_one=what == "reshape")
 
 
 # ---------------------------------------------------------------------------
@@ -216,7 +211,7 @@ class SumTo(Op):
 def sum_to(x, shape) -> Node:
     """Sum ``x`` over the axes along which ``shape`` was broadcast to ``x.shape``."""
     x = as_node(x)
-    shape = tuple(shape)
+    shape = as_shape(shape, "sum_to")
     if x.shape == shape:
         return x
     try:

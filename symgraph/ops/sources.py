@@ -8,19 +8,11 @@ import numpy as np
 
 from ..errors import DTypeError, SymgraphError
 from ..graph import Graph, Node, apply, get_default_graph
-from .base import Op
+from .base import Op, as_shape
 
 
 def _check_shape(shape: Any, what: str) -> tuple[int, ...]:
-    if isinstance(shape, (int, np.integer)):
-        shape = (shape,)
-    try:
-        shape = tuple(int(s) for s in shape)
-    except (TypeError, ValueError):
-        raise SymgraphError(f"{what}: shape must be a tuple of ints, got {shape!r}") from None
-    if any(s < 0 for s in shape):
-        raise SymgraphError(f"{what}: negative dimension in shape {shape}")
-    return shape
+    return as_shape(shape, what)
 
 
 def _check_dtype(dtype: Any, what: str) -> np.dtype:
