@@ -290,11 +290,19 @@ def normalize_axis(axis: int | Sequence[int] | None, ndim: int, what: str) -> tu
 def as_node(value: Any, like: Node | None = None) -> Node:
     """``value`` as a Node; Python scalars take ``like``'s dtype where numpy would.
 
+    A (nested) list or tuple holding nodes, maybe mixed with numbers and
+    arrays, is stacked (``sg.stack``), as numpy makes an array of an array_like:
+    ``sg.mean([x, x + 2])`` is the mean of the stacked pair.
+
     Python ints and floats are *weakly typed* (NEP 50): ``x32 * 2.0`` stays
     float32.  Arrays and numpy scalars keep their own dtype.
     """
     if isinstance(value, Node):
         return value
+    if isinstance(value, (list, tuple)) and _holds_node(value):
+        from .shape import stack  # numpy would make an array of the list: so do we
+
+        return stack(value)
     from .sources import constant
 
     graph = like.graph if like is not None else None
@@ -308,6 +316,18 @@ def as_node(value: Any, like: Node | None = None) -> Node:
             dtype = np.asarray(value).dtype
         return constant(np.asarray(value, dtype=dtype), graph=graph)
     return constant(value, graph=graph)
+
+
+def _holds_node(value: list | tuple) -> bool:
+    """Whether a (nested) list/tuple has a Node anywhere in it (an explicit stack, no recursion)."""
+    todo = [value]
+    while todo:
+        for v in todo.pop():
+            if isinstance(v, Node):
+                return True
+            if isinstance(v, (list, tuple)):
+                todo.append(v)
+    return False
 
 
 def as_nodes(*values: Any) -> list[Node]:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .. import backend
-from ..errors import DTypeError
+from ..errors import DTypeError, SymgraphError
 from ..graph import Node, apply
 from .base import Op, as_node, as_nodes, broadcast_shapes, is_inexact, make, ufunc_dtype
 from .sources import Constant, Fill, full
@@ -763,8 +763,13 @@ def where(cond, a, b) -> Node:
 
 def add_n(xs: list) -> Node:
     """Sum of a list of nodes (one node for the whole sum)."""
+    if not isinstance(xs, (list, tuple)):
+        if isinstance(xs, Node) or not hasattr(xs, "__iter__"):
+            raise SymgraphError(f"add_n takes a list of nodes, got {type(xs).__name__}")
+        xs = list(xs)
     if not xs:
-        raise ValueError("add_n needs at least one term")
+        raise SymgraphError("add_n needs at least one term, got an empty list (the sum of no "
+                            "terms has no shape: use sg.zeros_like or sg.full)")
     if len(xs) == 1:
         return as_node(xs[0])
     return apply(_ADDN, as_nodes(*xs))

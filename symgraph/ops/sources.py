@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import DTypeError, SymgraphError
 from ..graph import Graph, Node, apply, get_default_graph
-from .base import Op, as_shape
+from .base import Op, _holds_node, as_shape
 
 
 def _check_shape(shape: Any, what: str) -> tuple[int, ...]:
@@ -110,8 +110,9 @@ def variable(name: str, shape: Any = (), dtype: Any = "float64", *, graph: Graph
 
 def constant(value: Any, dtype: Any = None, *, graph: Graph | None = None) -> Node:
     """A constant node holding a copy of ``value``."""
-    if isinstance(value, Node):
-        raise SymgraphError("constant() expects an array or scalar, not a Node")
+    if isinstance(value, Node) or isinstance(value, (list, tuple)) and _holds_node(value):
+        raise SymgraphError("constant() expects an array or scalar, not Nodes; use sg.stack for a "
+                            "list of nodes (any other builder stacks such a list itself)")
     try:
         arr = np.array(value, dtype=dtype)
     except (TypeError, ValueError) as e:
