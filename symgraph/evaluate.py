@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from . import backend, diagnostics
+from . import backend, diagnostics, fpwarn
 from .autodiff import ancestors
 from .errors import (BackendError, DTypeError, EvaluationError, GraphMismatchError,
                      MissingInputError, ShapeError, SymgraphError, UnknownInputError)
@@ -118,6 +118,14 @@ class Evaluator:
         if check_finite and fam != backend.NUMPY:
             raise BackendError(f"check_finite needs numpy feeds, got {fam} arrays; evaluate on "
                                "numpy arrays (or a computed sample) to find non-finite values")
+        token = fpwarn.enter()  # numpy warnings name the node (costs nothing per node)
+        try:
+            values = self._compute(sched, values_by_node, fam, check_finite)
+        finally:
+            fpwarn.leave(token)
+        return self._unflatten(backend.finalize([values[s] for s in sched.output_slots], fam))
+
+    def _compute(self, sched: Schedule, values_by_node: dict, fam: str, check_finite: bool) -> list:
         values: list[Any] = [None] * sched.size
         for slot, node in sched.fed:
             values[slot] = values_by_node[node]
@@ -139,7 +147,7 @@ class Evaluator:
                     values[s] = None
         else:
             _run_fast(sched.fast, values)
-        return self._unflatten(backend.finalize([values[s] for s in sched.output_slots], fam))
+        return values
 
 
 def _run_fast(steps: list[tuple], values: list) -> None:
