@@ -248,3 +248,12 @@ def test_numpy_error_modes_of_the_user_are_kept():
         sg.evaluate(y, {x: -1.0})
     _, caught = _caught(lambda: np.log(-1.0))  # numpy's own state is restored afterwards
     assert len(caught) == 1 and "symgraph" not in str(caught[0].message)
+
+
+def test_lazy_integer_feeds_that_may_not_fit_are_refused_without_computing():
+    da = pytest.importorskip("dask.array")
+    v = sg.variable("v", (4,), "int32")
+    with raises(sg.DTypeError, "'v'", "int64", "may not fit int32", "cast it yourself"):
+        sg.evaluate(v + 1, {v: da.arange(4, chunks=2)})
+    widened = sg.evaluate(v * 2, {v: da.arange(4, chunks=2).astype("int16")})
+    assert np.asarray(widened.compute()).tolist() == [0, 2, 4, 6]
