@@ -30,7 +30,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import diagnostics
+from . import diagnostics, fpwarn
 from .codegen import compile_nodes
 from .errors import EvaluationError, GraphMismatchError, SymgraphError, UnknownInputError
 from .evaluate import NameScope, _feed_node, _feed_value, _structure_key
@@ -86,6 +86,7 @@ class CompiledFunction:
                 ws = getattr(local, "ws", None)
                 values.append(ws if ws is not None else self._keep_workspace())
             local.depth = depth + 1
+        token = fpwarn.enter()  # numpy warnings name the node (see symgraph.fpwarn)
         try:
             results = self._raw(*values)
         except SymgraphError:
@@ -93,6 +94,7 @@ class CompiledFunction:
         except Exception as e:  # name the node whose numpy code failed
             raise self._locate(e) from e
         finally:
+            fpwarn.leave(token)
             if self._new_workspace is not None:
                 local.depth -= 1
         return self._unflatten(list(results))

@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from . import backend, diagnostics
+from . import backend, diagnostics, fpwarn
 from .autodiff import ancestors
 from .errors import (BackendError, DTypeError, EvaluationError, GraphMismatchError,
                      MissingInputError, ShapeError, SymgraphError, UnknownInputError)
@@ -119,6 +119,14 @@ class Evaluator:
         if check_finite and fam != backend.NUMPY:
             raise BackendError(f"check_finite needs numpy feeds, got {fam} arrays; evaluate on "
                                "numpy arrays (or a computed sample) to find non-finite values")
+        token = fpwarn.enter()  # numpy warnings name the node (costs nothing per node)
+        try:
+            values = self._compute(sched, values_by_node, fam, check_finite)
+        finally:
+            fpwarn.leave(token)
+        return self._unflatten(backend.finalize([values[s] for s in sched.output_slots], fam))
+
+    def _compute(self, sched: Schedule, values_by_node: dict, fam: str, check_finite: bool) -> list:
         values: list[Any] = [None] * sched.size
         for slot, node in sched.fed:
             values[slot] = values_by_node[node]
@@ -140,7 +148,7 @@ class Evaluator:
                     values[s] = None
         else:
             _run_fast(sched.fast, values)
-        return self._unflatten(backend.finalize([values[s] for s in sched.output_slots], fam))
+        return values
 
 
 def _run_fast(steps: list[tuple], values: list) -> None:
@@ -279,6 +287,9 @@ def _feed_value(node: Node, value: Any) -> Any:
         if any(not isinstance(s, (int, np.integer)) or s != s for s in arr.shape):
             raise ShapeError(f"the value fed for {label} is a {backend.type_name(arr)} of unknown "
                              f"shape {arr.shape}; determine it first (dask: compute_chunk_sizes())")
+    elif type(value) is int and node.dtype.kind in "iufc":  # a Python int of any size
+        _check_python_int(value, node.dtype, label)
+        arr = np.asarray(value, dtype=node.dtype)
     else:
         try:
             arr = np.asarray(value)
@@ -288,10 +299,14 @@ def _feed_value(node: Node, value: Any) -> Any:
         raise DTypeError(f"the value fed for {label} has non-numeric dtype {arr.dtype} "
                          f"(expected {node.dtype})")
     if arr.dtype != node.dtype:
-        if not _feed_castable(arr.dtype, node.dtype):
-            raise DTypeError(f"the value fed for {label} has dtype {arr.dtype}, which cannot be "
-                             f"used as {node.dtype}")
-        arr = arr.astype(node.dtype)
+        _check_feed_cast(arr, node.dtype, label)
+        try:
+            with np.errstate(over="raise"):  # float64 data beyond float32's range: not inf
+                arr = arr.astype(node.dtype)
+        except FloatingPointError:
+            raise DTypeError(f"the value fed for {label} holds values beyond the range of "
+                             f"{node.dtype} (up to {np.finfo(node.dtype).max:.4g}): converting "
+                             "would make them infinite") from None
     if tuple(arr.shape) != node.shape:
         raise ShapeError(f"the value fed for {label} has shape {arr.shape}, expected shape "
                          f"{node.shape}")
@@ -302,6 +317,70 @@ def _feed_castable(src: np.dtype, dst: np.dtype) -> bool:
     """Feeds may narrow floats (float64 data into float32) but never change kind downward."""
     rank = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
     return rank[src.kind] <= rank[dst.kind]
+
+
+def _check_feed_cast(arr: Any, dst: np.dtype, label: str) -> None:
+    """Refuse a feed whose conversion to ``dst`` would change a value.
+
+    Allowed: bool to any number; integers to integers whose range holds every
+    value fed (checked with min/max); integers to floats that represent every
+    value fed exactly (magnitudes up to 2**(mantissa bits + 1)); floats to
+    wider or narrower floats and to complex (float64 data into a float32
+    variable is the usual case).  Refused: floats to integers (even integral
+    ones: cast them yourself), complex to real, numbers to bool.  Lazy arrays
+    are not computed to check, so they get numpy's ``safe`` rule for those casts.
+    """
+    src = np.dtype(arr.dtype)
+    if not _feed_castable(src, dst):
+        raise DTypeError(f"the value fed for {label} has dtype {src}, which cannot be used as "
+                         f"{dst} without changing values; cast it explicitly if that is meant")
+    if src.kind not in "iu" or (dst.kind in "iu" and np.can_cast(src, dst, "safe")):
+        return  # bool to anything, floats to floats/complex, widening integers
+    if dst.kind in "iu":
+        info = np.iinfo(dst)
+        lo, hi, what = info.min, info.max, f"the range of {dst} ({info.min} to {info.max})"
+    else:  # integers into floats: every integer up to 2**(mantissa bits + 1) is exact
+        bits = np.finfo(dst).nmant + 1
+        lo, hi, what = -2 ** bits, 2 ** bits, f"the integers {dst} holds exactly (|v| <= 2**{bits})"
+        if np.iinfo(src).min >= lo and np.iinfo(src).max <= hi:
+            return  # e.g. int32 into float64: no need to look at the values
+    if backend.is_foreign(arr):
+        if np.can_cast(src, dst, "safe"):
+            return
+        raise DTypeError(f"the value fed for {label} is a {backend.type_name(arr)} of dtype {src}, "
+                         f"whose values may not fit {dst}; cast it yourself (checking them would "
+                         "compute it)")
+    if arr.size == 0:
+        return
+    vmin, vmax = int(arr.min()), int(arr.max())
+    if vmin < lo or vmax > hi:
+        bad = vmin if vmin < lo else vmax
+        raise DTypeError(f"the value fed for {label} holds {bad} (dtype {src}), outside {what}: "
+                         f"converting would change it; feed values that fit, or change the "
+                         "variable's dtype")
+
+
+def _exact_float(value: int, dst: np.dtype) -> int | None:
+    """``value`` converted to the float ``dst`` and back (None if it overflows)."""
+    with np.errstate(over="ignore"):
+        try:
+            f = np.asarray(value, dtype=dst).real.item()
+        except OverflowError:
+            return None
+    return int(f) if np.isfinite(f) else None
+
+
+def _check_python_int(value: int, dst: np.dtype, label: str) -> None:
+    """A Python int fed as a scalar must fit ``dst`` exactly (it may exceed int64)."""
+    if dst.kind in "iu":
+        info = np.iinfo(dst)
+        ok, what = info.min <= value <= info.max, f"the range of {dst} ({info.min} to {info.max})"
+    else:
+        ok, what = value == _exact_float(value, dst), f"what {dst} holds exactly"
+    if not ok:
+        shown = str(value) if value.bit_length() <= 128 else f"an integer of {value.bit_length()} bits"
+        raise DTypeError(f"the value fed for {label} is {shown}, outside {what}: converting "
+                         "would change it")
 
 
 def evaluate(outputs: Any, feed: Mapping | None = None, *, check_finite: bool = False) -> Any:

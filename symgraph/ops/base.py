@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 import numbers
+import operator
 import struct
 from typing import Any, Callable, Sequence
 
@@ -226,6 +227,41 @@ def is_inexact(dtype: np.dtype) -> bool:
     return np.dtype(dtype).kind in "fc"
 
 
+def as_dim(value: Any, what: str) -> int:
+    """``value`` as a Python int if it is an integer (Python or numpy), else a SymgraphError.
+
+    Floats are refused rather than truncated (``2.7`` is not a size) and bools
+    rather than read as 0/1; ``operator.index`` is the test numpy itself uses.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        try:
+            return operator.index(value)
+        except TypeError:
+            pass
+    raise SymgraphError(f"{what}: sizes must be integers, got {type(value).__name__} {value!r:.40}")
+
+
+def as_shape(shape: Any, what: str, *, allow_minus_one: bool = False) -> tuple[int, ...]:
+    """A shape (an integer or a sequence of them) as a tuple of non-negative Python ints.
+
+    The one place every builder that takes a shape checks it: floats, bools,
+    strings and negative sizes are errors, not truncated or wrapped.
+    ``allow_minus_one`` lets ``reshape`` keep its -1 placeholder.
+    """
+    if not isinstance(shape, (tuple, list)) and (
+            isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__")
+            or (isinstance(shape, np.ndarray) and shape.ndim == 0)):
+        shape = (shape,)
+    try:
+        items = list(shape)
+    except TypeError:
+        raise SymgraphError(f"{what}: shape must be an int or a tuple of ints, got {shape!r:.60}") from None
+    out = tuple(as_dim(s, f"{what}: shape {tuple(items)!r:.60}") for s in items)
+    if any(s < 0 and not (allow_minus_one and s == -1) for s in out):
+        raise ShapeError(f"{what}: negative dimension in shape {out}")
+    return out
+
+
 def normalize_axis(axis: int | Sequence[int] | None, ndim: int, what: str) -> tuple[int, ...]:
     """Axes as a sorted tuple of non-negative ints; None means all axes."""
     if axis is None:
@@ -254,11 +290,19 @@ def normalize_axis(axis: int | Sequence[int] | None, ndim: int, what: str) -> tu
 def as_node(value: Any, like: Node | None = None) -> Node:
     """``value`` as a Node; Python scalars take ``like``'s dtype where numpy would.
 
+    A (nested) list or tuple holding nodes, maybe mixed with numbers and
+    arrays, is stacked (``sg.stack``), as numpy makes an array of an array_like:
+    ``sg.mean([x, x + 2])`` is the mean of the stacked pair.
+
     Python ints and floats are *weakly typed* (NEP 50): ``x32 * 2.0`` stays
     float32.  Arrays and numpy scalars keep their own dtype.
     """
     if isinstance(value, Node):
         return value
+    if isinstance(value, (list, tuple)) and _holds_node(value):
+        from .shape import stack  # numpy would make an array of the list: so do we
+
+        return stack(value)
     from .sources import constant
 
     graph = like.graph if like is not None else None
@@ -272,6 +316,18 @@ def as_node(value: Any, like: Node | None = None) -> Node:
             dtype = np.asarray(value).dtype
         return constant(np.asarray(value, dtype=dtype), graph=graph)
     return constant(value, graph=graph)
+
+
+def _holds_node(value: list | tuple) -> bool:
+    """Whether a (nested) list/tuple has a Node anywhere in it (an explicit stack, no recursion)."""
+    todo = [value]
+    while todo:
+        for v in todo.pop():
+            if isinstance(v, Node):
+                return True
+            if isinstance(v, (list, tuple)):
+                todo.append(v)
+    return False
 
 
 def as_nodes(*values: Any) -> list[Node]:
@@ -293,5 +349,5 @@ def make(op: Op, *inputs: Any) -> Node:
 
 __all__ = [
     "Op", "as_node", "as_nodes", "make", "broadcast_shapes", "ufunc_dtype", "float_dtype",
-    "is_inexact", "normalize_axis", "registered_ops", "get_default_graph",
+    "is_inexact", "normalize_axis", "as_shape", "as_dim", "registered_ops", "get_default_graph",
 ]

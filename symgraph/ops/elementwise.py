@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 
 from .. import backend
-from ..errors import DTypeError
+from ..errors import DTypeError, SymgraphError
 from ..graph import Node, apply
 from .base import Op, as_node, as_nodes, broadcast_shapes, is_inexact, make, ufunc_dtype
-from .sources import full
+from .sources import Constant, Fill, full
 
 from . import shape as shape_ops  # noqa: E402  (shape's rules call back into this module)
 
@@ -361,14 +361,25 @@ class Divide(Binary):
 
 
 class Power(Binary):
-    """``a ** b``; d/db uses ``log(a)`` with a = 0 replaced by 1 (as JAX does)."""
+    """``a ** b``; its partials stay finite where the true derivative is finite.
+
+    d/da is ``b * a ** (b - 1)`` with ``a`` replaced by 1 where ``a == b == 0``:
+    there the true value is 0 (``a ** 0`` is constant) but the plain rule gives
+    ``0 * inf``.  The substitution happens in the base, not by masking the
+    result, so the rule is differentiable again (at any order, either mode) and
+    the mixed partial in ``b`` stays right at ``b == 0``.  d/db uses ``log(a)``
+    with ``a == 0`` replaced by 1 (as JAX does): ``out`` is 0 there anyway.
+    """
 
     name = "pow"
     ufunc = np.power
     operator = "**"
 
     def deriv_a(self, a, b, out):
-        return b * power(a, b - 1)
+        if _nonzero_constant(b):  # the common x ** 2: no select needed
+            return b * power(a, b - 1)
+        safe = where(where(equal(b, 0), equal(a, 0), False), 1, a)
+        return b * power(safe, b - 1)
 
     def deriv_b(self, a, b, out):
         return out * log(where(equal(a, 0), 1, a))
@@ -398,6 +409,16 @@ class Minimum(Binary):
 
     def deriv_b(self, a, b, out):
         return _tie_mask(b, a, less)
+
+
+def _nonzero_constant(x: Node) -> bool:
+    """Whether ``x`` is a constant (or fill) node with no zero element."""
+    op = x.op
+    if isinstance(op, Constant):
+        return bool(np.all(op.value != 0))
+    if isinstance(op, Fill):
+        return op.value != 0
+    return False
 
 
 def _tie_mask(x: Node, other: Node, wins) -> Node:
@@ -742,8 +763,13 @@ def where(cond, a, b) -> Node:
 
 def add_n(xs: list) -> Node:
     """Sum of a list of nodes (one node for the whole sum)."""
+    if not isinstance(xs, (list, tuple)):
+        if isinstance(xs, Node) or not hasattr(xs, "__iter__"):
+            raise SymgraphError(f"add_n takes a list of nodes, got {type(xs).__name__}")
+        xs = list(xs)
     if not xs:
-        raise ValueError("add_n needs at least one term")
+        raise SymgraphError("add_n needs at least one term, got an empty list (the sum of no "
+                            "terms has no shape: use sg.zeros_like or sg.full)")
     if len(xs) == 1:
         return as_node(xs[0])
     return apply(_ADDN, as_nodes(*xs))

@@ -11,7 +11,7 @@ import numpy as np
 from .. import backend
 from ..errors import DTypeError, EvaluationError, ShapeError, SymgraphError
 from ..graph import Node, apply
-from .base import Op, as_node, normalize_axis, ufunc_dtype
+from .base import Op, as_dim, as_node, normalize_axis, ufunc_dtype
 from .elementwise import exp
 from .reduce import sum
 from .shape import reshape
@@ -107,7 +107,10 @@ def one_hot(labels, depth: int, dtype="float64") -> Node:
     labels = as_node(labels)
     if labels.dtype.kind not in "iu":
         raise DTypeError(f"one_hot: labels must be integers, got dtype {labels.dtype}")
-    return apply(OneHot(int(depth), np.dtype(dtype)), [labels])
+    depth = as_dim(depth, "one_hot depth")
+    if depth < 0:
+        raise ShapeError(f"one_hot: depth must be >= 0, got {depth}")
+    return apply(OneHot(depth, np.dtype(dtype)), [labels])
 
 
 REDUCTIONS = ("mean", "sum", "none")

@@ -15,17 +15,8 @@ import numpy as np
 from .. import backend
 from ..errors import ShapeError, SymgraphError
 from ..graph import Node, apply
-from .base import Op, as_node, as_nodes, normalize_axis
+from .base import Op, as_node, as_nodes, as_shape, normalize_axis
 from .sources import zeros_like
-
-
-def _shape_arg(shape: Any, what: str) -> tuple[int, ...]:
-    if isinstance(shape, numbers.Integral):
-        return (int(shape),)
-    try:
-        return tuple(int(s) for s in shape)
-    except (TypeError, ValueError):
-        raise SymgraphError(f"{what}: shape must be an int or a tuple of ints, got {shape!r}") from None
 
 
 # ---------------------------------------------------------------------------
@@ -60,7 +51,7 @@ class Reshape(Op):
 def reshape(x, shape) -> Node:
     """``x`` with a new shape of the same size; one dimension may be -1."""
     x = as_node(x)
-    shape = _shape_arg(shape, "reshape")
+    shape = as_shape(shape, "reshape", allow_minus_one=True)
     unknown = [i for i, s in enumerate(shape) if s == -1]
     known = int(np.prod([s for s in shape if s != -1], dtype=np.int64))
     if len(unknown) > 1 or any(s < -1 for s in shape):
@@ -162,7 +153,7 @@ class BroadcastTo(Op):
 def broadcast_to(x, shape) -> Node:
     """``x`` broadcast to ``shape`` (numpy rules); a no-op when shapes match."""
     x = as_node(x)
-    shape = _shape_arg(shape, "broadcast_to")
+    shape = as_shape(shape, "broadcast_to")
     try:
         ok = np.broadcast_shapes(x.shape, shape) == shape
     except ValueError:
@@ -216,7 +207,7 @@ class SumTo(Op):
 def sum_to(x, shape) -> Node:
     """Sum ``x`` over the axes along which ``shape`` was broadcast to ``x.shape``."""
     x = as_node(x)
-    shape = tuple(shape)
+    shape = as_shape(shape, "sum_to")
     if x.shape == shape:
         return x
     try:

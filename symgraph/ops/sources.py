@@ -8,19 +8,11 @@ import numpy as np
 
 from ..errors import DTypeError, SymgraphError
 from ..graph import Graph, Node, apply, get_default_graph
-from .base import Op
+from .base import Op, _holds_node, as_shape
 
 
 def _check_shape(shape: Any, what: str) -> tuple[int, ...]:
-    if isinstance(shape, (int, np.integer)):
-        shape = (shape,)
-    try:
-        shape = tuple(int(s) for s in shape)
-    except (TypeError, ValueError):
-        raise SymgraphError(f"{what}: shape must be a tuple of ints, got {shape!r}") from None
-    if any(s < 0 for s in shape):
-        raise SymgraphError(f"{what}: negative dimension in shape {shape}")
-    return shape
+    return as_shape(shape, what)
 
 
 def _check_dtype(dtype: Any, what: str) -> np.dtype:
@@ -118,8 +110,9 @@ def variable(name: str, shape: Any = (), dtype: Any = "float64", *, graph: Graph
 
 def constant(value: Any, dtype: Any = None, *, graph: Graph | None = None) -> Node:
     """A constant node holding a copy of ``value``."""
-    if isinstance(value, Node):
-        raise SymgraphError("constant() expects an array or scalar, not a Node")
+    if isinstance(value, Node) or isinstance(value, (list, tuple)) and _holds_node(value):
+        raise SymgraphError("constant() expects an array or scalar, not Nodes; use sg.stack for a "
+                            "list of nodes (any other builder stacks such a list itself)")
     try:
         arr = np.array(value, dtype=dtype)
     except (TypeError, ValueError) as e:

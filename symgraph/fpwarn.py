@@ -1,0 +1,129 @@
+"""numpy floating-point warnings that name the node which produced them.
+
+numpy reports ``invalid value encountered in log`` at the line of symgraph
+that called the ufunc, which tells the user nothing.  While the evaluator or
+a compiled function runs, numpy's ``"warn"`` modes are switched to ``"call"``
+with :func:`_handler`, which finds the node being computed (the evaluator
+loop's ``node``, or the compiled function's current line) and warns with a
+``RuntimeWarning`` such as ``invalid value encountered in log: symgraph node
+#5 log produced NaN``, located at the user's call (not inside symgraph).  The
+message starts as numpy's does, so filters written for numpy's warnings
+(``filterwarnings("ignore", "divide by zero")``) still apply.
+
+Nothing is done per node: the mode is set once per run (a cached numpy error
+state, so about a context-variable set and reset), and the handler only runs
+when numpy actually reports something.  Modes the user set to ``"ignore"`` or
+``"raise"`` are kept; with ``"call"``/``"log"`` (the user's own handler) or
+no ``"warn"`` mode at all, nothing is changed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from typing import Any
+
+import numpy as np
+
+try:  # numpy >= 2 keeps its error state in a context variable (thread- and task-local)
+    from numpy._core._ufunc_config import _extobj_contextvar as _STATE
+except ImportError:  # pragma: no cover - numpy 1.x: use np.errstate each time
+    _STATE = None
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_GENERATED = "<symgraph function"
+_CACHE: dict[Any, Any] = {}
+_loop_codes: dict = {}
+
+
+def _mapped_modes() -> dict[str, str] | None:
+    """The current numpy modes with ``warn`` turned into ``call``, or None to leave them."""
+    modes = np.geterr()
+    if "warn" not in modes.values() or any(m in ("call", "log") for m in modes.values()):
+        return None
+    return {k: ("call" if m == "warn" else m) for k, m in modes.items()}
+
+
+def enter() -> Any:
+    """Start attributing numpy warnings; pass the result to :func:`leave`."""
+    if _STATE is None:  # pragma: no cover
+        modes = _mapped_modes()
+        if modes is None:
+            return None
+        state = np.errstate(call=_handler, **modes)
+        state.__enter__()
+        return state
+    outer = _STATE.get()
+    ours = _CACHE.get(outer, False)
+    if ours is False:
+        modes = _mapped_modes()
+        ours = None
+        if modes is not None:
+            with np.errstate(call=_handler, **modes):
+                ours = _STATE.get()
+        if len(_CACHE) > 32:  # user errstate blocks make new states: keep the cache small
+            _CACHE.clear()
+        _CACHE[outer] = ours
+    return None if ours is None else _STATE.set(ours)
+
+
+def leave(token: Any) -> None:
+    """Restore the numpy error state :func:`enter` changed."""
+    if token is None:
+        return
+    if _STATE is None:  # pragma: no cover
+        token.__exit__(None, None, None)
+    else:
+        _STATE.reset(token)
+
+
+def _codes() -> dict:
+    """Code objects of the loops whose frames tell which node runs (imported lazily)."""
+    if not _loop_codes:
+        evaluate, compiled = sys.modules[f"{__package__}.evaluate"], sys.modules[f"{__package__}.compile"]
+        _loop_codes.update({evaluate._run_fast.__code__: "loop", evaluate._run_node.__code__: "loop",
+                            compiled.CompiledFunction.__call__.__code__: "compiled"})
+    return _loop_codes
+
+
+_RESULT = {"divide by zero": "inf", "overflow": "inf", "invalid value": "NaN", "underflow": "0"}
+
+
+def _handler(err: str, flag: int) -> None:
+    """numpy's error callback: warn naming the node, at the user's line."""
+    codes = _codes()
+    frame = sys._getframe(1)
+    level, node, where, generated = 2, None, "while evaluating", None
+    while frame is not None:
+        kind = codes.get(frame.f_code)
+        if kind == "loop":
+            node = frame.f_locals.get("node")
+            break
+        if kind == "compiled":
+            fn = frame.f_locals.get("self")
+            if generated is not None:
+                node = getattr(fn, "_line_nodes", {}).get(generated.f_lineno)
+                where = f"at line {generated.f_lineno} of the compiled function's .source"
+            break
+        if frame.f_code.co_filename.startswith(_GENERATED):
+            generated = frame
+        frame = frame.f_back
+        level += 1
+    # the user's line: the first frame outside symgraph beyond the loop
+    while frame is not None and (frame.f_code.co_filename.startswith(_PACKAGE_DIR)
+                                 or frame.f_code.co_filename.startswith(_GENERATED)):
+        frame = frame.f_back
+        level += 1
+    result = _RESULT.get(err, "a floating-point error")
+    if node is not None:
+        op = node.op
+        label = op.describe()
+        shown = op.name if label == op.name else f"{op.name} ({label})"
+        msg = f"{err} encountered in {op.name}: symgraph node #{node.id} {shown} produced {result}"
+    else:
+        msg = f"{err} encountered: a symgraph node produced {result} {where}"
+    warnings.warn(msg, RuntimeWarning, stacklevel=level)
+
+
+__all__ = ["enter", "leave"]
