@@ -21,7 +21,7 @@ import numpy as np
 
 from .errors import (DTypeError, GraphMismatchError, ShapeError, SymgraphError,
                      UndefinedGradientError)
-from .graph import Graph, Node, apply, common_graph
+from .graph import Graph, Node, common_graph
 from .ops.base import Op, as_node, is_inexact
 from .ops.elementwise import add_n, cast
 from .ops.reduce import sum as reduce_sum

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import operator
 import threading
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
@@ -117,8 +118,8 @@ class Graph:
         role, order = self._role_for(op, inputs)
         if not isinstance(dtype, np.dtype):
             dtype = np.dtype(dtype)
-        if type(shape) is not tuple:  # user infer() may return lists or numpy ints
-            shape = tuple(map(int, shape))
+        if type(shape) is not tuple or not all(type(s) is int for s in shape):
+            shape = _inferred_shape(op, shape)  # a user infer() may return lists or numpy ints
         with self._lock:  # another thread may have made the same node since the lookup
             if key is not None:
                 found = self._cons.get(full_key)
@@ -174,6 +175,21 @@ class Graph:
         from .render import mimebundle
 
         return mimebundle(self)
+
+
+def _inferred_shape(op: Op, shape: Any) -> tuple[int, ...]:
+    """A shape from ``op.infer`` as Python ints: integers only (2.7 is not truncated to 2)."""
+    try:
+        if any(isinstance(s, (bool, np.bool_)) for s in shape):
+            raise TypeError
+        out = tuple(operator.index(s) for s in shape)
+    except TypeError:
+        raise SymgraphError(f"op {op.name!r}: infer() returned shape {shape!r:.60}; sizes must "
+                            "be integers") from None
+    if any(s < 0 for s in out):
+        raise SymgraphError(f"op {op.name!r}: infer() returned shape {shape!r:.60}; sizes must "
+                            "be non-negative integers")
+    return out
 
 
 # The ``with Graph():`` stack and the ``building`` settings are immutable tuples in

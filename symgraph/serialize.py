@@ -42,7 +42,7 @@ import numpy as np
 
 from .autodiff import ancestors
 from .errors import SerializationError
-from .graph import ROLES, Graph, Node, common_graph
+from .graph import Graph, Node, common_graph
 from .ops.base import Op, registered_ops
 
 __all__ = ["save", "load", "dumps", "loads", "register_op", "FORMAT", "VERSION"]

@@ -68,7 +68,6 @@ def test_empty_graph_passed_as_graph_is_used(fresh_graph):
 # -- item 7: roles under threads, concurrent node creation -----------------------
 
 def test_grad_in_one_thread_does_not_mark_another_threads_nodes(fresh_graph):
-    g = fresh_graph
     x = sg.variable("x")
     z = sg.variable("z")
     made: list[sg.Node] = []
@@ -164,7 +163,7 @@ def test_generator_run_in_its_own_context_keeps_its_graph(fresh_graph):
     """A generator shares its caller's context (as for decimal.localcontext); driven in
     a context of its own, its ``with Graph()`` does not capture the caller's nodes."""
     def gen():
-        with sg.Graph("inner") as g:
+        with sg.Graph("inner"):
             yield sg.variable("a")
             yield sg.variable("b")
 

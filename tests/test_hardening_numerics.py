@@ -257,3 +257,31 @@ def test_lazy_integer_feeds_that_may_not_fit_are_refused_without_computing():
         sg.evaluate(v + 1, {v: da.arange(4, chunks=2)})
     widened = sg.evaluate(v * 2, {v: da.arange(4, chunks=2).astype("int16")})
     assert np.asarray(widened.compute()).tolist() == [0, 2, 4, 6]
+
+
+class _FloatShape(sg.Op):
+    name = "float_shape"
+
+    def infer(self, x):
+        return (2.7,), x.dtype
+
+    def f(self, x):
+        return np.zeros(2)
+
+
+class _NumpyIntShape(sg.Op):
+    name = "numpy_int_shape"
+
+    def infer(self, x):
+        return [np.int64(2)], x.dtype
+
+    def f(self, x):
+        return np.zeros(2)
+
+
+def test_user_infer_shapes_are_integers_not_truncated():
+    x = sg.variable("x")
+    with pytest.raises(sg.SymgraphError, match="float_shape.*sizes must be integers"):
+        _FloatShape()(x)
+    node = _NumpyIntShape()(x)
+    assert node.shape == (2,) and type(node.shape[0]) is int

@@ -299,7 +299,7 @@ def as_node(value: Any, like: Node | None = None) -> Node:
     """
     if isinstance(value, Node):
         return value
-    if isinstance(value, (list, tuple)) and _holds_node(value):
+    if isinstance(value, (list, tuple)) and holds_node(value):
         from .shape import stack  # numpy would make an array of the list: so do we
 
         return stack(value)
@@ -318,7 +318,7 @@ def as_node(value: Any, like: Node | None = None) -> Node:
     return constant(value, graph=graph)
 
 
-def _holds_node(value: list | tuple) -> bool:
+def holds_node(value: list | tuple) -> bool:
     """Whether a (nested) list/tuple has a Node anywhere in it (an explicit stack, no recursion)."""
     todo = [value]
     while todo:
@@ -349,5 +349,5 @@ def make(op: Op, *inputs: Any) -> Node:
 
 __all__ = [
     "Op", "as_node", "as_nodes", "make", "broadcast_shapes", "ufunc_dtype", "float_dtype",
-    "is_inexact", "normalize_axis", "as_shape", "as_dim", "registered_ops", "get_default_graph",
+    "is_inexact", "normalize_axis", "as_shape", "as_dim", "holds_node", "registered_ops", "get_default_graph",
 ]

@@ -7,12 +7,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import DTypeError, SymgraphError
-from ..graph import Graph, Node, apply, get_default_graph
-from .base import Op, _holds_node, as_shape
-
-
-def _check_shape(shape: Any, what: str) -> tuple[int, ...]:
-    return as_shape(shape, what)
+from ..graph import Graph, Node, get_default_graph
+from .base import Op, as_shape, holds_node
 
 
 def _check_dtype(dtype: Any, what: str) -> np.dtype:
@@ -103,14 +99,14 @@ def variable(name: str, shape: Any = (), dtype: Any = "float64", *, graph: Graph
     """A named input of the graph, fed by node or by ``name`` when evaluating."""
     if not isinstance(name, str) or not name:
         raise SymgraphError(f"variable name must be a non-empty string, got {name!r}")
-    shape = _check_shape(shape, f"variable {name!r}")
+    shape = as_shape(shape, f"variable {name!r}")
     dtype = _check_dtype(dtype, f"variable {name!r}")
     return (graph if graph is not None else get_default_graph())._add(Variable(name, shape, dtype), ())
 
 
 def constant(value: Any, dtype: Any = None, *, graph: Graph | None = None) -> Node:
     """A constant node holding a copy of ``value``."""
-    if isinstance(value, Node) or isinstance(value, (list, tuple)) and _holds_node(value):
+    if isinstance(value, Node) or isinstance(value, (list, tuple)) and holds_node(value):
         raise SymgraphError("constant() expects an array or scalar, not Nodes; use sg.stack for a "
                             "list of nodes (any other builder stacks such a list itself)")
     try:
@@ -125,7 +121,7 @@ def constant(value: Any, dtype: Any = None, *, graph: Graph | None = None) -> No
 
 def full(shape: Any, value: float, dtype: Any = "float64", *, graph: Graph | None = None) -> Node:
     """A node of ``shape`` filled with ``value``."""
-    shape = _check_shape(shape, "full")
+    shape = as_shape(shape, "full")
     dtype = _check_dtype(dtype, "full")
     value = np.asarray(value, dtype=dtype).item()
     return (graph if graph is not None else get_default_graph())._add(Fill(value, shape, dtype), ())
