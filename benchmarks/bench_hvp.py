@@ -117,7 +117,7 @@ def time_all(cases: dict, reps: int) -> dict:
 
 
 def ancestors_count(outputs) -> int:
-    from symgraph.autodiff import ancestors
+    from symgraph.traversal import ancestors
     return len(ancestors(outputs))
 
 

@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 import symgraph as sg
-from symgraph.autodiff import ancestors
+from symgraph.traversal import ancestors
 
 
 def best_ms(fns, repeat: int = 9) -> list[float]:

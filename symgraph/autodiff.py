@@ -13,9 +13,7 @@ contributions from all of its consumers once.  Cost: O(nodes + edges).
 
 from __future__ import annotations
 
-import contextlib
-import gc
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -27,48 +25,7 @@ from .ops.elementwise import add_n, cast
 from .ops.reduce import sum as reduce_sum
 from .ops.sources import Fill, full, zeros_like
 from .structure import flatten
-
-# ---------------------------------------------------------------------------
-# graph walks
-# ---------------------------------------------------------------------------
-
-
-def ancestors(outputs: Iterable[Node], stop: set[Node] | frozenset = frozenset()) -> list[Node]:
-    """The outputs and every node they depend on, in creation (topological) order.
-
-    The walk does not go past nodes in ``stop`` (they are included themselves).
-    """
-    outputs = list(outputs)
-    if not outputs:
-        return []
-    nodes = outputs[0].graph._nodes
-    seen: set[int] = set()
-    todo = outputs
-    while todo:
-        n = todo.pop()
-        if n.id in seen:
-            continue
-        seen.add(n.id)
-        if n not in stop:
-            todo.extend(n.inputs)
-    return [nodes[i] for i in sorted(seen)]
-
-
-def pruned_subgraph(ys: Sequence[Node], wrt: Sequence[Node]) -> list[Node]:
-    """G': ancestors of ``ys`` that are also descendants of ``wrt``, topologically ordered."""
-    relevant: set[Node] = set(wrt)
-    out = []
-    for n in ancestors(ys):
-        if n in relevant:
-            out.append(n)
-            continue
-        for i in n.inputs:
-            if i in relevant:
-                relevant.add(n)
-                out.append(n)
-                break
-    return out
-
+from .traversal import paused_gc, pruned_subgraph
 
 # ---------------------------------------------------------------------------
 # argument checking
@@ -163,22 +120,6 @@ def build_grad(ys: Sequence[Node], grad_ys: Sequence[Node], wrt: Sequence[Node],
     graph = _same_graph(list(ys) + list(grad_ys) + list(wrt), "grad")
     with paused_gc():
         return _build_grad(graph, ys, grad_ys, wrt, order)
-
-
-@contextlib.contextmanager
-def paused_gc():
-    """Pause the cyclic garbage collector while building many nodes at once.
-
-    Building creates hundreds of thousands of long-lived objects; CPython's
-    collector would otherwise rescan the growing heap over and over.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _build_grad(graph: Graph, ys, grad_ys, wrt, order: int | None) -> list[Node]:

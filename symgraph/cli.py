@@ -23,7 +23,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import __version__
-from .autodiff import ancestors, grad
+from .autodiff import grad
+from .traversal import ancestors
 from .errors import SymgraphError
 from .evaluate import evaluate
 from .graph import Graph, Node

@@ -33,7 +33,7 @@ import numpy as np
 from . import diagnostics, fpwarn
 from .codegen import compile_nodes
 from .errors import EvaluationError, GraphMismatchError, SymgraphError, UnknownInputError
-from .evaluate import NameScope, _feed_node, _feed_value, _structure_key
+from .runtime import NameScope, feed_node, feed_value, structure_key
 from .graph import Graph, Node
 from .structure import flatten
 
@@ -129,7 +129,7 @@ class CompiledFunction:
         if len(args) != n:
             raise SymgraphError(f"function takes {n} input{'s' if n != 1 else ''} "
                                 f"({', '.join(self._names)}), got {len(args)}")
-        return [_feed_value(node, v) for node, v in zip(self.inputs, args)]
+        return [feed_value(node, v) for node, v in zip(self.inputs, args)]
 
     def _label(self, k: int) -> str:
         node = self.inputs[k]
@@ -195,7 +195,7 @@ def function(inputs: Any, outputs: Any, *, check_finite: bool = False,
         raise SymgraphError(f"function: memory_budget must be a number of bytes >= 0, got "
                             f"{memory_budget!r}")
     key = (tuple(n.id for n in in_nodes), tuple(o.id for o in out_leaves),
-           _structure_key(outputs), bool(check_finite), memory_budget, bool(reuse_buffers))
+           structure_key(outputs), bool(check_finite), memory_budget, bool(reuse_buffers))
     cache = graph.cache("function")
     found = cache.get(key)
     if found is not None:
@@ -237,7 +237,7 @@ def _input_node(graph: Graph, i: Any, scope: NameScope) -> Node:
     if not isinstance(i, (Node, str)):
         raise SymgraphError(f"function: inputs must be Nodes or variable names, got "
                             f"{type(i).__name__} {i!r:.40}")
-    node = _feed_node(graph, i, scope)
+    node = feed_node(graph, i, scope)
     if node is None:
         raise SymgraphError(f"function: input name {i!r} is ambiguous: several variables have "
                             "that name and the outputs depend on none of them; pass the node")

@@ -61,8 +61,9 @@ def leave(state: np.errstate | None) -> None:
 def _codes() -> dict:
     """Code objects of the loops whose frames tell which node runs (imported lazily)."""
     if not _loop_codes:
-        evaluate, compiled = sys.modules[f"{__package__}.evaluate"], sys.modules[f"{__package__}.compile"]
-        _loop_codes.update({evaluate._run_fast.__code__: "loop", evaluate._run_node.__code__: "loop",
+        evaluate, runtime = sys.modules[f"{__package__}.evaluate"], sys.modules[f"{__package__}.runtime"]
+        compiled = sys.modules[f"{__package__}.compile"]
+        _loop_codes.update({evaluate._run_fast.__code__: "loop", runtime.run_node.__code__: "loop",
                             compiled.CompiledFunction.__call__.__code__: "compiled"})
     return _loop_codes
 

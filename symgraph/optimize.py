@@ -20,10 +20,12 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .autodiff import _check_wrt, _same_graph, ancestors, build_grad, build_jvp
+from .autodiff import _check_wrt, _same_graph, build_grad, build_jvp
+from .traversal import ancestors
 from .derivatives import _scalar_y
 from .errors import ShapeError, SymgraphError
-from .evaluate import Evaluator, NameScope, normalize_feed
+from .evaluate import Evaluator
+from .runtime import NameScope, normalize_feed
 from .graph import Node
 from .ops.elementwise import add_n
 from .ops.reduce import sum as reduce_sum

@@ -26,9 +26,11 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .autodiff import ancestors, grad, pruned_subgraph
+from .autodiff import grad
+from .traversal import ancestors, pruned_subgraph
 from .errors import SymgraphError
-from .evaluate import Evaluator, NameScope, normalize_feed
+from .evaluate import Evaluator
+from .runtime import NameScope, normalize_feed
 from .graph import ROLES, Graph, Node, common_graph
 from .ops.base import is_inexact
 from .ops.sources import Variable

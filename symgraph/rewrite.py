@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .autodiff import ancestors
+from .traversal import ancestors
 from .errors import GraphMismatchError, SymgraphError
 from .graph import Node, apply
 from .ops import control, elementwise as ew, linalg, reduce as rd, shape as sh

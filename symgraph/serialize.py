@@ -40,7 +40,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .autodiff import ancestors
+from .traversal import ancestors
 from .errors import SerializationError
 from .graph import Graph, Node, common_graph
 from .ops.base import Op, registered_ops

@@ -56,7 +56,7 @@ import numpy as np
 import sympy
 from sympy.matrices.expressions.matexpr import MatrixElement
 
-from .autodiff import ancestors
+from .traversal import ancestors
 from .errors import MissingInputError, SymgraphError
 from .graph import Node, get_default_graph
 from .ops import control, elementwise as ew, linalg, nn, reduce as rd, shape as sh

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symgraph as sg
-from symgraph.autodiff import ancestors
+from symgraph.traversal import ancestors
 from symgraph.ops.base import Op, make
 from test_ops_fd import CASES, _build
 

@@ -510,7 +510,7 @@ def test_float32_hvp_graph_stays_float32(mode):
     loss = (sg.cross_entropy(sg.maximum(h, sg.where(h > 1, h, 0)) @ W2, labels)
             + 1e-3 * sg.sum(sg.square(W2)) + sg.sum(sg.abs(sg.minimum(W1, 0.5))))
     hv = sg.hvp(loss, [W1, W2], [np.ones((3, 5)), np.ones((5, 2))], mode=mode)
-    from symgraph.autodiff import ancestors
+    from symgraph.traversal import ancestors
     wide = [n for n in ancestors(hv) if n.dtype == np.float64]
     assert not wide, wide
     assert all(v.dtype == np.float32 for v in hv)

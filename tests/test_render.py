@@ -10,7 +10,7 @@ import pytest
 
 import symgraph as sg
 from symgraph import render
-from symgraph.autodiff import pruned_subgraph
+from symgraph.traversal import pruned_subgraph
 from symgraph.render import CONSTANT, FORWARD, GRADIENT_COLOURS, INPUT, format_value
 
 needs_dot = pytest.mark.skipif(not render.dot_available(),

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import symgraph as sg
 from symgraph import rewrite
-from symgraph.autodiff import ancestors
+from symgraph.traversal import ancestors
 from symgraph.graph import apply
 from symgraph.ops.base import Op, make
 from symgraph.ops.elementwise import Cast

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from ..autodiff import paused_gc
+from ..traversal import paused_gc
 from ..graph import Node
 from .emitter import EmitContext, Emitted, emit_program
 from .ir import Program, lower

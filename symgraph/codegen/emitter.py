@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..errors import SymgraphError
-from ..evaluate import _run_node
+from ..runtime import run_node
 from ..graph import Node
 from ..ops.shape import BroadcastTo
 from ..ops.sources import Constant
@@ -348,7 +348,7 @@ def _fallback_call(module: Module, v: Value, out: str, ins: list[str]) -> str:
     copy = aliasing(v) == "fresh"  # an op whose emit declined: copy so the buffer is ours
 
     def run(*args, _node=node, _copy=copy):
-        out = _run_node(_node, list(args))
+        out = run_node(_node, list(args))
         return np.array(out, copy=True) if _copy else out
 
     name = module.foreign(f"_op{node.id}", run, f"op {v.op.describe()!r} has no emit; calls its f")

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from ..autodiff import ancestors
+from ..traversal import ancestors
 from ..errors import MissingInputError
 from ..graph import Node
 from ..ops.base import Op
@@ -143,7 +143,7 @@ FOLD_LIMIT = 64
 def _fold_constants(values: Iterable[Value]) -> None:
     """Compute built-in ops whose inputs are all constants while compiling (with their own
     ``f``, so the values are the evaluator's); large results and failures wait for run time."""
-    from ..evaluate import _run_node
+    from ..runtime import run_node
 
     for v in values:
         if v.kind != "op" or not v.args or v.op is not v.node.op or type(v.op).emit is Op.emit:
@@ -158,7 +158,7 @@ def _fold_constants(values: Iterable[Value]) -> None:
             args.append(np.broadcast_to(value, r.shape) if value.shape != r.shape else value)
         try:
             with np.errstate(all="ignore"):
-                result = np.array(_run_node(v.node, args))
+                result = np.array(run_node(v.node, args))
         except Exception:  # let the compiled code raise it at run time, like the evaluator
             continue
         result.setflags(write=False)
