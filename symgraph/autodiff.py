@@ -23,7 +23,7 @@ from .graph import Graph, Node, common_graph
 from .ops.base import Op, as_node, is_inexact
 from .ops.elementwise import add_n, cast
 from .ops.reduce import sum as reduce_sum
-from .ops.sources import Fill, full, zeros_like
+from .ops.sources import Full, full, zeros_like
 from .structure import flatten
 from .traversal import paused_gc, pruned_subgraph
 
@@ -85,6 +85,20 @@ def _check_rules(op: Op, node: Node, rules: Any) -> None:
                             "entry (a Node, None or a callable) per input")
 
 
+def _bprop(op: Op, node: Node, g: Node, needs: list[bool]) -> list:
+    """The op's bprop entries for ``node`` (checked: one per input), given only what is needed."""
+    if op.bprop is None:
+        raise UndefinedGradientError(
+            f"op {op.name!r} (node #{node.id}) defines no bprop, so no gradient can flow "
+            "through it; define bprop on the op or wrap its input in stop_gradient")
+    if op._bprop_needs:
+        rules = op.bprop(node.inputs, node, g, needs)
+    else:
+        rules = op.bprop(node.inputs, node, g)
+    _check_rules(op, node, rules)
+    return rules
+
+
 def _resolve(rule: Any) -> Node | None:
     return rule() if callable(rule) and not isinstance(rule, Node) else rule
 
@@ -141,16 +155,13 @@ def _build_grad(graph: Graph, ys, grad_ys, wrt, order: int | None) -> list[Node]
             g = contribs[0] if len(contribs) == 1 else add_n(contribs)
             if node in wrt_set:
                 table[node] = g
+            op = node.op
+            if not op.differentiable:
+                continue
             needs = [i in relevant_set and i.dtype.kind in "fc" for i in node.inputs]
             if not any(needs):
                 continue
-            op = node.op
-            if op.bprop is None:
-                raise UndefinedGradientError(
-                    f"op {op.name!r} (node #{node.id}) defines no bprop, so no gradient can flow "
-                    "through it; define bprop on the op or wrap its input in stop_gradient")
-            rules = op.bprop(node.inputs, node, g)
-            _check_rules(op, node, rules)
+            rules = _bprop(op, node, g, needs)
             for k, inp in enumerate(node.inputs):
                 rule = rules[k]
                 if not needs[k] or rule is None:
@@ -198,11 +209,11 @@ def vjp(y: Node, wrt: Any, cotangent: Any) -> Any:
 # ---------------------------------------------------------------------------
 
 
-class LinearizationPoint(Fill):
+class LinearizationPoint(Full):
     """Zeros that are never shared with other nodes: the dummy cotangent used
     to transpose a bprop rule into a forward-mode rule."""
 
-    name = "zeros"
+    name = "linearization_point"
 
     def cse_key(self) -> None:
         return None
@@ -222,8 +233,7 @@ def _jvp_from_bprop(node: Node, tangents: list[Node | None], order: int) -> Node
         raise UndefinedGradientError(f"op {op.name!r} (node #{node.id}) defines neither jvp nor "
                                      "bprop, so no derivative can flow through it")
     u = node.graph._add(LinearizationPoint(0, node.shape, node.dtype), ())
-    rules = op.bprop(node.inputs, node, u)
-    _check_rules(op, node, rules)
+    rules = _bprop(op, node, u, [t is not None for t in tangents])
     terms = []
     for k, (inp, rule, t) in enumerate(zip(node.inputs, rules, tangents)):
         if t is None or rule is None:

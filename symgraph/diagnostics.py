@@ -8,6 +8,7 @@ import numpy as np
 
 from .errors import SymgraphError
 from .graph import Node
+from .ops.elementwise import Divide, Where
 
 
 class NonFiniteError(SymgraphError, FloatingPointError):
@@ -65,7 +66,7 @@ def _hint(node: Node, arr: np.ndarray, inputs: Sequence) -> str | None:
     """Say what usually causes a NaN that the final result may not even show."""
     if node.role != "gradient":
         masked_by = next((n for n in node.graph.nodes[node.id + 1:]
-                          if n.op.name == "where" and node in n.inputs[1:]), None)
+                          if isinstance(n.op, Where) and node in n.inputs[1:]), None)
         if masked_by is None:
             return None
         return (f"  hint: this value feeds a branch of sg.where (node #{masked_by.id}), which "
@@ -74,7 +75,7 @@ def _hint(node: Node, arr: np.ndarray, inputs: Sequence) -> str | None:
     if not np.isnan(arr).any() or not inputs:
         return None
     arrays = [np.asarray(i) for i in inputs]
-    zero_div = node.op.name == "div" and len(arrays) == 2 and np.any(arrays[1] == 0)
+    zero_div = isinstance(node.op, Divide) and len(arrays) == 2 and np.any(arrays[1] == 0)
     has_inf = any(a.dtype.kind in "fc" and np.isinf(a).any() for a in arrays)
     if not (zero_div or has_inf):
         return None

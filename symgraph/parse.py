@@ -12,6 +12,7 @@ symgraph builder calls, which only make graph nodes.
 from __future__ import annotations
 
 import ast
+import inspect
 import math
 import re
 from typing import Callable, Mapping
@@ -21,6 +22,7 @@ import numpy as np
 from . import ops
 from .errors import SymgraphError
 from .graph import Graph, Node, get_default_graph
+from .ops.base import builtin_ops
 
 #: Longest accepted expression, in characters.
 MAX_LENGTH = 2000
@@ -34,13 +36,22 @@ class ParseError(SymgraphError, ValueError):
     """An expression that is not in the accepted language; the message says why."""
 
 
+def _cli_functions() -> dict[str, tuple[Callable[..., Node], int]]:
+    """name -> (builder, number of arguments): the builders of the ops that allow the CLI
+    (``Op.cli``), each called with its required positional arguments only."""
+    table = {}
+    for cls in builtin_ops().values():
+        names = (cls.name,) if cls.cli is True else tuple(cls.cli or ())
+        for name in names:
+            builder = getattr(ops, name)
+            params = inspect.signature(builder).parameters.values()
+            table[name] = (builder, sum(1 for p in params if p.default is p.empty
+                                        and p.kind is p.POSITIONAL_OR_KEYWORD))
+    return dict(sorted(table.items()))
+
+
 #: name -> (builder, number of arguments)
-FUNCTIONS: dict[str, tuple[Callable[..., Node], int]] = {
-    **{name: (getattr(ops, name), 1) for name in (
-        "exp", "log", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "abs", "sqrt", "square",
-        "sign", "sum", "mean", "max", "min", "logsumexp", "softmax", "log_softmax", "transpose")},
-    **{name: (getattr(ops, name), 2) for name in ("maximum", "minimum", "power", "dot", "matmul")},
-}
+FUNCTIONS: dict[str, tuple[Callable[..., Node], int]] = _cli_functions()
 
 #: Names that stand for numbers rather than variables.
 CONSTANTS: dict[str, float] = {"pi": math.pi}

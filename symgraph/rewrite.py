@@ -17,7 +17,9 @@ Every other rule, constant folding included, gives bit-identical values;
 ``log(exp(x))`` and matching ``add_n`` terms given in another order differ
 only by rounding.
 
-Add a rule for your own op with ``@register(MyOp)``; ``rules()`` lists them.
+Add a rule for your own op with ``@register(MyOp)``, or for every op with a flag
+(``@register("elementwise")``: a user op that sets the flag gets the rule too);
+``rules()`` lists them.
 """
 
 from __future__ import annotations
@@ -32,9 +34,9 @@ import numpy as np
 from .traversal import ancestors
 from .errors import GraphMismatchError, SymgraphError
 from .graph import Node, apply
-from .ops import control, elementwise as ew, linalg, reduce as rd, shape as sh
+from .ops import control, elementwise as ew, shape as sh
 from .ops.base import Op
-from .ops.sources import Constant, Fill, constant, full
+from .ops.sources import Constant, Full, constant, full
 from .structure import flatten
 
 #: Folded results up to this many elements become Constant nodes (the size up
@@ -48,30 +50,37 @@ MAX_REWRITES_PER_NODE = 100
 
 @dataclass(frozen=True)
 class Rule:
-    """One rewrite: ``fn(node) -> Node | None`` for nodes of the ``ops`` types."""
+    """One rewrite: ``fn(node) -> Node | None`` for nodes of the ``ops`` types or flags."""
 
     name: str
-    ops: tuple[type, ...]
+    ops: tuple[type | str, ...]
     fn: Callable[[Node], Node | None]
     doc: str
 
 
-_RULES: dict[type, list[Rule]] = {}
+#: The flags a rule may be registered for (class attributes of ``Op``).
+FLAGS = ("elementwise", "structural", "selects", "linear", "multilinear", "commutative")
+
+_RULES: dict[type | str, list[Rule]] = {}
 _RULES_FOR_TYPE: dict[type, tuple[Rule, ...]] = {}
 
 
-def register(*op_types: type, name: str | None = None) -> Callable:
-    """Decorator adding a rewrite rule for nodes whose op is one of ``op_types``.
+def register(*targets: type | str, name: str | None = None) -> Callable:
+    """Decorator adding a rewrite rule for nodes whose op is one of ``targets``.
 
-    Rules registered for a base class (``Op`` itself for rules about every op)
-    apply to its subclasses and run before the subclass's own rules.
+    A target is an Op subclass or the name of a flag (``"elementwise"``,
+    ``"linear"``, ... see ``FLAGS``) that an op class sets.  Rules for ``Op``
+    itself run first, then rules for flags, then those of each class from the
+    most general to the op's own.
     """
-    if not op_types or not all(isinstance(t, type) and issubclass(t, Op) for t in op_types):
-        raise SymgraphError(f"register: expected Op subclasses, got {op_types!r}")
+    ok = [(isinstance(t, type) and issubclass(t, Op)) or t in FLAGS for t in targets]
+    if not targets or not all(ok):
+        raise SymgraphError(f"register: expected Op subclasses or flag names {FLAGS}, got "
+                            f"{targets!r}")
 
     def decorate(fn: Callable[[Node], Node | None]) -> Callable[[Node], Node | None]:
-        rule = Rule(name or fn.__name__, tuple(op_types), fn, (fn.__doc__ or "").strip())
-        for t in op_types:
+        rule = Rule(name or fn.__name__, tuple(targets), fn, (fn.__doc__ or "").strip())
+        for t in targets:
             _RULES.setdefault(t, []).append(rule)
         _RULES_FOR_TYPE.clear()
         return fn
@@ -80,14 +89,15 @@ def register(*op_types: type, name: str | None = None) -> Callable:
 
 
 def rules_for(op_type: type) -> tuple[Rule, ...]:
-    """The rules tried on a node of ``op_type``: general (base-class) rules first."""
+    """The rules tried on a node of ``op_type``: general rules first (see ``register``)."""
     found = _RULES_FOR_TYPE.get(op_type)
     if found is None:
+        groups = [_RULES.get(Op, ())]
+        groups += [_RULES.get(flag, ()) for flag in FLAGS if getattr(op_type, flag, False)]
+        groups += [_RULES.get(klass, ()) for klass in reversed(op_type.__mro__) if klass is not Op]
         ordered: list[Rule] = []
-        for klass in reversed(op_type.__mro__):
-            for rule in _RULES.get(klass, ()):
-                if rule not in ordered:
-                    ordered.append(rule)
+        for group in groups:
+            ordered.extend(r for r in group if r not in ordered)
         found = _RULES_FOR_TYPE[op_type] = tuple(ordered)
     return found
 
@@ -201,7 +211,7 @@ class _Rewriter:
         the first one this pass settles, or an older mirror ``b op a``
         already in the graph, stands for all of them.
         """
-        if type(node.op) not in COMMUTATIVE:
+        if not node.op.commutative:
             return None
         op_key = node.op.cse_key()
         if op_key is None:
@@ -267,7 +277,7 @@ def uniform_value(node: Node) -> np.ndarray | None:
     """
     while isinstance(node.op, (sh.BroadcastTo, sh.Reshape)):
         node = node.inputs[0]
-    if isinstance(node.op, Fill):
+    if isinstance(node.op, Full):
         return np.asarray(node.op.value, dtype=node.dtype)
     if isinstance(node.op, Constant):
         # keyed by the op (identity equality); Node's == builds comparison nodes
@@ -287,7 +297,7 @@ def is_value(node: Node, value: Any) -> bool:
 
 def is_source(node: Node) -> bool:
     """Whether ``node`` holds a known array (a constant or a fill)."""
-    return isinstance(node.op, (Constant, Fill))
+    return isinstance(node.op, (Constant, Full))
 
 
 def like(x: Node, node: Node) -> Node:
@@ -305,7 +315,7 @@ def filled(node: Node, value: Any) -> Node:
 
 
 def _source_value(node: Node) -> np.ndarray:
-    if isinstance(node.op, Fill):
+    if isinstance(node.op, Full):
         return np.full(node.shape, node.op.value, dtype=node.dtype)
     return node.op.value
 
@@ -325,21 +335,6 @@ def _quiet():
         yield
 
 
-ELEMENTWISE = (ew.Unary, ew.Binary, ew.Where, ew.AddN, ew.Cast)
-"""Ops whose every output element depends only on the same element of each input."""
-
-SELECTING = (sh.Reshape, sh.Transpose, sh.BroadcastTo, sh.GetItem, sh.Concatenate, sh.Stack,
-             rd.Max, rd.Min, control.StopGradient)
-"""Ops whose output elements are copies of input elements: fills stay fills."""
-
-ZERO_PRESERVING = (rd.Sum, rd.Mean, sh.SumTo, sh.ScatterAdd, linalg.MatMul)
-"""Linear ops: zeros in give zeros out (for MatMul, one zero operand is enough)."""
-
-COMMUTATIVE: set[type] = {ew.Add, ew.Multiply, ew.Maximum, ew.Minimum, ew.Equal, ew.NotEqual,
-                           ew.AddN}
-"""Ops whose result does not depend on the order of their inputs (see ``match_commutative``)."""
-
-
 # ---------------------------------------------------------------------------
 # constants
 # ---------------------------------------------------------------------------
@@ -354,7 +349,7 @@ def constant_folding(node: Node) -> Node | None:
     op = node.op
     if not node.inputs or op.is_variable or op.cse_key() is None:
         return None  # a source, or not a deterministic function of its inputs
-    if isinstance(op, ELEMENTWISE):
+    if op.elementwise:
         uniform = [uniform_value(i) for i in node.inputs]
         if all(u is not None for u in uniform):
             args = [np.full((1,), u, dtype=i.dtype) for u, i in zip(uniform, node.inputs)]
@@ -384,7 +379,7 @@ def _run(op: Op, args: list[np.ndarray], shape: tuple[int, ...], dtype: np.dtype
     return out.astype(dtype, copy=False)
 
 
-@register(*SELECTING)
+@register("structural", "selects")
 def fill_propagation(node: Node) -> Node | None:
     """Moving, copying or picking elements of one repeated value gives that value
     (e.g. a broadcast scalar zero): a broadcast scalar fill."""
@@ -397,7 +392,7 @@ def fill_propagation(node: Node) -> Node | None:
     return filled(node, first.astype(node.dtype).item())
 
 
-@register(*ELEMENTWISE)
+@register("elementwise")
 def elementwise_of_broadcast(node: Node) -> Node | None:
     """f(broadcast_to(a, s), b) -> f(a, b), broadcast afterwards if still needed:
     numpy broadcasts anyway, and f runs on fewer elements."""
@@ -408,10 +403,15 @@ def elementwise_of_broadcast(node: Node) -> Node | None:
     return sh.broadcast_to(apply(node.op, stripped), node.shape)
 
 
-@register(*ZERO_PRESERVING)
+@register("linear", "multilinear")
 def zero_propagation(node: Node) -> Node | None:
-    """Sums and products of zeros are zeros (``A @ 0`` assumes A finite)."""
-    if any(is_value(i, 0) for i in node.inputs):
+    """A linear op of zeros is zeros; a multilinear op (matmul) of one zero operand too
+    (``A @ 0`` assumes A finite).  Elementwise ops are left to constant folding and
+    their own identities (``x * 0``), which keep signed zeros."""
+    if node.op.elementwise:
+        return None
+    zeros = [is_value(i, 0) for i in node.inputs]
+    if any(zeros) if node.op.multilinear else zeros and all(zeros):
         return filled(node, 0)
     return None
 

@@ -43,7 +43,7 @@ import numpy as np
 from .traversal import ancestors
 from .errors import SerializationError
 from .graph import Graph, Node, common_graph
-from .ops.base import Op, registered_ops
+from .ops.base import Op, builtin_ops, is_abstract
 
 __all__ = ["save", "load", "dumps", "loads", "register_op", "FORMAT", "VERSION"]
 
@@ -68,11 +68,6 @@ _DTYPES = {np.dtype(d).name: np.dtype(d) for d in (
     "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
     "float16", "float32", "float64", "complex64", "complex128")}
 
-# Abstract bases defined in symgraph that are not ops of their own.
-_ABSTRACT = {"symgraph.ops.elementwise.Unary", "symgraph.ops.elementwise.Binary",
-             "symgraph.ops.elementwise.Compare", "symgraph.ops.reduce.Reduction",
-             "symgraph.ops.reduce._Extremum"}
-
 _USER_OPS: dict[str, type] = {}
 _USER_NAMES: dict[type, str] = {}  # the name a registered class is saved under
 
@@ -83,7 +78,7 @@ def _op_key(cls: type) -> str:
 
 @functools.lru_cache(maxsize=None)
 def _is_builtin(cls: type) -> bool:
-    return cls.__module__.split(".")[0] == "symgraph" and _op_key(cls) not in _ABSTRACT
+    return cls.__module__.split(".")[0] == "symgraph" and not is_abstract(cls)
 
 
 def register_op(cls: type, name: str | None = None) -> type:
@@ -110,7 +105,12 @@ def _name_of(cls: type) -> str:
 
 
 def _builtin_ops() -> dict[str, type]:
-    return {k: c for k, c in registered_ops().items() if _is_builtin(c) and k == _op_key(c)}
+    """Built-in ops by the names files use: ``module.QualName``, and the names they had before."""
+    table = {k: c for k, c in builtin_ops().items() if k == _op_key(c)}
+    for cls in list(table.values()):
+        for old in cls.formerly:
+            table.setdefault(old, cls)
+    return table
 
 
 def _allowed_ops(extra: Any) -> dict[str, type]:
@@ -297,132 +297,31 @@ def _parse_shape(v: Any, where: str, max_elements: int) -> tuple[int, ...]:
 
 
 # ---------------------------------------------------------------------------
-# per-op parameter checks for the built-in ops
+# parameter checks: what each op declares in ``param_types``
 # ---------------------------------------------------------------------------
-
-
-def _schemas() -> dict[str, dict[str, Callable[[Any], bool]]]:
-    """Expected attributes of each built-in op and a predicate for each value."""
-    def shape(v):
-        return isinstance(v, tuple) and all(_is_int(s) and s >= 0 for s in v) and len(v) <= _MAX_NDIM
-
-    def axes(v):
-        return isinstance(v, tuple) and all(_is_int(a) for a in v) and len(v) <= _MAX_NDIM
-
-    def dtype(v):
-        return isinstance(v, np.dtype)
-
-    def integer(v):
-        return _is_int(v)
-
-    def boolean(v):
-        return isinstance(v, bool)
-
-    def scalar(v):
-        return isinstance(v, (bool, int, float, complex))
-
-    def index(v):
-        return isinstance(v, tuple) and len(v) <= _MAX_NDIM and all(
-            i is None or i is Ellipsis or isinstance(i, slice) or _is_int(i)
-            or (isinstance(i, np.ndarray) and i.dtype == np.int64) for i in v)
-
-    def name(v):
-        return isinstance(v, str) and 0 < len(v) <= 1000
-
-    def reduction(v):
-        return v in ("mean", "sum", "none")
-
-    m = "symgraph.ops."
-    table = {
-        m + "sources.Variable": {"var_name": name, "shape": shape, "dtype": dtype},
-        m + "sources.Constant": {"value": lambda v: isinstance(v, np.ndarray)},
-        m + "sources.Fill": {"value": scalar, "shape": shape, "dtype": dtype},
-        "symgraph.autodiff.LinearizationPoint": {"value": scalar, "shape": shape, "dtype": dtype},
-        m + "elementwise.Cast": {"dtype": dtype},
-        m + "shape.Reshape": {"shape": shape},
-        m + "shape.BroadcastTo": {"shape": shape},
-        m + "shape.SumTo": {"shape": shape},
-        m + "shape.Transpose": {"axes": axes},
-        m + "shape.Concatenate": {"axis": integer},
-        m + "shape.Stack": {"axis": integer},
-        m + "shape.GetItem": {"index": index},
-        m + "shape.ScatterAdd": {"index": index, "shape": shape},
-        m + "nn.Softmax": {"axis": integer},
-        m + "nn.LogSoftmax": {"axis": integer},
-        m + "nn.OneHot": {"depth": lambda v: _is_int(v) and 0 <= v <= MAX_ELEMENTS, "dtype": dtype},
-        m + "nn.CrossEntropy": {"reduction": reduction},
-    }
-    for red in ("Sum", "Mean", "Max", "Min", "LogSumExp"):
-        table[m + "reduce." + red] = {"axis": axes, "keepdims": boolean}
-    return table
-
-
-_SCHEMAS: dict[str, dict] | None = None
 
 
 def _check_params(cls: type, key: str, params: dict[str, Any], where: str,
                   max_elements: int) -> None:
-    global _SCHEMAS
-    if _SCHEMAS is None:
-        _SCHEMAS = _schemas()
     for attr in params:
         if (not attr.isidentifier() or attr.startswith("__") or attr in ("name", "is_variable")
                 or callable(getattr(cls, attr, None))):
             raise SerializationError(f"{where}: op {key!r} cannot have a parameter named {attr!r}")
-    schema = _SCHEMAS.get(key)
-    if schema is None:
+    kinds = cls.param_types
+    if kinds is None:
         if _is_builtin(cls) and not _has_params(cls) and params:
             raise SerializationError(f"{where}: op {key!r} takes no parameters, got "
                                      f"{sorted(params)}")
         return
-    if set(params) != set(schema):
-        raise SerializationError(f"{where}: op {key!r} takes parameters {sorted(schema)}, got "
+    if set(params) != set(kinds):
+        raise SerializationError(f"{where}: op {key!r} takes parameters {sorted(kinds)}, got "
                                  f"{sorted(params)}")
-    for attr, ok in schema.items():
-        if not ok(params[attr]):
+    for attr, kind in kinds.items():
+        if not kind.accepts(params[attr]):
             raise SerializationError(f"{where}: invalid value for parameter {attr!r} of op "
-                                     f"{key!r}: {params[attr]!r:.80}")
-    if "shape" in schema:  # every built-in "shape" parameter is the shape of a node
-        _parse_shape(list(params["shape"]), f"{where}, parameter 'shape'", max_elements)
-
-
-def _semantic_problem(cls: type, p: dict[str, Any], inputs: tuple[Node, ...]) -> str | None:
-    """What the builder functions check but the ops' ``infer`` trusts (built-in ops only)."""
-    op = cls.__name__
-    x = inputs[0] if inputs else None
-    ndim = x.ndim if x is not None else 0
-    if op == "Reshape" and int(np.prod(p["shape"], dtype=object)) != x.size:
-        return f"cannot reshape shape {x.shape} (size {x.size}) into shape {p['shape']}"
-    if op in ("BroadcastTo", "SumTo"):
-        big, small = (p["shape"], x.shape) if op == "BroadcastTo" else (x.shape, p["shape"])
-        try:
-            ok = np.broadcast_shapes(big, small) == tuple(big)
-        except ValueError:
-            ok = False
-        if not ok:
-            return f"shape {small} does not broadcast to shape {big}"
-    if op == "Transpose" and sorted(p["axes"]) != list(range(ndim)):
-        return f"axes {p['axes']} are not a permutation of the {ndim} axes of shape {x.shape}"
-    if op in ("Sum", "Mean", "Max", "Min", "LogSumExp") and (
-            list(p["axis"]) != sorted(set(p["axis"])) or any(not 0 <= a < ndim for a in p["axis"])):
-        return f"axis {p['axis']} is not a sorted tuple of distinct axes of shape {x.shape}"
-    limit = ndim + 1 if op == "Stack" else ndim
-    if op in ("Concatenate", "Stack", "Softmax", "LogSoftmax") and not 0 <= p["axis"] < limit:
-        return f"axis {p['axis']} is out of range for shape {x.shape}"
-    if op == "ScatterAdd":
-        try:
-            probe = np.broadcast_to(np.zeros((), x.dtype), p["shape"])[p["index"]].shape
-        except (IndexError, ValueError, TypeError) as e:
-            return f"index is invalid for shape {p['shape']}: {e}"
-        if probe != x.shape:
-            return f"index selects shape {probe} from shape {p['shape']}, but the input has shape {x.shape}"
-    if op in ("OneHot", "CrossEntropy"):
-        labels = inputs[0] if op == "OneHot" else inputs[1]
-        if labels.dtype.kind not in "iu":
-            return f"labels must be integers, got dtype {labels.dtype}"
-        if op == "CrossEntropy" and (x.ndim == 0 or labels.shape != x.shape[:-1]):
-            return f"labels of shape {labels.shape} do not match logits of shape {x.shape}"
-    return None
+                                     f"{key!r} (expected {kind.name}): {params[attr]!r:.80}")
+        if kind.is_shape:
+            _parse_shape(list(params[attr]), f"{where}, parameter {attr!r}", max_elements)
 
 
 def _has_params(cls: type) -> bool:
@@ -849,14 +748,10 @@ class _Loader:
             raise SerializationError(f"{where}: params must be a JSON object, got {_show(params)}")
         values = {a: self.decoder.value(v, f"{where}, parameter {a!r}") if type(v) is not int
                   else v for a, v in params.items()}
-        builtin = _is_builtin(cls)
         _check_params(cls, key, values, where, self.max_elements)
         op = cls.__new__(cls)
         op.__dict__.update(values)
         args = tuple(made[i] for i in inputs)
-        problem = _semantic_problem(cls, values, args) if builtin else None
-        if problem:
-            raise SerializationError(f"{where}: {problem}")
         before = len(graph._nodes)
         try:
             with graph.building(role, order):

@@ -22,9 +22,12 @@ format of ``sympy.cse``: ``replacements`` is a list of ``(symbol, expression)``
 in dependency order and substituting them back in reverse gives the plain
 expression.  The graph's own sharing is used, so no search is needed.
 
-``stop_gradient`` translates to its argument (sympy has no such notion), and
-``cross_entropy``/``one_hot`` need constant labels.  Ops without a
-translation raise ``SymgraphError``; add one with ``@register_to_sympy(MyOp)``.
+Each op declares its own translation (``Op.to_sympy``, given this module for
+``sympy`` and the helpers ``elementwise``, ``reduce``, ``number``, ...; an
+elementwise op just names its sympy function).  ``stop_gradient`` translates
+to its argument (sympy has no such notion), and ``cross_entropy``/``one_hot``
+need constant labels.  Ops without a translation raise ``SymgraphError``; a
+user op declares ``to_sympy`` or is registered with ``@register_to_sympy(MyOp)``.
 
 ``from_sympy(expr, {"x": node, ...})`` builds nodes from a sympy expression:
 symbols are looked up by name, whatever their assumptions (an array node makes
@@ -59,9 +62,8 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 from .traversal import ancestors
 from .errors import MissingInputError, SymgraphError
 from .graph import Node, get_default_graph
-from .ops import control, elementwise as ew, linalg, nn, reduce as rd, shape as sh
-from .ops import sources
-from .ops.base import as_nodes
+from .ops import elementwise as ew, shape as sh, sources
+from .ops.base import NO_SYMPY, as_nodes, builtin_ops
 from .structure import flatten
 
 #: to_sympy refuses nodes with more elements than this: every element is an expression.
@@ -87,12 +89,17 @@ def register_to_sympy(*op_types: type) -> Callable:
     return decorate
 
 
-def _translation(op_type: type) -> Callable | None:
-    for klass in op_type.__mro__:
+def _translation(op: Any) -> Callable | None:
+    """``fn(node, *arrays)``: a registered translation, else the op's own ``to_sympy``."""
+    for klass in type(op).__mro__:
         fn = _TO_SYMPY.get(klass)
         if fn is not None:
             return fn
-    return None
+    own = op.to_sympy
+    if own is None or own is NO_SYMPY:
+        return None
+    module = sys.modules[__name__]
+    return lambda node, *arrays: own(module, node, *arrays)
 
 
 def to_sympy(nodes: Any, cse: bool = False, *,
@@ -131,19 +138,20 @@ def to_sympy(nodes: Any, cse: bool = False, *,
         if n.size > MAX_ELEMENTS:
             raise SymgraphError(f"to_sympy: node #{n.id} ({n.op.name}) has {n.size} elements; "
                                 f"to_sympy expands arrays elementwise (limit {MAX_ELEMENTS})")
-        fn = _translation(type(n.op))
+        fn = _translation(n.op)
         if fn is None:
             raise SymgraphError(f"to_sympy: op {n.op.name!r} (node #{n.id}) has no sympy "
-                                "translation; add one with symgraph.sympy_bridge.register_to_sympy")
+                                "translation; declare to_sympy on the op or register one with "
+                                "symgraph.sympy_bridge.register_to_sympy")
         try:
-            if isinstance(n.op, sources.Variable):
-                out = _variable(n, fixed)
+            if n.op.is_variable:
+                out = variable_symbols(n, fixed)
             else:
-                out = _as_exprs(fn(n, *[values[i] for i in n.inputs]))
+                out = as_exprs(fn(n, *[values[i] for i in n.inputs]))
             if out.shape != n.shape:
                 raise SymgraphError(f"to_sympy: translation of {n.op.name!r} gave shape "
                                     f"{out.shape}, expected {n.shape}")
-            if cse and n.inputs and uses.get(n, 0) > 1 and not isinstance(n.op, _MOVES):
+            if cse and n.inputs and uses.get(n, 0) > 1 and not n.op.structural:
                 out = _replace(out, n, names, symbol_of, replacements, fixed is not None)
         except RecursionError:
             raise _too_deep("to_sympy", f"node #{n.id} ({n.op.name}) is {depth[n]} ops "
@@ -187,10 +195,6 @@ def _check_assumptions(assumptions: Any) -> dict[str, bool] | None:
     return out
 
 
-_MOVES = (sh.Reshape, sh.Transpose, sh.BroadcastTo, sh.GetItem, control.StopGradient)
-"""Ops whose elements are input elements: naming them would only add aliases."""
-
-
 def _replace(out, node, names, symbol_of, replacements, plain: bool) -> np.ndarray:
     """Each compound element of a shared node becomes a symbol (one per distinct expression)."""
     real = node.dtype.kind == "f" and not plain
@@ -216,7 +220,7 @@ def _check_names(order: list[Node]) -> None:
             seen[n.name] = n
 
 
-def _as_exprs(arr: Any) -> np.ndarray:
+def as_exprs(arr: Any) -> np.ndarray:
     """An object array whose entries are all sympy objects."""
     arr = np.asarray(arr, dtype=object)
     flat = arr.reshape(-1)
@@ -272,18 +276,13 @@ def number(value: Any) -> sympy.Basic:
     return sympy.Float(value, precision=53)
 
 
-def _elementwise(fn: Callable) -> Callable:
-    ufunc = None
-
-    def translate(node, *arrays):
-        nonlocal ufunc
-        if ufunc is None or ufunc.nin != len(arrays):
-            ufunc = np.frompyfunc(fn, len(arrays), 1)
-        return np.broadcast_to(np.asarray(ufunc(*arrays), dtype=object), node.shape)
-    return translate
+def elementwise(fn: Callable, node: Node, *arrays: np.ndarray) -> np.ndarray:
+    """``fn`` applied to matching elements of ``arrays`` (broadcast), shaped like ``node``."""
+    ufunc = np.frompyfunc(fn, len(arrays), 1)
+    return np.broadcast_to(np.asarray(ufunc(*arrays), dtype=object), node.shape)
 
 
-def _variable(node: Node, fixed: dict[str, bool] | None = None) -> np.ndarray:
+def variable_symbols(node: Node, fixed: dict[str, bool] | None = None) -> np.ndarray:
     """``Symbol(name)`` or elements of ``IndexedBase(name)``; ``fixed`` None: from the dtype."""
     kind = node.dtype.kind
     if fixed is not None:
@@ -301,69 +300,14 @@ def _variable(node: Node, fixed: dict[str, bool] | None = None) -> np.ndarray:
     return out
 
 
-register_to_sympy(sources.Variable)(lambda node: _variable(node, {}))
-register_to_sympy(sources.Constant)(
-    lambda node: _as_exprs(np.vectorize(number, otypes=[object])(node.op.value))
-    if node.size else np.empty(node.shape, dtype=object))
-register_to_sympy(sources.Fill)(
-    lambda node: np.broadcast_to(np.asarray(number(np.asarray(node.op.value, node.dtype)),
-                                            dtype=object), node.shape))
-
-_ELEMENTWISE_RULES: dict[type, Callable] = {
-    ew.Add: lambda a, b: a + b,
-    ew.Subtract: lambda a, b: a - b,
-    ew.Multiply: lambda a, b: a * b,
-    ew.Divide: lambda a, b: a / b,
-    ew.Power: lambda a, b: a ** b,
-    ew.Maximum: sympy.Max,
-    ew.Minimum: sympy.Min,
-    ew.Equal: sympy.Eq,
-    ew.NotEqual: sympy.Ne,
-    ew.Less: sympy.Lt,
-    ew.LessEqual: sympy.Le,
-    ew.Greater: sympy.Gt,
-    ew.GreaterEqual: sympy.Ge,
-    ew.Negative: lambda x: -x,
-    ew.Exp: sympy.exp,
-    ew.Log: sympy.log,
-    ew.Sin: sympy.sin,
-    ew.Cos: sympy.cos,
-    ew.Tan: sympy.tan,
-    ew.Tanh: sympy.tanh,
-    ew.Sigmoid: lambda x: 1 / (1 + sympy.exp(-x)),
-    ew.Relu: lambda x: sympy.Max(x, 0),
-    ew.Abs: sympy.Abs,
-    ew.Sqrt: sympy.sqrt,
-    ew.Square: lambda x: x ** 2,
-    ew.Sign: sympy.sign,
-    ew.Where: lambda c, a, b: sympy.Piecewise((a, c), (b, True)),
-    ew.AddN: lambda *xs: sympy.Add(*xs),
-}
-for _op, _fn in _ELEMENTWISE_RULES.items():
-    register_to_sympy(_op)(_elementwise(_fn))
+def constant_exprs(value: np.ndarray) -> np.ndarray:
+    """A constant array as an object array of exact sympy numbers."""
+    if not value.size:
+        return np.empty(value.shape, dtype=object)
+    return as_exprs(np.vectorize(number, otypes=[object])(value))
 
 
-@register_to_sympy(ew.Cast)
-def _cast(node, x):
-    src, dst = node.inputs[0].dtype, node.dtype
-    if dst.kind in "fc" and src.kind in "iufc":
-        return x
-    if dst.kind in "iu" and src.kind in "iu":
-        return x
-    if src.kind == "b" and dst.kind in "iufc":
-        return _elementwise(lambda c: sympy.Piecewise((1, c), (0, True)))(node, x)
-    raise SymgraphError(f"to_sympy: cast from {src} to {dst} has no sympy translation")
-
-
-register_to_sympy(control.StopGradient)(lambda node, x: x)
-for _op in (sh.Reshape, sh.Transpose, sh.BroadcastTo, sh.SumTo, sh.Concatenate, sh.Stack,
-            sh.GetItem, sh.ScatterAdd):
-    register_to_sympy(_op)(lambda node, *xs: node.op.f(*xs))
-register_to_sympy(linalg.MatMul)(lambda node, a, b: np.matmul(a, b) if a.ndim + b.ndim > 2
-                                 else np.asarray(sympy.Add(*(a * b)), dtype=object))
-
-
-def _reduce(x: np.ndarray, axes: tuple[int, ...], fn: Callable, out_shape) -> np.ndarray:
+def reduce(x: np.ndarray, axes: tuple[int, ...], fn: Callable, out_shape) -> np.ndarray:
     """``fn(*elements)`` over ``axes`` of ``x``, shaped as ``out_shape``."""
     keep = [a for a in range(x.ndim) if a not in axes]
     moved = np.transpose(x, keep + list(axes))
@@ -371,64 +315,12 @@ def _reduce(x: np.ndarray, axes: tuple[int, ...], fn: Callable, out_shape) -> np
     return np.array([fn(*row) for row in rows] or [], dtype=object).reshape(out_shape)
 
 
-def _sum(*xs):
-    return sympy.Add(*xs)
-
-
-register_to_sympy(rd.Sum)(lambda node, x: _reduce(x, node.op.axis, _sum, node.shape))
-register_to_sympy(rd.Mean)(lambda node, x: _reduce(
-    x, node.op.axis, lambda *xs: sympy.Add(*xs) / len(xs), node.shape))
-register_to_sympy(rd.Max)(lambda node, x: _reduce(x, node.op.axis, sympy.Max, node.shape))
-register_to_sympy(rd.Min)(lambda node, x: _reduce(x, node.op.axis, sympy.Min, node.shape))
-register_to_sympy(rd.LogSumExp)(lambda node, x: _reduce(
-    x, node.op.axis, lambda *xs: sympy.log(sympy.Add(*[sympy.exp(e) for e in xs])), node.shape))
-
-
-def _exp(x):
-    return np.frompyfunc(sympy.exp, 1, 1)(x)
-
-
-def _axis_sum(x: np.ndarray, axis: int) -> np.ndarray:
-    shape = list(x.shape)
-    shape[axis] = 1
-    return _reduce(x, (axis,), _sum, tuple(shape))
-
-
-@register_to_sympy(nn.Softmax)
-def _softmax(node, x):
-    e = _exp(x)
-    return e / _axis_sum(e, node.op.axis)
-
-
-def _log_softmax_exprs(x: np.ndarray, axis: int) -> np.ndarray:
-    return x - np.frompyfunc(sympy.log, 1, 1)(_axis_sum(_exp(x), axis))
-
-
-register_to_sympy(nn.LogSoftmax)(lambda node, x: _log_softmax_exprs(x, node.op.axis))
-
-
-def _labels(node: Node, labels: np.ndarray, what: str) -> np.ndarray:
+def integer_labels(node: Node, labels: np.ndarray, what: str) -> np.ndarray:
+    """Constant integer labels as an int64 array (symbolic ones have no translation)."""
     if not all(isinstance(e, sympy.Integer) for e in labels.reshape(-1)):
         raise SymgraphError(f"to_sympy: {what} needs constant integer labels; node #{node.id} "
                             "has symbolic ones")
     return labels.astype(np.int64)
-
-
-@register_to_sympy(nn.OneHot)
-def _one_hot(node, labels):
-    lab = _labels(node, labels, "one_hot")
-    return _as_exprs((lab[..., None] == np.arange(node.op.depth)).astype(np.int64))
-
-
-@register_to_sympy(nn.CrossEntropy)
-def _cross_entropy(node, logits, labels):
-    lab = _labels(node, labels, "cross_entropy")
-    lsm = _log_softmax_exprs(logits, logits.ndim - 1)
-    nll = -np.take_along_axis(lsm, lab[..., None], axis=-1)[..., 0]
-    if node.op.reduction == "none":
-        return nll
-    total = sympy.Add(*nll.reshape(-1))
-    return np.asarray(total / nll.size if node.op.reduction == "mean" else total, dtype=object)
 
 
 # ---------------------------------------------------------------------------
@@ -629,8 +521,8 @@ def _translate(e: sympy.Basic, ops: list[Any], env: dict[str, Any]) -> Any:
         return _power(e, ops)
     if isinstance(e, sympy.Piecewise):
         return _piecewise(e, ops)
-    fn = _FROM_SYMPY.get(type(e)) or next(
-        (f for k, f in _FROM_SYMPY.items() if isinstance(e, k)), None)
+    table = _from_sympy_table()
+    fn = table.get(type(e)) or next((f for k, f in table.items() if isinstance(e, k)), None)
     if fn is None:
         raise SymgraphError(f"from_sympy: {type(e).__name__} ({e}) has no symgraph translation")
     return fn(*ops)
@@ -717,27 +609,28 @@ def _n_ary(fn: Callable) -> Callable:
     return lambda *xs: functools.reduce(fn, xs)
 
 
-_FROM_SYMPY: dict[type, Callable] = {
-    sympy.exp: ew.exp,
-    sympy.log: ew.log,
-    sympy.sin: ew.sin,
-    sympy.cos: ew.cos,
-    sympy.tan: ew.tan,
-    sympy.tanh: ew.tanh,
+#: sympy functions with no op of their own, written with other ops
+_COMPOSED: dict[type, Callable] = {
     sympy.sinh: lambda x: (ew.exp(x) - ew.exp(ew.negative(x))) / 2,
     sympy.cosh: lambda x: (ew.exp(x) + ew.exp(ew.negative(x))) / 2,
-    sympy.Abs: ew.abs,
-    sympy.sign: ew.sign,
-    sympy.Max: _n_ary(ew.maximum),
-    sympy.Min: _n_ary(ew.minimum),
-    sympy.Eq: ew.equal,
-    sympy.Ne: ew.not_equal,
-    sympy.StrictLessThan: ew.less,
-    sympy.LessThan: ew.less_equal,
-    sympy.StrictGreaterThan: ew.greater,
-    sympy.GreaterThan: ew.greater_equal,
     sympy.logic.boolalg.BooleanTrue: lambda: True,
     sympy.logic.boolalg.BooleanFalse: lambda: False,
 }
+_FROM_SYMPY: dict[type, Callable] = {}
 
-__all__ = ["to_sympy", "from_sympy", "register_to_sympy", "number", "MAX_ELEMENTS"]
+
+def _from_sympy_table() -> dict[type, Callable]:
+    """sympy function class -> builder: each elementwise op that names a sympy class in
+    ``sympy`` (one op instance applied, pairwise for n-ary ``Max``/``Min``), plus ``_COMPOSED``."""
+    if not _FROM_SYMPY:
+        table = dict(_COMPOSED)
+        for cls in builtin_ops().values():
+            target = getattr(sympy, cls.sympy, None) if isinstance(getattr(cls, "sympy", None), str) else None
+            if isinstance(target, type) and cls.param_types is None:
+                table[target] = _n_ary(cls()) if issubclass(cls, ew.Binary) else cls()
+        _FROM_SYMPY.update(table)
+    return _FROM_SYMPY
+
+
+__all__ = ["to_sympy", "from_sympy", "register_to_sympy", "number", "elementwise", "reduce",
+           "as_exprs", "constant_exprs", "variable_symbols", "integer_labels", "MAX_ELEMENTS"]

@@ -74,7 +74,7 @@ def test_integer_and_boolean_variables_as_wrt(x, dtype):
 
 def test_gradient_of_an_integer_output(x):
     i = sg.variable("i", (), "int64")
-    with raises(sg.DTypeError, "cannot differentiate node", "(mul) of dtype int64"):
+    with raises(sg.DTypeError, "cannot differentiate node", "(multiply) of dtype int64"):
         sg.grad(i * 2, x)
 
 

@@ -193,7 +193,7 @@ def test_cli_refuses_a_huge_broadcast_by_default_in_a_subprocess():
                           env=env, timeout=300)
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr == ("symgraph: error: evaluating this needs an array of shape (24000, 12000) "
-                           "(288000000 elements, from mul), more than --max-elements 10000000\n")
+                           "(288000000 elements, from multiply), more than --max-elements 10000000\n")
 
 
 def test_cli_refuses_a_huge_broadcast_without_allocating(capsys):
@@ -224,7 +224,7 @@ def test_cli_max_elements_is_an_exact_bound_on_every_array(capsys):
     assert main(args + ["--max-elements", "6"]) == 0
     capsys.readouterr()
     assert main(args + ["--max-elements", "5"]) == 2
-    assert "array of shape (2, 3) (6 elements, from mul), more than --max-elements 5" in \
+    assert "array of shape (2, 3) (6 elements, from multiply), more than --max-elements 5" in \
         capsys.readouterr().err
     assert main(["grad", "sum(x)", "--at", "x=[1, 2, 3]", "--max-elements", "2"]) == 2
     assert "the value of x has 3 elements, more than --max-elements 2" in capsys.readouterr().err

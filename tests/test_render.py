@@ -59,9 +59,9 @@ def test_dot_draws_every_node_but_folds_scalar_constants(seed):
     assert dot.startswith("digraph")
     assert drawn_ids(dot) == {s[k].id for k in ("w", "x", "y", "l1", "l2", "f")}
     # arguments are spelled out in order; the folded constant is shown in its consumer
-    assert f"pow(#{s['l2'].id}, 2)" in dot and f"sub(#{s['l1'].id}, y)" in dot
+    assert f"power(#{s['l2'].id}, 2)" in dot and f"subtract(#{s['l1'].id}, y)" in dot
     named = sg.to_dot(s["f"], labels={s["l1"]: "l1", s["l2"]: "l2"})
-    assert "pow(l2, 2)" in named and "sub(l1, y)" in named and "mul(w, x)" in named
+    assert "power(l2, 2)" in named and "subtract(l1, y)" in named and "multiply(w, x)" in named
     unfolded = sg.to_dot(s["f"], collapse_constants=False)
     assert len(drawn_ids(unfolded)) == len(s["g"]) == 7
 

@@ -1,19 +1,32 @@
-"""The Op base class and the shape/dtype helpers every op family shares.
+"""The Op base class: everything about an operation is declared on its class.
 
-An Op is the *kind* of a node: its numpy forward ``f``, its static ``infer``
-of shape and dtype, and its derivative rules ``bprop`` (reverse mode) and
-``jvp`` (forward mode), written with symgraph ops so they are differentiable
-again.  Parameters are plain instance attributes; they identify the op for
+An Op is the *kind* of a node.  Its class states, in one place (like JAX's
+primitives with their rule tables):
+
+* ``f`` -- the numpy forward; ``emit`` -- the numpy source compiled code uses;
+* ``infer`` -- shape and dtype, *and the validation of inputs and parameters*,
+  so every way of making a node (builders, ``Op(...)(x)``, ``sg.load``,
+  rewrites) is checked the same;
+* ``bprop`` / ``jvp`` -- reverse and forward rules written with symgraph ops
+  (differentiable again), or derived from a flag (``linear``,
+  ``multilinear``, ``differentiable = False``) or from an elementwise op's
+  ``tangent`` (see ``symgraph.ops.elementwise``);
+* ``param_types`` -- its parameters and their kinds (save/load checks them);
+* flags read by the passes (rewrite, codegen, diagnostics, sympy, CLI);
+* ``to_sympy`` -- its sympy translation (or ``NO_SYMPY``).
+
+Parameters are plain instance attributes; they identify the op for
 hash-consing and serialization.
 """
 
 from __future__ import annotations
 
 import builtins
+import inspect
 import numbers
 import operator
 import struct
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
 
@@ -22,25 +35,107 @@ from ..graph import Node, apply, get_default_graph
 
 _OP_REGISTRY: dict[str, type] = {}
 
+#: Most dimensions an array may have (numpy's own limit).
+MAX_NDIM = 64
+
+
+# ---------------------------------------------------------------------------
+# parameter kinds
+# ---------------------------------------------------------------------------
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+class ParamKind:
+    """The kind of one op parameter: a name for messages and a test of a value.
+
+    Values here are what an op holds after its builder normalised them (a
+    shape is a tuple of ints, an axis a non-negative int), which is also what
+    ``sg.load`` decodes from a file, so one test serves both.
+    """
+
+    def __init__(self, name: str, test: Callable[[Any], bool], *, is_shape: bool = False) -> None:
+        self.name = name
+        self.test = test
+        #: the value is the shape of an array (``sg.load`` bounds its size)
+        self.is_shape = is_shape
+
+    def accepts(self, value: Any) -> bool:
+        return bool(self.test(value))
+
+    def __repr__(self) -> str:
+        return f"<param {self.name}>"
+
+
+def one_of(*choices: Any) -> ParamKind:
+    """A parameter that takes one of a few values (e.g. a reduction mode)."""
+    return ParamKind(f"one of {choices!r}", lambda v: isinstance(v, str) and v in choices)
+
+
+def _index_item(i: Any) -> bool:
+    return (i is None or i is Ellipsis or isinstance(i, slice) or _is_int(i)
+            or (isinstance(i, np.ndarray) and i.dtype == np.int64))
+
+
+SHAPE = ParamKind("shape", lambda v: isinstance(v, tuple) and len(v) <= MAX_NDIM
+                  and all(_is_int(s) and s >= 0 for s in v), is_shape=True)
+AXES = ParamKind("axes", lambda v: isinstance(v, tuple) and len(v) <= MAX_NDIM
+                 and all(_is_int(a) and a >= 0 for a in v))
+AXIS = ParamKind("axis", lambda v: _is_int(v) and 0 <= v <= MAX_NDIM)
+SIZE = ParamKind("size", lambda v: _is_int(v) and v >= 0)
+INT = ParamKind("int", _is_int)
+BOOL = ParamKind("bool", lambda v: isinstance(v, bool))
+DTYPE = ParamKind("dtype", lambda v: isinstance(v, np.dtype) and v.kind in "biufc")
+SCALAR = ParamKind("scalar", lambda v: isinstance(v, (bool, int, float, complex)))
+ARRAY = ParamKind("array", lambda v: isinstance(v, np.ndarray) and v.dtype.kind in "biufc")
+INDEX = ParamKind("index", lambda v: isinstance(v, tuple) and len(v) <= MAX_NDIM
+                  and all(_index_item(i) for i in v))
+NAME = ParamKind("name", lambda v: isinstance(v, str) and 0 < len(v) <= 1000)
+
+
+class _NoSympy:
+    """The explicit "this op has no sympy translation" (the bridge says so by name)."""
+
+    def __repr__(self) -> str:
+        return "NO_SYMPY"
+
+
+NO_SYMPY: Any = _NoSympy()
+
+
+# ---------------------------------------------------------------------------
+# the op
+# ---------------------------------------------------------------------------
 
 class Op:
     """Base class of every operation, built-in or user-defined.
 
     Subclasses set ``name`` and define ``f(self, *arrays)``.  They may define:
 
-    * ``infer(self, *input_nodes) -> (shape, dtype)``; the default broadcasts
-      the input shapes numpy-style and promotes their dtypes.
-    * ``bprop(self, inputs, output, grad) -> list``: one entry per input, each a
-      Node (the gradient contribution, shaped like that input), ``None`` (no
-      gradient flows to that input) or a zero-argument callable returning a Node
-      (built only if that input needs a gradient).  Without ``bprop``, asking for
-      a gradient through the op raises ``UndefinedGradientError``.
+    * ``infer(self, *input_nodes) -> (shape, dtype)``: validates the inputs
+      and parameters (raise ``ShapeError``/``DTypeError``/``SymgraphError``)
+      and returns the result's shape and dtype; the default broadcasts the
+      input shapes numpy-style and promotes their dtypes.
+    * ``bprop(self, inputs, output, grad[, needs]) -> list``: one entry per
+      input, each a Node (the gradient contribution, shaped like that input)
+      or ``None`` (no gradient flows to that input).  When the method takes
+      ``needs`` it gets one bool per input and builds only the entries that
+      are needed (``None`` for the others).  Without ``bprop``, asking for a
+      gradient through the op raises ``UndefinedGradientError``.
     * ``jvp(self, inputs, output, tangents) -> Node | None``: the forward-mode
       rule; ``tangents`` holds a Node or ``None`` (zero) per input.  Without it,
-      forward mode still works: ``bprop`` is linear in its cotangent ``u``, so
-      ``J t`` is obtained as ``grad_u <bprop(u), t>`` (the transpose of the
-      transpose), at the price of a small extra reverse sweep per use.  An op
-      with neither rule raises ``UndefinedGradientError`` naming the op.
+      forward mode still works by transposing ``bprop`` (a small extra reverse
+      sweep per use, see ``symgraph.autodiff``).
+
+    Or declare instead of writing rules: ``differentiable = False`` (a
+    derivative that is zero wherever it exists: no gradient flows, no
+    error), ``linear = True`` (the jvp is the op applied to the tangents) or
+    ``multilinear = True`` (the jvp follows the product rule).
+
+    Flags the passes read (a user op that sets one gets the same treatment
+    as a built-in op): ``elementwise``, ``linear``, ``multilinear``,
+    ``commutative``, ``structural``, ``selects``, ``emit_inplace``, ``cli``.
 
     Instance attributes are the op's parameters: two nodes with equal op type,
     equal parameters and identical inputs are the same node (hash-consing).
@@ -49,20 +144,60 @@ class Op:
     name: str = ""
     bprop: Callable | None = None
     jvp: Callable | None = None
+
+    # -- declarations -------------------------------------------------------
+    #: The parameters (instance attributes) and their kinds; ``sg.load`` accepts exactly
+    #: these.  ``None`` (user ops that do not declare them): any JSON-able attributes.
+    param_types: ClassVar[dict[str, ParamKind] | None] = None
     #: Variables are never shared between calls and are fed at run time.
     is_variable: bool = False
-    _plain_key: tuple | None = None
-    #: Maps elements independently with numpy broadcasting: compiled code may run
-    #: it on inputs that are not broadcast yet, and may recompute it to save memory.
+    #: Maps elements independently with numpy broadcasting: compiled code may run it on
+    #: inputs that are not broadcast yet and may recompute it to save memory; rewrites
+    #: fold it on one element and move broadcasts past it.
     elementwise: bool = False
+    #: Linear in its inputs jointly (``op(a*x + y) == a*op(x) + op(y)``): zeros give zeros,
+    #: and the jvp is the op applied to the tangents.
+    linear: bool = False
+    #: Linear in each input separately (matmul): one zero input gives zeros, and the jvp
+    #: is the product rule.
+    multilinear: bool = False
+    #: The result does not depend on the order of the inputs.
+    commutative: bool = False
+    #: Every output element is an input element at a position fixed by shapes and
+    #: parameters (reshape, transpose, indexing, joining): a repeated value stays one.
+    structural: bool = False
+    #: Every output element equals one input element chosen by value (max, min).
+    selects: bool = False
+    #: ``False``: the derivative is zero wherever it exists (comparisons, sign): no
+    #: gradient flows through the op and asking for one is not an error.
+    differentiable: bool = True
+    #: The command line may call the builder ``symgraph.ops.<name>`` (``True``), or the
+    #: builders named in a tuple.
+    cli: bool | tuple[str, ...] = False
     #: ``emit`` writes its result into ``ctx.into`` (an existing array) when that is set.
     emit_inplace: bool = False
+    #: Names this op had in files saved by earlier versions (``module.QualName``).
+    formerly: ClassVar[tuple[str, ...]] = ()
+    #: ``to_sympy(self, bridge, node, *arrays) -> object array``: the sympy translation,
+    #: given ``symgraph.sympy_bridge`` (its ``sympy`` and helpers) and each input as a
+    #: numpy object array of sympy expressions.  ``None``: not declared; ``NO_SYMPY``: none.
+    to_sympy: Callable | None = None
+
+    _plain_key: ClassVar[tuple | None] = None
+    _bprop_needs: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if not cls.__dict__.get("name"):
             cls.name = cls.__name__.lower()
         cls._plain_key = (cls,) if cls.params is Op.params else None
+        if not cls.differentiable:
+            cls.bprop, cls.jvp = _no_bprop, _no_jvp
+        elif cls.jvp is None and cls.linear:
+            cls.jvp = _linear_jvp
+        elif cls.jvp is None and cls.multilinear:
+            cls.jvp = _product_rule
+        cls._bprop_needs = _takes_needs(cls.bprop)
         _OP_REGISTRY.setdefault(f"{cls.__module__}.{cls.__qualname__}", cls)
 
     # -- identity -----------------------------------------------------------
@@ -127,9 +262,72 @@ class Op:
         return f"<Op {self.describe()}>"
 
 
+# ---------------------------------------------------------------------------
+# rules derived from declarations (JAX's deflinear / defbilinear, autograd's defvjp)
+# ---------------------------------------------------------------------------
+
+def _no_bprop(self: Op, inputs: Sequence[Node], out: Node, g: Node, needs: Sequence[bool]) -> list:
+    return [None] * len(inputs)
+
+
+def _no_jvp(self: Op, inputs: Sequence[Node], out: Node, tangents: Sequence) -> None:
+    return None
+
+
+def _linear_jvp(self: Op, inputs: Sequence[Node], out: Node, tangents: Sequence) -> Node | None:
+    """A linear op's tangent is the op itself on the tangents (missing ones are zeros)."""
+    if all(t is None for t in tangents):
+        return None
+    from .sources import zeros_like
+
+    return apply(self, [zeros_like(x) if t is None else t for x, t in zip(inputs, tangents)])
+
+
+def _product_rule(self: Op, inputs: Sequence[Node], out: Node, tangents: Sequence) -> Node | None:
+    """A multilinear op's tangent: the sum over inputs of the op with that input's tangent."""
+    terms = [apply(self, list(inputs[:k]) + [t] + list(inputs[k + 1:]))
+             for k, t in enumerate(tangents) if t is not None]
+    if not terms:
+        return None
+    if len(terms) == 1:
+        return terms[0]
+    from .elementwise import add_n
+
+    return add_n(terms)
+
+
+def _takes_needs(bprop: Callable | None) -> bool:
+    """Whether ``bprop`` takes the ``needs`` mask (a fifth parameter, counting self)."""
+    if bprop is None:
+        return False
+    try:
+        params = list(inspect.signature(bprop).parameters.values())
+    except (TypeError, ValueError):  # pragma: no cover - builtins without signatures
+        return False
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        return True
+    return len([p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]) >= 5
+
+
+def translate_with_f(self: Op, bridge: Any, node: Node, *arrays: np.ndarray) -> np.ndarray:
+    """A sympy translation for ops that only move elements: ``f`` works on object arrays."""
+    return self.f(*arrays)
+
+
 def registered_ops() -> dict[str, type]:
     """Every Op subclass defined so far, keyed by ``module.QualName``."""
     return dict(_OP_REGISTRY)
+
+
+def is_abstract(cls: type) -> bool:
+    """Whether ``cls`` is a base that only shares code (it says ``abstract = True`` itself)."""
+    return bool(cls.__dict__.get("abstract", False))
+
+
+def builtin_ops() -> dict[str, type]:
+    """symgraph's own concrete ops, keyed by ``module.QualName`` (what files name them by)."""
+    return {k: c for k, c in _OP_REGISTRY.items()
+            if c.__module__.split(".")[0] == "symgraph" and not is_abstract(c)}
 
 
 def _freeze(value: Any) -> Any:
@@ -215,12 +413,6 @@ def _ufunc_dtype(ufunc: np.ufunc, *dtypes: np.dtype) -> np.dtype:
     if isinstance(out, tuple):
         out = out[0]
     return out.dtype
-
-
-def float_dtype(dtype: np.dtype) -> np.dtype:
-    """The floating dtype numpy computes transcendental functions in."""
-    dtype = np.dtype(dtype)
-    return dtype if dtype.kind in "fc" else np.dtype("float64")
 
 
 def is_inexact(dtype: np.dtype) -> bool:
@@ -348,6 +540,8 @@ def make(op: Op, *inputs: Any) -> Node:
 
 
 __all__ = [
-    "Op", "as_node", "as_nodes", "make", "broadcast_shapes", "ufunc_dtype", "float_dtype",
-    "is_inexact", "normalize_axis", "as_shape", "as_dim", "holds_node", "registered_ops", "get_default_graph",
+    "Op", "ParamKind", "one_of", "SHAPE", "AXES", "AXIS", "SIZE", "INT", "BOOL", "DTYPE", "SCALAR",
+    "ARRAY", "INDEX", "NAME", "NO_SYMPY", "MAX_NDIM", "translate_with_f", "as_node", "as_nodes", "make",
+    "broadcast_shapes", "ufunc_dtype", "is_inexact", "normalize_axis", "as_shape", "as_dim",
+    "holds_node", "registered_ops", "builtin_ops", "is_abstract", "get_default_graph",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..graph import Node, apply
-from .base import Op, as_node
+from .base import Op, as_node, translate_with_f
 
 
 class StopGradient(Op):
@@ -14,6 +14,9 @@ class StopGradient(Op):
     """
 
     name = "stop_gradient"
+    differentiable = False
+    structural = True
+    to_sympy = translate_with_f
 
     def infer(self, x):
         return x.shape, x.dtype
@@ -26,12 +29,6 @@ class StopGradient(Op):
 
     def emits_view(self):
         return True
-
-    def bprop(self, inputs, out, g):
-        return [None]
-
-    def jvp(self, inputs, out, tangents):
-        return None
 
 
 def stop_gradient(x) -> Node:

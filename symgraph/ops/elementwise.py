@@ -1,23 +1,26 @@
 """Elementwise ops: arithmetic, transcendental functions, comparisons, where, cast.
 
-Each differentiable elementwise op states its local derivative once
-(``deriv``/``deriv_a``/``deriv_b``) and both reverse mode (``bprop``: grad
-times derivative, summed back to the input's shape) and forward mode
-(``jvp``: tangent times derivative) are derived from it, the way JAX's
-``defjvp`` tables do.
+An elementwise op's Jacobian is diagonal, so it is its own transpose: each op
+states its derivative once, as ``tangent`` (the derivative applied to one
+tangent per input) or, for the common case, as a factor ``deriv(x, out)`` /
+``deriv_a``/``deriv_b`` that multiplies the tangent.  ``Elementwise`` derives
+both modes from it, the way JAX's ``defjvp`` tables and autograd's ``defvjp``
+do: reverse mode feeds the cotangent through ``tangent`` and sums it back to
+the input's shape (``unbroadcast``); forward mode feeds the tangents and
+broadcasts the result to the output's shape.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from .. import backend
 from ..errors import DTypeError, SymgraphError
 from ..graph import Node, apply
-from .base import Op, as_node, as_nodes, broadcast_shapes, is_inexact, make, ufunc_dtype
-from .sources import Constant, Fill, full
+from .base import DTYPE, Op, as_node, as_nodes, broadcast_shapes, is_inexact, make, ufunc_dtype
+from .sources import Constant, Full, full
 
 from . import shape as shape_ops  # noqa: E402  (shape's rules call back into this module)
 
@@ -31,15 +34,58 @@ def _sum_to(x: Node, shape: tuple[int, ...]) -> Node:
     return x if x.shape == shape else shape_ops.sum_to(x, shape)
 
 
+class Elementwise(Op):
+    """Maps elements independently with numpy broadcasting; one derivative rule, both modes.
+
+    Subclasses define ``tangent``; ``sympy`` names the sympy function of one
+    element (e.g. ``"exp"``) or ``sympy_scalar`` builds it.
+    """
+
+    abstract = True
+    elementwise = True
+    #: the sympy function applied to each element (``getattr(sympy, sympy)``)
+    sympy: str | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "to_sympy" not in cls.__dict__:  # translated element by element, if it says how
+            declared = cls.sympy is not None or cls.sympy_scalar is not Elementwise.sympy_scalar
+            cls.to_sympy = Elementwise._elementwise_sympy if declared else None
+
+    def _elementwise_sympy(self, bridge, node, *arrays):
+        return bridge.elementwise(lambda *xs: self.sympy_scalar(bridge.sympy, *xs), node, *arrays)
+
+    def tangent(self, inputs: Sequence[Node], out: Node, tangents: Sequence[Node | None]
+                ) -> Node | None:
+        """The derivative applied to ``tangents`` (one per input; None is zero), elementwise."""
+        raise NotImplementedError(f"op {self.name!r} states no derivative (tangent or deriv)")
+
+    def bprop(self, inputs, out, g, needs):
+        rules: list[Node | None] = []
+        for k, x in enumerate(inputs):
+            c = self.tangent(inputs, out, [g if j == k else None for j in range(len(inputs))]) \
+                if needs[k] else None
+            rules.append(None if c is None else _sum_to(c, x.shape))
+        return rules
+
+    def jvp(self, inputs, out, tangents):
+        t = self.tangent(inputs, out, tangents)
+        return None if t is None else _fit(t, out.shape)
+
+    def sympy_scalar(self, sp: Any, *xs: Any) -> Any:
+        """The sympy expression of one output element from one element of each input."""
+        return getattr(sp, self.sympy)(*xs)
+
+
 # ---------------------------------------------------------------------------
 # unary
 # ---------------------------------------------------------------------------
 
-class Unary(Op):
+class Unary(Elementwise):
     """A numpy ufunc of one argument with local derivative ``deriv(x, out)``."""
 
+    abstract = True
     ufunc: np.ufunc
-    elementwise = True
     emit_inplace = True
 
     def infer(self, x):
@@ -53,34 +99,34 @@ class Unary(Op):
         return ctx.bind(f"{fn}({ins[0]}, out={ctx.into})") if ctx.into else f"{out} = {fn}({ins[0]})"
 
     def deriv(self, x: Node, out: Node) -> Node:
-        raise NotImplementedError
+        """d out / d x, which multiplies the tangent."""
+        raise NotImplementedError(f"op {self.name!r} states no derivative (tangent or deriv)")
 
-    def bprop(self, inputs, out, g):
-        (x,) = inputs
-        return [lambda: g * self.deriv(x, out)]
-
-    def jvp(self, inputs, out, tangents):
-        (x,), (t,) = inputs, tangents
-        return None if t is None else t * self.deriv(x, out)
+    def tangent(self, inputs, out, tangents):
+        (t,) = tangents
+        return None if t is None else t * self.deriv(inputs[0], out)
 
 
 class Negative(Unary):
-    name = "neg"
+    name = "negative"
     ufunc = np.negative
+    linear = True
 
     def emit(self, out, ins, ctx):
         return ctx.bind(f"np.negative({ins[0]}, out={ctx.into})") if ctx.into else f"{out} = -{ins[0]}"
 
-    def bprop(self, inputs, out, g):
-        return [lambda: negative(g)]
-
-    def jvp(self, inputs, out, tangents):
+    def tangent(self, inputs, out, tangents):
         return None if tangents[0] is None else negative(tangents[0])
+
+    def sympy_scalar(self, sp, x):
+        return -x
 
 
 class Exp(Unary):
     name = "exp"
     ufunc = np.exp
+    sympy = "exp"
+    cli = True
 
     def deriv(self, x, out):
         return out
@@ -89,17 +135,18 @@ class Exp(Unary):
 class Log(Unary):
     name = "log"
     ufunc = np.log
+    sympy = "log"
+    cli = True
 
-    def bprop(self, inputs, out, g):
-        return [lambda: g / inputs[0]]
-
-    def jvp(self, inputs, out, tangents):
+    def tangent(self, inputs, out, tangents):
         return None if tangents[0] is None else tangents[0] / inputs[0]
 
 
 class Sin(Unary):
     name = "sin"
     ufunc = np.sin
+    sympy = "sin"
+    cli = True
 
     def deriv(self, x, out):
         return cos(x)
@@ -108,6 +155,8 @@ class Sin(Unary):
 class Cos(Unary):
     name = "cos"
     ufunc = np.cos
+    sympy = "cos"
+    cli = True
 
     def deriv(self, x, out):
         return negative(sin(x))
@@ -116,6 +165,8 @@ class Cos(Unary):
 class Tan(Unary):
     name = "tan"
     ufunc = np.tan
+    sympy = "tan"
+    cli = True
 
     def deriv(self, x, out):
         return 1 + square(out)
@@ -124,6 +175,8 @@ class Tan(Unary):
 class Tanh(Unary):
     name = "tanh"
     ufunc = np.tanh
+    sympy = "tanh"
+    cli = True
 
     def deriv(self, x, out):
         return 1 - square(out)
@@ -133,6 +186,7 @@ class Sigmoid(Unary):
     """Logistic function, computed as ``exp(-logaddexp(0, -x))``: no overflow, full precision."""
 
     name = "sigmoid"
+    cli = True
 
     def infer(self, x):
         return x.shape, ufunc_dtype(np.exp, x.dtype)
@@ -150,9 +204,13 @@ class Sigmoid(Unary):
     def deriv(self, x, out):
         return out * (1 - out)
 
+    def sympy_scalar(self, sp, x):
+        return 1 / (1 + sp.exp(-x))
+
 
 class Relu(Unary):
     name = "relu"
+    cli = True
 
     def infer(self, x):
         return x.shape, x.dtype
@@ -165,17 +223,19 @@ class Relu(Unary):
             return ctx.bind(f"np.maximum({ins[0]}, 0, out={ctx.into})")
         return f"{out} = np.maximum({ins[0]}, 0)"
 
-    def bprop(self, inputs, out, g):
-        return [lambda: where(inputs[0] > 0, g, 0)]
-
-    def jvp(self, inputs, out, tangents):
+    def tangent(self, inputs, out, tangents):
         t = tangents[0]
         return None if t is None else where(inputs[0] > 0, t, 0)
+
+    def sympy_scalar(self, sp, x):
+        return sp.Max(x, 0)
 
 
 class Abs(Unary):
     name = "abs"
     ufunc = np.abs
+    sympy = "Abs"
+    cli = True
 
     def deriv(self, x, out):
         return sign(x)
@@ -184,20 +244,23 @@ class Abs(Unary):
 class Sqrt(Unary):
     name = "sqrt"
     ufunc = np.sqrt
+    sympy = "sqrt"
+    cli = True
 
-    def bprop(self, inputs, out, g):
-        return [lambda: g / (2 * out)]
-
-    def jvp(self, inputs, out, tangents):
+    def tangent(self, inputs, out, tangents):
         return None if tangents[0] is None else tangents[0] / (2 * out)
 
 
 class Square(Unary):
     name = "square"
     ufunc = np.square
+    cli = True
 
     def deriv(self, x, out):
         return 2 * x
+
+    def sympy_scalar(self, sp, x):
+        return x ** 2
 
 
 class Sign(Unary):
@@ -205,24 +268,23 @@ class Sign(Unary):
 
     name = "sign"
     ufunc = np.sign
-
-    def bprop(self, inputs, out, g):
-        return [None]
-
-    def jvp(self, inputs, out, tangents):
-        return None
+    sympy = "sign"
+    differentiable = False
+    cli = True
 
 
-class Cast(Op):
-    """``x.astype(dtype)``; gradients flow back only between floating dtypes."""
+class Cast(Elementwise):
+    """``x.astype(dtype)``; derivatives flow (unchanged) only between floating dtypes."""
 
     name = "cast"
-    elementwise = True
+    param_types = {"dtype": DTYPE}
 
     def __init__(self, dtype: np.dtype) -> None:
         self.dtype = np.dtype(dtype)
 
     def infer(self, x):
+        if self.dtype.kind not in "biufc":
+            raise DTypeError(f"cast: dtype {self.dtype} is not numeric")
         return x.shape, self.dtype
 
     def f(self, x):
@@ -231,30 +293,33 @@ class Cast(Op):
     def emit(self, out, ins, ctx):
         return f"{out} = {ins[0]}.astype({ctx.dtype(self.dtype)})"
 
-    def bprop(self, inputs, out, g):
-        x = inputs[0]
-        if not (is_inexact(x.dtype) and is_inexact(self.dtype)):
-            return [None]
-        return [lambda: cast(g, x.dtype)]
-
-    def jvp(self, inputs, out, tangents):
+    def tangent(self, inputs, out, tangents):
+        """The identity between floating dtypes (autodiff casts the result to the input's
+        dtype in reverse mode and to the output's in forward mode)."""
         t = tangents[0]
-        if t is None or not is_inexact(self.dtype):
-            return None
-        return cast(t, self.dtype)
+        return t if t is not None and is_inexact(inputs[0].dtype) and is_inexact(self.dtype) else None
+
+    def to_sympy(self, bridge, node, x):
+        src, dst = node.inputs[0].dtype, node.dtype
+        if dst.kind in "fc" and src.kind in "iufc" or dst.kind in "iu" and src.kind in "iu":
+            return x
+        if src.kind == "b" and dst.kind in "iufc":
+            sp = bridge.sympy
+            return bridge.elementwise(lambda c: sp.Piecewise((1, c), (0, True)), node, x)
+        raise SymgraphError(f"to_sympy: cast from {src} to {dst} has no sympy translation")
 
 
 # ---------------------------------------------------------------------------
 # binary
 # ---------------------------------------------------------------------------
 
-class Binary(Op):
+class Binary(Elementwise):
     """A broadcasting numpy ufunc of two arguments with partials ``deriv_a``/``deriv_b``."""
 
+    abstract = True
     ufunc: np.ufunc
     #: Python operator that computes the ufunc (readable compiled source), if any.
     operator: str | None = None
-    elementwise = True
     emit_inplace = True
 
     def infer(self, a, b):
@@ -276,17 +341,14 @@ class Binary(Op):
         return f"{out} = {fn}({a}, {b})"
 
     def deriv_a(self, a: Node, b: Node, out: Node) -> Node:
-        raise NotImplementedError
+        """d out / d a, which multiplies a's tangent."""
+        raise NotImplementedError(f"op {self.name!r} states no derivative (tangent or deriv_a)")
 
     def deriv_b(self, a: Node, b: Node, out: Node) -> Node:
-        raise NotImplementedError
+        """d out / d b, which multiplies b's tangent."""
+        raise NotImplementedError(f"op {self.name!r} states no derivative (tangent or deriv_b)")
 
-    def bprop(self, inputs, out, g):
-        a, b = inputs
-        return [lambda: _sum_to(g * self.deriv_a(a, b, out), a.shape),
-                lambda: _sum_to(g * self.deriv_b(a, b, out), b.shape)]
-
-    def jvp(self, inputs, out, tangents):
+    def tangent(self, inputs, out, tangents):
         a, b = inputs
         ta, tb = tangents
         terms = []
@@ -294,43 +356,50 @@ class Binary(Op):
             terms.append(ta * self.deriv_a(a, b, out))
         if tb is not None:
             terms.append(tb * self.deriv_b(a, b, out))
-        return _fit(add_n(terms), out.shape) if terms else None
+        return add_n(terms) if terms else None
+
+
+def _present(tangents: Sequence[Node | None]) -> Node | None:
+    """The sum of the tangents that are not None (None if all are)."""
+    terms = [t for t in tangents if t is not None]
+    return add_n(terms) if terms else None
 
 
 class Add(Binary):
     name = "add"
     ufunc = np.add
     operator = "+"
+    sympy = "Add"
+    linear = True
+    commutative = True
 
-    def bprop(self, inputs, out, g):
-        a, b = inputs
-        return [lambda: _sum_to(g, a.shape), lambda: _sum_to(g, b.shape)]
-
-    def jvp(self, inputs, out, tangents):
-        terms = [t for t in tangents if t is not None]
-        return _fit(add_n(terms), out.shape) if terms else None
+    def tangent(self, inputs, out, tangents):
+        return _present(tangents)
 
 
 class Subtract(Binary):
-    name = "sub"
+    name = "subtract"
     ufunc = np.subtract
     operator = "-"
+    linear = True
 
-    def bprop(self, inputs, out, g):
-        a, b = inputs
-        return [lambda: _sum_to(g, a.shape), lambda: _sum_to(negative(g), b.shape)]
-
-    def jvp(self, inputs, out, tangents):
+    def tangent(self, inputs, out, tangents):
         ta, tb = tangents
         if tb is None:
-            return None if ta is None else _fit(ta, out.shape)
-        return _fit(negative(tb) if ta is None else ta - tb, out.shape)
+            return ta
+        return negative(tb) if ta is None else ta - tb
+
+    def sympy_scalar(self, sp, a, b):
+        return a - b
 
 
 class Multiply(Binary):
-    name = "mul"
+    name = "multiply"
     ufunc = np.multiply
     operator = "*"
+    sympy = "Mul"
+    multilinear = True
+    commutative = True
 
     def deriv_a(self, a, b, out):
         return b
@@ -340,24 +409,23 @@ class Multiply(Binary):
 
 
 class Divide(Binary):
-    name = "div"
+    name = "divide"
     ufunc = np.true_divide
     operator = "/"
 
-    def bprop(self, inputs, out, g):
-        a, b = inputs
-        return [lambda: _sum_to(g / b, a.shape),
-                lambda: _sum_to(negative(g / b) * out, b.shape)]
-
-    def jvp(self, inputs, out, tangents):
+    def tangent(self, inputs, out, tangents):
+        """``ta / b - (tb / b) * out``: the two parts share ``g / b`` in reverse mode."""
         a, b = inputs
         ta, tb = tangents
-        if ta is None and tb is None:
-            return None
-        if tb is None:
-            return _fit(ta / b, out.shape)
-        num = negative(tb * out) if ta is None else ta - tb * out
-        return _fit(num / b, out.shape)
+        terms = []
+        if ta is not None:
+            terms.append(ta / b)
+        if tb is not None:
+            terms.append(negative(tb / b) * out)
+        return add_n(terms) if terms else None
+
+    def sympy_scalar(self, sp, a, b):
+        return a / b
 
 
 class Power(Binary):
@@ -371,9 +439,11 @@ class Power(Binary):
     with ``a == 0`` replaced by 1 (as JAX does): ``out`` is 0 there anyway.
     """
 
-    name = "pow"
+    name = "power"
     ufunc = np.power
     operator = "**"
+    sympy = "Pow"
+    cli = True
 
     def deriv_a(self, a, b, out):
         if _nonzero_constant(b):  # the common x ** 2: no select needed
@@ -390,6 +460,10 @@ class Maximum(Binary):
 
     name = "maximum"
     ufunc = np.maximum
+    sympy = "Max"
+    commutative = True
+    selects = True
+    cli = True
 
     def deriv_a(self, a, b, out):
         return _tie_mask(a, b, greater)
@@ -403,6 +477,10 @@ class Minimum(Binary):
 
     name = "minimum"
     ufunc = np.minimum
+    sympy = "Min"
+    commutative = True
+    selects = True
+    cli = True
 
     def deriv_a(self, a, b, out):
         return _tie_mask(a, b, less)
@@ -412,11 +490,11 @@ class Minimum(Binary):
 
 
 def _nonzero_constant(x: Node) -> bool:
-    """Whether ``x`` is a constant (or fill) node with no zero element."""
+    """Whether ``x`` is a constant (or full) node with no zero element."""
     op = x.op
     if isinstance(op, Constant):
         return bool(np.all(op.value != 0))
-    if isinstance(op, Fill):
+    if isinstance(op, Full):
         return op.value != 0
     return False
 
@@ -430,60 +508,66 @@ def _tie_mask(x: Node, other: Node, wins) -> Node:
 class Compare(Binary):
     """Comparisons give booleans: no gradient flows through them."""
 
-    def bprop(self, inputs, out, g):
-        return [None, None]
-
-    def jvp(self, inputs, out, tangents):
-        return None
+    abstract = True
+    differentiable = False
 
 
 class Equal(Compare):
     name = "equal"
     ufunc = np.equal
     operator = "=="
+    sympy = "Eq"
+    commutative = True
 
 
 class NotEqual(Compare):
     name = "not_equal"
     ufunc = np.not_equal
     operator = "!="
+    sympy = "Ne"
+    commutative = True
 
 
 class Less(Compare):
     name = "less"
     ufunc = np.less
     operator = "<"
+    sympy = "Lt"
 
 
 class LessEqual(Compare):
     name = "less_equal"
     ufunc = np.less_equal
     operator = "<="
+    sympy = "Le"
 
 
 class Greater(Compare):
     name = "greater"
     ufunc = np.greater
     operator = ">"
+    sympy = "Gt"
 
 
 class GreaterEqual(Compare):
     name = "greater_equal"
     ufunc = np.greater_equal
     operator = ">="
+    sympy = "Ge"
 
 
 # ---------------------------------------------------------------------------
 # n-ary
 # ---------------------------------------------------------------------------
 
-class Where(Op):
-    """``where(cond, a, b)``: the gradient of each branch is masked by ``cond``."""
+class Where(Elementwise):
+    """``where(cond, a, b)``: the derivative of each branch is masked by ``cond``."""
 
     name = "where"
-    elementwise = True
 
     def infer(self, cond, a, b):
+        if cond.dtype != np.bool_:
+            raise DTypeError(f"where: the condition must be boolean, got dtype {cond.dtype}")
         shape = broadcast_shapes([cond.shape, a.shape, b.shape], self.name)
         return shape, np.result_type(a.dtype, b.dtype)
 
@@ -493,28 +577,28 @@ class Where(Op):
     def emit(self, out, ins, ctx):
         return f"{out} = np.where({ins[0]}, {ins[1]}, {ins[2]})"
 
-    def bprop(self, inputs, out, g):
-        cond, a, b = inputs
-        return [None,
-                lambda: _sum_to(where(cond, g, 0), a.shape),
-                lambda: _sum_to(where(cond, 0, g), b.shape)]
-
-    def jvp(self, inputs, out, tangents):
-        cond = inputs[0]
+    def tangent(self, inputs, out, tangents):
         _, ta, tb = tangents
         if ta is None and tb is None:
             return None
-        return _fit(where(cond, 0 if ta is None else ta, 0 if tb is None else tb), out.shape)
+        return where(inputs[0], 0 if ta is None else ta, 0 if tb is None else tb)
+
+    def sympy_scalar(self, sp, c, a, b):
+        return sp.Piecewise((a, c), (b, True))
 
 
-class AddN(Op):
+class AddN(Elementwise):
     """Sum of several same-shaped arrays: how gradient contributions are accumulated."""
 
     name = "add_n"
-    elementwise = True
     emit_inplace = True
+    linear = True
+    commutative = True
+    sympy = "Add"
 
     def infer(self, *xs):
+        if len(xs) < 2:
+            raise SymgraphError(f"add_n: needs at least two terms, got {len(xs)}")
         shape, dtype = xs[0].shape, xs[0].dtype
         for x in xs:
             if x.shape != shape or x.dtype != dtype:  # rare: gradients are alike
@@ -552,12 +636,8 @@ class AddN(Op):
             shape, dtype = grown, wider
         return "\n".join(lines)
 
-    def bprop(self, inputs, out, g):
-        return [(lambda x=x: _sum_to(g, x.shape)) for x in inputs]
-
-    def jvp(self, inputs, out, tangents):
-        terms = [t for t in tangents if t is not None]
-        return _fit(add_n(terms), out.shape) if terms else None
+    def tangent(self, inputs, out, tangents):
+        return _present(tangents)
 
 
 # ---------------------------------------------------------------------------
@@ -592,6 +672,7 @@ _SQUARE = Square()
 _SUBTRACT = Subtract()
 _TAN = Tan()
 _TANH = Tanh()
+_WHERE = Where()
 
 
 def _binary(op: Op, a: Any, b: Any) -> Node:
@@ -758,7 +839,7 @@ def where(cond, a, b) -> Node:
         cond, a, b = as_nodes(cond, a, b)
     if cond.dtype != np.bool_:
         cond = not_equal(cond, 0)
-    return apply(Where(), [cond, a, b])
+    return apply(_WHERE, [cond, a, b])
 
 
 def add_n(xs: list) -> Node:

@@ -15,6 +15,8 @@ class MatMul(Op):
 
     name = "matmul"
     emit_inplace = True  # writes into a reused buffer (never into its own inputs)
+    multilinear = True
+    cli = ("matmul", "dot")
 
     def infer(self, a, b):
         if a.ndim == 0 or b.ndim == 0:
@@ -36,28 +38,21 @@ class MatMul(Op):
             return ctx.bind(f"np.matmul({ins[0]}, {ins[1]}, out={ctx.into})")
         return f"{out} = {ins[0]} @ {ins[1]}"
 
-    def bprop(self, inputs, out, g):
+    def bprop(self, inputs, out, g, needs):
         a, b = inputs
         if a.ndim == 1 and b.ndim == 1:
-            return [lambda: g * b, lambda: g * a]
+            return [g * b if needs[0] else None, g * a if needs[1] else None]
         a2 = reshape(a, _as_matrix_a(a.shape))
         b2 = reshape(b, _as_matrix_b(b.shape))
         out2 = broadcast_shapes([a2.shape[:-2], b2.shape[:-2]], "matmul") + (a2.shape[-2], b2.shape[-1])
         g2 = reshape(g, out2)
-        return [lambda: reshape(sum_to(matmul(g2, swap_last(b2)), a2.shape), a.shape),
-                lambda: reshape(sum_to(matmul(swap_last(a2), g2), b2.shape), b.shape)]
+        return [reshape(sum_to(matmul(g2, swap_last(b2)), a2.shape), a.shape) if needs[0] else None,
+                reshape(sum_to(matmul(swap_last(a2), g2), b2.shape), b.shape) if needs[1] else None]
 
-    def jvp(self, inputs, out, tangents):
-        a, b = inputs
-        ta, tb = tangents
-        terms = []
-        if ta is not None:
-            terms.append(matmul(ta, b))
-        if tb is not None:
-            terms.append(matmul(a, tb))
-        if not terms:
-            return None
-        return terms[0] if len(terms) == 1 else terms[0] + terms[1]
+    def to_sympy(self, bridge, node, a, b):
+        if a.ndim + b.ndim > 2:
+            return np.matmul(a, b)
+        return np.asarray(bridge.sympy.Add(*(a * b)), dtype=object)
 
 
 def _as_matrix_a(shape):

@@ -11,7 +11,7 @@ import numpy as np
 from .. import backend
 from ..errors import DTypeError, EvaluationError, ShapeError, SymgraphError
 from ..graph import Node, apply
-from .base import Op, as_dim, as_node, normalize_axis, ufunc_dtype
+from .base import AXIS, DTYPE, SIZE, Op, as_dim, as_node, normalize_axis, one_of, ufunc_dtype
 from .elementwise import exp
 from .reduce import sum
 from .shape import reshape
@@ -31,13 +31,34 @@ def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
     return e
 
 
+def _check_axis(op: Op, x: Node) -> None:
+    if not 0 <= op.axis < x.ndim:
+        raise ShapeError(f"{op.name}: axis {op.axis} is out of range for shape {x.shape}")
+
+
+def _sympy_exp_and_total(bridge, x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """exp of each element, and the sum of those over ``axis`` (kept as a length-1 axis)."""
+    e = np.frompyfunc(bridge.sympy.exp, 1, 1)(x)
+    shape = list(x.shape)
+    shape[axis] = 1
+    return e, bridge.reduce(e, (axis,), lambda *xs: bridge.sympy.Add(*xs), tuple(shape))
+
+
+def _sympy_log_softmax(bridge, x: np.ndarray, axis: int) -> np.ndarray:
+    _, total = _sympy_exp_and_total(bridge, x, axis)
+    return x - np.frompyfunc(bridge.sympy.log, 1, 1)(total)
+
+
 class Softmax(Op):
     name = "softmax"
+    param_types = {"axis": AXIS}
+    cli = True
 
     def __init__(self, axis: int) -> None:
         self.axis = axis
 
     def infer(self, x):
+        _check_axis(self, x)
         return x.shape, ufunc_dtype(np.exp, x.dtype)
 
     def f(self, x):
@@ -47,20 +68,27 @@ class Softmax(Op):
         return f"{out} = {ctx.helper(_softmax)}({ins[0]}, {self.axis})"
 
     def bprop(self, inputs, y, g):
-        return [lambda: y * (g - sum(g * y, self.axis, keepdims=True))]
+        return [y * (g - sum(g * y, self.axis, keepdims=True))]
 
     def jvp(self, inputs, y, tangents):
         t = tangents[0]
         return None if t is None else y * (t - sum(t * y, self.axis, keepdims=True))
 
+    def to_sympy(self, bridge, node, x):
+        e, total = _sympy_exp_and_total(bridge, x, self.axis)
+        return e / total
+
 
 class LogSoftmax(Op):
     name = "log_softmax"
+    param_types = {"axis": AXIS}
+    cli = True
 
     def __init__(self, axis: int) -> None:
         self.axis = axis
 
     def infer(self, x):
+        _check_axis(self, x)
         return x.shape, ufunc_dtype(np.exp, x.dtype)
 
     def f(self, x):
@@ -70,23 +98,34 @@ class LogSoftmax(Op):
         return f"{out} = {ctx.helper(_stable_log_softmax)}({ins[0]}, {self.axis})"
 
     def bprop(self, inputs, out, g):
-        return [lambda: g - exp(out) * sum(g, self.axis, keepdims=True)]
+        return [g - exp(out) * sum(g, self.axis, keepdims=True)]
 
     def jvp(self, inputs, out, tangents):
         t = tangents[0]
         return None if t is None else t - sum(exp(out) * t, self.axis, keepdims=True)
+
+    def to_sympy(self, bridge, node, x):
+        return _sympy_log_softmax(bridge, x, self.axis)
+
+
+def _check_labels(op: Op, labels: Node) -> None:
+    if labels.dtype.kind not in "iu":
+        raise DTypeError(f"{op.name}: labels must be integers, got dtype {labels.dtype}")
 
 
 class OneHot(Op):
     """Integer labels to one-hot rows of ``depth`` classes (no gradient)."""
 
     name = "one_hot"
+    param_types = {"depth": SIZE, "dtype": DTYPE}
+    differentiable = False
 
     def __init__(self, depth: int, dtype: np.dtype) -> None:
         self.depth = depth
         self.dtype = np.dtype(dtype)
 
     def infer(self, labels):
+        _check_labels(self, labels)
         return labels.shape + (self.depth,), self.dtype
 
     def f(self, labels):
@@ -96,17 +135,14 @@ class OneHot(Op):
         classes = ctx.const(np.arange(self.depth))
         return f"{out} = ({ins[0]}[..., None] == {classes}).astype({ctx.dtype(self.dtype)})"
 
-    def bprop(self, inputs, out, g):
-        return [None]
-
-    def jvp(self, inputs, out, tangents):
-        return None
+    def to_sympy(self, bridge, node, labels):
+        lab = bridge.integer_labels(node, labels, "one_hot")
+        return (lab[..., None] == np.arange(self.depth)).astype(np.int64)
 
 
 def one_hot(labels, depth: int, dtype="float64") -> Node:
+    """One-hot rows of ``depth`` classes for integer ``labels`` (no gradient)."""
     labels = as_node(labels)
-    if labels.dtype.kind not in "iu":
-        raise DTypeError(f"one_hot: labels must be integers, got dtype {labels.dtype}")
     depth = as_dim(depth, "one_hot depth")
     if depth < 0:
         raise ShapeError(f"one_hot: depth must be >= 0, got {depth}")
@@ -135,11 +171,18 @@ class CrossEntropy(Op):
     """Softmax cross-entropy of logits ``(..., C)`` against integer labels ``(...)``."""
 
     name = "cross_entropy"
+    param_types = {"reduction": one_of(*REDUCTIONS)}
 
     def __init__(self, reduction: str) -> None:
         self.reduction = reduction
 
     def infer(self, logits, labels):
+        if logits.ndim == 0:
+            raise ShapeError("cross_entropy: logits must have a class axis, got shape ()")
+        _check_labels(self, labels)
+        if labels.shape != logits.shape[:-1]:
+            raise ShapeError(f"cross_entropy: labels of shape {labels.shape} do not match logits "
+                             f"of shape {logits.shape} (expected labels shape {logits.shape[:-1]})")
         shape = () if self.reduction != "none" else labels.shape
         return shape, ufunc_dtype(np.exp, logits.dtype)
 
@@ -174,7 +217,7 @@ class CrossEntropy(Op):
 
     def bprop(self, inputs, out, g):
         logits, labels = inputs
-        return [lambda: self.residual(logits, labels) * self.per_example(g, logits), None]
+        return [self.residual(logits, labels) * self.per_example(g, logits), None]
 
     def jvp(self, inputs, out, tangents):
         logits, labels = inputs
@@ -187,6 +230,15 @@ class CrossEntropy(Op):
         if self.reduction == "sum":
             return per_example.sum()
         return per_example
+
+    def to_sympy(self, bridge, node, logits, labels):
+        lab = bridge.integer_labels(node, labels, "cross_entropy")
+        lsm = _sympy_log_softmax(bridge, logits, logits.ndim - 1)
+        nll = -np.take_along_axis(lsm, lab[..., None], axis=-1)[..., 0]
+        if self.reduction == "none":
+            return nll
+        total = bridge.sympy.Add(*nll.reshape(-1))
+        return np.asarray(total / nll.size if self.reduction == "mean" else total, dtype=object)
 
 
 def softmax(x, axis: int = -1) -> Node:
@@ -211,13 +263,6 @@ def cross_entropy(logits, labels, reduction: str = "mean") -> Node:
     logits, labels = as_node(logits), as_node(labels)
     if reduction not in REDUCTIONS:
         raise SymgraphError(f"cross_entropy: reduction must be one of {REDUCTIONS}, got {reduction!r}")
-    if logits.ndim == 0:
-        raise ShapeError("cross_entropy: logits must have a class axis, got shape ()")
-    if labels.dtype.kind not in "iu":
-        raise DTypeError(f"cross_entropy: labels must be integers, got dtype {labels.dtype}")
-    if labels.shape != logits.shape[:-1]:
-        raise ShapeError(f"cross_entropy: labels of shape {labels.shape} do not match logits of "
-                         f"shape {logits.shape} (expected labels shape {logits.shape[:-1]})")
     return apply(CrossEntropy(reduction), [logits, labels])
 
 

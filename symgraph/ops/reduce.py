@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 
 from ..graph import Node, apply
-from .base import Op, as_node, normalize_axis, ufunc_dtype
+from ..errors import ShapeError
+from .base import AXES, BOOL, Op, as_node, normalize_axis, ufunc_dtype
 
 
 def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
@@ -21,14 +22,26 @@ def _reduced_shape(shape, axes, keepdims):
 
 
 class Reduction(Op):
-    """Base of reductions: ``axis`` is a normalised tuple, ``keepdims`` a bool."""
+    """Base of reductions: ``axis`` is a sorted tuple of distinct axes, ``keepdims`` a bool."""
+
+    abstract = True
+    param_types = {"axis": AXES, "keepdims": BOOL}
+    cli = True
 
     def __init__(self, axis: tuple[int, ...], keepdims: bool) -> None:
         self.axis = axis
         self.keepdims = keepdims
 
     def infer(self, x):
-        return _reduced_shape(x.shape, self.axis, self.keepdims), self._dtype(x.dtype)
+        axes = self.axis
+        if list(axes) != sorted(set(axes)) or any(not 0 <= a < x.ndim for a in axes):
+            raise ShapeError(f"{self.name}: axis {axes} is not a sorted tuple of distinct axes of "
+                             f"shape {x.shape}")
+        return _reduced_shape(x.shape, axes, self.keepdims), self._dtype(x.dtype)
+
+    def reduce_sympy(self, bridge, node, x, fn):
+        """The translation of a reduction that applies ``fn(*elements)`` over the axes."""
+        return bridge.reduce(x, self.axis, fn, node.shape)
 
     def _dtype(self, dtype):
         return ufunc_dtype(np.add, dtype, dtype) if dtype != np.bool_ else np.dtype(np.int64)
@@ -54,31 +67,26 @@ class Reduction(Op):
             g = reshape(g, _kept_shape(x_shape, self.axis))
         return broadcast_to(g, x_shape)
 
-    def kept(self, g: Node, x_shape) -> Node:
-        """``g`` with the reduced axes kept as length-1 axes."""
-        from .shape import reshape
-
-        return g if self.keepdims else reshape(g, _kept_shape(x_shape, self.axis))
-
 
 class Sum(Reduction):
     name = "sum"
     np_name = "np.sum"
+    linear = True
 
     def f(self, x):
         return np.sum(x, axis=self.axis, keepdims=self.keepdims)
 
     def bprop(self, inputs, out, g):
-        return [lambda: self.expand(g, inputs[0].shape)]
+        return [self.expand(g, inputs[0].shape)]
 
-    def jvp(self, inputs, out, tangents):
-        t = tangents[0]
-        return None if t is None else sum(t, self.axis, self.keepdims)
+    def to_sympy(self, bridge, node, x):
+        return self.reduce_sympy(bridge, node, x, lambda *xs: bridge.sympy.Add(*xs))
 
 
 class Mean(Reduction):
     name = "mean"
     np_name = "np.mean"
+    linear = True
 
     def _dtype(self, dtype):
         return np.dtype(dtype) if np.dtype(dtype).kind in "fc" else np.dtype(np.float64)
@@ -90,25 +98,26 @@ class Mean(Reduction):
         return int(np.prod([shape[a] for a in self.axis], dtype=np.int64))
 
     def bprop(self, inputs, out, g):
-        return [lambda: self.expand(g / self.count(inputs[0].shape), inputs[0].shape)]
+        return [self.expand(g / self.count(inputs[0].shape), inputs[0].shape)]
 
-    def jvp(self, inputs, out, tangents):
-        t = tangents[0]
-        return None if t is None else mean(t, self.axis, self.keepdims)
+    def to_sympy(self, bridge, node, x):
+        return self.reduce_sympy(bridge, node, x, lambda *xs: bridge.sympy.Add(*xs) / len(xs))
 
 
 class _Extremum(Reduction):
     """max/min: the gradient goes to the arg-extremum, split evenly among ties."""
 
+    abstract = True
+    selects = True
     np_func: Any
+    #: the sympy function of the extremum of several elements
+    sympy: str
 
     def _dtype(self, dtype):
         return np.dtype(dtype)
 
     def infer(self, x):
         if x.size == 0 and self.axis:
-            from ..errors import ShapeError
-
             raise ShapeError(f"{self.name}: zero-size array of shape {x.shape} has no {self.name}")
         return super().infer(x)
 
@@ -124,7 +133,7 @@ class _Extremum(Reduction):
 
     def bprop(self, inputs, out, g):
         x = inputs[0]
-        return [lambda: self.expand(g, x.shape) * self.share(x, out)]
+        return [self.expand(g, x.shape) * self.share(x, out)]
 
     def jvp(self, inputs, out, tangents):
         t = tangents[0]
@@ -132,17 +141,22 @@ class _Extremum(Reduction):
             return None
         return sum(t * self.share(inputs[0], out), self.axis, self.keepdims)
 
+    def to_sympy(self, bridge, node, x):
+        return self.reduce_sympy(bridge, node, x, getattr(bridge.sympy, self.sympy))
+
 
 class Max(_Extremum):
     name = "max"
     np_name = "np.max"
     np_func = staticmethod(np.max)
+    sympy = "Max"
 
 
 class Min(_Extremum):
     name = "min"
     np_name = "np.min"
     np_func = staticmethod(np.min)
+    sympy = "Min"
 
 
 class LogSumExp(Reduction):
@@ -173,13 +187,17 @@ class LogSumExp(Reduction):
 
     def bprop(self, inputs, out, g):
         x = inputs[0]
-        return [lambda: self.expand(g, x.shape) * self.weights(x, out)]
+        return [self.expand(g, x.shape) * self.weights(x, out)]
 
     def jvp(self, inputs, out, tangents):
         t = tangents[0]
         if t is None:
             return None
         return sum(t * self.weights(inputs[0], out), self.axis, self.keepdims)
+
+    def to_sympy(self, bridge, node, x):
+        sp = bridge.sympy
+        return self.reduce_sympy(bridge, node, x, lambda *xs: sp.log(sp.Add(*[sp.exp(e) for e in xs])))
 
 
 def _logsumexp(x, axis, keepdims):

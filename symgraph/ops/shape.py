@@ -1,8 +1,8 @@
 """Ops that move elements around: reshape, transpose, broadcasting, joining, indexing.
 
-All of them are linear, so each bprop is the adjoint op (reshape back,
-inverse transpose, sum over broadcast axes, slice, scatter-add) and each jvp
-is the op itself applied to the tangent.
+All of them are linear (``linear = True``), so each jvp is the op itself
+applied to the tangent and each bprop is the adjoint op: reshape back,
+inverse transpose, sum over broadcast axes, slice, scatter-add.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ import numpy as np
 from .. import backend
 from ..errors import ShapeError, SymgraphError
 from ..graph import Node, apply
-from .base import Op, as_node, as_nodes, as_shape, normalize_axis
-from .sources import zeros_like
+from .base import AXES, AXIS, INDEX, SHAPE, Op, as_node, as_nodes, as_shape, normalize_axis, translate_with_f
 
 
 # ---------------------------------------------------------------------------
@@ -25,11 +24,17 @@ from .sources import zeros_like
 
 class Reshape(Op):
     name = "reshape"
+    param_types = {"shape": SHAPE}
+    linear = structural = True
+    to_sympy = translate_with_f
 
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = shape
 
     def infer(self, x):
+        if _size(self.shape) != x.size:
+            raise ShapeError(f"reshape: cannot reshape array of shape {x.shape} (size {x.size}) "
+                             f"into shape {self.shape}")
         return self.shape, x.dtype
 
     def f(self, x):
@@ -42,10 +47,7 @@ class Reshape(Op):
         return True
 
     def bprop(self, inputs, out, g):
-        return [lambda: reshape(g, inputs[0].shape)]
-
-    def jvp(self, inputs, out, tangents):
-        return None if tangents[0] is None else reshape(tangents[0], self.shape)
+        return [reshape(g, inputs[0].shape)]
 
 
 def reshape(x, shape) -> Node:
@@ -60,9 +62,6 @@ def reshape(x, shape) -> Node:
         if known == 0 or x.size % known:
             raise ShapeError(f"reshape: cannot reshape array of shape {x.shape} into shape {shape}")
         shape = tuple(x.size // known if s == -1 else s for s in shape)
-    if int(np.prod(shape, dtype=np.int64)) != x.size:
-        raise ShapeError(f"reshape: cannot reshape array of shape {x.shape} (size {x.size}) "
-                         f"into shape {shape}")
     if shape == x.shape:
         return x
     if isinstance(x.op, Reshape):  # reshape of reshape is one reshape
@@ -74,11 +73,18 @@ def reshape(x, shape) -> Node:
 
 class Transpose(Op):
     name = "transpose"
+    param_types = {"axes": AXES}
+    linear = structural = True
+    cli = True
+    to_sympy = translate_with_f
 
     def __init__(self, axes: tuple[int, ...]) -> None:
         self.axes = axes
 
     def infer(self, x):
+        if sorted(self.axes) != list(range(x.ndim)):
+            raise ShapeError(f"transpose: axes {self.axes} are not a permutation of the {x.ndim} "
+                             f"axes of shape {x.shape}")
         return tuple(x.shape[a] for a in self.axes), x.dtype
 
     def f(self, x):
@@ -93,10 +99,7 @@ class Transpose(Op):
         return True
 
     def bprop(self, inputs, out, g):
-        return [lambda: transpose(g, tuple(int(i) for i in np.argsort(self.axes)))]
-
-    def jvp(self, inputs, out, tangents):
-        return None if tangents[0] is None else transpose(tangents[0], self.axes)
+        return [transpose(g, tuple(int(i) for i in np.argsort(self.axes)))]
 
 
 def transpose(x, axes: Sequence[int] | None = None) -> Node:
@@ -106,7 +109,7 @@ def transpose(x, axes: Sequence[int] | None = None) -> Node:
         axes = tuple(range(x.ndim))[::-1]
     else:
         axes = tuple(axes)
-        if sorted(normalize_axis(axes, x.ndim, "transpose")) != list(range(x.ndim)) or len(axes) != x.ndim:
+        if len(normalize_axis(axes, x.ndim, "transpose")) != x.ndim:
             raise ShapeError(f"transpose: axes {axes} are not a permutation of the "
                              f"{x.ndim} axes of shape {x.shape}")
         axes = tuple(int(a) % x.ndim for a in axes)
@@ -125,13 +128,30 @@ def swap_last(x: Node) -> Node:
 # broadcasting
 # ---------------------------------------------------------------------------
 
+def _broadcasts(small: tuple[int, ...], big: tuple[int, ...]) -> bool:
+    """Whether numpy broadcasts ``small`` to exactly ``big``."""
+    try:
+        return np.broadcast_shapes(small, big) == tuple(big)
+    except ValueError:
+        return False
+
+
+def _size(shape: Sequence[int]) -> int:
+    return int(np.prod(shape, dtype=object))  # exact: no int64 overflow on absurd shapes
+
+
 class BroadcastTo(Op):
     name = "broadcast_to"
+    param_types = {"shape": SHAPE}
+    linear = structural = True
+    to_sympy = translate_with_f
 
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = shape
 
     def infer(self, x):
+        if not _broadcasts(x.shape, self.shape):
+            raise ShapeError(f"broadcast_to: cannot broadcast shape {x.shape} to shape {self.shape}")
         return self.shape, x.dtype
 
     def f(self, x):
@@ -144,22 +164,13 @@ class BroadcastTo(Op):
         return True
 
     def bprop(self, inputs, out, g):
-        return [lambda: sum_to(g, inputs[0].shape)]
-
-    def jvp(self, inputs, out, tangents):
-        return None if tangents[0] is None else broadcast_to(tangents[0], self.shape)
+        return [sum_to(g, inputs[0].shape)]
 
 
 def broadcast_to(x, shape) -> Node:
     """``x`` broadcast to ``shape`` (numpy rules); a no-op when shapes match."""
     x = as_node(x)
     shape = as_shape(shape, "broadcast_to")
-    try:
-        ok = np.broadcast_shapes(x.shape, shape) == shape
-    except ValueError:
-        ok = False
-    if not ok:
-        raise ShapeError(f"broadcast_to: cannot broadcast shape {x.shape} to shape {shape}")
     return x if x.shape == shape else apply(BroadcastTo(shape), [x])
 
 
@@ -167,11 +178,16 @@ class SumTo(Op):
     """Sum a broadcast result back down to ``shape``: the adjoint of broadcasting."""
 
     name = "sum_to"
+    param_types = {"shape": SHAPE}
+    linear = True
+    to_sympy = translate_with_f
 
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = shape
 
     def infer(self, x):
+        if not _broadcasts(self.shape, x.shape):
+            raise ShapeError(f"sum_to: shape {self.shape} does not broadcast to shape {x.shape}")
         return self.shape, x.dtype
 
     def axes(self, in_shape: tuple[int, ...]) -> tuple[tuple[int, ...], int]:
@@ -198,25 +214,14 @@ class SumTo(Op):
                 f".reshape({self.shape})")
 
     def bprop(self, inputs, out, g):
-        return [lambda: broadcast_to(g, inputs[0].shape)]
-
-    def jvp(self, inputs, out, tangents):
-        return None if tangents[0] is None else sum_to(tangents[0], self.shape)
+        return [broadcast_to(g, inputs[0].shape)]
 
 
 def sum_to(x, shape) -> Node:
     """Sum ``x`` over the axes along which ``shape`` was broadcast to ``x.shape``."""
     x = as_node(x)
     shape = as_shape(shape, "sum_to")
-    if x.shape == shape:
-        return x
-    try:
-        ok = np.broadcast_shapes(x.shape, shape) == x.shape
-    except ValueError:
-        ok = False
-    if not ok:
-        raise ShapeError(f"sum_to: shape {shape} does not broadcast to shape {x.shape}")
-    return apply(SumTo(shape), [x])
+    return x if x.shape == shape else apply(SumTo(shape), [x])
 
 
 # ---------------------------------------------------------------------------
@@ -225,12 +230,19 @@ def sum_to(x, shape) -> Node:
 
 class Concatenate(Op):
     name = "concatenate"
+    param_types = {"axis": AXIS}
+    linear = structural = True
+    to_sympy = translate_with_f
 
     def __init__(self, axis: int) -> None:
         self.axis = axis
 
     def infer(self, *xs):
+        if not xs:
+            raise SymgraphError("concatenate needs at least one array")
         first = xs[0].shape
+        if not 0 <= self.axis < len(first):
+            raise ShapeError(f"concatenate: axis {self.axis} is out of range for shape {first}")
         for x in xs[1:]:
             if len(x.shape) != len(first) or any(
                     a != b for i, (a, b) in enumerate(zip(first, x.shape)) if i != self.axis):
@@ -246,20 +258,14 @@ class Concatenate(Op):
     def emit(self, out, ins, ctx):
         return f"{out} = np.concatenate(({', '.join(ins)},), axis={self.axis})"
 
-    def bprop(self, inputs, out, g):
+    def bprop(self, inputs, out, g, needs):
         rules, start = [], 0
-        for x in inputs:
+        for x, need in zip(inputs, needs):
             stop = start + x.shape[self.axis]
-            index = (slice(None),) * self.axis + (slice(start, stop),)
-            rules.append(lambda index=index: getitem(g, index))
+            rules.append(getitem(g, (slice(None),) * self.axis + (slice(start, stop),))
+                         if need else None)
             start = stop
         return rules
-
-    def jvp(self, inputs, out, tangents):
-        if all(t is None for t in tangents):
-            return None
-        parts = [zeros_like(x) if t is None else t for x, t in zip(inputs, tangents)]
-        return concatenate(parts, self.axis)
 
 
 def concatenate(xs: Sequence, axis: int = 0) -> Node:
@@ -277,11 +283,19 @@ def concatenate(xs: Sequence, axis: int = 0) -> Node:
 
 class Stack(Op):
     name = "stack"
+    param_types = {"axis": AXIS}
+    linear = structural = True
+    to_sympy = translate_with_f
 
     def __init__(self, axis: int) -> None:
         self.axis = axis
 
     def infer(self, *xs):
+        if not xs:
+            raise SymgraphError("stack needs at least one array")
+        if not 0 <= self.axis <= xs[0].ndim:
+            raise ShapeError(f"stack: axis {self.axis} is out of range for stacking arrays of "
+                             f"shape {xs[0].shape}")
         for x in xs[1:]:
             if x.shape != xs[0].shape:
                 raise ShapeError(f"stack: all inputs need one shape, got {xs[0].shape} and {x.shape}")
@@ -295,14 +309,9 @@ class Stack(Op):
     def emit(self, out, ins, ctx):
         return f"{out} = np.stack(({', '.join(ins)},), axis={self.axis})"
 
-    def bprop(self, inputs, out, g):
-        return [(lambda i=i: getitem(g, (slice(None),) * self.axis + (i,)))
-                for i in range(len(inputs))]
-
-    def jvp(self, inputs, out, tangents):
-        if all(t is None for t in tangents):
-            return None
-        return stack([zeros_like(x) if t is None else t for x, t in zip(inputs, tangents)], self.axis)
+    def bprop(self, inputs, out, g, needs):
+        return [getitem(g, (slice(None),) * self.axis + (i,)) if need else None
+                for i, need in enumerate(needs)]
 
 
 def stack(xs: Sequence, axis: int = 0) -> Node:
@@ -355,22 +364,17 @@ def _as_int(v: Any) -> int:
     raise SymgraphError(f"slice bounds must be ints or None, got {v!r}")
 
 
-_is_basic = backend.is_basic_index  # the test moved to backend; this name stays for importers
-
-
 class GetItem(Op):
     name = "getitem"
+    param_types = {"index": INDEX}
+    linear = structural = True
+    to_sympy = translate_with_f
 
     def __init__(self, index: tuple) -> None:
         self.index = index
 
     def infer(self, x):
-        try:
-            probe = np.broadcast_to(np.zeros((), x.dtype), x.shape)[self.index]
-        except IndexError as e:
-            raise ShapeError(f"getitem: index {_show_index(self.index)} is invalid for shape "
-                             f"{x.shape}: {e}") from None
-        return probe.shape, x.dtype
+        return _indexed_shape(self.index, x.shape, "getitem"), x.dtype
 
     def f(self, x):
         return backend.getitem(x, self.index)
@@ -379,13 +383,10 @@ class GetItem(Op):
         return f"{out} = {ins[0]}[{index_source(self.index, ctx)}]"
 
     def emits_view(self):
-        return _is_basic(self.index)
+        return backend.is_basic_index(self.index)
 
     def bprop(self, inputs, out, g):
-        return [lambda: apply(ScatterAdd(self.index, inputs[0].shape), [g])]
-
-    def jvp(self, inputs, out, tangents):
-        return None if tangents[0] is None else getitem(tangents[0], self.index)
+        return [apply(ScatterAdd(self.index, inputs[0].shape), [g])]
 
     def describe(self) -> str:
         return f"[{_show_index(self.index)}]"
@@ -395,33 +396,44 @@ class ScatterAdd(Op):
     """Zeros of ``shape`` with ``g`` added at ``index``: the adjoint of getitem."""
 
     name = "scatter_add"
+    param_types = {"index": INDEX, "shape": SHAPE}
+    linear = True
+    to_sympy = translate_with_f
 
     def __init__(self, index: tuple, shape: tuple[int, ...]) -> None:
         self.index = index
         self.shape = shape
 
     def infer(self, g):
+        selected = _indexed_shape(self.index, self.shape, "scatter_add")
+        if selected != g.shape:
+            raise ShapeError(f"scatter_add: index {_show_index(self.index)} selects shape "
+                             f"{selected} from shape {self.shape}, but the input has shape {g.shape}")
         return self.shape, g.dtype
 
     def f(self, g):
         return backend.scatter_add(g, self.index, self.shape)
 
     def emit(self, out, ins, ctx):
-        if _is_basic(self.index):
+        if backend.is_basic_index(self.index):
             write = f"{out}[{index_source(self.index, ctx)}] = {ins[0]}"
         else:
             write = f"np.add.at({out}, {index_source(self.index, ctx, subscript=False)}, {ins[0]})"
         return f"{out} = np.zeros({self.shape}, {ctx.dtype(ctx.node.dtype)})\n{write}"
 
     def bprop(self, inputs, out, g):
-        return [lambda: getitem(g, self.index)]
-
-    def jvp(self, inputs, out, tangents):
-        t = tangents[0]
-        return None if t is None else apply(ScatterAdd(self.index, self.shape), [t])
+        return [getitem(g, self.index)]
 
     def describe(self) -> str:
         return f"scatter_add[{_show_index(self.index)}]"
+
+
+def _indexed_shape(index: tuple, shape: tuple[int, ...], what: str) -> tuple[int, ...]:
+    """The shape ``index`` selects from an array of ``shape`` (numpy's own rules, no data)."""
+    try:
+        return np.broadcast_to(np.zeros((), np.int8), shape)[index].shape
+    except (IndexError, ValueError, TypeError) as e:
+        raise ShapeError(f"{what}: index {_show_index(index)} is invalid for shape {shape}: {e}") from None
 
 
 def _show_index(index: tuple) -> str:

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import DTypeError, SymgraphError
 from ..graph import Graph, Node, get_default_graph
-from .base import Op, as_shape, holds_node
+from .base import ARRAY, DTYPE, NAME, SCALAR, SHAPE, Op, as_shape, holds_node
 
 
 def _check_dtype(dtype: Any, what: str) -> np.dtype:
@@ -26,6 +26,7 @@ class Variable(Op):
 
     name = "variable"
     is_variable = True
+    param_types = {"var_name": NAME, "shape": SHAPE, "dtype": DTYPE}
 
     def __init__(self, var_name: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
         self.var_name = var_name
@@ -47,11 +48,15 @@ class Variable(Op):
     def describe(self) -> str:
         return self.var_name
 
+    def to_sympy(self, bridge, node):
+        return bridge.variable_symbols(node, {})
+
 
 class Constant(Op):
     """A fixed array stored in the graph (read-only)."""
 
     name = "constant"
+    param_types = {"value": ARRAY}
 
     def __init__(self, value: np.ndarray) -> None:
         self.value = value
@@ -74,11 +79,16 @@ class Constant(Op):
             return f"{v.item():.6g}" if v.dtype.kind in "fc" else str(v.item())
         return f"const{list(v.shape)}"
 
+    def to_sympy(self, bridge, node):
+        return bridge.constant_exprs(self.value)
 
-class Fill(Op):
+
+class Full(Op):
     """An array of one repeated value: zeros, ones and gradient seeds."""
 
-    name = "fill"
+    name = "full"
+    param_types = {"value": SCALAR, "shape": SHAPE, "dtype": DTYPE}
+    formerly = ("symgraph.ops.sources.Fill",)
 
     def __init__(self, value: float, shape: tuple[int, ...], dtype: np.dtype) -> None:
         self.value = value
@@ -92,7 +102,11 @@ class Fill(Op):
         return np.full(self.shape, self.value, dtype=self.dtype)
 
     def describe(self) -> str:
-        return f"{self.value:g}" if not self.shape else f"fill({self.value:g}, {list(self.shape)})"
+        return f"{self.value:g}" if not self.shape else f"full({self.value:g}, {list(self.shape)})"
+
+    def to_sympy(self, bridge, node):
+        value = bridge.number(np.asarray(self.value, node.dtype))
+        return np.broadcast_to(np.asarray(value, dtype=object), node.shape)
 
 
 def variable(name: str, shape: Any = (), dtype: Any = "float64", *, graph: Graph | None = None) -> Node:
@@ -124,7 +138,7 @@ def full(shape: Any, value: float, dtype: Any = "float64", *, graph: Graph | Non
     shape = as_shape(shape, "full")
     dtype = _check_dtype(dtype, "full")
     value = np.asarray(value, dtype=dtype).item()
-    return (graph if graph is not None else get_default_graph())._add(Fill(value, shape, dtype), ())
+    return (graph if graph is not None else get_default_graph())._add(Full(value, shape, dtype), ())
 
 
 def zeros_like(x: Node) -> Node:
@@ -133,3 +147,6 @@ def zeros_like(x: Node) -> Node:
 
 def ones_like(x: Node) -> Node:
     return full(x.shape, 1, x.dtype, graph=x.graph)
+
+
+Fill = Full  # TEMPORARY: removed once codegen is merged
