@@ -198,6 +198,8 @@ class Op:
         elif cls.jvp is None and cls.multilinear:
             cls.jvp = _product_rule
         cls._bprop_needs = _takes_needs(cls.bprop)
+        if cls.param_types and not getattr(cls.infer, "_checks_params", False):
+            cls.infer = _checking_params(cls.infer)
         _OP_REGISTRY.setdefault(f"{cls.__module__}.{cls.__qualname__}", cls)
 
     # -- identity -----------------------------------------------------------
@@ -250,6 +252,15 @@ class Op:
         dtype = np.result_type(*[i.dtype for i in inputs]) if inputs else np.dtype("float64")
         return shape, dtype
 
+    def check_params(self) -> None:
+        """Raise a SymgraphError naming the first parameter that is not of its declared kind
+        (run before every ``infer`` of an op that declares ``param_types``)."""
+        for attr, kind in self.param_types.items():
+            value = getattr(self, attr, _MISSING)
+            if value is _MISSING or not kind.accepts(value):
+                got = "nothing" if value is _MISSING else f"{type(value).__name__} {value!r:.60}"
+                raise SymgraphError(f"{self.name}: parameter {attr!r} must be {kind.name}, got {got}")
+
     def describe(self) -> str:
         """A short label for pictures and error messages, e.g. ``sum(axis=0)``."""
         shown = {k: v for k, v in self.params().items() if not k.startswith("_")}
@@ -294,6 +305,21 @@ def _product_rule(self: Op, inputs: Sequence[Node], out: Node, tangents: Sequenc
     from .elementwise import add_n
 
     return add_n(terms)
+
+
+_MISSING = object()
+
+
+def _checking_params(infer: Callable) -> Callable:
+    """``infer`` preceded by ``check_params``: every way of making a node checks them."""
+    def infer_checked(self: Op, *inputs: Node) -> Any:
+        self.check_params()
+        return infer(self, *inputs)
+
+    infer_checked._checks_params = True  # type: ignore[attr-defined]
+    infer_checked.__doc__ = infer.__doc__
+    infer_checked.__wrapped__ = infer  # type: ignore[attr-defined]
+    return infer_checked
 
 
 def _takes_needs(bprop: Callable | None) -> bool:
