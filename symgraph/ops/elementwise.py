@@ -61,11 +61,14 @@ class Elementwise(Op):
         raise NotImplementedError(f"op {self.name!r} states no derivative (tangent or deriv)")
 
     def bprop(self, inputs, out, g, needs):
-        rules: list[Node | None] = []
+        rules: list[Node | None] = [None] * len(inputs)
         for k, x in enumerate(inputs):
-            c = self.tangent(inputs, out, [g if j == k else None for j in range(len(inputs))]) \
-                if needs[k] else None
-            rules.append(None if c is None else _sum_to(c, x.shape))
+            if needs[k]:
+                tangents = [None] * len(inputs)
+                tangents[k] = g
+                c = self.tangent(inputs, out, tangents)
+                if c is not None:
+                    rules[k] = c if c.shape == x.shape else shape_ops.sum_to(c, x.shape)
         return rules
 
     def jvp(self, inputs, out, tangents):
@@ -349,18 +352,16 @@ class Binary(Elementwise):
     def tangent(self, inputs, out, tangents):
         a, b = inputs
         ta, tb = tangents
-        terms = []
-        if ta is not None:
-            terms.append(ta * self.deriv_a(a, b, out))
-        if tb is not None:
-            terms.append(tb * self.deriv_b(a, b, out))
-        return add_n(terms) if terms else None
+        return _present([None if ta is None else ta * self.deriv_a(a, b, out),
+                         None if tb is None else tb * self.deriv_b(a, b, out)])
 
 
-def _present(tangents: Sequence[Node | None]) -> Node | None:
-    """The sum of the tangents that are not None (None if all are)."""
-    terms = [t for t in tangents if t is not None]
-    return add_n(terms) if terms else None
+def _present(terms: Sequence[Node | None]) -> Node | None:
+    """The sum of the terms that are not None (None if all are)."""
+    terms = [t for t in terms if t is not None]
+    if len(terms) < 2:
+        return terms[0] if terms else None
+    return add_n(terms)
 
 
 class Add(Binary):
@@ -415,12 +416,8 @@ class Divide(Binary):
         """``ta / b - (tb / b) * out``: the two parts share ``g / b`` in reverse mode."""
         a, b = inputs
         ta, tb = tangents
-        terms = []
-        if ta is not None:
-            terms.append(ta / b)
-        if tb is not None:
-            terms.append(negative(tb / b) * out)
-        return add_n(terms) if terms else None
+        return _present([None if ta is None else ta / b,
+                         None if tb is None else negative(tb / b) * out])
 
     def sympy_scalar(self, sp, a, b):
         return a / b
