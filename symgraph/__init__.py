@@ -22,6 +22,8 @@ from .evaluate import Evaluator, evaluate
 from .graph import Graph, Node, get_default_graph, reset_default_graph
 from .ops import *  # noqa: F401,F403 - the op builders are the public API
 from .ops import __all__ as _ops_all
+# building blocks of rules and tests, importable but not part of ``__all__``
+from .ops import add_n, getitem, sum_to  # noqa: F401
 from .serialize import load, register_op, save
 from . import testing  # noqa: E402 - sg.testing.check_grads
 from .parse import ParseError, parse_expression
@@ -32,7 +34,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Graph", "Node", "get_default_graph", "reset_default_graph",
-    "grad", "vjp", "jvp", "build_grad", "hvp", "jacobian", "hessian", "optimize",
+    "grad", "vjp", "jvp", "hvp", "jacobian", "hessian", "optimize",
     "evaluate", "Evaluator",
     "simplify", "to_sympy", "from_sympy",
     "function", "CompiledFunction",

@@ -20,18 +20,17 @@ from .. import backend
 from ..errors import DTypeError, SymgraphError
 from ..graph import Node, apply
 from .base import DTYPE, Op, as_node, as_nodes, broadcast_shapes, is_inexact, make, ufunc_dtype
+from .shape import broadcast_to, sum_to
 from .sources import Constant, Full, full
-
-from . import shape as shape_ops  # noqa: E402  (shape's rules call back into this module)
 
 
 def _fit(x: Node, shape: tuple[int, ...]) -> Node:
     """Broadcast a tangent up to ``shape`` when a rule produced fewer dimensions."""
-    return x if x.shape == shape else shape_ops.broadcast_to(x, shape)
+    return x if x.shape == shape else broadcast_to(x, shape)
 
 
 def _sum_to(x: Node, shape: tuple[int, ...]) -> Node:
-    return x if x.shape == shape else shape_ops.sum_to(x, shape)
+    return x if x.shape == shape else sum_to(x, shape)
 
 
 class Elementwise(Op):
@@ -68,7 +67,7 @@ class Elementwise(Op):
                 tangents[k] = g
                 c = self.tangent(inputs, out, tangents)
                 if c is not None:
-                    rules[k] = c if c.shape == x.shape else shape_ops.sum_to(c, x.shape)
+                    rules[k] = c if c.shape == x.shape else sum_to(c, x.shape)
         return rules
 
     def jvp(self, inputs, out, tangents):

@@ -15,7 +15,8 @@ import numpy as np
 from .. import backend
 from ..errors import ShapeError, SymgraphError
 from ..graph import Node, apply
-from .base import AXES, AXIS, INDEX, SHAPE, Op, as_node, as_nodes, as_shape, normalize_axis, translate_with_f
+from .base import (AXES, AXIS, INDEX, SHAPE, Op, as_node, as_nodes, as_shape, normalize_axis,
+                   translate_with_f)
 
 
 # ---------------------------------------------------------------------------
