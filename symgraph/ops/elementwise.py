@@ -12,7 +12,7 @@ broadcasts the result to the output's shape.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from ..errors import DTypeError, SymgraphError
 from ..graph import Node, apply
 from .base import DTYPE, Op, as_node, as_nodes, broadcast_shapes, is_inexact, make, ufunc_dtype
 from .shape import broadcast_to, sum_to
-from .sources import Constant, Full, full
+from .sources import Constant, Full, full, numeric_dtype
 
 
 def _fit(x: Node, shape: tuple[int, ...]) -> Node:
@@ -638,171 +638,73 @@ class AddN(Elementwise):
 # builders
 # ---------------------------------------------------------------------------
 
-# Parameterless ops are immutable, so one shared instance each is enough.
-_ABS = Abs()
-_ADD = Add()
-_ADDN = AddN()
-_COS = Cos()
-_DIVIDE = Divide()
-_EQUAL = Equal()
-_EXP = Exp()
-_GREATER = Greater()
-_GREATEREQUAL = GreaterEqual()
-_LESS = Less()
-_LESSEQUAL = LessEqual()
-_LOG = Log()
-_MAXIMUM = Maximum()
-_MINIMUM = Minimum()
-_MULTIPLY = Multiply()
-_NEGATIVE = Negative()
-_NOTEQUAL = NotEqual()
-_POWER = Power()
-_RELU = Relu()
-_SIGMOID = Sigmoid()
-_SIGN = Sign()
-_SIN = Sin()
-_SQRT = Sqrt()
-_SQUARE = Square()
-_SUBTRACT = Subtract()
-_TAN = Tan()
-_TANH = Tanh()
+def _unary_builder(cls: type, doc: str) -> Callable[[Any], Node]:
+    """The builder of a parameterless unary op: named after the op, sharing one instance."""
+    op = cls()
+
+    def build(x: Any) -> Node:
+        if type(x) is Node:  # hot path
+            return x.graph._add(op, (x,))
+        return apply(op, [as_node(x)])
+
+    return _named(build, cls, doc)
+
+
+def _binary_builder(cls: type, doc: str) -> Callable[[Any, Any], Node]:
+    """The builder of a parameterless broadcasting binary op (Python scalars typed weakly)."""
+    op = cls()
+
+    def build(a: Any, b: Any) -> Node:
+        if type(a) is Node and type(b) is Node and a.graph is b.graph:  # hot path
+            return a.graph._add(op, (a, b))
+        return make(op, a, b)
+
+    return _named(build, cls, doc)
+
+
+def _named(build: Callable, cls: type, doc: str) -> Callable:
+    build.__name__ = build.__qualname__ = cls.name
+    build.__doc__ = doc
+    return build
+
+
+add = _binary_builder(Add, "``a + b`` with numpy broadcasting.")
+subtract = _binary_builder(Subtract, "``a - b`` with numpy broadcasting.")
+multiply = _binary_builder(Multiply, "``a * b`` with numpy broadcasting.")
+divide = _binary_builder(Divide, "``a / b`` (true division) with numpy broadcasting.")
+power = _binary_builder(Power, "``a ** b``; negative and non-integer exponents allowed (numpy "
+                        "semantics).")
+maximum = _binary_builder(Maximum, "Elementwise maximum; the gradient is split evenly on ties.")
+minimum = _binary_builder(Minimum, "Elementwise minimum; the gradient is split evenly on ties.")
+equal = _binary_builder(Equal, "``a == b`` elementwise (boolean, no gradient).")
+not_equal = _binary_builder(NotEqual, "``a != b`` elementwise (boolean, no gradient).")
+less = _binary_builder(Less, "``a < b`` elementwise (boolean, no gradient).")
+less_equal = _binary_builder(LessEqual, "``a <= b`` elementwise (boolean, no gradient).")
+greater = _binary_builder(Greater, "``a > b`` elementwise (boolean, no gradient).")
+greater_equal = _binary_builder(GreaterEqual, "``a >= b`` elementwise (boolean, no gradient).")
+
+negative = _unary_builder(Negative, "``-x``.")
+exp = _unary_builder(Exp, "``e ** x``.")
+log = _unary_builder(Log, "Natural logarithm.")
+sin = _unary_builder(Sin, "Sine.")
+cos = _unary_builder(Cos, "Cosine.")
+tan = _unary_builder(Tan, "Tangent.")
+tanh = _unary_builder(Tanh, "Hyperbolic tangent.")
+sigmoid = _unary_builder(Sigmoid, "Numerically stable logistic function ``1 / (1 + exp(-x))``.")
+relu = _unary_builder(Relu, "``max(x, 0)``; its derivative at 0 is taken as 0.")
+abs = _unary_builder(Abs, "``|x|``; its derivative at 0 is taken as 0.")  # noqa: A001 - numpy's name
+sqrt = _unary_builder(Sqrt, "Square root.")
+square = _unary_builder(Square, "``x ** 2``.")
+sign = _unary_builder(Sign, "-1, 0 or 1 by the sign of ``x`` (no gradient).")
+
 _WHERE = Where()
-
-
-def _binary(op: Op, a: Any, b: Any) -> Node:
-    if type(a) is Node and type(b) is Node and a.graph is b.graph:  # hot path
-        return a.graph._add(op, (a, b))
-    return make(op, a, b)
-
-
-def add(a, b) -> Node:
-    """``a + b`` with numpy broadcasting."""
-    return _binary(_ADD, a, b)
-
-
-def subtract(a, b) -> Node:
-    """``a - b`` with numpy broadcasting."""
-    return _binary(_SUBTRACT, a, b)
-
-
-def multiply(a, b) -> Node:
-    """``a * b`` with numpy broadcasting."""
-    return _binary(_MULTIPLY, a, b)
-
-
-def divide(a, b) -> Node:
-    """``a / b`` (true division) with numpy broadcasting."""
-    return _binary(_DIVIDE, a, b)
-
-
-def power(a, b) -> Node:
-    """``a ** b``; negative and non-integer exponents allowed (numpy semantics)."""
-    return _binary(_POWER, a, b)
-
-
-def maximum(a, b) -> Node:
-    """Elementwise maximum."""
-    return _binary(_MAXIMUM, a, b)
-
-
-def minimum(a, b) -> Node:
-    """Elementwise minimum."""
-    return _binary(_MINIMUM, a, b)
-
-
-def equal(a, b) -> Node:
-    return _binary(_EQUAL, a, b)
-
-
-def not_equal(a, b) -> Node:
-    return _binary(_NOTEQUAL, a, b)
-
-
-def less(a, b) -> Node:
-    return _binary(_LESS, a, b)
-
-
-def less_equal(a, b) -> Node:
-    return _binary(_LESSEQUAL, a, b)
-
-
-def greater(a, b) -> Node:
-    return _binary(_GREATER, a, b)
-
-
-def greater_equal(a, b) -> Node:
-    return _binary(_GREATEREQUAL, a, b)
-
-
-def _unary(op: Op, x: Any) -> Node:
-    if type(x) is Node:
-        return x.graph._add(op, (x,))
-    return apply(op, [as_node(x)])
-
-
-def negative(x) -> Node:
-    return _unary(_NEGATIVE, x)
-
-
-def exp(x) -> Node:
-    return _unary(_EXP, x)
-
-
-def log(x) -> Node:
-    return _unary(_LOG, x)
-
-
-def sin(x) -> Node:
-    return _unary(_SIN, x)
-
-
-def cos(x) -> Node:
-    return _unary(_COS, x)
-
-
-def tan(x) -> Node:
-    return _unary(_TAN, x)
-
-
-def tanh(x) -> Node:
-    return _unary(_TANH, x)
-
-
-def sigmoid(x) -> Node:
-    """Numerically stable logistic function ``1 / (1 + exp(-x))``."""
-    return _unary(_SIGMOID, x)
-
-
-def relu(x) -> Node:
-    """``max(x, 0)``; its derivative at 0 is taken as 0."""
-    return _unary(_RELU, x)
-
-
-def abs(x) -> Node:  # noqa: A001 - mirrors numpy's name
-    return _unary(_ABS, x)
-
-
-def sqrt(x) -> Node:
-    return _unary(_SQRT, x)
-
-
-def square(x) -> Node:
-    return _unary(_SQUARE, x)
-
-
-def sign(x) -> Node:
-    return _unary(_SIGN, x)
+_ADDN = AddN()
 
 
 def cast(x, dtype) -> Node:
     """``x.astype(dtype)``; returns ``x`` itself when the dtype already matches."""
     x = as_node(x)
-    try:
-        dtype = np.dtype(dtype)
-    except TypeError:
-        raise DTypeError(f"cast: {dtype!r} is not a dtype") from None
-    if dtype.kind not in "biufc":
-        raise DTypeError(f"cast: dtype {dtype} is not numeric")
+    dtype = numeric_dtype(dtype, "cast")
     return x if x.dtype == dtype else apply(Cast(dtype), [x])
 
 
@@ -848,3 +750,11 @@ def add_n(xs: list) -> Node:
     if len(xs) == 1:
         return as_node(xs[0])
     return apply(_ADDN, as_nodes(*xs))
+
+
+__all__ = [
+    "negative", "exp", "log", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "abs", "sqrt",
+    "square", "sign", "cast", "add", "subtract", "multiply", "divide", "power", "maximum",
+    "minimum", "equal", "not_equal", "less", "less_equal", "greater", "greater_equal", "where",
+    "add_n",
+]

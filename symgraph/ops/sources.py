@@ -11,7 +11,8 @@ from ..graph import Graph, Node, get_default_graph
 from .base import ARRAY, DTYPE, NAME, SCALAR, SHAPE, Op, as_shape, holds_node
 
 
-def _check_dtype(dtype: Any, what: str) -> np.dtype:
+def numeric_dtype(dtype: Any, what: str) -> np.dtype:
+    """``dtype`` as a numpy dtype, or a DTypeError: not a dtype, or not a number type."""
     try:
         dtype = np.dtype(dtype)
     except TypeError:
@@ -114,7 +115,7 @@ def variable(name: str, shape: Any = (), dtype: Any = "float64", *, graph: Graph
     if not isinstance(name, str) or not name:
         raise SymgraphError(f"variable name must be a non-empty string, got {name!r}")
     shape = as_shape(shape, f"variable {name!r}")
-    dtype = _check_dtype(dtype, f"variable {name!r}")
+    dtype = numeric_dtype(dtype, f"variable {name!r}")
     return (graph if graph is not None else get_default_graph())._add(Variable(name, shape, dtype), ())
 
 
@@ -136,7 +137,7 @@ def constant(value: Any, dtype: Any = None, *, graph: Graph | None = None) -> No
 def full(shape: Any, value: float, dtype: Any = "float64", *, graph: Graph | None = None) -> Node:
     """A node of ``shape`` filled with ``value``."""
     shape = as_shape(shape, "full")
-    dtype = _check_dtype(dtype, "full")
+    dtype = numeric_dtype(dtype, "full")
     value = np.asarray(value, dtype=dtype).item()
     return (graph if graph is not None else get_default_graph())._add(Full(value, shape, dtype), ())
 
