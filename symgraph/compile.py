@@ -155,6 +155,9 @@ class CompiledFunction:
 _UNSET = object()
 
 
+fpwarn.watch(CompiledFunction.__call__.__code__, "compiled")
+
+
 def function(inputs: Any, outputs: Any, *, check_finite: bool = False,
              memory_budget: int | None = None, reuse_buffers: bool = True) -> CompiledFunction:
     """Compile ``outputs`` (a node or a list/tuple/dict of nodes) as a function of ``inputs``.

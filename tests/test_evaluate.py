@@ -124,6 +124,28 @@ def test_numeric_failures_name_the_node():
         sg.evaluate(loss, {logits: np.zeros((2, 3)), labels: np.array([0, 7])})
 
 
+class Failing(sg.Op):
+    """An op whose array code raises, counting its runs."""
+
+    name = "failing"
+    calls = 0
+
+    def f(self, x):
+        Failing.calls += 1
+        raise ZeroDivisionError("boom")
+
+
+@pytest.mark.parametrize("check_finite", [False, True])
+def test_a_failing_op_runs_once_and_is_named(check_finite):
+    x = sg.variable("x", (2,))
+    y = Failing()(x)
+    Failing.calls = 0
+    with pytest.raises(sg.EvaluationError, match=r"node #\d+ failing .*ZeroDivisionError: boom") as info:
+        sg.evaluate(y, {x: np.ones(2)}, check_finite=check_finite)
+    assert Failing.calls == 1  # the message is built from the exception caught, not a second run
+    assert isinstance(info.value.__cause__, ZeroDivisionError)
+
+
 class WrongShape(sg.Op):
     name = "wrong_shape"
 
