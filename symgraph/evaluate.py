@@ -21,7 +21,7 @@ import numpy as np
 from . import backend, diagnostics, fpwarn
 from .errors import BackendError, GraphMismatchError, MissingInputError, SymgraphError
 from .graph import Graph, Node
-from .runtime import NameScope, conform, normalize_feed, op_failure, structure_key
+from .runtime import NameScope, conform, normalize_feed, op_failure
 from .structure import flatten
 from .traversal import ancestors
 
@@ -202,12 +202,12 @@ def evaluate(outputs: Any, feed: Mapping | None = None, *, check_finite: bool = 
     ancestors of the outputs run.  ``check_finite=True`` raises
     ``NonFiniteError`` at the first node that produces NaN or Inf.
     """
-    leaves, _ = flatten(outputs, lambda t: isinstance(t, Node))
+    leaves, structure = flatten(outputs, lambda t: isinstance(t, Node))
     graph = leaves[0].graph if leaves and isinstance(leaves[0], Node) else None
     if graph is None:
         return Evaluator(outputs).run(feed, check_finite=check_finite)
     cache = graph.cache("evaluator")
-    key = (tuple(n.id if isinstance(n, Node) else None for n in leaves), structure_key(outputs))
+    key = (tuple(n.id if isinstance(n, Node) else None for n in leaves), structure.key)
     ev = cache.get(key)
     if ev is None:
         if len(cache) > 256:

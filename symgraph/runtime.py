@@ -254,15 +254,5 @@ def _check_python_int(value: int, dst: np.dtype, label: str) -> None:
                          "would change it")
 
 
-def structure_key(outputs: Any) -> Any:
-    if isinstance(outputs, Node):
-        return "node"
-    if isinstance(outputs, dict):
-        return ("dict", tuple((k, structure_key(v)) for k, v in outputs.items()))
-    if isinstance(outputs, (list, tuple)):
-        return (type(outputs).__name__, tuple(structure_key(v) for v in outputs))
-    return "leaf"
-
-
 __all__ = ["NameScope", "normalize_feed", "feed_node", "feed_value", "run_node", "op_failure",
-           "conform", "structure_key"]
+           "conform"]

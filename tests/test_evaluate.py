@@ -58,6 +58,22 @@ def test_output_structure_is_mirrored():
     assert isinstance(sg.evaluate((x, x), {x: 1.0}), tuple)
 
 
+def test_deeply_nested_outputs_need_no_recursion():
+    x = sg.variable("x")
+    outputs: object = x * 2
+    for _ in range(5000):  # deeper than Python's recursion limit
+        outputs = [outputs]
+    got = sg.evaluate(outputs, {x: 1.5})
+    for _ in range(5000):
+        (got,) = got
+    assert got == 3.0
+    fn = sg.function([x], outputs)
+    got = fn(2.0)
+    for _ in range(5000):
+        (got,) = got
+    assert got == 4.0
+
+
 def test_evaluation_does_not_mutate_the_graph(fresh_graph):
     x = sg.variable("x", (3,))
     y = sg.sum(sg.exp(x))
