@@ -1,5 +1,9 @@
 """Op families and their builder functions (one module per family)."""
 
+import sys
+
+from ..graph import register_builders
+
 from .base import Op, as_node, registered_ops
 from .control import StopGradient, stop_gradient
 from .elementwise import (
@@ -23,3 +27,5 @@ __all__ = [
     "reshape", "stack", "sum_to", "transpose", "constant", "full", "ones_like", "variable",
     "zeros_like",
 ]
+
+register_builders(sys.modules[__name__])  # Node operators (x + y, x.T) build with these
