@@ -32,7 +32,7 @@ from .traversal import paused_gc, pruned_subgraph
 # ---------------------------------------------------------------------------
 
 
-def _check_wrt(wrt: Any, what: str) -> tuple[list[Node], Any]:
+def check_wrt(wrt: Any, what: str) -> tuple[list[Node], Any]:
     leaves, unflatten = flatten(wrt, lambda t: isinstance(t, Node))
     if not leaves:
         raise SymgraphError(f"{what}: wrt is empty")
@@ -41,25 +41,25 @@ def _check_wrt(wrt: Any, what: str) -> tuple[list[Node], Any]:
             raise SymgraphError(f"{what}: wrt must be a Node or a list of Nodes, got "
                                 f"{type(w).__name__} {w!r:.80}")
         if not is_inexact(w.dtype):
-            raise DTypeError(f"{what}: cannot differentiate with respect to {_label(w)} of "
+            raise DTypeError(f"{what}: cannot differentiate with respect to {node_label(w)} of "
                              f"dtype {w.dtype}; only floating-point nodes have derivatives")
     return leaves, unflatten
 
 
-def _label(n: Node) -> str:
+def node_label(n: Node) -> str:
     return f"variable {n.name!r}" if n.name else f"node #{n.id} ({n.op.name})"
 
 
-def _same_graph(nodes: Sequence[Node], what: str) -> Graph:
+def same_graph(nodes: Sequence[Node], what: str) -> Graph:
     try:
         return common_graph(list(nodes))
     except GraphMismatchError as e:
         raise GraphMismatchError(f"{what}: {e}") from None
 
 
-def _seed_for(y: Node, grad_y: Any, what: str) -> Node:
+def seed_for(y: Node, grad_y: Any, what: str) -> Node:
     if not is_inexact(y.dtype):
-        raise DTypeError(f"{what}: cannot differentiate {_label(y)} of dtype {y.dtype}")
+        raise DTypeError(f"{what}: cannot differentiate {node_label(y)} of dtype {y.dtype}")
     if grad_y is None:
         if y.shape != ():
             raise ShapeError(f"{what}: y has shape {y.shape}; gradients need a scalar y, or pass "
@@ -131,7 +131,7 @@ def build_grad(ys: Sequence[Node], grad_ys: Sequence[Node], wrt: Sequence[Node],
     overrides the differentiation order given to the new nodes (by default one
     more than the highest order among the nodes differentiated).
     """
-    graph = _same_graph(list(ys) + list(grad_ys) + list(wrt), "grad")
+    graph = same_graph(list(ys) + list(grad_ys) + list(wrt), "grad")
     with paused_gc():
         return _build_grad(graph, ys, grad_ys, wrt, order)
 
@@ -191,9 +191,9 @@ def grad(y: Node, wrt: Any, grad_y: Any = None) -> Any:
     """
     if not isinstance(y, Node):
         raise SymgraphError(f"grad: y must be a Node, got {type(y).__name__}")
-    leaves, unflatten = _check_wrt(wrt, "grad")
-    _same_graph([y] + leaves, "grad")
-    seed = _seed_for(y, grad_y, "grad")
+    leaves, unflatten = check_wrt(wrt, "grad")
+    same_graph([y] + leaves, "grad")
+    seed = seed_for(y, grad_y, "grad")
     return unflatten(build_grad([y], [seed], leaves))
 
 
@@ -250,7 +250,7 @@ def _jvp_from_bprop(node: Node, tangents: list[Node | None], order: int) -> Node
 
 def build_jvp(ys: Sequence[Node], wrt: Sequence[Node], tangents: Sequence[Node]) -> list[Node]:
     """Tangent nodes of each of ``ys`` when ``wrt`` moves along ``tangents``."""
-    graph = _same_graph(list(ys) + list(wrt) + list(tangents), "jvp")
+    graph = same_graph(list(ys) + list(wrt) + list(tangents), "jvp")
     relevant = pruned_subgraph(ys, wrt)
     order = 1 + max((n.order for n in relevant), default=0)
     tangent_of: dict[Node, Node | None] = {}
@@ -298,17 +298,17 @@ def jvp(y: Any, wrt: Any, tangent: Any) -> Any:
     for n in ys:
         if not isinstance(n, Node):
             raise SymgraphError(f"jvp: y must be a Node or a list of Nodes, got {type(n).__name__}")
-    leaves, _ = _check_wrt(wrt, "jvp")
+    leaves, _ = check_wrt(wrt, "jvp")
     tleaves, _ = flatten(tangent, lambda t: isinstance(t, Node))
     if len(tleaves) != len(leaves):
         raise SymgraphError(f"jvp: {len(leaves)} wrt nodes but {len(tleaves)} tangents")
-    graph = _same_graph(ys + leaves, "jvp")
+    graph = same_graph(ys + leaves, "jvp")
     tnodes = []
     for w, t in zip(leaves, tleaves):
         t = as_node(t, like=w) if isinstance(t, Node) else as_node(np.asarray(t, dtype=w.dtype), like=w)
         if t.graph is not graph:
             raise GraphMismatchError("jvp: a tangent belongs to another graph")
         if t.shape != w.shape:
-            raise ShapeError(f"jvp: tangent of shape {t.shape} for {_label(w)} of shape {w.shape}")
+            raise ShapeError(f"jvp: tangent of shape {t.shape} for {node_label(w)} of shape {w.shape}")
         tnodes.append(cast(t, w.dtype))
     return unflatten_y(build_jvp(ys, leaves, tnodes))

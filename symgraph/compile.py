@@ -33,7 +33,7 @@ import numpy as np
 from . import diagnostics, fpwarn
 from .codegen import compile_nodes
 from .errors import EvaluationError, GraphMismatchError, SymgraphError, UnknownInputError
-from .runtime import NameScope, feed_node, feed_value, structure_key
+from .runtime import NameScope, feed_node, feed_value
 from .graph import Graph, Node
 from .structure import flatten
 
@@ -155,6 +155,9 @@ class CompiledFunction:
 _UNSET = object()
 
 
+fpwarn.watch(CompiledFunction.__call__.__code__, "compiled")
+
+
 def function(inputs: Any, outputs: Any, *, check_finite: bool = False,
              memory_budget: int | None = None, reuse_buffers: bool = True) -> CompiledFunction:
     """Compile ``outputs`` (a node or a list/tuple/dict of nodes) as a function of ``inputs``.
@@ -195,7 +198,7 @@ def function(inputs: Any, outputs: Any, *, check_finite: bool = False,
         raise SymgraphError(f"function: memory_budget must be a number of bytes >= 0, got "
                             f"{memory_budget!r}")
     key = (tuple(n.id for n in in_nodes), tuple(o.id for o in out_leaves),
-           structure_key(outputs), bool(check_finite), memory_budget, bool(reuse_buffers))
+           unflatten.key, bool(check_finite), memory_budget, bool(reuse_buffers))
     cache = graph.cache("function")
     found = cache.get(key)
     if found is not None:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .autodiff import _check_wrt, _label, _same_graph, _seed_for, build_grad, build_jvp
+from .autodiff import build_grad, build_jvp, check_wrt, node_label, same_graph, seed_for
 from .errors import DTypeError, GraphMismatchError, ShapeError, SymgraphError
 from .graph import Node, apply
 from .ops.base import as_node, is_inexact
@@ -59,11 +59,11 @@ def hvp(y: Node, x: Any, v: Any, mode: str = "fwd") -> Any:
     """
     if mode not in ("fwd", "rev"):
         raise SymgraphError(f"hvp: mode must be 'fwd' or 'rev', got {mode!r}")
-    y = _scalar_y(y, "hvp")
-    xs, unflatten = _check_wrt(x, "hvp")
-    graph = _same_graph([y] + xs, "hvp")
+    y = scalar_y(y, "hvp")
+    xs, unflatten = check_wrt(x, "hvp")
+    graph = same_graph([y] + xs, "hvp")
     vs = _directions(_leaves_like(v, x, "hvp"), xs, graph, "hvp")
-    gs = build_grad([y], [_seed_for(y, None, "hvp")], xs)
+    gs = build_grad([y], [seed_for(y, None, "hvp")], xs)
     if mode == "fwd":
         return unflatten(build_jvp(gs, xs, vs))
     inner = add_n([reduce_sum(g * cast(d, g.dtype)) for g, d in zip(gs, vs)])
@@ -102,10 +102,10 @@ def _directions(leaves: list[Any], xs: list[Node], graph, what: str) -> list[Nod
             try:
                 arr = np.asarray(d, dtype=w.dtype)
             except (TypeError, ValueError) as e:
-                raise DTypeError(f"{what}: direction for {_label(w)} is not numeric: {e}") from None
+                raise DTypeError(f"{what}: direction for {node_label(w)} is not numeric: {e}") from None
             d = as_node(arr, like=w)
         if d.shape != w.shape:
-            raise ShapeError(f"{what}: direction of shape {d.shape} for {_label(w)} of shape "
+            raise ShapeError(f"{what}: direction of shape {d.shape} for {node_label(w)} of shape "
                              f"{w.shape}")
         if d.inputs:
             d = stop_gradient(d)
@@ -113,13 +113,14 @@ def _directions(leaves: list[Any], xs: list[Node], graph, what: str) -> list[Nod
     return out
 
 
-def _scalar_y(y: Any, what: str) -> Node:
+def scalar_y(y: Any, what: str) -> Node:
+    """``y`` checked as a differentiable scalar node (what ``hvp``, ``hessian``, ``optimize`` need)."""
     if not isinstance(y, Node):
         raise SymgraphError(f"{what}: y must be a Node, got {type(y).__name__}")
     if y.shape != ():
         raise ShapeError(f"{what}: y must be a scalar node, got shape {y.shape}")
     if not is_inexact(y.dtype):
-        raise DTypeError(f"{what}: cannot differentiate {_label(y)} of dtype {y.dtype}")
+        raise DTypeError(f"{what}: cannot differentiate {node_label(y)} of dtype {y.dtype}")
     return y
 
 
@@ -155,9 +156,9 @@ def jacobian(y: Node, x: Any, mode: str = "auto") -> Any:
     if not isinstance(y, Node):
         raise SymgraphError(f"jacobian: y must be a Node, got {type(y).__name__}")
     if not is_inexact(y.dtype):
-        raise DTypeError(f"jacobian: cannot differentiate {_label(y)} of dtype {y.dtype}")
-    xs, unflatten = _check_wrt(x, "jacobian")
-    _same_graph([y] + xs, "jacobian")
+        raise DTypeError(f"jacobian: cannot differentiate {node_label(y)} of dtype {y.dtype}")
+    xs, unflatten = check_wrt(x, "jacobian")
+    same_graph([y] + xs, "jacobian")
     if mode == "auto":
         mode = "fwd" if sum(w.size for w in xs) < y.size else "rev"
     blocks = _jacobian_fwd([y], xs) if mode == "fwd" else _jacobian_rev([y], xs)
@@ -200,18 +201,18 @@ def hessian(y: Node, x: Any) -> Any:
     the result is the block matrix as a list of lists, ``H[i][j]`` of shape
     ``xi.shape + xj.shape``.
     """
-    y = _scalar_y(y, "hessian")
+    y = scalar_y(y, "hessian")
     if isinstance(x, Node):
         xs, single = [x], True
     elif isinstance(x, (list, tuple)) and all(isinstance(n, Node) for n in x):
         xs, single = list(x), False
     else:
         raise SymgraphError("hessian: x must be a Node or a list of Nodes")
-    _check_wrt(xs, "hessian")
-    _same_graph([y] + xs, "hessian")
-    gs = build_grad([y], [_seed_for(y, None, "hessian")], xs)
+    check_wrt(xs, "hessian")
+    same_graph([y] + xs, "hessian")
+    gs = build_grad([y], [seed_for(y, None, "hessian")], xs)
     blocks = _jacobian_fwd(gs, xs)
     return blocks[0][0] if single else blocks
 
 
-__all__ = ["hvp", "jacobian", "hessian", "basis"]
+__all__ = ["hvp", "jacobian", "hessian", "basis", "scalar_y"]

@@ -14,14 +14,14 @@ whatever dask scheduler or cluster is active.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from . import backend, diagnostics, fpwarn
 from .errors import BackendError, GraphMismatchError, MissingInputError, SymgraphError
 from .graph import Graph, Node
-from .runtime import NameScope, conform, normalize_feed, run_node, structure_key
+from .runtime import NameScope, conform, normalize_feed, op_failure
 from .structure import flatten
 from .traversal import ancestors
 
@@ -59,7 +59,8 @@ class Schedule:
             for k, n in enumerate(computed)
         ]
         self.peak_live = self._peak_live()
-        self.fast = [(st.node.op.f, st.inputs, st.slot, st.frees, st.node) for st in self.steps]
+        # the steps as the flat tuples the loop unpacks (no attribute lookups per node)
+        self.flat = [(st.node.op.f, st.inputs, st.slot, st.frees, st.node) for st in self.steps]
 
     def _peak_live(self) -> int:
         """How many values are alive at once at worst (for memory tests)."""
@@ -132,44 +133,65 @@ class Evaluator:
             values[slot] = values_by_node[node]
             if check_finite:
                 diagnostics.check_finite(node, values[slot], ())
-        if fam != backend.NUMPY:
-            with backend.running(fam):
-                for st in sched.steps:
-                    value = run_node(st.node, [values[i] for i in st.inputs], fam)
-                    values[st.slot] = backend.promote(value, fam)
-                    for s in st.frees:
-                        values[s] = None
-        elif check_finite:
-            for st in sched.steps:
-                args = [values[i] for i in st.inputs]
-                values[st.slot] = run_node(st.node, args)
-                diagnostics.check_finite(st.node, values[st.slot], args)
-                for s in st.frees:
-                    values[s] = None
+        if fam == backend.NUMPY:
+            _run_steps(sched.flat, values, fam, _check_finite if check_finite else None)
         else:
-            _run_fast(sched.fast, values)
+            with backend.running(fam):
+                _run_steps(sched.flat, values, fam, _Promote(fam))
         return values
 
 
-def _run_fast(steps: list[tuple], values: list) -> None:
-    """The numpy evaluation loop with per-node overhead cut to the bone (the common case).
+def _check_finite(node: Node, out: Any, args: list) -> Any:
+    """After-hook of ``check_finite=True``: the first non-finite value raises, naming its node."""
+    diagnostics.check_finite(node, out, args)
+    return out
 
-    Results that are not an ndarray/numpy scalar of the inferred shape and
-    dtype take ``conform``, which fixes or reports them.
+
+class _Promote:
+    """After-hook of a non-numpy run: big numpy broadcasts join the fed family (``backend.promote``)."""
+
+    __slots__ = ("fam",)
+
+    def __init__(self, fam: str) -> None:
+        self.fam = fam
+
+    def __call__(self, node: Node, out: Any, args: list) -> Any:
+        return backend.promote(out, self.fam)
+
+
+def _run_steps(steps: list[tuple], values: list, fam: str,
+               after: Callable[[Node, Any, list], Any] | None) -> None:
+    """The one evaluation loop, per-node overhead cut to the bone.
+
+    ``after(node, value, args)``, when given, sees each computed value and
+    returns the one to keep (``check_finite`` and non-numpy promotion hook in
+    here).  Results that are not an ndarray/numpy scalar of the inferred
+    shape and dtype take ``conform``, which fixes or reports them.  A failing
+    op is reported from the exception it raised (never run again).
+    ``symgraph.fpwarn`` reads the local ``node`` of this frame to name the
+    node a numpy warning comes from.
     """
     ndarray, generic = np.ndarray, np.generic
     for f, ins, slot, frees, node in steps:
         args = [values[i] for i in ins]
         try:
             out = f(*args)
-        except Exception:
-            out = run_node(node, args)  # raises the evaluator's error naming the node
+        except Exception as e:
+            err = op_failure(node, args, e, fam)
+            if err is e:
+                raise
+            raise err
         if not ((type(out) is ndarray or isinstance(out, generic)) and out.shape == node.shape
                 and out.dtype == node.dtype):
             out = conform(node, out)
+        if after is not None:
+            out = after(node, out, args)
         values[slot] = out
         for s in frees:
             values[s] = None
+
+
+fpwarn.watch(_run_steps.__code__, "loop")
 
 
 def evaluate(outputs: Any, feed: Mapping | None = None, *, check_finite: bool = False) -> Any:
@@ -180,12 +202,12 @@ def evaluate(outputs: Any, feed: Mapping | None = None, *, check_finite: bool = 
     ancestors of the outputs run.  ``check_finite=True`` raises
     ``NonFiniteError`` at the first node that produces NaN or Inf.
     """
-    leaves, _ = flatten(outputs, lambda t: isinstance(t, Node))
+    leaves, structure = flatten(outputs, lambda t: isinstance(t, Node))
     graph = leaves[0].graph if leaves and isinstance(leaves[0], Node) else None
     if graph is None:
         return Evaluator(outputs).run(feed, check_finite=check_finite)
     cache = graph.cache("evaluator")
-    key = (tuple(n.id if isinstance(n, Node) else None for n in leaves), structure_key(outputs))
+    key = (tuple(n.id if isinstance(n, Node) else None for n in leaves), structure.key)
     ev = cache.get(key)
     if ev is None:
         if len(cache) > 256:

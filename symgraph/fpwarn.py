@@ -21,12 +21,13 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from types import CodeType
 
 import numpy as np
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _GENERATED = "<symgraph function"
-_loop_codes: dict = {}
+_loop_codes: dict[CodeType, str] = {}  # filled by watch()
 
 
 def _mapped_modes() -> dict[str, str] | None:
@@ -58,14 +59,18 @@ def leave(state: np.errstate | None) -> None:
         state.__exit__(None, None, None)
 
 
-def _codes() -> dict:
-    """Code objects of the loops whose frames tell which node runs (imported lazily)."""
-    if not _loop_codes:
-        evaluate, runtime = sys.modules[f"{__package__}.evaluate"], sys.modules[f"{__package__}.runtime"]
-        compiled = sys.modules[f"{__package__}.compile"]
-        _loop_codes.update({evaluate._run_fast.__code__: "loop", runtime.run_node.__code__: "loop",
-                            compiled.CompiledFunction.__call__.__code__: "compiled"})
-    return _loop_codes
+def watch(code: CodeType, kind: str) -> None:
+    """Register a runner's code object so the handler can tell which node runs.
+
+    ``kind`` is ``"loop"`` for a frame with a local ``node`` (the evaluator's
+    loop, ``runtime.run_node``) or ``"compiled"`` for a compiled function's
+    ``__call__`` (its ``self._line_nodes`` maps generated lines to nodes).
+    The runners register themselves on import, so this module imports none
+    of them.
+    """
+    if kind not in ("loop", "compiled"):
+        raise ValueError(f"fpwarn.watch: kind must be 'loop' or 'compiled', got {kind!r}")
+    _loop_codes[code] = kind
 
 
 _RESULT = {"divide by zero": "inf", "overflow": "inf", "invalid value": "NaN", "underflow": "0"}
@@ -73,7 +78,7 @@ _RESULT = {"divide by zero": "inf", "overflow": "inf", "invalid value": "NaN", "
 
 def _handler(err: str, flag: int) -> None:
     """numpy's error callback: warn naming the node, at the user's line."""
-    codes = _codes()
+    codes = _loop_codes
     frame = sys._getframe(1)
     level, node, where, generated = 2, None, "while evaluating", None
     while frame is not None:
@@ -107,4 +112,4 @@ def _handler(err: str, flag: int) -> None:
     warnings.warn(msg, RuntimeWarning, stacklevel=level)
 
 
-__all__ = ["enter", "leave"]
+__all__ = ["enter", "leave", "watch"]

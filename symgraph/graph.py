@@ -13,7 +13,7 @@ import contextlib
 import contextvars
 import operator
 import threading
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -172,9 +172,7 @@ class Graph:
         return f"<symgraph.Graph{label} with {len(self)} nodes>"
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        from .render import mimebundle
-
-        return mimebundle(self)
+        return _mimebundle(self, repr(self))
 
 
 def _inferred_shape(op: Op, shape: Any) -> tuple[int, ...]:
@@ -259,7 +257,7 @@ class Node:
 
     @property
     def T(self) -> Node:
-        return _api().transpose(self)
+        return _ops.transpose(self)
 
     def __repr__(self) -> str:
         name = f" {self.name!r}" if self.name else ""
@@ -285,78 +283,89 @@ class Node:
         return (self[i] for i in range(self.shape[0]))
 
     # -- arithmetic ---------------------------------------------------------
-    def __add__(self, other): return _api().add(self, other)
-    def __radd__(self, other): return _api().add(other, self)
-    def __sub__(self, other): return _api().subtract(self, other)
-    def __rsub__(self, other): return _api().subtract(other, self)
-    def __mul__(self, other): return _api().multiply(self, other)
-    def __rmul__(self, other): return _api().multiply(other, self)
-    def __truediv__(self, other): return _api().divide(self, other)
-    def __rtruediv__(self, other): return _api().divide(other, self)
-    def __pow__(self, other): return _api().power(self, other)
-    def __rpow__(self, other): return _api().power(other, self)
-    def __matmul__(self, other): return _api().matmul(self, other)
-    def __rmatmul__(self, other): return _api().matmul(other, self)
-    def __neg__(self): return _api().negative(self)
+    def __add__(self, other): return _ops.add(self, other)
+    def __radd__(self, other): return _ops.add(other, self)
+    def __sub__(self, other): return _ops.subtract(self, other)
+    def __rsub__(self, other): return _ops.subtract(other, self)
+    def __mul__(self, other): return _ops.multiply(self, other)
+    def __rmul__(self, other): return _ops.multiply(other, self)
+    def __truediv__(self, other): return _ops.divide(self, other)
+    def __rtruediv__(self, other): return _ops.divide(other, self)
+    def __pow__(self, other): return _ops.power(self, other)
+    def __rpow__(self, other): return _ops.power(other, self)
+    def __matmul__(self, other): return _ops.matmul(self, other)
+    def __rmatmul__(self, other): return _ops.matmul(other, self)
+    def __neg__(self): return _ops.negative(self)
     def __pos__(self): return self
-    def __abs__(self): return _api().abs(self)
+    def __abs__(self): return _ops.abs(self)
     def __eq__(self, other):  # type: ignore[override]
-        return _identity_test(_api().equal, self, other, True)
+        return _identity_test(_ops.equal, self, other, True)
 
     def __ne__(self, other):  # type: ignore[override]
-        return _identity_test(_api().not_equal, self, other, False)
+        return _identity_test(_ops.not_equal, self, other, False)
 
     __hash__ = object.__hash__
-    def __lt__(self, other): return _api().less(self, other)
-    def __le__(self, other): return _api().less_equal(self, other)
-    def __gt__(self, other): return _api().greater(self, other)
-    def __ge__(self, other): return _api().greater_equal(self, other)
-    def __getitem__(self, index): return _api().getitem(self, index)
+    def __lt__(self, other): return _ops.less(self, other)
+    def __le__(self, other): return _ops.less_equal(self, other)
+    def __gt__(self, other): return _ops.greater(self, other)
+    def __ge__(self, other): return _ops.greater_equal(self, other)
+    def __getitem__(self, index): return _ops.getitem(self, index)
 
     # -- numpy-style methods ------------------------------------------------
     def sum(self, axis=None, keepdims: bool = False) -> Node:
-        return _api().sum(self, axis=axis, keepdims=keepdims)
+        return _ops.sum(self, axis=axis, keepdims=keepdims)
 
     def mean(self, axis=None, keepdims: bool = False) -> Node:
-        return _api().mean(self, axis=axis, keepdims=keepdims)
+        return _ops.mean(self, axis=axis, keepdims=keepdims)
 
     def max(self, axis=None, keepdims: bool = False) -> Node:
-        return _api().max(self, axis=axis, keepdims=keepdims)
+        return _ops.max(self, axis=axis, keepdims=keepdims)
 
     def min(self, axis=None, keepdims: bool = False) -> Node:
-        return _api().min(self, axis=axis, keepdims=keepdims)
+        return _ops.min(self, axis=axis, keepdims=keepdims)
 
     def reshape(self, *shape) -> Node:
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
-        return _api().reshape(self, shape)
+        return _ops.reshape(self, shape)
 
     def transpose(self, *axes) -> Node:
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
-        return _api().transpose(self, axes or None)
+        return _ops.transpose(self, axes or None)
 
     def astype(self, dtype) -> Node:
-        return _api().cast(self, dtype)
+        return _ops.cast(self, dtype)
 
     # -- Jupyter ------------------------------------------------------------
     def _repr_mimebundle_(self, include=None, exclude=None):
-        from .render import mimebundle
-
-        return mimebundle([self])
+        return _mimebundle([self], repr(self))
 
 
-_OPS = None
+# The layers above fill these in on import (ops before any node can exist): this
+# module imports none of them.
+_ops: Any = None
+_display: Callable[[Any], dict[str, str]] | None = None
 
 
-def _api():
-    """The op builders; bound lazily because they import this module."""
-    global _OPS
-    if _OPS is None:
-        from . import ops
+def register_builders(builders: Any) -> None:
+    """Node operators (``x + y``, ``x.T``, ``x.sum()``) build with ``builders.add`` etc.
 
-        _OPS = ops
-    return _OPS
+    Called by ``symgraph.ops`` on import with itself: the ops are made of
+    nodes, so the graph layer below them cannot import them.
+    """
+    global _ops
+    _ops = builders
+
+
+def register_display(mimebundle: Callable[[Any], dict[str, str]]) -> None:
+    """How Jupyter shows a Graph or Node; called by ``symgraph.render`` on import."""
+    global _display
+    _display = mimebundle
+
+
+def _mimebundle(graph_or_nodes: Any, text: str) -> dict[str, str]:
+    return _display(graph_or_nodes) if _display is not None else {"text/plain": text}
 
 
 def _identity_test(build, a: Node, b: Any, equal: bool) -> Any:
@@ -395,7 +404,3 @@ def common_graph(nodes: Sequence[Node]) -> Graph:
                 f"cannot combine nodes of two graphs: {nodes[0]!r} is in {graph!r} but "
                 f"{n!r} is in {n.graph!r}")
     return graph
-
-
-def is_node(x: Any) -> bool:
-    return isinstance(x, Node)

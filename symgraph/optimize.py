@@ -20,9 +20,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .autodiff import _check_wrt, _same_graph, build_grad, build_jvp
+from .autodiff import build_grad, build_jvp, check_wrt, same_graph
 from .traversal import ancestors
-from .derivatives import _scalar_y
+from .derivatives import scalar_y
 from .errors import ShapeError, SymgraphError
 from .evaluate import Evaluator
 from .runtime import NameScope, normalize_feed
@@ -47,11 +47,11 @@ class Objective:
                  hvp_mode: str = "fwd") -> None:
         if hvp_mode not in HVP_MODES:
             raise SymgraphError(f"objective: hvp_mode must be 'fwd' or 'rev', got {hvp_mode!r}")
-        self.loss = _scalar_y(loss, "objective")
-        self.params, self._unflatten = _check_wrt(params, "objective")
+        self.loss = scalar_y(loss, "objective")
+        self.params, self._unflatten = check_wrt(params, "objective")
         if len(set(self.params)) != len(self.params):
             raise SymgraphError("objective: a parameter node is listed twice")
-        graph = self.graph = _same_graph([loss] + self.params, "objective")
+        graph = self.graph = same_graph([loss] + self.params, "objective")
         self.shapes = [p.shape for p in self.params]
         self.sizes = [p.size for p in self.params]
         self.offsets = np.cumsum([0] + self.sizes)

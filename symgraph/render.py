@@ -31,7 +31,7 @@ from .traversal import ancestors, pruned_subgraph
 from .errors import SymgraphError
 from .evaluate import Evaluator
 from .runtime import NameScope, normalize_feed
-from .graph import ROLES, Graph, Node, common_graph
+from .graph import ROLES, Graph, Node, common_graph, register_display
 from .ops.base import is_inexact
 from .ops.sources import Variable
 from .structure import flatten
@@ -629,3 +629,6 @@ def mimebundle(graph_or_nodes: Any) -> dict[str, str]:
         return {"image/svg+xml": draw(graph_or_nodes).svg, "text/plain": text}
     except SymgraphError as e:
         return {"text/plain": f"{text}\n(cannot draw it: {e})"}
+
+
+register_display(mimebundle)  # Graph and Node show themselves in Jupyter through it

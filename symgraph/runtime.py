@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from . import backend
+from . import backend, fpwarn
 from .errors import (BackendError, DTypeError, EvaluationError, GraphMismatchError,
                      ShapeError, SymgraphError, UnknownInputError)
 from .graph import Graph, Node
@@ -20,24 +20,48 @@ from .traversal import ancestors
 
 
 def run_node(node: Node, args: list, fam: str = backend.NUMPY) -> Any:
-    op = node.op
+    """``node``'s value from its inputs' values ``args``, conformed to its shape and dtype."""
     try:
-        out = op.f(*args)
-    except backend.ComputeRefused as e:
-        inputs = ", ".join(backend.describe(a) for a in args)
-        raise BackendError(f"op {op.name!r} (node #{node.id} {op.describe()}) has no lazy {fam} "
-                           f"version: {e}. Its inputs: ({inputs}). Write its f with numpy "
-                           f"functions {fam} implements, or evaluate on numpy arrays") from None
-    except SymgraphError:
-        raise
-    except Exception as e:  # an op's array code failed: say which node, and on what
-        inputs = ", ".join(backend.describe(a) for a in args)
-        if fam != backend.NUMPY:
-            raise BackendError(f"op {op.name!r} (node #{node.id} {op.describe()}) failed on "
-                               f"{fam} arrays, inputs ({inputs}): {type(e).__name__}: {e}") from e
-        raise EvaluationError(f"evaluating node #{node.id} {op.describe()} on inputs of shapes "
-                              f"({inputs}) failed: {type(e).__name__}: {e}") from e
+        out = node.op.f(*args)
+    except Exception as e:
+        err = op_failure(node, args, e, fam)
+        if err is e:
+            raise
+        raise err
     return conform(node, out)
+
+
+fpwarn.watch(run_node.__code__, "loop")  # numpy warnings inside name ``node``
+
+
+def op_failure(node: Node, args: Sequence, exc: Exception, fam: str = backend.NUMPY
+               ) -> Exception:
+    """The error to raise for ``exc``, raised by ``node``'s op on ``args``: says which node, on what.
+
+    Built from the exception caught, so a runner never runs the op again to
+    describe its failure.  symgraph's own errors come back as they are (re-raise
+    those with a bare ``raise``); raise any other result inside the ``except``
+    block that caught ``exc``.
+    """
+    op = node.op
+    inputs = ", ".join(backend.describe(a) for a in args)
+    if isinstance(exc, backend.ComputeRefused):
+        err: Exception = BackendError(
+            f"op {op.name!r} (node #{node.id} {op.describe()}) has no lazy {fam} version: {exc}. "
+            f"Its inputs: ({inputs}). Write its f with numpy functions {fam} implements, or "
+            "evaluate on numpy arrays")
+        err.__suppress_context__ = True  # as ``raise ... from None``: the message says it all
+        return err
+    if isinstance(exc, SymgraphError):
+        return exc
+    if fam != backend.NUMPY:
+        err = BackendError(f"op {op.name!r} (node #{node.id} {op.describe()}) failed on {fam} "
+                           f"arrays, inputs ({inputs}): {type(exc).__name__}: {exc}")
+    else:
+        err = EvaluationError(f"evaluating node #{node.id} {op.describe()} on inputs of shapes "
+                              f"({inputs}) failed: {type(exc).__name__}: {exc}")
+    err.__cause__ = exc  # an op's array code failed: keep its traceback
+    return err
 
 
 def conform(node: Node, out: Any) -> Any:
@@ -230,15 +254,5 @@ def _check_python_int(value: int, dst: np.dtype, label: str) -> None:
                          "would change it")
 
 
-def structure_key(outputs: Any) -> Any:
-    if isinstance(outputs, Node):
-        return "node"
-    if isinstance(outputs, dict):
-        return ("dict", tuple((k, structure_key(v)) for k, v in outputs.items()))
-    if isinstance(outputs, (list, tuple)):
-        return (type(outputs).__name__, tuple(structure_key(v) for v in outputs))
-    return "leaf"
-
-
-__all__ = ["NameScope", "normalize_feed", "feed_node", "feed_value", "run_node", "conform",
-           "structure_key"]
+__all__ = ["NameScope", "normalize_feed", "feed_node", "feed_value", "run_node", "op_failure",
+           "conform"]

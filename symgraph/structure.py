@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+__all__ = ["flatten", "Unflatten"]
+
 _LEAF = ("leaf",)
 
 
-def flatten(tree: Any, is_leaf: Callable[[Any], bool]) -> tuple[list, Callable[[list], Any]]:
-    """Leaves of ``tree`` in order, and a function that rebuilds the same structure.
+def flatten(tree: Any, is_leaf: Callable[[Any], bool]) -> tuple[list, Unflatten]:
+    """Leaves of ``tree`` in order, and a callable that rebuilds the same structure.
 
     Both are loops over an explicit stack, so arbitrarily nested structures
     are fine, and the rebuilder holds no reference cycle: the values it is
@@ -31,21 +33,26 @@ def flatten(tree: Any, is_leaf: Callable[[Any], bool]) -> tuple[list, Callable[[
             stack.append((t, True))
             children = t.values() if isinstance(t, dict) else t
             stack.extend((c, False) for c in reversed(list(children)))
-    return leaves, _Rebuild(steps)
+    return leaves, Unflatten(tuple(steps))
 
 
-class _Rebuild:
-    """Rebuilds the flattened structure from a list of leaf values (no closures, no cycles)."""
+class Unflatten:
+    """Rebuilds the flattened structure from a list of leaf values (no closures, no cycles).
 
-    __slots__ = ("_steps",)
+    ``key`` describes the structure (container types, lengths, dict keys) as
+    a hashable tuple: two trees with equal keys differ only in their leaves,
+    which is what caches of evaluators and compiled functions are keyed on.
+    """
 
-    def __init__(self, steps: list[tuple]) -> None:
-        self._steps = steps
+    __slots__ = ("key",)
+
+    def __init__(self, steps: tuple[tuple, ...]) -> None:
+        self.key = steps
 
     def __call__(self, values: list) -> Any:
         built: list = []
         k = 0
-        for step in self._steps:
+        for step in self.key:
             if step is _LEAF:
                 built.append(values[k])
                 k += 1

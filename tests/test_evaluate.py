@@ -58,6 +58,22 @@ def test_output_structure_is_mirrored():
     assert isinstance(sg.evaluate((x, x), {x: 1.0}), tuple)
 
 
+def test_deeply_nested_outputs_need_no_recursion():
+    x = sg.variable("x")
+    outputs: object = x * 2
+    for _ in range(5000):  # deeper than Python's recursion limit
+        outputs = [outputs]
+    got = sg.evaluate(outputs, {x: 1.5})
+    for _ in range(5000):
+        (got,) = got
+    assert got == 3.0
+    fn = sg.function([x], outputs)
+    got = fn(2.0)
+    for _ in range(5000):
+        (got,) = got
+    assert got == 4.0
+
+
 def test_evaluation_does_not_mutate_the_graph(fresh_graph):
     x = sg.variable("x", (3,))
     y = sg.sum(sg.exp(x))
@@ -122,6 +138,28 @@ def test_numeric_failures_name_the_node():
     loss = sg.cross_entropy(logits, labels)
     with pytest.raises(sg.SymgraphError, match="label 7 is out of range for 3 classes"):
         sg.evaluate(loss, {logits: np.zeros((2, 3)), labels: np.array([0, 7])})
+
+
+class Failing(sg.Op):
+    """An op whose array code raises, counting its runs."""
+
+    name = "failing"
+    calls = 0
+
+    def f(self, x):
+        Failing.calls += 1
+        raise ZeroDivisionError("boom")
+
+
+@pytest.mark.parametrize("check_finite", [False, True])
+def test_a_failing_op_runs_once_and_is_named(check_finite):
+    x = sg.variable("x", (2,))
+    y = Failing()(x)
+    Failing.calls = 0
+    with pytest.raises(sg.EvaluationError, match=r"node #\d+ failing .*ZeroDivisionError: boom") as info:
+        sg.evaluate(y, {x: np.ones(2)}, check_finite=check_finite)
+    assert Failing.calls == 1  # the message is built from the exception caught, not a second run
+    assert isinstance(info.value.__cause__, ZeroDivisionError)
 
 
 class WrongShape(sg.Op):

@@ -1,31 +1,28 @@
 """Op families and their builder functions (one module per family).
 
-``__all__`` is the public API re-exported as ``symgraph.*``; the other names
-here (``add_n``, ``getitem``, ``sum_to``, ``as_node``, ``registered_ops``,
-``builtin_ops``, ``StopGradient``) are for symgraph's own modules, rules and
-tests.
+Each family module lists its builders in its own ``__all__``; they are all
+gathered here, so a new op and its builder live in one file.  ``__all__``
+below (re-exported as ``symgraph.*``) is the public API: the family builders
+minus ``INTERNAL``, the building blocks of rules and tests.
 """
 
-from .base import Op, as_node, builtin_ops, registered_ops
-from .control import StopGradient, stop_gradient
-from .elementwise import (
-    abs, add, add_n, cast, cos, divide, equal, exp, greater, greater_equal, less, less_equal,
-    log, maximum, minimum, multiply, negative, not_equal, power, relu, sigmoid, sign, sin, sqrt,
-    square, subtract, tan, tanh, where,
-)
-from .linalg import dot, matmul
-from .nn import cross_entropy, log_softmax, one_hot, softmax
-from .reduce import logsumexp, max, mean, min, sum
-from .shape import broadcast_to, concatenate, getitem, reshape, stack, sum_to, transpose
-from .sources import constant, full, ones_like, variable, zeros_like
+import sys
 
-__all__ = [
-    "Op", "stop_gradient",
-    "abs", "add", "cast", "cos", "divide", "equal", "exp", "greater", "greater_equal",
-    "less", "less_equal", "log", "maximum", "minimum", "multiply", "negative", "not_equal",
-    "power", "relu", "sigmoid", "sign", "sin", "sqrt", "square", "subtract", "tan", "tanh",
-    "where", "dot", "matmul", "cross_entropy", "log_softmax", "one_hot", "softmax",
-    "logsumexp", "max", "mean", "min", "sum", "broadcast_to", "concatenate",
-    "reshape", "stack", "transpose", "constant", "full", "ones_like", "variable",
-    "zeros_like",
-]
+from ..graph import register_builders
+from . import control, elementwise, linalg, nn, reduce, shape, sources
+from .base import Op, as_node, builtin_ops, registered_ops  # noqa: F401
+from .control import *  # noqa: F401,F403
+from .elementwise import *  # noqa: F401,F403
+from .linalg import *  # noqa: F401,F403
+from .nn import *  # noqa: F401,F403
+from .reduce import *  # noqa: F401,F403
+from .shape import *  # noqa: F401,F403
+from .sources import *  # noqa: F401,F403
+
+#: builders rules and tests use that are not part of the public API
+INTERNAL = frozenset({"add_n", "getitem", "sum_to"})
+
+__all__ = ["Op"] + [name for family in (sources, elementwise, reduce, shape, linalg, nn, control)
+                    for name in family.__all__ if name not in INTERNAL]
+
+register_builders(sys.modules[__name__])  # Node operators (x + y, x.T) build with these

@@ -37,3 +37,6 @@ def stop_gradient(x) -> Node:
     if isinstance(x.op, StopGradient):
         return x
     return apply(StopGradient(), [x])
+
+
+__all__ = ["stop_gradient"]

@@ -87,3 +87,6 @@ def dot(a, b) -> Node:
         raise ShapeError(f"dot: shapes {a.shape} and {b.shape}: N-D dot products are not "
                          "supported; use matmul (batched) or sum of products")
     return matmul(a, b)
+
+
+__all__ = ["matmul", "dot"]

@@ -266,3 +266,6 @@ def cross_entropy(logits, labels, reduction: str = "mean") -> Node:
     return apply(CrossEntropy(reduction), [logits, labels])
 
 
+
+
+__all__ = ["softmax", "log_softmax", "cross_entropy", "one_hot"]

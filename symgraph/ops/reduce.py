@@ -243,3 +243,6 @@ def logsumexp(x, axis=None, keepdims: bool = False) -> Node:
     """Numerically stable ``log(sum(exp(x), axis))``."""
     return _reduce(LogSumExp, x, axis, keepdims)
 
+
+
+__all__ = ["sum", "mean", "max", "min", "logsumexp"]

@@ -491,3 +491,6 @@ def getitem(x, index) -> Node:
             i is Ellipsis or (isinstance(i, slice) and i == slice(None)) for i in index):
         return x
     return apply(GetItem(index), [x])
+
+
+__all__ = ["reshape", "transpose", "broadcast_to", "sum_to", "concatenate", "stack", "getitem"]

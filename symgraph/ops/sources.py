@@ -150,4 +150,6 @@ def ones_like(x: Node) -> Node:
     return full(x.shape, 1, x.dtype, graph=x.graph)
 
 
+__all__ = ["variable", "constant", "full", "zeros_like", "ones_like"]
+
 Fill = Full  # TEMPORARY: removed once codegen is merged
