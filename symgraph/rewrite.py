@@ -434,15 +434,25 @@ def idempotent(node: Node) -> Node | None:
     return like(a, node) if a is b else None
 
 
+def _beside(node: Node, value: Any, make: Callable[[Node], Node]) -> Node | None:
+    """``make(x)`` for ``x op v`` or ``v op x`` (commutative ops) where all of ``v`` is ``value``,
+    broadcast to the result's shape and dtype."""
+    a, b = node.inputs
+    if is_value(b, value):
+        return like(make(a), node)
+    if is_value(a, value):
+        return like(make(b), node)
+    return None
+
+
+def _same(x: Node) -> Node:
+    return x
+
+
 @register(ew.Add)
 def add_zero(node: Node) -> Node | None:
     """x + 0 -> x and 0 + x -> x (broadcast to the result's shape and dtype)."""
-    a, b = node.inputs
-    if is_value(b, 0):
-        return like(a, node)
-    if is_value(a, 0):
-        return like(b, node)
-    return None
+    return _beside(node, 0, _same)
 
 
 @register(ew.Add)
@@ -484,12 +494,7 @@ def subtract_negative(node: Node) -> Node | None:
 @register(ew.Multiply)
 def multiply_one(node: Node) -> Node | None:
     """x * 1 -> x and 1 * x -> x (broadcast to the result's shape and dtype)."""
-    a, b = node.inputs
-    if is_value(b, 1):
-        return like(a, node)
-    if is_value(a, 1):
-        return like(b, node)
-    return None
+    return _beside(node, 1, _same)
 
 
 @register(ew.Multiply)
@@ -502,12 +507,7 @@ def multiply_zero(node: Node) -> Node | None:
 @register(ew.Multiply)
 def multiply_minus_one(node: Node) -> Node | None:
     """x * -1 -> -x and -1 * x -> -x."""
-    a, b = node.inputs
-    if is_value(b, -1):
-        return like(ew.negative(a), node)
-    if is_value(a, -1):
-        return like(ew.negative(b), node)
-    return None
+    return _beside(node, -1, ew.negative)
 
 
 @register(ew.Multiply)

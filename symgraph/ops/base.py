@@ -186,8 +186,13 @@ class Op:
     _plain_key: ClassVar[tuple | None] = None
     _bprop_needs: ClassVar[bool] = False
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
+    def __init_subclass__(cls, **declared: Any) -> None:
+        """Declarations may be written as class keywords: ``class Exp(Unary, ufunc=np.exp)``."""
+        for key, value in declared.items():
+            if not _declarable(cls, key):
+                raise TypeError(f"{cls.__name__}: {key!r} is not something an op declares")
+            setattr(cls, key, value)
+        super().__init_subclass__()
         if not cls.__dict__.get("name"):
             cls.name = cls.__name__.lower()
         cls._plain_key = (cls,) if cls.params is Op.params else None
@@ -308,6 +313,12 @@ def _product_rule(self: Op, inputs: Sequence[Node], out: Node, tangents: Sequenc
 
 
 _MISSING = object()
+
+
+def _declarable(cls: type, key: str) -> bool:
+    """Whether ``key`` is a class attribute (or annotated one) of ``cls`` or a base."""
+    return not key.startswith("_") and any(
+        key in vars(k) or key in vars(k).get("__annotations__", {}) for k in cls.__mro__)
 
 
 def _checking_params(infer: Callable) -> Callable:

@@ -109,11 +109,7 @@ class Unary(Elementwise):
         return None if t is None else t * self.deriv(inputs[0], out)
 
 
-class Negative(Unary):
-    name = "negative"
-    ufunc = np.negative
-    linear = True
-
+class Negative(Unary, ufunc=np.negative, linear=True):
     def emit(self, out, ins, ctx):
         return ctx.bind(f"np.negative({ins[0]}, out={ctx.into})") if ctx.into else f"{out} = -{ins[0]}"
 
@@ -124,71 +120,38 @@ class Negative(Unary):
         return -x
 
 
-class Exp(Unary):
-    name = "exp"
-    ufunc = np.exp
-    sympy = "exp"
-    cli = True
-
+class Exp(Unary, ufunc=np.exp, sympy="exp", cli=True):
     def deriv(self, x, out):
         return out
 
 
-class Log(Unary):
-    name = "log"
-    ufunc = np.log
-    sympy = "log"
-    cli = True
-
+class Log(Unary, ufunc=np.log, sympy="log", cli=True):
     def tangent(self, inputs, out, tangents):
         return None if tangents[0] is None else tangents[0] / inputs[0]
 
 
-class Sin(Unary):
-    name = "sin"
-    ufunc = np.sin
-    sympy = "sin"
-    cli = True
-
+class Sin(Unary, ufunc=np.sin, sympy="sin", cli=True):
     def deriv(self, x, out):
         return cos(x)
 
 
-class Cos(Unary):
-    name = "cos"
-    ufunc = np.cos
-    sympy = "cos"
-    cli = True
-
+class Cos(Unary, ufunc=np.cos, sympy="cos", cli=True):
     def deriv(self, x, out):
         return negative(sin(x))
 
 
-class Tan(Unary):
-    name = "tan"
-    ufunc = np.tan
-    sympy = "tan"
-    cli = True
-
+class Tan(Unary, ufunc=np.tan, sympy="tan", cli=True):
     def deriv(self, x, out):
         return 1 + square(out)
 
 
-class Tanh(Unary):
-    name = "tanh"
-    ufunc = np.tanh
-    sympy = "tanh"
-    cli = True
-
+class Tanh(Unary, ufunc=np.tanh, sympy="tanh", cli=True):
     def deriv(self, x, out):
         return 1 - square(out)
 
 
-class Sigmoid(Unary):
+class Sigmoid(Unary, cli=True):
     """Logistic function, computed as ``exp(-logaddexp(0, -x))``: no overflow, full precision."""
-
-    name = "sigmoid"
-    cli = True
 
     def infer(self, x):
         return x.shape, ufunc_dtype(np.exp, x.dtype)
@@ -210,10 +173,7 @@ class Sigmoid(Unary):
         return 1 / (1 + sp.exp(-x))
 
 
-class Relu(Unary):
-    name = "relu"
-    cli = True
-
+class Relu(Unary, cli=True):
     def infer(self, x):
         return x.shape, x.dtype
 
@@ -233,31 +193,17 @@ class Relu(Unary):
         return sp.Max(x, 0)
 
 
-class Abs(Unary):
-    name = "abs"
-    ufunc = np.abs
-    sympy = "Abs"
-    cli = True
-
+class Abs(Unary, ufunc=np.abs, sympy="Abs", cli=True):
     def deriv(self, x, out):
         return sign(x)
 
 
-class Sqrt(Unary):
-    name = "sqrt"
-    ufunc = np.sqrt
-    sympy = "sqrt"
-    cli = True
-
+class Sqrt(Unary, ufunc=np.sqrt, sympy="sqrt", cli=True):
     def tangent(self, inputs, out, tangents):
         return None if tangents[0] is None else tangents[0] / (2 * out)
 
 
-class Square(Unary):
-    name = "square"
-    ufunc = np.square
-    cli = True
-
+class Square(Unary, ufunc=np.square, cli=True):
     def deriv(self, x, out):
         return 2 * x
 
@@ -265,14 +211,8 @@ class Square(Unary):
         return x ** 2
 
 
-class Sign(Unary):
+class Sign(Unary, ufunc=np.sign, sympy="sign", differentiable=False, cli=True):
     """Piecewise constant: its derivative is zero wherever it exists."""
-
-    name = "sign"
-    ufunc = np.sign
-    sympy = "sign"
-    differentiable = False
-    cli = True
 
 
 class Cast(Elementwise):
@@ -363,24 +303,12 @@ def _present(terms: Sequence[Node | None]) -> Node | None:
     return add_n(terms)
 
 
-class Add(Binary):
-    name = "add"
-    ufunc = np.add
-    operator = "+"
-    sympy = "Add"
-    linear = True
-    commutative = True
-
+class Add(Binary, ufunc=np.add, operator="+", sympy="Add", linear=True, commutative=True):
     def tangent(self, inputs, out, tangents):
         return _present(tangents)
 
 
-class Subtract(Binary):
-    name = "subtract"
-    ufunc = np.subtract
-    operator = "-"
-    linear = True
-
+class Subtract(Binary, ufunc=np.subtract, operator="-", linear=True):
     def tangent(self, inputs, out, tangents):
         ta, tb = tangents
         if tb is None:
@@ -391,14 +319,8 @@ class Subtract(Binary):
         return a - b
 
 
-class Multiply(Binary):
-    name = "multiply"
-    ufunc = np.multiply
-    operator = "*"
-    sympy = "Mul"
-    multilinear = True
-    commutative = True
-
+class Multiply(Binary, ufunc=np.multiply, operator="*", sympy="Mul", multilinear=True,
+               commutative=True):
     def deriv_a(self, a, b, out):
         return b
 
@@ -406,11 +328,7 @@ class Multiply(Binary):
         return a
 
 
-class Divide(Binary):
-    name = "divide"
-    ufunc = np.true_divide
-    operator = "/"
-
+class Divide(Binary, ufunc=np.true_divide, operator="/"):
     def tangent(self, inputs, out, tangents):
         """``ta / b - (tb / b) * out``: the two parts share ``g / b`` in reverse mode."""
         a, b = inputs
@@ -422,7 +340,7 @@ class Divide(Binary):
         return a / b
 
 
-class Power(Binary):
+class Power(Binary, ufunc=np.power, operator="**", sympy="Pow", cli=True):
     """``a ** b``; its partials stay finite where the true derivative is finite.
 
     d/da is ``b * a ** (b - 1)`` with ``a`` replaced by 1 where ``a == b == 0``:
@@ -432,12 +350,6 @@ class Power(Binary):
     the mixed partial in ``b`` stays right at ``b == 0``.  d/db uses ``log(a)``
     with ``a == 0`` replaced by 1 (as JAX does): ``out`` is 0 there anyway.
     """
-
-    name = "power"
-    ufunc = np.power
-    operator = "**"
-    sympy = "Pow"
-    cli = True
 
     def deriv_a(self, a, b, out):
         if _nonzero_constant(b):  # the common x ** 2: no select needed
@@ -449,15 +361,8 @@ class Power(Binary):
         return out * log(where(equal(a, 0), 1, a))
 
 
-class Maximum(Binary):
+class Maximum(Binary, ufunc=np.maximum, sympy="Max", commutative=True, selects=True, cli=True):
     """Elementwise max; the gradient goes to the larger input, split evenly on ties."""
-
-    name = "maximum"
-    ufunc = np.maximum
-    sympy = "Max"
-    commutative = True
-    selects = True
-    cli = True
 
     def deriv_a(self, a, b, out):
         return _tie_mask(a, b, greater)
@@ -466,15 +371,8 @@ class Maximum(Binary):
         return _tie_mask(b, a, greater)
 
 
-class Minimum(Binary):
+class Minimum(Binary, ufunc=np.minimum, sympy="Min", commutative=True, selects=True, cli=True):
     """Elementwise min; the gradient goes to the smaller input, split evenly on ties."""
-
-    name = "minimum"
-    ufunc = np.minimum
-    sympy = "Min"
-    commutative = True
-    selects = True
-    cli = True
 
     def deriv_a(self, a, b, out):
         return _tie_mask(a, b, less)
@@ -506,48 +404,30 @@ class Compare(Binary):
     differentiable = False
 
 
-class Equal(Compare):
-    name = "equal"
-    ufunc = np.equal
-    operator = "=="
-    sympy = "Eq"
-    commutative = True
+class Equal(Compare, ufunc=np.equal, operator="==", sympy="Eq", commutative=True):
+    """``a == b``."""
 
 
-class NotEqual(Compare):
-    name = "not_equal"
-    ufunc = np.not_equal
-    operator = "!="
-    sympy = "Ne"
-    commutative = True
+class NotEqual(Compare, name="not_equal", ufunc=np.not_equal, operator="!=", sympy="Ne",
+               commutative=True):
+    """``a != b``."""
 
 
-class Less(Compare):
-    name = "less"
-    ufunc = np.less
-    operator = "<"
-    sympy = "Lt"
+class Less(Compare, ufunc=np.less, operator="<", sympy="Lt"):
+    """``a < b``."""
 
 
-class LessEqual(Compare):
-    name = "less_equal"
-    ufunc = np.less_equal
-    operator = "<="
-    sympy = "Le"
+class LessEqual(Compare, name="less_equal", ufunc=np.less_equal, operator="<=", sympy="Le"):
+    """``a <= b``."""
 
 
-class Greater(Compare):
-    name = "greater"
-    ufunc = np.greater
-    operator = ">"
-    sympy = "Gt"
+class Greater(Compare, ufunc=np.greater, operator=">", sympy="Gt"):
+    """``a > b``."""
 
 
-class GreaterEqual(Compare):
-    name = "greater_equal"
-    ufunc = np.greater_equal
-    operator = ">="
-    sympy = "Ge"
+class GreaterEqual(Compare, name="greater_equal", ufunc=np.greater_equal, operator=">=",
+                   sympy="Ge"):
+    """``a >= b``."""
 
 
 # ---------------------------------------------------------------------------

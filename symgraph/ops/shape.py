@@ -19,33 +19,62 @@ from .base import (AXES, AXIS, INDEX, SHAPE, Op, as_node, as_nodes, as_shape, no
                    translate_with_f)
 
 
-# ---------------------------------------------------------------------------
-# reshape / transpose
-# ---------------------------------------------------------------------------
+def _broadcasts(small: tuple[int, ...], big: tuple[int, ...]) -> bool:
+    """Whether numpy broadcasts ``small`` to exactly ``big``."""
+    try:
+        return np.broadcast_shapes(small, big) == tuple(big)
+    except ValueError:
+        return False
 
-class Reshape(Op):
-    name = "reshape"
+
+def _size(shape: Sequence[int]) -> int:
+    return int(np.prod(shape, dtype=object))  # exact: no int64 overflow on absurd shapes
+
+
+class ToShape(Op):
+    """Base of the ops whose one parameter is the shape of their result.
+
+    Those that are a numpy view (reshape, broadcast_to) name the numpy function
+    ``np.<view>(x, shape)`` that computes them, in Python and compiled code.
+    """
+
+    abstract = True
     param_types = {"shape": SHAPE}
-    linear = structural = True
     to_sympy = translate_with_f
+    view: str = ""
 
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = shape
 
     def infer(self, x):
-        if _size(self.shape) != x.size:
-            raise ShapeError(f"reshape: cannot reshape array of shape {x.shape} (size {x.size}) "
-                             f"into shape {self.shape}")
+        problem = self.problem(x)
+        if problem:
+            raise ShapeError(f"{self.name}: {problem}")
         return self.shape, x.dtype
 
+    def problem(self, x: Node) -> str | None:
+        """Why ``x`` cannot become ``self.shape`` (None when it can)."""
+        raise NotImplementedError
+
     def f(self, x):
-        return np.reshape(x, self.shape)
+        return getattr(np, self.view)(x, self.shape)
 
     def emit(self, out, ins, ctx):
-        return f"{out} = np.reshape({ins[0]}, {self.shape})"
+        return f"{out} = np.{self.view}({ins[0]}, {self.shape})"
 
     def emits_view(self):
-        return True
+        return bool(self.view)
+
+
+# ---------------------------------------------------------------------------
+# reshape / transpose
+# ---------------------------------------------------------------------------
+
+class Reshape(ToShape, view="reshape", linear=True, structural=True):
+    def problem(self, x):
+        if _size(self.shape) != x.size:
+            return f"cannot reshape array of shape {x.shape} (size {x.size}) into shape {self.shape}"
+        return None
 
     def bprop(self, inputs, out, g):
         return [reshape(g, inputs[0].shape)]
@@ -129,40 +158,11 @@ def swap_last(x: Node) -> Node:
 # broadcasting
 # ---------------------------------------------------------------------------
 
-def _broadcasts(small: tuple[int, ...], big: tuple[int, ...]) -> bool:
-    """Whether numpy broadcasts ``small`` to exactly ``big``."""
-    try:
-        return np.broadcast_shapes(small, big) == tuple(big)
-    except ValueError:
-        return False
-
-
-def _size(shape: Sequence[int]) -> int:
-    return int(np.prod(shape, dtype=object))  # exact: no int64 overflow on absurd shapes
-
-
-class BroadcastTo(Op):
-    name = "broadcast_to"
-    param_types = {"shape": SHAPE}
-    linear = structural = True
-    to_sympy = translate_with_f
-
-    def __init__(self, shape: tuple[int, ...]) -> None:
-        self.shape = shape
-
-    def infer(self, x):
+class BroadcastTo(ToShape, name="broadcast_to", view="broadcast_to", linear=True, structural=True):
+    def problem(self, x):
         if not _broadcasts(x.shape, self.shape):
-            raise ShapeError(f"broadcast_to: cannot broadcast shape {x.shape} to shape {self.shape}")
-        return self.shape, x.dtype
-
-    def f(self, x):
-        return np.broadcast_to(x, self.shape)
-
-    def emit(self, out, ins, ctx):
-        return f"{out} = np.broadcast_to({ins[0]}, {self.shape})"
-
-    def emits_view(self):
-        return True
+            return f"cannot broadcast shape {x.shape} to shape {self.shape}"
+        return None
 
     def bprop(self, inputs, out, g):
         return [sum_to(g, inputs[0].shape)]
@@ -175,21 +175,13 @@ def broadcast_to(x, shape) -> Node:
     return x if x.shape == shape else apply(BroadcastTo(shape), [x])
 
 
-class SumTo(Op):
+class SumTo(ToShape, name="sum_to", linear=True):
     """Sum a broadcast result back down to ``shape``: the adjoint of broadcasting."""
 
-    name = "sum_to"
-    param_types = {"shape": SHAPE}
-    linear = True
-    to_sympy = translate_with_f
-
-    def __init__(self, shape: tuple[int, ...]) -> None:
-        self.shape = shape
-
-    def infer(self, x):
+    def problem(self, x):
         if not _broadcasts(self.shape, x.shape):
-            raise ShapeError(f"sum_to: shape {self.shape} does not broadcast to shape {x.shape}")
-        return self.shape, x.dtype
+            return f"shape {self.shape} does not broadcast to shape {x.shape}"
+        return None
 
     def axes(self, in_shape: tuple[int, ...]) -> tuple[tuple[int, ...], int]:
         lead = len(in_shape) - len(self.shape)
