@@ -221,8 +221,10 @@ def sum_to(x, shape) -> Node:
 # joining
 # ---------------------------------------------------------------------------
 
-class Concatenate(Op):
-    name = "concatenate"
+class Join(Op):
+    """Base of concatenate and stack: ``np.<name>(inputs, axis)`` of one or more arrays."""
+
+    abstract = True
     param_types = {"axis": AXIS}
     linear = structural = True
     to_sympy = translate_with_f
@@ -232,7 +234,22 @@ class Concatenate(Op):
 
     def infer(self, *xs):
         if not xs:
-            raise SymgraphError("concatenate needs at least one array")
+            raise SymgraphError(f"{self.name} needs at least one array")
+        return self.joined_shape(xs), np.result_type(*[x.dtype for x in xs])
+
+    def joined_shape(self, xs: Sequence[Node]) -> tuple[int, ...]:
+        """The result's shape, or a ShapeError saying why the inputs do not join."""
+        raise NotImplementedError
+
+    def f(self, *xs):
+        return getattr(np, self.name)(xs, axis=self.axis)
+
+    def emit(self, out, ins, ctx):
+        return f"{out} = np.{self.name}(({', '.join(ins)},), axis={self.axis})"
+
+
+class Concatenate(Join):
+    def joined_shape(self, xs):
         first = xs[0].shape
         if not 0 <= self.axis < len(first):
             raise ShapeError(f"concatenate: axis {self.axis} is out of range for shape {first}")
@@ -243,13 +260,7 @@ class Concatenate(Op):
                                  f"axis {self.axis}")
         shape = list(first)
         shape[self.axis] = int(np.sum([x.shape[self.axis] for x in xs]))
-        return tuple(shape), np.result_type(*[x.dtype for x in xs])
-
-    def f(self, *xs):
-        return np.concatenate(xs, axis=self.axis)
-
-    def emit(self, out, ins, ctx):
-        return f"{out} = np.concatenate(({', '.join(ins)},), axis={self.axis})"
+        return tuple(shape)
 
     def bprop(self, inputs, out, g, needs):
         rules, start = [], 0
@@ -274,18 +285,8 @@ def concatenate(xs: Sequence, axis: int = 0) -> Node:
     return apply(Concatenate(axis), xs)
 
 
-class Stack(Op):
-    name = "stack"
-    param_types = {"axis": AXIS}
-    linear = structural = True
-    to_sympy = translate_with_f
-
-    def __init__(self, axis: int) -> None:
-        self.axis = axis
-
-    def infer(self, *xs):
-        if not xs:
-            raise SymgraphError("stack needs at least one array")
+class Stack(Join):
+    def joined_shape(self, xs):
         if not 0 <= self.axis <= xs[0].ndim:
             raise ShapeError(f"stack: axis {self.axis} is out of range for stacking arrays of "
                              f"shape {xs[0].shape}")
@@ -294,13 +295,7 @@ class Stack(Op):
                 raise ShapeError(f"stack: all inputs need one shape, got {xs[0].shape} and {x.shape}")
         shape = list(xs[0].shape)
         shape.insert(self.axis, len(xs))
-        return tuple(shape), np.result_type(*[x.dtype for x in xs])
-
-    def f(self, *xs):
-        return np.stack(xs, axis=self.axis)
-
-    def emit(self, out, ins, ctx):
-        return f"{out} = np.stack(({', '.join(ins)},), axis={self.axis})"
+        return tuple(shape)
 
     def bprop(self, inputs, out, g, needs):
         return [getitem(g, (slice(None),) * self.axis + (i,)) if need else None
