@@ -396,7 +396,7 @@ _PRIMARY = re.compile(r"[\w.]+(\[[^\]]*\]|\([^()]*(\([^()]*\))?[^()]*\))?(\.T)?"
 def _return_source(r: Ref, out_node: Node, names: dict[Value, str]) -> str:
     src = names[r.value]
     if r.value.shape != r.shape:
-        if type(out_node.op) is BroadcastTo:
+        if isinstance(out_node.op, BroadcastTo):
             return f"np.broadcast_to({src}, {r.shape})"  # a read-only view, as numpy gives
         return f"np.full({r.shape}, {src}, dtype={dtype_source(r.value.dtype)})"
     if not r.shape:

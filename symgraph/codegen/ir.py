@@ -23,6 +23,12 @@ from ..ops.sources import Constant, Fill
 from . import fusion
 
 
+def has_emit(op: Any) -> bool:
+    """Whether compiled code computes ``op`` with its own ``emit`` (built-in and fused ops)
+    rather than by calling its ``f`` (users' ops, which may alias inputs or be impure)."""
+    return isinstance(op, fusion.FusedOp) or (isinstance(op, Op) and type(op).emit is not Op.emit)
+
+
 class Ref:
     """An argument: ``value``, wanted by its consumer with ``shape``."""
 
@@ -62,9 +68,8 @@ class Value:
     @property
     def elementwise(self) -> bool:
         """Computed by emitted elementwise code (an op run through its ``f`` gets full shapes)."""
-        op = self.op
-        return (self.kind == "op" and bool(getattr(op, "elementwise", False))
-                and not (isinstance(op, Op) and type(op).emit is Op.emit))
+        return (self.kind == "op" and bool(getattr(self.op, "elementwise", False))
+                and has_emit(self.op))
 
     def __repr__(self) -> str:
         what = self.kind if self.kind != "op" else getattr(self.op, "name", "?")
@@ -81,7 +86,7 @@ class Program:
 
 
 def _unbroadcast(n: Node, fed: set[Node]) -> Node:
-    while type(n.op) is BroadcastTo and n not in fed:
+    while isinstance(n.op, BroadcastTo) and n not in fed:
         n = n.inputs[0]
     return n
 
@@ -146,7 +151,7 @@ def _fold_constants(values: Iterable[Value]) -> None:
     from ..runtime import run_node
 
     for v in values:
-        if v.kind != "op" or not v.args or v.op is not v.node.op or type(v.op).emit is Op.emit:
+        if v.kind != "op" or not v.args or v.op is not v.node.op or not has_emit(v.op):
             continue  # fused values, and users' ops (which might not be pure), run at run time
         if not all(r.value.kind == "const" for r in v.args) or math.prod(v.node.shape) > FOLD_LIMIT:
             continue

@@ -20,10 +20,10 @@ from typing import Sequence
 
 import numpy as np
 
-from ..ops.base import Op, broadcast_shapes
+from ..ops.base import broadcast_shapes
 from ..ops.sources import Fill
 from .fusion import FusedOp
-from .ir import Program, Value
+from .ir import Program, Value, has_emit
 
 
 def schedule(prog: Program) -> list[Value]:
@@ -89,7 +89,7 @@ def aliasing(v: Value) -> str:
     op = v.op
     if isinstance(op, FusedOp):
         return "fresh"
-    if not isinstance(op, Op) or type(op).emit is Op.emit:
+    if not has_emit(op):
         return "any"
     return "view" if op.emits_view() else "fresh"
 
