@@ -20,6 +20,7 @@ from ..graph import Node
 from ..ops.base import Op
 from ..ops.shape import BroadcastTo
 from ..ops.sources import Constant, Fill
+from ..rewrite import FOLD_MAX_INPUT_SIZE, FOLD_MAX_SIZE, fold_value
 from . import fusion
 
 
@@ -141,19 +142,15 @@ def lower(outputs: Sequence[Node], inputs: Sequence[Node], fuse: bool = True) ->
     return prog
 
 
-#: constant subexpressions with results up to this many elements are computed once, when compiling
-FOLD_LIMIT = 64
-
-
 def _fold_constants(values: Iterable[Value]) -> None:
-    """Compute built-in ops whose inputs are all constants while compiling (with their own
-    ``f``, so the values are the evaluator's); large results and failures wait for run time."""
-    from ..runtime import run_node
-
+    """Compute built-in ops whose inputs are all constants while compiling, with the one
+    constant folder (``rewrite.fold_value``: their own ``f``, so the values are the
+    evaluator's) and its size limits; failures wait for run time."""
     for v in values:
         if v.kind != "op" or not v.args or v.op is not v.node.op or not has_emit(v.op):
             continue  # fused values, and users' ops (which might not be pure), run at run time
-        if not all(r.value.kind == "const" for r in v.args) or math.prod(v.node.shape) > FOLD_LIMIT:
+        if (not all(r.value.kind == "const" for r in v.args) or v.node.size > FOLD_MAX_SIZE
+                or sum(math.prod(r.shape) for r in v.args) > FOLD_MAX_INPUT_SIZE):
             continue
         args = []
         for r in v.args:
@@ -161,10 +158,9 @@ def _fold_constants(values: Iterable[Value]) -> None:
             value = op.value if isinstance(op, Constant) else np.full(r.value.node.shape, op.value,
                                                                       r.value.dtype)
             args.append(np.broadcast_to(value, r.shape) if value.shape != r.shape else value)
-        try:
-            with np.errstate(all="ignore"):
-                result = np.array(run_node(v.node, args))
-        except Exception:  # let the compiled code raise it at run time, like the evaluator
+        result = fold_value(v.op, args, v.node.shape, v.node.dtype)
+        if result is None:
             continue
+        result = np.array(result)  # its own read-only copy (f may return a view of a constant)
         result.setflags(write=False)
         v.op, v.args, v.kind = Constant(result), [], "const"
