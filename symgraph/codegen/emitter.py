@@ -12,6 +12,7 @@ standalone, and says so.
 from __future__ import annotations
 
 import builtins
+import dis
 import inspect
 import keyword
 import re
@@ -52,7 +53,11 @@ class EmitContext:
         return self._module.const(value)
 
     def helper(self, func: Callable) -> str:
-        """Define module-level ``func`` (numpy-only source) in the preamble; returns its name."""
+        """Define module-level ``func`` (numpy-only source) in the preamble; returns its name.
+
+        The functions of its own module it calls by name, and the exception
+        classes it raises, are defined first (see ``symgraph.kernels``).
+        """
         return self._module.helper(func)
 
     def define(self, name: str, obj: Any, source: str) -> str:
@@ -103,8 +108,14 @@ class Module:
         return name
 
     def helper(self, func: Callable) -> str:
-        if func.__name__ not in self.globals:
-            self.code(func.__name__, textwrap.dedent(inspect.getsource(func)))
+        for dep in _helpers_needed(func):
+            if dep.__name__ in self.globals:
+                continue
+            if isinstance(dep, type):  # an exception: the real class at run time, a stand-in
+                base = next(b for b in dep.__mro__ if b.__module__ == "builtins")  # in the text
+                self.define(dep.__name__, dep, f"class {dep.__name__}({base.__name__}):\n    pass")
+            else:
+                self.code(dep.__name__, textwrap.dedent(inspect.getsource(dep)))
         return func.__name__
 
     def code(self, name: str, source: str) -> str:
@@ -139,6 +150,42 @@ class Module:
         return lines
 
 
+def _helpers_needed(func: Callable) -> list[Any]:
+    """``func`` after what its source needs defined, each once, definitions before uses: the
+    functions of ``func``'s module and the exception classes its code names as globals."""
+    order: list[Any] = []
+    seen: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(func, False)]
+    while stack:
+        obj, expanded = stack.pop()
+        if expanded:
+            order.append(obj)
+        elif id(obj) not in seen:
+            seen.add(id(obj))
+            stack.append((obj, True))
+            if inspect.isfunction(obj):
+                stack.extend((d, False) for d in reversed(_globals_needed(obj)))
+    return order
+
+
+def _globals_needed(func: Callable) -> list[Any]:
+    """The helper functions and exception classes ``func``'s code loads as globals, in order."""
+    names: list[str] = []
+    codes = [func.__code__]
+    while codes:  # nested code (comprehensions, lambdas) too
+        code = codes.pop()
+        names += [i.argval for i in dis.get_instructions(code) if i.opname == "LOAD_GLOBAL"]
+        codes += [c for c in code.co_consts if inspect.iscode(c)]
+    found = []
+    for name in dict.fromkeys(names):
+        obj = func.__globals__.get(name)
+        if ((inspect.isfunction(obj) and obj.__module__ == func.__module__)
+                or (isinstance(obj, type) and issubclass(obj, BaseException)
+                    and obj.__module__ != "builtins")):
+            found.append(obj)
+    return found
+
+
 _IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 #: names a local must not shadow: the source's own keywords and the builtins and module
 #: names its code may use (internal names all start with "_", user-derived ones never do)
@@ -151,8 +198,9 @@ class Names:
     A name derived from user text (a variable's or an op's name) is plain ASCII
     ``[A-Za-z][A-Za-z0-9_]*``, so Python's NFKC folding of identifiers cannot
     merge two of them (``"ｖ"`` is ``v`` to the parser); it never starts with
-    ``_`` (internal names, constants and helpers do), is never a keyword,
-    builtin or global of the module, and is never handed out twice.
+    ``_`` (internal names and constants do), is never a keyword, builtin or
+    global of the module (helpers such as ``softmax`` included: a clash names
+    the locals again), and is never handed out twice.
     """
 
     def __init__(self, reserved: frozenset[str] | set[str] = frozenset()) -> None:

@@ -28,13 +28,13 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
-import numpy as np
 
+from .. import kernels
 from ..errors import SymgraphError
 from ..graph import Node
 from ..ops.base import Op
 from ..ops.elementwise import Greater, Multiply, Relu, Square, Subtract, Where
-from ..ops.nn import OneHot, Softmax, _softmax
+from ..ops.nn import OneHot, Softmax
 from ..ops.reduce import Sum
 from ..ops.shape import BroadcastTo, Reshape
 from ..ops.sources import Constant, Fill
@@ -78,34 +78,11 @@ class MaskedGradient(FusedOp):
         return f"{out} = {g} * {cond}"
 
 
-def _subtract_one_hot(d, labels):
-    """d -= one_hot(labels) in place, by integer indexing (no one-hot array)."""
-    c = d.shape[-1]
-    if labels.size and (labels.min() < 0 or labels.max() >= c):
-        d -= labels[..., None] == np.arange(c)  # out-of-range labels have an all-zero one-hot row
-    elif labels.ndim == 1:
-        d[np.arange(labels.shape[0]), labels] -= 1
-    else:
-        at = labels[..., None]
-        np.put_along_axis(d, at, np.take_along_axis(d, at, -1) - 1, -1)
-    return d
-
-
-def _softmax_xent_grad(logits, labels, scale=None):
-    """(softmax(logits) - one_hot(labels)) * scale over the last axis, in one buffer."""
-    d = _subtract_one_hot(_softmax(logits, -1), labels)
-    if scale is not None:
-        d *= scale
-    return d
-
-
 class SoftmaxXentGradient(FusedOp):
     name = "xent_grad"
 
     def emit(self, out, ins, ctx):
-        ctx.helper(_softmax)
-        ctx.helper(_subtract_one_hot)
-        return f"{out} = {ctx.helper(_softmax_xent_grad)}({', '.join(ins)})"
+        return f"{out} = {ctx.helper(kernels.softmax_xent_grad)}({', '.join(ins)})"
 
 
 class OneHotSubtract(FusedOp):
@@ -116,7 +93,7 @@ class OneHotSubtract(FusedOp):
 
     def emit(self, out, ins, ctx):
         a, labels = ins
-        fn = ctx.helper(_subtract_one_hot)
+        fn = ctx.helper(kernels.subtract_one_hot)
         if ctx.into == out == a:
             return f"{fn}({out}, {labels})"
         if ctx.into:
@@ -182,9 +159,8 @@ class Fusion:
     doc: str
 
 
-_FUSIONS: dict[type, list[Fusion]] = {}
+_FUSIONS: list[Fusion] = []  # by decreasing priority, then in registration order
 _FUSIONS_FOR_TYPE: dict[type, tuple[Fusion, ...]] = {}
-_ORDER: dict[Fusion, int] = {}  # registration order: the tie-break between equal priorities
 
 
 def register_fusion(*op_types: type, priority: int = 0, name: str | None = None) -> Callable:
@@ -199,11 +175,9 @@ def register_fusion(*op_types: type, priority: int = 0, name: str | None = None)
         raise SymgraphError(f"register_fusion: expected Op subclasses, got {op_types!r}")
 
     def decorate(fn: Callable[[Node, GraphView], Found]) -> Callable[[Node, GraphView], Found]:
-        rule = Fusion(name or fn.__name__, tuple(op_types), int(priority), fn,
-                      (fn.__doc__ or "").strip())
-        _ORDER[rule] = len(_ORDER)
-        for t in op_types:
-            _FUSIONS.setdefault(t, []).append(rule)
+        doc = (fn.__doc__ or "").strip()
+        _FUSIONS.append(Fusion(name or fn.__name__, tuple(op_types), int(priority), fn, doc))
+        _FUSIONS.sort(key=lambda rule: -rule.priority)  # stable: ties keep registration order
         _FUSIONS_FOR_TYPE.clear()
         return fn
 
@@ -214,9 +188,8 @@ def fusions_for(op_type: type) -> tuple[Fusion, ...]:
     """The fusion rules tried on a root of ``op_type``, in the order they are tried."""
     found = _FUSIONS_FOR_TYPE.get(op_type)
     if found is None:
-        rules = {rule for klass in op_type.__mro__ for rule in _FUSIONS.get(klass, ())}
-        found = _FUSIONS_FOR_TYPE[op_type] = tuple(
-            sorted(rules, key=lambda r: (-r.priority, _ORDER[r])))
+        found = tuple(rule for rule in _FUSIONS if issubclass(op_type, rule.ops))
+        _FUSIONS_FOR_TYPE[op_type] = found
     return found
 
 
