@@ -13,8 +13,9 @@ This module holds what the protocols do not cover:
   that family without converting them (``is_foreign``, ``as_array``);
 * the few kernels whose numpy code has no dispatching equivalent
   (``scatter_add``: ``np.add.at``; ``getitem`` with several index arrays;
-  ``take_labels``: ``np.take_along_axis`` plus a label range check;
-  ``astype``).  numpy runs the inline code; other families look up a kernel
+  ``take_labels``: ``kernels.take_labels``, whose label range check would
+  compute a lazy array; ``astype``).  numpy runs the inline code; other
+  families look up a kernel
   registered for them (dask's are in ``symgraph.dask_backend``) and otherwise
   try the generic numpy code, failing with a ``BackendError`` that names the
   kernel and the array type;
@@ -36,7 +37,8 @@ from typing import Any, Callable, ContextManager, Iterable
 
 import numpy as np
 
-from .errors import BackendError, EvaluationError
+from . import kernels
+from .errors import BackendError
 
 NUMPY = "numpy"
 
@@ -223,41 +225,22 @@ def flat_positions(index: tuple, shape: tuple[int, ...]) -> np.ndarray:
     return np.ravel_multi_index(coords, shape)
 
 
-def check_labels(labels: np.ndarray, classes: int) -> None:
-    """Raise EvaluationError naming the first label outside ``[0, classes)``."""
-    labels = np.asarray(labels)
-    if labels.size and (labels.min() < 0 or labels.max() >= classes):
-        bad = labels[(labels < 0) | (labels >= classes)].ravel()[0]
-        raise EvaluationError(f"cross_entropy: label {bad} is out of range for {classes} classes")
-
-
-def take_labels_numpy(logp: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """``logp[..., labels]`` per example (numpy), after checking the labels' range."""
-    labels = np.asarray(labels)
-    check_labels(labels, logp.shape[-1])
-    return np.take_along_axis(logp, labels[..., None].astype(np.intp), axis=-1)[..., 0]
-
-
 def take_labels(logp: Any, labels: Any) -> Any:
     """The entries of ``logp``'s last axis that integer ``labels`` pick (shape ``labels.shape``).
 
     Labels out of range raise ``EvaluationError`` (for lazy arrays, when the
-    result is computed).
+    result is computed).  numpy, and families without a kernel of their own
+    (CuPy), run ``kernels.take_labels`` as it is.
     """
     fam = family(logp, labels)
-    if fam == NUMPY:
-        return take_labels_numpy(logp, labels)
-    impl = kernel(fam, "take_labels")
+    impl = kernel(fam, "take_labels") if fam != NUMPY else None
     if impl is not None:
         return impl(logp, labels)
-    c = logp.shape[-1]
-    if bool((labels < 0).any()) or bool((labels >= c).any()):
-        raise EvaluationError(f"cross_entropy: a label is out of range for {c} classes")
-    return np.take_along_axis(logp, astype(labels[..., None], np.intp), axis=-1)[..., 0]
+    return kernels.take_labels(logp, labels)
 
 
 __all__ = [
     "NUMPY", "PROMOTE_BYTES", "ComputeRefused", "is_foreign", "family_of", "family", "describe",
     "as_array", "astype", "register", "kernel", "is_lazy", "running", "promote", "finalize",
-    "scatter_add", "getitem", "flat_positions", "take_labels", "check_labels",
+    "scatter_add", "getitem", "flat_positions", "take_labels",
 ]

@@ -20,7 +20,7 @@ import dask.base
 import dask.threaded
 import numpy as np
 
-from . import backend
+from . import backend, kernels
 from .backend import ComputeRefused, register
 
 FAMILY = "dask"
@@ -227,5 +227,5 @@ def take_labels(logp: Any, labels: Any) -> da.Array:
     """``take_along_axis`` per block (whole class axis in each), labels checked in the task."""
     logp, labels = da.asarray(logp), da.asarray(labels)
     ind = tuple(range(logp.ndim))
-    return da.blockwise(backend.take_labels_numpy, ind[:-1], logp, ind, labels, ind[:-1],
+    return da.blockwise(kernels.take_labels, ind[:-1], logp, ind, labels, ind[:-1],
                         dtype=logp.dtype, concatenate=True)

@@ -24,7 +24,6 @@ Add a rule for your own op with ``@register(MyOp)``, or for every op with a flag
 
 from __future__ import annotations
 
-import contextlib
 import weakref
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -329,10 +328,6 @@ def _uniform(arr: np.ndarray) -> bool:
     return bool((rows == rows[0]).all())
 
 
-@contextlib.contextmanager
-def _quiet():
-    with np.errstate(all="ignore"):
-        yield
 
 
 # ---------------------------------------------------------------------------
@@ -347,19 +342,19 @@ def constant_folding(node: Node) -> Node | None:
     Elementwise ops of uniform inputs are computed on one element, whatever the size.
     """
     op = node.op
-    if not node.inputs or op.is_variable or op.cse_key() is None:
-        return None  # a source, or not a deterministic function of its inputs
+    if not node.inputs:
+        return None  # a source
     if op.elementwise:
         uniform = [uniform_value(i) for i in node.inputs]
         if all(u is not None for u in uniform):
             args = [np.full((1,), u, dtype=i.dtype) for u, i in zip(uniform, node.inputs)]
-            value = _run(op, args, (1,), node.dtype)
+            value = fold_value(op, args, (1,), node.dtype)
             return None if value is None else filled(node, value[0])
     if not all(is_source(i) for i in node.inputs):
         return None
     if node.size > FOLD_MAX_SIZE or sum(i.size for i in node.inputs) > FOLD_MAX_INPUT_SIZE:
         return None
-    value = _run(op, [_source_value(i) for i in node.inputs], node.shape, node.dtype)
+    value = fold_value(op, [_source_value(i) for i in node.inputs], node.shape, node.dtype)
     if value is None:
         return None
     if _uniform(value):
@@ -367,14 +362,26 @@ def constant_folding(node: Node) -> Node | None:
     return constant(value, graph=node.graph)
 
 
-def _run(op: Op, args: list[np.ndarray], shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray | None:
-    """``op.f(*args)`` as the evaluator would return it, or None if it fails (left to run time)."""
-    try:
-        with _quiet():
-            out = np.asarray(op.f(*args))
-    except Exception:  # e.g. an out-of-range label: report it when the graph runs
+def fold_value(op: Op, args: list[np.ndarray], shape: tuple[int, ...], dtype: np.dtype
+               ) -> np.ndarray | None:
+    """``op`` computed now on known ``args``, as run time would return it, or None.
+
+    The one constant folder (``simplify`` and ``sg.function``'s lowering use it).
+    None when the op is not a deterministic function of its inputs (a variable,
+    or no ``cse_key``), when its ``f`` raises (e.g. an out-of-range label) or
+    when the result does not fit ``shape`` and ``dtype`` as ``runtime.conform``
+    requires: all of that is left to run time, which reports it as it would
+    have without folding.  Floating-point warnings are silenced here (run time
+    computes the same values; ``check_finite`` reports non-finite ones there).
+    """
+    if op.is_variable or op.cse_key() is None:
         return None
-    if out.shape != shape or not np.can_cast(out.dtype, dtype, "same_kind"):
+    try:
+        with np.errstate(all="ignore"):
+            out = np.asarray(op.f(*args))
+    except Exception:  # noqa: BLE001 - any failure is run time's to report
+        return None
+    if out.shape != tuple(shape) or not np.can_cast(out.dtype, dtype, "same_kind"):
         return None
     return out.astype(dtype, copy=False)
 

@@ -38,8 +38,8 @@ LAYERS: list[tuple[int, tuple[str, ...], str]] = [
      "foundations: exceptions, nested outputs, array families; no nodes"),
     # dask_backend is backend's dask plugin: it imports only backend, and backend
     # loads it by name (importlib, _LOADERS) the first time a dask array is fed, so
-    # the two share a layer.  kernels (planned: shared numerics such as the stable
-    # softmax that ops and codegen both use) belongs here when it exists.
+    # the two share a layer.  kernels (shared numerics such as the stable
+    # softmax that ops and codegen both use) lives here.
     (1, ("graph", "traversal"),
      "the DAG: Graph, Node, contexts; ancestors, pruned subgraph"),
     (2, ("ops",),
@@ -61,11 +61,7 @@ LAYERS: list[tuple[int, tuple[str, ...], str]] = [
 
 #: Imports allowed against the rules, each with the reason, as
 #: (importing module, imported module, private name or None for a layer exception).
-EXCEPTIONS: dict[tuple[str, str, str | None], str] = {
-    ("codegen.fusion", "ops.nn", "_softmax"):
-        "the softmax fusion reuses the op's numerics; the codegen rewrite of issue 12 (one copy "
-        "of the stable max-shift numerics) removes it: delete this entry then",
-}
+EXCEPTIONS: dict[tuple[str, str, str | None], str] = {}
 
 
 def layer_of(module: str) -> int | None:

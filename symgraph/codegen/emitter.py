@@ -12,6 +12,7 @@ standalone, and says so.
 from __future__ import annotations
 
 import builtins
+import dis
 import inspect
 import keyword
 import re
@@ -52,7 +53,11 @@ class EmitContext:
         return self._module.const(value)
 
     def helper(self, func: Callable) -> str:
-        """Define module-level ``func`` (numpy-only source) in the preamble; returns its name."""
+        """Define module-level ``func`` (numpy-only source) in the preamble; returns its name.
+
+        The functions of its own module it calls by name, and the exception
+        classes it raises, are defined first (see ``symgraph.kernels``).
+        """
         return self._module.helper(func)
 
     def define(self, name: str, obj: Any, source: str) -> str:
@@ -103,8 +108,14 @@ class Module:
         return name
 
     def helper(self, func: Callable) -> str:
-        if func.__name__ not in self.globals:
-            self.code(func.__name__, textwrap.dedent(inspect.getsource(func)))
+        for dep in _helpers_needed(func):
+            if dep.__name__ in self.globals:
+                continue
+            if isinstance(dep, type):  # an exception: the real class at run time, a stand-in
+                base = next(b for b in dep.__mro__ if b.__module__ == "builtins")  # in the text
+                self.define(dep.__name__, dep, f"class {dep.__name__}({base.__name__}):\n    pass")
+            else:
+                self.code(dep.__name__, textwrap.dedent(inspect.getsource(dep)))
         return func.__name__
 
     def code(self, name: str, source: str) -> str:
@@ -139,6 +150,42 @@ class Module:
         return lines
 
 
+def _helpers_needed(func: Callable) -> list[Any]:
+    """``func`` after what its source needs defined, each once, definitions before uses: the
+    functions of ``func``'s module and the exception classes its code names as globals."""
+    order: list[Any] = []
+    seen: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(func, False)]
+    while stack:
+        obj, expanded = stack.pop()
+        if expanded:
+            order.append(obj)
+        elif id(obj) not in seen:
+            seen.add(id(obj))
+            stack.append((obj, True))
+            if inspect.isfunction(obj):
+                stack.extend((d, False) for d in reversed(_globals_needed(obj)))
+    return order
+
+
+def _globals_needed(func: Callable) -> list[Any]:
+    """The helper functions and exception classes ``func``'s code loads as globals, in order."""
+    names: list[str] = []
+    codes = [func.__code__]
+    while codes:  # nested code (comprehensions, lambdas) too
+        code = codes.pop()
+        names += [i.argval for i in dis.get_instructions(code) if i.opname == "LOAD_GLOBAL"]
+        codes += [c for c in code.co_consts if inspect.iscode(c)]
+    found = []
+    for name in dict.fromkeys(names):
+        obj = func.__globals__.get(name)
+        if ((inspect.isfunction(obj) and obj.__module__ == func.__module__)
+                or (isinstance(obj, type) and issubclass(obj, BaseException)
+                    and obj.__module__ != "builtins")):
+            found.append(obj)
+    return found
+
+
 _IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 #: names a local must not shadow: the source's own keywords and the builtins and module
 #: names its code may use (internal names all start with "_", user-derived ones never do)
@@ -151,8 +198,9 @@ class Names:
     A name derived from user text (a variable's or an op's name) is plain ASCII
     ``[A-Za-z][A-Za-z0-9_]*``, so Python's NFKC folding of identifiers cannot
     merge two of them (``"ｖ"`` is ``v`` to the parser); it never starts with
-    ``_`` (internal names, constants and helpers do), is never a keyword,
-    builtin or global of the module, and is never handed out twice.
+    ``_`` (internal names and constants do), is never a keyword, builtin or
+    global of the module (helpers such as ``softmax`` included: a clash names
+    the locals again), and is never handed out twice.
     """
 
     def __init__(self, reserved: frozenset[str] | set[str] = frozenset()) -> None:
@@ -200,42 +248,162 @@ def emit_program(prog: Program, plan: Plan, inputs: Sequence[Node], outputs: Seq
     """Source and function computing ``outputs`` from positional ``inputs``."""
     reserved = {func_name}
     while True:
-        emitted, clash = _emit(prog, plan, inputs, outputs, filename, func_name, check, reserved)
+        writer = _FunctionWriter(prog, plan, check, reserved)
+        writer.write(inputs, outputs)
+        clash = writer.clashes()
         if not clash:
-            return emitted
+            return writer.compile(func_name, filename)
         reserved |= clash  # an op's emit defined a global a local shadows: name the locals again
 
 
-def _emit(prog: Program, plan: Plan, inputs: Sequence[Node], outputs: Sequence[Node],
-          filename: str, func_name: str, check: Callable | None, reserved: set[str]
-          ) -> tuple[Emitted | None, set[str]]:
-    """The emitted function, or None and the locals that shadow a global the module defined."""
-    module = Module()
-    ctx = EmitContext(module)
-    idents = Names(reserved)
-    param_names = [idents.param(n, k) for k, n in enumerate(inputs)]
-    names: dict[Value, str] = {}
-    by_node = {p.node: p for p in prog.params}
-    for n, name in zip(inputs, param_names):
-        if n in by_node:
-            names[by_node[n]] = name
+class _FunctionWriter:
+    """One attempt at writing the function, step by step: parameters, checks of the fed
+    values, one statement per scheduled value (with the frees after it), the returns and
+    the workspace; then ``compile`` assembles the text and runs it.
 
-    body: list[tuple[str, Node | None]] = []
-    nodes_list: list[Node] = []
-    if check is not None:
-        chk = module.foreign("_check", check, "symgraph.diagnostics.check_finite per node")
-        nodes = module.foreign("_nodes", nodes_list, "the graph's nodes, for diagnostics")
-        for p in prog.params:
-            nodes_list.append(p.node)
-            body.append((f"{chk}({nodes}[{len(nodes_list) - 1}], {names[p]}, ())", p.node))
+    The steps share the names given so far (``names``: value -> source), the body lines
+    (each with the node it computes, for error messages) and the module's globals.
+    """
 
-    def value_name(v: Value) -> str:
+    def __init__(self, prog: Program, plan: Plan, check: Callable | None,
+                 reserved: set[str]) -> None:
+        self.prog = prog
+        self.plan = plan
+        self.check = check
+        self.module = Module()
+        self.ctx = EmitContext(self.module)
+        self.idents = Names(reserved)
+        self.names: dict[Value, str] = {}
+        self.body: list[tuple[str, Node | None]] = []
+        self.checked: list[Node] = []  # the nodes ``check`` is called for, by position
+        self.param_names: list[str] = []
+        self.params: list[str] = []
+
+    def write(self, inputs: Sequence[Node], outputs: Sequence[Node]) -> None:
+        self.name_params(inputs)
+        if self.check is not None:
+            self.check_params()
+        self.write_values()
+        self.write_return(outputs)
+        self.write_workspace()
+
+    # -- steps ----------------------------------------------------------------
+
+    def name_params(self, inputs: Sequence[Node]) -> None:
+        """A parameter per input, named after its variable; fed values the outputs use get it."""
+        self.param_names = [self.idents.param(n, k) for k, n in enumerate(inputs)]
+        self.params = list(self.param_names)
+        by_node = {p.node: p for p in self.prog.params}
+        for n, name in zip(inputs, self.param_names):
+            if n in by_node:
+                self.names[by_node[n]] = name
+
+    def check_params(self) -> None:
+        """``check`` each fed value first, as the evaluator checks its feeds."""
+        chk = self.module.foreign("_check", self.check, "symgraph.diagnostics.check_finite per node")
+        nodes = self.module.foreign("_nodes", self.checked, "the graph's nodes, for diagnostics")
+        for p in self.prog.params:
+            self.checked.append(p.node)
+            self.body.append((f"{chk}({nodes}[{len(self.checked) - 1}], {self.names[p]}, ())",
+                              p.node))
+
+    def write_values(self) -> None:
+        """Constants become globals; each op value a statement, then the frees it allows."""
+        plan, names = self.plan, self.names
+        dies_at = self.deaths()
+        for v in plan.order:
+            if v.kind == "param":
+                continue
+            if v.kind == "const":
+                names[v] = self.module.const(v.op.value if isinstance(v.op, Constant)
+                                             else np.asarray(v.op.value, v.dtype))
+                continue
+            self.write_value(v)
+            self.write_frees(v, dies_at.get(plan.pos[v], ()))
+
+    def write_value(self, v: Value) -> None:
+        """``v``'s statement: into its donor's buffer, its workspace slot, or a new array."""
+        plan, names = self.plan, self.names
+        donor = plan.donor.get(v)
+        names[v] = names[donor] if donor is not None else self.value_name(v)
+        into = names[v] if donor is not None else (
+            f"_w{plan.slot[v]}" if v in plan.slot else None)
+        lines = self.emit_value(v, names[v], into).split("\n")
+        if donor is not None:  # the variable's name is its buffer's first value: say which this is
+            lines[0] += f"  # {self.value_name(v)}"
+        self.body.extend((line, v.node) for line in lines)
+
+    def deaths(self) -> dict[int, list[Value]]:
+        """Step -> the arrays last read there (inlined values and outputs are never freed)."""
+        plan = self.plan
+        dies_at: dict[int, list[Value]] = {}
+        for u, p in plan.last_use.items():
+            if u.kind == "op" and u.shape and u not in plan.inline and u not in plan.outputs:
+                dies_at.setdefault(p, []).append(u)
+        return dies_at
+
+    def write_frees(self, v: Value, dead_values: Sequence[Value]) -> None:
+        """``del`` what dies at ``v`` (numpy scalars need no del; ``v``'s own buffer stays)."""
+        names = self.names
+        dead = sorted({names[u] for u in dead_values if names.get(u, names[v]) != names[v]})
+        if dead:
+            self.body.append((f"del {', '.join(dead)}", None))
+
+    def write_return(self, outputs: Sequence[Node]) -> None:
+        rets = [_return_source(r, o, self.names) for r, o in zip(self.prog.outputs, outputs)]
+        self.body.append((f"return ({''.join(x + ', ' for x in rets)})", None))
+
+    def write_workspace(self) -> None:
+        """Temporaries' buffers come from ``_ws`` (kept by the caller) or a fresh set."""
+        workspace = self.plan.workspace
+        if not workspace:
+            return
+        bufs = ", ".join(f"np.empty({s}, {dtype_source(d)})" for s, d in workspace)
+        self.module.code("_workspace", "def _workspace():\n    \"\"\"Buffers for temporaries, "
+                         "reused from call to call (one set per thread).\"\"\"\n"
+                         f"    return ({bufs},)")
+        slots = "".join(f"_w{k}, " for k in range(len(workspace)))
+        self.body.insert(0, (f"{slots.rstrip(', ')}{',' if len(workspace) == 1 else ''} = "
+                             f"_workspace() if _ws is None else _ws", None))
+        self.params.append("_ws=None")
+
+    def clashes(self) -> set[str]:
+        """Locals that shadow a global some op's emit defined (then the names are made again)."""
+        return self.idents.made & set(self.module.globals)
+
+    def compile(self, func_name: str, filename: str) -> Emitted:
+        """The full text, and the function made by running only its ``def`` (the module's
+        globals already hold the constants and helpers)."""
+        module, body = self.module, self.body
+        head = "\n".join(module.preamble()).split("\n") + [
+            f"def {func_name}({', '.join(self.params)}):"]
+        first_line = len(head) + 1  # of the body
+        text = "\n".join(head) + "\n" + "\n".join("    " + line for line, _ in body) + "\n"
+        line_nodes = {first_line + k: n for k, (_, n) in enumerate(body) if n is not None}
+        def_text = "\n".join(head[-1:] + ["    " + line for line, _ in body]) + "\n"
+        try:
+            code = compile("\n" * (first_line - 2) + def_text, filename, "exec")
+        except SyntaxError as e:  # only an op's own emit can write invalid code: say which
+            node = line_nodes.get(e.lineno or 0)
+            where = f"node #{node.id} {node.op.describe()!r}" if node is not None else "the function"
+            raise SymgraphError(f"compiled code for {where} is not valid Python (check the op's "
+                                f"emit): {e.msg} at line {e.lineno} of the source") from None
+        exec(code, module.globals)
+        return Emitted(text, module.globals[func_name], line_nodes, module.standalone,
+                       self.param_names,
+                       module.globals.get("_workspace") if self.plan.workspace else None)
+
+    # -- one value ------------------------------------------------------------
+
+    def value_name(self, v: Value) -> str:
         op_name = getattr(v.op, "name", None)
-        return idents.temp(op_name if isinstance(op_name, str) else "v", v.node.id,
-                           "_r" if v.copy_of is not None else "")
+        return self.idents.temp(op_name if isinstance(op_name, str) else "v", v.node.id,
+                                "_r" if v.copy_of is not None else "")
 
-    def emit_value(v: Value, out: str, into: str | None = None) -> str:
-        ins = [arg_source(r, v) for r in v.args]
+    def emit_value(self, v: Value, out: str, into: str | None = None) -> str:
+        """The op's code computing ``v`` as ``out`` (its ``f`` called when it has no emit)."""
+        ins = [self.arg_source(r, v) for r in v.args]
+        ctx = self.ctx
         ctx.out, ctx.into = out, into
         ctx.node = v.node
         ctx.shape = v.shape
@@ -243,89 +411,31 @@ def _emit(prog: Program, plan: Plan, inputs: Sequence[Node], outputs: Sequence[N
         ctx.in_dtypes = [r.value.dtype for r in v.args]
         code = v.op.emit(out, ins, ctx) if hasattr(v.op, "emit") else None
         if code is None:
-            code = _fallback_call(module, v, out, ins)
-        if check is not None:
-            nodes_list.append(v.node)
-            code += (f"\n_check(_nodes[{len(nodes_list) - 1}], {out}, "
+            code = _fallback_call(self.module, v, out, ins)
+        if self.check is not None:
+            self.checked.append(v.node)
+            code += (f"\n_check(_nodes[{len(self.checked) - 1}], {out}, "
                      f"({''.join(a + ', ' for a in ins)}))")
         return code
 
-    def arg_source(r: Ref, consumer: Value) -> str:
+    def arg_source(self, r: Ref, consumer: Value) -> str:
+        """An argument as source: its name, its inlined expression, broadcast if needed."""
         v = r.value
-        if v not in names and v in plan.inline:
-            names[v] = inline_source(v)
-        src = names[v]
+        if v not in self.names and v in self.plan.inline:
+            self.names[v] = self.inline_source(v)
+        src = self.names[v]
         if v.shape != r.shape and not consumer.elementwise:
             src = f"np.broadcast_to({src}, {r.shape})"
         return src
 
-    def inline_source(v: Value) -> str:
-        code = emit_value(v, "_inline_")
+    def inline_source(self, v: Value) -> str:
+        code = self.emit_value(v, "_inline_")
         if code.startswith("_inline_ = ") and "\n" not in code:
             expr = code[len("_inline_ = "):]
             return expr if _PRIMARY.fullmatch(expr) else f"({expr})"
-        name = value_name(v)  # not one expression: a statement of its own after all
-        body.extend((line, v.node) for line in emit_value(v, name).split("\n"))
+        name = self.value_name(v)  # not one expression: a statement of its own after all
+        self.body.extend((line, v.node) for line in self.emit_value(v, name).split("\n"))
         return name
-
-    dies_at: dict[int, list[Value]] = {}
-    for u, p in plan.last_use.items():
-        if u.kind == "op" and u.shape and u not in plan.inline and u not in plan.outputs:
-            dies_at.setdefault(p, []).append(u)
-
-    for v in plan.order:
-        if v.kind == "param":
-            continue
-        if v.kind == "const":
-            value = v.op.value if isinstance(v.op, Constant) else np.asarray(v.op.value, v.dtype)
-            names[v] = module.const(value)
-            continue
-        donor = plan.donor.get(v)
-        names[v] = names[donor] if donor is not None else value_name(v)
-        into = names[v] if donor is not None else (
-            f"_w{plan.slot[v]}" if v in plan.slot else None)
-        lines = emit_value(v, names[v], into).split("\n")
-        if donor is not None:  # the variable's name is its buffer's first value: say which this is
-            lines[0] += f"  # {value_name(v)}"
-        body.extend((line, v.node) for line in lines)
-        # free what dies here (numpy scalars need no del)
-        dead = sorted({names[u] for u in dies_at.get(plan.pos[v], ()) if names.get(u, names[v])
-                       != names[v]})
-        if dead:
-            body.append((f"del {', '.join(dead)}", None))
-
-    rets = [_return_source(r, o, names) for r, o in zip(prog.outputs, outputs)]
-    body.append((f"return ({''.join(x + ', ' for x in rets)})", None))
-
-    params = list(param_names)
-    if plan.workspace:
-        bufs = ", ".join(f"np.empty({s}, {dtype_source(d)})" for s, d in plan.workspace)
-        module.code("_workspace", "def _workspace():\n    \"\"\"Buffers for temporaries, reused "
-                    "from call to call (one set per thread).\"\"\"\n"
-                    f"    return ({bufs},)")
-        slots = "".join(f"_w{k}, " for k in range(len(plan.workspace)))
-        body.insert(0, (f"{slots.rstrip(', ')}{',' if len(plan.workspace) == 1 else ''} = "
-                        f"_workspace() if _ws is None else _ws", None))
-        params.append("_ws=None")
-    clash = idents.made & set(module.globals)
-    if clash:
-        return None, clash
-    head = "\n".join(module.preamble()).split("\n") + [f"def {func_name}({', '.join(params)}):"]
-    first_line = len(head) + 1  # of the body
-    text = "\n".join(head) + "\n" + "\n".join("    " + line for line, _ in body) + "\n"
-    line_nodes = {first_line + k: n for k, (_, n) in enumerate(body) if n is not None}
-    def_text = "\n".join(head[-1:] + ["    " + line for line, _ in body]) + "\n"
-    # run only the def: the module's globals already hold constants and helpers
-    try:
-        code = compile("\n" * (first_line - 2) + def_text, filename, "exec")
-    except SyntaxError as e:  # only an op's own emit can write invalid code: say which
-        node = line_nodes.get(e.lineno or 0)
-        where = f"node #{node.id} {node.op.describe()!r}" if node is not None else "the function"
-        raise SymgraphError(f"compiled code for {where} is not valid Python (check the op's "
-                            f"emit): {e.msg} at line {e.lineno} of the source") from None
-    exec(code, module.globals)
-    return Emitted(text, module.globals[func_name], line_nodes, module.standalone, param_names,
-                   module.globals.get("_workspace") if plan.workspace else None), set()
 
 
 _PRIMARY = re.compile(r"[\w.]+(\[[^\]]*\]|\([^()]*(\([^()]*\))?[^()]*\))?(\.T)?")
@@ -334,7 +444,7 @@ _PRIMARY = re.compile(r"[\w.]+(\[[^\]]*\]|\([^()]*(\([^()]*\))?[^()]*\))?(\.T)?"
 def _return_source(r: Ref, out_node: Node, names: dict[Value, str]) -> str:
     src = names[r.value]
     if r.value.shape != r.shape:
-        if type(out_node.op) is BroadcastTo:
+        if isinstance(out_node.op, BroadcastTo):
             return f"np.broadcast_to({src}, {r.shape})"  # a read-only view, as numpy gives
         return f"np.full({r.shape}, {src}, dtype={dtype_source(r.value.dtype)})"
     if not r.shape:

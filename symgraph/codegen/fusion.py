@@ -1,7 +1,10 @@
 """Fusions: patterns of graph nodes that compiled code computes as one step.
 
 Each rule looks at one node (the root of the pattern) and returns the fused op
-and its input nodes, or None.  The nodes a rule absorbs must be used only by
+and its input nodes, or None.  Rules are registered like rewrite rules, with
+``@register_fusion(OpClass, ..., priority=N)``: a root's rules are those of
+its op's class hierarchy (a subclass of ``Multiply`` is still a multiply),
+tried by decreasing priority.  The nodes a rule absorbs must be used only by
 the pattern (``view.single_use``), so nothing is computed twice.  Rules never
 change the graph: they only decide what the generated source says.
 
@@ -9,8 +12,8 @@ change the graph: they only decide what the generated source says.
   in place when ``g`` is dead; ``x > 0`` is read from ``relu(x)`` when that is
   computed anyway, so ``x`` itself can be freed after the forward pass.  Unlike
   ``where``, the product keeps a NaN/Inf of ``g`` where the mask is off.
-* ``softmax_xent_gradient``: ``(softmax(z) - one_hot(labels)) * s`` as one
-  buffer: softmax, subtract 1 at the labels (integer indexing), scale in place;
+* ``softmax_xent_gradient`` (and ``scaled_softmax_xent_gradient``):
+  ``(softmax(z) - one_hot(labels)) * s`` as one buffer: softmax, subtract 1 at the labels (integer indexing), scale in place;
   ``one_hot_subtract`` does the middle step alone when the softmax is shared.
 * ``sum_of_products``: ``sum(a * b)`` and ``sum(square(a))`` over all axes as
   ``np.vdot`` (no temporary array).
@@ -22,16 +25,19 @@ change the graph: they only decide what the generated source says.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable
 
-import numpy as np
 
+from .. import kernels
+from ..errors import SymgraphError
 from ..graph import Node
+from ..ops.base import Op
 from ..ops.elementwise import Greater, Multiply, Relu, Square, Subtract, Where
-from ..ops.nn import OneHot, Softmax, _softmax
+from ..ops.nn import OneHot, Softmax
 from ..ops.reduce import Sum
 from ..ops.shape import BroadcastTo, Reshape
-from ..ops.sources import Constant, Fill
+from ..ops.sources import Constant, Full
 
 
 class FusedOp:
@@ -72,34 +78,11 @@ class MaskedGradient(FusedOp):
         return f"{out} = {g} * {cond}"
 
 
-def _subtract_one_hot(d, labels):
-    """d -= one_hot(labels) in place, by integer indexing (no one-hot array)."""
-    c = d.shape[-1]
-    if labels.size and (labels.min() < 0 or labels.max() >= c):
-        d -= labels[..., None] == np.arange(c)  # out-of-range labels have an all-zero one-hot row
-    elif labels.ndim == 1:
-        d[np.arange(labels.shape[0]), labels] -= 1
-    else:
-        at = labels[..., None]
-        np.put_along_axis(d, at, np.take_along_axis(d, at, -1) - 1, -1)
-    return d
-
-
-def _softmax_xent_grad(logits, labels, scale=None):
-    """(softmax(logits) - one_hot(labels)) * scale over the last axis, in one buffer."""
-    d = _subtract_one_hot(_softmax(logits, -1), labels)
-    if scale is not None:
-        d *= scale
-    return d
-
-
 class SoftmaxXentGradient(FusedOp):
     name = "xent_grad"
 
     def emit(self, out, ins, ctx):
-        ctx.helper(_softmax)
-        ctx.helper(_subtract_one_hot)
-        return f"{out} = {ctx.helper(_softmax_xent_grad)}({', '.join(ins)})"
+        return f"{out} = {ctx.helper(kernels.softmax_xent_grad)}({', '.join(ins)})"
 
 
 class OneHotSubtract(FusedOp):
@@ -110,7 +93,7 @@ class OneHotSubtract(FusedOp):
 
     def emit(self, out, ins, ctx):
         a, labels = ins
-        fn = ctx.helper(_subtract_one_hot)
+        fn = ctx.helper(kernels.subtract_one_hot)
         if ctx.into == out == a:
             return f"{fn}({out}, {labels})"
         if ctx.into:
@@ -160,9 +143,72 @@ class GraphView:
         return n in self.consumers or n in self.pinned
 
 
+#: what a rule returns: the fused op and the nodes it reads, or None
+Found = tuple[FusedOp, list[Node]] | None
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """One fusion rule: ``fn(node, view) -> (fused op, input nodes) | None`` for roots whose
+    op is an instance of one of ``ops``; higher ``priority`` is tried first."""
+
+    name: str
+    ops: tuple[type, ...]
+    priority: int
+    fn: Callable[[Node, GraphView], Found]
+    doc: str
+
+
+_FUSIONS: list[Fusion] = []  # by decreasing priority, then in registration order
+_FUSIONS_FOR_TYPE: dict[type, tuple[Fusion, ...]] = {}
+
+
+def register_fusion(*op_types: type, priority: int = 0, name: str | None = None) -> Callable:
+    """Decorator adding a fusion rule for roots whose op is an instance of one of ``op_types``.
+
+    A root's rules are those registered for any class of its op's MRO, tried
+    by decreasing ``priority`` (then in registration order) until one matches:
+    give a rule that absorbs more of a pattern a higher priority than one that
+    would match a part of it.
+    """
+    if not op_types or not all(isinstance(t, type) and issubclass(t, Op) for t in op_types):
+        raise SymgraphError(f"register_fusion: expected Op subclasses, got {op_types!r}")
+
+    def decorate(fn: Callable[[Node, GraphView], Found]) -> Callable[[Node, GraphView], Found]:
+        doc = (fn.__doc__ or "").strip()
+        _FUSIONS.append(Fusion(name or fn.__name__, tuple(op_types), int(priority), fn, doc))
+        _FUSIONS.sort(key=lambda rule: -rule.priority)  # stable: ties keep registration order
+        _FUSIONS_FOR_TYPE.clear()
+        return fn
+
+    return decorate
+
+
+def fusions_for(op_type: type) -> tuple[Fusion, ...]:
+    """The fusion rules tried on a root of ``op_type``, in the order they are tried."""
+    found = _FUSIONS_FOR_TYPE.get(op_type)
+    if found is None:
+        found = tuple(rule for rule in _FUSIONS if issubclass(op_type, rule.ops))
+        _FUSIONS_FOR_TYPE[op_type] = found
+    return found
+
+
+def match(n: Node, view: GraphView) -> Found:
+    """The fusion rooted at ``n`` of its first matching rule: ``(fused op, input nodes)``, or None."""
+    for rule in fusions_for(type(n.op)):
+        found = rule.fn(n, view)
+        if found is not None:
+            return found
+    return None
+
+
+# ---------------------------------------------------------------------------
+# rules
+# ---------------------------------------------------------------------------
+
 def _scalar_value(n: Node):
     """The value of a one-element constant or fill node, else None."""
-    if isinstance(n.op, Fill):
+    if isinstance(n.op, Full):
         return n.op.value
     if isinstance(n.op, Constant) and n.op.value.size == 1:
         return n.op.value.reshape(()).item()
@@ -174,25 +220,25 @@ def _is_zero(n: Node) -> bool:
     return v is not None and v == 0
 
 
-def masked_gradient(n: Node, view: GraphView):
-    if type(n.op) is not Where:
-        return None
+@register_fusion(Where)
+def masked_gradient(n: Node, view: GraphView) -> Found:
+    """where(cond, g, 0) -> g * cond; x > 0 read from relu(x) when that is computed anyway."""
     cond, g, zero = n.inputs
     if not _is_zero(zero) or n.dtype != g.dtype or g.dtype.kind not in "iufc":
         return None
-    if type(cond.op) is Greater and view.single_use(cond) and _is_zero(cond.inputs[1]):
+    if isinstance(cond.op, Greater) and view.single_use(cond) and _is_zero(cond.inputs[1]):
         x = cond.inputs[0]
-        relu = next((c for c in view.consumers.get(x, ()) if type(c.op) is Relu), None)
+        relu = next((c for c in view.consumers.get(x, ()) if isinstance(c.op, Relu)), None)
         return MaskedGradient(True), [g, relu if relu is not None else x]
     return MaskedGradient(False), [g, cond]
 
 
-def _residual(r: Node, view: GraphView):
+def _residual(r: Node, view: GraphView) -> list[Node] | None:
     """(logits, labels) when ``r`` is softmax(logits) - one_hot(labels) over the last axis."""
-    if type(r.op) is not Subtract:
+    if not isinstance(r.op, Subtract):
         return None
     p, oh = r.inputs
-    if not (type(p.op) is Softmax and type(oh.op) is OneHot and view.single_use(p)):
+    if not (isinstance(p.op, Softmax) and isinstance(oh.op, OneHot) and view.single_use(p)):
         return None
     if p.op.axis != p.ndim - 1 or not (p.shape == oh.shape == r.shape) or not (
             p.dtype == oh.dtype == r.dtype):
@@ -200,12 +246,18 @@ def _residual(r: Node, view: GraphView):
     return [p.inputs[0], oh.inputs[0]]
 
 
-def softmax_xent_gradient(n: Node, view: GraphView):
-    if type(n.op) is Subtract:
-        found = _residual(n, view)
-        return None if found is None else (SoftmaxXentGradient(), found)
-    if type(n.op) is not Multiply:
-        return None
+# the softmax cross-entropy gradient absorbs the subtraction one_hot_subtract and the
+# product scaled_product would otherwise take: it goes first
+@register_fusion(Subtract, priority=20)
+def softmax_xent_gradient(n: Node, view: GraphView) -> Found:
+    """softmax(z) - one_hot(labels) -> one buffer: softmax, then 1 subtracted at the labels."""
+    found = _residual(n, view)
+    return None if found is None else (SoftmaxXentGradient(), found)
+
+
+@register_fusion(Multiply, priority=20)
+def scaled_softmax_xent_gradient(n: Node, view: GraphView) -> Found:
+    """(softmax(z) - one_hot(labels)) * s -> the same buffer, scaled in place."""
     for r, s in (n.inputs, n.inputs[::-1]):
         if r.shape == n.shape and r.dtype == n.dtype and view.single_use(r):
             found = _residual(r, view)
@@ -214,25 +266,27 @@ def softmax_xent_gradient(n: Node, view: GraphView):
     return None
 
 
-def one_hot_subtract(n: Node, view: GraphView):
-    if type(n.op) is not Subtract:
-        return None
+@register_fusion(Subtract, priority=10)
+def one_hot_subtract(n: Node, view: GraphView) -> Found:
+    """a - one_hot(labels) -> 1 subtracted at the labels (the softmax is shared)."""
     a, oh = n.inputs
-    if (type(oh.op) is OneHot and view.single_use(oh) and a.shape == oh.shape == n.shape
+    if (isinstance(oh.op, OneHot) and view.single_use(oh) and a.shape == oh.shape == n.shape
             and a.dtype == oh.dtype == n.dtype):
         return OneHotSubtract(), [a, oh.inputs[0]]
     return None
 
 
-def sum_of_products(n: Node, view: GraphView):
-    if type(n.op) is not Sum or n.op.keepdims or len(n.op.axis) != n.inputs[0].ndim:
+@register_fusion(Sum)
+def sum_of_products(n: Node, view: GraphView) -> Found:
+    """sum(a * b), sum(square(a)) over all axes -> np.vdot."""
+    if n.op.keepdims or len(n.op.axis) != n.inputs[0].ndim:
         return None
     m = n.inputs[0]
     if not view.single_use(m) or m.dtype.kind != "f" or n.dtype != m.dtype:
         return None
-    if type(m.op) is Square:
+    if isinstance(m.op, Square):
         return SumOfProducts(), [m.inputs[0]]
-    if type(m.op) is Multiply:
+    if isinstance(m.op, Multiply):
         a, b = m.inputs
         if a.shape == b.shape == m.shape and a.dtype == b.dtype == m.dtype:
             return SumOfProducts(), [a, b]
@@ -241,7 +295,7 @@ def sum_of_products(n: Node, view: GraphView):
 
 def _one_element(n: Node) -> bool:
     """True when ``n`` is one value broadcast (compiled code keeps it unbroadcast)."""
-    while type(n.op) in (BroadcastTo, Reshape):
+    while isinstance(n.op, (BroadcastTo, Reshape)):
         n = n.inputs[0]
     return n.size == 1
 
@@ -253,25 +307,14 @@ def _power_of_two(n: Node) -> bool:
     return math.frexp(abs(v))[0] == 0.5
 
 
-def scaled_product(n: Node, view: GraphView):
-    if type(n.op) is not Multiply or n.dtype.kind != "f":
+@register_fusion(Multiply, priority=10)
+def scaled_product(n: Node, view: GraphView) -> Found:
+    """s * (c * x), s one element and c a power of two -> (s * c) * x: one pass, exact."""
+    if n.dtype.kind != "f":
         return None
     for s, m in (n.inputs, n.inputs[::-1]):
-        if type(m.op) is Multiply and _one_element(s) and view.single_use(m):
+        if isinstance(m.op, Multiply) and _one_element(s) and view.single_use(m):
             for c, x in (m.inputs, m.inputs[::-1]):
                 if _power_of_two(c) and s.dtype == c.dtype == x.dtype == n.dtype:
                     return ScaledProduct(), [s, c, x]
-    return None
-
-
-RULES: list[Callable] = [masked_gradient, softmax_xent_gradient, one_hot_subtract, sum_of_products,
-                         scaled_product]
-
-
-def match(n: Node, view: GraphView):
-    """The first rule's fusion rooted at ``n``: ``(fused op, input nodes)``, or None."""
-    for rule in RULES:
-        found = rule(n, view)
-        if found is not None:
-            return found
     return None

@@ -19,8 +19,15 @@ from ..errors import MissingInputError
 from ..graph import Node
 from ..ops.base import Op
 from ..ops.shape import BroadcastTo
-from ..ops.sources import Constant, Fill
+from ..ops.sources import Constant, Full
+from ..rewrite import FOLD_MAX_INPUT_SIZE, FOLD_MAX_SIZE, fold_value
 from . import fusion
+
+
+def has_emit(op: Any) -> bool:
+    """Whether compiled code computes ``op`` with its own ``emit`` (built-in and fused ops)
+    rather than by calling its ``f`` (users' ops, which may alias inputs or be impure)."""
+    return isinstance(op, fusion.FusedOp) or (isinstance(op, Op) and type(op).emit is not Op.emit)
 
 
 class Ref:
@@ -62,9 +69,8 @@ class Value:
     @property
     def elementwise(self) -> bool:
         """Computed by emitted elementwise code (an op run through its ``f`` gets full shapes)."""
-        op = self.op
-        return (self.kind == "op" and bool(getattr(op, "elementwise", False))
-                and not (isinstance(op, Op) and type(op).emit is Op.emit))
+        return (self.kind == "op" and bool(getattr(self.op, "elementwise", False))
+                and has_emit(self.op))
 
     def __repr__(self) -> str:
         what = self.kind if self.kind != "op" else getattr(self.op, "name", "?")
@@ -81,7 +87,7 @@ class Program:
 
 
 def _unbroadcast(n: Node, fed: set[Node]) -> Node:
-    while type(n.op) is BroadcastTo and n not in fed:
+    while isinstance(n.op, BroadcastTo) and n not in fed:
         n = n.inputs[0]
     return n
 
@@ -110,7 +116,7 @@ def lower(outputs: Sequence[Node], inputs: Sequence[Node], fuse: bool = True) ->
         if n in fed:
             plans[n] = (None, [], "param")
             continue
-        if isinstance(n.op, (Constant, Fill)):
+        if isinstance(n.op, (Constant, Full)):
             plans[n] = (n.op, [], "const")
             continue
         found = fusion.match(n, view) if fuse else None
@@ -136,19 +142,15 @@ def lower(outputs: Sequence[Node], inputs: Sequence[Node], fuse: bool = True) ->
     return prog
 
 
-#: constant subexpressions with results up to this many elements are computed once, when compiling
-FOLD_LIMIT = 64
-
-
 def _fold_constants(values: Iterable[Value]) -> None:
-    """Compute built-in ops whose inputs are all constants while compiling (with their own
-    ``f``, so the values are the evaluator's); large results and failures wait for run time."""
-    from ..runtime import run_node
-
+    """Compute built-in ops whose inputs are all constants while compiling, with the one
+    constant folder (``rewrite.fold_value``: their own ``f``, so the values are the
+    evaluator's) and its size limits; failures wait for run time."""
     for v in values:
-        if v.kind != "op" or not v.args or v.op is not v.node.op or type(v.op).emit is Op.emit:
+        if v.kind != "op" or not v.args or v.op is not v.node.op or not has_emit(v.op):
             continue  # fused values, and users' ops (which might not be pure), run at run time
-        if not all(r.value.kind == "const" for r in v.args) or math.prod(v.node.shape) > FOLD_LIMIT:
+        if (not all(r.value.kind == "const" for r in v.args) or v.node.size > FOLD_MAX_SIZE
+                or sum(math.prod(r.shape) for r in v.args) > FOLD_MAX_INPUT_SIZE):
             continue
         args = []
         for r in v.args:
@@ -156,10 +158,9 @@ def _fold_constants(values: Iterable[Value]) -> None:
             value = op.value if isinstance(op, Constant) else np.full(r.value.node.shape, op.value,
                                                                       r.value.dtype)
             args.append(np.broadcast_to(value, r.shape) if value.shape != r.shape else value)
-        try:
-            with np.errstate(all="ignore"):
-                result = np.array(run_node(v.node, args))
-        except Exception:  # let the compiled code raise it at run time, like the evaluator
+        result = fold_value(v.op, args, v.node.shape, v.node.dtype)
+        if result is None:
             continue
+        result = np.array(result)  # its own read-only copy (f may return a view of a constant)
         result.setflags(write=False)
         v.op, v.args, v.kind = Constant(result), [], "const"

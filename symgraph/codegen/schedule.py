@@ -20,10 +20,10 @@ from typing import Sequence
 
 import numpy as np
 
-from ..ops.base import Op, broadcast_shapes
-from ..ops.sources import Fill
+from ..ops.base import broadcast_shapes
+from ..ops.sources import Full
 from .fusion import FusedOp
-from .ir import Program, Value
+from .ir import Program, Value, has_emit
 
 
 def schedule(prog: Program) -> list[Value]:
@@ -71,7 +71,7 @@ def _topological(prog: Program) -> list[Value]:
 def infer_shapes(order: Sequence[Value]) -> None:
     """Set each value's computed shape: elementwise results of unbroadcast inputs stay small."""
     for v in order:
-        if v.kind == "const" and isinstance(v.op, Fill):
+        if v.kind == "const" and isinstance(v.op, Full):
             v.shape = ()
         elif v.elementwise:
             v.shape = broadcast_shapes([r.value.shape for r in v.args], "compile")
@@ -89,7 +89,7 @@ def aliasing(v: Value) -> str:
     op = v.op
     if isinstance(op, FusedOp):
         return "fresh"
-    if not isinstance(op, Op) or type(op).emit is Op.emit:
+    if not has_emit(op):
         return "any"
     return "view" if op.emits_view() else "fresh"
 
@@ -103,23 +103,41 @@ class Plan:
 
     def __init__(self, prog: Program, order: list[Value], optimize: bool,
                  reuse: bool = False) -> None:
-        self.outputs = outputs = {r.value for r in prog.outputs}
+        self.outputs = {r.value for r in prog.outputs}
+        self.all = order
         consumers: dict[Value, list[Value]] = {}
         for v in order:
             for r in v.args:
                 consumers.setdefault(r.value, []).append(v)
-        # the buffers each value may share memory with ("roots")
+        self._alias(order)
+        self.inline: set[Value] = self._inlined(order, consumers) if optimize else set()
+        self.order = [v for v in order if v not in self.inline]
+        self._positions(consumers)
+        self._lifetimes()
+        # in-place reuse: value -> the argument whose buffer it takes over
+        self.donor: dict[Value, Value] = {}
+        self.owner: dict[Value, Value] = {v: v for v in self.allocated}
+        if optimize:
+            self._assign_donors()
+        self.buffer_end = self._buffer_ends()
+        # buffers kept between calls: buffer -> workspace slot
+        self.slot: dict[Value, int] = {}
+        self.workspace: list[tuple[tuple[int, ...], np.dtype]] = []
+        if optimize and reuse:
+            self._assign_workspace()
+        self.workspace_bytes = sum(math.prod(s) * d.itemsize for s, d in self.workspace)
+        self.peak_bytes, self.byte_steps = self._memory()
+
+    def _alias(self, order: list[Value]) -> None:
+        """The buffers ("roots") each value may share memory with, and which values are
+        buffers the function allocates (``allocated``), fresh from an emitted op (``fresh``)."""
         self.roots: dict[Value, frozenset[Value]] = {}
         self.fresh: set[Value] = set()
         self.allocated: set[Value] = set()  # values whose buffer counts as the function's memory
-        self.inline: set[Value] = set()
         for v in order:
             kind = aliasing(v) if v.kind == "op" else "source"
             if kind == "view":
                 self.roots[v] = self.roots[v.args[0].value]
-                if (optimize and v not in outputs and len(consumers.get(v, ())) == 1
-                        and not any(r.value in self.inline for r in v.args)):
-                    self.inline.add(v)
             elif kind == "any":
                 self.roots[v] = frozenset((v,)).union(*[self.roots[r.value] for r in v.args])
                 self.allocated.add(v)
@@ -128,45 +146,57 @@ class Plan:
                 if kind == "fresh":
                     self.fresh.add(v)
                     self.allocated.add(v)
-        self.all = order
-        self.order = [v for v in order if v not in self.inline]
+
+    def _inlined(self, order: list[Value], consumers: dict[Value, list[Value]]) -> set[Value]:
+        """Views used once (``W.T`` feeding a matmul), not returned and not of an inlined
+        value, which are written inside their consumer's expression."""
+        inline: set[Value] = set()
+        for v in order:
+            if (v.kind == "op" and aliasing(v) == "view" and v not in self.outputs
+                    and len(consumers.get(v, ())) == 1
+                    and not any(r.value in inline for r in v.args)):
+                inline.add(v)
+        return inline
+
+    def _positions(self, consumers: dict[Value, list[Value]]) -> None:
+        """Each value's step; an inlined value's is its consumer's."""
         pos = self.pos = {v: k for k, v in enumerate(self.order)}
-        for v in reversed(order):
+        for v in reversed(self.all):
             if v in self.inline:  # computed inside its consumer's expression
                 pos[v] = pos[consumers[v][0]]
+
+    def _lifetimes(self) -> None:
+        """The last step each value is read at (outputs: past the end), and each root's."""
+        pos = self.pos
         self.last_use: dict[Value, int] = {}
-        for v in order:
+        for v in self.all:
             for r in v.args:
                 if self.last_use.get(r.value, -1) < pos[v]:
                     self.last_use[r.value] = pos[v]
-        for v in outputs:
+        for v in self.outputs:
             self.last_use[v] = len(self.order)
         self.root_end: dict[Value, int] = {}
-        for v in order:
+        for v in self.all:
             end = self.last_use.get(v, pos[v])
             for r in self.roots[v]:
                 if self.root_end.get(r, -1) < end:
                     self.root_end[r] = end
-        # in-place reuse: value -> the argument whose buffer it takes over
-        self.donor: dict[Value, Value] = {}
-        self.owner: dict[Value, Value] = {v: v for v in self.allocated}
-        if optimize:
-            for v in self.order:
-                if v in self.fresh and v.shape and getattr(v.op, "emit_inplace", False):
-                    d = self._donor(v)
-                    if d is not None:
-                        self.donor[v] = d
-                        self.owner[v] = self.owner[d]
-        self.buffer_end: dict[Value, int] = {}  # buffer (its first value) -> last step it is read
+
+    def _buffer_ends(self) -> dict[Value, int]:
+        """Buffer (its first value) -> the last step any value living in it is read."""
+        end: dict[Value, int] = {}
         for v, o in self.owner.items():
-            self.buffer_end[o] = max(self.buffer_end.get(o, -1), self.root_end.get(v, pos[v]))
-        # buffers kept between calls: buffer -> workspace slot
-        self.slot: dict[Value, int] = {}
-        self.workspace: list[tuple[tuple[int, ...], np.dtype]] = []
-        if optimize and reuse:
-            self._assign_workspace()
-        self.workspace_bytes = sum(math.prod(s) * d.itemsize for s, d in self.workspace)
-        self.peak_bytes, self.byte_steps = self._memory()
+            end[o] = max(end.get(o, -1), self.root_end.get(v, self.pos[v]))
+        return end
+
+    def _assign_donors(self) -> None:
+        """Let each fresh value that can write in place take over a dead argument's buffer."""
+        for v in self.order:
+            if v in self.fresh and v.shape and getattr(v.op, "emit_inplace", False):
+                d = self._donor(v)
+                if d is not None:
+                    self.donor[v] = d
+                    self.owner[v] = self.owner[d]
 
     def _assign_workspace(self) -> None:
         """Give each temporary buffer a slot reused across calls (linear scan by lifetime).

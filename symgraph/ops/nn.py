@@ -1,34 +1,20 @@
 """Neural-network ops: softmax, log-softmax and softmax cross-entropy, all stable.
 
-Each is computed by shifting with the maximum, so logits of +-1000 give finite
-values and finite gradients.
+Each is computed by shifting with the maximum (``symgraph.kernels``, shared
+with compiled code), so logits of +-1000 give finite values and finite gradients.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .. import backend
-from ..errors import DTypeError, EvaluationError, ShapeError, SymgraphError
+from .. import backend, kernels
+from ..errors import DTypeError, ShapeError, SymgraphError
 from ..graph import Node, apply
 from .base import AXIS, DTYPE, SIZE, Op, as_dim, as_node, normalize_axis, one_of, ufunc_dtype
 from .elementwise import exp
 from .reduce import sum
 from .shape import reshape
-
-
-def _stable_log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
-    m = np.max(x, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0)
-    shifted = x - m
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
-
-
-def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
-    m = np.max(x, axis=axis, keepdims=True)
-    e = np.exp(x - np.where(np.isfinite(m), m, 0))
-    e /= np.sum(e, axis=axis, keepdims=True)
-    return e
 
 
 def _check_axis(op: Op, x: Node) -> None:
@@ -62,10 +48,10 @@ class Softmax(Op):
         return x.shape, ufunc_dtype(np.exp, x.dtype)
 
     def f(self, x):
-        return _softmax(x, self.axis)
+        return kernels.softmax(x, self.axis)
 
     def emit(self, out, ins, ctx):
-        return f"{out} = {ctx.helper(_softmax)}({ins[0]}, {self.axis})"
+        return f"{out} = {ctx.helper(kernels.softmax)}({ins[0]}, {self.axis})"
 
     def bprop(self, inputs, y, g):
         return [y * (g - sum(g * y, self.axis, keepdims=True))]
@@ -92,10 +78,10 @@ class LogSoftmax(Op):
         return x.shape, ufunc_dtype(np.exp, x.dtype)
 
     def f(self, x):
-        return _stable_log_softmax(x, self.axis)
+        return kernels.log_softmax(x, self.axis)
 
     def emit(self, out, ins, ctx):
-        return f"{out} = {ctx.helper(_stable_log_softmax)}({ins[0]}, {self.axis})"
+        return f"{out} = {ctx.helper(kernels.log_softmax)}({ins[0]}, {self.axis})"
 
     def bprop(self, inputs, out, g):
         return [g - exp(out) * sum(g, self.axis, keepdims=True)]
@@ -152,21 +138,6 @@ def one_hot(labels, depth: int, dtype="float64") -> Node:
 REDUCTIONS = ("mean", "sum", "none")
 
 
-def _cross_entropy(logits: np.ndarray, labels: np.ndarray, reduction: str) -> np.ndarray:
-    lsm = _stable_log_softmax(logits, -1)
-    labels = np.asarray(labels)
-    c = lsm.shape[-1]
-    if labels.size and (labels.min() < 0 or labels.max() >= c):
-        bad = labels[(labels < 0) | (labels >= c)].ravel()[0]
-        raise EvaluationError(f"cross_entropy: label {bad} is out of range for {c} classes")
-    nll = -np.take_along_axis(lsm, labels[..., None].astype(np.intp), axis=-1)[..., 0]
-    if reduction == "mean":
-        return np.asarray(nll.mean(), dtype=lsm.dtype)
-    if reduction == "sum":
-        return np.asarray(nll.sum(), dtype=lsm.dtype)
-    return nll
-
-
 class CrossEntropy(Op):
     """Softmax cross-entropy of logits ``(..., C)`` against integer labels ``(...)``."""
 
@@ -187,19 +158,13 @@ class CrossEntropy(Op):
         return shape, ufunc_dtype(np.exp, logits.dtype)
 
     def f(self, logits, labels):
-        lsm = _stable_log_softmax(logits, -1)
-        nll = -backend.take_labels(lsm, labels)  # checks the labels' range
-        if self.reduction == "mean":
-            return backend.astype(nll.mean(), lsm.dtype)
-        if self.reduction == "sum":
-            return backend.astype(nll.sum(), lsm.dtype)
-        return nll
+        # kernels.cross_entropy, but with the labels taken (and checked) per array family:
+        # on dask, block by block when the result is computed
+        nll = -backend.take_labels(kernels.log_softmax(logits, -1), labels)
+        return kernels.reduce_loss(nll, self.reduction)
 
     def emit(self, out, ins, ctx):
-        ctx.define("EvaluationError", EvaluationError,
-                   "class EvaluationError(RuntimeError):\n    pass")
-        ctx.helper(_stable_log_softmax)
-        return f"{out} = {ctx.helper(_cross_entropy)}({ins[0]}, {ins[1]}, {self.reduction!r})"
+        return f"{out} = {ctx.helper(kernels.cross_entropy)}({ins[0]}, {ins[1]}, {self.reduction!r})"
 
     def residual(self, logits: Node, labels: Node) -> Node:
         """softmax(logits) - one_hot(labels): d(per-example loss)/d(logits)."""

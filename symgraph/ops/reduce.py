@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import kernels
 from ..graph import Node, apply
 from ..errors import ShapeError
 from .base import AXES, BOOL, Op, as_node, normalize_axis, ufunc_dtype
@@ -168,16 +169,12 @@ class LogSumExp(Reduction):
         return ufunc_dtype(np.exp, dtype)
 
     def f(self, x):
-        m = np.max(x, axis=self.axis, keepdims=True)
-        m = np.where(np.isfinite(m), m, 0)
-        s = np.sum(np.exp(x - m), axis=self.axis, keepdims=True)
-        out = np.log(s) + m
-        if not self.keepdims:
-            out = np.squeeze(out, axis=self.axis)
+        out = kernels.logsumexp(x, self.axis, self.keepdims)
         return out.astype(self._dtype(x.dtype), copy=False)
 
     def emit(self, out, ins, ctx):
-        return f"{out} = {ctx.helper(_logsumexp)}({ins[0]}, {ctx.axis(self.axis)}, {self.keepdims})"
+        fn = ctx.helper(kernels.logsumexp)
+        return f"{out} = {fn}({ins[0]}, {ctx.axis(self.axis)}, {self.keepdims})"
 
     def weights(self, x: Node, out: Node) -> Node:
         """softmax(x) over the reduced axes: the derivative of logsumexp."""
@@ -198,17 +195,6 @@ class LogSumExp(Reduction):
     def to_sympy(self, bridge, node, x):
         sp = bridge.sympy
         return self.reduce_sympy(bridge, node, x, lambda *xs: sp.log(sp.Add(*[sp.exp(e) for e in xs])))
-
-
-def _logsumexp(x, axis, keepdims):
-    """Stable log(sum(exp(x))): shift by the (finite) maximum first."""
-    m = np.max(x, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0)
-    s = np.sum(np.exp(x - m), axis=axis, keepdims=True)
-    out = np.log(s) + m
-    if not keepdims:
-        out = np.squeeze(out, axis=axis)
-    return out
 
 
 def _reduce(cls, x, axis, keepdims) -> Node:

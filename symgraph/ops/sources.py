@@ -151,5 +151,3 @@ def ones_like(x: Node) -> Node:
 
 
 __all__ = ["variable", "constant", "full", "zeros_like", "ones_like"]
-
-Fill = Full  # TEMPORARY: removed once codegen is merged

@@ -1,0 +1,105 @@
+"""Numeric kernels written once, for the ops' ``f`` and for compiled code alike.
+
+The stable max-shift (softmax, log-softmax, logsumexp) and the cross-entropy
+label check each live here only.  Every function is plain module-level numpy
+code, because ``sg.function`` copies its source into the generated module
+(``ctx.helper(fn)``): a kernel may call other kernels of this module and raise
+``EvaluationError`` by bare name (the emitter defines those too, first), and
+uses nothing else but ``np``.  They call numpy functions rather than array
+methods and never ``np.asarray``, so an op's ``f`` can run them on any array
+family numpy dispatches to (dask, CuPy); only the label check computes, which
+is why ``backend.take_labels`` gives lazy labels to a per-block kernel.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import EvaluationError
+
+
+def max_shift(x, axis):
+    """The maximum over ``axis`` (kept), or 0 where it is not finite: subtracting it keeps
+    ``exp`` from overflowing, and a row of -inf from becoming NaN (-inf - -inf)."""
+    m = np.max(x, axis=axis, keepdims=True)
+    return np.where(np.isfinite(m), m, 0)
+
+
+def logsumexp(x, axis, keepdims):
+    """``log(sum(exp(x), axis))``, shifted by the maximum first."""
+    m = max_shift(x, axis)
+    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    if not keepdims:
+        out = np.squeeze(out, axis=axis)
+    return out
+
+
+def softmax(x, axis):
+    """``exp(x) / sum(exp(x), axis)``, shifted by the maximum first."""
+    e = np.exp(x - max_shift(x, axis))
+    e /= np.sum(e, axis=axis, keepdims=True)
+    return e
+
+
+def log_softmax(x, axis):
+    """``log(softmax(x, axis))`` without taking the log of a rounded-to-zero probability."""
+    shifted = x - max_shift(x, axis)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+def labels_in_range(labels, classes):
+    """Whether every integer label is in ``[0, classes)``."""
+    return not labels.size or (np.min(labels) >= 0 and np.max(labels) < classes)
+
+
+def check_labels(labels, classes):
+    """Raise EvaluationError naming the first label outside ``[0, classes)``."""
+    if not labels_in_range(labels, classes):
+        bad = np.ravel(labels[(labels < 0) | (labels >= classes)])[0]
+        raise EvaluationError(f"cross_entropy: label {bad} is out of range for {classes} classes")
+
+
+def take_labels(logp, labels):
+    """``logp[..., labels]`` per example (shape ``labels.shape``), labels checked first."""
+    check_labels(labels, logp.shape[-1])
+    return np.take_along_axis(logp, labels[..., None].astype(np.intp), axis=-1)[..., 0]
+
+
+def reduce_loss(nll, reduction):
+    """Per-example losses as ``reduction`` asks: "mean", "sum" or "none" (a 0-d array of
+    the family of ``nll`` for the first two, never a numpy scalar)."""
+    if reduction == "mean":
+        return np.reshape(np.mean(nll, keepdims=True), ())
+    if reduction == "sum":
+        return np.reshape(np.sum(nll, keepdims=True), ())
+    return nll
+
+
+def cross_entropy(logits, labels, reduction):
+    """Softmax cross-entropy of ``logits`` (..., C) against integer ``labels`` (...)."""
+    return reduce_loss(-take_labels(log_softmax(logits, -1), labels), reduction)
+
+
+def subtract_one_hot(d, labels):
+    """``d -= one_hot(labels)`` in place, by integer indexing (no one-hot array)."""
+    c = d.shape[-1]
+    if not labels_in_range(labels, c):
+        d -= labels[..., None] == np.arange(c)  # out-of-range labels have an all-zero one-hot row
+    elif labels.ndim == 1:
+        d[np.arange(labels.shape[0]), labels] -= 1
+    else:
+        at = labels[..., None]
+        np.put_along_axis(d, at, np.take_along_axis(d, at, -1) - 1, -1)
+    return d
+
+
+def softmax_xent_grad(logits, labels, scale=None):
+    """``(softmax(logits) - one_hot(labels)) * scale`` over the last axis, in one buffer."""
+    d = subtract_one_hot(softmax(logits, -1), labels)
+    if scale is not None:
+        d *= scale
+    return d
+
+
+__all__ = ["max_shift", "logsumexp", "softmax", "log_softmax", "labels_in_range", "check_labels",
+           "take_labels", "reduce_loss", "cross_entropy", "subtract_one_hot", "softmax_xent_grad"]
