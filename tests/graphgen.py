@@ -15,6 +15,11 @@ bounded by ``BOUND``.
 
 ``build(program, dtype)`` then makes the symgraph nodes; the numpy values are
 the oracle for the forward pass.
+
+A kind is the name of the op it draws (``negative``, ``subtract``, ...) or of
+a way of drawing one (``T``, ``dot``, ``rmatmul``, ``take``, ``mask``).  The
+simple elementwise ops, with their numpy references and input domains, come
+from the test table ``op_table``: adding one there adds it here.
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ import numpy as np
 from hypothesis import strategies as st
 
 import symgraph as sg
+from op_table import BINARY, UNARY, builder
+from symgraph.ops.base import builtin_ops
+from symgraph.ops.shape import ScatterAdd, normalize_index
 
 MARGIN = 1e-3
 BOUND = 50.0
@@ -74,12 +82,12 @@ class Program:
         return len(self.values) - 1
 
     def new_var(self, shape: tuple[int, ...]) -> int:
-        n = sum(1 for i in self.instrs if i.kind == "var")
+        n = sum(1 for i in self.instrs if i.kind == "variable")
         value = np.asarray(self.rng.uniform(-1.5, 1.5, shape))
-        return self.add("var", [], {"name": f"v{n}", "value": value})
+        return self.add("variable", [], {"name": f"v{n}", "value": value})
 
     def new_const(self, shape: tuple[int, ...]) -> int:
-        return self.add("const", [], {"value": np.asarray(self.rng.uniform(-1.5, 1.5, shape))})
+        return self.add("constant", [], {"value": np.asarray(self.rng.uniform(-1.5, 1.5, shape))})
 
     def shape(self, i: int) -> tuple[int, ...]:
         return self.values[i].shape
@@ -145,33 +153,23 @@ def _np_sum_to(x, shape):
     return np.sum(x, axis=axes, keepdims=True).reshape(shape)
 
 
+def _np_scatter_add(g, index, shape):
+    out = np.zeros(shape)
+    np.add.at(out, index, g)
+    return out
+
+
+def _float_or(to: str, dtype: str) -> str:
+    """A cast's target: "float" is the program's float dtype."""
+    return dtype if to == "float" else to
+
+
 def _axis(a):
     return tuple(a) if isinstance(a, list) else a
 
 
-_UNARY_REF = {
-    "neg": np.negative, "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tan": np.tan,
-    "tanh": np.tanh, "sigmoid": lambda x: 1 / (1 + np.exp(-x)), "relu": lambda x: np.maximum(x, 0),
-    "abs": np.abs, "sqrt": np.sqrt, "square": np.square, "sign": np.sign,
-    "stop_gradient": lambda x: x, "cast_int": lambda x: x.astype(np.int64),
-}
-_UNARY_BUILD = {
-    "neg": lambda x: -x, "exp": sg.exp, "log": sg.log, "sin": sg.sin, "cos": sg.cos, "tan": sg.tan,
-    "tanh": sg.tanh, "sigmoid": sg.sigmoid, "relu": sg.relu, "abs": abs, "sqrt": sg.sqrt,
-    "square": sg.square, "sign": sg.sign, "stop_gradient": sg.stop_gradient,
-    "cast_int": lambda x: x.astype("int64"),
-}
-_BINARY = {
-    "add": (lambda a, b: a + b, np.add), "sub": (lambda a, b: a - b, np.subtract),
-    "mul": (lambda a, b: a * b, np.multiply), "div": (lambda a, b: a / b, np.true_divide),
-    "pow": (lambda a, b: a ** b, np.power), "maximum": (sg.maximum, np.maximum),
-    "minimum": (sg.minimum, np.minimum), "matmul": (lambda a, b: a @ b, np.matmul),
-    "dot": (sg.dot, np.dot),
-    "greater": (lambda a, b: a > b, np.greater), "less": (lambda a, b: a < b, np.less),
-    "greater_equal": (sg.greater_equal, np.greater_equal),
-    "less_equal": (sg.less_equal, np.less_equal), "equal": (sg.equal, np.equal),
-    "not_equal": (sg.not_equal, np.not_equal),
-}
+#: Two-input kinds that are not elementwise (the table supplies those).
+_LINALG = {"matmul": (lambda a, b: a @ b, np.matmul), "dot": (sg.dot, np.dot)}
 _REDUCE = {
     "sum": (sg.sum, np.sum), "mean": (sg.mean, np.mean), "max": (sg.max, np.max),
     "min": (sg.min, np.min), "logsumexp": (sg.logsumexp, _np_logsumexp),
@@ -180,10 +178,10 @@ _REDUCE = {
 
 def _make_specs() -> dict[str, Spec]:
     specs = {
-        "var": Spec(lambda dtype, name, value: sg.variable(name, value.shape, dtype),
-                    lambda name, value: value),
-        "const": Spec(lambda dtype, value: sg.constant(value.astype(dtype)), lambda value: value),
-        "fill": Spec(lambda dtype, shape, value: sg.full(shape, value, dtype),
+        "variable": Spec(lambda dtype, name, value: sg.variable(name, value.shape, dtype),
+                         lambda name, value: value),
+        "constant": Spec(lambda dtype, value: sg.constant(value.astype(dtype)), lambda value: value),
+        "full": Spec(lambda dtype, shape, value: sg.full(shape, value, dtype),
                      lambda shape, value: np.full(shape, value)),
         "one_hot": Spec(lambda dtype, labels, depth: sg.one_hot(labels, depth, dtype),
                         lambda labels, depth: (labels[..., None] == np.arange(depth)).astype(float)),
@@ -200,6 +198,10 @@ def _make_specs() -> dict[str, Spec]:
         "broadcast_to": Spec(lambda dtype, x, shape: sg.broadcast_to(x, shape),
                              lambda x, shape: np.broadcast_to(x, shape)),
         "sum_to": Spec(lambda dtype, x, shape: sg.sum_to(x, shape), _np_sum_to),
+        "scatter_add": Spec(lambda dtype, g, index, shape: ScatterAdd(index, shape)(g),
+                            _np_scatter_add),
+        "cast": Spec(lambda dtype, x, to: sg.cast(x, _float_or(to, dtype)),
+                     lambda x, to: x.astype(_float_or(to, "float64"))),
         "getitem": Spec(lambda dtype, x, index: x[index], lambda x, index: x[index]),
         "softmax": Spec(lambda dtype, x, axis: sg.softmax(x, axis),
                         lambda x, axis: np.exp(_np_log_softmax(x, axis))),
@@ -208,9 +210,9 @@ def _make_specs() -> dict[str, Spec]:
             lambda dtype, x, labels, reduction: sg.cross_entropy(x, labels, reduction),
             _np_cross_entropy),
     }
-    for k in _UNARY_REF:
-        specs[k] = Spec(lambda dtype, x, _f=_UNARY_BUILD[k]: _f(x), _UNARY_REF[k])
-    for k, (b, r) in _BINARY.items():
+    for k, gen in {**UNARY, **BINARY}.items():
+        specs[k] = Spec(lambda dtype, *xs, _f=builder(k, gen): _f(*xs), gen.ref)
+    for k, (b, r) in _LINALG.items():
         specs[k] = Spec(lambda dtype, x, y, _f=b: _f(x, y), r)
     for k, (b, r) in _REDUCE.items():
         specs[k] = Spec(lambda dtype, x, axis, keepdims, _f=b: _f(x, _axis(axis), keepdims),
@@ -229,7 +231,7 @@ def build(prog: Program, dtype: str = "float64", variables: list | None = None) 
     nodes: list = []
     given = iter(variables) if variables is not None else None
     for ins in prog.instrs:
-        if ins.kind == "var" and given is not None:
+        if ins.kind == "variable" and given is not None:
             nodes.append(next(given))
             continue
         args = [nodes[a] if isinstance(a, int) else _lit(a[1], dtype) for a in ins.args]
@@ -268,8 +270,8 @@ def _compatible_shape(draw, shape: tuple[int, ...]) -> tuple[int, ...]:
 def _operand(draw, prog: Program, shape: tuple[int, ...], literal_ok: bool = True,
              exact: bool = False):
     """A partner operand for ``shape``: an earlier value, a new variable/constant, or a literal."""
-    choice = draw(st.sampled_from(["pool", "var", "const", "fill", "literal"] if literal_ok
-                                  else ["pool", "var", "const", "fill"]))
+    choice = draw(st.sampled_from(["pool", "variable", "constant", "full", "literal"] if literal_ok
+                                  else ["pool", "variable", "constant", "full"]))
     if choice == "pool":
         fits = (lambda i: prog.is_float(i) and prog.shape(i) == shape) if exact else \
             (lambda i: prog.is_float(i) and _broadcasts(prog.shape(i), shape))
@@ -281,10 +283,10 @@ def _operand(draw, prog: Program, shape: tuple[int, ...], literal_ok: bool = Tru
         if draw(st.booleans()):
             return ("py", draw(st.sampled_from([0.5, 2.0, -1.25, 3.0])))
         return ("py", np.asarray(prog.rng.uniform(-1.5, 1.5, new_shape)))  # never a np.float64
-    if choice == "fill":
-        return prog.add("fill", [], {"shape": new_shape,
+    if choice == "full":
+        return prog.add("full", [], {"shape": new_shape,
                                      "value": draw(st.sampled_from([0.5, -1.0, 2.0]))})
-    return prog.new_var(new_shape) if choice == "var" else prog.new_const(new_shape)
+    return prog.new_var(new_shape) if choice == "variable" else prog.new_const(new_shape)
 
 
 def _broadcasts(a, b) -> bool:
@@ -351,41 +353,50 @@ def _axes(draw, ndim: int):
 
 
 def gen_unary(draw, prog: Program, kind: str) -> None:
+    gen = UNARY[kind]
     a = _pick(draw, prog, _float(prog))
-    if kind in ("log", "sqrt"):
+    if gen.domain == "positive":
         a = _positivize(draw, prog, a)
-    elif kind == "exp":
-        a = _squash(prog, a, 3.0)
-    elif kind == "tan":
-        a = _squash(prog, a, 1.2)
+    elif gen.squash is not None:
+        a = _squash(prog, a, gen.squash)
     if a is None:
         return
-    v = prog.values[a]
-    if kind in ("relu", "abs", "sign") and not np.all(np.abs(v) >= MARGIN):
-        return
-    if kind == "cast_int" and not np.all(np.abs(v - np.round(v)) >= MARGIN):
+    if gen.domain == "kink" and not np.all(np.abs(prog.values[a]) >= MARGIN):
         return
     prog.add(kind, [a])
 
 
+def gen_cast(draw, prog: Program, kind: str) -> None:
+    """A float to int64 (every value MARGIN away from an integer), or a bool or int value
+    (a comparison, an earlier cast) to the program's float dtype."""
+    a = _pick(draw, prog, lambda i: not prog.is_float(i)) if draw(st.booleans()) else None
+    if a is None:
+        a = _pick(draw, prog, _float(prog))
+    v = prog.values[a]
+    if v.dtype.kind != "f":
+        prog.add(kind, [a], {"to": "float"})
+    elif np.all(np.abs(v - np.round(v)) >= MARGIN):
+        prog.add(kind, [a], {"to": "int64"})
+
+
 def gen_binary(draw, prog: Program, kind: str) -> None:
+    domain = BINARY[kind].domain
     a = _pick(draw, prog, _float(prog))
-    b = _operand(draw, prog, prog.shape(a), literal_ok=kind not in ("maximum", "minimum"))
-    if kind == "pow":
+    b = _operand(draw, prog, prog.shape(a), literal_ok=domain != "ties")
+    if domain == "power":
         if isinstance(b, tuple) or draw(st.booleans()):
             b = ("py", draw(st.sampled_from([2, 3, 0.5, -1.5, 1.7])))
         elif b is not None:
             b = _squash(prog, b, 2.5)
         if not (isinstance(b, tuple) and isinstance(b[1], int)):
             a = _positivize(draw, prog, a)
-    elif kind == "div":
+    elif domain == "divisor":
         b = _positivize(draw, prog, b) if not isinstance(b, tuple) or np.min(np.abs(b[1])) < 0.1 else b
     if a is None or b is None:
         return
-    if kind in ("maximum", "minimum") and not _gap_ok(_val(prog, a) - _val(prog, b),
-                                                      _ties_ok(prog, a, b)):
+    if domain == "ties" and not _gap_ok(_val(prog, a) - _val(prog, b), _ties_ok(prog, a, b)):
         return
-    if draw(st.booleans()) and kind not in ("pow", "div"):
+    if draw(st.booleans()) and domain in ("real", "ties"):
         a, b = b, a  # literals on the left exercise __radd__, __rsub__, ...
     if isinstance(a, tuple) and isinstance(b, tuple):
         return
@@ -554,6 +565,13 @@ def gen_shape(draw, prog: Program, kind: str) -> None:
         prog.add(kind, [a], {"shape": target})
     elif kind == "sum_to":
         prog.add(kind, [a], {"shape": _shrunk(draw, shape)})
+    elif kind == "scatter_add":  # getitem's adjoint, applied as an op: the value at an index of zeros
+        target = draw(shapes)
+        index = normalize_index(_index(draw, prog, target), target)
+        selected = np.zeros(target)[index].shape
+        g = _operand(draw, prog, selected, literal_ok=False, exact=True)
+        if g is not None:
+            prog.add(kind, [g], {"index": index, "shape": target})
     elif kind == "take" and shape and min(shape) > 0:  # gather with repeats: scatter-add
         axis = draw(st.integers(0, len(shape) - 1))
         d = shape[axis]
@@ -590,13 +608,15 @@ def gen_nn(draw, prog: Program, kind: str) -> None:
 
 
 _FAMILIES = {
-    gen_unary: sorted(_UNARY_REF),
-    gen_binary: ["add", "sub", "mul", "div", "pow", "maximum", "minimum"],
-    gen_where: ["greater", "less", "greater_equal", "less_equal", "equal", "not_equal", "mask"],
+    gen_unary: sorted(UNARY),
+    gen_cast: ["cast"],
+    gen_binary: sorted(k for k, gen in BINARY.items() if gen.domain != "comparison"),
+    gen_where: sorted(k for k, gen in BINARY.items() if gen.domain == "comparison") + ["mask"],
     gen_join: ["add_n", "concatenate", "stack"],
     gen_reduce: sorted(_REDUCE),
     gen_linalg: ["matmul", "dot", "rmatmul"],
-    gen_shape: ["transpose", "T", "reshape", "broadcast_to", "sum_to", "getitem", "take"],
+    gen_shape: ["transpose", "T", "reshape", "broadcast_to", "sum_to", "getitem", "take",
+                "scatter_add"],
     gen_nn: ["softmax", "log_softmax", "cross_entropy", "one_hot"],
 }
 #: Ops with the most intricate rules (index/broadcast adjoints, ties) are drawn more often.
@@ -605,18 +625,24 @@ _WEIGHTS = {"getitem": 3, "take": 2, "sum_to": 2, "broadcast_to": 2, "max": 2, "
 #: (generator, kind) pairs to draw from uniformly.
 STEPS = [(gen, kind) for gen, kinds in _FAMILIES.items() for kind in kinds
          for _ in range(_WEIGHTS.get(kind, 1))]
+#: Every kind of step.
+KINDS = sorted({kind for _, kind in STEPS})
 
 
 @st.composite
-def programs(draw, max_steps: int = 8) -> Program:
-    """A random program: 1-3 variables, up to ``max_steps`` op steps, its float sinks as outputs."""
+def programs(draw, max_steps: int = 8, kinds: frozenset[str] | None = None) -> Program:
+    """A random program: 1-3 variables, up to ``max_steps`` op steps, its float sinks as outputs.
+
+    ``kinds``: draw only these kinds (the registry test checks each kind alone).
+    """
+    steps = STEPS if kinds is None else [s for s in STEPS if s[1] in kinds]
     prog = Program(draw(st.integers(0, 2**32 - 1)))
     for _ in range(draw(st.integers(1, 3))):
         prog.new_var(draw(shapes))
     for _ in range(draw(st.integers(1, max_steps))):
         # The op is chosen by the program's own generator, uniformly: hypothesis favours
         # the first entries of a list, and every op should be exercised about equally.
-        gen, kind = STEPS[prog.rng.integers(len(STEPS))]
+        gen, kind = steps[prog.rng.integers(len(steps))]
         gen(draw, prog, kind)
     # Outputs: every float value no later instruction uses (so every step matters), and
     # possibly an intermediate one too (its consumers and itself then share cotangents).
@@ -628,11 +654,11 @@ def programs(draw, max_steps: int = 8) -> Program:
     return prog
 
 
-#: Every op name a program can contain (for coverage figures).
-FORWARD_OPS = sorted({"variable", "constant", "fill", "neg", "exp", "log", "sin", "cos", "tan", "tanh",
-                      "sigmoid", "relu", "abs", "sqrt", "square", "sign", "stop_gradient", "cast",
-                      "add", "sub", "mul", "div", "pow", "maximum", "minimum", "matmul", "greater",
-                      "less", "greater_equal", "less_equal", "equal", "not_equal", "where",
-                      "add_n", "concatenate", "stack", "transpose", "reshape", "broadcast_to",
-                      "sum_to", "getitem", "sum", "mean", "max", "min", "logsumexp", "softmax",
-                      "log_softmax", "cross_entropy", "one_hot"})
+#: Every built-in op's name, from the registry (the coverage figures count these).
+FORWARD_OPS = sorted({cls.name for cls in builtin_ops().values()})
+
+_DOMAINS = {"unary": {"real", "positive", "kink"},
+            "binary": {"real", "ties", "divisor", "power", "comparison"}}
+_unknown = sorted(k for k, g in UNARY.items() if g.domain not in _DOMAINS["unary"]) + sorted(
+    k for k, g in BINARY.items() if g.domain not in _DOMAINS["binary"])
+assert not _unknown, f"op_table: unknown graphgen domains for {_unknown}"

@@ -148,7 +148,7 @@ _names = st.one_of(st.sampled_from(_AWKWARD), st.text(max_size=4))
 @given(prog=gg.programs(max_steps=5), data=st.data())
 def test_function_equals_evaluate_whatever_the_names(prog, data):
     """Random graphs whose variables and user ops have names drawn from unicode text."""
-    var_ks = [k for k, ins in enumerate(prog.instrs) if ins.kind == "var"]
+    var_ks = [k for k, ins in enumerate(prog.instrs) if ins.kind == "variable"]
     with sg.Graph():
         xs = []
         for k in var_ks:

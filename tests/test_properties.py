@@ -43,12 +43,12 @@ class Case:
         rng = np.random.default_rng(prog.seed ^ 0x5EED)
         with self.graph:
             self.nodes = gg.build(prog, dtype)
-            self.xs = [n for n, i in zip(self.nodes, prog.instrs) if i.kind == "var"]
+            self.xs = [n for n, i in zip(self.nodes, prog.instrs) if i.kind == "variable"]
             self.outs = [self.nodes[i] for i in prog.outputs]
             terms = [sg.sum(o * rng.standard_normal(o.shape).astype(dtype)) for o in self.outs]
             self.loss = sg.add_n(terms)
         self.feed = {x: prog.values[k].astype(dtype) for k, (x, i) in
-                     enumerate(zip(self.nodes, prog.instrs)) if i.kind == "var"}
+                     enumerate(zip(self.nodes, prog.instrs)) if i.kind == "variable"}
         self.rng = rng
         STATS.nodes += len(self.graph)
         STATS.forward_ops.update(n.op.name for n in self.nodes)
@@ -217,7 +217,7 @@ def test_check_grads_on_random_graphs(prog):
     STATS.examples["check_grads"] += 1
     if "stop_gradient" in prog.kinds:
         prog = _without_stop_gradient(prog)
-    arrays = [prog.values[k] for k, i in enumerate(prog.instrs) if i.kind == "var"]
+    arrays = [prog.values[k] for k, i in enumerate(prog.instrs) if i.kind == "variable"]
 
     def fn(*xs):
         nodes = gg.build(prog, "float64", variables=list(xs))
@@ -232,8 +232,8 @@ def _without_stop_gradient(prog: gg.Program) -> gg.Program:
     """The same program with stop_gradient(x) replaced by x * 1.0 (same values, and now finite
     differences and autodiff agree about it)."""
     out = gg.Program(prog.seed)
-    out.instrs = [gg.Instr("mul", (i.args[0], ("py", 1.0)), {}) if i.kind == "stop_gradient" else i
-                  for i in prog.instrs]
+    out.instrs = [gg.Instr("multiply", (i.args[0], ("py", 1.0)), {})
+                  if i.kind == "stop_gradient" else i for i in prog.instrs]
     out.values, out.outputs = prog.values, prog.outputs
     return out
 

@@ -1,0 +1,321 @@
+"""The test table: what the tests know about each op, keyed by the op's name.
+
+Adding an op to symgraph means adding its entry here and nothing else under
+``tests/``: ``test_registry`` fails until every built-in op has one.  An
+entry holds
+
+* ``cases``: finite-difference cases, ``{case name: (fn, input arrays)}``;
+  ``test_ops_fd`` checks each at orders 1 and 2 and in forward mode, and
+  other suites (compile, cse, rewrite, check_grads) run them too;
+* ``gen``: for a simple elementwise op, how ``graphgen`` draws it in random
+  programs (its numpy reference and input domain); other ops are drawn by
+  graphgen's own family generators (reductions, shapes, ...);
+* ``no_fd`` / ``no_gen`` / ``no_builder``: the reason, when an op cannot have
+  cases, cannot be drawn, or has no builder ``symgraph.ops.<name>`` (an
+  internal op); ``test_registry`` accepts an exemption only with a reason,
+  and only while it is needed.
+
+For example the entry of a new op ``log1p`` would be::
+
+    "log1p": Entry(cases={"log1p": (sg.log1p, [positive(2, 3)])},
+                   gen=Unary(np.log1p, domain="positive")),
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+import symgraph as sg
+import symgraph.ops
+from symgraph.ops.shape import ScatterAdd
+
+rng = np.random.default_rng(0)
+
+
+def normal(*shape: int) -> np.ndarray:
+    return rng.standard_normal(shape)
+
+
+def positive(*shape: int) -> np.ndarray:
+    return rng.uniform(0.5, 2.0, shape)
+
+
+def away_from_zero(*shape: int) -> np.ndarray:
+    return rng.uniform(0.2, 1.5, shape) * rng.choice([-1.0, 1.0], shape)
+
+
+def apart(shape_a: tuple[int, ...], shape_b: tuple[int, ...]) -> list[np.ndarray]:
+    """Inputs ``a`` (the broadcast shape) and ``b`` at least 0.2 apart everywhere, so
+    comparing them gives the same answer under finite-difference steps."""
+    b = normal(*shape_b)
+    return [b + away_from_zero(*shape_a), b]
+
+
+Case = tuple[Callable, list[np.ndarray]]
+
+
+@dataclass(frozen=True)
+class Unary:
+    """How graphgen draws an elementwise op of one float input.
+
+    ``domain``: "real" (any value), "positive" (inputs made >= 0.1 first: log,
+    sqrt) or "kink" (a kink at 0: every input at least graphgen.MARGIN away
+    from it).  ``squash``: inputs larger than this in magnitude go through
+    tanh first (exp, tan).  ``build``: the symgraph call, by default the
+    builder ``symgraph.ops.<name>``.
+    """
+
+    ref: Callable
+    domain: str = "real"
+    squash: float | None = None
+    build: Callable | None = None
+
+
+@dataclass(frozen=True)
+class Binary:
+    """How graphgen draws an elementwise op of two inputs (numpy broadcasting).
+
+    ``domain``: "real" (any operands, either may be a Python literal),
+    "ties" (operands at least graphgen.MARGIN apart or exactly equal, no
+    literals: maximum, minimum), "divisor" (the right operand kept away from
+    0), "power" (a positive base, or an integer exponent) or "comparison"
+    (drawn as the condition of a ``where``, its operands MARGIN apart).
+    """
+
+    ref: Callable
+    domain: str = "real"
+    build: Callable | None = None
+
+
+@dataclass(frozen=True)
+class Entry:
+    cases: dict[str, Case] = field(default_factory=dict)
+    gen: Unary | Binary | None = None
+    no_fd: str = ""
+    no_gen: str = ""
+    no_builder: str = ""
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _relu(x):
+    return np.maximum(x, 0)
+
+
+def _identity(x):
+    return x
+
+
+LABELS = np.array([0, 2, 1, 2])
+#: inputs of integer casts: every element well away from an integer
+OFF_INTEGER = np.array([[-1.7, -0.4, 0.3], [1.4, 2.6, -2.2]])
+
+OPS: dict[str, Entry] = {
+    # -- sources -------------------------------------------------------------
+    "variable": Entry(),  # every case starts from variables
+    "constant": Entry(cases={
+        "constant": (lambda a: a * sg.constant(np.arange(3.0)), [normal(2, 3)]),
+    }),
+    "full": Entry(cases={
+        "full": (lambda a: a * sg.full(a.shape[-1:], -1.5, a.dtype), [normal(2, 3)]),
+    }),
+    "linearization_point": Entry(
+        no_fd="made only by forward-mode rules (autodiff's transposed bprop), never by a "
+              "forward program; test_ops_fd's forward-mode checks exercise it",
+        no_gen="made only by forward-mode rules, never by a forward program",
+        no_builder="internal to symgraph.autodiff: the private zero cotangent of a transposed bprop"),
+    # -- elementwise binary, with broadcasting -------------------------------
+    "add": Entry(cases={
+        "add": (lambda a, b: a + b, [normal(3, 4), normal(4)]),
+        "add_broadcast_both": (lambda a, b: sg.add(a, b), [normal(2, 1, 3), normal(4, 3)]),
+        "add_scalar_node": (lambda a, b: a + b, [normal(), normal(3)]),
+    }, gen=Binary(np.add, build=operator.add)),
+    "subtract": Entry(cases={
+        "sub": (lambda a, b: a - b, [normal(3, 4), normal(3, 1)]),
+        "rsub_python": (lambda a: 2.0 - a, [normal(3)]),
+    }, gen=Binary(np.subtract, build=operator.sub)),
+    "multiply": Entry(cases={
+        "mul": (lambda a, b: a * b, [normal(2, 3), normal(3)]),
+    }, gen=Binary(np.multiply, build=operator.mul)),
+    "divide": Entry(cases={
+        "div": (lambda a, b: a / b, [normal(2, 3), away_from_zero(2, 3)]),
+        "rdiv_python": (lambda a: 1.0 / a, [away_from_zero(4)]),
+    }, gen=Binary(np.true_divide, "divisor", build=operator.truediv)),
+    "power": Entry(cases={
+        "pow_nodes": (lambda a, b: a ** b, [positive(3), normal(3)]),
+        "pow_int": (lambda a: a ** 3, [normal(2, 2)]),
+        "pow_negative": (lambda a: a ** -1.5, [positive(3)]),
+        "pow_fractional": (lambda a: sg.power(a, 0.5), [positive(3)]),
+        "rpow": (lambda a: 2.0 ** a, [normal(3)]),
+    }, gen=Binary(np.power, "power", build=operator.pow)),
+    "maximum": Entry(cases={
+        "maximum": (lambda a, b: sg.maximum(a, b), [normal(3, 4), normal(4)]),
+    }, gen=Binary(np.maximum, "ties")),
+    "minimum": Entry(cases={
+        "minimum": (lambda a, b: sg.minimum(a, b), [normal(3, 4), normal(3, 1)]),
+    }, gen=Binary(np.minimum, "ties")),
+    # -- comparisons (no derivative) and where -------------------------------
+    "where": Entry(cases={
+        "where": (lambda a, b: sg.where(a > 0, a * b, sg.sin(b)), [away_from_zero(3, 4), normal(4)]),
+    }),
+    "greater": Entry(gen=Binary(np.greater, "comparison", build=operator.gt)),  # in "where"
+    "less": Entry(cases={
+        "less": (lambda a, b: sg.where(a < b, a * b, b), apart((3, 4), (4,))),
+    }, gen=Binary(np.less, "comparison", build=operator.lt)),
+    "greater_equal": Entry(cases={
+        "greater_equal": (lambda a, b: sg.where(a >= b, sg.exp(a), b), apart((3, 4), (3, 1))),
+    }, gen=Binary(np.greater_equal, "comparison")),
+    "less_equal": Entry(cases={
+        "less_equal": (lambda a, b: sg.where(sg.less_equal(a, b), b, a * a), apart((2, 4), (4,))),
+    }, gen=Binary(np.less_equal, "comparison")),
+    "equal": Entry(cases={
+        "equal": (lambda a, b: sg.where(sg.equal(a, sg.maximum(a, b)), a * b, b), apart((3,), (3,))),
+    }, gen=Binary(np.equal, "comparison")),
+    "not_equal": Entry(cases={
+        "not_equal": (lambda a, b: sg.where(sg.not_equal(a, sg.minimum(a, b)), a, -b),
+                      apart((2, 3), (3,))),
+    }, gen=Binary(np.not_equal, "comparison")),
+    # -- elementwise unary ---------------------------------------------------
+    "negative": Entry(cases={"neg": (lambda a: -a, [normal(2, 3)])},
+                      gen=Unary(np.negative, build=operator.neg)),
+    "exp": Entry(cases={"exp": (sg.exp, [normal(2, 3)])}, gen=Unary(np.exp, squash=3.0)),
+    "log": Entry(cases={"log": (sg.log, [positive(2, 3)])}, gen=Unary(np.log, "positive")),
+    "sin": Entry(cases={"sin": (sg.sin, [normal(2, 3)])}, gen=Unary(np.sin)),
+    "cos": Entry(cases={"cos": (sg.cos, [normal(2, 3)])}, gen=Unary(np.cos)),
+    "tan": Entry(cases={"tan": (sg.tan, [rng.uniform(-1.2, 1.2, (2, 3))])},
+                 gen=Unary(np.tan, squash=1.2)),
+    "tanh": Entry(cases={"tanh": (sg.tanh, [normal(2, 3)])}, gen=Unary(np.tanh)),
+    "sigmoid": Entry(cases={"sigmoid": (sg.sigmoid, [normal(2, 3) * 3])}, gen=Unary(_sigmoid)),
+    "relu": Entry(cases={"relu": (sg.relu, [away_from_zero(2, 3)])}, gen=Unary(_relu, "kink")),
+    "abs": Entry(cases={"abs": (sg.abs, [away_from_zero(2, 3)])},
+                 gen=Unary(np.abs, "kink", build=abs)),
+    "sqrt": Entry(cases={"sqrt": (sg.sqrt, [positive(2, 3)])}, gen=Unary(np.sqrt, "positive")),
+    "square": Entry(cases={"square": (sg.square, [normal(2, 3)])}, gen=Unary(np.square)),
+    "sign": Entry(cases={"sign": (lambda a, b: sg.sign(a) * b, [away_from_zero(2, 3), normal(3)])},
+                  gen=Unary(np.sign, "kink")),
+    "stop_gradient": Entry(cases={
+        # finite differences cannot see a stopped gradient, so stop a locally constant value
+        "stop_gradient": (lambda a: a * sg.stop_gradient(sg.sign(a)), [away_from_zero(2, 3)]),
+    }, gen=Unary(_identity)),
+    "cast": Entry(cases={  # graphgen's gen_cast draws it (it takes a dtype)
+        "cast_wider_and_back": (lambda a: sg.cast(sg.cast(a, np.longdouble), a.dtype) * a,
+                                [normal(2, 3)]),
+        "cast_int": (lambda a: a * sg.cast(sg.cast(a, "int64"), a.dtype), [OFF_INTEGER]),
+        "cast_bool": (lambda a: sg.cast(a > 0, a.dtype) * a, [away_from_zero(4)]),
+    }),
+    "add_n": Entry(cases={
+        "add_n": (lambda a, b: sg.add_n([a, b, a * b]), [normal(3), normal(3)]),
+    }),
+    # -- reductions ----------------------------------------------------------
+    "sum": Entry(cases={
+        "sum_all": (lambda a: sg.sum(a), [normal(2, 3, 4)]),
+        "sum_axis": (lambda a: a.sum(axis=1), [normal(2, 3, 4)]),
+        "sum_axes_keepdims": (lambda a: sg.sum(a, axis=(0, 2), keepdims=True), [normal(2, 3, 4)]),
+    }),
+    "mean": Entry(cases={
+        "mean_all": (lambda a: a.mean(), [normal(2, 3, 4)]),
+        "mean_axis_neg": (lambda a: sg.mean(a, axis=-1), [normal(2, 3, 4)]),
+    }),
+    "max": Entry(cases={
+        "max_all": (lambda a: a.max(), [normal(2, 3, 4)]),
+        "max_axis": (lambda a: sg.max(a, axis=1, keepdims=True), [normal(2, 3, 4)]),
+    }),
+    "min": Entry(cases={"min_axes": (lambda a: sg.min(a, axis=(0, 2)), [normal(2, 3, 4)])}),
+    "logsumexp": Entry(cases={
+        "logsumexp_all": (lambda a: sg.logsumexp(a), [normal(3, 4)]),
+        "logsumexp_axis": (lambda a: sg.logsumexp(a, axis=1, keepdims=True), [normal(3, 4)]),
+    }),
+    # -- linear algebra ------------------------------------------------------
+    "matmul": Entry(cases={
+        "matmul_mm": (lambda a, b: a @ b, [normal(3, 4), normal(4, 2)]),
+        "matmul_vm": (lambda a, b: a @ b, [normal(4), normal(4, 2)]),
+        "matmul_mv": (lambda a, b: sg.matmul(a, b), [normal(3, 4), normal(4)]),
+        "matmul_vv": (lambda a, b: a @ b, [normal(4), normal(4)]),
+        "matmul_batched": (lambda a, b: a @ b, [normal(2, 3, 4), normal(4, 5)]),
+        "matmul_batch_broadcast": (lambda a, b: a @ b, [normal(2, 1, 3, 4), normal(5, 4, 2)]),
+        "matmul_vector_batch": (lambda a, b: a @ b, [normal(4), normal(2, 4, 3)]),
+        "rmatmul_array": (lambda a: np.arange(6.0).reshape(2, 3) @ a, [normal(3, 2)]),
+        "dot_vv": (lambda a, b: sg.dot(a, b), [normal(3), normal(3)]),
+        "dot_mv": (lambda a, b: sg.dot(a, b), [normal(2, 3), normal(3)]),
+    }),
+    # -- shapes --------------------------------------------------------------
+    "transpose": Entry(cases={
+        "transpose": (lambda a: sg.transpose(a, (1, 0, 2)), [normal(2, 3, 4)]),
+        "T": (lambda a: a.T, [normal(2, 3)]),
+    }),
+    "reshape": Entry(cases={
+        "reshape": (lambda a: a.reshape(3, 4), [normal(2, 6)]),
+        "reshape_minus1": (lambda a: sg.reshape(a, (-1,)), [normal(2, 3)]),
+    }),
+    "broadcast_to": Entry(cases={
+        "broadcast_to": (lambda a: sg.broadcast_to(a, (2, 3, 4)), [normal(3, 1)]),
+    }),
+    "sum_to": Entry(cases={
+        "sum_to": (lambda a: sg.sum_to(a, (3, 1)), [normal(2, 3, 4)]),
+    }),
+    "concatenate": Entry(cases={
+        "concatenate0": (lambda a, b: sg.concatenate([a, b], axis=0), [normal(2, 3), normal(1, 3)]),
+        "concatenate1": (lambda a, b: sg.concatenate([a, b, a], axis=1), [normal(2, 3), normal(2, 2)]),
+    }),
+    "stack": Entry(cases={"stack": (lambda a, b: sg.stack([a, b], axis=1), [normal(2, 3), normal(2, 3)])}),
+    "getitem": Entry(cases={
+        "getitem_int": (lambda a: a[1], [normal(3, 4)]),
+        "getitem_slice": (lambda a: a[:, 1:3], [normal(3, 4)]),
+        "getitem_step_negative": (lambda a: a[::-2, -1], [normal(5, 4)]),
+        "getitem_none_ellipsis": (lambda a: a[None, ..., 0], [normal(2, 3, 4)]),
+        "getitem_int_array_repeats": (lambda a: a[np.array([0, 2, 2, 1])], [normal(3, 4)]),
+        "getitem_int_arrays_2d": (lambda a: a[np.array([[0, 1], [1, 0]]), 1:], [normal(2, 3)]),
+        "getitem_bool_mask": (lambda a: a[np.array([True, False, True])], [normal(3, 2)]),
+    }),
+    "scatter_add": Entry(no_builder="internal: getitem's adjoint, made by its bprop", cases={
+        "scatter_add_basic": (lambda a: ScatterAdd((slice(None), 1), (2, 3))(a), [normal(2)]),
+        "scatter_add_repeats": (lambda a: ScatterAdd((np.array([0, 2, 2]), slice(1, 3)), (3, 4))(a),
+                                [normal(3, 2)]),
+    }),
+    # -- neural-network ops --------------------------------------------------
+    "softmax": Entry(cases={
+        "softmax": (lambda a: sg.softmax(a), [normal(4, 3)]),
+        "softmax_axis0": (lambda a: sg.softmax(a, axis=0), [normal(4, 3)]),
+    }),
+    "log_softmax": Entry(cases={"log_softmax": (lambda a: sg.log_softmax(a, axis=-1), [normal(4, 3)])}),
+    "cross_entropy": Entry(cases={
+        "cross_entropy_mean": (lambda a: sg.cross_entropy(a, LABELS), [normal(4, 3)]),
+        "cross_entropy_sum": (lambda a: sg.cross_entropy(a, LABELS, reduction="sum"), [normal(4, 3)]),
+        "cross_entropy_none": (lambda a: sg.cross_entropy(a, LABELS, reduction="none"), [normal(4, 3)]),
+    }),
+    "one_hot": Entry(cases={
+        "one_hot": (lambda a: a * sg.one_hot(LABELS, 3, a.dtype), [normal(4, 3)]),
+    }),
+}
+
+#: Cases about how ops combine rather than about one op.
+COMPOSITIONS: dict[str, Case] = {
+    "shared": (lambda a: sg.tanh(a) * sg.tanh(a) + a * a, [normal(3)]),
+}
+
+
+def _all_cases() -> dict[str, Case]:
+    cases: dict[str, Case] = dict(COMPOSITIONS)
+    for entry in OPS.values():
+        for name, case in entry.cases.items():
+            assert name not in cases, f"op_table: two cases are named {name!r}"
+            cases[name] = case
+    return cases
+
+
+#: Every finite-difference case by its name (the test ids).
+CASES = _all_cases()
+#: The simple elementwise ops graphgen draws, by op name.
+UNARY = {name: e.gen for name, e in OPS.items() if isinstance(e.gen, Unary)}
+BINARY = {name: e.gen for name, e in OPS.items() if isinstance(e.gen, Binary)}
+
+
+def builder(name: str, gen: Unary | Binary) -> Callable:
+    """The symgraph call that applies op ``name``: the entry's own, or ``symgraph.ops.<name>``."""
+    return gen.build if gen.build is not None else getattr(symgraph.ops, name)
