@@ -6,6 +6,8 @@ with compiled code), so logits of +-1000 give finite values and finite gradients
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from .. import backend, kernels
@@ -15,11 +17,6 @@ from .base import AXIS, DTYPE, SIZE, Op, as_dim, as_node, normalize_axis, one_of
 from .elementwise import exp
 from .reduce import sum
 from .shape import reshape
-
-
-def _check_axis(op: Op, x: Node) -> None:
-    if not 0 <= op.axis < x.ndim:
-        raise ShapeError(f"{op.name}: axis {op.axis} is out of range for shape {x.shape}")
 
 
 def _sympy_exp_and_total(bridge, x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
@@ -35,24 +32,31 @@ def _sympy_log_softmax(bridge, x: np.ndarray, axis: int) -> np.ndarray:
     return x - np.frompyfunc(bridge.sympy.log, 1, 1)(total)
 
 
-class Softmax(Op):
-    name = "softmax"
+class AlongAxis(Op):
+    """Base of softmax and log_softmax: a stable ``kernels`` function of ``(x, axis)``."""
+
+    abstract = True
     param_types = {"axis": AXIS}
     cli = True
+    #: the numpy kernel, also what compiled code calls (copied into its preamble)
+    kernel: Callable[[np.ndarray, int], np.ndarray]
 
     def __init__(self, axis: int) -> None:
         self.axis = axis
 
     def infer(self, x):
-        _check_axis(self, x)
+        if not 0 <= self.axis < x.ndim:
+            raise ShapeError(f"{self.name}: axis {self.axis} is out of range for shape {x.shape}")
         return x.shape, ufunc_dtype(np.exp, x.dtype)
 
     def f(self, x):
-        return kernels.softmax(x, self.axis)
+        return self.kernel(x, self.axis)
 
     def emit(self, out, ins, ctx):
-        return f"{out} = {ctx.helper(kernels.softmax)}({ins[0]}, {self.axis})"
+        return f"{out} = {ctx.helper(self.kernel)}({ins[0]}, {self.axis})"
 
+
+class Softmax(AlongAxis, kernel=staticmethod(kernels.softmax)):
     def bprop(self, inputs, y, g):
         return [y * (g - sum(g * y, self.axis, keepdims=True))]
 
@@ -65,24 +69,7 @@ class Softmax(Op):
         return e / total
 
 
-class LogSoftmax(Op):
-    name = "log_softmax"
-    param_types = {"axis": AXIS}
-    cli = True
-
-    def __init__(self, axis: int) -> None:
-        self.axis = axis
-
-    def infer(self, x):
-        _check_axis(self, x)
-        return x.shape, ufunc_dtype(np.exp, x.dtype)
-
-    def f(self, x):
-        return kernels.log_softmax(x, self.axis)
-
-    def emit(self, out, ins, ctx):
-        return f"{out} = {ctx.helper(kernels.log_softmax)}({ins[0]}, {self.axis})"
-
+class LogSoftmax(AlongAxis, name="log_softmax", kernel=staticmethod(kernels.log_softmax)):
     def bprop(self, inputs, out, g):
         return [g - exp(out) * sum(g, self.axis, keepdims=True)]
 

@@ -105,7 +105,32 @@ class Mean(Reduction):
         return self.reduce_sympy(bridge, node, x, lambda *xs: bridge.sympy.Add(*xs) / len(xs))
 
 
-class _Extremum(Reduction):
+class Weighted(Reduction):
+    """A reduction whose derivative weights each element: ``d out = sum(weights * d x)``.
+
+    Both rules follow from ``weights(x, out)`` (same shape as ``x``): reverse
+    mode spreads the cotangent back times the weights, forward mode sums the
+    weighted tangent.
+    """
+
+    abstract = True
+
+    def weights(self, x: Node, out: Node) -> Node:
+        """d out / d x, element by element (broadcast against the expanded output)."""
+        raise NotImplementedError
+
+    def bprop(self, inputs, out, g):
+        x = inputs[0]
+        return [self.expand(g, x.shape) * self.weights(x, out)]
+
+    def jvp(self, inputs, out, tangents):
+        t = tangents[0]
+        if t is None:
+            return None
+        return sum(t * self.weights(inputs[0], out), self.axis, self.keepdims)
+
+
+class _Extremum(Weighted):
     """max/min: the gradient goes to the arg-extremum, split evenly among ties."""
 
     abstract = True
@@ -125,42 +150,26 @@ class _Extremum(Reduction):
     def f(self, x):
         return self.np_func(x, axis=self.axis, keepdims=self.keepdims)
 
-    def share(self, x: Node, out: Node) -> Node:
-        """Weights that route the gradient: 1/count at each extremum, 0 elsewhere."""
+    def weights(self, x: Node, out: Node) -> Node:
+        """1/count at each extremum, 0 elsewhere: ties share the gradient."""
         from .elementwise import cast, equal
 
         hit = cast(equal(x, self.expand(out, x.shape)), x.dtype)
         return hit / self.expand(sum(hit, self.axis, keepdims=True), x.shape)
 
-    def bprop(self, inputs, out, g):
-        x = inputs[0]
-        return [self.expand(g, x.shape) * self.share(x, out)]
-
-    def jvp(self, inputs, out, tangents):
-        t = tangents[0]
-        if t is None:
-            return None
-        return sum(t * self.share(inputs[0], out), self.axis, self.keepdims)
-
     def to_sympy(self, bridge, node, x):
         return self.reduce_sympy(bridge, node, x, getattr(bridge.sympy, self.sympy))
 
 
-class Max(_Extremum):
-    name = "max"
-    np_name = "np.max"
-    np_func = staticmethod(np.max)
-    sympy = "Max"
+class Max(_Extremum, np_name="np.max", np_func=staticmethod(np.max), sympy="Max"):
+    """Maximum over axes."""
 
 
-class Min(_Extremum):
-    name = "min"
-    np_name = "np.min"
-    np_func = staticmethod(np.min)
-    sympy = "Min"
+class Min(_Extremum, np_name="np.min", np_func=staticmethod(np.min), sympy="Min"):
+    """Minimum over axes."""
 
 
-class LogSumExp(Reduction):
+class LogSumExp(Weighted):
     """``log(sum(exp(x)))`` computed stably by shifting by the maximum."""
 
     name = "logsumexp"
@@ -181,16 +190,6 @@ class LogSumExp(Reduction):
         from .elementwise import exp
 
         return exp(x - self.expand(out, x.shape))
-
-    def bprop(self, inputs, out, g):
-        x = inputs[0]
-        return [self.expand(g, x.shape) * self.weights(x, out)]
-
-    def jvp(self, inputs, out, tangents):
-        t = tangents[0]
-        if t is None:
-            return None
-        return sum(t * self.weights(inputs[0], out), self.axis, self.keepdims)
 
     def to_sympy(self, bridge, node, x):
         sp = bridge.sympy
