@@ -19,8 +19,13 @@ from .graph import Graph, Node
 from .traversal import ancestors
 
 
-def run_node(node: Node, args: list, fam: str = backend.NUMPY) -> Any:
-    """``node``'s value from its inputs' values ``args``, conformed to its shape and dtype."""
+def run_node(node: Node, args: list, fam: str = backend.NUMPY,
+             shape: tuple[int, ...] | None = None) -> Any:
+    """``node``'s value from its inputs' values ``args``, conformed to its shape and dtype.
+
+    ``shape`` replaces the node's shape for an elementwise op that compiled code
+    runs on inputs not broadcast yet (its result broadcasts to the node's shape).
+    """
     try:
         out = node.op.f(*args)
     except Exception as e:
@@ -28,7 +33,7 @@ def run_node(node: Node, args: list, fam: str = backend.NUMPY) -> Any:
         if err is e:
             raise
         raise err
-    return conform(node, out)
+    return conform(node, out, shape)
 
 
 fpwarn.watch(run_node.__code__, "loop")  # numpy warnings inside name ``node``
@@ -64,14 +69,15 @@ def op_failure(node: Node, args: Sequence, exc: Exception, fam: str = backend.NU
     return err
 
 
-def conform(node: Node, out: Any) -> Any:
-    """An op's result as an array of the node's shape and dtype, or a clear error."""
+def conform(node: Node, out: Any, shape: tuple[int, ...] | None = None) -> Any:
+    """An op's result as an array of the node's shape (or ``shape``) and dtype, or a clear error."""
     op = node.op
     if not isinstance(out, (np.ndarray, np.generic)):
         out = backend.as_array(out)
-    if tuple(out.shape) != node.shape:
+    expected = node.shape if shape is None else shape
+    if tuple(out.shape) != expected:
         raise ShapeError(f"op {op.name!r} (node #{node.id}) produced shape {out.shape} but its "
-                         f"inferred shape is {node.shape}; define infer() on the op")
+                         f"inferred shape is {expected}; define infer() on the op")
     if out.dtype != node.dtype:
         if not np.can_cast(out.dtype, node.dtype, "same_kind"):
             raise DTypeError(f"op {op.name!r} (node #{node.id}) produced dtype {out.dtype} but "

@@ -456,9 +456,10 @@ def _fallback_call(module: Module, v: Value, out: str, ins: list[str]) -> str:
     """Call the op's numpy ``f`` with the evaluator's checks of shape and dtype."""
     node = v.node
     copy = aliasing(v) == "fresh"  # an op whose emit declined: copy so the buffer is ours
+    shape = v.shape if v.elementwise else None  # an elementwise op may get unbroadcast inputs
 
-    def run(*args, _node=node, _copy=copy):
-        out = run_node(_node, list(args))
+    def run(*args, _node=node, _copy=copy, _shape=shape):
+        out = run_node(_node, list(args), shape=_shape)
         return np.array(out, copy=True) if _copy else out
 
     name = module.foreign(f"_op{node.id}", run, f"op {v.op.describe()!r} has no emit; calls its f")

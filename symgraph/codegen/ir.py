@@ -68,9 +68,9 @@ class Value:
 
     @property
     def elementwise(self) -> bool:
-        """Computed by emitted elementwise code (an op run through its ``f`` gets full shapes)."""
-        return (self.kind == "op" and bool(getattr(self.op, "elementwise", False))
-                and has_emit(self.op))
+        """An elementwise op's value: it may be computed on inputs not broadcast yet (a user
+        op that sets ``elementwise`` too: its ``f`` gets the unbroadcast inputs)."""
+        return self.kind == "op" and bool(getattr(self.op, "elementwise", False))
 
     def __repr__(self) -> str:
         what = self.kind if self.kind != "op" else getattr(self.op, "name", "?")
