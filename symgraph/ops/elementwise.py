@@ -130,6 +130,16 @@ class Log(Unary, ufunc=np.log, sympy="log", cli=True):
         return None if tangents[0] is None else tangents[0] / inputs[0]
 
 
+class Log1p(Unary, ufunc=np.log1p, cli=True):
+    """``log(1 + x)``, accurate for tiny ``x`` where ``1 + x`` rounds to 1."""
+
+    def tangent(self, inputs, out, tangents):
+        return None if tangents[0] is None else tangents[0] / (1 + inputs[0])
+
+    def sympy_scalar(self, sp, x):
+        return sp.log(1 + x)
+
+
 class Sin(Unary, ufunc=np.sin, sympy="sin", cli=True):
     def deriv(self, x, out):
         return cos(x)
@@ -566,6 +576,7 @@ greater_equal = _binary_builder(GreaterEqual, "``a >= b`` elementwise (boolean, 
 negative = _unary_builder(Negative, "``-x``.")
 exp = _unary_builder(Exp, "``e ** x``.")
 log = _unary_builder(Log, "Natural logarithm.")
+log1p = _unary_builder(Log1p, "``log(1 + x)``, accurate for tiny ``x``.")
 sin = _unary_builder(Sin, "Sine.")
 cos = _unary_builder(Cos, "Cosine.")
 tan = _unary_builder(Tan, "Tangent.")
@@ -633,8 +644,8 @@ def add_n(xs: list) -> Node:
 
 
 __all__ = [
-    "negative", "exp", "log", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "abs", "sqrt",
-    "square", "sign", "cast", "add", "subtract", "multiply", "divide", "power", "maximum",
+    "negative", "exp", "log", "log1p", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "abs",
+    "sqrt", "square", "sign", "cast", "add", "subtract", "multiply", "divide", "power", "maximum",
     "minimum", "equal", "not_equal", "less", "less_equal", "greater", "greater_equal", "where",
     "add_n",
 ]
