@@ -60,8 +60,55 @@ class Rule:
 #: The flags a rule may be registered for (class attributes of ``Op``).
 FLAGS = ("elementwise", "structural", "selects", "linear", "multilinear", "commutative")
 
-_RULES: dict[type | str, list[Rule]] = {}
-_RULES_FOR_TYPE: dict[type, tuple[Rule, ...]] = {}
+
+class RuleTable:
+    """Rules registered for op classes or flags, looked up for an op class (cached).
+
+    The one idiom of symgraph's rule databases (rewrites here, fusions in
+    ``symgraph.codegen.fusion``): a class's rules are those for ``Op``
+    itself, then for the flags it sets (in ``FLAGS`` order), then for each
+    class of its MRO from the most general to its own, each rule once.
+    """
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self._by_target: dict[type | str, list] = {}
+        self._for_type: dict[type, tuple] = {}
+
+    def check(self, targets: tuple[type | str, ...]) -> None:
+        """Refuse targets that are neither Op classes nor flag names (at registration)."""
+        ok = [(isinstance(t, type) and issubclass(t, Op)) or t in FLAGS for t in targets]
+        if not targets or not all(ok):
+            raise SymgraphError(f"{self.what}: expected Op subclasses or flag names {FLAGS}, got "
+                                f"{targets!r}")
+
+    def add(self, targets: tuple[type | str, ...], rule: Any) -> None:
+        self.check(targets)
+        for t in targets:
+            self._by_target.setdefault(t, []).append(rule)
+        self._for_type.clear()
+
+    def for_type(self, op_type: type) -> tuple:
+        found = self._for_type.get(op_type)
+        if found is None:
+            groups = [self._by_target.get(Op, ())]
+            groups += [self._by_target.get(f, ()) for f in FLAGS if getattr(op_type, f, False)]
+            groups += [self._by_target.get(k, ()) for k in reversed(op_type.__mro__) if k is not Op]
+            ordered: list = []
+            for group in groups:
+                ordered.extend(r for r in group if r not in ordered)
+            found = self._for_type[op_type] = tuple(ordered)
+        return found
+
+    def all(self) -> list:
+        """Every rule, once each, in registration order."""
+        out: list = []
+        for group in self._by_target.values():
+            out.extend(r for r in group if r not in out)
+        return out
+
+
+_RULES = RuleTable("register")
 
 
 def register(*targets: type | str, name: str | None = None) -> Callable:
@@ -72,16 +119,10 @@ def register(*targets: type | str, name: str | None = None) -> Callable:
     itself run first, then rules for flags, then those of each class from the
     most general to the op's own.
     """
-    ok = [(isinstance(t, type) and issubclass(t, Op)) or t in FLAGS for t in targets]
-    if not targets or not all(ok):
-        raise SymgraphError(f"register: expected Op subclasses or flag names {FLAGS}, got "
-                            f"{targets!r}")
+    _RULES.check(targets)
 
     def decorate(fn: Callable[[Node], Node | None]) -> Callable[[Node], Node | None]:
-        rule = Rule(name or fn.__name__, tuple(targets), fn, (fn.__doc__ or "").strip())
-        for t in targets:
-            _RULES.setdefault(t, []).append(rule)
-        _RULES_FOR_TYPE.clear()
+        _RULES.add(targets, Rule(name or fn.__name__, tuple(targets), fn, (fn.__doc__ or "").strip()))
         return fn
 
     return decorate
@@ -89,24 +130,12 @@ def register(*targets: type | str, name: str | None = None) -> Callable:
 
 def rules_for(op_type: type) -> tuple[Rule, ...]:
     """The rules tried on a node of ``op_type``: general rules first (see ``register``)."""
-    found = _RULES_FOR_TYPE.get(op_type)
-    if found is None:
-        groups = [_RULES.get(Op, ())]
-        groups += [_RULES.get(flag, ()) for flag in FLAGS if getattr(op_type, flag, False)]
-        groups += [_RULES.get(klass, ()) for klass in reversed(op_type.__mro__) if klass is not Op]
-        ordered: list[Rule] = []
-        for group in groups:
-            ordered.extend(r for r in group if r not in ordered)
-        found = _RULES_FOR_TYPE[op_type] = tuple(ordered)
-    return found
+    return _RULES.for_type(op_type)
 
 
 def rules() -> list[Rule]:
     """Every registered rule, once each, in registration order."""
-    out: list[Rule] = []
-    for group in _RULES.values():
-        out.extend(r for r in group if r not in out)
-    return out
+    return _RULES.all()
 
 
 # ---------------------------------------------------------------------------
@@ -636,5 +665,5 @@ def broadcast_broadcast(node: Node) -> Node | None:
     return sh.broadcast_to(x.inputs[0], node.shape) if isinstance(x.op, sh.BroadcastTo) else None
 
 
-__all__ = ["simplify", "register", "rules", "rules_for", "Rule", "uniform_value", "is_value",
+__all__ = ["simplify", "register", "rules", "rules_for", "Rule", "RuleTable", "FLAGS", "fold_value", "uniform_value", "is_value",
            "is_source", "like", "filled", "FOLD_MAX_SIZE", "FOLD_MAX_INPUT_SIZE"]

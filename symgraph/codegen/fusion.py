@@ -30,14 +30,13 @@ from typing import Callable
 
 
 from .. import kernels
-from ..errors import SymgraphError
 from ..graph import Node
-from ..ops.base import Op
 from ..ops.elementwise import Greater, Multiply, Relu, Square, Subtract, Where
 from ..ops.nn import OneHot, Softmax
 from ..ops.reduce import Sum
 from ..ops.shape import BroadcastTo, Reshape
 from ..ops.sources import Constant, Full
+from ..rewrite import RuleTable
 
 
 class FusedOp:
@@ -153,32 +152,28 @@ class Fusion:
     op is an instance of one of ``ops``; higher ``priority`` is tried first."""
 
     name: str
-    ops: tuple[type, ...]
+    ops: tuple[type | str, ...]
     priority: int
     fn: Callable[[Node, GraphView], Found]
     doc: str
 
 
-_FUSIONS: list[Fusion] = []  # by decreasing priority, then in registration order
-_FUSIONS_FOR_TYPE: dict[type, tuple[Fusion, ...]] = {}
+_FUSIONS = RuleTable("register_fusion")
 
 
-def register_fusion(*op_types: type, priority: int = 0, name: str | None = None) -> Callable:
-    """Decorator adding a fusion rule for roots whose op is an instance of one of ``op_types``.
+def register_fusion(*targets: type | str, priority: int = 0, name: str | None = None) -> Callable:
+    """Decorator adding a fusion rule for roots whose op is one of ``targets`` (Op classes or
+    flag names, as for rewrite rules: ``symgraph.rewrite.RuleTable``).
 
-    A root's rules are those registered for any class of its op's MRO, tried
-    by decreasing ``priority`` (then in registration order) until one matches:
-    give a rule that absorbs more of a pattern a higher priority than one that
-    would match a part of it.
+    A root's rules are tried by decreasing ``priority`` (then general rules
+    first) until one matches: give a rule that absorbs more of a pattern a
+    higher priority than one that would match a part of it.
     """
-    if not op_types or not all(isinstance(t, type) and issubclass(t, Op) for t in op_types):
-        raise SymgraphError(f"register_fusion: expected Op subclasses, got {op_types!r}")
+    _FUSIONS.check(targets)
 
     def decorate(fn: Callable[[Node, GraphView], Found]) -> Callable[[Node, GraphView], Found]:
         doc = (fn.__doc__ or "").strip()
-        _FUSIONS.append(Fusion(name or fn.__name__, tuple(op_types), int(priority), fn, doc))
-        _FUSIONS.sort(key=lambda rule: -rule.priority)  # stable: ties keep registration order
-        _FUSIONS_FOR_TYPE.clear()
+        _FUSIONS.add(targets, Fusion(name or fn.__name__, tuple(targets), int(priority), fn, doc))
         return fn
 
     return decorate
@@ -186,11 +181,7 @@ def register_fusion(*op_types: type, priority: int = 0, name: str | None = None)
 
 def fusions_for(op_type: type) -> tuple[Fusion, ...]:
     """The fusion rules tried on a root of ``op_type``, in the order they are tried."""
-    found = _FUSIONS_FOR_TYPE.get(op_type)
-    if found is None:
-        found = tuple(rule for rule in _FUSIONS if issubclass(op_type, rule.ops))
-        _FUSIONS_FOR_TYPE[op_type] = found
-    return found
+    return tuple(sorted(_FUSIONS.for_type(op_type), key=lambda rule: -rule.priority))
 
 
 def match(n: Node, view: GraphView) -> Found:
