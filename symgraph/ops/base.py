@@ -121,7 +121,8 @@ class Op:
       input, each a Node (the gradient contribution, shaped like that input)
       or ``None`` (no gradient flows to that input).  When the method takes
       ``needs`` it gets one bool per input and builds only the entries that
-      are needed (``None`` for the others).  Without ``bprop``, asking for a
+      are needed (``None`` for the others); ops written before ``needs``
+      may still return zero-argument callables, called only when needed.  Without ``bprop``, asking for a
       gradient through the op raises ``UndefinedGradientError``.
     * ``jvp(self, inputs, output, tangents) -> Node | None``: the forward-mode
       rule; ``tangents`` holds a Node or ``None`` (zero) per input.  Without it,
