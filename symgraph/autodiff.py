@@ -91,7 +91,7 @@ def _bprop(op: Op, node: Node, g: Node, needs: list[bool]) -> list:
         raise UndefinedGradientError(
             f"op {op.name!r} (node #{node.id}) defines no bprop, so no gradient can flow "
             "through it; define bprop on the op or wrap its input in stop_gradient")
-    if op._bprop_needs:
+    if op.bprop_takes_needs:
         rules = op.bprop(node.inputs, node, g, needs)
     else:
         rules = op.bprop(node.inputs, node, g)

@@ -185,7 +185,8 @@ class Op:
     to_sympy: Callable | None = None
 
     _plain_key: ClassVar[tuple | None] = None
-    _bprop_needs: ClassVar[bool] = False
+    #: whether ``bprop`` takes the ``needs`` mask (derived from its signature; autodiff reads it)
+    bprop_takes_needs: ClassVar[bool] = False
 
     def __init_subclass__(cls, **declared: Any) -> None:
         """Declarations may be written as class keywords: ``class Exp(Unary, ufunc=np.exp)``."""
@@ -203,7 +204,7 @@ class Op:
             cls.jvp = _linear_jvp
         elif cls.jvp is None and cls.multilinear:
             cls.jvp = _product_rule
-        cls._bprop_needs = _takes_needs(cls.bprop)
+        cls.bprop_takes_needs = _takes_needs(cls.bprop)
         if cls.param_types and not getattr(cls.infer, "_checks_params", False):
             cls.infer = _checking_params(cls.infer)
         _OP_REGISTRY.setdefault(f"{cls.__module__}.{cls.__qualname__}", cls)

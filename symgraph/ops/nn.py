@@ -81,7 +81,7 @@ class LogSoftmax(AlongAxis, name="log_softmax", kernel=staticmethod(kernels.log_
         return _sympy_log_softmax(bridge, x, self.axis)
 
 
-def _check_labels(op: Op, labels: Node) -> None:
+def _check_label_dtype(op: Op, labels: Node) -> None:
     if labels.dtype.kind not in "iu":
         raise DTypeError(f"{op.name}: labels must be integers, got dtype {labels.dtype}")
 
@@ -98,7 +98,7 @@ class OneHot(Op):
         self.dtype = np.dtype(dtype)
 
     def infer(self, labels):
-        _check_labels(self, labels)
+        _check_label_dtype(self, labels)
         return labels.shape + (self.depth,), self.dtype
 
     def f(self, labels):
@@ -137,7 +137,7 @@ class CrossEntropy(Op):
     def infer(self, logits, labels):
         if logits.ndim == 0:
             raise ShapeError("cross_entropy: logits must have a class axis, got shape ()")
-        _check_labels(self, labels)
+        _check_label_dtype(self, labels)
         if labels.shape != logits.shape[:-1]:
             raise ShapeError(f"cross_entropy: labels of shape {labels.shape} do not match logits "
                              f"of shape {logits.shape} (expected labels shape {logits.shape[:-1]})")
