@@ -33,7 +33,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 import symgraph as sg
-from op_table import BINARY, UNARY, builder
+from op_table import BINARY, DRAWN, UNARY, builder
 from symgraph.ops.base import builtin_ops
 from symgraph.ops.shape import ScatterAdd, normalize_index
 
@@ -212,6 +212,8 @@ def _make_specs() -> dict[str, Spec]:
     }
     for k, gen in {**UNARY, **BINARY}.items():
         specs[k] = Spec(lambda dtype, *xs, _f=builder(k, gen): _f(*xs), gen.ref)
+    for k, gen in DRAWN.items():
+        specs[k] = Spec(lambda dtype, *xs, _f=builder(k, gen), **params: _f(*xs, **params), gen.ref)
     for k, (b, r) in _LINALG.items():
         specs[k] = Spec(lambda dtype, x, y, _f=b: _f(x, y), r)
     for k, (b, r) in _REDUCE.items():
@@ -352,16 +354,46 @@ def _axes(draw, ndim: int):
 # ---------------------------------------------------------------------------
 
 
+def _into_unit(prog: Program, a: int):
+    """``a`` itself if inside (-0.9, 0.9), else ``0.9 * tanh(a)`` (new pool entries)."""
+    if np.max(np.abs(prog.values[a]), initial=0.0) < 0.9:
+        return a
+    t = prog.add("tanh", [a])
+    return None if t is None else prog.add("multiply", [t, ("py", 0.9)])
+
+
+def _above_one(draw, prog: Program, a: int):
+    """``a`` itself if >= 1.1, else a positivized ``a`` plus 1."""
+    if np.min(prog.values[a], initial=2.0) >= 1.1:
+        return a
+    p = _positivize(draw, prog, a)
+    return None if p is None else prog.add("add", [p, ("py", 1.0)])
+
+
+def _off_steps(v: np.ndarray, offset: float) -> bool:
+    """Every value at least MARGIN away from the points ``k + offset`` (k an integer)."""
+    frac = np.abs((v - offset) - np.round(v - offset))
+    return bool(np.all(frac >= MARGIN))
+
+
 def gen_unary(draw, prog: Program, kind: str) -> None:
     gen = UNARY[kind]
     a = _pick(draw, prog, _float(prog))
     if gen.domain == "positive":
         a = _positivize(draw, prog, a)
+    elif gen.domain == "unit":
+        a = _into_unit(prog, a)
+    elif gen.domain == "above_one":
+        a = _above_one(draw, prog, a)
     elif gen.squash is not None:
         a = _squash(prog, a, gen.squash)
     if a is None:
         return
-    if gen.domain == "kink" and not np.all(np.abs(prog.values[a]) >= MARGIN):
+    v = prog.values[a]
+    if gen.domain == "kink" and not np.all(np.abs(v) >= MARGIN):
+        return
+    if gen.domain in ("off_integer", "off_half") and not _off_steps(
+            v, 0.5 if gen.domain == "off_half" else 0.0):
         return
     prog.add(kind, [a])
 
@@ -392,7 +424,11 @@ def gen_binary(draw, prog: Program, kind: str) -> None:
             a = _positivize(draw, prog, a)
     elif domain == "divisor":
         b = _positivize(draw, prog, b) if not isinstance(b, tuple) or np.min(np.abs(b[1])) < 0.1 else b
+    elif domain in ("positive_b", "mod") and b is not None:
+        b = _positivize(draw, prog, b)
     if a is None or b is None:
+        return
+    if domain == "mod" and not _off_steps(_val(prog, a) / _val(prog, b), 0.0):
         return
     if domain == "ties" and not _gap_ok(_val(prog, a) - _val(prog, b), _ties_ok(prog, a, b)):
         return
@@ -581,6 +617,29 @@ def gen_shape(draw, prog: Program, kind: str) -> None:
         prog.add("getitem", [a], {"index": _index(draw, prog, shape)})
 
 
+def gen_drawn(draw, prog: Program, kind: str) -> None:
+    """An op drawn from its table entry (``op_table.Draw``): operands, then parameters."""
+    gen = DRAWN[kind]
+    a = _pick(draw, prog, _float(prog))
+    if gen.domain == "positive":
+        a = _positivize(draw, prog, a)
+    if a is None:
+        return
+    args = [a]
+    if gen.operands is not None:
+        shapes = gen.operands(draw, prog.values[a])
+        if shapes is None:
+            return
+        for shape in shapes:
+            b = _operand(draw, prog, tuple(shape), literal_ok=False, exact=True)
+            if b is None:
+                return
+            args.append(b)
+    params = gen.params(draw, *[prog.values[i] for i in args]) if gen.params is not None else {}
+    if params is not None:
+        prog.add(kind, args, params)
+
+
 def _shrunk(draw, shape):
     """A shape that broadcasts *to* ``shape`` (the target of a sum_to)."""
     s = list(shape[draw(st.integers(0, len(shape))):]) if shape else []
@@ -618,6 +677,7 @@ _FAMILIES = {
     gen_shape: ["transpose", "T", "reshape", "broadcast_to", "sum_to", "getitem", "take",
                 "scatter_add"],
     gen_nn: ["softmax", "log_softmax", "cross_entropy", "one_hot"],
+    gen_drawn: sorted(DRAWN),
 }
 #: Ops with the most intricate rules (index/broadcast adjoints, ties) are drawn more often.
 _WEIGHTS = {"getitem": 3, "take": 2, "sum_to": 2, "broadcast_to": 2, "max": 2, "min": 2, "matmul": 2,
@@ -657,8 +717,10 @@ def programs(draw, max_steps: int = 8, kinds: frozenset[str] | None = None) -> P
 #: Every built-in op's name, from the registry (the coverage figures count these).
 FORWARD_OPS = sorted({cls.name for cls in builtin_ops().values()})
 
-_DOMAINS = {"unary": {"real", "positive", "kink"},
-            "binary": {"real", "ties", "divisor", "power", "comparison"}}
+_DOMAINS = {"unary": {"real", "positive", "unit", "above_one", "kink", "off_integer", "off_half"},
+            "binary": {"real", "ties", "divisor", "positive_b", "mod", "power", "comparison"},
+            "drawn": {"real", "positive"}}
 _unknown = sorted(k for k, g in UNARY.items() if g.domain not in _DOMAINS["unary"]) + sorted(
-    k for k, g in BINARY.items() if g.domain not in _DOMAINS["binary"])
+    k for k, g in BINARY.items() if g.domain not in _DOMAINS["binary"]) + sorted(
+    k for k, g in DRAWN.items() if g.domain not in _DOMAINS["drawn"])
 assert not _unknown, f"op_table: unknown graphgen domains for {_unknown}"

@@ -7,9 +7,11 @@ entry holds
 * ``cases``: finite-difference cases, ``{case name: (fn, input arrays)}``;
   ``test_ops_fd`` checks each at orders 1 and 2 and in forward mode, and
   other suites (compile, cse, rewrite, check_grads) run them too;
-* ``gen``: for a simple elementwise op, how ``graphgen`` draws it in random
-  programs (its numpy reference and input domain); other ops are drawn by
-  graphgen's own family generators (reductions, shapes, ...);
+* ``gen``: how ``graphgen`` draws the op in random programs: ``Unary`` or
+  ``Binary`` for a simple elementwise op (its numpy reference and input
+  domain), ``Draw`` for any other op (its numpy reference and how to draw its
+  parameters and extra operands); the older ops without a ``gen`` are drawn
+  by graphgen's own family generators (reductions, shapes, ...);
 * ``no_fd`` / ``no_gen`` / ``no_builder``: the reason, when an op cannot have
   cases, cannot be drawn, or has no builder ``symgraph.ops.<name>`` (an
   internal op); ``test_registry`` accepts an exemption only with a reason,
@@ -63,8 +65,10 @@ class Unary:
     """How graphgen draws an elementwise op of one float input.
 
     ``domain``: "real" (any value), "positive" (inputs made >= 0.1 first: log,
-    sqrt) or "kink" (a kink at 0: every input at least graphgen.MARGIN away
-    from it).  ``squash``: inputs larger than this in magnitude go through
+    sqrt), "unit" (inputs squashed into (-0.9, 0.9): arcsin, arctanh),
+    "above_one" (inputs made >= 1.1: arccosh), "kink" (a kink at 0: every
+    input at least graphgen.MARGIN away from it), "off_integer" (steps at the
+    integers: floor, ceil) or "off_half" (steps at the half-integers: round).  ``squash``: inputs larger than this in magnitude go through
     tanh first (exp, tan).  ``build``: the symgraph call, by default the
     builder ``symgraph.ops.<name>``.
     """
@@ -82,8 +86,10 @@ class Binary:
     ``domain``: "real" (any operands, either may be a Python literal),
     "ties" (operands at least graphgen.MARGIN apart or exactly equal, no
     literals: maximum, minimum), "divisor" (the right operand kept away from
-    0), "power" (a positive base, or an integer exponent) or "comparison"
-    (drawn as the condition of a ``where``, its operands MARGIN apart).
+    0), "positive_b" (the right operand made >= 0.1: xlogy), "mod" (a positive
+    divisor, the quotient MARGIN away from the integers), "power" (a positive
+    base, or an integer exponent) or "comparison" (drawn as the condition of a
+    ``where``, its operands MARGIN apart).
     """
 
     ref: Callable
@@ -92,9 +98,31 @@ class Binary:
 
 
 @dataclass(frozen=True)
+class Draw:
+    """How graphgen draws any other op: a float operand from the pool, maybe more.
+
+    ``ref(*arrays, **params)`` is the numpy reference.  ``params(draw, *values)``
+    draws the op's keyword parameters for these operand values (numpy arrays;
+    ``draw`` is hypothesis's) or returns None when the op cannot apply to
+    them (wrong rank, ties where the op has a kink, ...).  ``operands(draw,
+    value)`` gives the shapes of further float operands for a first operand
+    ``value`` (None: the op takes one operand, or cannot apply).
+    ``domain``: "real" or "positive" (the first operand made >= 0.1 first).
+    ``build(*nodes, **params)``: the symgraph call, by default the builder
+    ``symgraph.ops.<name>``.
+    """
+
+    ref: Callable
+    params: Callable | None = None
+    operands: Callable | None = None
+    domain: str = "real"
+    build: Callable | None = None
+
+
+@dataclass(frozen=True)
 class Entry:
     cases: dict[str, Case] = field(default_factory=dict)
-    gen: Unary | Binary | None = None
+    gen: Unary | Binary | Draw | None = None
     no_fd: str = ""
     no_gen: str = ""
     no_builder: str = ""
@@ -317,8 +345,10 @@ CASES = _all_cases()
 #: The simple elementwise ops graphgen draws, by op name.
 UNARY = {name: e.gen for name, e in OPS.items() if isinstance(e.gen, Unary)}
 BINARY = {name: e.gen for name, e in OPS.items() if isinstance(e.gen, Binary)}
+#: The other ops graphgen draws from their table entry, by op name.
+DRAWN = {name: e.gen for name, e in OPS.items() if isinstance(e.gen, Draw)}
 
 
-def builder(name: str, gen: Unary | Binary) -> Callable:
+def builder(name: str, gen: Unary | Binary | Draw) -> Callable:
     """The symgraph call that applies op ``name``: the entry's own, or ``symgraph.ops.<name>``."""
     return gen.build if gen.build is not None else getattr(symgraph.ops, name)
