@@ -323,6 +323,42 @@ OPS: dict[str, Entry] = {
     "one_hot": Entry(cases={
         "one_hot": (lambda a: a * sg.one_hot(LABELS, 3, a.dtype), [normal(4, 3)]),
     }),
+
+    # -- transcendental and special functions (symgraph/ops/transcendental.py) ----
+    # (end of transcendental and special functions)
+
+    # -- stable functions (symgraph/ops/stable.py) --------------------------------
+    # (end of stable functions)
+
+    # -- piecewise functions (symgraph/ops/piecewise.py) --------------------------
+    # (end of piecewise functions)
+
+    # -- reductions: prod, var, std, argmax, argmin (symgraph/ops/reduce.py) ------
+    # (end of reductions: prod, var, std, argmax, argmin)
+
+    # -- cumulative: cumsum, cumprod, diff (symgraph/ops/cumulative.py) -----------
+    # (end of cumulative: cumsum, cumprod, diff)
+
+    # -- norms (symgraph/ops/norms.py) --------------------------------------------
+    # (end of norms)
+
+    # -- contractions (symgraph/ops/contract.py) ----------------------------------
+    # (end of contractions)
+
+    # -- rearranging (symgraph/ops/rearrange.py) ----------------------------------
+    # (end of rearranging)
+
+    # -- sources: zeros, ones, eye, arange, linspace (symgraph/ops/sources.py) ----
+    # (end of sources: zeros, ones, eye, arange, linspace)
+
+    # -- parts of matrices (symgraph/ops/matrix_parts.py) -------------------------
+    # (end of parts of matrices)
+
+    # -- sorting (symgraph/ops/sorting.py) ----------------------------------------
+    # (end of sorting)
+
+    # -- decompositions (symgraph/ops/linalg.py) ----------------------------------
+    # (end of decompositions)
 }
 
 #: Cases about how ops combine rather than about one op.
