@@ -337,6 +337,51 @@ class Node:
     def astype(self, dtype) -> Node:
         return _ops.cast(self, dtype)
 
+    def prod(self, axis=None, keepdims: bool = False) -> Node:
+        return _ops.prod(self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis=None, ddof: int = 0, keepdims: bool = False) -> Node:
+        return _ops.var(self, axis=axis, ddof=ddof, keepdims=keepdims)
+
+    def std(self, axis=None, ddof: int = 0, keepdims: bool = False) -> Node:
+        return _ops.std(self, axis=axis, ddof=ddof, keepdims=keepdims)
+
+    def argmax(self, axis=None, keepdims: bool = False) -> Node:
+        return _ops.argmax(self, axis=axis, keepdims=keepdims)
+
+    def argmin(self, axis=None, keepdims: bool = False) -> Node:
+        return _ops.argmin(self, axis=axis, keepdims=keepdims)
+
+    def cumsum(self, axis=None) -> Node:
+        return _ops.cumsum(self, axis=axis)
+
+    def cumprod(self, axis=None) -> Node:
+        return _ops.cumprod(self, axis=axis)
+
+    def ravel(self) -> Node:
+        return _ops.ravel(self)
+
+    def flatten(self) -> Node:
+        return _ops.ravel(self)
+
+    def squeeze(self, axis=None) -> Node:
+        return _ops.squeeze(self, axis=axis)
+
+    def swapaxes(self, axis1: int, axis2: int) -> Node:
+        return _ops.swapaxes(self, axis1, axis2)
+
+    def diagonal(self, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Node:
+        return _ops.diagonal(self, offset=offset, axis1=axis1, axis2=axis2)
+
+    def trace(self, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Node:
+        return _ops.trace(self, offset=offset, axis1=axis1, axis2=axis2)
+
+    def dot(self, other) -> Node:
+        return _ops.dot(self, other)
+
+    def clip(self, a_min=None, a_max=None) -> Node:
+        return _ops.clip(self, a_min, a_max)
+
     # -- Jupyter ------------------------------------------------------------
     def _repr_mimebundle_(self, include=None, exclude=None):
         return _mimebundle([self], repr(self))
