@@ -15,7 +15,6 @@ source imports it.
 from __future__ import annotations
 
 import math
-import operator
 from types import ModuleType
 from typing import Any
 
@@ -24,7 +23,7 @@ import numpy as np
 from ..errors import DTypeError, SymgraphError
 from ..graph import Node
 from .base import INT, as_node, make, ufunc_dtype
-from .elementwise import Unary, _unary_builder, cast, exp, negative, sqrt, square
+from .elementwise import Unary, unary_builder, cast, exp, negative, sqrt, square
 from .sources import Constant
 
 _LN2 = math.log(2.0)
@@ -244,43 +243,43 @@ class Polygamma(Unary, cli=True):
 # builders
 # ---------------------------------------------------------------------------
 
-expm1 = _unary_builder(Expm1, """``exp(x) - 1`` (numpy.expm1), accurate for tiny ``x``.
+expm1 = unary_builder(Expm1, """``exp(x) - 1`` (numpy.expm1), accurate for tiny ``x``.
 
 ``expm1(1e-12)`` is ``1e-12 + 5e-25`` to full precision, where ``exp(x) - 1`` keeps only
 about 4 digits.""")
-log2 = _unary_builder(Log2, "Base-2 logarithm (numpy.log2); ``log2(8.0)`` is 3.")
-log10 = _unary_builder(Log10, "Base-10 logarithm (numpy.log10); ``log10(1000.0)`` is 3.")
-exp2 = _unary_builder(Exp2, "``2 ** x`` (numpy.exp2); ``exp2(3.0)`` is 8.")
-reciprocal = _unary_builder(Reciprocal, """``1 / x`` (numpy.reciprocal).
+log2 = unary_builder(Log2, "Base-2 logarithm (numpy.log2); ``log2(8.0)`` is 3.")
+log10 = unary_builder(Log10, "Base-10 logarithm (numpy.log10); ``log10(1000.0)`` is 3.")
+exp2 = unary_builder(Exp2, "``2 ** x`` (numpy.exp2); ``exp2(3.0)`` is 8.")
+reciprocal = unary_builder(Reciprocal, """``1 / x`` (numpy.reciprocal).
 
 As in numpy, integer inputs stay integers: ``reciprocal(2)`` is 0 and ``reciprocal(0)``
 is undefined; use ``1 / x`` (true division) for a float result.""")
-sinh = _unary_builder(Sinh, "Hyperbolic sine (numpy.sinh).")
-cosh = _unary_builder(Cosh, "Hyperbolic cosine (numpy.cosh).")
-arcsin = _unary_builder(Arcsin, """Inverse sine (numpy.arcsin), in [-pi/2, pi/2].
+sinh = unary_builder(Sinh, "Hyperbolic sine (numpy.sinh).")
+cosh = unary_builder(Cosh, "Hyperbolic cosine (numpy.cosh).")
+arcsin = unary_builder(Arcsin, """Inverse sine (numpy.arcsin), in [-pi/2, pi/2].
 
 NaN outside [-1, 1]; the derivative ``1/sqrt((1-x)(1+x))`` is infinite at +-1.""")
-arccos = _unary_builder(Arccos, """Inverse cosine (numpy.arccos), in [0, pi].
+arccos = unary_builder(Arccos, """Inverse cosine (numpy.arccos), in [0, pi].
 
 NaN outside [-1, 1]; the derivative ``-1/sqrt((1-x)(1+x))`` is infinite at +-1.""")
-arctan = _unary_builder(Arctan, "Inverse tangent (numpy.arctan), in (-pi/2, pi/2); "
+arctan = unary_builder(Arctan, "Inverse tangent (numpy.arctan), in (-pi/2, pi/2); "
                         "``arctan(1.0)`` is pi/4.")
-arcsinh = _unary_builder(Arcsinh, "Inverse hyperbolic sine (numpy.arcsinh).")
-arccosh = _unary_builder(Arccosh, """Inverse hyperbolic cosine (numpy.arccosh), for x >= 1.
+arcsinh = unary_builder(Arcsinh, "Inverse hyperbolic sine (numpy.arcsinh).")
+arccosh = unary_builder(Arccosh, """Inverse hyperbolic cosine (numpy.arccosh), for x >= 1.
 
 NaN below 1; the derivative ``1/sqrt((x-1)(x+1))`` is infinite at 1.""")
-arctanh = _unary_builder(Arctanh, """Inverse hyperbolic tangent (numpy.arctanh).
+arctanh = unary_builder(Arctanh, """Inverse hyperbolic tangent (numpy.arctanh).
 
 +-inf at +-1, NaN outside [-1, 1].""")
-erf = _unary_builder(Erf, """The error function (scipy.special.erf), ``2/sqrt(pi)`` times the
+erf = unary_builder(Erf, """The error function (scipy.special.erf), ``2/sqrt(pi)`` times the
 integral of ``exp(-t**2)`` from 0 to x; ``erf(0.0)`` is 0.""")
-erfc = _unary_builder(Erfc, """The complementary error function ``1 - erf(x)``
+erfc = unary_builder(Erfc, """The complementary error function ``1 - erf(x)``
 (scipy.special.erfc), accurate for large x: ``erfc(10.0)`` is 2.1e-45, not 0.""")
-gammaln = _unary_builder(Gammaln, """``log|gamma(x)|`` (scipy.special.gammaln), finite where gamma
+gammaln = unary_builder(Gammaln, """``log|gamma(x)|`` (scipy.special.gammaln), finite where gamma
 overflows: ``gammaln(200.0)`` is 857.9.
 
 +inf at 0 and the negative integers (poles); its derivative is ``digamma(x)``.""")
-digamma = _unary_builder(Digamma, """The digamma function ``gamma'(x)/gamma(x)``
+digamma = unary_builder(Digamma, """The digamma function ``gamma'(x)/gamma(x)``
 (scipy.special.digamma, alias psi); ``digamma(1.0)`` is minus Euler's constant.
 
 Infinite or NaN at 0 and the negative integers (poles); its derivative is
@@ -309,26 +308,16 @@ def polygamma(n: Any, x: Any) -> Node:
 def _polygamma_order(n: Any) -> int:
     """``n`` as a Python int if it holds a whole number >= 0, else a SymgraphError."""
     value = n
-    if isinstance(n, (bool, np.bool_)):
-        raise SymgraphError(f"polygamma: the order n must be a non-negative integer, got {n!r}")
     if isinstance(n, Node):
         if not (isinstance(n.op, Constant) and n.shape == ()):
-            raise SymgraphError("polygamma: the order n must be a number, not a computed node")
-        value = n.op.value
-    try:
-        return _non_negative(operator.index(value))
-    except TypeError:
-        pass
-    v = np.asarray(value)
-    if v.shape == () and v.dtype.kind == "f" and float(v).is_integer():
-        return _non_negative(int(v))
+            raise SymgraphError("polygamma: the order n must be a constant integer, not a node "
+                                "computed from variables")
+        value = np.asarray(n.op.value).item()
+    v = np.asarray(value) if isinstance(value, (int, float, np.number)) else None
+    if (v is not None and v.dtype.kind in "iuf" and np.isfinite(v) and float(v).is_integer()
+            and v >= 0):
+        return int(v)
     raise SymgraphError(f"polygamma: the order n must be a non-negative integer, got {value!r:.40}")
-
-
-def _non_negative(k: int) -> int:
-    if k < 0:
-        raise SymgraphError(f"polygamma: the order n must be a non-negative integer, got {k!r}")
-    return k
 
 
 __all__ = [
