@@ -202,8 +202,8 @@ class Digamma(Special, special="psi", sympy="digamma", cli=True):
 class Polygamma(Unary, cli=True):
     """The ``n``-th derivative of digamma, n >= 1, for float32/float64 inputs (the
     builder casts others), as ``(-1)**(n+1) n! zeta(n+1, x)``: what
-    ``scipy.special.polygamma`` computes, but keeping float32 and staying a ufunc
-    (dask arrays stay lazy)."""
+    ``scipy.special.polygamma`` computes, but keeping float32 (scipy's gives float64)
+    and in one ufunc call (dask arrays stay lazy; scipy's calls ``np.asarray``)."""
 
     param_types = {"n": INT}
     emit_inplace = False
