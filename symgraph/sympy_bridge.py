@@ -35,7 +35,8 @@ the expression apply elementwise, with numpy broadcasting), ``x[i, j]``
 (``IndexedBase``) and ``X[i, j]`` (``MatrixSymbol``) index the node called
 ``x``/``X``, numbers become weakly typed scalars (float32 nodes stay float32),
 and ``Add, Mul, Pow, exp, log, sin, cos, tan, tanh, sinh, cosh, Abs, sign, Max,
-Min, Piecewise`` and comparisons map to symgraph ops.  It takes sympy objects
+Min, Piecewise``, comparisons and every other function an op names (``asin, erf,
+loggamma, polygamma``, ...) map to symgraph ops.  It takes sympy objects
 and numbers only: a string is refused, never parsed (``sympy.sympify`` would
 ``eval`` it), so no text reaching ``from_sympy`` can run code.
 
@@ -62,7 +63,7 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 from .traversal import ancestors
 from .errors import MissingInputError, SymgraphError
 from .graph import Node, get_default_graph
-from .ops import elementwise as ew, shape as sh, sources
+from .ops import elementwise as ew, shape as sh, sources, transcendental
 from .ops.base import NO_SYMPY, as_nodes, builtin_ops
 from .structure import flatten
 
@@ -609,10 +610,10 @@ def _n_ary(fn: Callable) -> Callable:
     return lambda *xs: functools.reduce(fn, xs)
 
 
-#: sympy functions with no op of their own, written with other ops
+#: sympy functions translated by a builder, not one op instance: constants, and functions
+#: whose first argument is the op's parameter (``polygamma(n, x)``)
 _COMPOSED: dict[type, Callable] = {
-    sympy.sinh: lambda x: (ew.exp(x) - ew.exp(ew.negative(x))) / 2,
-    sympy.cosh: lambda x: (ew.exp(x) + ew.exp(ew.negative(x))) / 2,
+    sympy.polygamma: transcendental.polygamma,
     sympy.logic.boolalg.BooleanTrue: lambda: True,
     sympy.logic.boolalg.BooleanFalse: lambda: False,
 }

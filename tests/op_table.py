@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+import scipy.special
+from hypothesis import strategies as st
 
 import symgraph as sg
 import symgraph.ops
@@ -325,6 +327,43 @@ OPS: dict[str, Entry] = {
     }),
 
     # -- transcendental and special functions (symgraph/ops/transcendental.py) ----
+    "expm1": Entry(cases={"expm1": (sg.expm1, [normal(2, 3)]),
+                          "expm1_tiny": (sg.expm1, [1e-3 * normal(2, 3)])},
+                   gen=Unary(np.expm1, squash=3.0)),
+    "log2": Entry(cases={"log2": (sg.log2, [positive(2, 3)])}, gen=Unary(np.log2, "positive")),
+    "log10": Entry(cases={"log10": (sg.log10, [positive(2, 3)])}, gen=Unary(np.log10, "positive")),
+    "exp2": Entry(cases={"exp2": (sg.exp2, [normal(2, 3)])}, gen=Unary(np.exp2, squash=4.0)),
+    # a divisor-like pole at 0: graphgen's "positive" keeps inputs >= 0.1 (Unary has no
+    # "away from zero" domain; "kink" allows |x| = 1e-3, where 1/x leaves BOUND)
+    "reciprocal": Entry(cases={"reciprocal": (sg.reciprocal, [away_from_zero(2, 3)])},
+                        gen=Unary(np.reciprocal, "positive")),
+    "sinh": Entry(cases={"sinh": (sg.sinh, [normal(2, 3)])}, gen=Unary(np.sinh, squash=3.0)),
+    "cosh": Entry(cases={"cosh": (sg.cosh, [normal(2, 3)])}, gen=Unary(np.cosh, squash=3.0)),
+    "arcsin": Entry(cases={"arcsin": (sg.arcsin, [rng.uniform(-0.9, 0.9, (2, 3))])},
+                    gen=Unary(np.arcsin, "unit")),
+    "arccos": Entry(cases={"arccos": (sg.arccos, [rng.uniform(-0.9, 0.9, (2, 3))])},
+                    gen=Unary(np.arccos, "unit")),
+    "arctan": Entry(cases={"arctan": (sg.arctan, [2 * normal(2, 3)])}, gen=Unary(np.arctan)),
+    "arcsinh": Entry(cases={"arcsinh": (sg.arcsinh, [2 * normal(2, 3)])}, gen=Unary(np.arcsinh)),
+    "arccosh": Entry(cases={"arccosh": (sg.arccosh, [rng.uniform(1.1, 3.0, (2, 3))])},
+                     gen=Unary(np.arccosh, "above_one")),
+    "arctanh": Entry(cases={"arctanh": (sg.arctanh, [rng.uniform(-0.9, 0.9, (2, 3))])},
+                     gen=Unary(np.arctanh, "unit")),
+    "erf": Entry(cases={"erf": (sg.erf, [normal(2, 3)])}, gen=Unary(scipy.special.erf)),
+    "erfc": Entry(cases={"erfc": (sg.erfc, [normal(2, 3)]),
+                         "erfc_tail": (sg.erfc, [rng.uniform(3.0, 5.0, (4,))])},
+                  gen=Unary(scipy.special.erfc)),
+    "gammaln": Entry(cases={"gammaln": (sg.gammaln, [positive(2, 3)]),
+                            "gammaln_large": (sg.gammaln, [rng.uniform(20.0, 60.0, (4,))])},
+                     gen=Unary(scipy.special.gammaln, "positive")),
+    "digamma": Entry(cases={"digamma": (sg.digamma, [positive(2, 3)])},
+                     gen=Unary(scipy.special.digamma, "positive")),
+    "polygamma": Entry(cases={
+        "polygamma1": (lambda a: sg.polygamma(1, a), [positive(2, 3)]),
+        "polygamma3_broadcast": (lambda a, b: sg.polygamma(3, a + b), [positive(2, 1), positive(3)]),
+    }, gen=Draw(lambda x, n: scipy.special.polygamma(n, x), domain="positive",
+                params=lambda draw, x: {"n": draw(st.integers(1, 3))},
+                build=lambda x, n: sg.polygamma(n, x))),
     # (end of transcendental and special functions)
 
     # -- stable functions (symgraph/ops/stable.py) --------------------------------

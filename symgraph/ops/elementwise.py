@@ -535,7 +535,7 @@ class AddN(Elementwise):
 # builders
 # ---------------------------------------------------------------------------
 
-def _unary_builder(cls: type, doc: str) -> Callable[[Any], Node]:
+def unary_builder(cls: type, doc: str) -> Callable[[Any], Node]:
     """The builder of a parameterless unary op: named after the op, sharing one instance."""
     op = cls()
 
@@ -547,7 +547,7 @@ def _unary_builder(cls: type, doc: str) -> Callable[[Any], Node]:
     return _named(build, cls, doc)
 
 
-def _binary_builder(cls: type, doc: str) -> Callable[[Any, Any], Node]:
+def binary_builder(cls: type, doc: str) -> Callable[[Any, Any], Node]:
     """The builder of a parameterless broadcasting binary op (Python scalars typed weakly)."""
     op = cls()
 
@@ -565,35 +565,35 @@ def _named(build: Callable, cls: type, doc: str) -> Callable:
     return build
 
 
-add = _binary_builder(Add, "``a + b`` with numpy broadcasting.")
-subtract = _binary_builder(Subtract, "``a - b`` with numpy broadcasting.")
-multiply = _binary_builder(Multiply, "``a * b`` with numpy broadcasting.")
-divide = _binary_builder(Divide, "``a / b`` (true division) with numpy broadcasting.")
-power = _binary_builder(Power, "``a ** b``; negative and non-integer exponents allowed (numpy "
+add = binary_builder(Add, "``a + b`` with numpy broadcasting.")
+subtract = binary_builder(Subtract, "``a - b`` with numpy broadcasting.")
+multiply = binary_builder(Multiply, "``a * b`` with numpy broadcasting.")
+divide = binary_builder(Divide, "``a / b`` (true division) with numpy broadcasting.")
+power = binary_builder(Power, "``a ** b``; negative and non-integer exponents allowed (numpy "
                         "semantics).")
-maximum = _binary_builder(Maximum, "Elementwise maximum; the gradient is split evenly on ties.")
-minimum = _binary_builder(Minimum, "Elementwise minimum; the gradient is split evenly on ties.")
-equal = _binary_builder(Equal, "``a == b`` elementwise (boolean, no gradient).")
-not_equal = _binary_builder(NotEqual, "``a != b`` elementwise (boolean, no gradient).")
-less = _binary_builder(Less, "``a < b`` elementwise (boolean, no gradient).")
-less_equal = _binary_builder(LessEqual, "``a <= b`` elementwise (boolean, no gradient).")
-greater = _binary_builder(Greater, "``a > b`` elementwise (boolean, no gradient).")
-greater_equal = _binary_builder(GreaterEqual, "``a >= b`` elementwise (boolean, no gradient).")
+maximum = binary_builder(Maximum, "Elementwise maximum; the gradient is split evenly on ties.")
+minimum = binary_builder(Minimum, "Elementwise minimum; the gradient is split evenly on ties.")
+equal = binary_builder(Equal, "``a == b`` elementwise (boolean, no gradient).")
+not_equal = binary_builder(NotEqual, "``a != b`` elementwise (boolean, no gradient).")
+less = binary_builder(Less, "``a < b`` elementwise (boolean, no gradient).")
+less_equal = binary_builder(LessEqual, "``a <= b`` elementwise (boolean, no gradient).")
+greater = binary_builder(Greater, "``a > b`` elementwise (boolean, no gradient).")
+greater_equal = binary_builder(GreaterEqual, "``a >= b`` elementwise (boolean, no gradient).")
 
-negative = _unary_builder(Negative, "``-x``.")
-exp = _unary_builder(Exp, "``e ** x``.")
-log = _unary_builder(Log, "Natural logarithm.")
-log1p = _unary_builder(Log1p, "``log(1 + x)``, accurate for tiny ``x``.")
-sin = _unary_builder(Sin, "Sine.")
-cos = _unary_builder(Cos, "Cosine.")
-tan = _unary_builder(Tan, "Tangent.")
-tanh = _unary_builder(Tanh, "Hyperbolic tangent.")
-sigmoid = _unary_builder(Sigmoid, "Numerically stable logistic function ``1 / (1 + exp(-x))``.")
-relu = _unary_builder(Relu, "``max(x, 0)``; its derivative at 0 is taken as 0.")
-abs = _unary_builder(Abs, "``|x|``; its derivative at 0 is taken as 0.")  # noqa: A001 - numpy's name
-sqrt = _unary_builder(Sqrt, "Square root.")
-square = _unary_builder(Square, "``x ** 2``.")
-sign = _unary_builder(Sign, "-1, 0 or 1 by the sign of ``x`` (no gradient).")
+negative = unary_builder(Negative, "``-x``.")
+exp = unary_builder(Exp, "``e ** x``.")
+log = unary_builder(Log, "Natural logarithm.")
+log1p = unary_builder(Log1p, "``log(1 + x)``, accurate for tiny ``x``.")
+sin = unary_builder(Sin, "Sine.")
+cos = unary_builder(Cos, "Cosine.")
+tan = unary_builder(Tan, "Tangent.")
+tanh = unary_builder(Tanh, "Hyperbolic tangent.")
+sigmoid = unary_builder(Sigmoid, "Numerically stable logistic function ``1 / (1 + exp(-x))``.")
+relu = unary_builder(Relu, "``max(x, 0)``; its derivative at 0 is taken as 0.")
+abs = unary_builder(Abs, "``|x|``; its derivative at 0 is taken as 0.")  # noqa: A001 - numpy's name
+sqrt = unary_builder(Sqrt, "Square root.")
+square = unary_builder(Square, "``x ** 2``.")
+sign = unary_builder(Sign, "-1, 0 or 1 by the sign of ``x`` (no gradient).")
 
 _WHERE = Where()
 _ADDN = AddN()

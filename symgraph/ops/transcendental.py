@@ -1,7 +1,326 @@
 """Elementwise transcendental and special functions: exp/log variants, hyperbolic and
-inverse trigonometric functions, and scipy.special's erf, erfc, gammaln, digamma.
+inverse trigonometric functions, and scipy.special's erf, erfc, gammaln, digamma, polygamma.
+
+Each is one ``Unary`` op whose forward is the numpy (or scipy.special) ufunc, so
+dtypes follow numpy: float32 stays float32, integers become floats (float16 for the
+smallest ones with numpy's ufuncs; scipy.special has no float16 loops, so float64).
+Derivatives are written with symgraph ops, in forms that stay accurate where the
+naive one loses digits (``expm1' = expm1(x) + 1``, ``arccosh' = 1/sqrt((x-1)(x+1))``).
+
+scipy.special is imported on first use, not with symgraph: it costs about as much
+as importing symgraph itself.  Compiled code calls ``scipy.special.<name>`` and its
+source imports it.
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import math
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from ..errors import DTypeError, SymgraphError
+from ..graph import Node
+from .base import INT, as_node, make, ufunc_dtype
+from .elementwise import Unary, unary_builder, cast, exp, negative, sqrt, square
+from .sources import Constant
+
+_LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+#: polygamma(n, x) = (-1)**(n+1) n! zeta(n+1, x) needs n! as a float64: n <= 170
+MAX_POLYGAMMA_ORDER = 170
+
+
+def scipy_special() -> ModuleType:
+    """The ``scipy`` package with ``scipy.special`` loaded (imported on first use)."""
+    import scipy.special
+
+    return scipy
+
+
+def special_call(ctx: Any, name: str) -> str:
+    """``scipy.special.<name>`` for compiled code, importing scipy.special in its preamble."""
+    ctx.define("scipy", scipy_special(), "import scipy.special")
+    return f"scipy.special.{name}"
+
+
+# ---------------------------------------------------------------------------
+# exp and log variants
+# ---------------------------------------------------------------------------
+
+class Expm1(Unary, ufunc=np.expm1, cli=True):
+    """``exp(x) - 1``, accurate for tiny ``x`` where ``exp(x)`` rounds to 1."""
+
+    def deriv(self, x, out):
+        return out + 1  # exp(x), exactly: no second exp
+
+    def sympy_scalar(self, sp, x):
+        return sp.exp(x) - 1
+
+
+class Log2(Unary, ufunc=np.log2, cli=True):
+    def tangent(self, inputs, out, tangents):
+        return None if tangents[0] is None else tangents[0] / (inputs[0] * _LN2)
+
+    def sympy_scalar(self, sp, x):
+        return sp.log(x, 2)
+
+
+class Log10(Unary, ufunc=np.log10, cli=True):
+    def tangent(self, inputs, out, tangents):
+        return None if tangents[0] is None else tangents[0] / (inputs[0] * _LN10)
+
+    def sympy_scalar(self, sp, x):
+        return sp.log(x, 10)
+
+
+class Exp2(Unary, ufunc=np.exp2, cli=True):
+    def deriv(self, x, out):
+        return out * _LN2
+
+    def sympy_scalar(self, sp, x):
+        return sp.Integer(2) ** x
+
+
+class Reciprocal(Unary, ufunc=np.reciprocal, cli=True):
+    """``1 / x``; like numpy, integer inputs give integers (truncated: 1/2 is 0)."""
+
+    def deriv(self, x, out):
+        return negative(square(out))
+
+    def to_sympy(self, bridge, node, x):
+        if node.dtype.kind not in "fc":
+            raise SymgraphError(f"to_sympy: reciprocal of {node.inputs[0].dtype} truncates to "
+                                "an integer as numpy does; sympy's 1/x does not")
+        return bridge.elementwise(lambda v: 1 / v, node, x)
+
+
+# ---------------------------------------------------------------------------
+# hyperbolic and inverse trigonometric
+# ---------------------------------------------------------------------------
+
+class Sinh(Unary, ufunc=np.sinh, sympy="sinh", cli=True):
+    def deriv(self, x, out):
+        return cosh(x)
+
+
+class Cosh(Unary, ufunc=np.cosh, sympy="cosh", cli=True):
+    def deriv(self, x, out):
+        return sinh(x)
+
+
+def _one_minus_square(x: Node) -> Node:
+    """``1 - x**2`` as ``(1 - x)(1 + x)``: no cancellation near |x| = 1."""
+    return (1 - x) * (1 + x)
+
+
+class Arcsin(Unary, ufunc=np.arcsin, sympy="asin", cli=True):
+    def tangent(self, inputs, out, tangents):
+        t = tangents[0]
+        return None if t is None else t / sqrt(_one_minus_square(inputs[0]))
+
+
+class Arccos(Unary, ufunc=np.arccos, sympy="acos", cli=True):
+    def tangent(self, inputs, out, tangents):
+        t = tangents[0]
+        return None if t is None else negative(t) / sqrt(_one_minus_square(inputs[0]))
+
+
+class Arctan(Unary, ufunc=np.arctan, sympy="atan", cli=True):
+    def tangent(self, inputs, out, tangents):
+        t = tangents[0]
+        return None if t is None else t / (1 + square(inputs[0]))
+
+
+class Arcsinh(Unary, ufunc=np.arcsinh, sympy="asinh", cli=True):
+    def tangent(self, inputs, out, tangents):
+        t = tangents[0]
+        return None if t is None else t / sqrt(1 + square(inputs[0]))
+
+
+class Arccosh(Unary, ufunc=np.arccosh, sympy="acosh", cli=True):
+    def tangent(self, inputs, out, tangents):
+        t, x = tangents[0], inputs[0]
+        return None if t is None else t / sqrt((x - 1) * (x + 1))
+
+
+class Arctanh(Unary, ufunc=np.arctanh, sympy="atanh", cli=True):
+    def tangent(self, inputs, out, tangents):
+        t = tangents[0]
+        return None if t is None else t / _one_minus_square(inputs[0])
+
+
+# ---------------------------------------------------------------------------
+# scipy.special
+# ---------------------------------------------------------------------------
+
+class Special(Unary):
+    """A ufunc of scipy.special, looked up by ``special`` (its name there) when first used."""
+
+    abstract = True
+    #: the ufunc's name in scipy.special
+    special: str = ""
+
+    @property
+    def ufunc(self) -> np.ufunc:
+        return getattr(scipy_special().special, self.special)
+
+    def emit(self, out, ins, ctx):
+        fn = special_call(ctx, self.special)
+        return ctx.bind(f"{fn}({ins[0]}, out={ctx.into})") if ctx.into else f"{out} = {fn}({ins[0]})"
+
+
+class Erf(Special, special="erf", sympy="erf", cli=True):
+    def deriv(self, x, out):
+        return _TWO_OVER_SQRT_PI * exp(negative(square(x)))
+
+
+class Erfc(Special, special="erfc", sympy="erfc", cli=True):
+    """``1 - erf(x)``, accurate where erf(x) is close to 1."""
+
+    def deriv(self, x, out):
+        return -_TWO_OVER_SQRT_PI * exp(negative(square(x)))
+
+
+class Gammaln(Special, special="gammaln", sympy="loggamma", cli=True):
+    """``log|gamma(x)|``; sympy's ``loggamma`` is the same for x > 0 (complex where
+    gamma(x) < 0)."""
+
+    def deriv(self, x, out):
+        return digamma(x)
+
+
+class Digamma(Special, special="psi", sympy="digamma", cli=True):
+    """``gamma'(x) / gamma(x)`` (scipy's ``psi``)."""
+
+    def deriv(self, x, out):
+        return make(Polygamma(1), x)
+
+
+class Polygamma(Unary, cli=True):
+    """The ``n``-th derivative of digamma, n >= 1, for float32/float64 inputs (the
+    builder casts others), as ``(-1)**(n+1) n! zeta(n+1, x)``: what
+    ``scipy.special.polygamma`` computes, but keeping float32 (scipy's gives float64)
+    and in one ufunc call (dask arrays stay lazy; scipy's calls ``np.asarray``)."""
+
+    param_types = {"n": INT}
+    emit_inplace = False
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def infer(self, x):
+        if not 1 <= self.n <= MAX_POLYGAMMA_ORDER:
+            raise SymgraphError(f"polygamma: order n must be in 1..{MAX_POLYGAMMA_ORDER} "
+                                f"(n! overflows float64 beyond; n = 0 is digamma), got {self.n}")
+        if x.dtype not in (np.float32, np.float64):
+            raise DTypeError(f"polygamma: x must be float32 or float64, got {x.dtype} "
+                             "(sg.polygamma casts other real dtypes)")
+        return x.shape, x.dtype
+
+    def coefficient(self) -> float:
+        """``(-1)**(n+1) n!``, a Python float (so float32 inputs stay float32)."""
+        return (-1.0) ** (self.n + 1) * float(math.factorial(self.n))
+
+    def f(self, x):
+        return self.coefficient() * scipy_special().special.zeta(self.n + 1, x)
+
+    def emit(self, out, ins, ctx):
+        call = f"{special_call(ctx, 'zeta')}({self.n + 1}, {ins[0]})"
+        c = self.coefficient()
+        return f"{out} = {call}" if c == 1 else f"{out} = {c!r} * {call}"
+
+    def deriv(self, x, out):
+        return make(Polygamma(self.n + 1), x)
+
+    def sympy_scalar(self, sp, x):
+        return sp.polygamma(self.n, x)
+
+
+# ---------------------------------------------------------------------------
+# builders
+# ---------------------------------------------------------------------------
+
+expm1 = unary_builder(Expm1, """``exp(x) - 1`` (numpy.expm1), accurate for tiny ``x``.
+
+``expm1(1e-12)`` is ``1e-12 + 5e-25`` to full precision, where ``exp(x) - 1`` keeps only
+about 4 digits.""")
+log2 = unary_builder(Log2, "Base-2 logarithm (numpy.log2); ``log2(8.0)`` is 3.")
+log10 = unary_builder(Log10, "Base-10 logarithm (numpy.log10); ``log10(1000.0)`` is 3.")
+exp2 = unary_builder(Exp2, "``2 ** x`` (numpy.exp2); ``exp2(3.0)`` is 8.")
+reciprocal = unary_builder(Reciprocal, """``1 / x`` (numpy.reciprocal).
+
+As in numpy, integer inputs stay integers: ``reciprocal(2)`` is 0 and ``reciprocal(0)``
+is undefined; use ``1 / x`` (true division) for a float result.""")
+sinh = unary_builder(Sinh, "Hyperbolic sine (numpy.sinh).")
+cosh = unary_builder(Cosh, "Hyperbolic cosine (numpy.cosh).")
+arcsin = unary_builder(Arcsin, """Inverse sine (numpy.arcsin), in [-pi/2, pi/2].
+
+NaN outside [-1, 1]; the derivative ``1/sqrt((1-x)(1+x))`` is infinite at +-1.""")
+arccos = unary_builder(Arccos, """Inverse cosine (numpy.arccos), in [0, pi].
+
+NaN outside [-1, 1]; the derivative ``-1/sqrt((1-x)(1+x))`` is infinite at +-1.""")
+arctan = unary_builder(Arctan, "Inverse tangent (numpy.arctan), in (-pi/2, pi/2); "
+                        "``arctan(1.0)`` is pi/4.")
+arcsinh = unary_builder(Arcsinh, "Inverse hyperbolic sine (numpy.arcsinh).")
+arccosh = unary_builder(Arccosh, """Inverse hyperbolic cosine (numpy.arccosh), for x >= 1.
+
+NaN below 1; the derivative ``1/sqrt((x-1)(x+1))`` is infinite at 1.""")
+arctanh = unary_builder(Arctanh, """Inverse hyperbolic tangent (numpy.arctanh).
+
++-inf at +-1, NaN outside [-1, 1].""")
+erf = unary_builder(Erf, """The error function (scipy.special.erf), ``2/sqrt(pi)`` times the
+integral of ``exp(-t**2)`` from 0 to x; ``erf(0.0)`` is 0.""")
+erfc = unary_builder(Erfc, """The complementary error function ``1 - erf(x)``
+(scipy.special.erfc), accurate for large x: ``erfc(10.0)`` is 2.1e-45, not 0.""")
+gammaln = unary_builder(Gammaln, """``log|gamma(x)|`` (scipy.special.gammaln), finite where gamma
+overflows: ``gammaln(200.0)`` is 857.9.
+
++inf at 0 and the negative integers (poles); its derivative is ``digamma(x)``.""")
+digamma = unary_builder(Digamma, """The digamma function ``gamma'(x)/gamma(x)``
+(scipy.special.digamma, alias psi); ``digamma(1.0)`` is minus Euler's constant.
+
+Infinite or NaN at 0 and the negative integers (poles); its derivative is
+``polygamma(1, x)``.""")
+
+
+def polygamma(n: Any, x: Any) -> Node:
+    """The ``n``-th derivative of digamma (scipy.special.polygamma(n, x)).
+
+    ``n`` is a non-negative integer (a whole float, or a scalar constant node holding
+    one, as the command line passes literals, is accepted); ``polygamma(0, x)`` is
+    ``digamma(x)`` and ``polygamma(1, x)`` the trigamma function; n is at most 170
+    (n! overflows float64 beyond).  float32 stays float32 (scipy's own polygamma
+    returns float64); integers become float64.  Example: ``polygamma(1, 1.0)`` is
+    ``pi**2 / 6``.
+    """
+    k = _polygamma_order(n)
+    x = as_node(x)
+    if k == 0:
+        return digamma(x)
+    if x.dtype not in (np.float32, np.float64):
+        x = cast(x, ufunc_dtype(scipy_special().special.psi, x.dtype))
+    return make(Polygamma(k), x)
+
+
+def _polygamma_order(n: Any) -> int:
+    """``n`` as a Python int if it holds a whole number >= 0, else a SymgraphError."""
+    value = n
+    if isinstance(n, Node):
+        if not (isinstance(n.op, Constant) and n.shape == ()):
+            raise SymgraphError("polygamma: the order n must be a constant integer, not a node "
+                                "computed from variables")
+        value = np.asarray(n.op.value).item()
+    v = np.asarray(value) if isinstance(value, (int, float, np.number)) else None
+    if (v is not None and v.dtype.kind in "iuf" and np.isfinite(v) and float(v).is_integer()
+            and v >= 0):
+        return int(v)
+    raise SymgraphError(f"polygamma: the order n must be a non-negative integer, got {value!r:.40}")
+
+
+__all__ = [
+    "expm1", "log2", "log10", "exp2", "reciprocal", "sinh", "cosh", "arcsin", "arccos", "arctan",
+    "arcsinh", "arccosh", "arctanh", "erf", "erfc", "gammaln", "digamma", "polygamma",
+]
