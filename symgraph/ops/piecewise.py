@@ -2,8 +2,9 @@
 (numpy/JAX conventions at ties and steps, stated per op).
 
 Steps (floor, ceil, round) have a zero derivative wherever they have one, so
-they are ``differentiable = False``: gradients through them are zeros, not an
-error (JAX's ``defjvp_zero``).  Selections (clip, fmax, fmin) send the
+they are ``differentiable = False``: no gradient flows through them, and a
+gradient asked for through them is zeros, not an error (JAX's ``defjvp_zero``,
+which also gives 0 at the steps themselves).  Selections (clip, fmax, fmin) send the
 gradient to the input they pick, split evenly between tied inputs, as
 ``sg.maximum`` does; clip is exactly JAX's ``minimum(a_max, maximum(a_min, x))``.
 """
@@ -111,8 +112,9 @@ _FLOOR, _CEIL = Floor(), Ceil()
 
 
 def floor(x: Any) -> Node:
-    """The largest integer ``<= x`` elementwise (``np.floor``: integer inputs keep their dtype).
-    Its derivative is 0 (JAX's convention, also at the steps): gradients flow as zeros."""
+    """The largest integer ``<= x`` elementwise, in ``np.floor``'s dtype (numpy 2.3+ keeps
+    integer dtypes).  Its derivative is 0, also at the steps (JAX's convention): no gradient
+    flows through it, and asking for one gives zeros, not an error."""
     return make(_FLOOR, x)
 
 
