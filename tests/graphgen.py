@@ -603,8 +603,11 @@ def gen_shape(draw, prog: Program, kind: str) -> None:
         prog.add(kind, [a], {"shape": _shrunk(draw, shape)})
     elif kind == "scatter_add":  # getitem's adjoint, applied as an op: the value at an index of zeros
         target = draw(shapes)
-        index = normalize_index(_index(draw, prog, target), target)
-        selected = np.zeros(target)[index].shape
+        try:  # an Ellipsis drawn before an int can move it onto a shorter axis, as for getitem
+            index = normalize_index(_index(draw, prog, target), target)
+            selected = np.zeros(target)[index].shape
+        except IndexError:
+            return
         g = _operand(draw, prog, selected, literal_ok=False, exact=True)
         if g is not None:
             prog.add(kind, [g], {"index": index, "shape": target})

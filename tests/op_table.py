@@ -367,9 +367,60 @@ OPS: dict[str, Entry] = {
     # (end of transcendental and special functions)
 
     # -- stable functions (symgraph/ops/stable.py) --------------------------------
+    # every case also far out, where the composed formulas overflow or cancel
+    "softplus": Entry(cases={
+        "softplus": (sg.softplus, [normal(2, 3) * 3]),
+        "softplus_far": (sg.softplus, [np.array([-40.0, -25.0, 20.0, 45.0])]),
+    }, gen=Unary(lambda x: np.logaddexp(0, x))),
+    "log_sigmoid": Entry(cases={
+        "log_sigmoid": (sg.log_sigmoid, [normal(2, 3) * 3]),
+        "log_sigmoid_far": (sg.log_sigmoid, [np.array([-45.0, -20.0, 25.0, 40.0])]),
+    }, gen=Unary(lambda x: -np.logaddexp(0, -x))),
+    "logaddexp": Entry(cases={
+        "logaddexp": (sg.logaddexp, [normal(3, 4), normal(4)]),
+        "logaddexp_far": (sg.logaddexp, [np.array([20.0, -25.0, 35.0]), np.array([0.5, 1.0, -10.0])]),
+        "logaddexp_python": (lambda a: sg.logaddexp(1.5, a), [normal(3)]),
+    }, gen=Binary(np.logaddexp)),
+    "logaddexp2": Entry(cases={
+        "logaddexp2": (sg.logaddexp2, [normal(2, 3), normal(2, 1) * 4]),
+    }, gen=Binary(np.logaddexp2)),
+    "xlogy": Entry(cases={
+        "xlogy": (sg.xlogy, [normal(2, 3), positive(3)]),
+        "xlogy_zero_x": (sg.xlogy, [np.array([0.0, 1.5, -0.5, 0.0]), positive(4)]),
+    }, gen=Binary(lambda x, y: x * np.log(y), "positive_b")),
+    "hypot": Entry(cases={
+        "hypot": (sg.hypot, [normal(3, 4), away_from_zero(4)]),
+    }, gen=Binary(np.hypot, "positive_b")),
+    "arctan2": Entry(cases={  # every quadrant, away from the cut at a == 0 > b
+        "arctan2": (sg.arctan2, [away_from_zero(3, 4), away_from_zero(3, 4)]),
+        "arctan2_broadcast": (lambda a, b: sg.arctan2(a, b), [away_from_zero(2, 3), positive(3)]),
+    }, gen=Binary(np.arctan2, "positive_b")),
     # (end of stable functions)
 
     # -- piecewise functions (symgraph/ops/piecewise.py) --------------------------
+    # inputs at fixed points well away from every step, bound and tie
+    "floor": Entry(cases={"floor": (lambda a: sg.floor(a) * a, [OFF_INTEGER])},
+                   gen=Unary(np.floor, "off_integer")),
+    "ceil": Entry(cases={"ceil": (lambda a, b: sg.ceil(a) * b + a, [OFF_INTEGER, normal(3)])},
+                  gen=Unary(np.ceil, "off_integer")),
+    "round": Entry(cases={
+        "round": (lambda a: sg.round(a) * a, [OFF_INTEGER]),
+        "round_decimals": (lambda a: sg.round(a, 1) * a + sg.round(a, -1) * a,
+                           [np.array([[-1.23, 0.31, 2.77], [14.02, -6.11, 0.49]])]),
+    }, gen=Draw(np.round, params=__import__("piecewise_draws").round_params)),
+    "mod": Entry(cases={
+        "mod": (sg.mod, [np.array([[-3.7, 2.2, 5.3], [0.4, -1.1, 7.9]]), np.array([1.5, -0.7, 2.3])]),
+        "mod_python": (lambda a: sg.mod(a, 2.5), [np.array([[-3.7, 2.2, 5.3], [0.4, -1.1, 7.9]])]),
+    }, gen=Binary(np.mod, "mod")),
+    "fmax": Entry(cases={"fmax": (sg.fmax, apart((3, 4), (4,)))}, gen=Binary(np.fmax, "ties")),
+    "fmin": Entry(cases={"fmin": (sg.fmin, apart((2, 3), (2, 1)))}, gen=Binary(np.fmin, "ties")),
+    "clip": Entry(cases={  # x, bounds as numbers, None, nodes broadcasting; a_min > a_max in row 3
+        "clip_numbers": (lambda a: sg.clip(a, -0.5, 0.8), [np.linspace(-2, 2, 12).reshape(3, 4) + 0.013]),
+        "clip_min_only": (lambda a: sg.clip(a, -0.5, None), [np.linspace(-2, 2, 6) + 0.013]),
+        "clip_max_only": (lambda a: sg.clip(a, None, 0.8), [np.linspace(-2, 2, 6) + 0.013]),
+        "clip_nodes": (sg.clip, [np.linspace(-2, 2, 12).reshape(3, 4) + 0.013,
+                                 np.array([-0.7, -1.1, 0.1, -0.3]), np.array([[0.6], [1.2], [-0.05]])]),
+    }, gen=Draw(**__import__("piecewise_draws").CLIP)),
     # (end of piecewise functions)
 
     # -- reductions: prod, var, std, argmax, argmin (symgraph/ops/reduce.py) ------
