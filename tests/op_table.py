@@ -33,6 +33,7 @@ import numpy as np
 import scipy.special
 from hypothesis import strategies as st
 
+import contract_cases
 import symgraph as sg
 import symgraph.ops
 from symgraph.ops.shape import ScatterAdd
@@ -433,6 +434,42 @@ OPS: dict[str, Entry] = {
     # (end of norms)
 
     # -- contractions (symgraph/ops/contract.py) ----------------------------------
+    "einsum": Entry(cases={
+        "einsum_matmul": (lambda a, b: sg.einsum("ij,jk->ik", a, b), [normal(2, 3), normal(3, 4)]),
+        "einsum_diagonal": (lambda a: sg.einsum("ii->i", a), [normal(3, 3)]),
+        "einsum_trace": (lambda a: sg.einsum("ii", a), [normal(3, 3)]),
+        "einsum_diagonal_3": (lambda a: sg.einsum("iii->i", a), [normal(3, 3, 3)]),
+        "einsum_diagonal_summed": (lambda a: sg.einsum("iij->j", a), [normal(3, 3, 2)]),
+        "einsum_diagonal_times": (lambda a, b: sg.einsum("ijj,jk->ik", a, b),
+                                  [normal(2, 3, 3), normal(3, 4)]),
+        "einsum_batch_broadcast": (lambda a, b: sg.einsum("...ij,...jk->...ik", a, b),
+                                   [normal(2, 1, 3, 4), normal(5, 4, 2)]),
+        "einsum_size1_broadcast": (lambda a, b: sg.einsum("ij,ij->ij", a, b),
+                                   [normal(1, 3), normal(4, 3)]),
+        "einsum_ellipsis_sum": (lambda a: sg.einsum("i...->...", a), [normal(3, 2, 2)]),
+        "einsum_vdot": (lambda a, b: sg.einsum("i,i->", a, b), [normal(4), normal(4)]),
+        "einsum_sum_all": (lambda a: sg.einsum("ij->", a), [normal(2, 3)]),
+        "einsum_transpose": (lambda a: sg.einsum("ijk->kji", a), [normal(2, 3, 4)]),
+        "einsum_implicit": (lambda a, b: sg.einsum("jB,iB", a, b), [normal(2, 3), normal(4, 3)]),
+        "einsum_only_in_one": (lambda a, b: sg.einsum("ij,k->ik", a, b), [normal(2, 3), normal(4)]),
+        "einsum_three": (lambda a, b, c: sg.einsum("ij,jk,kl->il", a, b, c),
+                         [normal(2, 3), normal(3, 4), normal(4, 2)]),
+        "einsum_shared_by_three": (lambda a, b, c: sg.einsum("ij,ik,il->jkl", a, b, c),
+                                   [normal(3, 2), normal(3, 2), normal(3, 4)]),
+        "einsum_scalars": (lambda a, b: sg.einsum(",->", a, b), [normal(), normal()]),
+        "einsum_scalar_vector": (lambda a, b: sg.einsum(",i->i", a, b), [normal(), normal(3)]),
+        "einsum_same_operand": (lambda a: sg.einsum("ij,ij->", a, a), [normal(2, 3)]),
+        "einsum_sublists": (lambda a, b: sg.einsum(a, [0, 1], b, [1, 2], [0, 2]),
+                            [normal(2, 3), normal(3, 2)]),
+        "tensordot_2": (lambda a, b: sg.tensordot(a, b), [normal(2, 3, 4), normal(3, 4, 2)]),
+        "tensordot_pairs": (lambda a, b: sg.tensordot(a, b, ([0, 2], [2, 0])),
+                            [normal(2, 3, 4), normal(4, 2, 2)]),
+        "outer": (lambda a, b: sg.outer(a, b), [normal(2, 2), normal(3)]),
+        "inner_nd": (lambda a, b: sg.inner(a, b), [normal(2, 3), normal(2, 2, 3)]),
+        "kron": (lambda a, b: sg.kron(a, b), [normal(2, 3), normal(3)]),
+        "dot_nd": (lambda a, b: sg.dot(a, b), [normal(2, 3), normal(2, 3, 2)]),
+    }, gen=Draw(contract_cases.ref, params=contract_cases.params, operands=contract_cases.operands,
+                build=contract_cases.build)),
     # (end of contractions)
 
     # -- rearranging (symgraph/ops/rearrange.py) ----------------------------------

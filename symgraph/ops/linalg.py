@@ -78,15 +78,4 @@ def matmul(a, b) -> Node:
     return apply(MatMul(), [a, b])
 
 
-def dot(a, b) -> Node:
-    """``np.dot`` for scalars, vectors and matrices (and N-D @ 1-D)."""
-    a, b = as_nodes(a, b)
-    if a.ndim == 0 or b.ndim == 0:
-        return a * b
-    if b.ndim > 2 or (a.ndim > 2 and b.ndim != 1):
-        raise ShapeError(f"dot: shapes {a.shape} and {b.shape}: N-D dot products are not "
-                         "supported; use matmul (batched) or sum of products")
-    return matmul(a, b)
-
-
-__all__ = ["matmul", "dot"]
+__all__ = ["matmul"]
