@@ -21,12 +21,12 @@ import math
 from typing import Any, Callable
 
 import numpy as np
-import scipy.special
 
 from ..errors import DTypeError
 from ..graph import Node
 from .base import make
 from .elementwise import Binary, Unary, equal, exp, log, where
+from .transcendental import scipy_special, special_call
 
 __all__ = ["softplus", "log_sigmoid", "logaddexp", "logaddexp2", "xlogy", "hypot", "arctan2"]
 
@@ -171,7 +171,7 @@ class LogAddExp2(Binary, ufunc=np.logaddexp2, commutative=True, cli=True):
         return sp.log(2 ** a + 2 ** b) / sp.log(2)
 
 
-class Xlogy(Binary, ufunc=scipy.special.xlogy, cli=True):
+class Xlogy(Binary, cli=True):
     """``x * log(y)``, 0 where ``x == 0`` (unless ``y`` is NaN): scipy.special.xlogy.
 
     Partials (JAX's ``xlogy`` rule): ``log(y)`` in ``x``, also at ``x == 0``, where
@@ -181,8 +181,12 @@ class Xlogy(Binary, ufunc=scipy.special.xlogy, cli=True):
     ``y``, so 0 is the true partial there.
     """
 
+    @property
+    def ufunc(self) -> np.ufunc:  # scipy.special loads on first use, not with symgraph
+        return scipy_special().special.xlogy
+
     def emit(self, out, ins, ctx):
-        fn = ctx.define("xlogy", scipy.special.xlogy, "from scipy.special import xlogy")
+        fn = special_call(ctx, "xlogy")
         if ctx.into:
             return ctx.bind(f"{fn}({ins[0]}, {ins[1]}, out={ctx.into})")
         return f"{out} = {fn}({ins[0]}, {ins[1]})"
