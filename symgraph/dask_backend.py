@@ -229,3 +229,25 @@ def take_labels(logp: Any, labels: Any) -> da.Array:
     ind = tuple(range(logp.ndim))
     return da.blockwise(kernels.take_labels, ind[:-1], logp, ind, labels, ind[:-1],
                         dtype=logp.dtype, concatenate=True)
+
+
+# ---------------------------------------------------------------------------
+# functions of whole matrices (np.linalg)
+# ---------------------------------------------------------------------------
+
+@register(FAMILY, "map_matrices")
+def map_matrices(x: da.Array, fn: Any, tail: tuple[int, ...], dtype: Any) -> da.Array:
+    """``fn`` (numpy, over stacks of matrices) on each block of whole matrices: ``(..., *tail)``.
+
+    The matrix axes (the last two) become one chunk each, the batch axes keep
+    theirs, so every task holds whole matrices and the result is numpy's
+    (``da.linalg.svd``, say, takes one tall-and-skinny matrix and picks its own
+    signs).
+    """
+    x = x.rechunk({x.ndim - 2: -1, x.ndim - 1: -1})
+    batch = x.ndim - 2
+    chunks = x.chunks[:batch] + tuple((n,) for n in tail)
+    ndim = batch + len(tail)
+    return x.map_blocks(fn, chunks=chunks, dtype=dtype, meta=np.empty((0,) * ndim, dtype),
+                        drop_axis=list(range(ndim, x.ndim)),
+                        new_axis=list(range(x.ndim, ndim)) or None)

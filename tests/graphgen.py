@@ -488,7 +488,7 @@ def gen_reduce(draw, prog: Program, kind: str) -> None:
     v = prog.values[a]
     axis = _axes(draw, v.ndim)
     keepdims = draw(st.booleans())
-    if kind in ("max", "min") and v.ndim:
+    if kind in ("max", "min") and v.ndim and v.size:  # an empty max is refused by prog.add
         axes = tuple(range(v.ndim)) if axis is None else tuple(
             x % v.ndim for x in ([axis] if isinstance(axis, int) else axis))
         moved = np.moveaxis(v, axes, tuple(range(-len(axes), 0))).reshape(

@@ -34,6 +34,7 @@ import scipy.special
 from hypothesis import strategies as st
 
 import contract_cases
+import svd_cases
 import symgraph as sg
 import symgraph.ops
 from symgraph.ops.shape import ScatterAdd
@@ -485,6 +486,24 @@ OPS: dict[str, Entry] = {
     # (end of sorting)
 
     # -- decompositions (symgraph/ops/linalg.py) ----------------------------------
+    "svd": Entry(
+        no_builder="sg.svdvals builds the s part, symgraph.ops.linalg.svd_factors all three "
+                   "(a public sg.linalg.svd is for a later issue)",
+        cases={
+            "svdvals_tall": (sg.svdvals, [svd_cases.separated(4, 3)]),
+            "svdvals_wide_batched": (sg.svdvals, [svd_cases.separated(2, 3, 5)]),
+            "svdvals_nuclear_norm": (lambda a: sg.sum(sg.svdvals(a)), [svd_cases.separated(3, 3)]),
+            # u and vh only through functions that a sign flip of a singular pair cannot change
+            "svd_u_squared_tall": (lambda a: svd_cases.invariant(a, "u"), [svd_cases.separated(4, 3)]),
+            "svd_u_squared_wide": (lambda a: svd_cases.invariant(a, "u"), [svd_cases.separated(3, 4)]),
+            "svd_vh_squared_tall": (lambda a: svd_cases.invariant(a, "vh"),
+                                    [svd_cases.separated(4, 2)]),
+            "svd_vh_squared_wide_batched": (lambda a: svd_cases.invariant(a, "vh"),
+                                            [svd_cases.separated(2, 2, 4)]),
+            "svd_projection_tall": (svd_cases.u_projection, [svd_cases.separated(5, 3)]),
+            "svd_reconstruct_batched": (svd_cases.reconstruct, [svd_cases.separated(2, 3, 3)]),
+        },
+        gen=Draw(svd_cases.np_invariant, params=svd_cases.params, build=svd_cases.invariant)),
     # (end of decompositions)
 }
 

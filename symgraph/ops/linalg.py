@@ -1,13 +1,20 @@
-"""Matrix products with numpy semantics: vectors, matrices and broadcast batches."""
+"""Linear algebra with numpy semantics: matrix products (vectors, matrices, broadcast batches)
+and the singular value decomposition."""
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 import numpy as np
 
-from ..errors import ShapeError
+from .. import backend
+from ..errors import BackendError, DTypeError, ShapeError
 from ..graph import Node, apply
-from .base import Op, as_nodes, broadcast_shapes, ufunc_dtype
+from .base import NO_SYMPY, Op, as_node, as_nodes, broadcast_shapes, one_of, ufunc_dtype
+from .reduce import sum as sum_
 from .shape import reshape, sum_to, swap_last
+from .sources import constant
 
 
 class MatMul(Op):
@@ -78,4 +85,194 @@ def matmul(a, b) -> Node:
     return apply(MatMul(), [a, b])
 
 
-__all__ = ["matmul"]
+
+
+
+# ---------------------------------------------------------------------------
+# decompositions: the singular value decomposition
+# ---------------------------------------------------------------------------
+
+#: The parts of the reduced SVD ``a = u @ (s[..., None] * vh)`` each ``Svd`` node computes.
+SVD_PARTS = ("u", "s", "vh")
+
+
+def svd_dtype(dtype: np.dtype) -> np.dtype:
+    """numpy's result dtype for the SVD of ``dtype``: float32/float64 kept, integers to float64.
+
+    Complex inputs are refused: the derivative rules here are the real ones.
+    float16 and long double are refused as ``np.linalg`` itself refuses them.
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind in "biu":
+        return np.dtype(np.float64)
+    if dtype in (np.dtype(np.float32), np.dtype(np.float64)):
+        return dtype
+    raise DTypeError(f"svd: dtype {dtype} is not supported (float32, float64, integers or bool; "
+                     "complex matrices have no derivative rules here, and np.linalg has no "
+                     "float16 or long double)")
+
+
+def svd_part(a: np.ndarray, part: str) -> np.ndarray:
+    """One part of numpy's reduced SVD of a stack of matrices (``s`` alone skips u and vh)."""
+    if part == "s":
+        return np.linalg.svd(a, compute_uv=False)
+    u, _, vh = np.linalg.svd(a, full_matrices=False)
+    return u if part == "u" else vh
+
+
+class Svd(Op):
+    """One part of the reduced SVD ``a = u @ (s[..., None] * vh)`` of matrices ``(..., m, n)``.
+
+    ``part`` is ``"u"`` (``(..., m, k)``), ``"s"`` (``(..., k)``, descending)
+    or ``"vh"`` (``(..., k, n)``), ``k = min(m, n)``: exactly what
+    ``np.linalg.svd(a, full_matrices=False)`` returns (``s`` by
+    ``compute_uv=False``).  A node has one output, so the factorization is three
+    ops; each recomputes the SVD (compiled code too), and the gradients of the
+    three parts add up in the usual way.
+
+    Derivatives are the real ones, to any order (rules written with symgraph
+    ops): forward mode is JAX's ``_svd_jvp_rule``, reverse mode Townsend's
+    "Differentiating the Singular Value Decomposition" (2016), one term per
+    part.  Gauge: a column of u and the same row of vh may flip sign together
+    (LAPACK picks one sign; it stays put under small changes of ``a``), so the
+    functions worth differentiating are invariant under those flips: functions
+    of s, ``u @ (s[..., None] * vh)``, ``u @ u.T``, ``u * u``...
+
+    Degenerate matrices: the rules divide by ``s_j**2 - s_i**2`` (i != j) and,
+    for u of a tall or vh of a wide matrix, by ``s``.  At repeated singular
+    values u and vh are not differentiable (nor s at a crossing) and the rules
+    give inf/nan; likewise u (tall) and vh (wide) at a zero singular value.
+    The first derivative of s, ``u diag(g) vh``, needs neither division.
+    """
+
+    name = "svd"
+    param_types = {"part": one_of(*SVD_PARTS)}
+    #: sympy's ``Matrix.singular_values`` is symbolic roots, not ordered or sign-fixed like LAPACK
+    to_sympy = NO_SYMPY
+
+    def __init__(self, part: str) -> None:
+        self.part = part
+
+    def infer(self, x):
+        if x.ndim < 2:
+            raise ShapeError(f"svd: input must be a matrix or a stack of matrices (..., M, N), "
+                             f"got shape {x.shape}")
+        return x.shape[:-2] + self.tail(*x.shape[-2:]), svd_dtype(x.dtype)
+
+    def tail(self, m: int, n: int) -> tuple[int, ...]:
+        """The shape this part takes for one ``m x n`` matrix."""
+        k = min(m, n)
+        return {"u": (m, k), "s": (k,), "vh": (k, n)}[self.part]
+
+    def f(self, x):
+        if not backend.is_foreign(x):
+            return svd_part(x, self.part)
+        # other array families: whole matrices at a time, e.g. per block of a dask array
+        impl = backend.kernel(backend.family_of(x), "map_matrices")
+        if impl is not None:
+            return impl(x, functools.partial(svd_part, part=self.part), self.tail(*x.shape[-2:]),
+                        svd_dtype(x.dtype))
+        try:  # families whose np.linalg.svd takes stacks of matrices (CuPy) run the numpy code
+            return svd_part(x, self.part)
+        except (TypeError, ValueError, NotImplementedError) as e:
+            raise BackendError(f"svd has no implementation for {backend.type_name(x)} arrays of "
+                               f"shape {x.shape}: {e}") from None
+
+    def emit(self, out, ins, ctx):
+        if self.part == "s":
+            return f"{out} = np.linalg.svd({ins[0]}, compute_uv=False)"
+        return f"{out} = np.linalg.svd({ins[0]}, full_matrices=False)[{SVD_PARTS.index(self.part)}]"
+
+    def jvp(self, inputs, out, tangents):
+        (x,), (dx,) = inputs, tangents
+        if dx is None:
+            return None
+        u, s, vh = svd_factors(x)
+        v = swap_last(vh)
+        dxv = matmul(dx, v)  # (..., m, k)
+        if self.part == "s":  # diag(u^T dx v)
+            return sum_(u * dxv, axis=-2)
+        m, n = x.shape[-2:]
+        dp = matmul(swap_last(u), dxv)  # u^T dx v, (..., k, k)
+        f = _inverse_gaps(s)
+        if self.part == "u":
+            du = matmul(u, f * (dp * _row(s) + _col(s) * swap_last(dp)))
+            if m > n:  # the part of dx v outside the span of u
+                du = du + (dxv - matmul(u, dp)) / _row(s)
+            return du
+        dv = matmul(v, f * (_col(s) * dp + swap_last(dp) * _row(s)))
+        if n > m:  # the part of dx^T u outside the span of v
+            dxtu = matmul(swap_last(dx), u)
+            dv = dv + (dxtu - matmul(v, swap_last(dp))) / _row(s)
+        return swap_last(dv)
+
+    def bprop(self, inputs, out, g, needs):
+        (x,) = inputs
+        u, s, vh = svd_factors(x)
+        m, n = x.shape[-2:]
+        if self.part == "s":  # u diag(g) vh
+            return [matmul(u * _row(g), vh)]
+        f = _inverse_gaps(s)
+        if self.part == "u":
+            utg = matmul(swap_last(u), g)
+            inner = matmul(u, f * (utg - swap_last(utg)) * _row(s))
+            if m > n:  # (I - u u^T) g s^-1
+                inner = inner + (g - matmul(u, utg)) / _row(s)
+            return [matmul(inner, vh)]
+        vgt = matmul(vh, swap_last(g))  # v^T gv, with gv = g^T the cotangent of v
+        inner = _col(s) * (f * (vgt - swap_last(vgt)))
+        if n > m:  # s^-1 gv^T (I - v v^T)
+            return [matmul(u, matmul(inner, vh) + (g - matmul(swap_last(vgt), vh)) / _col(s))]
+        return [matmul(u, matmul(inner, vh))]
+
+
+def _row(s: Node) -> Node:
+    """``s (..., k)`` as ``(..., 1, k)``: scales the columns of a matrix."""
+    return reshape(s, s.shape[:-1] + (1, s.shape[-1]))
+
+
+def _col(s: Node) -> Node:
+    """``s (..., k)`` as ``(..., k, 1)``: scales the rows of a matrix."""
+    return reshape(s, s.shape + (1,))
+
+
+def _inverse_gaps(s: Node) -> Node:
+    """``F[..., i, j] = 1 / (s_j**2 - s_i**2)`` off the diagonal, 0 on it (finite there)."""
+    k = s.shape[-1]
+    eye = constant(np.eye(k, dtype=s.dtype), graph=s.graph)
+    off = constant(1 - np.eye(k, dtype=s.dtype), graph=s.graph)
+    s2 = s * s
+    return off / (_row(s2) - _col(s2) + eye)
+
+
+def _svd_input(a: Any, what: str) -> Node:
+    x = as_node(a)
+    if x.ndim < 2:
+        raise ShapeError(f"{what}: input must be a matrix or a stack of matrices (..., M, N), "
+                         f"got shape {x.shape}")
+    return x
+
+
+def svdvals(a: Any) -> Node:
+    """``np.linalg.svdvals(a)``: the singular values of ``a (..., M, N)``, descending, ``(..., K)``.
+
+    ``K = min(M, N)``; computed as ``np.linalg.svd(a, compute_uv=False)``.
+    Differentiable to any order where the singular values are distinct and
+    non-zero (the first derivative also at ties: it is ``u @ diag(g) @ vh``).
+    Example: ``sg.sum(sg.svdvals(a))`` is the nuclear norm of ``a``.
+    """
+    return apply(Svd("s"), [_svd_input(a, "svdvals")])
+
+
+def svd_factors(a: Any) -> tuple[Node, Node, Node]:
+    """``np.linalg.svd(a, full_matrices=False)`` as three nodes ``(u, s, vh)`` (see ``Svd``).
+
+    Only functions invariant under flipping the sign of a column of u and the
+    same row of vh together are well defined (and differentiable).  ``s`` is
+    ``svdvals(a)``, which may differ from numpy's ``svd(a)[1]`` in the last bit.
+    """
+    x = _svd_input(a, "svd")
+    return apply(Svd("u"), [x]), apply(Svd("s"), [x]), apply(Svd("vh"), [x])
+
+
+__all__ = ["matmul", "svdvals"]

@@ -143,8 +143,9 @@ class _Extremum(Weighted):
         return np.dtype(dtype)
 
     def infer(self, x):
-        if x.size == 0 and self.axis:
-            raise ShapeError(f"{self.name}: zero-size array of shape {x.shape} has no {self.name}")
+        if any(x.shape[a] == 0 for a in self.axis if a < x.ndim):  # numpy: no identity to return
+            raise ShapeError(f"{self.name}: zero-size array of shape {x.shape} has no {self.name} "
+                             f"over axis {self.axis}")
         return super().infer(x)
 
     def f(self, x):
