@@ -363,6 +363,8 @@ BAD = {
     "expand_dims_float": (lambda x: sg.expand_dims(x, 1.0), sg.SymgraphError, "axis"),
     "swapaxes_out": (lambda x: sg.swapaxes(x, 0, 3), sg.ShapeError, "out of bounds"),
     "moveaxis_lengths": (lambda x: sg.moveaxis(x, (0, 1), 0), sg.SymgraphError, "same number"),
+    "moveaxis_float": (lambda x: sg.moveaxis(x, 0.5, 1), sg.SymgraphError, "axis must be"),
+    "roll_float_axis": (lambda x: sg.roll(x, 1, (0.0,)), sg.SymgraphError, "axis must be"),
     "moveaxis_repeated": (lambda x: sg.moveaxis(x, (0, 0), (1, 2)), sg.SymgraphError, "repeated"),
     "flip_out": (lambda x: sg.flip(x, -4), sg.ShapeError, "out of bounds"),
     "roll_float_shift": (lambda x: sg.roll(x, 1.5), sg.SymgraphError, "integers"),

@@ -48,7 +48,10 @@ def _one_axis(axis: Any, ndim: int, what: str) -> int:
 
 def _axis_list(axis: Any, ndim: int, what: str, *, allow_duplicate: bool = False) -> list[int]:
     """An int or sequence of ints as non-negative axes in the order given (moveaxis, roll)."""
-    items = [axis] if isinstance(axis, numbers.Integral) else list(axis)
+    try:
+        items = [axis] if isinstance(axis, numbers.Integral) else list(axis)
+    except TypeError:
+        raise SymgraphError(f"{what}: axis must be an int or a sequence of ints, got {axis!r:.40}") from None
     out = [_one_axis(a, ndim, what) for a in items]
     if not allow_duplicate and len(set(out)) != len(out):
         raise SymgraphError(f"{what}: repeated axis in {axis!r}")
@@ -62,8 +65,8 @@ def _along(axis: int, item: Any) -> tuple:
 
 def _not_node(value: Any, what: str, name: str) -> None:
     if isinstance(value, Node) or isinstance(value, (list, tuple)) and holds_node(value):
-        raise SymgraphError(f"{what}: {name} must be numbers known when the graph is built, not nodes "
-                            "(they decide the shape of the result)")
+        raise SymgraphError(f"{what}: {name} must be numbers or arrays, not nodes: they are fixed "
+                            "when the graph is built")
 
 
 def _int_array(value: Any, what: str, name: str) -> np.ndarray:
@@ -102,7 +105,8 @@ def expand_dims(x: Any, axis: int | Sequence[int]) -> Node:
     try:
         n_new = 1 if isinstance(axis, numbers.Integral) else len(tuple(axis))
     except TypeError:
-        raise SymgraphError(f"expand_dims: axis must be an int or a tuple of ints, got {axis!r:.40}") from None
+        raise SymgraphError(f"expand_dims: axis must be an int or a tuple of ints, "
+                            f"got {axis!r:.40}") from None
     axes = normalize_axis(axis, x.ndim + n_new, "expand_dims")
     dims = iter(x.shape)
     return reshape(x, tuple(1 if i in axes else next(dims) for i in range(x.ndim + n_new)))
@@ -169,7 +173,8 @@ def roll(x: Any, shift: Any, axis: int | Sequence[int] | None = None) -> Node:
     try:
         pairs = np.broadcast(shifts, axis_arr)
     except ValueError:
-        raise ShapeError(f"roll: shift {shift!r:.40} and axis {axis!r:.40} do not broadcast together") from None
+        raise ShapeError(f"roll: shift {shift!r:.40} and axis {axis!r:.40} do not broadcast "
+                         "together") from None
     if pairs.ndim > 1:
         raise SymgraphError("roll: 'shift' and 'axis' should be scalars or 1D sequences")
     total = dict.fromkeys(range(x.ndim), 0)
