@@ -49,7 +49,7 @@ def test_identical_expressions_are_one_node():
     assert x[1:] is x[1:]
     assert x[np.array([0, 2])] is x[np.array([0, 2])]
     assert sg.constant([1.0, 2.0]) is sg.constant(np.array([1.0, 2.0]))
-    assert sg.full((2,), 0.0) is sg.full((2,), 0)
+    assert sg.full((2,), 0.0) is sg.full((2,), 0, "float64")  # 0 converted to float64 is 0.0
 
 
 def test_exp_bprop_uses_the_forward_output(fresh_graph):

@@ -1,4 +1,12 @@
-"""Nodes without inputs: variables (fed at run time), constants and fills."""
+"""Nodes without inputs: variables (fed at run time), constants and fills, and
+numpy's array-creation functions built from them (zeros, ones, full, eye, arange,
+linspace and the ``*_like`` forms).
+
+Creation functions make their array when the graph is built, so the result's
+shape is always known; the one exception to "no inputs" is ``linspace`` between
+nodes (and ``full`` of a node), which is arithmetic on those nodes so that it
+stays differentiable.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DTypeError, SymgraphError
+from ..errors import DTypeError, ShapeError, SymgraphError
 from ..graph import Graph, Node, get_default_graph
-from .base import ARRAY, DTYPE, NAME, SCALAR, SHAPE, Op, as_shape, holds_node
+from .base import (ARRAY, DTYPE, NAME, SCALAR, SHAPE, Op, as_dim, as_node, as_nodes, as_shape, holds_node,
+                   normalize_axis)
+from .shape import broadcast_to, concatenate, transpose
 
 
 def numeric_dtype(dtype: Any, what: str) -> np.dtype:
@@ -134,20 +144,222 @@ def constant(value: Any, dtype: Any = None, *, graph: Graph | None = None) -> No
     return (graph if graph is not None else get_default_graph())._add(Constant(arr), ())
 
 
-def full(shape: Any, value: float, dtype: Any = "float64", *, graph: Graph | None = None) -> Node:
-    """A node of ``shape`` filled with ``value``."""
+
+# ---------------------------------------------------------------------------
+# fills
+# ---------------------------------------------------------------------------
+
+def full(shape: Any, fill_value: Any, dtype: Any = None, *, graph: Graph | None = None) -> Node:
+    """``np.full(shape, fill_value, dtype)``: a node of ``shape`` holding ``fill_value``.
+
+    ``dtype=None`` takes the dtype of ``np.array(fill_value)`` as numpy does
+    (``full(s, 1.5)`` is float64, ``full(s, 0)`` int64, ``full(s, True)`` bool);
+    with a ``dtype`` the value is converted to it (``full(s, 1.7, "int64")`` holds 1).
+    A scalar makes one ``Full`` node (shared by value, folded by rewrites); an
+    array ``fill_value`` is broadcast to ``shape`` into a constant; a node (or a
+    list holding nodes) is broadcast symbolically, so the result is
+    differentiable in it.  Example: ``sg.full((2, 3), 0.5)``.
+    """
     shape = as_shape(shape, "full")
-    dtype = numeric_dtype(dtype, "full")
-    value = np.asarray(value, dtype=dtype).item()
-    return (graph if graph is not None else get_default_graph())._add(Full(value, shape, dtype), ())
+    return _filled(shape, fill_value, dtype, graph, "full")
 
 
-def zeros_like(x: Node) -> Node:
-    return full(x.shape, 0, x.dtype, graph=x.graph)
+def _filled(shape: tuple[int, ...], fill_value: Any, dtype: Any, graph: Graph | None, what: str) -> Node:
+    """``fill_value`` broadcast to ``shape`` as ``dtype`` (None: the value's own dtype)."""
+    if isinstance(fill_value, Node) or isinstance(fill_value, (list, tuple)) and holds_node(fill_value):
+        value = as_node(fill_value)
+        if dtype is not None:
+            value = value.astype(numeric_dtype(dtype, what))
+        try:
+            return broadcast_to(value, shape)
+        except ShapeError:
+            raise ShapeError(f"{what}: fill value of shape {value.shape} does not broadcast to "
+                             f"shape {shape}") from None
+    if dtype is None:
+        try:
+            dtype = np.asarray(fill_value).dtype
+        except (TypeError, ValueError) as e:
+            raise DTypeError(f"{what}: fill value {fill_value!r:.60} is not a number or array: {e}") from None
+    dtype = numeric_dtype(dtype, what)
+    graph = graph if graph is not None else get_default_graph()
+    try:
+        if np.ndim(fill_value) == 0:
+            value = np.asarray(fill_value, dtype=dtype).item()
+            return graph._add(Full(value, shape, dtype), ())
+        array = np.full(shape, fill_value, dtype=dtype)
+    except (TypeError, OverflowError) as e:
+        raise DTypeError(f"{what}: cannot convert fill value {fill_value!r:.60} to {dtype}: {e}") from None
+    except ValueError as e:
+        raise ShapeError(f"{what}: fill value of shape {np.shape(fill_value)} does not fill shape "
+                         f"{shape}: {e}") from None
+    return constant(array, graph=graph)
 
 
-def ones_like(x: Node) -> Node:
-    return full(x.shape, 1, x.dtype, graph=x.graph)
+def zeros(shape: Any, dtype: Any = "float64", *, graph: Graph | None = None) -> Node:
+    """``np.zeros(shape, dtype)``: a ``Full`` node of zeros (float64 unless told)."""
+    return full(shape, 0, "float64" if dtype is None else dtype, graph=graph)
 
 
-__all__ = ["variable", "constant", "full", "zeros_like", "ones_like"]
+def ones(shape: Any, dtype: Any = "float64", *, graph: Graph | None = None) -> Node:
+    """``np.ones(shape, dtype)``: a ``Full`` node of ones (float64 unless told)."""
+    return full(shape, 1, "float64" if dtype is None else dtype, graph=graph)
+
+
+def _like(a: Any, what: str) -> tuple[tuple[int, ...], np.dtype, Graph | None]:
+    """The shape, dtype and graph of ``a``: a node, a list holding nodes, or an array_like."""
+    if isinstance(a, Node) or isinstance(a, (list, tuple)) and holds_node(a):
+        a = as_node(a)
+        return a.shape, a.dtype, a.graph
+    try:
+        arr = np.asarray(a)
+    except (TypeError, ValueError) as e:
+        raise DTypeError(f"{what}: cannot convert {type(a).__name__} to an array: {e}") from None
+    return arr.shape, numeric_dtype(arr.dtype, what), None
+
+
+def full_like(a: Any, fill_value: Any, dtype: Any = None, *, shape: Any = None,
+              graph: Graph | None = None) -> Node:
+    """``np.full_like(a, fill_value, dtype, shape=shape)``: ``fill_value`` in the shape and
+    dtype of ``a`` (a node or any array_like), or in ``dtype``/``shape`` when given.
+
+    The value is converted to the dtype like numpy's unsafe copy (``full_like(ints, 1.7)``
+    holds 1).  Only ``a``'s shape and dtype are read: the result does not depend on
+    ``a``'s values, so no gradient flows to ``a``.  Example: ``sg.full_like(x, -1.0)``.
+    """
+    like_shape, like_dtype, like_graph = _like(a, "full_like")
+    shape = like_shape if shape is None else as_shape(shape, "full_like")
+    return _filled(shape, fill_value, like_dtype if dtype is None else dtype,
+                   graph if graph is not None else like_graph, "full_like")
+
+
+def zeros_like(a: Any, dtype: Any = None, *, shape: Any = None, graph: Graph | None = None) -> Node:
+    """``np.zeros_like(a, dtype, shape=shape)``: zeros in the shape and dtype of ``a`` (a node or
+    any array_like), or in ``dtype``/``shape`` when given; built in ``a``'s graph when ``a`` is
+    a node.  Independent of ``a``'s values (no gradient flows to ``a``).
+    Example: ``sg.zeros_like(x)``.
+    """
+    return full_like(a, 0, dtype, shape=shape, graph=graph)
+
+
+def ones_like(a: Any, dtype: Any = None, *, shape: Any = None, graph: Graph | None = None) -> Node:
+    """``np.ones_like(a, dtype, shape=shape)``: ones in the shape and dtype of ``a`` (a node or
+    any array_like), or in ``dtype``/``shape`` when given; built in ``a``'s graph when ``a`` is
+    a node.  Independent of ``a``'s values (no gradient flows to ``a``).
+    Example: ``sg.ones_like(x)``.
+    """
+    return full_like(a, 1, dtype, shape=shape, graph=graph)
+
+
+# ---------------------------------------------------------------------------
+# ranges and the identity
+# ---------------------------------------------------------------------------
+
+def eye(N: int, M: int | None = None, k: int = 0, dtype: Any = "float64", *,
+        graph: Graph | None = None) -> Node:
+    """``np.eye(N, M, k, dtype)``: an ``N x M`` constant (``M`` defaults to ``N``) with ones on
+    diagonal ``k`` (0 the main diagonal, > 0 above it, < 0 below) and zeros elsewhere.
+    Example: ``sg.eye(3) @ x``.
+    """
+    n = as_dim(N, "eye: N")
+    m = n if M is None else as_dim(M, "eye: M")
+    if n < 0 or m < 0:
+        raise ShapeError(f"eye: negative dimensions are not allowed (N={n}, M={m})")
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
+        raise SymgraphError(f"eye: k must be an integer, got {type(k).__name__} {k!r:.40}")
+    return constant(np.eye(n, m, int(k), dtype=numeric_dtype(dtype, "eye")), graph=graph)
+
+
+def _refuse_nodes(what: str, *values: Any) -> None:
+    for v in values:
+        if isinstance(v, Node) or isinstance(v, (list, tuple)) and holds_node(v):
+            raise SymgraphError(f"{what}: start, stop and step must be numbers, not nodes (the length "
+                                "of the result depends on them); for a differentiable ramp use "
+                                "start + step * sg.arange(n)")
+
+
+def arange(start: Any, stop: Any = None, step: Any = None, dtype: Any = None, *,
+           graph: Graph | None = None) -> Node:
+    """``np.arange([start,] stop[, step], dtype)``: the constant of evenly spaced values in the
+    half-open interval ``[start, stop)``; ``arange(n)`` is ``0, 1, ..., n-1``.
+
+    numpy computes it, so lengths (``ceil((stop - start) / step)``, with float steps too), the
+    result dtype (ints stay ints, ``dtype`` forces one) and the empty result of a step
+    pointing away from ``stop`` are numpy's.  A zero step is a SymgraphError.  The
+    arguments must be numbers: the length of the result cannot depend on a node.
+    Example: ``sg.arange(0.0, 1.0, 0.25)`` is ``[0, 0.25, 0.5, 0.75]``.
+    """
+    _refuse_nodes("arange", start, stop, step)
+    if dtype is not None:
+        dtype = numeric_dtype(dtype, "arange")
+    try:
+        array = np.arange(start, stop, step, dtype=dtype)
+    except ZeroDivisionError:
+        raise SymgraphError(f"arange: step must not be zero (start={start!r}, stop={stop!r})") from None
+    except (TypeError, ValueError) as e:
+        raise SymgraphError(f"arange: {e}") from None
+    return constant(array, graph=graph)
+
+
+def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, retstep: bool = False,
+             dtype: Any = None, axis: int = 0, *, graph: Graph | None = None) -> Any:
+    """``np.linspace(start, stop, num, endpoint, retstep, dtype, axis)``: ``num`` evenly spaced
+    samples from ``start`` to ``stop`` (included unless ``endpoint=False``).
+
+    Array start/stop give one sequence per element along a new axis ``axis``.  With
+    ``retstep`` the result is ``(samples, step)``.  Numbers make a constant computed by
+    numpy.  When ``start`` or ``stop`` is a node the samples are numpy's formula written
+    with nodes, ``start + arange(num) * ((stop - start) / div)`` with the last sample
+    exactly ``stop`` (``div`` is ``num - 1``, or ``num`` without the endpoint), so the
+    result has numpy's values and is differentiable in ``start`` and ``stop``; it then
+    needs a floating ``dtype`` (numpy floors into integer dtypes, which has no gradient).
+    Example: ``sg.linspace(0.0, 1.0, 5)`` is ``[0, 0.25, 0.5, 0.75, 1]``.
+    """
+    num = as_dim(num, "linspace: num")
+    if num < 0:
+        raise SymgraphError(f"linspace: number of samples, {num}, must be non-negative")
+    symbolic = [isinstance(v, Node) or isinstance(v, (list, tuple)) and holds_node(v) for v in (start, stop)]
+    if not any(symbolic):
+        if dtype is not None:
+            dtype = numeric_dtype(dtype, "linspace")
+        try:
+            samples, step = np.linspace(start, stop, num, endpoint, retstep=True, dtype=dtype, axis=axis)
+        except np.exceptions.AxisError as e:
+            raise ShapeError(f"linspace: {e}") from None
+        except (TypeError, ValueError) as e:
+            raise SymgraphError(f"linspace: {e}") from None
+        samples = constant(samples, graph=graph)
+        return (samples, step) if retstep else samples
+    return _linspace_nodes(start, stop, num, endpoint, retstep, dtype, axis)
+
+
+def _linspace_nodes(start: Any, stop: Any, num: int, endpoint: bool, retstep: bool, dtype: Any,
+                    axis: int) -> Any:
+    """numpy's linspace, step for step, on nodes (see ``linspace``)."""
+    start, stop = as_nodes(start, stop)
+    dt = np.result_type(start.dtype, stop.dtype, float(num))  # numpy's, made inexact
+    dtype = dt if dtype is None else numeric_dtype(dtype, "linspace")
+    if dtype.kind not in "fc":
+        raise DTypeError(f"linspace: samples between nodes need a floating dtype, got {dtype} "
+                         "(integer samples are floored: no gradient)")
+    start, stop = start.astype(dt), stop.astype(dt)
+    delta = stop - start
+    ramp = constant(np.arange(num, dtype=dt).reshape((-1,) + (1,) * delta.ndim), graph=delta.graph)
+    div = (num - 1) if endpoint else num
+    step = delta / div if div > 0 else None
+    samples = ramp * (step if step is not None else delta) + start
+    if endpoint and num > 1:
+        last = broadcast_to(stop, delta.shape)
+        samples = concatenate([samples[:-1], last[None]], axis=0)
+    if axis != 0:
+        (axis,) = normalize_axis(axis, samples.ndim, "linspace")
+        perm = list(range(1, samples.ndim))
+        perm.insert(axis, 0)
+        samples = transpose(samples, perm)
+    samples = samples.astype(dtype)
+    if not retstep:
+        return samples
+    return samples, (step if step is not None else full((), np.nan, dt, graph=samples.graph))
+
+
+__all__ = ["variable", "constant", "full", "full_like", "zeros", "ones", "zeros_like", "ones_like",
+           "eye", "arange", "linspace"]
