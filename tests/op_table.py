@@ -31,8 +31,10 @@ from typing import Callable
 
 import numpy as np
 
+import matrix_parts_cases as mp
 import symgraph as sg
 import symgraph.ops
+from symgraph.ops.matrix_parts import DiagEmbed
 from symgraph.ops.shape import ScatterAdd
 
 rng = np.random.default_rng(0)
@@ -352,6 +354,32 @@ OPS: dict[str, Entry] = {
     # (end of sources: zeros, ones, eye, arange, linspace)
 
     # -- parts of matrices (symgraph/ops/matrix_parts.py) -------------------------
+    "diagonal": Entry(cases={  # diag of a matrix and trace are diagonals too
+        "diagonal": (sg.diagonal, [normal(3, 4)]),
+        "diagonal_offset_axes_nd": (lambda a: sg.diagonal(a, 1, 2, 0), [normal(2, 3, 4)]),
+        "diagonal_negative": (lambda a: sg.diagonal(a, -1, -1, -2), [normal(2, 4, 3)]),
+        "diagonal_of_product": (lambda a: sg.diagonal(a @ a.T, 1), [normal(3, 2)]),
+        "diag_of_matrix": (lambda a: sg.diag(a, -1), [normal(3, 4)]),
+        "trace": (sg.trace, [normal(3, 3)]),
+        "trace_offset_nd": (lambda a: sg.trace(sg.sin(a), -1, 1, 2), [normal(2, 3, 4)]),
+    }, gen=Draw(np.diagonal, params=mp.diagonal_params)),
+    "diag_embed": Entry(no_builder="internal: diagonal's adjoint (sg.diag of a vector makes one)",
+                        cases={
+        "diag_of_vector": (sg.diag, [normal(3)]),
+        "diag_of_vector_k": (lambda a: sg.diag(a, 2) * sg.diag(a, 2), [normal(3)]),
+        "diag_of_vector_negative_k": (lambda a: sg.diag(sg.tanh(a), -1), [normal(2)]),
+        "diag_embed_nd": (lambda a: DiagEmbed((2, 4, 3), -1, 2, 1)(a), [normal(2, 2)]),
+    }, gen=Draw(mp.np_diag_embed, params=mp.diag_embed_params,
+                build=lambda g, **p: DiagEmbed(**p)(g))),
+    "triu": Entry(cases={
+        "triu": (sg.triu, [normal(3, 4)]),
+        "triu_k_nd": (lambda a: sg.triu(a * a, -1), [normal(2, 3, 4)]),
+        "triu_vector": (lambda a: sg.triu(a, 1), [normal(3)]),
+    }, gen=Draw(np.triu, params=mp.triangle_params)),
+    "tril": Entry(cases={
+        "tril": (sg.tril, [normal(4, 3)]),
+        "tril_k_nd": (lambda a: sg.tril(sg.exp(a), 2), [normal(2, 3, 4)]),
+    }, gen=Draw(np.tril, params=mp.triangle_params)),
     # (end of parts of matrices)
 
     # -- sorting (symgraph/ops/sorting.py) ----------------------------------------
