@@ -32,10 +32,12 @@ from typing import Callable
 import numpy as np
 
 import matrix_parts_cases as mp
+import sorting_cases as so
 import symgraph as sg
 import symgraph.ops
 from symgraph.ops.matrix_parts import DiagEmbed
 from symgraph.ops.shape import ScatterAdd
+from symgraph.ops.sorting import PutAlong, TakeAlong
 
 rng = np.random.default_rng(0)
 
@@ -383,6 +385,30 @@ OPS: dict[str, Entry] = {
     # (end of parts of matrices)
 
     # -- sorting (symgraph/ops/sorting.py) ----------------------------------------
+    "sort": Entry(cases={
+        "sort": (sg.sort, [so.distinct(3, 4)]),
+        "sort_axis0_nd": (lambda a: sg.sort(a, axis=0), [so.distinct(3, 2, 2)]),
+        "sort_flattened": (lambda a: sg.sort(a, axis=None), [so.distinct(2, 3)]),
+        "sort_of_sin": (lambda a: sg.sort(sg.sin(a), axis=-2), [so.distinct(4, 2)]),
+    }, gen=Draw(np.sort, params=so.sort_params)),
+    "argsort": Entry(cases={
+        "argsort_weights": (lambda a: a * sg.cast(sg.argsort(a, axis=0), a.dtype),
+                            [so.distinct(3, 2)]),
+    }, gen=Draw(so.np_argsort, params=so.sort_params)),
+    "take_along": Entry(no_builder="internal: sort's jvp and put_along's adjoint", cases={
+        "take_along": (lambda a: TakeAlong(1)(a, np.array([[0, 2, 2, -1], [1, 0, 1, 2]])),
+                       [normal(2, 3)]),
+        "take_along_argsort": (lambda a: TakeAlong(0)(a * a, sg.argsort(sg.cos(a), axis=0)),
+                               [so.distinct(3, 2)]),
+    }, gen=Draw(lambda x, indices, axis: np.take_along_axis(x, indices, axis),
+                params=so.take_along_params,
+                build=lambda x, indices, axis: TakeAlong(axis)(x, indices))),
+    "put_along": Entry(no_builder="internal: sort's bprop and take_along's adjoint", cases={
+        "put_along_repeats": (lambda a: PutAlong(0, (2, 3))(a, np.array([[0, 1, 1], [0, 1, 0],
+                                                                         [-1, 0, 1]])),
+                              [normal(3, 3)]),
+    }, gen=Draw(so.np_put_along, params=so.put_along_params,
+                build=lambda g, indices, axis, shape: PutAlong(axis, shape)(g, indices))),
     # (end of sorting)
 
     # -- decompositions (symgraph/ops/linalg.py) ----------------------------------
