@@ -35,9 +35,13 @@ from hypothesis import strategies as st
 
 import contract_cases
 import svd_cases
+import matrix_parts_cases as mp
+import sorting_cases as so
 import symgraph as sg
 import symgraph.ops
+from symgraph.ops.matrix_parts import DiagEmbed
 from symgraph.ops.shape import ScatterAdd
+from symgraph.ops.sorting import PutAlong, TakeAlong
 
 rng = np.random.default_rng(0)
 
@@ -480,9 +484,59 @@ OPS: dict[str, Entry] = {
     # (end of sources: zeros, ones, eye, arange, linspace)
 
     # -- parts of matrices (symgraph/ops/matrix_parts.py) -------------------------
+    "diagonal": Entry(cases={  # diag of a matrix and trace are diagonals too
+        "diagonal": (sg.diagonal, [normal(3, 4)]),
+        "diagonal_offset_axes_nd": (lambda a: sg.diagonal(a, 1, 2, 0), [normal(2, 3, 4)]),
+        "diagonal_negative": (lambda a: sg.diagonal(a, -1, -1, -2), [normal(2, 4, 3)]),
+        "diagonal_of_product": (lambda a: sg.diagonal(a @ a.T, 1), [normal(3, 2)]),
+        "diag_of_matrix": (lambda a: sg.diag(a, -1), [normal(3, 4)]),
+        "trace": (sg.trace, [normal(3, 3)]),
+        "trace_offset_nd": (lambda a: sg.trace(sg.sin(a), -1, 1, 2), [normal(2, 3, 4)]),
+    }, gen=Draw(np.diagonal, params=mp.diagonal_params)),
+    "diag_embed": Entry(no_builder="internal: diagonal's adjoint (sg.diag of a vector makes one)",
+                        cases={
+        "diag_of_vector": (sg.diag, [normal(3)]),
+        "diag_of_vector_k": (lambda a: sg.diag(a, 2) * sg.diag(a, 2), [normal(3)]),
+        "diag_of_vector_negative_k": (lambda a: sg.diag(sg.tanh(a), -1), [normal(2)]),
+        "diag_embed_nd": (lambda a: DiagEmbed((2, 4, 3), -1, 2, 1)(a), [normal(2, 2)]),
+    }, gen=Draw(mp.np_diag_embed, params=mp.diag_embed_params,
+                build=lambda g, **p: DiagEmbed(**p)(g))),
+    "triu": Entry(cases={
+        "triu": (sg.triu, [normal(3, 4)]),
+        "triu_k_nd": (lambda a: sg.triu(a * a, -1), [normal(2, 3, 4)]),
+        "triu_vector": (lambda a: sg.triu(a, 1), [normal(3)]),
+    }, gen=Draw(np.triu, params=mp.triangle_params)),
+    "tril": Entry(cases={
+        "tril": (sg.tril, [normal(4, 3)]),
+        "tril_k_nd": (lambda a: sg.tril(sg.exp(a), 2), [normal(2, 3, 4)]),
+    }, gen=Draw(np.tril, params=mp.triangle_params)),
     # (end of parts of matrices)
 
     # -- sorting (symgraph/ops/sorting.py) ----------------------------------------
+    "sort": Entry(cases={
+        "sort": (sg.sort, [so.distinct(3, 4)]),
+        "sort_axis0_nd": (lambda a: sg.sort(a, axis=0), [so.distinct(3, 2, 2)]),
+        "sort_flattened": (lambda a: sg.sort(a, axis=None), [so.distinct(2, 3)]),
+        "sort_of_sin": (lambda a: sg.sort(sg.sin(a), axis=-2), [so.distinct(4, 2)]),
+    }, gen=Draw(np.sort, params=so.sort_params)),
+    "argsort": Entry(cases={
+        "argsort_weights": (lambda a: a * sg.cast(sg.argsort(a, axis=0), a.dtype),
+                            [so.distinct(3, 2)]),
+    }, gen=Draw(so.np_argsort, params=so.sort_params)),
+    "take_along": Entry(no_builder="internal: sort's jvp and put_along's adjoint", cases={
+        "take_along": (lambda a: TakeAlong(1)(a, np.array([[0, 2, 2, -1], [1, 0, 1, 2]])),
+                       [normal(2, 3)]),
+        "take_along_argsort": (lambda a: TakeAlong(0)(a * a, sg.argsort(sg.cos(a), axis=0)),
+                               [so.distinct(3, 2)]),
+    }, gen=Draw(lambda x, indices, axis: np.take_along_axis(x, indices, axis),
+                params=so.take_along_params,
+                build=lambda x, indices, axis: TakeAlong(axis)(x, indices))),
+    "put_along": Entry(no_builder="internal: sort's bprop and take_along's adjoint", cases={
+        "put_along_repeats": (lambda a: PutAlong(0, (2, 3))(a, np.array([[0, 1, 1], [0, 1, 0],
+                                                                         [-1, 0, 1]])),
+                              [normal(3, 3)]),
+    }, gen=Draw(so.np_put_along, params=so.put_along_params,
+                build=lambda g, indices, axis, shape: PutAlong(axis, shape)(g, indices))),
     # (end of sorting)
 
     # -- decompositions (symgraph/ops/linalg.py) ----------------------------------

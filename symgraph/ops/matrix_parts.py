@@ -1,6 +1,260 @@
 """Parts of matrices: diag, diagonal, trace, triu, tril.
+
+``diagonal`` is a linear op whose adjoint, ``diag_embed``, puts a stack of
+vectors on a diagonal of zeros (and whose adjoint is ``diagonal`` again);
+``diag`` of a vector is that embedding and ``trace`` sums a diagonal.
+``triu``/``tril`` are ops of their own rather than ``x * mask``: numpy's
+give exact zeros where ``x`` holds inf or nan, a product would give nan.
+Each triangle is a projection, so it is its own adjoint.
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import numbers
+from typing import Any
+
+import numpy as np
+
+from .. import backend
+from ..errors import ShapeError, SymgraphError
+from ..graph import Node, apply
+from .base import AXIS, INT, SHAPE, Op, as_node, normalize_axis, translate_with_f
+from .elementwise import cast
+from .reduce import sum
+from .shape import broadcast_to
+
+
+def _as_int(value: Any, what: str) -> int:
+    """An integer parameter (Python or numpy int; bools and floats are refused, as numpy does)."""
+    if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return int(value)
+    raise SymgraphError(f"{what} must be an integer, got {type(value).__name__} {value!r:.40}")
+
+
+def diagonal_length(rows: int, cols: int, offset: int) -> int:
+    """How many elements diagonal ``offset`` of a ``rows x cols`` matrix has (0 when outside)."""
+    n = min(rows, cols - offset) if offset >= 0 else min(rows + offset, cols)
+    return max(n, 0)
+
+
+# ---------------------------------------------------------------------------
+# diagonal and its adjoint
+# ---------------------------------------------------------------------------
+
+class DiagonalOp(Op):
+    """Base of diagonal and diag_embed: diagonal ``offset`` of the planes ``(axis1, axis2)``."""
+
+    abstract = True
+    linear = True
+    to_sympy = translate_with_f
+
+    def planes(self, shape: tuple[int, ...]) -> tuple[tuple[int, ...], int, int, int]:
+        """For a full array of ``shape``: its other axes' sizes, the plane's rows and columns,
+        and the diagonal's length; a ShapeError when the axes do not fit ``shape``."""
+        a1, a2 = self.axis1, self.axis2
+        if len(shape) < 2 or a1 == a2 or max(a1, a2) >= len(shape):
+            raise ShapeError(f"{self.name}: axes {a1} and {a2} are not two distinct axes of "
+                             f"shape {shape}")
+        other = tuple(s for i, s in enumerate(shape) if i not in (a1, a2))
+        rows, cols = shape[a1], shape[a2]
+        return other, rows, cols, diagonal_length(rows, cols, self.offset)
+
+
+class Diagonal(DiagonalOp, structural=True):
+    """``np.diagonal``: the axes ``axis1, axis2`` go, the diagonal is the last axis.
+
+    A read-only numpy view (declared by ``emits_view``, so compiled code never
+    writes into it).
+    """
+
+    name = "diagonal"
+    param_types = {"offset": INT, "axis1": AXIS, "axis2": AXIS}
+
+    def __init__(self, offset: int, axis1: int, axis2: int) -> None:
+        self.offset = offset
+        self.axis1 = axis1
+        self.axis2 = axis2
+
+    def infer(self, x):
+        other, _, _, n = self.planes(x.shape)
+        return other + (n,), x.dtype
+
+    def f(self, x):
+        return np.diagonal(x, self.offset, self.axis1, self.axis2)
+
+    def emit(self, out, ins, ctx):
+        return f"{out} = np.diagonal({ins[0]}, {self.offset}, {self.axis1}, {self.axis2})"
+
+    def emits_view(self):
+        return True
+
+    def bprop(self, inputs, out, g):
+        return [apply(DiagEmbed(inputs[0].shape, self.offset, self.axis1, self.axis2), [g])]
+
+
+class DiagEmbed(DiagonalOp):
+    """Zeros of ``shape`` whose ``diagonal(offset, axis1, axis2)`` is the input: the adjoint
+    of ``diagonal`` (``diag`` of a vector is one)."""
+
+    name = "diag_embed"
+    param_types = {"shape": SHAPE, "offset": INT, "axis1": AXIS, "axis2": AXIS}
+
+    def __init__(self, shape: tuple[int, ...], offset: int, axis1: int, axis2: int) -> None:
+        self.shape = shape
+        self.offset = offset
+        self.axis1 = axis1
+        self.axis2 = axis2
+
+    def infer(self, g):
+        other, _, _, n = self.planes(self.shape)
+        if g.shape != other + (n,):
+            raise ShapeError(f"diag_embed: diagonal {self.offset} of axes {self.axis1}, "
+                             f"{self.axis2} of shape {self.shape} has shape {other + (n,)}, "
+                             f"but the input has shape {g.shape}")
+        return self.shape, g.dtype
+
+    def flat_slice(self, cols: int, n: int) -> slice:
+        """The diagonal's positions in a C-ordered ``rows x cols`` plane, flattened."""
+        start = self.offset if self.offset >= 0 else -self.offset * cols
+        return slice(start, start + n * (cols + 1), cols + 1)
+
+    def f(self, g):
+        other, rows, cols, n = self.planes(self.shape)
+        if backend.is_foreign(g):  # dask: no item assignment, so select instead of write
+            return self._by_selection(g, other, rows, cols, n)
+        planes = np.zeros(other + (rows, cols), dtype=np.asarray(g).dtype)
+        planes.reshape(other + (rows * cols,))[..., self.flat_slice(cols, n)] = g
+        return np.moveaxis(planes, (-2, -1), (self.axis1, self.axis2))
+
+    def _by_selection(self, g, other, rows, cols, n):
+        """The same with numpy functions every array family has: pad the vectors to a side
+        of the plane and keep them where the plane's diagonal is."""
+        on = np.arange(cols)[None, :] - np.arange(rows)[:, None] == self.offset
+        along_rows = self.offset >= 0  # element i sits in row i (else in column i)
+        width = (rows if along_rows else cols) - n
+        padded = np.pad(g, [(0, 0)] * len(other) + [(0, width)])
+        spread = padded[..., :, None] if along_rows else padded[..., None, :]
+        planes = np.where(on, spread, np.zeros((), dtype=g.dtype))
+        return np.moveaxis(planes, (-2, -1), (self.axis1, self.axis2))
+
+    def emit(self, out, ins, ctx):
+        other, rows, cols, n = self.planes(self.shape)
+        s = self.flat_slice(cols, n)
+        lines = [f"{out} = np.zeros({other + (rows, cols)}, {ctx.dtype(ctx.node.dtype)})",
+                 f"{out}.reshape({other + (rows * cols,)})[..., {s.start}:{s.stop}:{s.step}] "
+                 f"= {ins[0]}"]
+        if (self.axis1, self.axis2) != (len(self.shape) - 2, len(self.shape) - 1):
+            lines.append(f"{out} = np.moveaxis({out}, (-2, -1), ({self.axis1}, {self.axis2}))")
+        return "\n".join(lines)
+
+    def bprop(self, inputs, out, g):
+        return [apply(Diagonal(self.offset, self.axis1, self.axis2), [g])]
+
+
+def _plane_axes(x: Node, axis1: Any, axis2: Any, what: str) -> tuple[int, int]:
+    if x.ndim < 2:
+        raise ShapeError(f"{what}: needs an array of at least 2 dimensions, got shape {x.shape}")
+    (a1,) = normalize_axis(_as_int(axis1, f"{what}: axis1"), x.ndim, what)
+    (a2,) = normalize_axis(_as_int(axis2, f"{what}: axis2"), x.ndim, what)
+    if a1 == a2:
+        raise SymgraphError(f"{what}: axis1 and axis2 cannot be the same (both are axis {a1})")
+    return a1, a2
+
+
+def diagonal(x, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Node:
+    """numpy's ``diagonal``: elements ``x[..., i, ..., i + offset, ...]`` of the planes
+    ``(axis1, axis2)``; those two axes go and the diagonal becomes the LAST axis.
+
+    ``offset`` > 0 is above the main diagonal, < 0 below; one outside the plane
+    gives an empty diagonal.  ``diagonal(x)[i] == x[i, i]`` for a matrix.
+    """
+    x = as_node(x)
+    offset = _as_int(offset, "diagonal: offset")
+    a1, a2 = _plane_axes(x, axis1, axis2, "diagonal")
+    return apply(Diagonal(offset, a1, a2), [x])
+
+
+def diag(v, k: int = 0) -> Node:
+    """numpy's ``diag``: a vector becomes the square matrix (side ``len(v) + |k|``) with ``v``
+    on diagonal ``k`` and zeros elsewhere; a matrix gives its diagonal ``k``."""
+    v = as_node(v)
+    k = _as_int(k, "diag: k")
+    if v.ndim == 1:
+        side = v.shape[0] + abs(k)
+        return apply(DiagEmbed((side, side), k, 0, 1), [v])
+    if v.ndim == 2:
+        return diagonal(v, k)
+    raise ShapeError(f"diag: input must be 1-D or 2-D, got shape {v.shape}")
+
+
+def trace(x, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Node:
+    """numpy's ``trace``: the sum along diagonal ``offset`` of the planes ``(axis1, axis2)``,
+    i.e. ``sum(diagonal(x, offset, axis1, axis2), axis=-1)``, in numpy's dtype (small
+    integers and bools are summed as the platform integer, as ``np.trace`` does)."""
+    d = diagonal(x, offset, axis1, axis2)
+    return sum(cast(d, np.sum(np.zeros(1, d.dtype)).dtype), axis=-1)
+
+
+# ---------------------------------------------------------------------------
+# triangles
+# ---------------------------------------------------------------------------
+
+class Triangle(Op):
+    """Base of triu and tril: ``np.<name>(x, k)`` on the last two axes (a projection, so its
+    own adjoint)."""
+
+    abstract = True
+    param_types = {"k": INT}
+    linear = True
+    to_sympy = translate_with_f
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+
+    def infer(self, x):
+        if x.ndim < 2:
+            raise ShapeError(f"{self.name}: needs an array of at least 2 dimensions, got shape "
+                             f"{x.shape}")
+        return x.shape, x.dtype
+
+    def f(self, x):
+        return getattr(np, self.name)(x, self.k)
+
+    def emit(self, out, ins, ctx):
+        return f"{out} = np.{self.name}({ins[0]}, {self.k})"
+
+    def bprop(self, inputs, out, g):
+        return [apply(self, [g])]
+
+
+class Triu(Triangle):
+    name = "triu"
+
+
+class Tril(Triangle):
+    name = "tril"
+
+
+def _triangle(cls: type, x: Any, k: Any) -> Node:
+    x = as_node(x)
+    k = _as_int(k, f"{cls.name}: k")
+    if x.ndim == 0:
+        raise ShapeError(f"{cls.name}: needs an array of at least 1 dimension, got a scalar")
+    if x.ndim == 1:  # numpy repeats a vector into a square matrix first
+        x = broadcast_to(x, x.shape * 2)
+    return apply(cls(k), [x])
+
+
+def triu(x, k: int = 0) -> Node:
+    """numpy's ``triu``: zeros below diagonal ``k`` of the last two axes (exact zeros, also
+    where ``x`` is inf or nan); a vector is first repeated into a square matrix, as numpy does."""
+    return _triangle(Triu, x, k)
+
+
+def tril(x, k: int = 0) -> Node:
+    """numpy's ``tril``: zeros above diagonal ``k`` of the last two axes (exact zeros, also
+    where ``x`` is inf or nan); a vector is first repeated into a square matrix, as numpy does."""
+    return _triangle(Tril, x, k)
+
+
+__all__ = ["diagonal", "diag", "trace", "triu", "tril"]

@@ -1,6 +1,267 @@
 """Sorting: sort (its derivative routes each cotangent back to the element it came from).
+
+``sort(x)`` is ``take_along(x, argsort(x))``: locally a fixed permutation of
+``x``, so its jvp takes the tangent along the same permutation and its bprop
+puts the cotangent back (``put_along``).  The permutation is data, known only
+at run time, so it is a node (``argsort``, no gradient) feeding the two
+internal ops ``take_along``/``put_along``, each linear in its first input and
+the other's adjoint.  At ties sort has a kink; the derivative is then that
+of numpy's stable sort order (tied elements keep their input order).
+
+numpy's sort has no dask version (dask has only ``topk``): these ops raise
+``BackendError`` on dask arrays rather than compute them whole.
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import numbers
+from typing import Any
+
+import numpy as np
+
+from .. import backend
+from ..errors import BackendError, DTypeError, ShapeError, SymgraphError
+from ..graph import Node, apply
+from .base import AXIS, BOOL, NO_SYMPY, SHAPE, Op, as_node, normalize_axis
+from .shape import reshape
+
+#: the sort algorithms numpy names (``mergesort`` and ``stable`` are stable)
+KINDS = ("quicksort", "mergesort", "heapsort", "stable")
+
+
+def _refuse_foreign(op: Op, numpy_name: str, *arrays: Any) -> None:
+    """``numpy_name`` would compute a lazy (dask) array whole: say so instead."""
+    for a in arrays:
+        if backend.is_foreign(a):
+            raise BackendError(f"{op.name}: {numpy_name} has no {backend.family_of(a)} version "
+                               f"(got a {backend.type_name(a)}); evaluate on numpy arrays")
+
+
+def _check_axis(op: Op, ndim: int) -> None:
+    if not 0 <= op.axis < ndim:
+        raise ShapeError(f"{op.name}: axis {op.axis} is out of range for an array of {ndim} "
+                         "dimensions")
+
+
+# ---------------------------------------------------------------------------
+# gathering and scattering along an axis with indices from a node
+# ---------------------------------------------------------------------------
+
+class AlongIndices(Op):
+    """Base of take_along and put_along: input 0 moves along ``axis`` to or from the
+    positions in input 1, an integer node of input 0's shape but along ``axis``."""
+
+    abstract = True
+
+    def check(self, values: Node, indices: Node, full: tuple[int, ...]) -> None:
+        """ShapeError/DTypeError unless ``indices`` fit ``values`` and the full array's shape."""
+        if indices.dtype.kind not in "iu":
+            raise DTypeError(f"{self.name}: indices must be integers, got dtype {indices.dtype}")
+        _check_axis(self, len(full))
+        other = [s for i, s in enumerate(full) if i != self.axis]
+        if (indices.shape != values.shape or len(indices.shape) != len(full)
+                or [s for i, s in enumerate(indices.shape) if i != self.axis] != other):
+            raise ShapeError(f"{self.name}: values {values.shape} and indices {indices.shape} "
+                             f"must have one shape, that of {full} except along axis {self.axis}")
+
+    def grid(self, shape: tuple[int, ...]) -> list[np.ndarray]:
+        """An open grid (``np.ix_``) over ``shape``: with the indices put in along ``axis``,
+        the numpy index that addresses the positions."""
+        return list(np.ix_(*[np.arange(n) for n in shape]))
+
+
+class TakeAlong(AlongIndices):
+    """``np.take_along_axis(x, indices, axis)`` with indices from a node (no broadcasting).
+    Linear in ``x``; no gradient flows to the indices."""
+
+    name = "take_along"
+    param_types = {"axis": AXIS}
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def infer(self, x, indices):
+        self.check(indices, indices, x.shape)
+        return indices.shape, x.dtype
+
+    def f(self, x, indices):
+        _refuse_foreign(self, "np.take_along_axis", x, indices)
+        return np.take_along_axis(x, indices, self.axis)
+
+    def emit(self, out, ins, ctx):
+        return f"{out} = np.take_along_axis({ins[0]}, {ins[1]}, {self.axis})"
+
+    def bprop(self, inputs, out, g, needs):
+        x, indices = inputs
+        return [apply(PutAlong(self.axis, x.shape), [g, indices]) if needs[0] else None, None]
+
+    def jvp(self, inputs, out, tangents):
+        t = tangents[0]
+        return None if t is None else apply(self, [t, inputs[1]])
+
+    def to_sympy(self, bridge, node, x, indices):
+        return self.f(x, bridge.integer_labels(node, indices, self.name))
+
+
+class PutAlong(AlongIndices):
+    """Zeros of ``shape`` with ``g`` added along ``axis`` at ``indices`` (repeats
+    accumulate): the adjoint of ``take_along``, linear in ``g``."""
+
+    name = "put_along"
+    param_types = {"axis": AXIS, "shape": SHAPE}
+
+    def __init__(self, axis: int, shape: tuple[int, ...]) -> None:
+        self.axis = axis
+        self.shape = shape
+
+    def infer(self, g, indices):
+        self.check(g, indices, self.shape)
+        return self.shape, g.dtype
+
+    def f(self, g, indices):
+        _refuse_foreign(self, "np.add.at", g, indices)
+        out = np.zeros(self.shape, dtype=g.dtype)
+        index = self.grid(np.shape(indices))
+        index[self.axis] = indices
+        np.add.at(out, tuple(index), g)
+        return out
+
+    def emit(self, out, ins, ctx):
+        grid = [ins[1] if k == self.axis else ctx.const(g)
+                for k, g in enumerate(self.grid(ctx.node.inputs[1].shape))]
+        return (f"{out} = np.zeros({self.shape}, {ctx.dtype(ctx.node.dtype)})\n"
+                f"np.add.at({out}, ({', '.join(grid)},), {ins[0]})")
+
+    def bprop(self, inputs, out, g, needs):
+        return [apply(TakeAlong(self.axis), [g, inputs[1]]) if needs[0] else None, None]
+
+    def jvp(self, inputs, out, tangents):
+        t = tangents[0]
+        return None if t is None else apply(self, [t, inputs[1]])
+
+    def to_sympy(self, bridge, node, g, indices):
+        return self.f(g, bridge.integer_labels(node, indices, self.name))
+
+
+# ---------------------------------------------------------------------------
+# sort and argsort
+# ---------------------------------------------------------------------------
+
+class Sort(Op):
+    """``np.sort(x, axis)``; the derivative is that of the stable sorting permutation."""
+
+    name = "sort"
+    param_types = {"axis": AXIS}
+    selects = True
+    to_sympy = NO_SYMPY  # sympy cannot order symbolic expressions
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def infer(self, x):
+        _check_axis(self, x.ndim)
+        return x.shape, x.dtype
+
+    def f(self, x):
+        _refuse_foreign(self, "np.sort", x)
+        return np.sort(x, axis=self.axis)
+
+    def emit(self, out, ins, ctx):
+        return f"{out} = np.sort({ins[0]}, axis={self.axis})"
+
+    def permutation(self, x: Node) -> Node:
+        return apply(Argsort(self.axis, True), [x])
+
+    def bprop(self, inputs, out, g):
+        (x,) = inputs
+        return [apply(PutAlong(self.axis, x.shape), [g, self.permutation(x)])]
+
+    def jvp(self, inputs, out, tangents):
+        t = tangents[0]
+        return None if t is None else apply(TakeAlong(self.axis), [t, self.permutation(inputs[0])])
+
+
+class Argsort(Op):
+    """``np.argsort(x, axis)`` as int64 (no gradient); ``stable`` keeps ties in input order."""
+
+    name = "argsort"
+    param_types = {"axis": AXIS, "stable": BOOL}
+    differentiable = False
+    to_sympy = NO_SYMPY
+
+    def __init__(self, axis: int, stable: bool) -> None:
+        self.axis = axis
+        self.stable = stable
+
+    def infer(self, x):
+        _check_axis(self, x.ndim)
+        return x.shape, np.dtype(np.int64)
+
+    def f(self, x):
+        _refuse_foreign(self, "np.argsort", x)
+        return np.argsort(x, axis=self.axis, kind="stable" if self.stable else None
+                          ).astype(np.int64, copy=False)
+
+    def emit(self, out, ins, ctx):
+        kind = ", kind='stable'" if self.stable else ""
+        return f"{out} = np.argsort({ins[0]}, axis={self.axis}{kind})"
+
+
+def _is_stable(kind: Any, stable: Any, what: str) -> bool:
+    """numpy's ``kind``/``stable`` arguments as one bool (whether ties keep their order)."""
+    if kind is not None and stable is not None:
+        raise SymgraphError(f"{what}: give kind or stable, not both")
+    if stable is not None:
+        if not isinstance(stable, (bool, np.bool_)):
+            raise SymgraphError(f"{what}: stable must be a bool or None, got {stable!r:.40}")
+        return bool(stable)
+    if kind is not None and kind not in KINDS:
+        raise SymgraphError(f"{what}: kind must be one of {KINDS} or None, got {kind!r:.40}")
+    return kind in ("mergesort", "stable")
+
+
+def _sort_axis(x: Node, axis: Any, what: str) -> tuple[Node, int]:
+    """``x`` (flattened when ``axis`` is None) and the axis to sort along, non-negative."""
+    if axis is None:
+        return reshape(x, (-1,)), 0
+    if not isinstance(axis, (numbers.Integral, np.integer)) or isinstance(axis, (bool, np.bool_)):
+        raise SymgraphError(f"{what}: axis must be None or an int, got {axis!r:.40}")
+    (a,) = normalize_axis(int(axis), x.ndim, what)
+    return x, a
+
+
+def sort(x, axis: int | None = -1, kind: str | None = None, *, stable: bool | None = None) -> Node:
+    """numpy's ``sort``: ``x`` sorted ascending along ``axis`` (None: flattened first).
+
+    The derivative moves each (co)tangent with its element; at ties (a kink)
+    it is that of the stable order.  ``kind``/``stable`` are checked as numpy
+    does and change nothing (sorted values do not depend on them).  NaNs sort
+    last, as in numpy.  Not available on dask arrays (``BackendError``).
+    ``sg.sort([3., 1., 2.])`` evaluates to ``[1., 2., 3.]``.
+    """
+    x = as_node(x)
+    _is_stable(kind, stable, "sort")
+    x, a = _sort_axis(x, axis, "sort")
+    if x.shape[a] <= 1:
+        return x
+    return apply(Sort(a), [x])
+
+
+def argsort(x, axis: int | None = -1, kind: str | None = None, *,
+            stable: bool | None = None) -> Node:
+    """numpy's ``argsort``: int64 indices that sort ``x`` along ``axis`` (None: flattened).
+
+    No gradient flows (the result is piecewise constant).  ``kind='stable'``
+    (or ``'mergesort'``, or ``stable=True``) keeps tied elements in input
+    order; otherwise ties come in numpy's default order.  A 0-d ``x`` is
+    sorted as a 1-element vector, as numpy does.  Not available on dask arrays.
+    """
+    x = as_node(x)
+    is_stable = _is_stable(kind, stable, "argsort")
+    if x.ndim == 0:
+        x = reshape(x, (1,))
+    x, a = _sort_axis(x, axis, "argsort")
+    return apply(Argsort(a, is_stable), [x])
+
+
+__all__ = ["sort", "argsort"]
