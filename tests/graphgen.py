@@ -604,7 +604,10 @@ def gen_shape(draw, prog: Program, kind: str) -> None:
     elif kind == "scatter_add":  # getitem's adjoint, applied as an op: the value at an index of zeros
         target = draw(shapes)
         index = normalize_index(_index(draw, prog, target), target)
-        selected = np.zeros(target)[index].shape
+        try:
+            selected = np.zeros(target)[index].shape
+        except IndexError:  # the Ellipsis _index inserted moved an index onto a shorter axis
+            return
         g = _operand(draw, prog, selected, literal_ok=False, exact=True)
         if g is not None:
             prog.add(kind, [g], {"index": index, "shape": target})
