@@ -606,7 +606,7 @@ def gen_shape(draw, prog: Program, kind: str) -> None:
         index = normalize_index(_index(draw, prog, target), target)
         try:
             selected = np.zeros(target)[index].shape
-        except IndexError:  # the Ellipsis _index inserted moved an index onto a shorter axis
+        except IndexError:  # an Ellipsis drawn in front moves the items onto other axes
             return
         g = _operand(draw, prog, selected, literal_ok=False, exact=True)
         if g is not None:
