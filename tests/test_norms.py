@@ -198,3 +198,15 @@ def test_singular_value_norm_gradients(ord):
     g = sg.evaluate(sg.grad(sg.norm(x, "nuc"), x), {x: v[0]})
     u, _, vt = np.linalg.svd(v[0], full_matrices=False)
     np.testing.assert_allclose(g, u @ vt, rtol=1e-10, atol=1e-12)  # d||X||_* = U V^T
+
+
+def test_dask_arrays():
+    da = pytest.importorskip("dask.array")
+    v = sample((3, 4))
+    x = sg.variable("x", (3, 4))
+    outs = [sg.norm(x), sg.norm(x, 1, axis=0), sg.norm(x, -np.inf), sg.norm(x, 3, axis=1),
+            sg.norm(x, 0, axis=1, keepdims=True)]
+    outs.append(sg.grad(sg.sum(outs[0] + outs[2]), x))
+    lazy = sg.evaluate(outs, {x: da.from_array(v, chunks=2)})
+    for got, want in zip(lazy, sg.evaluate(outs, {x: v})):
+        np.testing.assert_allclose(got.compute(scheduler="synchronous"), want, rtol=1e-12)

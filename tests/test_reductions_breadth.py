@@ -447,3 +447,15 @@ def test_save_load_keeps_parameters(tmp_path):
     v = sample((3, 4), "float64")
     for got, want in zip(sg.evaluate(loaded, {"x": v}), sg.evaluate(outs, {x: v})):
         np.testing.assert_array_equal(got, want)
+
+
+def test_dask_arrays_through_the_compositions():
+    da = pytest.importorskip("dask.array")
+    v = sample((3, 4), "float64")
+    x = sg.variable("x", (3, 4))
+    outs = [sg.diff(x, n=2, axis=0, prepend=0.5), sg.std(x, axis=1, ddof=1), sg.prod(x, axis=0),
+            sg.argmax(x), sg.cumprod(x, axis=1)]
+    outs.append(sg.grad(sg.sum(outs[-1]) + sg.sum(outs[2]), x))
+    lazy = sg.evaluate(outs, {x: da.from_array(v, chunks=2)})
+    for got, want in zip(lazy, sg.evaluate(outs, {x: v})):
+        np.testing.assert_allclose(got.compute(scheduler="synchronous"), want, rtol=1e-12)

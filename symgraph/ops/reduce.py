@@ -210,10 +210,10 @@ class Prod(Weighted):
     """Product over axes; the gradient is the product of the *other* elements.
 
     That product is ``exclusive_cumprod(x) * exclusive_cumprod(x, reversed)``
-    over the reduced elements (as JAX and TensorFlow compute it), never
-    ``out / x``: exact with one zero (only the zero's neighbours' product
-    survives) or several (all zero), and differentiable again at zeros through
-    ``cumprod``'s division-free rules.
+    over the reduced elements (as TensorFlow computes it), never ``out / x``:
+    exact with one zero (only the zero's own entry is nonzero) or several (all
+    zero), and differentiable again at zeros through ``cumprod``'s
+    division-free rules.
     """
 
     name = "prod"
@@ -290,20 +290,22 @@ class Var(Weighted):
         return np.var(x, axis=self.axis, ddof=self.ddof, keepdims=self.keepdims)
 
     def emit(self, out, ins, ctx):
-        extra = (f", ddof={self.ddof!r}" if self.ddof else "") + (", keepdims=True" if self.keepdims else "")
-        return f"{out} = np.var({ins[0]}, axis={ctx.axis(self.axis)}{extra})"
+        ddof = f", ddof={self.ddof!r}" if self.ddof else ""
+        keep = ", keepdims=True" if self.keepdims else ""
+        return f"{out} = np.var({ins[0]}, axis={ctx.axis(self.axis)}{ddof}{keep})"
 
     def weights(self, x: Node, out: Node) -> Node:
-        """``2 (x - mean(x)) / (n - ddof)`` (``inf`` scale when ``n - ddof <= 0``, as numpy's 0 divisor)."""
+        """``2 (x - mean(x)) / (n - ddof)``; an ``inf`` scale when ``n - ddof <= 0`` (numpy's 0)."""
         divisor = self.divisor(x.shape)
         scale = 2.0 / divisor if divisor > 0 else math.inf
         return (x - mean(x, self.axis, keepdims=True)) * scale
 
     def to_sympy(self, bridge, node, x):
         sp = bridge.sympy
-        divisor = self.divisor(node.inputs[0].shape)
+        shape = node.inputs[0].shape
+        divisor = self.divisor(shape)
         if divisor <= 0:
-            raise SymgraphError(f"to_sympy: var with ddof={self.ddof} over {self.count(node.inputs[0].shape)} "
+            raise SymgraphError(f"to_sympy: var with ddof={self.ddof} over {self.count(shape)} "
                                 "elements divides by zero")
         d = bridge.number(divisor)
 
@@ -333,8 +335,6 @@ class _ArgExtremum(Op):
         if x.shape[self.axis] == 0:
             raise ShapeError(f"{self.name}: axis {self.axis} of shape {x.shape} is empty: an empty "
                              f"sequence has no {self.name}")
-        if x.dtype.kind == "c":
-            raise DTypeError(f"{self.name}: complex input (dtype {x.dtype}) has no order")
         return _reduced_shape(x.shape, (self.axis,), self.keepdims), np.dtype(np.int64)
 
     def f(self, x):
@@ -384,6 +384,7 @@ def min(x, axis=None, keepdims: bool = False) -> Node:  # noqa: A001
 def logsumexp(x, axis=None, keepdims: bool = False) -> Node:
     """Numerically stable ``log(sum(exp(x), axis))``."""
     return _reduce(LogSumExp, x, axis, keepdims)
+
 
 def prod(x, axis=None, keepdims: bool = False) -> Node:
     """``np.prod``: product over ``axis`` (None: all axes; an int or a tuple of ints).
