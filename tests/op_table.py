@@ -430,9 +430,53 @@ OPS: dict[str, Entry] = {
     # (end of piecewise functions)
 
     # -- reductions: prod, var, std, argmax, argmin (symgraph/ops/reduce.py) ------
+    # (their graphgen parameters: tests/reductions_draw.py; rows of WITH_ZEROS hold 0..3 zeros)
+    "prod": Entry(cases={
+        "prod_all": (lambda a: sg.prod(a), [positive(2, 3)]),
+        "prod_axis": (lambda a: sg.prod(a, axis=1), [normal(2, 3, 4)]),
+        "prod_axes_keepdims_neg": (lambda a: sg.prod(a, axis=(0, -1), keepdims=True),
+                                   [normal(2, 3, 4)]),
+        "prod_zeros_rows": (lambda a: sg.prod(a, axis=-1), [np.array(
+            [[1.3, -0.7, 0.9, 1.1], [0.8, 0.0, -1.2, 1.4], [0.0, 1.5, 0.0, -0.6],
+             [0.0, 0.0, 0.7, 0.0]])]),
+        "prod_zeros_columns": (lambda a: sg.prod(a, axis=0, keepdims=True), [np.array(
+            [[1.3, 0.0, 0.0], [0.8, -1.1, 0.0], [-0.9, 1.2, 0.5]])]),
+        "prod_zeros_all": (lambda a: sg.prod(a), [np.array([[1.2, 0.0], [-0.8, 1.5]])]),
+    }, gen=Draw(np.prod, params=__import__("reductions_draw").reduce_params)),
+    "var": Entry(cases={
+        "var_all": (lambda a: sg.var(a), [normal(3, 4)]),
+        "var_axis_ddof1": (lambda a: sg.var(a, axis=1, ddof=1), [normal(2, 3, 4)]),
+        "var_axes_keepdims_neg": (lambda a: sg.var(a, axis=(0, -1), keepdims=True),
+                                  [normal(2, 3, 4)]),
+        "std_axis": (lambda a: sg.std(a, axis=0, ddof=1), [normal(4, 3)]),
+    }, gen=Draw(np.var, params=__import__("reductions_draw").var_params)),
+    "argmax": Entry(cases={  # no gradient: it picks which elements the output scales
+        "argmax_axis": (lambda a: a * sg.cast(sg.argmax(a, axis=1, keepdims=True), a.dtype),
+                        [normal(3, 4)]),
+        "argmax_flat": (lambda a: a * sg.cast(sg.argmax(a), a.dtype), [normal(2, 3)]),
+    }, gen=Draw(np.argmax, params=__import__("reductions_draw").arg_params(True))),
+    "argmin": Entry(cases={
+        "argmin_axis_neg": (lambda a: a * sg.cast(sg.argmin(a, axis=-2), a.dtype), [normal(3, 4)]),
+    }, gen=Draw(np.argmin, params=__import__("reductions_draw").arg_params(False))),
     # (end of reductions: prod, var, std, argmax, argmin)
 
     # -- cumulative: cumsum, cumprod, diff (symgraph/ops/cumulative.py) -----------
+    "cumsum": Entry(cases={
+        "cumsum_flat": (lambda a: sg.cumsum(a), [normal(2, 3)]),
+        "cumsum_axis": (lambda a: sg.cumsum(a, axis=1), [normal(2, 3, 4)]),
+        "cumsum_axis_neg": (lambda a: sg.cumsum(a, axis=-3), [normal(2, 3, 4)]),
+    }, gen=Draw(np.cumsum, params=__import__("reductions_draw").scan_params)),
+    "cumprod": Entry(cases={
+        "cumprod_flat": (lambda a: sg.cumprod(a), [normal(2, 3)]),
+        "cumprod_axis": (lambda a: sg.cumprod(a, axis=1), [normal(2, 5, 3)]),
+        "cumprod_zeros_rows": (lambda a: sg.cumprod(a, axis=-1), [np.array(
+            [[1.3, -0.7, 0.9, 1.1, 0.6], [0.8, 0.0, -1.2, 1.4, 0.9], [0.0, 1.5, 0.0, -0.6, 1.1],
+             [1.1, 0.0, 0.0, 0.7, 0.0]])]),
+        "cumprod_zeros_axis0": (lambda a: sg.cumprod(a, axis=0), [np.array(
+            [[0.0, 1.2], [1.3, 0.0], [-0.7, 0.0]])]),
+        # diff is a composition (getitem, subtract, concatenate): its own cases are in
+        # tests/test_reductions_breadth.py
+    }, gen=Draw(np.cumprod, params=__import__("reductions_draw").scan_params)),
     # (end of cumulative: cumsum, cumprod, diff)
 
     # -- norms (symgraph/ops/norms.py) --------------------------------------------

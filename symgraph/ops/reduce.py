@@ -1,19 +1,29 @@
-"""Reductions over axes: sum, mean, max, min, logsumexp."""
+"""Reductions over axes: sum, mean, max, min, logsumexp, prod, var, std, argmax, argmin."""
 
 from __future__ import annotations
 
+import builtins
+import functools
+import math
+import numbers
 from typing import Any
 
 import numpy as np
 
 from .. import kernels
 from ..graph import Node, apply
-from ..errors import ShapeError
-from .base import AXES, BOOL, Op, as_node, normalize_axis, ufunc_dtype
+from ..errors import DTypeError, ShapeError, SymgraphError
+from .base import AXES, AXIS, BOOL, NO_SYMPY, SCALAR, Op, as_node, normalize_axis, ufunc_dtype
 
 
 def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(1 if i in axes else s for i, s in enumerate(shape))
+
+
+@functools.lru_cache(maxsize=None)
+def numpy_dtype(fn: Any, dtype: np.dtype) -> np.dtype:
+    """The dtype numpy's ``fn`` (np.prod, np.var, np.cumsum, ...) gives for ``dtype`` input."""
+    return np.asarray(fn(np.ones((2,), dtype))).dtype
 
 
 def _reduced_shape(shape, axes, keepdims):
@@ -197,6 +207,153 @@ class LogSumExp(Weighted):
         return self.reduce_sympy(bridge, node, x, lambda *xs: sp.log(sp.Add(*[sp.exp(e) for e in xs])))
 
 
+class Prod(Weighted):
+    """Product over axes; the gradient is the product of the *other* elements.
+
+    That product is ``exclusive_cumprod(x) * exclusive_cumprod(x, reversed)``
+    over the reduced elements (as TensorFlow computes it), never ``out / x``:
+    exact with one zero (only the zero's own entry is nonzero) or several (all
+    zero), and differentiable again at zeros through ``cumprod``'s
+    division-free rules.
+    """
+
+    name = "prod"
+
+    def _dtype(self, dtype):
+        return numpy_dtype(np.prod, np.dtype(dtype))
+
+    def f(self, x):
+        return np.prod(x, axis=self.axis, keepdims=self.keepdims)
+
+    def emit(self, out, ins, ctx):
+        keep = ", keepdims=True" if self.keepdims else ""
+        return f"{out} = np.prod({ins[0]}, axis={ctx.axis(self.axis)}{keep})"
+
+    def weights(self, x: Node, out: Node) -> Node:
+        """The product of all reduced elements but each one (zero-safe, see the class doc)."""
+        from .cumulative import cumprod, flip, shift
+        from .shape import reshape, transpose
+        from .sources import full
+
+        kept = [a for a in range(x.ndim) if a not in self.axis]
+        n = math.prod(x.shape[a] for a in self.axis)
+        if n <= 1 or x.size == 0:  # no other elements: an empty product
+            return full(x.shape, 1, x.dtype, graph=x.graph)
+        perm = tuple(kept) + self.axis  # the reduced elements last, in one axis
+        moved = transpose(x, perm)
+        rows = reshape(moved, moved.shape[:len(kept)] + (n,))
+        last = rows.ndim - 1
+        before = cumprod(shift(rows, 1, last, 1), last)  # prod of x[j] for j < i
+        after = flip(cumprod(shift(flip(rows, last), 1, last, 1), last), last)  # for j > i
+        others = reshape(before * after, moved.shape)
+        return transpose(others, tuple(int(i) for i in np.argsort(perm)))
+
+    def to_sympy(self, bridge, node, x):
+        return self.reduce_sympy(bridge, node, x, lambda *xs: bridge.sympy.Mul(*xs))
+
+
+class Var(Weighted):
+    """Variance over axes with ``ddof`` delta degrees of freedom (``np.var``).
+
+    ``d var / d x = 2 (x - mean) / (n - ddof)``.  The divisor is
+    ``max(n - ddof, 0)`` as in numpy: ``ddof >= n`` gives inf or nan (numpy
+    warns "Degrees of freedom <= 0"), and so does the gradient.
+    """
+
+    name = "var"
+    param_types = {"axis": AXES, "keepdims": BOOL, "ddof": SCALAR}
+    cli = ("var", "std")
+
+    def __init__(self, axis: tuple[int, ...], keepdims: bool, ddof: int | float = 0) -> None:
+        super().__init__(axis, keepdims)
+        self.ddof = ddof
+
+    def infer(self, x):
+        ddof = self.ddof
+        if isinstance(ddof, (bool, complex)) or not math.isfinite(ddof):
+            raise SymgraphError(f"var: ddof must be a finite real number, got {ddof!r}")
+        if x.dtype.kind == "c":
+            raise DTypeError(f"var: complex input (dtype {x.dtype}) is not supported; take the "
+                             "variance of the real and imaginary parts")
+        return super().infer(x)
+
+    def _dtype(self, dtype):
+        return numpy_dtype(np.var, np.dtype(dtype))
+
+    def count(self, shape: tuple[int, ...]) -> int:
+        return math.prod(shape[a] for a in self.axis)
+
+    def divisor(self, shape: tuple[int, ...]) -> float:
+        """``max(n - ddof, 0)``: what numpy divides the sum of squared deviations by."""
+        return builtins.max(self.count(shape) - self.ddof, 0)
+
+    def f(self, x):
+        return np.var(x, axis=self.axis, ddof=self.ddof, keepdims=self.keepdims)
+
+    def emit(self, out, ins, ctx):
+        ddof = f", ddof={self.ddof!r}" if self.ddof else ""
+        keep = ", keepdims=True" if self.keepdims else ""
+        return f"{out} = np.var({ins[0]}, axis={ctx.axis(self.axis)}{ddof}{keep})"
+
+    def weights(self, x: Node, out: Node) -> Node:
+        """``2 (x - mean(x)) / (n - ddof)``; an ``inf`` scale when ``n - ddof <= 0`` (numpy's 0)."""
+        divisor = self.divisor(x.shape)
+        scale = 2.0 / divisor if divisor > 0 else math.inf
+        return (x - mean(x, self.axis, keepdims=True)) * scale
+
+    def to_sympy(self, bridge, node, x):
+        sp = bridge.sympy
+        shape = node.inputs[0].shape
+        divisor = self.divisor(shape)
+        if divisor <= 0:
+            raise SymgraphError(f"to_sympy: var with ddof={self.ddof} over {self.count(shape)} "
+                                "elements divides by zero")
+        d = bridge.number(divisor)
+
+        def var(*xs):
+            m = sp.Add(*xs) / len(xs)
+            return sp.Add(*[(e - m) ** 2 for e in xs]) / d
+
+        return self.reduce_sympy(bridge, node, x, var)
+
+
+class _ArgExtremum(Op):
+    """argmax/argmin along one axis: int64 positions, the first one on ties (numpy's rule)."""
+
+    abstract = True
+    param_types = {"axis": AXIS, "keepdims": BOOL}
+    differentiable = False
+    to_sympy = NO_SYMPY
+    np_func: Any
+
+    def __init__(self, axis: int, keepdims: bool) -> None:
+        self.axis = axis
+        self.keepdims = keepdims
+
+    def infer(self, x):
+        if not 0 <= self.axis < x.ndim:
+            raise ShapeError(f"{self.name}: axis {self.axis} is out of bounds for shape {x.shape}")
+        if x.shape[self.axis] == 0:
+            raise ShapeError(f"{self.name}: axis {self.axis} of shape {x.shape} is empty: an empty "
+                             f"sequence has no {self.name}")
+        return _reduced_shape(x.shape, (self.axis,), self.keepdims), np.dtype(np.int64)
+
+    def f(self, x):
+        return self.np_func(x, axis=self.axis, keepdims=self.keepdims)
+
+    def emit(self, out, ins, ctx):
+        keep = ", keepdims=True" if self.keepdims else ""
+        return f"{out} = np.{self.name}({ins[0]}, axis={self.axis}{keep})"
+
+
+class ArgMax(_ArgExtremum, name="argmax", np_func=staticmethod(np.argmax)):
+    """Position of the maximum along an axis."""
+
+
+class ArgMin(_ArgExtremum, name="argmin", np_func=staticmethod(np.argmin)):
+    """Position of the minimum along an axis."""
+
+
 def _reduce(cls, x, axis, keepdims) -> Node:
     x = as_node(x)
     op = cls(normalize_axis(axis, x.ndim, cls.name), bool(keepdims))
@@ -230,5 +387,76 @@ def logsumexp(x, axis=None, keepdims: bool = False) -> Node:
     return _reduce(LogSumExp, x, axis, keepdims)
 
 
+def prod(x, axis=None, keepdims: bool = False) -> Node:
+    """``np.prod``: product over ``axis`` (None: all axes; an int or a tuple of ints).
 
-__all__ = ["sum", "mean", "max", "min", "logsumexp"]
+    Integers and bools multiply in int64 (uint64 for unsigned), as numpy.  The
+    gradient is right where elements are zero, also at second order: it is the
+    product of the other elements, built without dividing (see ``Prod``).
+    Example: the gradient of ``prod(x)`` at ``x = [2., 0., 3.]`` is ``[0., 6., 0.]``.
+    """
+    return _reduce(Prod, x, axis, keepdims)
+
+
+def _ddof(ddof: Any) -> int | float:
+    if isinstance(ddof, (bool, np.bool_)) or not isinstance(ddof, numbers.Real):
+        raise SymgraphError(f"var: ddof must be a real number, got {ddof!r}")
+    if isinstance(ddof, numbers.Integral):
+        return int(ddof)
+    return float(ddof)
+
+
+def var(x, axis=None, ddof: int | float = 0, keepdims: bool = False) -> Node:
+    """``np.var``: mean squared deviation from the mean over ``axis``, divided by ``n - ddof``.
+
+    Integers and bools give float64, float32 stays float32; complex input is
+    refused.  ``ddof >= n`` gives inf/nan, as numpy (with its warning).
+    Example: ``var([1., 2., 3., 4.], ddof=1)`` is ``1.666...``.
+    """
+    x = as_node(x)
+    return apply(Var(normalize_axis(axis, x.ndim, "var"), bool(keepdims), _ddof(ddof)), [x])
+
+
+def std(x, axis=None, ddof: int | float = 0, keepdims: bool = False) -> Node:
+    """``np.std``: ``sqrt(var(x, axis, ddof, keepdims))``, as numpy computes it.
+
+    Its gradient is infinite/NaN where the variance is 0 (constant data), as
+    in JAX; for a smooth spread use ``sqrt(var(x) + eps)``.
+    """
+    from .elementwise import sqrt
+
+    return sqrt(var(x, axis, ddof, keepdims))
+
+
+def _arg(cls, x, axis, keepdims) -> Node:
+    from .shape import reshape
+
+    x = as_node(x)
+    if axis is None:  # numpy: the position in the flattened array
+        out = apply(cls(0, False), [reshape(x, (-1,))])
+        return reshape(out, (1,) * x.ndim) if keepdims else out
+    if not isinstance(axis, numbers.Integral) or isinstance(axis, (bool, np.bool_)):
+        raise SymgraphError(f"{cls.name}: axis must be None or an int, got {axis!r}")
+    (axis,) = normalize_axis(axis, x.ndim, cls.name)
+    return apply(cls(axis, bool(keepdims)), [x])
+
+
+def argmax(x, axis: int | None = None, keepdims: bool = False) -> Node:
+    """``np.argmax``: int64 position of the maximum along ``axis`` (None: in the flattened array).
+
+    Ties give the first position; NaN counts as the maximum (numpy's rules).
+    It has no gradient (``differentiable = False``).
+    """
+    return _arg(ArgMax, x, axis, keepdims)
+
+
+def argmin(x, axis: int | None = None, keepdims: bool = False) -> Node:
+    """``np.argmin``: int64 position of the minimum along ``axis`` (None: in the flattened array).
+
+    Ties give the first position; NaN counts as the minimum (numpy's rules).
+    It has no gradient (``differentiable = False``).
+    """
+    return _arg(ArgMin, x, axis, keepdims)
+
+
+__all__ = ["sum", "mean", "max", "min", "logsumexp", "prod", "var", "std", "argmax", "argmin"]
