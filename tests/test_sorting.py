@@ -195,3 +195,21 @@ def test_sympy_has_no_sort_but_takes_along_constant_indices():
     assert got[0, 0] == base[0, 2] and got[1, 2] == base[1, 2]
     put = sg.to_sympy(PutAlong(1, (2, 3))(x, idx))
     assert put[0, 0] == base[0, 1] + base[0, 2] and put[0, 1] == 0
+
+
+def test_take_along_axis_takes_node_indices_from_argsort_and_argmax():
+    """numpy's idiom ``take_along_axis(x, argsort(x), axis)`` with symbolic indices: the
+    values are numpy's, and the gradient goes back through the permutation."""
+    v = np.random.default_rng(3).standard_normal((3, 4))
+    x = sg.variable("x", v.shape)
+    ranked = sg.take_along_axis(x, sg.argsort(x, axis=1), axis=1)
+    best = sg.take_along_axis(x, sg.argmax(x, axis=0, keepdims=True), axis=0)
+    np.testing.assert_array_equal(sg.evaluate(ranked, {x: v}), np.sort(v, axis=1))
+    np.testing.assert_array_equal(sg.evaluate(best, {x: v}), v.max(axis=0, keepdims=True))
+    weights = np.arange(4.0)
+    (g,) = sg.grad(sg.sum(ranked * weights), [x])
+    np.testing.assert_array_equal(sg.evaluate(g, {x: v}),
+                                  np.take_along_axis(np.broadcast_to(weights, v.shape),
+                                                     np.argsort(np.argsort(v, axis=1), axis=1), 1))
+    with pytest.raises(sg.SymgraphError, match="integers"):
+        sg.take_along_axis(x, x, axis=1)

@@ -344,3 +344,18 @@ def test_logistic_loss_at_logits_of_plus_minus_1000(mode, dtype):
         assert g.dtype == dtype and np.all(np.isfinite(g))
         np.testing.assert_allclose(g, wnt, rtol=100 * float(np.finfo(dtype).eps), atol=0)
     assert got[0] > 1000 / n  # the two misclassified saturated samples cost 1000 each
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sigmoid_derivatives_keep_their_digits_where_sigmoid_rounds_to_one(dtype):
+    """sigmoid' = sigmoid(x) sigmoid(-x): at x = 20 (float32) or 30 (float64) sigmoid is 1.0,
+    and the textbook ``s * (1 - s)`` would give exactly 0."""
+    at = 20.0 if dtype == "float32" else 30.0
+    x = sg.variable("x", (), dtype)
+    (d1,) = sg.grad(sg.sigmoid(x), [x])
+    (d2,) = sg.grad(d1, [x])
+    got = sg.evaluate([d1, d2], {x: np.asarray(at, dtype)})
+    e = np.exp(-at)  # sigmoid' = e/(1+e)^2, sigmoid'' = -e(1-e)/(1+e)^3
+    rtol = 1e-6 if dtype == "float32" else 1e-14
+    np.testing.assert_allclose(got[0], e / (1 + e) ** 2, rtol=rtol)
+    np.testing.assert_allclose(got[1], -e * (1 - e) / (1 + e) ** 3, rtol=rtol)

@@ -177,7 +177,8 @@ class Sigmoid(Unary, cli=True):
                           f"np.negative({into}, out={into})", ctx.bind(f"np.exp({into}, out={into})")])
 
     def deriv(self, x, out):
-        return out * (1 - out)
+        """``sigmoid(x) * sigmoid(-x)``: ``out * (1 - out)`` cancels to 0 once out rounds to 1."""
+        return out * sigmoid(negative(x))
 
     def sympy_scalar(self, sp, x):
         return 1 / (1 + sp.exp(-x))

@@ -30,9 +30,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import DTypeError, ShapeError, SymgraphError
-from ..graph import Node
+from ..graph import Node, apply
 from .base import as_dim, as_node, holds_node, normalize_axis
 from .shape import broadcast_to, concatenate, getitem, reshape, transpose
+from .sorting import TakeAlong
 from .sources import full, numeric_dtype
 
 #: a full slice, for building indices that act along one axis
@@ -461,9 +462,14 @@ def take_along_axis(x: Any, indices: Any, axis: int | None = -1) -> Node:
     ``x``'s), e.g. with the result of ``np.argsort`` along that axis.  ``axis=None``
     works on the flattened ``x`` with 1-D ``indices``.  Negative indices count from the
     end; others out of range are a ShapeError at build time.  A getitem with numpy's own
-    fancy index (``indices`` along ``axis``, ``arange`` grids along the other axes)."""
+    fancy index (``indices`` along ``axis``, ``arange`` grids along the other axes).
+
+    ``indices`` may also be an integer node, e.g. ``sg.argsort(x)``: then they are
+    known only when the graph runs (the op ``take_along``; no gradient flows to
+    them, and their range is numpy's to check)."""
     x = as_node(x)
-    _not_node(indices, "take_along_axis", "indices")
+    if isinstance(indices, Node):
+        return _take_along_node(x, indices, axis)
     indices = np.asarray(indices)
     if indices.dtype.kind not in "iu":
         raise SymgraphError(f"take_along_axis: `indices` must be an integer array, got dtype "
@@ -488,6 +494,30 @@ def take_along_axis(x: Any, indices: Any, axis: int | None = -1) -> Node:
                   np.arange(s, dtype=np.int64).reshape(ones[:d] + (-1,) + ones[d + 1:])
                   for d, s in enumerate(x.shape))
     return getitem(x, fancy)
+
+
+def _take_along_node(x: Node, indices: Node, axis: int | None) -> Node:
+    if indices.dtype.kind not in "iu":
+        raise SymgraphError(f"take_along_axis: `indices` must be integers, got dtype {indices.dtype}")
+    if axis is None:
+        if indices.ndim != 1:
+            raise ShapeError("take_along_axis: when axis=None, `indices` must have a single dimension, "
+                             f"got shape {indices.shape}")
+        x, axis = ravel(x), 0
+    axis = _one_axis(axis, x.ndim, "take_along_axis")
+    if indices.ndim != x.ndim:
+        raise ShapeError(f"take_along_axis: `indices` and `arr` must have the same number of "
+                         f"dimensions, got shapes {indices.shape} and {x.shape}")
+    try:  # numpy broadcasts the other axes against each other
+        common = np.broadcast_shapes(tuple(1 if d == axis else s for d, s in enumerate(x.shape)),
+                                     tuple(1 if d == axis else s for d, s in enumerate(indices.shape)))
+    except ValueError:
+        raise ShapeError(f"take_along_axis: shapes {x.shape} and {indices.shape} do not broadcast "
+                         f"outside axis {axis}") from None
+    x = broadcast_to(x, tuple(x.shape[axis] if d == axis else s for d, s in enumerate(common)))
+    indices = broadcast_to(indices, tuple(indices.shape[axis] if d == axis else s
+                                          for d, s in enumerate(common)))
+    return apply(TakeAlong(axis), [x, indices])
 
 
 __all__ = ["squeeze", "expand_dims", "ravel", "swapaxes", "moveaxis", "flip", "roll", "repeat", "tile",
