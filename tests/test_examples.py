@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -26,3 +27,15 @@ def test_mlp_train_learns_digits():
     module = runpy.run_path(str(EXAMPLES / "mlp_train.py"))
     accuracy = module["main"](["--epochs", "5"])
     assert accuracy > 0.85
+
+
+def test_logistic_regression_matches_sklearn_and_stays_finite():
+    pytest.importorskip("sklearn")
+    module = runpy.run_path(str(EXAMPLES / "logistic_regression.py"))
+    result = module["main"]()
+    assert result["gap"] < 1e-5
+    assert result["result"].success
+    X, y = module["load_data"]()
+    stable, naive, grad_norm, _ = module["losses_at_scale"](X, y, result["w"], result["b"], 1000.0)
+    assert np.isfinite(stable) and np.isfinite(grad_norm) and grad_norm > 0
+    assert not np.isfinite(naive)  # the textbook form overflows: what the example is about
