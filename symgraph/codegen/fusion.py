@@ -17,6 +17,9 @@ change the graph: they only decide what the generated source says.
   ``one_hot_subtract`` does the middle step alone when the softmax is shared.
 * ``sum_of_products``: ``sum(a * b)`` and ``sum(square(a))`` over all axes as
   ``np.vdot`` (no temporary array).
+* ``sort_from_argsort``: ``sort(x)`` as ``take_along_axis(x, argsort(x))`` when
+  an argsort of ``x`` along that axis is computed anyway (sort's own
+  derivative needs it): one sort instead of two.
 * ``scaled_product``: ``s * (c * x)`` with ``s`` one element and ``c`` a power
   of two as ``(s * c) * x``: one pass over ``x`` instead of two, and exact
   (scaling by a power of two never rounds).
@@ -35,6 +38,7 @@ from ..ops.elementwise import Greater, Multiply, Relu, Square, Subtract, Where
 from ..ops.nn import OneHot, Softmax
 from ..ops.reduce import Sum
 from ..ops.shape import BroadcastTo, Reshape
+from ..ops.sorting import Argsort, Sort, TakeAlong
 from ..ops.sources import Constant, Full
 from ..rewrite import RuleTable
 
@@ -309,3 +313,15 @@ def scaled_product(n: Node, view: GraphView) -> Found:
                 if _power_of_two(c) and s.dtype == c.dtype == x.dtype == n.dtype:
                     return ScaledProduct(), [s, c, x]
     return None
+
+
+@register_fusion(Sort)
+def sort_from_argsort(n: Node, view: GraphView) -> Found:
+    """sort(x) -> take_along_axis(x, argsort(x)) when an argsort of x is computed anyway."""
+    (x,) = n.inputs
+    for user in view.consumers.get(x, ()):
+        op = user.op
+        if isinstance(op, Argsort) and op.axis == n.op.axis:
+            return TakeAlong(n.op.axis), [x, user]
+    return None
+

@@ -125,12 +125,21 @@ def lower(outputs: Sequence[Node], inputs: Sequence[Node], fuse: bool = True) ->
         needed.update(_unbroadcast(a, fed) for a in args)
 
     values: dict[Node, Value] = {}
-    for n in order:
-        if n not in plans:
-            continue
-        op, args, kind = plans[n]
-        refs = [Ref(values[_unbroadcast(a, fed)], a.shape) for a in args]
-        values[n] = Value(n, op, refs, kind)
+    for root in order:
+        # A fusion may read a node built after its root (sort reads the argsort its
+        # gradient made): such a node's value is made first, so values stay in order.
+        stack = [root] if root in plans and root not in values else []
+        while stack:
+            n = stack[-1]
+            op, args, kind = plans[n]
+            later = [b for b in (_unbroadcast(a, fed) for a in args) if b not in values]
+            if later:
+                stack.extend(later)
+                continue
+            stack.pop()
+            if n not in values:
+                values[n] = Value(n, op, [Ref(values[_unbroadcast(a, fed)], a.shape) for a in args],
+                                  kind)
     if fuse:  # outputs stay fresh arrays, as the evaluator returns them
         returned = {values[_unbroadcast(o, fed)] for o in outputs}
         _fold_constants(v for v in values.values() if v not in returned)

@@ -6,7 +6,9 @@ puts the cotangent back (``put_along``).  The permutation is data, known only
 at run time, so it is a node (``argsort``, no gradient) feeding the two
 internal ops ``take_along``/``put_along``, each linear in its first input and
 the other's adjoint.  At ties sort has a kink; the derivative is then that
-of numpy's stable sort order (tied elements keep their input order).
+of the permutation numpy's argsort returns: its default (fast) one, or the
+stable one (tied elements keep their input order) for ``kind="stable"``.
+A stable argsort costs about 7 times the default one on float64.
 
 numpy's sort has no dask version (dask has only ``topk``): these ops raise
 ``BackendError`` on dask arrays rather than compute them whole.
@@ -105,14 +107,20 @@ class TakeAlong(AlongIndices):
 
 class PutAlong(AlongIndices):
     """Zeros of ``shape`` with ``g`` added along ``axis`` at ``indices`` (repeats
-    accumulate): the adjoint of ``take_along``, linear in ``g``."""
+    accumulate): the adjoint of ``take_along``, linear in ``g``.
+
+    ``unique`` says the indices are a permutation along the axis (sort's), so
+    each position is written once: a plain assignment, several times faster
+    than ``np.add.at``.
+    """
 
     name = "put_along"
-    param_types = {"axis": AXIS, "shape": SHAPE}
+    param_types = {"axis": AXIS, "shape": SHAPE, "unique": BOOL}
 
-    def __init__(self, axis: int, shape: tuple[int, ...]) -> None:
+    def __init__(self, axis: int, shape: tuple[int, ...], unique: bool = False) -> None:
         self.axis = axis
         self.shape = shape
+        self.unique = unique
 
     def infer(self, g, indices):
         self.check(g, indices, self.shape)
@@ -121,16 +129,21 @@ class PutAlong(AlongIndices):
     def f(self, g, indices):
         _refuse_foreign(self, "np.add.at", g, indices)
         out = np.zeros(self.shape, dtype=g.dtype)
+        if self.unique:
+            np.put_along_axis(out, indices, g, self.axis)
+            return out
         index = self.grid(np.shape(indices))
         index[self.axis] = indices
         np.add.at(out, tuple(index), g)
         return out
 
     def emit(self, out, ins, ctx):
+        zeros = f"{out} = np.zeros({self.shape}, {ctx.dtype(ctx.node.dtype)})"
+        if self.unique:
+            return f"{zeros}\nnp.put_along_axis({out}, {ins[1]}, {ins[0]}, {self.axis})"
         grid = [ins[1] if k == self.axis else ctx.const(g)
                 for k, g in enumerate(self.grid(ctx.node.inputs[1].shape))]
-        return (f"{out} = np.zeros({self.shape}, {ctx.dtype(ctx.node.dtype)})\n"
-                f"np.add.at({out}, ({', '.join(grid)},), {ins[0]})")
+        return f"{zeros}\nnp.add.at({out}, ({', '.join(grid)},), {ins[0]})"
 
     def bprop(self, inputs, out, g, needs):
         return [apply(TakeAlong(self.axis), [g, inputs[1]]) if needs[0] else None, None]
@@ -148,15 +161,17 @@ class PutAlong(AlongIndices):
 # ---------------------------------------------------------------------------
 
 class Sort(Op):
-    """``np.sort(x, axis)``; the derivative is that of the stable sorting permutation."""
+    """``np.sort(x, axis)``; the derivative is that of the permutation ``argsort`` gives
+    (numpy's stable one with ``stable``, else its default one)."""
 
     name = "sort"
-    param_types = {"axis": AXIS}
+    param_types = {"axis": AXIS, "stable": BOOL}
     selects = True
     to_sympy = NO_SYMPY  # sympy cannot order symbolic expressions
 
-    def __init__(self, axis: int) -> None:
+    def __init__(self, axis: int, stable: bool = False) -> None:
         self.axis = axis
+        self.stable = stable
 
     def infer(self, x):
         _check_axis(self, x.ndim)
@@ -170,11 +185,11 @@ class Sort(Op):
         return f"{out} = np.sort({ins[0]}, axis={self.axis})"
 
     def permutation(self, x: Node) -> Node:
-        return apply(Argsort(self.axis, True), [x])
+        return apply(Argsort(self.axis, self.stable), [x])
 
     def bprop(self, inputs, out, g):
         (x,) = inputs
-        return [apply(PutAlong(self.axis, x.shape), [g, self.permutation(x)])]
+        return [apply(PutAlong(self.axis, x.shape, unique=True), [g, self.permutation(x)])]
 
     def jvp(self, inputs, out, tangents):
         t = tangents[0]
@@ -233,18 +248,20 @@ def _sort_axis(x: Node, axis: Any, what: str) -> tuple[Node, int]:
 def sort(x, axis: int | None = -1, kind: str | None = None, *, stable: bool | None = None) -> Node:
     """numpy's ``sort``: ``x`` sorted ascending along ``axis`` (None: flattened first).
 
-    The derivative moves each (co)tangent with its element; at ties (a kink)
-    it is that of the stable order.  ``kind``/``stable`` are checked as numpy
-    does and change nothing (sorted values do not depend on them).  NaNs sort
+    The derivative moves each (co)tangent with its element.  At ties (a kink)
+    it is that of the permutation ``argsort(x, kind=kind, stable=stable)``
+    gives: with ``kind="stable"`` (or ``stable=True``) tied elements keep
+    their input order; by default it is numpy's fast, unstable order.  The
+    sorted values do not depend on ``kind``.  NaNs sort
     last, as in numpy.  Not available on dask arrays (``BackendError``).
     ``sg.sort([3., 1., 2.])`` evaluates to ``[1., 2., 3.]``.
     """
     x = as_node(x)
-    _is_stable(kind, stable, "sort")
+    is_stable = _is_stable(kind, stable, "sort")
     x, a = _sort_axis(x, axis, "sort")
     if x.shape[a] <= 1:
         return x
-    return apply(Sort(a), [x])
+    return apply(Sort(a, is_stable), [x])
 
 
 def argsort(x, axis: int | None = -1, kind: str | None = None, *,
