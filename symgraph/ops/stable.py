@@ -6,11 +6,10 @@ stably; the composition a user would write (``log(1 + exp(x))``,
 ``sqrt(a*a + b*b)``) overflows, underflows or cancels long before the
 function itself does.
 
-The rules of the log-sum-exp family are written with ``exp(log_sigmoid(.))``,
-which is the value ``sigmoid`` computes, but whose own derivative
-``sigmoid(x) * sigmoid(-x)`` is computed from two stable factors rather than
-as ``s * (1 - s)``, which cancels to nothing once ``s`` rounds to 1
-(``x`` beyond ~17 in float32, ~37 in float64): so second and higher
+The rules of the log-sum-exp family are written with ``sigmoid``, whose own
+derivative ``sigmoid(x) * sigmoid(-x)`` is computed from two stable factors
+rather than as ``s * (1 - s)``, which cancels to nothing once ``s`` rounds
+to 1 (``x`` beyond ~17 in float32, ~37 in float64): so second and higher
 derivatives stay exact at any magnitude, in both modes.
 """
 
@@ -25,8 +24,7 @@ import numpy as np
 from ..errors import DTypeError
 from ..graph import Node
 from .base import make
-from .elementwise import Binary, Unary, equal, exp, log, where
-from .transcendental import scipy_special, special_call
+from .elementwise import Binary, Unary, equal, log, scipy_special, sigmoid, special_call, where
 
 __all__ = ["softplus", "log_sigmoid", "logaddexp", "logaddexp2", "xlogy", "hypot", "arctan2"]
 
@@ -48,9 +46,9 @@ def _real(name: str, *nodes: Node) -> None:
 
 
 def _sigmoid(x: Node) -> Node:
-    """``sigmoid(x)`` as ``exp(log_sigmoid(x))``: the same value as ``sg.sigmoid``, with
-    derivatives that stay exact where ``sigmoid(x)`` rounds to 1 (see the module doc)."""
-    return exp(log_sigmoid(x))
+    """``sigmoid(x)``: its derivative ``sigmoid(x) * sigmoid(-x)`` is the product of two
+    stable factors, so every derivative of this family stays exact (see the module doc)."""
+    return sigmoid(x)
 
 
 # ---------------------------------------------------------------------------

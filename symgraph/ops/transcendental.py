@@ -7,15 +7,14 @@ smallest ones with numpy's ufuncs; scipy.special has no float16 loops, so float6
 Derivatives are written with symgraph ops, in forms that stay accurate where the
 naive one loses digits (``expm1' = expm1(x) + 1``, ``arccosh' = 1/sqrt((x-1)(x+1))``).
 
-scipy.special is imported on first use, not with symgraph: it costs about as much
-as importing symgraph itself.  Compiled code calls ``scipy.special.<name>`` and its
-source imports it.
+scipy.special is imported on first use, not with symgraph (``elementwise.Special``):
+it costs about as much as importing symgraph itself.  Compiled code calls
+``scipy.special.<name>`` and its source imports it.
 """
 
 from __future__ import annotations
 
 import math
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -23,7 +22,8 @@ import numpy as np
 from ..errors import DTypeError, SymgraphError
 from ..graph import Node
 from .base import INT, as_node, make, ufunc_dtype
-from .elementwise import Unary, unary_builder, cast, exp, negative, sqrt, square
+from .elementwise import (Special, Unary, cast, exp, negative, scipy_special, special_call, sqrt,
+                          square, unary_builder)
 from .sources import Constant
 
 _LN2 = math.log(2.0)
@@ -33,17 +33,6 @@ _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 MAX_POLYGAMMA_ORDER = 170
 
 
-def scipy_special() -> ModuleType:
-    """The ``scipy`` package with ``scipy.special`` loaded (imported on first use)."""
-    import scipy.special
-
-    return scipy
-
-
-def special_call(ctx: Any, name: str) -> str:
-    """``scipy.special.<name>`` for compiled code, importing scipy.special in its preamble."""
-    ctx.define("scipy", scipy_special(), "import scipy.special")
-    return f"scipy.special.{name}"
 
 
 # ---------------------------------------------------------------------------
@@ -156,20 +145,6 @@ class Arctanh(Unary, ufunc=np.arctanh, sympy="atanh", cli=True):
 # scipy.special
 # ---------------------------------------------------------------------------
 
-class Special(Unary):
-    """A ufunc of scipy.special, looked up by ``special`` (its name there) when first used."""
-
-    abstract = True
-    #: the ufunc's name in scipy.special
-    special: str = ""
-
-    @property
-    def ufunc(self) -> np.ufunc:
-        return getattr(scipy_special().special, self.special)
-
-    def emit(self, out, ins, ctx):
-        fn = special_call(ctx, self.special)
-        return ctx.bind(f"{fn}({ins[0]}, out={ctx.into})") if ctx.into else f"{out} = {fn}({ins[0]})"
 
 
 class Erf(Special, special="erf", sympy="erf", cli=True):
