@@ -50,6 +50,30 @@ def numeric_jacobian(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
 
 
 # -- property tests: hypothesis profiles and the closing figures -------------
+def evaluated_and_compiled(outs, feed):
+    """The values of ``outs`` from the evaluator, checked equal to a compiled function's."""
+    got = sg.evaluate(outs, feed)
+    compiled = sg.function(list(feed), outs)(*feed.values())
+    for a, b in zip(got, compiled):
+        np.testing.assert_array_equal(a, b)
+    return got
+
+
+def sympy_substitutions(arrays) -> dict:
+    """Values for the sympy symbols of variables ``x0, x1, ...`` (``sg.to_sympy``'s names):
+    ``Symbol("x0")`` for a 0-d array, ``IndexedBase("x1")[i, j]`` for the elements of others."""
+    import sympy
+
+    subs = {}
+    for i, a in enumerate(arrays):
+        if a.ndim == 0:
+            subs[sympy.Symbol(f"x{i}")] = sympy.Float(a.item())
+        else:
+            base = sympy.IndexedBase(f"x{i}")
+            subs.update({base[idx]: sympy.Float(a[idx]) for idx in np.ndindex(a.shape)})
+    return subs
+
+
 from _hypothesis import STATS  # noqa: E402  (registers and loads the hypothesis profile)
 
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import symgraph as sg
+from conftest import evaluated_and_compiled
 from symgraph.errors import ShapeError, SymgraphError
 from symgraph.ops.matrix_parts import DiagEmbed, Diagonal, diagonal_length
 
@@ -16,14 +17,6 @@ SHAPES_AXES = [((3, 4), 0, 1), ((4, 3), 1, 0), ((2, 3, 4), 0, 2), ((2, 3, 4), 2,
                ((2, 3, 4), -1, -2), ((2, 1, 3, 2), 1, 3), ((2, 1, 3, 2), -4, 2), ((0, 3), 0, 1)]
 OFFSETS = [-5, -2, -1, 0, 1, 3, 6]
 
-
-def _both(outs, feed):
-    """Values from the evaluator and from a compiled function, which must agree."""
-    got = sg.evaluate(outs, feed)
-    compiled = sg.function(list(feed), outs)(*feed.values())
-    for a, b in zip(got, compiled):
-        np.testing.assert_array_equal(a, b)
-    return got
 
 
 # ---------------------------------------------------------------------------
@@ -35,7 +28,8 @@ def _both(outs, feed):
 def test_diagonal_and_trace_match_numpy(shape, axis1, axis2, offset):
     a = rng.standard_normal(shape)
     x = sg.variable("x", shape)
-    d, t = _both([sg.diagonal(x, offset, axis1, axis2), sg.trace(x, offset, axis1, axis2)], {x: a})
+    d, t = evaluated_and_compiled([sg.diagonal(x, offset, axis1, axis2),
+                                   sg.trace(x, offset, axis1, axis2)], {x: a})
     want = np.diagonal(a, offset, axis1, axis2)
     assert d.shape == want.shape
     np.testing.assert_array_equal(d, want)
@@ -54,7 +48,7 @@ def test_diagonal_defaults_and_keywords():
 def test_diag_of_a_vector_matches_numpy(n, k):
     a = rng.standard_normal(n)
     v = sg.variable("v", (n,))
-    (got,) = _both([sg.diag(v, k)], {v: a})
+    (got,) = evaluated_and_compiled([sg.diag(v, k)], {v: a})
     np.testing.assert_array_equal(got, np.diag(a, k))
 
 
@@ -62,7 +56,7 @@ def test_diag_of_a_vector_matches_numpy(n, k):
 def test_diag_of_a_matrix_matches_numpy(k):
     a = rng.standard_normal((3, 4))
     m = sg.variable("m", a.shape)
-    (got,) = _both([sg.diag(m, k)], {m: a})
+    (got,) = evaluated_and_compiled([sg.diag(m, k)], {m: a})
     np.testing.assert_array_equal(got, np.diag(a, k))
 
 
@@ -72,7 +66,7 @@ def test_diag_of_a_matrix_matches_numpy(k):
 def test_triangles_match_numpy(fn, shape, k):
     a = rng.standard_normal(shape)
     x = sg.variable("x", shape)
-    (got,) = _both([fn(x, k)], {x: a})
+    (got,) = evaluated_and_compiled([fn(x, k)], {x: a})
     want = getattr(np, fn.__name__)(a, k)
     assert got.shape == want.shape  # a vector is repeated into a square matrix, as numpy does
     np.testing.assert_array_equal(got, want)
@@ -94,7 +88,7 @@ def test_dtypes_are_numpys(dtype):
     cases = [(sg.diagonal(x, 1, 1, 2), np.diagonal(a, 1, 1, 2)), (sg.trace(x, 0, 2, 1),
              np.trace(a, 0, 2, 1)), (sg.triu(x, -1), np.triu(a, -1)), (sg.tril(x), np.tril(a)),
              (sg.diag(sg.diagonal(x[0])), np.diag(np.diag(a[0])))]
-    got = _both([c for c, _ in cases], {x: a})
+    got = evaluated_and_compiled([c for c, _ in cases], {x: a})
     for node, value, (_, want) in zip([c for c, _ in cases], got, cases):
         assert node.dtype == want.dtype, node
         np.testing.assert_array_equal(value, want)

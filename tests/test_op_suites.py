@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import symgraph as sg
+from conftest import sympy_substitutions
 from op_table import CASES
 from symgraph.errors import BackendError, SymgraphError
 
@@ -71,13 +72,7 @@ def test_sympy_translation_agrees_or_is_refused(case):
             expr = sg.to_sympy(y)
         except SymgraphError:
             return  # refused clearly: allowed
-    subs = {}
-    for i, a in enumerate(arrays):
-        if a.ndim == 0:
-            subs[sympy.Symbol(f"x{i}")] = sympy.Float(a.item())
-        else:
-            base = sympy.IndexedBase(f"x{i}")
-            subs.update({base[idx]: sympy.Float(a[idx]) for idx in np.ndindex(a.shape)})
+    subs = sympy_substitutions(arrays)
     exprs = np.asarray(expr.tolist() if hasattr(expr, "tolist") else expr, dtype=object)
 
     def value(e):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import symgraph as sg
-from conftest import numeric_grad
+from conftest import numeric_grad, sympy_substitutions
 
 rng = np.random.default_rng(7)
 
@@ -247,13 +247,7 @@ def test_other_doors_save_load_dask_sympy(name, tmp_path):
         computed = g.compute(scheduler="synchronous") if hasattr(g, "compute") else g
         np.testing.assert_array_equal(computed, w, err_msg=name)
     sympy = pytest.importorskip("sympy")
-    subs = {}
-    for i, a in enumerate(arrays):
-        if a.ndim == 0:
-            subs[sympy.Symbol(f"x{i}")] = sympy.Float(a.item())
-        else:
-            base = sympy.IndexedBase(f"x{i}")
-            subs.update({base[idx]: sympy.Float(a[idx]) for idx in np.ndindex(a.shape)})
+    subs = sympy_substitutions(arrays)
     for y, w in zip(ys, want):
         exprs = np.asarray(sg.to_sympy(y), dtype=object).reshape(w.shape)
         got = np.array([float(e.xreplace(subs)) for e in exprs.ravel()]).reshape(w.shape)

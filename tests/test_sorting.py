@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import symgraph as sg
+from conftest import evaluated_and_compiled
 from sorting_cases import distinct
 from symgraph.errors import BackendError, DTypeError, ShapeError, SymgraphError
 from symgraph.ops.sorting import Argsort, PutAlong, Sort, TakeAlong
@@ -18,19 +19,12 @@ SHAPES_AXES = [((5,), -1), ((5,), 0), ((3, 4), 0), ((3, 4), -1), ((2, 3, 4), 1),
                ((2, 3, 4), None), ((0, 3), 0), ((0, 3), 1), ((3, 1), 1), ((), None)]
 
 
-def _both(outs, feed):
-    got = sg.evaluate(outs, feed)
-    compiled = sg.function(list(feed), outs)(*feed.values())
-    for a, b in zip(got, compiled):
-        np.testing.assert_array_equal(a, b)
-    return got
-
 
 @pytest.mark.parametrize("shape, axis", SHAPES_AXES)
 def test_sort_and_argsort_match_numpy(shape, axis):
     a = rng.standard_normal(shape)
     x = sg.variable("x", shape)
-    s, i = _both([sg.sort(x, axis), sg.argsort(x, axis)], {x: a})
+    s, i = evaluated_and_compiled([sg.sort(x, axis), sg.argsort(x, axis)], {x: a})
     np.testing.assert_array_equal(s, np.sort(a, axis))
     np.testing.assert_array_equal(i, np.argsort(a, axis))
     assert i.dtype == np.int64
@@ -40,7 +34,7 @@ def test_sort_and_argsort_match_numpy(shape, axis):
 def test_dtypes_are_kept(dtype):
     a = (rng.standard_normal((3, 5)) * 4).astype(dtype)
     x = sg.variable("x", a.shape, dtype)
-    s, i = _both([sg.sort(x, 0), sg.argsort(x, kind="stable")], {x: a})
+    s, i = evaluated_and_compiled([sg.sort(x, 0), sg.argsort(x, kind="stable")], {x: a})
     assert s.dtype == np.dtype(dtype) and sg.sort(x).dtype == np.dtype(dtype)
     np.testing.assert_array_equal(s, np.sort(a, 0))
     np.testing.assert_array_equal(i, np.argsort(a, kind="stable"))
@@ -49,7 +43,7 @@ def test_dtypes_are_kept(dtype):
 def test_nans_sort_last_and_ties_keep_order_when_stable():
     a = np.array([2.0, np.nan, 1.0, 2.0, -np.inf, 1.0, np.nan])
     x = sg.variable("x", a.shape)
-    s, stable, merge, flag = _both([sg.sort(x), sg.argsort(x, kind="stable"),
+    s, stable, merge, flag = evaluated_and_compiled([sg.sort(x), sg.argsort(x, kind="stable"),
                                     sg.argsort(x, kind="mergesort"), sg.argsort(x, stable=True)],
                                    {x: a})
     np.testing.assert_array_equal(s, np.sort(a))
@@ -91,7 +85,7 @@ def test_the_gradient_at_ties_follows_the_stable_order_when_asked():
     w = np.array([10.0, 20.0, 30.0, 40.0])
     x = sg.variable("x", a.shape)
     s = sg.sort(x, kind="stable")
-    (g,) = _both([sg.grad(sg.sum(s * w), x)], {x: a})
+    (g,) = evaluated_and_compiled([sg.grad(sg.sum(s * w), x)], {x: a})
     np.testing.assert_array_equal(g, [20.0, 30.0, 10.0, 40.0])  # stable order: 2, 0, 1, 3
     t = sg.evaluate(sg.jvp(s, x, sg.constant(np.array([1.0, 2.0, 3.0, 4.0]))), {x: a})
     np.testing.assert_array_equal(t, [3.0, 1.0, 2.0, 4.0])
@@ -101,7 +95,7 @@ def test_the_gradient_at_ties_is_that_of_numpys_default_argsort():
     a = np.repeat([2.0, 0.0, 1.0], 40)  # long enough for numpy's fast sort to reorder ties
     w = np.arange(a.size, dtype=float)
     x = sg.variable("x", a.shape)
-    (g,) = _both([sg.grad(sg.sum(sg.sort(x) * w), x)], {x: a})
+    (g,) = evaluated_and_compiled([sg.grad(sg.sum(sg.sort(x) * w), x)], {x: a})
     want = np.zeros_like(a)
     want[np.argsort(a)] = w
     np.testing.assert_array_equal(g, want)
@@ -138,8 +132,8 @@ def test_take_along_and_put_along_are_adjoint(shape, axis, picks):
     ishape = tuple(picks if k == axis else s for k, s in enumerate(shape))
     idx = rng.integers(-shape[axis], shape[axis], ishape)
     g = rng.standard_normal(ishape)
-    taken, put = _both([TakeAlong(axis)(sg.constant(a), idx), PutAlong(axis, shape)(sg.constant(g), idx)],
-                       {})
+    taken, put = evaluated_and_compiled([TakeAlong(axis)(sg.constant(a), idx),
+                                         PutAlong(axis, shape)(sg.constant(g), idx)], {})
     np.testing.assert_array_equal(taken, np.take_along_axis(a, idx, axis))
     np.testing.assert_allclose(np.vdot(taken, g), np.vdot(a, put), rtol=1e-12)
     sg.testing.check_grads(lambda v: TakeAlong(axis)(v * v, idx), a, order=2)

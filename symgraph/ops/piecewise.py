@@ -163,7 +163,26 @@ def mod(a: Any, b: Any) -> Node:
 # NaN-ignoring max and min
 # ---------------------------------------------------------------------------
 
-class Fmax(Binary, ufunc=np.fmax, sympy="Max", commutative=True, selects=True, cli=True):
+class NanIgnoring(Binary):
+    """fmax/fmin: the input that ``wins`` (``greater``/``less``), or the one that is not NaN;
+    complex inputs are refused (numpy would order them lexicographically)."""
+
+    abstract = True
+    commutative = selects = cli = True
+    wins: Any
+
+    def infer(self, a, b):
+        _real(self.name, a, b)
+        return super().infer(a, b)
+
+    def deriv_a(self, a, b, out):
+        return _nan_ignoring_share(a, b, self.wins, out, first=True)
+
+    def deriv_b(self, a, b, out):
+        return _nan_ignoring_share(b, a, self.wins, out, first=False)
+
+
+class Fmax(NanIgnoring, ufunc=np.fmax, sympy="Max", wins=staticmethod(greater)):
     """numpy's ``fmax``: the larger input, or the one that is not NaN.
 
     The gradient goes to the input picked: all of it to ``a`` where ``b`` is NaN (and
@@ -172,29 +191,9 @@ class Fmax(Binary, ufunc=np.fmax, sympy="Max", commutative=True, selects=True, c
     split keeps ``fmax(a, b)`` and ``fmax(b, a)`` the same function in every respect.)
     """
 
-    def infer(self, a, b):
-        _real(self.name, a, b)
-        return super().infer(a, b)
 
-    def deriv_a(self, a, b, out):
-        return _nan_ignoring_share(a, b, greater, out, first=True)
-
-    def deriv_b(self, a, b, out):
-        return _nan_ignoring_share(b, a, greater, out, first=False)
-
-
-class Fmin(Binary, ufunc=np.fmin, sympy="Min", commutative=True, selects=True, cli=True):
+class Fmin(NanIgnoring, ufunc=np.fmin, sympy="Min", wins=staticmethod(less)):
     """numpy's ``fmin``: the smaller input, or the one that is not NaN; gradient as ``fmax``."""
-
-    def infer(self, a, b):
-        _real(self.name, a, b)
-        return super().infer(a, b)
-
-    def deriv_a(self, a, b, out):
-        return _nan_ignoring_share(a, b, less, out, first=True)
-
-    def deriv_b(self, a, b, out):
-        return _nan_ignoring_share(b, a, less, out, first=False)
 
 
 def _nan_ignoring_share(x: Node, other: Node, wins, out: Node, first: bool) -> Node:
