@@ -30,13 +30,9 @@ import os
 import sys
 
 if __name__ == "__main__":  # threads must be fixed before numpy and the peers load
-    _pre = argparse.ArgumentParser(add_help=False)
-    _pre.add_argument("--threads", type=int, default=1)
-    _n = str(_pre.parse_known_args()[0].threads)
-    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[_var] = _n
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + (
-        " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" if _n == "1" else ""))
+    from threads import pin_threads
+
+    pin_threads()
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     os.environ.setdefault("JAX_ENABLE_X64", "1")
 

@@ -29,13 +29,9 @@ import os
 import sys
 
 if __name__ == "__main__":  # threads must be fixed before numpy and the peers load
-    _pre = argparse.ArgumentParser(add_help=False)
-    _pre.add_argument("--threads", type=int, default=1)
-    _n = str(_pre.parse_known_args()[0].threads)
-    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[_var] = _n
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + (
-        " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" if _n == "1" else ""))
+    from threads import pin_threads
+
+    pin_threads()
 
 import gc  # noqa: E402
 import math  # noqa: E402

@@ -246,7 +246,7 @@ def test_other_doors_save_load_dask_sympy(name, tmp_path):
     for w, g in zip(want if lazy is not None else [], lazy or []):
         computed = g.compute(scheduler="synchronous") if hasattr(g, "compute") else g
         np.testing.assert_array_equal(computed, w, err_msg=name)
-    sympy = pytest.importorskip("sympy")
+    pytest.importorskip("sympy")
     subs = sympy_substitutions(arrays)
     for y, w in zip(ys, want):
         exprs = np.asarray(sg.to_sympy(y), dtype=object).reshape(w.shape)
