@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .. import kernels
 from ..errors import DTypeError
 from ..graph import Node
 from .base import make
@@ -55,28 +56,20 @@ def _sigmoid(x: Node) -> Node:
 # one input
 # ---------------------------------------------------------------------------
 
-def _softplus_f(x):
-    return np.logaddexp(0, x)
-
-
-def _log_sigmoid_f(x):
-    return -np.logaddexp(0, -x)
-
-
 class Softplus(Unary, cli=True):
-    """``log(1 + exp(x))`` as numpy's ``logaddexp(0, x)``: no overflow, exact for tiny
-    ``exp(x)``.  Derivative ``sigmoid(x)``, second ``sigmoid(x) * sigmoid(-x)``."""
+    """``log(1 + exp(x))`` as ``max(x, 0) + log1p(exp(-|x|))`` (``kernels.softplus``): no
+    overflow, exact for tiny ``exp(x)``, twice as fast as ``np.logaddexp(0, x)``.  Derivative ``sigmoid(x)``, second ``sigmoid(x) * sigmoid(-x)``."""
 
     def infer(self, x):
-        return x.shape, _forward_dtype(_softplus_f, x.dtype)
+        return x.shape, _forward_dtype(kernels.softplus, x.dtype)
+
+    emit_inplace = False
 
     def f(self, x):
-        return _softplus_f(x)
+        return kernels.softplus(x)
 
     def emit(self, out, ins, ctx):
-        if ctx.into:
-            return ctx.bind(f"np.logaddexp(0, {ins[0]}, out={ctx.into})")
-        return f"{out} = np.logaddexp(0, {ins[0]})"
+        return f"{out} = {ctx.helper(kernels.softplus)}({ins[0]})"
 
     def deriv(self, x, out):
         return _sigmoid(x)
@@ -92,17 +85,15 @@ class LogSigmoid(Unary, cli=True):
     name = "log_sigmoid"
 
     def infer(self, x):
-        return x.shape, _forward_dtype(_log_sigmoid_f, x.dtype)
+        return x.shape, _forward_dtype(kernels.log_sigmoid, x.dtype)
+
+    emit_inplace = False
 
     def f(self, x):
-        return _log_sigmoid_f(x)
+        return kernels.log_sigmoid(x)
 
     def emit(self, out, ins, ctx):
-        into = ctx.into
-        if not into:
-            return f"{out} = -np.logaddexp(0, -{ins[0]})"
-        return "\n".join([f"np.negative({ins[0]}, out={into})", f"np.logaddexp(0, {into}, out={into})",
-                          ctx.bind(f"np.negative({into}, out={into})")])
+        return f"{out} = {ctx.helper(kernels.log_sigmoid)}({ins[0]})"
 
     def deriv(self, x, out):
         return _sigmoid(-x)
