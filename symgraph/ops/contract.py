@@ -80,6 +80,10 @@ class Einsum(Op):
         self.subscripts = subscripts
         self.path = path
 
+    def describe(self) -> str:
+        """``einsum[ij,jk->ik]``: the subscripts say it all (the path is an implementation detail)."""
+        return f"einsum[{self.subscripts}]"
+
     def infer(self, *inputs):
         terms, out = split(self.subscripts)
         sizes = letter_sizes(self.subscripts, [x.shape for x in inputs])
