@@ -230,7 +230,6 @@ class Node:
 
     __slots__ = ("graph", "op", "inputs", "shape", "dtype", "role", "order", "id", "name",
                  "__weakref__")
-    __array_ufunc__ = None  # make ``ndarray * node`` call Node.__rmul__
     __array_priority__ = 1000
 
     def __init__(self, graph: Graph, op: Op, inputs: tuple[Node, ...], shape: tuple[int, ...],
@@ -382,6 +381,20 @@ class Node:
     def clip(self, a_min=None, a_max=None) -> Node:
         return _ops.clip(self, a_min, a_max)
 
+    # -- numpy's protocols: np.exp(node), np.dot(a, node), ndarray * node -----
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """``np.exp(x)``, ``ndarray + x``, ``np.add.reduce(x)`` build symgraph nodes."""
+        return _numpy_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        """``np.dot(A, x)``, ``np.stack([x, y])``, ``np.linalg.norm(x)`` build symgraph nodes."""
+        return _numpy_function(func, args, kwargs)
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError("a symgraph Node has no value until it is evaluated: use "
+                        "sg.evaluate(node, feed) for its value, and sg.<function> (or the numpy "
+                        "function itself) to compute with it")
+
     # -- Jupyter ------------------------------------------------------------
     def _repr_mimebundle_(self, include=None, exclude=None):
         return _mimebundle([self], repr(self))
@@ -391,6 +404,53 @@ class Node:
 # module imports none of them.
 _ops: Any = None
 _display: Callable[[Any], dict[str, str]] | None = None
+
+
+#: ``ufunc.method`` -> the symgraph builder that computes it
+_UFUNC_METHODS = {("add", "reduce"): "sum", ("multiply", "reduce"): "prod",
+                  ("maximum", "reduce"): "max", ("minimum", "reduce"): "min",
+                  ("add", "accumulate"): "cumsum", ("multiply", "accumulate"): "cumprod",
+                  ("multiply", "outer"): "outer"}
+#: numpy functions on nodes answered without building anything
+_INSPECT = {"shape": lambda x: x.shape, "ndim": lambda x: x.ndim, "size": lambda x: x.size}
+
+
+def _builder(name: str, what: str) -> Callable:
+    """The public symgraph builder called ``name``, or a TypeError saying there is none."""
+    if _ops is not None and name in _ops.__all__:
+        return getattr(_ops, name)
+    raise TypeError(f"{what} has no symgraph counterpart (no sg.{name}); symgraph Nodes are "
+                    "symbolic, so compute with symgraph functions, or evaluate first")
+
+
+def _numpy_ufunc(ufunc: Any, method: str, inputs: tuple, kwargs: dict) -> Any:
+    given = {k: v for k, v in kwargs.items() if v is not None}
+    if method == "__call__":
+        if given:
+            raise TypeError(f"np.{ufunc.__name__} on symgraph Nodes takes no {sorted(given)} "
+                            f"(use sg.{ufunc.__name__})")
+        return _builder(ufunc.__name__, f"np.{ufunc.__name__}")(*inputs)
+    name = _UFUNC_METHODS.get((ufunc.__name__, method))
+    if name is None:
+        raise TypeError(f"np.{ufunc.__name__}.{method} has no symgraph counterpart")
+    if method == "reduce":
+        given.setdefault("axis", 0)
+    return _builder(name, f"np.{ufunc.__name__}.{method}")(*inputs, **given)
+
+
+def _numpy_function(func: Any, args: tuple, kwargs: dict) -> Any:
+    name, module = func.__name__, func.__module__ or ""
+    what = f"{module.replace('numpy', 'np', 1)}.{name}"
+    if name in _INSPECT and module == "numpy":
+        return _INSPECT[name](*args, **kwargs)
+    if module not in ("numpy", "numpy.linalg") or (module == "numpy.linalg" and name != "norm"):
+        raise TypeError(f"{what} has no symgraph counterpart yet; symgraph Nodes are symbolic, "
+                        "so compute with symgraph functions, or evaluate first")
+    build = _builder(name, what)
+    try:
+        return build(*args, **kwargs)
+    except TypeError as e:
+        raise TypeError(f"{what} on symgraph Nodes, as sg.{name}: {e}") from None
 
 
 def register_builders(builders: Any) -> None:
