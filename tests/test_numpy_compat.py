@@ -13,6 +13,9 @@ import pytest
 
 import symgraph as sg
 
+#: numpy 2 deprecates 2-vectors in np.cross (the reference here); sg.cross keeps numpy 1's rule
+pytestmark = pytest.mark.filterwarnings("ignore:Arrays of 2-dimensional vectors:DeprecationWarning")
+
 rng = np.random.default_rng(11)
 COORDS = np.array([0.0, 0.5, 1.7, 2.0, 3.1])
 
@@ -184,3 +187,43 @@ def test_every_differentiable_autograd_numpy_function_has_a_symgraph_counterpart
                if name != "astype" and not callable(getattr(sg, name, None))]
     assert not missing, f"no sg.<name> for {missing}"
     assert callable(sg.Node.astype)
+
+
+def test_float_results_take_numpys_dtypes():
+    for fn, np_fn in [(sg.fabs, np.fabs), (sg.deg2rad, np.deg2rad), (sg.degrees, np.degrees)]:
+        for dtype in ("int8", "int64", "bool", "float32"):
+            v = np.array([1, 0], dtype)
+            got = sg.evaluate(fn(v))
+            assert got.dtype == np_fn(v).dtype, (fn.__name__, dtype)
+            np.testing.assert_allclose(got, np_fn(v), rtol=1e-3)
+    with pytest.raises(sg.DTypeError, match="fabs"):
+        sg.fabs(np.array([3 + 4j]))
+    with pytest.raises(sg.DTypeError, match="nan_to_num"):
+        sg.nan_to_num(np.array([1j]))
+
+
+def test_cross_builds_in_its_inputs_graph():
+    with sg.Graph() as g:
+        a, b = sg.variable("a", (3,)), sg.variable("b", (2,))
+    c = sg.cross(a, b)
+    assert c.graph is g
+    np.testing.assert_array_equal(sg.evaluate(c, {a: [1.0, 2, 3], b: [4.0, 5]}),
+                                  np.cross([1.0, 2, 3], [4.0, 5, 0]))
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda x: sg.gradient(x, axis=1.0), "axis must be None, an int"),
+    (lambda x: sg.gradient(x, "a"), "spacing must be a number"),
+    (lambda x: sg.rot90(x, "a"), "rot90: k"),
+    (lambda x: sg.rot90(x, 1, 0), "axes must name two axes"),
+    (lambda x: sg.partition(x, 1.5), "partition: kth"),
+])
+def test_bad_arguments_are_symgraph_errors(call, message):
+    with pytest.raises(sg.SymgraphError, match=message):
+        call(sg.variable("x", (3, 4)))
+
+
+def test_scans_of_a_0d_array_are_1d_as_in_numpy():
+    for fn, np_fn in [(sg.cumsum, np.cumsum), (sg.cumprod, np.cumprod)]:
+        np.testing.assert_array_equal(sg.evaluate(fn(sg.constant(2.5), axis=0)),
+                                      np_fn(np.array(2.5), axis=0))

@@ -454,6 +454,33 @@ def _ufunc_dtype(ufunc: np.ufunc, *dtypes: np.dtype) -> np.dtype:
     return out.dtype
 
 
+_RESULT_DTYPES: dict[tuple, np.dtype] = {}
+
+
+def result_dtype(fn: Callable[[np.ndarray], Any], dtype: np.dtype, what: str) -> np.dtype:
+    """The dtype numpy function ``fn`` (np.prod, np.var, a kernel) returns for an array of
+    ``dtype``, found by running it on a two-element array (memoised); a DTypeError naming
+    ``what`` where numpy refuses the dtype."""
+    key = (fn, np.dtype(dtype))
+    found = _RESULT_DTYPES.get(key)
+    if found is None:
+        try:
+            with np.errstate(all="ignore"):
+                found = np.asarray(fn(np.ones((2,), dtype))).dtype
+        except TypeError as e:
+            raise DTypeError(f"{what}: not defined for dtype {dtype}: {e}") from None
+        _RESULT_DTYPES[key] = found
+    return found
+
+
+def refuse_complex(what: str, why: str, *nodes: Node) -> None:
+    """A DTypeError naming ``what`` if any of ``nodes`` is complex, saying ``why``."""
+    for n in nodes:
+        if n.dtype.kind == "c":
+            raise DTypeError(f"{what}: complex inputs are not supported (got dtype {n.dtype}): "
+                             f"{why}")
+
+
 def is_inexact(dtype: np.dtype) -> bool:
     return np.dtype(dtype).kind in "fc"
 
@@ -581,6 +608,6 @@ def make(op: Op, *inputs: Any) -> Node:
 __all__ = [
     "Op", "ParamKind", "one_of", "SHAPE", "AXES", "AXIS", "SIZE", "INT", "BOOL", "DTYPE", "SCALAR",
     "ARRAY", "INDEX", "NAME", "NO_SYMPY", "MAX_NDIM", "translate_with_f", "as_node", "as_nodes", "make",
-    "broadcast_shapes", "ufunc_dtype", "is_inexact", "normalize_axis", "as_shape", "as_dim",
+    "broadcast_shapes", "ufunc_dtype", "result_dtype", "refuse_complex", "is_inexact", "normalize_axis", "as_shape", "as_dim",
     "holds_node", "registered_ops", "builtin_ops", "is_abstract", "get_default_graph",
 ]

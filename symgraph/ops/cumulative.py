@@ -16,9 +16,8 @@ import numpy as np
 
 from ..errors import ShapeError, SymgraphError
 from ..graph import Node, apply
-from .base import AXIS, Op, as_node, holds_node, normalize_axis, translate_with_f
+from .base import AXIS, Op, as_node, holds_node, normalize_axis, result_dtype, translate_with_f
 from .elementwise import not_equal
-from .reduce import numpy_dtype
 from .shape import broadcast_to, concatenate, getitem, reshape
 from .sources import full
 
@@ -85,7 +84,7 @@ class Cumulative(Op):
     def infer(self, x):
         if not 0 <= self.axis < x.ndim:
             raise ShapeError(f"{self.name}: axis {self.axis} is out of bounds for shape {x.shape}")
-        return x.shape, numpy_dtype(self.np_func, x.dtype)
+        return x.shape, result_dtype(self.np_func, x.dtype, self.name)
 
     def f(self, x):
         return self.np_func(x, axis=self.axis)
@@ -127,9 +126,9 @@ class Cumprod(Cumulative, np_func=staticmethod(np.cumprod)):
 
 def _scan(cls: type, x: Any, axis: int | None) -> Node:
     x = as_node(x)
-    if axis is None:  # numpy flattens
+    if axis is None or x.ndim == 0:  # numpy flattens (a 0-d array scans as shape (1,))
         x = reshape(x, (-1,))
-        axis = 0
+        axis = 0 if axis is None else axis
     elif not isinstance(axis, (int, np.integer)) or isinstance(axis, (bool, np.bool_)):
         raise SymgraphError(f"{cls.name}: axis must be None or an int, got {axis!r}")
     (axis,) = normalize_axis(axis, x.ndim, cls.name)

@@ -2,7 +2,8 @@
 
 None of these has an op of its own: each is built from the breadth ops, so its
 derivatives, compiled code, sympy and dask behaviour are those of its parts.
-``absolute``/``fabs`` are ``abs``; ``amax``/``amin`` are ``max``/``min``;
+``absolute`` is ``abs`` (``fabs`` casts to a float first); ``amax``/``amin`` are
+``max``/``min``;
 ``remainder`` is ``mod``; ``true_divide`` is ``divide``; the rest are short
 compositions with numpy's semantics, each stated in its docstring.
 """
@@ -14,11 +15,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import ShapeError, SymgraphError
+from ..errors import DTypeError, ShapeError, SymgraphError
 from ..graph import Node
-from .base import as_node, as_nodes, normalize_axis
+from .base import as_dim, as_node, as_nodes, normalize_axis, ufunc_dtype
 from .elementwise import abs as abs_
-from .elementwise import divide, equal, not_equal, where
+from .elementwise import cast, divide, equal, not_equal, where
 from .piecewise import mod
 from .rearrange import flip, moveaxis, split, swapaxes
 from .reduce import max as max_
@@ -28,21 +29,31 @@ from .sorting import sort
 from .sources import constant
 
 absolute = abs_
-fabs = abs_
 amax = max_
 amin = min_
 remainder = mod
 true_divide = divide
 
 
+def _as_float(x: Any, ufunc: np.ufunc) -> Node:
+    """``x`` cast to the float dtype numpy's ``ufunc`` gives it (int8 -> float16, ...)."""
+    x = as_node(x)
+    return cast(x, ufunc_dtype(ufunc, x.dtype))
+
+
+def fabs(x: Any) -> Node:
+    """``|x|`` as a float (numpy.fabs: integers become floats, complex is refused)."""
+    return abs_(_as_float(x, np.fabs))
+
+
 def deg2rad(x: Any) -> Node:
     """Degrees to radians, ``x * pi / 180`` (numpy.deg2rad, numpy.radians)."""
-    return as_node(x) * (np.pi / 180)
+    return _as_float(x, np.deg2rad) * (np.pi / 180)
 
 
 def rad2deg(x: Any) -> Node:
     """Radians to degrees, ``x * 180 / pi`` (numpy.rad2deg, numpy.degrees)."""
-    return as_node(x) * (180 / np.pi)
+    return _as_float(x, np.rad2deg) * (180 / np.pi)
 
 
 radians = deg2rad
@@ -121,13 +132,12 @@ def rot90(x: Any, k: int = 1, axes: Sequence[int] = (0, 1)) -> Node:
     """Rotate by 90 degrees ``k`` times in the plane of ``axes``, from the first axis
     towards the second (numpy.rot90)."""
     x = as_node(x)
-    axes = tuple(axes)
-    if len(axes) != 2:
+    if not isinstance(axes, (tuple, list)) or len(axes) != 2:
         raise SymgraphError(f"rot90: axes must name two axes, got {axes!r}")
     (a0,), (a1,) = (normalize_axis(a, x.ndim, "rot90") for a in axes)
     if a0 == a1:
         raise SymgraphError(f"rot90: axes must be different, got {axes!r}")
-    k = int(k) % 4
+    k = as_dim(k, "rot90: k") % 4
     if k == 0:
         return x
     if k == 2:
@@ -183,7 +193,7 @@ def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1,
     a_, b_ = [[getitem(v, (Ellipsis, k)) for k in range(v.shape[-1])] for v in (a, b)]
     if len(a_) == len(b_) == 2:
         return a_[0] * b_[1] - a_[1] * b_[0]
-    zero = constant(np.zeros((), np.result_type(a.dtype, b.dtype)))
+    zero = constant(np.zeros((), np.result_type(a.dtype, b.dtype)), graph=a.graph)
     a_, b_ = [c + [zero] * (3 - len(c)) for c in (a_, b_)]
     parts = [a_[1] * b_[2] - a_[2] * b_[1], a_[2] * b_[0] - a_[0] * b_[2],
              a_[0] * b_[1] - a_[1] * b_[0]]
@@ -196,7 +206,11 @@ def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1,
 
 def _spacing(h: Any, n: int, what: str) -> np.ndarray:
     """The n - 1 steps along an axis: a scalar step, or differences of n coordinates."""
-    h = np.asarray(h, dtype=np.float64)
+    try:
+        h = np.asarray(h, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise SymgraphError(f"{what}: spacing must be a number or an array of coordinates, got "
+                            f"{h!r:.40}") from None
     if h.ndim == 0:
         return np.full(n - 1, float(h))
     if h.shape != (n,):
@@ -219,7 +233,6 @@ def _gradient_along(f: Node, axis: int, h: Any, edge_order: int) -> Node:
     def along(values: np.ndarray) -> np.ndarray:  # shaped to broadcast along ``axis``
         return values.reshape((-1,) + (1,) * (f.ndim - axis - 1))
 
-    d1, d2 = dx[:-1], dx[1:]
     parts = []
     if edge_order == 1:
         first = (at(slice(1, 2)) - at(slice(0, 1))) / dx[0]
@@ -236,6 +249,7 @@ def _gradient_along(f: Node, axis: int, h: Any, edge_order: int) -> Node:
     if n > 2 and np.all(dx == dx[0]):  # second-order central differences
         parts.append((at(slice(2, n)) - at(slice(0, n - 2))) / (2 * dx[0]))
     elif n > 2:  # numpy's weights for uneven steps
+        d1, d2 = dx[:-1], dx[1:]
         a = along(-d2 / (d1 * (d1 + d2)))
         b = along((d2 - d1) / (d1 * d2))
         c = along(d1 / (d2 * (d1 + d2)))
@@ -251,9 +265,13 @@ def gradient(f: Any, *varargs: Any, axis: int | Sequence[int] | None = None,
     order ``edge_order`` (1 or 2) at the ends.  ``varargs``: one step for all axes, one
     per axis, or coordinate arrays (uneven steps).  One node for one axis, else a list."""
     f = as_node(f)
-    axes = normalize_axis(axis, f.ndim, "gradient") if axis is None else tuple(
-        normalize_axis(a, f.ndim, "gradient")[0]
-        for a in ((axis,) if isinstance(axis, numbers.Integral) else axis))
+    if axis is None:
+        axes = tuple(range(f.ndim))
+    elif isinstance(axis, (numbers.Integral, tuple, list)):
+        axes = tuple(normalize_axis(a, f.ndim, "gradient")[0]
+                     for a in ((axis,) if isinstance(axis, numbers.Integral) else axis))
+    else:
+        raise SymgraphError(f"gradient: axis must be None, an int or a tuple of ints, got {axis!r}")
     if edge_order not in (1, 2):
         raise SymgraphError(f"gradient: edge_order must be 1 or 2, got {edge_order!r}")
     if not varargs:
@@ -265,7 +283,7 @@ def gradient(f: Any, *varargs: Any, axis: int | Sequence[int] | None = None,
     else:
         raise SymgraphError(f"gradient: give one spacing or one per axis ({len(axes)}), got "
                             f"{len(varargs)}")
-    if isinstance(f, Node) and f.dtype.kind not in "f":
+    if f.dtype.kind != "f":
         f = f.astype(np.float64)
     out = [_gradient_along(f, a, h, edge_order) for a, h in zip(axes, steps)]
     return out[0] if len(out) == 1 else out
@@ -281,7 +299,10 @@ def nan_to_num(x: Any, nan: float = 0.0, posinf: float | None = None,
     dtype's largest and smallest finite values), as numpy.nan_to_num.  The gradient flows
     only where ``x`` is finite (autograd's rule)."""
     x = as_node(x)
-    if x.dtype.kind not in "fc":
+    if x.dtype.kind == "c":
+        raise DTypeError("nan_to_num: complex inputs are not supported (numpy cleans their real "
+                         "and imaginary parts apart; symgraph has no real/imag ops)")
+    if x.dtype.kind != "f":
         return x
     info = np.finfo(x.dtype)
     posinf = info.max if posinf is None else posinf
@@ -301,10 +322,10 @@ def partition(x: Any, kth: int | Sequence[int], axis: int | None = -1) -> Node:
         x, axis = reshape(x, (-1,)), 0
     (axis,) = normalize_axis(axis, x.ndim, "partition")
     n = x.shape[axis]
-    for k in np.atleast_1d(np.asarray(kth)):
-        if not -n <= int(k) < n:
-            raise ShapeError(f"partition: kth {int(k)} is out of bounds for axis {axis} of "
-                             f"length {n}")
+    for k in np.atleast_1d(np.asarray(kth, dtype=object)).ravel():
+        k = as_dim(k, "partition: kth")
+        if not -n <= k < n:
+            raise ShapeError(f"partition: kth {k} is out of bounds for axis {axis} of length {n}")
     return sort(x, axis)
 
 

@@ -17,19 +17,15 @@ import numpy as np
 
 from ..errors import DTypeError, SymgraphError
 from ..graph import Node
-from .base import BOOL, INT, as_dim, as_node, broadcast_shapes, make, ufunc_dtype
+from .base import BOOL, INT, as_dim, as_node, broadcast_shapes, make, refuse_complex, ufunc_dtype
 from .elementwise import (Binary, Elementwise, Unary, add, equal, greater, less, maximum, negative,
                           not_equal, where)
 from .sources import full
 
 __all__ = ["clip", "floor", "ceil", "round", "mod", "fmax", "fmin"]
 
-
-def _real(name: str, *nodes: Node) -> None:
-    for n in nodes:
-        if n.dtype.kind == "c":
-            raise DTypeError(f"{name}: complex numbers have no order (got dtype {n.dtype}); "
-                             "numpy orders them lexicographically, JAX refuses them")
+#: why clip, fmax and fmin refuse complex numbers
+ORDER = "complex numbers have no order (numpy orders them lexicographically, JAX refuses them)"
 
 
 def _share(wins: Node, ties: Node, like: Node) -> Node:
@@ -172,7 +168,7 @@ class NanIgnoring(Binary):
     wins: Any
 
     def infer(self, a, b):
-        _real(self.name, a, b)
+        refuse_complex(self.name, ORDER, a, b)
         return super().infer(a, b)
 
     def deriv_a(self, a, b, out):
@@ -255,7 +251,7 @@ class Clip(Elementwise, cli=True):
         if len(inputs) != 1 + self.lower + self.upper or not (self.lower or self.upper):
             raise SymgraphError(f"clip: takes x and {int(self.lower) + int(self.upper)} bound(s) "
                                 f"(lower={self.lower}, upper={self.upper}), got {len(inputs)} inputs")
-        _real(self.name, *inputs)
+        refuse_complex(self.name, ORDER, *inputs)
         x, lo, hi = self.split(inputs)
         dtype = x.dtype
         if lo is not None:

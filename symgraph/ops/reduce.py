@@ -13,7 +13,8 @@ import numpy as np
 from .. import kernels
 from ..graph import Node, apply
 from ..errors import DTypeError, ShapeError, SymgraphError
-from .base import AXES, AXIS, BOOL, NO_SYMPY, SCALAR, Op, as_node, normalize_axis, ufunc_dtype
+from .base import (AXES, AXIS, BOOL, NO_SYMPY, SCALAR, Op, as_node, normalize_axis, result_dtype,
+                   ufunc_dtype)
 
 
 def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
@@ -21,11 +22,6 @@ def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...
 
 
 @functools.lru_cache(maxsize=None)
-def numpy_dtype(fn: Any, dtype: np.dtype) -> np.dtype:
-    """The dtype numpy's ``fn`` (np.prod, np.var, np.cumsum, ...) gives for ``dtype`` input."""
-    return np.asarray(fn(np.ones((2,), dtype))).dtype
-
-
 def _reduced_shape(shape, axes, keepdims):
     if keepdims:
         return _kept_shape(shape, axes)
@@ -220,7 +216,7 @@ class Prod(Weighted):
     name = "prod"
 
     def _dtype(self, dtype):
-        return numpy_dtype(np.prod, np.dtype(dtype))
+        return result_dtype(np.prod, dtype, self.name)
 
     def f(self, x):
         return np.prod(x, axis=self.axis, keepdims=self.keepdims)
@@ -278,7 +274,7 @@ class Var(Weighted):
         return super().infer(x)
 
     def _dtype(self, dtype):
-        return numpy_dtype(np.var, np.dtype(dtype))
+        return result_dtype(np.var, dtype, self.name)
 
     def count(self, shape: tuple[int, ...]) -> int:
         return math.prod(shape[a] for a in self.axis)

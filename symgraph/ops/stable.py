@@ -15,41 +15,20 @@ derivatives stay exact at any magnitude, in both modes.
 
 from __future__ import annotations
 
-import functools
 import math
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from .. import kernels
-from ..errors import DTypeError
 from ..graph import Node
-from .base import make
+from .base import make, refuse_complex, result_dtype
 from .elementwise import Binary, Unary, equal, log, scipy_special, sigmoid, special_call, where
 
+#: why the two-input functions here refuse complex numbers
+NO_COMPLEX_RULE = "their derivative rules here are the real ones"
+
 __all__ = ["softplus", "log_sigmoid", "logaddexp", "logaddexp2", "xlogy", "hypot", "arctan2"]
-
-
-@functools.lru_cache(maxsize=None)
-def _forward_dtype(fn: Callable[[np.ndarray], Any], dtype: np.dtype) -> np.dtype:
-    """The dtype ``fn`` returns for an array of ``dtype`` (run on an empty array, memoised):
-    for forwards that are not a single ufunc call, such as ``np.logaddexp(0, x)``."""
-    try:
-        return np.asarray(fn(np.empty(0, dtype))).dtype
-    except TypeError as e:
-        raise DTypeError(f"not defined for dtype {dtype}: {e}") from None
-
-
-def _real(name: str, *nodes: Node) -> None:
-    for n in nodes:
-        if n.dtype.kind == "c":
-            raise DTypeError(f"{name}: complex inputs are not supported (got dtype {n.dtype})")
-
-
-def _sigmoid(x: Node) -> Node:
-    """``sigmoid(x)``: its derivative ``sigmoid(x) * sigmoid(-x)`` is the product of two
-    stable factors, so every derivative of this family stays exact (see the module doc)."""
-    return sigmoid(x)
 
 
 # ---------------------------------------------------------------------------
@@ -58,10 +37,11 @@ def _sigmoid(x: Node) -> Node:
 
 class Softplus(Unary, cli=True):
     """``log(1 + exp(x))`` as ``max(x, 0) + log1p(exp(-|x|))`` (``kernels.softplus``): no
-    overflow, exact for tiny ``exp(x)``, twice as fast as ``np.logaddexp(0, x)``.  Derivative ``sigmoid(x)``, second ``sigmoid(x) * sigmoid(-x)``."""
+    overflow, exact for tiny ``exp(x)``, twice as fast as ``np.logaddexp(0, x)``.
+    Derivative ``sigmoid(x)``, second ``sigmoid(x) * sigmoid(-x)``."""
 
     def infer(self, x):
-        return x.shape, _forward_dtype(kernels.softplus, x.dtype)
+        return x.shape, result_dtype(kernels.softplus, x.dtype, self.name)
 
     emit_inplace = False
 
@@ -72,7 +52,7 @@ class Softplus(Unary, cli=True):
         return f"{out} = {ctx.helper(kernels.softplus)}({ins[0]})"
 
     def deriv(self, x, out):
-        return _sigmoid(x)
+        return sigmoid(x)
 
     def sympy_scalar(self, sp, x):
         return sp.log(1 + sp.exp(x))
@@ -85,7 +65,7 @@ class LogSigmoid(Unary, cli=True):
     name = "log_sigmoid"
 
     def infer(self, x):
-        return x.shape, _forward_dtype(kernels.log_sigmoid, x.dtype)
+        return x.shape, result_dtype(kernels.log_sigmoid, x.dtype, self.name)
 
     emit_inplace = False
 
@@ -96,7 +76,7 @@ class LogSigmoid(Unary, cli=True):
         return f"{out} = {ctx.helper(kernels.log_sigmoid)}({ins[0]})"
 
     def deriv(self, x, out):
-        return _sigmoid(-x)
+        return sigmoid(-x)
 
     def sympy_scalar(self, sp, x):
         return -sp.log(1 + sp.exp(-x))
@@ -130,14 +110,14 @@ class LogAddExp(Binary, ufunc=np.logaddexp, commutative=True, cli=True):
     at every order (see the module doc)."""
 
     def infer(self, a, b):
-        _real(self.name, a, b)
+        refuse_complex(self.name, NO_COMPLEX_RULE, a, b)
         return super().infer(a, b)
 
     def deriv_a(self, a, b, out):
-        return _sigmoid(a - b)
+        return sigmoid(a - b)
 
     def deriv_b(self, a, b, out):
-        return _sigmoid(b - a)
+        return sigmoid(b - a)
 
     def sympy_scalar(self, sp, a, b):
         return sp.log(sp.exp(a) + sp.exp(b))
@@ -147,14 +127,14 @@ class LogAddExp2(Binary, ufunc=np.logaddexp2, commutative=True, cli=True):
     """``log2(2**a + 2**b)`` (numpy's); partials ``2**(a - out) = sigmoid((a - b) ln 2)``."""
 
     def infer(self, a, b):
-        _real(self.name, a, b)
+        refuse_complex(self.name, NO_COMPLEX_RULE, a, b)
         return super().infer(a, b)
 
     def deriv_a(self, a, b, out):
-        return _sigmoid((a - b) * math.log(2))
+        return sigmoid((a - b) * math.log(2))
 
     def deriv_b(self, a, b, out):
-        return _sigmoid((b - a) * math.log(2))
+        return sigmoid((b - a) * math.log(2))
 
     def sympy_scalar(self, sp, a, b):
         return sp.log(2 ** a + 2 ** b) / sp.log(2)
@@ -198,7 +178,7 @@ class Hypot(Binary, ufunc=np.hypot, commutative=True, cli=True):
     on ties)."""
 
     def infer(self, a, b):
-        _real(self.name, a, b)
+        refuse_complex(self.name, NO_COMPLEX_RULE, a, b)
         return super().infer(a, b)
 
     def deriv_a(self, a, b, out):
@@ -227,7 +207,7 @@ class Arctan2(Binary, ufunc=np.arctan2, cli=True):
     """
 
     def infer(self, a, b):
-        _real(self.name, a, b)
+        refuse_complex(self.name, NO_COMPLEX_RULE, a, b)
         return super().infer(a, b)
 
     def deriv_a(self, a, b, out):
