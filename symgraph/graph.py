@@ -309,6 +309,17 @@ class Node:
     def __gt__(self, other): return _ops.greater(self, other)
     def __ge__(self, other): return _ops.greater_equal(self, other)
     def __getitem__(self, index): return _ops.getitem(self, index)
+    def __mod__(self, other): return _ops.mod(self, other)
+    def __rmod__(self, other): return _ops.mod(other, self)
+    # & | ^ ~ combine boolean masks (numpy's bitwise ops on integers are not symgraph's)
+    def __and__(self, other): return _logical("logical_and", self, other)
+    def __rand__(self, other): return _logical("logical_and", other, self)
+    def __or__(self, other): return _logical("logical_or", self, other)
+    def __ror__(self, other): return _logical("logical_or", other, self)
+    def __xor__(self, other): return _logical("logical_xor", self, other)
+    def __rxor__(self, other): return _logical("logical_xor", other, self)
+    def __invert__(self): return _logical("logical_not", self)
+    def __round__(self, ndigits=None): return _ops.round(self, ndigits or 0)
 
     # -- numpy-style methods ------------------------------------------------
     def sum(self, axis=None, keepdims: bool = False) -> Node:
@@ -378,6 +389,9 @@ class Node:
     def dot(self, other) -> Node:
         return _ops.dot(self, other)
 
+    def round(self, decimals: int = 0) -> Node:
+        return _ops.round(self, decimals)
+
     def clip(self, a_min=None, a_max=None) -> Node:
         return _ops.clip(self, a_min, a_max)
 
@@ -411,6 +425,21 @@ _UFUNC_METHODS = {("add", "reduce"): "sum", ("multiply", "reduce"): "prod",
                   ("maximum", "reduce"): "max", ("minimum", "reduce"): "min",
                   ("add", "accumulate"): "cumsum", ("multiply", "accumulate"): "cumprod",
                   ("multiply", "outer"): "outer"}
+#: numpy's bitwise ufuncs, which on booleans are the logical ones
+_BITWISE = {"bitwise_and": "logical_and", "bitwise_or": "logical_or", "bitwise_xor": "logical_xor",
+            "invert": "logical_not"}
+
+
+def _logical(name: str, *operands: Any) -> Any:
+    """``a & b`` and friends: the logical op, for boolean operands only (as numpy's masks)."""
+    for v in operands:
+        dtype = v.dtype if isinstance(v, Node) else np.asarray(v).dtype
+        if dtype != np.bool_:
+            raise TypeError(f"&, |, ^ and ~ on symgraph Nodes combine boolean masks; got dtype "
+                            f"{dtype} (use sg.{name} for the truth of numbers)")
+    return getattr(_ops, name)(*operands)
+
+
 #: numpy functions on nodes answered without building anything
 _INSPECT = {"shape": lambda x: x.shape, "ndim": lambda x: x.ndim, "size": lambda x: x.size}
 
@@ -429,6 +458,8 @@ def _numpy_ufunc(ufunc: Any, method: str, inputs: tuple, kwargs: dict) -> Any:
         if given:
             raise TypeError(f"np.{ufunc.__name__} on symgraph Nodes takes no {sorted(given)} "
                             f"(use sg.{ufunc.__name__})")
+        if ufunc.__name__ in _BITWISE:
+            return _logical(_BITWISE[ufunc.__name__], *inputs)
         return _builder(ufunc.__name__, f"np.{ufunc.__name__}")(*inputs)
     name = _UFUNC_METHODS.get((ufunc.__name__, method))
     if name is None:

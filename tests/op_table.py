@@ -217,6 +217,28 @@ OPS: dict[str, Entry] = {
         "not_equal": (lambda a, b: sg.where(sg.not_equal(a, sg.minimum(a, b)), a, -b),
                       apart((2, 3), (3,))),
     }, gen=Binary(np.not_equal, "comparison")),
+    "logical_and": Entry(cases={
+        "logical_and": (lambda a, b: sg.where(sg.logical_and(a > 0, b > 0), a * b, a - b),
+                        [away_from_zero(3, 4), away_from_zero(4)]),
+    }, gen=Binary(np.logical_and, "comparison")),
+    "logical_or": Entry(cases={
+        "logical_or": (lambda a, b: sg.where((a > 0) | (b < 0), sg.exp(a), b), [away_from_zero(3, 1),
+                                                                                away_from_zero(4)]),
+    }, gen=Binary(np.logical_or, "comparison")),
+    "logical_xor": Entry(cases={
+        "logical_xor": (lambda a, b: sg.where(sg.logical_xor(a > 0, b > 0), a, a * b),
+                        [away_from_zero(2, 3), away_from_zero(2, 3)]),
+    }, gen=Binary(np.logical_xor, "comparison")),
+    "logical_not": Entry(cases={
+        "logical_not": (lambda a: sg.where(~(a > 0), a * a, -a), [away_from_zero(2, 3)]),
+    }, gen=Unary(np.logical_not, "kink")),
+    "isnan": Entry(cases={"isnan": (lambda a: sg.where(sg.isnan(a), 0.0, a * a), [normal(2, 3)])},
+                   gen=Unary(np.isnan)),
+    "isinf": Entry(cases={"isinf": (lambda a: sg.where(sg.isinf(a), 1.0, sg.sin(a)), [normal(3)])},
+                   gen=Unary(np.isinf)),
+    "isfinite": Entry(cases={
+        "isfinite": (lambda a: sg.where(sg.isfinite(a), a * 2.0, 0.0), [normal(3)]),
+    }, gen=Unary(np.isfinite)),
     # -- elementwise unary ---------------------------------------------------
     "negative": Entry(cases={"neg": (lambda a: -a, [normal(2, 3)])},
                       gen=Unary(np.negative, build=operator.neg)),

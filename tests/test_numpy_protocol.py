@@ -49,3 +49,37 @@ def test_operators_with_arrays_on_the_left_build_nodes():
 def test_what_has_no_counterpart_fails_at_once_by_name(call, message):
     with pytest.raises(TypeError, match=message):
         call(sg.variable("x", (4,)))
+
+
+def test_boolean_masks_combine_with_numpys_operators():
+    x = sg.variable("x", (4,))
+    v = np.array([-1.0, 0.5, 2.0, 3.0])
+    m = np.array([True, False, True, True])
+    cases = [((x > 0) & (x < 1), (v > 0) & (v < 1)), ((x > 2) | (x < 0), (v > 2) | (v < 0)),
+             (~(x > 0), ~(v > 0)), ((x > 0) ^ (x > 1), (v > 0) ^ (v > 1)),
+             (m & (x > 0), m & (v > 0)), ((x > 0) | m, (v > 0) | m),
+             (sg.logical_and(x, x > 1), np.logical_and(v, v > 1)), (sg.isfinite(x / 0), v * 0 != 0)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for y, want in cases:
+            np.testing.assert_array_equal(sg.evaluate(y, {x: v}), want)
+    with pytest.raises(TypeError, match="boolean masks"):
+        x & x
+
+
+def test_remainder_and_round_operators():
+    x = sg.variable("x", (3,))
+    v = np.array([-2.35, 0.5, 7.25])
+    np.testing.assert_array_equal(sg.evaluate([x % 2, 5.0 % x, round(x), x.round(1)], {x: v}),
+                                  [v % 2, 5.0 % v, np.round(v), v.round(1)])
+
+
+def test_softmax_and_concatenate_take_numpys_other_axes():
+    scipy_special = pytest.importorskip("scipy.special")
+    x = sg.variable("x", (2, 3))
+    v = np.arange(6.0).reshape(2, 3) / 5
+    np.testing.assert_allclose(sg.evaluate(sg.softmax(x, axis=None), {x: v}),
+                               scipy_special.softmax(v, axis=None), rtol=1e-14)
+    np.testing.assert_allclose(sg.evaluate(sg.log_softmax(x, axis=(0, 1)), {x: v}),
+                               scipy_special.log_softmax(v, axis=(0, 1)), rtol=1e-14)
+    np.testing.assert_array_equal(sg.evaluate(sg.concatenate([x, x[0]], axis=None), {x: v}),
+                                  np.concatenate([v, v[0]], axis=None))

@@ -20,7 +20,8 @@ import numpy as np
 from .. import backend
 from ..errors import DTypeError, SymgraphError
 from ..graph import Node, apply
-from .base import DTYPE, Op, as_node, as_nodes, broadcast_shapes, is_inexact, make, ufunc_dtype
+from .base import (DTYPE, NO_SYMPY, Op, as_node, as_nodes, broadcast_shapes, is_inexact, make,
+                   ufunc_dtype)
 from .shape import broadcast_to, sum_to
 from .sources import Constant, Full, full, numeric_dtype
 
@@ -50,7 +51,10 @@ class Elementwise(Op):
         super().__init_subclass__(**kwargs)
         if "to_sympy" not in cls.__dict__:  # translated element by element, if it says how
             declared = cls.sympy is not None or cls.sympy_scalar is not Elementwise.sympy_scalar
-            cls.to_sympy = Elementwise._elementwise_sympy if declared else None
+            if declared:
+                cls.to_sympy = Elementwise._elementwise_sympy
+            elif cls.to_sympy is not NO_SYMPY:  # a base's explicit "none" is inherited
+                cls.to_sympy = None
 
     def _elementwise_sympy(self, bridge, node, *arrays):
         return bridge.elementwise(lambda *xs: self.sympy_scalar(bridge.sympy, *xs), node, *arrays)
@@ -466,6 +470,46 @@ class GreaterEqual(Compare, name="greater_equal", ufunc=np.greater_equal, operat
     """``a >= b``."""
 
 
+class LogicalAnd(Compare, name="logical_and", ufunc=np.logical_and, sympy="And",
+                 commutative=True, cli=True):
+    """``a and b`` elementwise (numpy's truth of numbers: nonzero is true)."""
+
+
+class LogicalOr(Compare, name="logical_or", ufunc=np.logical_or, sympy="Or", commutative=True,
+                cli=True):
+    """``a or b`` elementwise."""
+
+
+class LogicalXor(Compare, name="logical_xor", ufunc=np.logical_xor, sympy="Xor",
+                 commutative=True, cli=True):
+    """``a xor b`` elementwise."""
+
+
+class LogicalNot(Unary, name="logical_not", ufunc=np.logical_not, sympy="Not",
+                 differentiable=False, cli=True):
+    """``not x`` elementwise (booleans: no gradient)."""
+
+
+class Classify(Unary):
+    """isnan/isinf/isfinite: booleans, no gradient; sympy's real numbers are all finite."""
+
+    abstract = True
+    differentiable = False
+    to_sympy = NO_SYMPY
+
+
+class IsNan(Classify, name="isnan", ufunc=np.isnan):
+    """Whether each element is NaN."""
+
+
+class IsInf(Classify, name="isinf", ufunc=np.isinf):
+    """Whether each element is +inf or -inf."""
+
+
+class IsFinite(Classify, name="isfinite", ufunc=np.isfinite):
+    """Whether each element is neither NaN nor infinite."""
+
+
 # ---------------------------------------------------------------------------
 # n-ary
 # ---------------------------------------------------------------------------
@@ -598,6 +642,9 @@ less = binary_builder(Less, "``a < b`` elementwise (boolean, no gradient).")
 less_equal = binary_builder(LessEqual, "``a <= b`` elementwise (boolean, no gradient).")
 greater = binary_builder(Greater, "``a > b`` elementwise (boolean, no gradient).")
 greater_equal = binary_builder(GreaterEqual, "``a >= b`` elementwise (boolean, no gradient).")
+logical_and = binary_builder(LogicalAnd, "``a and b`` elementwise (boolean, no gradient).")
+logical_or = binary_builder(LogicalOr, "``a or b`` elementwise (boolean, no gradient).")
+logical_xor = binary_builder(LogicalXor, "``a xor b`` elementwise (boolean, no gradient).")
 
 negative = unary_builder(Negative, "``-x``.")
 exp = unary_builder(Exp, "``e ** x``.")
@@ -613,6 +660,10 @@ abs = unary_builder(Abs, "``|x|``; its derivative at 0 is taken as 0.")  # noqa:
 sqrt = unary_builder(Sqrt, "Square root.")
 square = unary_builder(Square, "``x ** 2``.")
 sign = unary_builder(Sign, "-1, 0 or 1 by the sign of ``x`` (no gradient).")
+logical_not = unary_builder(LogicalNot, "``not x`` elementwise (boolean, no gradient).")
+isnan = unary_builder(IsNan, "Whether each element is NaN (boolean, no gradient).")
+isinf = unary_builder(IsInf, "Whether each element is +inf or -inf (boolean, no gradient).")
+isfinite = unary_builder(IsFinite, "Whether each element is finite (boolean, no gradient).")
 
 _WHERE = Where()
 _ADDN = AddN()
@@ -672,6 +723,7 @@ def add_n(xs: list) -> Node:
 __all__ = [
     "negative", "exp", "log", "log1p", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "abs",
     "sqrt", "square", "sign", "cast", "add", "subtract", "multiply", "divide", "power", "maximum",
-    "minimum", "equal", "not_equal", "less", "less_equal", "greater", "greater_equal", "where",
+    "minimum", "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
+    "logical_and", "logical_or", "logical_xor", "logical_not", "isnan", "isinf", "isfinite", "where",
     "add_n",
 ]

@@ -6,7 +6,8 @@ with compiled code), so logits of +-1000 give finite values and finite gradients
 
 from __future__ import annotations
 
-from typing import Callable
+import numbers
+from typing import Any, Callable
 
 import numpy as np
 
@@ -15,7 +16,7 @@ from ..errors import DTypeError, ShapeError, SymgraphError
 from ..graph import Node, apply
 from .base import AXIS, DTYPE, SIZE, Op, as_dim, as_node, normalize_axis, one_of, ufunc_dtype
 from .elementwise import exp
-from .reduce import sum
+from .reduce import logsumexp, sum
 from .shape import reshape
 
 
@@ -193,16 +194,27 @@ class CrossEntropy(Op):
         return np.asarray(total / nll.size if self.reduction == "mean" else total, dtype=object)
 
 
-def softmax(x, axis: int = -1) -> Node:
-    """Numerically stable softmax along ``axis``."""
+def _one_axis(axis: Any) -> bool:
+    return isinstance(axis, numbers.Integral) and not isinstance(axis, (bool, np.bool_))
+
+
+def softmax(x, axis: int | tuple[int, ...] | None = -1) -> Node:
+    """Numerically stable softmax along ``axis`` (default the last one, as JAX and PyTorch;
+    scipy.special.softmax defaults to all axes: pass ``axis=None`` for that).  Over
+    several axes (a tuple, or None) it is ``exp(x - logsumexp(x, axis, keepdims=True))``."""
     x = as_node(x)
+    if not _one_axis(axis):
+        return exp(x - logsumexp(x, axis, keepdims=True))
     (axis,) = normalize_axis(axis, x.ndim, "softmax")
     return apply(Softmax(axis), [x])
 
 
-def log_softmax(x, axis: int = -1) -> Node:
-    """Numerically stable ``log(softmax(x))`` along ``axis``."""
+def log_softmax(x, axis: int | tuple[int, ...] | None = -1) -> Node:
+    """Numerically stable ``log(softmax(x))`` along ``axis`` (an int, a tuple or None, as
+    ``softmax``)."""
     x = as_node(x)
+    if not _one_axis(axis):
+        return x - logsumexp(x, axis, keepdims=True)
     (axis,) = normalize_axis(axis, x.ndim, "log_softmax")
     return apply(LogSoftmax(axis), [x])
 

@@ -272,11 +272,13 @@ class Concatenate(Join):
         return rules
 
 
-def concatenate(xs: Sequence, axis: int = 0) -> Node:
-    """Join nodes along an existing axis."""
+def concatenate(xs: Sequence, axis: int | None = 0) -> Node:
+    """Join nodes along an existing axis (``axis=None``: flattened first, as numpy)."""
     xs = as_nodes(*xs)
     if not xs:
         raise SymgraphError("concatenate needs at least one array")
+    if axis is None:
+        xs, axis = [reshape(x, (-1,)) for x in xs], 0
     if xs[0].ndim == 0:
         raise ShapeError("concatenate: zero-dimensional arrays cannot be concatenated")
     (axis,) = normalize_axis(axis, xs[0].ndim, "concatenate")
@@ -326,8 +328,10 @@ def normalize_index(index: Any, shape: tuple[int, ...]) -> tuple:
     out: list = []
     for item in index:
         if isinstance(item, Node):
-            raise SymgraphError("indexing with a symbolic Node is not supported; "
-                                "use a numpy integer array or sg.where")
+            raise SymgraphError("indexing with a symbolic Node is not supported: index with a "
+                                "numpy integer array, gather along an axis with node indices "
+                                "by sg.take_along_axis (e.g. of sg.argsort or sg.argmax), "
+                                "or select with sg.where")
         if item is None or item is Ellipsis or isinstance(item, slice):
             if isinstance(item, slice):
                 item = slice(*(None if v is None else _as_int(v) for v in (item.start, item.stop, item.step)))
