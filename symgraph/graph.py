@@ -226,6 +226,10 @@ class Node:
     networkx's algorithms over ``g.to_networkx()``).  Such a comparison node is
     hash-consed, so comparing the same pair again adds no node; Nodes of two
     graphs (or of shapes that do not broadcast) compare as plain objects (a bool).
+
+    numpy's functions and ufuncs called on a Node build nodes with the symgraph
+    builder of the same name (``np.exp(x)`` is ``sg.exp(x)``); ``np.asarray``
+    of a Node is an error, since it has no value until evaluated.
     """
 
     __slots__ = ("graph", "op", "inputs", "shape", "dtype", "role", "order", "id", "name",
