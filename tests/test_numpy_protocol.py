@@ -83,3 +83,22 @@ def test_softmax_and_concatenate_take_numpys_other_axes():
                                scipy_special.log_softmax(v, axis=(0, 1)), rtol=1e-14)
     np.testing.assert_array_equal(sg.evaluate(sg.concatenate([x, x[0]], axis=None), {x: v}),
                                   np.concatenate([v, v[0]], axis=None))
+
+
+@pytest.mark.parametrize("method, args, kwargs", [
+    ("ravel", (), {}), ("flatten", (), {}), ("squeeze", (), {}), ("squeeze", (0,), {}),
+    ("swapaxes", (0, 2), {}), ("prod", (), {"axis": 1}), ("var", (), {"ddof": 1}),
+    ("std", (), {"axis": -1, "keepdims": True}), ("cumsum", (), {"axis": 2}),
+    ("cumprod", (), {}), ("argmax", (), {"axis": 2}), ("argmin", (), {}),
+    ("clip", (-0.5, 0.5), {}), ("round", (1,), {}), ("diagonal", (), {"axis1": 1, "axis2": 2}),
+    ("trace", (), {"axis1": 1, "axis2": 2}), ("dot", (np.ones(3),), {}),
+    ("sum", (), {"axis": (0, 2)}), ("mean", (), {"keepdims": True}), ("max", (), {"axis": 1}),
+    ("min", (), {}), ("reshape", (3, 3), {}), ("transpose", (2, 0, 1), {}), ("astype", ("float32",), {}),
+])
+def test_node_methods_are_ndarray_methods(method, args, kwargs):
+    v = np.random.default_rng(5).standard_normal((1, 3, 3))
+    x = sg.variable("x", v.shape)
+    got = sg.evaluate(getattr(x, method)(*args, **kwargs), {x: v})
+    want = getattr(v, method)(*args, **kwargs)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-13)
