@@ -10,6 +10,8 @@ graph with ``grad``/``jvp``/``hvp``, and evaluate any node on numpy::
     sg.evaluate([f, dw, dx], {"w": 1.0, "x": 2.0, "y": 3.0})
 """
 
+from numpy import e, inf, nan, newaxis, pi  # numpy's constants, so numpy code ports name for name
+
 from . import optimize
 from .autodiff import build_grad, grad, jvp, vjp
 from .derivatives import hessian, hvp, jacobian
@@ -42,7 +44,7 @@ __all__ = [
     "UnknownInputError", "UndefinedGradientError", "EvaluationError", "NonFiniteError",
     "SerializationError", "GradientCheckError", "save", "load", "register_op", "testing",
     "to_dot", "draw", "Drawing", "RenderError", "parse_expression", "ParseError",
-    "BackendError",
+    "BackendError", "pi", "e", "inf", "nan", "newaxis",
     *_ops_all,
 ]
 

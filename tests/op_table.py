@@ -363,6 +363,11 @@ OPS: dict[str, Entry] = {
     "exp2": Entry(cases={"exp2": (sg.exp2, [normal(2, 3)])}, gen=Unary(np.exp2, squash=4.0)),
     # a divisor-like pole at 0: graphgen's "positive" keeps inputs >= 0.1 (Unary has no
     # "away from zero" domain; "kink" allows |x| = 1e-3, where 1/x leaves BOUND)
+    # infinite derivative at 0: cases away from it, graphgen's inputs >= 0.1
+    "cbrt": Entry(cases={"cbrt": (sg.cbrt, [away_from_zero(2, 3)]),
+                         "cbrt_broadcast": (lambda a, b: sg.cbrt(a * b), [away_from_zero(2, 1),
+                                                                          positive(3) * 4])},
+                  gen=Unary(np.cbrt, "positive")),
     "reciprocal": Entry(cases={"reciprocal": (sg.reciprocal, [away_from_zero(2, 3)])},
                         gen=Unary(np.reciprocal, "positive")),
     "sinh": Entry(cases={"sinh": (sg.sinh, [normal(2, 3)])}, gen=Unary(np.sinh, squash=3.0)),

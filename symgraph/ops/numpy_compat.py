@@ -5,28 +5,37 @@ derivatives, compiled code, sympy and dask behaviour are those of its parts.
 ``absolute`` is ``abs`` (``fabs`` casts to a float first); ``amax``/``amin`` are
 ``max``/``min``;
 ``remainder`` is ``mod``; ``true_divide`` is ``divide``; the rest are short
-compositions with numpy's semantics, each stated in its docstring.
+compositions with numpy's semantics, each stated in its docstring.  The statistics
+(median, quantile, percentile) sort and read the sorted values at positions worked
+out when building, so their derivatives are sort's; convolve/correlate gather
+windows with one constant index matrix and contract them with a matmul.
 """
 
 from __future__ import annotations
 
 import numbers
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
 
 from ..errors import DTypeError, ShapeError, SymgraphError
-from ..graph import Node
-from .base import as_dim, as_node, as_nodes, normalize_axis, ufunc_dtype
+from ..graph import Graph, Node, get_default_graph
+from .base import as_dim, as_node, as_nodes, holds_node, normalize_axis, refuse_complex, ufunc_dtype
+from .cumulative import cumprod
 from .elementwise import abs as abs_
-from .elementwise import cast, divide, equal, not_equal, where
-from .piecewise import mod
+from .elementwise import cast, divide, equal, not_equal, sqrt, where
+from .linalg import matmul
+from .matrix_parts import diagonal
+from .piecewise import clip, mod
 from .rearrange import flip, moveaxis, split, swapaxes
 from .reduce import max as max_
+from .reduce import mean
 from .reduce import min as min_
-from .shape import concatenate, getitem, reshape, stack, transpose
+from .reduce import sum as sum_
+from .shape import broadcast_to, concatenate, getitem, reshape, stack, transpose
 from .sorting import sort
-from .sources import constant
+from .sources import constant, eye, full, numeric_dtype, zeros_like
 
 absolute = abs_
 amax = max_
@@ -198,8 +207,6 @@ def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1,
     parts = [a_[1] * b_[2] - a_[2] * b_[1], a_[2] * b_[0] - a_[0] * b_[2],
              a_[0] * b_[1] - a_[1] * b_[0]]
     shape = np.broadcast_shapes(*[p.shape for p in parts])
-    from .shape import broadcast_to
-
     c = stack([broadcast_to(p, shape) for p in parts], axis=-1)
     return moveaxis(c, -1, axisc)
 
@@ -333,5 +340,588 @@ __all__ = [
     "absolute", "fabs", "amax", "amin", "remainder", "true_divide", "deg2rad", "rad2deg",
     "radians", "degrees", "atleast_1d", "atleast_2d", "atleast_3d", "rollaxis", "fliplr",
     "flipud", "rot90", "hsplit", "vsplit", "dsplit", "cross", "gradient", "nan_to_num",
-    "partition",
+    "partition", "identity", "tri", "dstack", "meshgrid", "vander", "polyval", "convolve",
+    "correlate", "average", "cov", "corrcoef", "median", "quantile", "percentile", "nansum",
+    "nanmean",
 ]
+
+
+# ---------------------------------------------------------------------------
+# constant matrices, grids, stacking
+# ---------------------------------------------------------------------------
+
+def identity(n: int, dtype: Any = None) -> Node:
+    """numpy.identity: the ``n x n`` identity matrix (float64 unless ``dtype``), a constant."""
+    return eye(n, dtype="float64" if dtype is None else dtype)
+
+
+def tri(N: int, M: int | None = None, k: int = 0, dtype: Any = float) -> Node:
+    """numpy.tri: the ``N x M`` constant (``M`` defaults to ``N``) with ones at and below
+    diagonal ``k`` (> 0 above the main one, < 0 below) and zeros elsewhere.
+    ``tri(3, k=-1)`` is the strictly lower triangle; ``x * tri(n)`` is ``tril(x)``."""
+    n = as_dim(N, "tri: N")
+    m = n if M is None else as_dim(M, "tri: M")
+    if n < 0 or m < 0:
+        raise ShapeError(f"tri: negative dimensions are not allowed (N={n}, M={m})")
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Integral):
+        raise SymgraphError(f"tri: k must be an integer, got {type(k).__name__} {k!r:.40}")
+    return constant(np.tri(n, m, int(k), dtype=numeric_dtype(dtype, "tri")))
+
+
+def _arrays_of(tup: Any, what: str) -> list[Node]:
+    """The arrays of a stacking function (a sequence; a node or an array is iterated along
+    axis 0 as numpy does), each converted alone as numpy converts them."""
+    if isinstance(tup, (Node, np.ndarray)):
+        tup = list(tup)
+    elif not isinstance(tup, Sequence) or isinstance(tup, (str, bytes)):
+        raise SymgraphError(f"{what}: arrays to stack must be passed as a sequence such as a list "
+                            f"or tuple, got {type(tup).__name__}")
+    if len(tup) == 0:
+        raise SymgraphError(f"{what}: need at least one array to concatenate")
+    return [as_node(v) for v in tup]
+
+
+def dstack(tup: Any) -> Node:
+    """numpy.dstack: the arrays joined along axis 2 (depth) after ``atleast_3d``: (N,) becomes
+    (1, N, 1) and (M, N) becomes (M, N, 1).  ``dstack([x, y])`` of (2, 3) arrays is (2, 3, 2)."""
+    return concatenate([atleast_3d(x) for x in _arrays_of(tup, "dstack")], 2)
+
+
+def meshgrid(*xi: Any, copy: bool = True, sparse: bool = False,
+             indexing: str = "xy") -> tuple[Node, ...]:
+    """numpy.meshgrid: coordinate arrays, one per input (each flattened), as a tuple.
+
+    ``indexing="xy"`` (Cartesian, the default) gives shape ``(len(y), len(x), ...)``,
+    ``"ij"`` (matrix) ``(len(x), len(y), ...)``; ``sparse=True`` leaves each array with
+    length 1 along the other axes (they broadcast) instead of broadcast in full.  Inputs
+    may be nodes: each output is a reshape/broadcast of its input, so differentiable.
+    ``copy`` is accepted for numpy's signature (nodes are never written to).
+    ``X, Y = meshgrid(x, y)`` has ``X[i, j] == x[j]`` and ``Y[i, j] == y[i]``.
+    """
+    if indexing not in ("xy", "ij"):
+        raise SymgraphError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r:.40}")
+    ndim = len(xi)
+    s0 = (1,) * ndim
+    out = [reshape(as_node(x), s0[:i] + (-1,) + s0[i + 1:]) for i, x in enumerate(xi)]
+    if indexing == "xy" and ndim > 1:
+        out[0] = reshape(out[0], (1, -1) + s0[2:])
+        out[1] = reshape(out[1], (-1, 1) + s0[2:])
+    if not sparse:
+        shape = np.broadcast_shapes(*[o.shape for o in out])
+        out = [broadcast_to(o, shape) for o in out]
+    return tuple(out)
+
+
+# ---------------------------------------------------------------------------
+# polynomials
+# ---------------------------------------------------------------------------
+
+def _graph_of(*values: Any) -> Graph:
+    """The graph of the first node among ``values`` (the default graph if none is one)."""
+    for v in values:
+        if isinstance(v, Node):
+            return v.graph
+    return get_default_graph()
+
+
+def _on_graph(value: Any, graph: Graph) -> Node:
+    """``value`` as a node: a node as is, an array_like as numpy converts it (a Python
+    float is float64, not typed after another operand) in ``graph``."""
+    if isinstance(value, Node) or isinstance(value, (list, tuple)) and holds_node(value):
+        return as_node(value)
+    return constant(value, graph=graph)
+
+
+def vander(x: Any, N: int | None = None, increasing: bool = False) -> Node:
+    """numpy.vander: the Vandermonde matrix of a 1-D ``x``, columns ``x**(N-1), ..., x, 1``
+    (``increasing=True``: ``1, x, ..., x**(N-1)``); ``N`` defaults to ``len(x)``.
+
+    As numpy, the dtype is ``promote_types(x.dtype, int)``: integers stay int64 but float32
+    becomes float64.  The powers are running products (``cumprod``, as numpy's
+    ``multiply.accumulate``), so values match numpy's and derivatives are exact at 0.
+    """
+    x = as_node(x)
+    if x.ndim != 1:
+        raise ShapeError(f"vander: x must be a one-dimensional array, got shape {x.shape}")
+    n = x.shape[0]
+    cols = n if N is None else as_dim(N, "vander: N")
+    if cols < 0:
+        raise ShapeError(f"vander: N must be non-negative, got {cols}")
+    dtype = np.promote_types(x.dtype, int)
+    if cols == 0:
+        return constant(np.empty((n, 0), dtype), graph=x.graph)
+    parts = [full((n, 1), 1, dtype, graph=x.graph)]
+    if cols > 1:
+        column = reshape(cast(x, dtype), (n, 1))
+        parts.append(cumprod(broadcast_to(column, (n, cols - 1)), axis=1))
+    v = concatenate(parts, 1)
+    return v if increasing else flip(v, 1)
+
+
+def polyval(p: Any, x: Any) -> Node:
+    """numpy.polyval: the polynomial with coefficients ``p`` (highest power first) at ``x``,
+    by Horner's rule ``y = y * x + p[i]`` from ``y = zeros_like(x)``, as numpy computes it
+    (so dtypes are numpy's: a float64 ``p`` makes a float32 ``x``'s result float64).
+
+    ``p`` is a 1-D node, array, or list of numbers and nodes (differentiable in both ``p``
+    and ``x``); numpy's ``poly1d`` is not supported.  ``polyval([3, 0, 1], 5)`` is 76.
+    """
+    if isinstance(p, np.poly1d) or isinstance(x, np.poly1d):
+        raise SymgraphError("polyval: numpy.poly1d is not supported; pass the coefficients")
+    graph = _graph_of(p, x)
+    p, x = _on_graph(p, graph), _on_graph(x, graph)
+    if p.ndim == 0:
+        raise ShapeError("polyval: p must be a sequence of coefficients, got a 0-d array")
+    y = zeros_like(x)
+    for i in range(p.shape[0]):
+        y = y * x + getitem(p, i)
+    return y
+
+
+# ---------------------------------------------------------------------------
+# convolution
+# ---------------------------------------------------------------------------
+
+_CONV_MODES = ("full", "same", "valid")
+
+
+def _signal(v: Any, graph: Graph, what: str, name: str) -> Node:
+    """A 1-D, non-empty operand of convolve/correlate (convolve takes a 0-d one as length 1,
+    as numpy)."""
+    v = _on_graph(v, graph)
+    if v.ndim == 0 and what == "convolve":
+        v = reshape(v, (1,))
+    if v.ndim != 1:
+        raise ShapeError(f"{what}: {name} must be one-dimensional, got shape {v.shape}")
+    if v.shape[0] == 0:
+        raise ShapeError(f"{what}: {name} cannot be empty")
+    return v
+
+
+def _operands(a: Any, v: Any, mode: Any, what: str) -> tuple[Node, Node]:
+    if not isinstance(mode, str) or mode not in _CONV_MODES:
+        raise SymgraphError(f"{what}: mode must be one of {_CONV_MODES}, got {mode!r:.40}")
+    graph = _graph_of(a, v)
+    return _signal(a, graph, what, "a"), _signal(v, graph, what, "v")
+
+
+def _slide(a: Node, v: Node, mode: str) -> Node:
+    """``out[k] = sum_j a[k + j - left] * v[j]`` (zero outside ``a``), len(a) >= len(v), with
+    numpy's padding per mode: full m-1 | m-1, same m//2 | m-1-m//2, valid none.  One
+    getitem of a constant index matrix (out of range -> an appended zero) and a matmul."""
+    n, m = a.shape[0], v.shape[0]
+    left, right = {"full": (m - 1, m - 1), "same": (m // 2, m - 1 - m // 2),
+                   "valid": (0, 0)}[mode]
+    index = np.arange(n + left + right - m + 1)[:, None] + np.arange(m) - left
+    if left or right:
+        index = np.where((index < 0) | (index >= n), n, index)
+        a = concatenate([a, full((1,), 0, a.dtype, graph=a.graph)])
+    return matmul(getitem(a, index), v)
+
+
+def correlate(a: Any, v: Any, mode: str = "valid") -> Node:
+    """numpy.correlate: the cross-correlation ``c[k] = sum_n a[n + k] * v[n]`` of two 1-D
+    sequences; ``mode`` "valid" (the default: where they overlap fully), "same"
+    (``max(len(a), len(v))`` values) or "full" (every overlap).  When ``v`` is the
+    longer one, numpy's swap-and-reverse rule applies.  Real inputs only (numpy
+    conjugates ``v``; symgraph has no conj).  O(len(a) * len(v)) work, as numpy.
+    ``correlate([1., 2., 3.], [0., 1., 0.5])`` is ``[3.5]``.
+    """
+    a, v = _operands(a, v, mode, "correlate")
+    refuse_complex("correlate", "numpy conjugates v, and symgraph has no conj", a, v)
+    if v.shape[0] > a.shape[0]:
+        return flip(_slide(v, a, mode), 0)
+    return _slide(a, v, mode)
+
+
+def convolve(a: Any, v: Any, mode: str = "full") -> Node:
+    """numpy.convolve: the discrete linear convolution ``c[k] = sum_j a[j] * v[k - j]`` of
+    two 1-D sequences; ``mode`` "full" (the default, ``len(a) + len(v) - 1`` values),
+    "same" (``max(len(a), len(v))``, centred as numpy) or "valid" (full overlap only).
+    Symmetric in ``a`` and ``v`` (numpy swaps them when ``v`` is longer).  Differentiable in
+    both.  ``convolve([1., 2.], [1., 1., 1.])`` is ``[1., 3., 3., 2.]``.
+    """
+    a, v = _operands(a, v, mode, "convolve")
+    if v.shape[0] > a.shape[0]:
+        a, v = v, a
+    return _slide(a, flip(v, 0), mode)
+
+
+# ---------------------------------------------------------------------------
+# statistics
+# ---------------------------------------------------------------------------
+
+def _no_out(out: Any, what: str) -> None:
+    if out is not None:
+        raise SymgraphError(f"{what}: out= is not supported (a node is never written to)")
+
+
+def _is_nan(x: Node) -> Node:
+    return not_equal(x, x)
+
+
+def average(a: Any, axis: int | Sequence[int] | None = None, weights: Any = None,
+            returned: bool = False, *, keepdims: bool = False) -> Node | tuple[Node, Node]:
+    """numpy.average: the mean over ``axis``, or with ``weights`` ``sum(a * w) / sum(w)``.
+
+    ``weights`` has ``a``'s shape, or (with ``axis``) the shape of ``a`` along ``axis``,
+    in ``axis``' order; it may be a node (differentiable).  Integer/bool ``a`` averages
+    as float64; otherwise the dtype is ``result_type(a, weights)``.  ``returned=True``
+    also gives the sum of the weights (the count without weights) in the average's
+    shape.  numpy raises when the weights sum to zero: so does this for weights known
+    when building; node weights summing to zero give inf/NaN.
+    ``average([1., 2., 4.], weights=[1, 1, 2])`` is 2.75.
+    """
+    a = as_node(a)
+    axes = normalize_axis(axis, a.ndim, "average")  # sorted; weights follow ``axis``' order
+    order = None if axis is None else [normalize_axis(ax, a.ndim, "average")[0] for ax in (
+        (axis,) if isinstance(axis, numbers.Integral) else axis)]
+    if weights is None:
+        avg = mean(a, axes, keepdims)
+        scl = full(avg.shape, a.size / max(avg.size, 1), avg.dtype, graph=a.graph)
+        return (avg, scl) if returned else avg
+    known = None if isinstance(weights, Node) or isinstance(weights, (list, tuple)) and holds_node(
+        weights) else np.asarray(weights)
+    w = _on_graph(weights, a.graph)
+    if a.shape != w.shape:
+        if order is None:
+            raise SymgraphError(f"average: axis must be given when the shapes of a {a.shape} and "
+                                f"weights {w.shape} differ")
+        if w.shape != tuple(a.shape[ax] for ax in order):
+            raise ShapeError(f"average: weights of shape {w.shape} must match a {a.shape} along "
+                             f"axis {tuple(order)}")
+        w = transpose(w, [int(i) for i in np.argsort(order)])
+        w = reshape(w, tuple(s if ax in order else 1 for ax, s in enumerate(a.shape)))
+        if known is not None:
+            known = known.transpose(np.argsort(order)).reshape(w.shape)
+    if known is not None and np.any(np.sum(known, axis=axes) == 0):
+        raise SymgraphError("average: weights sum to zero, can't be normalized")
+    floats = "f8" if a.dtype.kind in "biu" else a.dtype
+    dtype = np.result_type(a.dtype, w.dtype, floats)
+    w = cast(w, dtype)
+    scl = sum_(w, axes, keepdims)
+    avg = sum_(cast(a, dtype) * w, axes, keepdims) / scl
+    return (avg, broadcast_to(scl, avg.shape)) if returned else avg
+
+
+def _sample_weights(value: Any, count: int, name: str) -> np.ndarray | None:
+    """cov's fweights/aweights checked as numpy checks them: 1-D, one per observation, >= 0."""
+    if value is None:
+        return None
+    if isinstance(value, Node) or isinstance(value, (list, tuple)) and holds_node(value):
+        raise SymgraphError(f"cov: {name} must be an array known when building, not a node")
+    w = np.asarray(value, dtype=float)
+    if w.ndim != 1 or w.shape[0] != count:
+        raise ShapeError(f"cov: {name} must be 1-D with one weight per observation ({count}), "
+                         f"got shape {w.shape}")
+    if np.any(w < 0):
+        raise SymgraphError(f"cov: {name} cannot be negative")
+    if name == "fweights" and not np.all(w == np.around(w)):
+        raise SymgraphError("cov: fweights must be integers")
+    return w
+
+
+def _as_rows(x: Node, dtype: np.dtype, name: str) -> Node:
+    """An input of cov as a 2-D node of ``dtype`` (1-D: one row)."""
+    if x.ndim > 2:
+        raise ShapeError(f"cov: {name} has more than 2 dimensions (shape {x.shape})")
+    refuse_complex("cov", "numpy conjugates, and symgraph has no conj", x)
+    return atleast_2d(cast(x, dtype))
+
+
+def cov(m: Any, y: Any = None, rowvar: bool = True, bias: bool = False,
+        ddof: int | None = None, fweights: Any = None, aweights: Any = None, *,
+        dtype: Any = None) -> Node:
+    """numpy.cov: the covariance matrix of the variables in ``m`` (and ``y``, appended).
+
+    Each row is a variable and each column an observation (``rowvar=False``: the other
+    way round).  Normalised by ``N - 1`` (``bias=True``: ``N``; ``ddof`` overrides
+    both), with numpy's rules for integer frequency weights ``fweights`` and
+    observation weights ``aweights`` (arrays known when building, not nodes).  The
+    result is squeezed: one variable gives a 0-d node.  As numpy, the dtype is
+    ``result_type(m, y, float64)`` unless ``dtype`` is given (float32 data gives float64:
+    pass ``dtype=np.float32`` to keep it).  ``N - ddof <= 0`` warns and gives inf/NaN.
+    Real inputs only.  ``cov([[0., 1., 2.], [2., 1., 0.]])`` is ``[[1., -1.], [-1., 1.]]``.
+    """
+    if ddof is not None and (not isinstance(ddof, numbers.Real) or ddof != int(ddof)):
+        raise SymgraphError(f"cov: ddof must be an integer, got {ddof!r:.40}")
+    m = as_node(m)
+    y = None if y is None else _on_graph(y, m.graph)
+    if dtype is None:
+        dtype = np.result_type(m.dtype, *([] if y is None else [y.dtype]), np.float64)
+    else:
+        dtype = numeric_dtype(dtype, "cov")
+        if dtype.kind == "c":
+            raise DTypeError(f"cov: complex dtype {dtype} is not supported (numpy conjugates, "
+                             "and symgraph has no conj)")
+    X = _as_rows(m, dtype, "m")
+    if not rowvar and m.ndim != 1:
+        X = transpose(X)
+    if X.shape[0] == 0:
+        return constant(np.empty((0, 0)), graph=m.graph)
+    if y is not None:
+        Y = _as_rows(y, dtype, "y")
+        if not rowvar and Y.shape[0] != 1:  # numpy's test for y (not y.ndim as for m)
+            Y = transpose(Y)
+        if Y.shape[1] != X.shape[1]:
+            raise ShapeError(f"cov: m and y must have the same number of observations, got "
+                             f"{X.shape[1]} and {Y.shape[1]}")
+        X = concatenate([X, Y], 0)
+    if ddof is None:
+        ddof = 0 if bias else 1
+    n = X.shape[1]
+    fw = _sample_weights(fweights, n, "fweights")
+    aw = _sample_weights(aweights, n, "aweights")
+    w = fw if aw is None else aw if fw is None else fw * aw
+    if w is None:
+        avg, fact = average(X, axis=1), float(n - ddof)
+    else:
+        avg, w_sum = average(X, axis=1, weights=w), np.sum(w)
+        if ddof == 0:
+            fact = w_sum
+        elif aw is None:
+            fact = w_sum - ddof
+        else:
+            fact = w_sum - ddof * np.sum(w * aw) / w_sum
+    if fact <= 0:
+        warnings.warn("Degrees of freedom <= 0 for slice", RuntimeWarning, stacklevel=2)
+        fact = 0.0
+    X = cast(X - reshape(avg, (-1, 1)), X.dtype)  # numpy subtracts in place: X keeps its dtype
+    c = matmul(X, transpose(X if w is None else X * w))
+    with np.errstate(divide="ignore"):
+        c = c * float(np.true_divide(1, np.float64(fact)))
+    return reshape(c, tuple(s for s in c.shape if s != 1))
+
+
+def corrcoef(x: Any, y: Any = None, rowvar: bool = True, *, dtype: Any = None) -> Node:
+    """numpy.corrcoef: Pearson correlation coefficients, ``cov / outer(std, std)`` from
+    ``cov(x, y, rowvar, dtype=dtype)``, clipped to [-1, 1] as numpy does.
+
+    A single variable gives ``c / c`` (1, or NaN for constant data), as numpy.
+    Derivatives are those of the formula: NaN/inf for a constant variable.
+    """
+    c = cov(x, y, rowvar, dtype=dtype)
+    if c.ndim == 0:
+        return c / c
+    stddev = sqrt(diagonal(c))
+    c = c / reshape(stddev, (-1, 1))
+    c = c / reshape(stddev, (1, -1))
+    return clip(c, -1, 1)
+
+
+def _sorted_sample(a: Node, axis: Any, what: str) -> tuple[Node, tuple[int, ...]]:
+    """``a`` with the axes ``axis`` (None: all) merged into one leading axis and sorted along
+    it (derivatives flow through sort), and the shape ``keepdims`` gives the result."""
+    refuse_complex(what, "numpy orders complex numbers lexicographically; symgraph's sort "
+                   "does not", a)
+    axes = normalize_axis(axis, a.ndim, what)
+    kept = [d for d in range(a.ndim) if d not in axes]
+    n = int(np.prod([a.shape[d] for d in axes], dtype=np.int64))
+    if n == 0:
+        raise ShapeError(f"{what}: the sample along axis {axis} of shape {a.shape} is empty "
+                         "(numpy gives NaN or fails)")
+    order = list(axes) + kept
+    front = a if order == sorted(order) else transpose(a, order)
+    front = reshape(front, (n,) + tuple(a.shape[d] for d in kept))
+    keep_shape = tuple(1 if d in axes else s for d, s in enumerate(a.shape))
+    return sort(front, axis=0), keep_shape
+
+
+def _nan_if_sample_has_nan(out: Node, s: Node) -> Node:
+    """NaN where the sorted sample ``s`` holds a NaN (sorted last), as numpy's median and
+    quantile; the gradient there is zero."""
+    if s.dtype.kind != "f":
+        return out
+    last = getitem(s, -1)
+    return where(_is_nan(last), np.nan, out)
+
+
+def median(a: Any, axis: int | Sequence[int] | None = None, out: Any = None,
+           overwrite_input: bool = False, keepdims: bool = False) -> Node:
+    """numpy.median: the middle value of the sorted sample along ``axis`` (None: all; a
+    tuple merges those axes), the mean of the middle two for an even count; NaN where
+    the sample holds a NaN.  Integers give float64, float32 stays float32.
+
+    Built from ``sort``, so the derivative goes to the middle element(s) (half each for
+    an even count); at ties it follows the sort's permutation.  ``overwrite_input`` is
+    accepted and has no effect.  An empty sample is a ShapeError (numpy: NaN and a warning).
+    ``median([3., 1., 4., 1.5])`` is 2.25.
+    """
+    _no_out(out, "median")
+    a = as_node(a)
+    s, keep_shape = _sorted_sample(a, axis, "median")
+    n = s.shape[0]
+    half = n // 2
+    middle = getitem(s, slice(half, half + 1) if n % 2 else slice(half - 1, half + 1))
+    result = _nan_if_sample_has_nan(mean(middle, 0), s)
+    return reshape(result, keep_shape) if keepdims else result
+
+
+#: numpy's quantile methods (Hyndman and Fan's nine and numpy's older four)
+QUANTILE_METHODS = ("inverted_cdf", "averaged_inverted_cdf", "closest_observation",
+                    "interpolated_inverted_cdf", "hazen", "weibull", "linear", "median_unbiased",
+                    "normal_unbiased", "lower", "higher", "midpoint", "nearest")
+#: (alpha, beta) of the continuous methods: virtual index n q + alpha + q (1 - alpha - beta) - 1
+_CONTINUOUS = {"interpolated_inverted_cdf": (0, 1), "hazen": (0.5, 0.5), "weibull": (0, 0),
+               "median_unbiased": (1 / 3.0, 1 / 3.0), "normal_unbiased": (3 / 8.0, 3 / 8.0)}
+
+
+def _boundary_index(index: np.ndarray, at_lower: np.ndarray) -> np.ndarray:
+    """The discontinuous methods' pick: ``floor(index)`` where ``at_lower``, else the next."""
+    lower = np.floor(index)
+    return np.maximum(np.where(at_lower, lower, lower + 1).astype(np.intp), 0)
+
+
+def _quantile_positions(n: int, q: np.ndarray, method: str
+                       ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Where numpy's quantile of ``n`` sorted values reads them, worked out when building:
+    ``(index, None, None)`` for a method that picks one value, else ``(below, above,
+    gamma)`` with the result ``lerp(s[below], s[above], gamma)``.  The formulas are
+    numpy's (numpy/lib/_function_base_impl.py, ``_QuantileMethods``), index for index."""
+    if method == "inverted_cdf":
+        index = n * q - 1
+        return _boundary_index(index, index - np.floor(index) == 0), None, None
+    if method == "closest_observation":
+        index = n * q - 1 - 0.5
+        even = (index - np.floor(index) == 0) & (np.floor(index) % 2 == 1)
+        return _boundary_index(index, even), None, None
+    if method in ("lower", "higher", "nearest"):
+        rule = {"lower": np.floor, "higher": np.ceil, "nearest": np.around}[method]
+        return rule((n - 1) * q).astype(np.intp), None, None
+    if method == "linear":
+        virtual = np.asanyarray((n - 1) * q)
+        if virtual.dtype.kind in "iu":
+            return virtual.astype(np.intp), None, None
+    elif method == "midpoint":
+        virtual = np.asanyarray(0.5 * (np.floor((n - 1) * q) + np.ceil((n - 1) * q)))
+    elif method == "averaged_inverted_cdf":
+        virtual = np.asanyarray(n * q - 1)
+    else:
+        alpha, beta = _CONTINUOUS[method]
+        virtual = np.asanyarray(n * q + (alpha + q * (1 - alpha - beta)) - 1)
+    lower = np.floor(virtual)
+    over, under = virtual >= n - 1, virtual < 0  # outside: both ends the last / first value
+    below = np.where(over, -1, np.where(under, 0, lower)).astype(np.intp)
+    above = np.where(over, -1, np.where(under, 0, lower + 1)).astype(np.intp)
+    gamma = virtual - below
+    if method == "averaged_inverted_cdf":
+        gamma = np.where(gamma == 0, 0.5, 1.0)
+    elif method == "midpoint":
+        gamma = np.where(virtual % 1 == 0, 0.0, 0.5)
+    return below, above, np.asarray(gamma, virtual.dtype)
+
+
+def _lerp(lo: Node, hi: Node, t: Any) -> Node:
+    """numpy's ``_lerp``: ``lo + (hi - lo) t``, or ``hi - (hi - lo)(1 - t)`` where
+    ``t >= 0.5`` (exact at both ends); ``t`` a Python float or an array known now."""
+    d = hi - lo
+    upper = np.asarray(t) >= 0.5
+    if not isinstance(t, float):
+        t = constant(t, graph=lo.graph)
+    if not upper.any():
+        return lo + d * t
+    if upper.all():
+        return hi - d * (1 - t)
+    return where(constant(upper, graph=lo.graph), hi - d * (1 - t), lo + d * t)
+
+
+def _quantile(a: Any, q: Any, axis: Any, method: str, keepdims: bool, weights: Any,
+              what: str, scale: float) -> Node:
+    if weights is not None:
+        raise SymgraphError(f"{what}: weights are not supported")
+    if method not in QUANTILE_METHODS:
+        raise SymgraphError(f"{what}: {method!r:.40} is not a valid method; use one of "
+                            f"{QUANTILE_METHODS}")
+    if isinstance(q, Node) or isinstance(q, (list, tuple)) and holds_node(q):
+        raise SymgraphError(f"{what}: q must be a number or an array known when building, not "
+                            "a node (the positions read from the sorted sample depend on it)")
+    weak_q = type(q) in (int, float)
+    try:
+        q = np.asanyarray(q) if scale == 1 else np.asanyarray(np.true_divide(q, scale))
+    except TypeError:
+        raise SymgraphError(f"{what}: q must be a number or an array, got {q!r:.40}") from None
+    if q.dtype.kind not in "biuf":
+        raise SymgraphError(f"{what}: q must be real numbers, got dtype {q.dtype}")
+    if q.ndim > 2:
+        raise ShapeError(f"{what}: q must be a scalar or 1-d (2-d at most), got shape {q.shape}")
+    if q.size and not (np.min(q) >= 0 and np.max(q) <= 1):
+        bound = "[0, 1]" if scale == 1 else "[0, 100]"
+        raise SymgraphError(f"{what}: q must be in the range {bound}")
+    a = as_node(a)
+    s, keep_shape = _sorted_sample(a, axis, what)
+    below, above, gamma = _quantile_positions(s.shape[0], q, method)
+
+    def at(index: np.ndarray) -> Node:
+        return getitem(s, int(index) if index.ndim == 0 else index)
+
+    if gamma is None:
+        result = at(below)
+    else:
+        t = float(gamma) if weak_q else gamma.reshape(gamma.shape + (1,) * (s.ndim - 1))
+        result = _lerp(at(below), at(above), t)
+    result = _nan_if_sample_has_nan(result, s)
+    return reshape(result, q.shape + keep_shape) if keepdims else result
+
+
+def quantile(a: Any, q: Any, axis: int | Sequence[int] | None = None, out: Any = None,
+             overwrite_input: bool = False, method: str = "linear", keepdims: bool = False, *,
+             weights: Any = None) -> Node:
+    """numpy.quantile: the ``q``-th quantiles (``q`` in [0, 1], a number or an array of up to
+    2 dimensions known when building, prepended to the result's shape) of the sample
+    along ``axis`` (None: all; a tuple merges those axes).
+
+    ``method`` is any of numpy's (default "linear": ``s[i] + (s[i+1] - s[i]) g`` at virtual
+    index ``(n - 1) q = i + g``).  The sample is sorted with ``sort`` and the positions
+    and weights are numpy's, computed when building, so values and dtypes are numpy's
+    (a Python float ``q`` keeps float32 float32, an array ``q`` of float64 makes it
+    float64; picking methods keep integers) and the derivative flows through the sort
+    to the values read (at ties it follows the sort's permutation).  NaN where the
+    sample holds a NaN.  ``weights`` and ``out`` are not supported; ``overwrite_input``
+    has no effect.  ``quantile([1., 2., 3., 4.], 0.25)`` is 1.75.
+    """
+    _no_out(out, "quantile")
+    return _quantile(a, q, axis, method, keepdims, weights, "quantile", 1)
+
+
+def percentile(a: Any, q: Any, axis: int | Sequence[int] | None = None, out: Any = None,
+               overwrite_input: bool = False, method: str = "linear", keepdims: bool = False, *,
+               weights: Any = None) -> Node:
+    """numpy.percentile: ``quantile(a, q / 100, ...)`` with ``q`` in [0, 100] (see
+    ``quantile``).  ``percentile([1., 2., 3., 4.], 50)`` is 2.5."""
+    _no_out(out, "percentile")
+    return _quantile(a, q, axis, method, keepdims, weights, "percentile", 100)
+
+
+def nansum(a: Any, axis: int | Sequence[int] | None = None, dtype: Any = None, out: Any = None,
+           keepdims: bool = False) -> Node:
+    """numpy.nansum: the sum over ``axis`` with NaNs counted as zero (an all-NaN slice sums to
+    0).  ``where(isnan(a), 0, a)`` summed, so the gradient is zero at the NaNs and one
+    elsewhere.  ``dtype`` casts ``a`` before summing.  ``nansum([1., nan, 2.])`` is 3."""
+    _no_out(out, "nansum")
+    a = as_node(a)
+    if a.dtype.kind in "fc":
+        a = where(_is_nan(a), 0, a)
+    if dtype is not None:
+        a = cast(a, numeric_dtype(dtype, "nansum"))
+    return sum_(a, axis, keepdims)
+
+
+def nanmean(a: Any, axis: int | Sequence[int] | None = None, dtype: Any = None, out: Any = None,
+            keepdims: bool = False) -> Node:
+    """numpy.nanmean: the mean over ``axis`` of the elements that are not NaN (an all-NaN
+    slice gives NaN; numpy also warns).  The sum of ``where(isnan(a), 0, a)`` divided by
+    the count of non-NaNs, so the gradient is zero at the NaNs.  Integers give float64
+    (numpy's mean); float32 stays float32.  ``nanmean([1., nan, 2.])`` is 1.5."""
+    _no_out(out, "nanmean")
+    a = as_node(a)
+    if dtype is not None:
+        dtype = numeric_dtype(dtype, "nanmean")
+    if a.dtype.kind not in "fc":
+        return mean(a if dtype is None else cast(a, dtype), axis, keepdims)
+    if dtype is not None and dtype.kind not in "fc":
+        raise DTypeError(f"nanmean: a is inexact ({a.dtype}), so dtype must be too, got {dtype}")
+    kept = equal(a, a)
+    total = sum_(where(kept, a, 0) if dtype is None else cast(where(kept, a, 0), dtype), axis,
+                 keepdims)
+    count = sum_(cast(kept, np.int64), axis, keepdims)
+    return cast(total / count, total.dtype)  # numpy divides into the sum's dtype

@@ -1,5 +1,6 @@
-"""Elementwise transcendental and special functions: exp/log variants, hyperbolic and
-inverse trigonometric functions, and scipy.special's erf, erfc, gammaln, digamma, polygamma.
+"""Elementwise transcendental and special functions: exp/log variants, the cube root,
+hyperbolic and inverse trigonometric functions, and scipy.special's erf, erfc, gammaln,
+digamma, polygamma.
 
 Each is one ``Unary`` op whose forward is the numpy (or scipy.special) ufunc, so
 dtypes follow numpy: float32 stays float32, integers become floats (float16 for the
@@ -69,6 +70,16 @@ class Exp2(Unary, ufunc=np.exp2, cli=True):
 
     def sympy_scalar(self, sp, x):
         return sp.Integer(2) ** x
+
+
+class Cbrt(Unary, ufunc=np.cbrt, cli=True):
+    """The real cube root; unlike ``x ** (1/3)`` it is defined for negative ``x``."""
+
+    def deriv(self, x, out):
+        return 1 / (3 * square(out))  # from the result: no second root; infinite at 0
+
+    def sympy_scalar(self, sp, x):
+        return sp.real_root(x, 3)  # sympy's cbrt is the principal (complex) root for x < 0
 
 
 class Reciprocal(Unary, ufunc=np.reciprocal, cli=True):
@@ -250,6 +261,10 @@ about 4 digits.""")
 log2 = unary_builder(Log2, "Base-2 logarithm (numpy.log2); ``log2(8.0)`` is 3.")
 log10 = unary_builder(Log10, "Base-10 logarithm (numpy.log10); ``log10(1000.0)`` is 3.")
 exp2 = unary_builder(Exp2, "``2 ** x`` (numpy.exp2); ``exp2(3.0)`` is 8.")
+cbrt = unary_builder(Cbrt, """The real cube root (numpy.cbrt): ``cbrt(-8.0)`` is -2, where ``(-8.0) ** (1/3)``
+is NaN.
+
+Its derivative ``1 / (3 cbrt(x)**2)`` is infinite at 0.""")
 reciprocal = unary_builder(Reciprocal, """``1 / x`` (numpy.reciprocal).
 
 As in numpy, integer inputs stay integers: ``reciprocal(2)`` is 0 and ``reciprocal(0)``
@@ -321,6 +336,6 @@ def _polygamma_order(n: Any) -> int:
 
 
 __all__ = [
-    "expm1", "log2", "log10", "exp2", "reciprocal", "sinh", "cosh", "arcsin", "arccos", "arctan",
+    "expm1", "log2", "log10", "exp2", "cbrt", "reciprocal", "sinh", "cosh", "arcsin", "arccos", "arctan",
     "arcsinh", "arccosh", "arctanh", "erf", "erfc", "gammaln", "digamma", "polygamma", "sinc",
 ]
