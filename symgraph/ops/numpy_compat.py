@@ -28,7 +28,7 @@ from .elementwise import cast, divide, equal, not_equal, sqrt, where
 from .linalg import matmul
 from .matrix_parts import diagonal
 from .piecewise import clip, mod
-from .rearrange import flip, moveaxis, split, swapaxes
+from .rearrange import flip, moveaxis, split, stack_inputs, swapaxes
 from .reduce import max as max_
 from .reduce import mean
 from .reduce import min as min_
@@ -368,23 +368,10 @@ def tri(N: int, M: int | None = None, k: int = 0, dtype: Any = float) -> Node:
     return constant(np.tri(n, m, int(k), dtype=numeric_dtype(dtype, "tri")))
 
 
-def _arrays_of(tup: Any, what: str) -> list[Node]:
-    """The arrays of a stacking function (a sequence; a node or an array is iterated along
-    axis 0 as numpy does), each converted alone as numpy converts them."""
-    if isinstance(tup, (Node, np.ndarray)):
-        tup = list(tup)
-    elif not isinstance(tup, Sequence) or isinstance(tup, (str, bytes)):
-        raise SymgraphError(f"{what}: arrays to stack must be passed as a sequence such as a list "
-                            f"or tuple, got {type(tup).__name__}")
-    if len(tup) == 0:
-        raise SymgraphError(f"{what}: need at least one array to concatenate")
-    return [as_node(v) for v in tup]
-
-
 def dstack(tup: Any) -> Node:
     """numpy.dstack: the arrays joined along axis 2 (depth) after ``atleast_3d``: (N,) becomes
     (1, N, 1) and (M, N) becomes (M, N, 1).  ``dstack([x, y])`` of (2, 3) arrays is (2, 3, 2)."""
-    return concatenate([atleast_3d(x) for x in _arrays_of(tup, "dstack")], 2)
+    return concatenate([atleast_3d(x) for x in stack_inputs(tup, "dstack")], 2)
 
 
 def meshgrid(*xi: Any, copy: bool = True, sparse: bool = False,

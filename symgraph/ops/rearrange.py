@@ -300,7 +300,7 @@ def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Node]:
 _CASTINGS = ("no", "equiv", "safe", "same_kind", "unsafe")
 
 
-def _stack_inputs(tup: Any, what: str) -> list[Node]:
+def stack_inputs(tup: Any, what: str) -> list[Node]:
     """The arrays of a stacking function: each element its own node (numpy converts each
     alone, so a Python scalar among them is float64/int64, not typed after the others)."""
     if isinstance(tup, (Node, np.ndarray)):
@@ -330,21 +330,21 @@ def _join(xs: list[Node], axis: int, dtype: Any, casting: str, what: str) -> Nod
 def vstack(tup: Any, *, dtype: Any = None, casting: str = "same_kind") -> Node:
     """``np.vstack(tup)``: the arrays joined along axis 0, 1-D ones (n,) as rows (1, n) and
     0-d ones as (1, 1).  ``tup`` is a sequence of nodes or array_likes."""
-    xs = [v if v.ndim >= 2 else reshape(v, (1, v.size)) for v in _stack_inputs(tup, "vstack")]
+    xs = [v if v.ndim >= 2 else reshape(v, (1, v.size)) for v in stack_inputs(tup, "vstack")]
     return _join(xs, 0, dtype, casting, "vstack")
 
 
 def hstack(tup: Any, *, dtype: Any = None, casting: str = "same_kind") -> Node:
     """``np.hstack(tup)``: the arrays joined along axis 1, or along axis 0 when the first is
     1-D (0-d ones count as shape (1,)).  ``tup`` is a sequence of nodes or array_likes."""
-    xs = [v if v.ndim >= 1 else reshape(v, (1,)) for v in _stack_inputs(tup, "hstack")]
+    xs = [v if v.ndim >= 1 else reshape(v, (1,)) for v in stack_inputs(tup, "hstack")]
     return _join(xs, 0 if xs[0].ndim == 1 else 1, dtype, casting, "hstack")
 
 
 def column_stack(tup: Any) -> Node:
     """``np.column_stack(tup)``: the arrays joined along axis 1, 1-D ones (n,) as columns
     (n, 1) and 0-d ones as (1, 1).  ``tup`` is a sequence of nodes or array_likes."""
-    xs = [v if v.ndim >= 2 else reshape(v, (v.size, 1)) for v in _stack_inputs(tup, "column_stack")]
+    xs = [v if v.ndim >= 2 else reshape(v, (v.size, 1)) for v in stack_inputs(tup, "column_stack")]
     return concatenate(xs, 1)
 
 

@@ -35,21 +35,28 @@ __all__ = ["softplus", "log_sigmoid", "logaddexp", "logaddexp2", "xlogy", "hypot
 # one input
 # ---------------------------------------------------------------------------
 
-class Softplus(Unary, cli=True):
+class KernelUnary(Unary):
+    """A function of one array computed by a kernel of ``symgraph.kernels``: the evaluator
+    and compiled code call the same numpy code."""
+
+    abstract = True
+    emit_inplace = False
+    kernel: Any
+
+    def infer(self, x):
+        return x.shape, result_dtype(self.kernel, x.dtype, self.name)
+
+    def f(self, x):
+        return self.kernel(x)
+
+    def emit(self, out, ins, ctx):
+        return f"{out} = {ctx.helper(self.kernel)}({ins[0]})"
+
+
+class Softplus(KernelUnary, kernel=staticmethod(kernels.softplus), cli=True):
     """``log(1 + exp(x))`` as ``max(x, 0) + log1p(exp(-|x|))`` (``kernels.softplus``): no
     overflow, exact for tiny ``exp(x)``, twice as fast as ``np.logaddexp(0, x)``.
     Derivative ``sigmoid(x)``, second ``sigmoid(x) * sigmoid(-x)``."""
-
-    def infer(self, x):
-        return x.shape, result_dtype(kernels.softplus, x.dtype, self.name)
-
-    emit_inplace = False
-
-    def f(self, x):
-        return kernels.softplus(x)
-
-    def emit(self, out, ins, ctx):
-        return f"{out} = {ctx.helper(kernels.softplus)}({ins[0]})"
 
     def deriv(self, x, out):
         return sigmoid(x)
@@ -58,22 +65,10 @@ class Softplus(Unary, cli=True):
         return sp.log(1 + sp.exp(x))
 
 
-class LogSigmoid(Unary, cli=True):
+class LogSigmoid(KernelUnary, name="log_sigmoid", kernel=staticmethod(kernels.log_sigmoid),
+                 cli=True):
     """``log(sigmoid(x)) = -softplus(-x)``: finite for every finite ``x`` (the composition
     ``log(sigmoid(x))`` is ``-inf`` below about -745).  Derivative ``sigmoid(-x)``."""
-
-    name = "log_sigmoid"
-
-    def infer(self, x):
-        return x.shape, result_dtype(kernels.log_sigmoid, x.dtype, self.name)
-
-    emit_inplace = False
-
-    def f(self, x):
-        return kernels.log_sigmoid(x)
-
-    def emit(self, out, ins, ctx):
-        return f"{out} = {ctx.helper(kernels.log_sigmoid)}({ins[0]})"
 
     def deriv(self, x, out):
         return sigmoid(-x)
