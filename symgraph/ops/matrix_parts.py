@@ -192,7 +192,7 @@ def trace(x, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Node:
     i.e. ``sum(diagonal(x, offset, axis1, axis2), axis=-1)``, in numpy's dtype (small
     integers and bools are summed as the platform integer, as ``np.trace`` does)."""
     d = diagonal(x, offset, axis1, axis2)
-    return sum(cast(d, np.sum(np.zeros(1, d.dtype)).dtype), axis=-1)
+    return sum(d, axis=-1)
 
 
 # ---------------------------------------------------------------------------

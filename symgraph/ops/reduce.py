@@ -51,7 +51,8 @@ class Reduction(Op):
         return bridge.reduce(x, self.axis, fn, node.shape)
 
     def _dtype(self, dtype):
-        return ufunc_dtype(np.add, dtype, dtype) if dtype != np.bool_ else np.dtype(np.int64)
+        """numpy's: small integers and bools sum in the platform integer (int32 -> int64)."""
+        return result_dtype(np.sum, dtype, self.name)
 
     #: the numpy function ``emit`` calls, e.g. ``"np.sum"``
     np_name: str = ""
