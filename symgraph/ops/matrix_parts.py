@@ -19,7 +19,6 @@ from .. import backend
 from ..errors import ShapeError, SymgraphError
 from ..graph import Node, apply
 from .base import AXIS, INT, SHAPE, Op, as_node, normalize_axis, translate_with_f
-from .elementwise import cast
 from .reduce import sum
 from .shape import broadcast_to
 
