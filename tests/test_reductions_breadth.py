@@ -459,3 +459,16 @@ def test_dask_arrays_through_the_compositions():
     lazy = sg.evaluate(outs, {x: da.from_array(v, chunks=2)})
     for got, want in zip(lazy, sg.evaluate(outs, {x: v})):
         np.testing.assert_allclose(got.compute(scheduler="synchronous"), want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["bool", "int8", "int32", "uint8", "uint32", "int64", "float16",
+                                   "float32", "complex64"])
+def test_sum_and_trace_take_numpys_dtype(dtype):
+    v = np.ones((3, 3), dtype)
+    x = sg.variable("x", v.shape, dtype)
+    for y, want in [(sg.sum(x), np.sum(v)), (sg.sum(x, axis=0), np.sum(v, axis=0)),
+                    (sg.trace(x), np.trace(v))]:
+        got = sg.evaluate(y, {x: v})
+        assert y.dtype == got.dtype == np.asarray(want).dtype, dtype
+        np.testing.assert_array_equal(got, want)
+        assert np.asarray(sg.function([x], y)(v)).dtype == got.dtype
