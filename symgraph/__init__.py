@@ -12,7 +12,7 @@ graph with ``grad``/``jvp``/``hvp``, and evaluate any node on numpy::
 
 from numpy import e, inf, nan, newaxis, pi  # numpy's constants, so numpy code ports name for name
 
-from . import optimize
+from . import linalg, optimize
 from .autodiff import build_grad, grad, jvp, vjp
 from .derivatives import hessian, hvp, jacobian
 from .compile import CompiledFunction, function
@@ -36,7 +36,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Graph", "Node", "get_default_graph", "reset_default_graph",
-    "grad", "vjp", "jvp", "hvp", "jacobian", "hessian", "optimize",
+    "grad", "vjp", "jvp", "hvp", "jacobian", "hessian", "optimize", "linalg",
     "evaluate", "Evaluator",
     "simplify", "to_sympy", "from_sympy",
     "function", "CompiledFunction",

@@ -236,18 +236,28 @@ def take_labels(logp: Any, labels: Any) -> da.Array:
 # ---------------------------------------------------------------------------
 
 @register(FAMILY, "map_matrices")
-def map_matrices(x: da.Array, fn: Any, tail: tuple[int, ...], dtype: Any) -> da.Array:
+def map_matrices(xs: list, fn: Any, cores: tuple[int, ...], tail: tuple[int, ...],
+                 dtype: Any) -> da.Array:
     """``fn`` (numpy, over stacks of matrices) on each block of whole matrices: ``(..., *tail)``.
 
-    The matrix axes (the last two) become one chunk each, the batch axes keep
-    theirs, so every task holds whole matrices and the result is numpy's
-    (``da.linalg.svd``, say, takes one tall-and-skinny matrix and picks its own
-    signs).
+    ``cores[i]`` trailing axes of ``xs[i]`` are its matrix (or vector) part;
+    the leading batch axes broadcast together.  The core axes become one chunk
+    each and the batch axes share the first array's chunks, so every task holds
+    whole matrices and the result is numpy's (``da.linalg.svd``, say, takes one
+    tall-and-skinny matrix and picks its own signs).
     """
-    x = x.rechunk({x.ndim - 2: -1, x.ndim - 1: -1})
-    batch = x.ndim - 2
-    chunks = x.chunks[:batch] + tuple((n,) for n in tail)
-    ndim = batch + len(tail)
-    return x.map_blocks(fn, chunks=chunks, dtype=dtype, meta=np.empty((0,) * ndim, dtype),
-                        drop_axis=list(range(ndim, x.ndim)),
-                        new_axis=list(range(x.ndim, ndim)) or None)
+    xs = [da.asarray(x) for x in xs]
+    batch = np.broadcast_shapes(*(x.shape[:x.ndim - c] for x, c in zip(xs, cores)))
+    xs = [da.broadcast_to(x, batch + x.shape[x.ndim - c:]) for x, c in zip(xs, cores)]
+    nb = len(batch)
+    chunks = {i: xs[0].chunks[i] for i in range(nb)}
+    xs = [x.rechunk({**chunks, **{i: -1 for i in range(nb, x.ndim)}}) for x in xs]
+    batch_ix = tuple(f"b{i}" for i in range(nb))
+    out_ix = batch_ix + tuple(f"o{i}" for i in range(len(tail)))
+    args: list = []
+    for k, (x, c) in enumerate(zip(xs, cores)):
+        args += [x, batch_ix + tuple(f"c{k}_{i}" for i in range(c))]
+    ndim = nb + len(tail)
+    return da.blockwise(fn, out_ix, *args, dtype=dtype, concatenate=True,
+                        new_axes={f"o{i}": n for i, n in enumerate(tail)},
+                        meta=np.empty((0,) * ndim, dtype))

@@ -421,6 +421,7 @@ class Node:
 # The layers above fill these in on import (ops before any node can exist): this
 # module imports none of them.
 _ops: Any = None
+_linalg: dict[str, Callable] = {}
 _display: Callable[[Any], dict[str, str]] | None = None
 
 
@@ -478,14 +479,18 @@ def _numpy_function(func: Any, args: tuple, kwargs: dict) -> Any:
     what = f"{module.replace('numpy', 'np', 1)}.{name}"
     if name in _INSPECT and module == "numpy":
         return _INSPECT[name](*args, **kwargs)
-    if module not in ("numpy", "numpy.linalg") or (module == "numpy.linalg" and name != "norm"):
+    if module == "numpy.linalg" and name in _linalg:
+        build = _linalg[name]
+    elif module == "numpy":
+        build = _builder(name, what)
+    else:
         raise TypeError(f"{what} has no symgraph counterpart yet; symgraph Nodes are symbolic, "
                         "so compute with symgraph functions, or evaluate first")
-    build = _builder(name, what)
     try:
         return build(*args, **kwargs)
     except TypeError as e:
-        raise TypeError(f"{what} on symgraph Nodes, as sg.{name}: {e}") from None
+        where = "sg.linalg" if module == "numpy.linalg" else "sg"
+        raise TypeError(f"{what} on symgraph Nodes, as {where}.{name}: {e}") from None
 
 
 def register_builders(builders: Any) -> None:
@@ -496,6 +501,11 @@ def register_builders(builders: Any) -> None:
     """
     global _ops
     _ops = builders
+
+
+def register_linalg(names: Sequence[str], namespace: dict[str, Any]) -> None:
+    """``np.linalg.<name>(node)`` builds with ``sg.linalg.<name>``; called by ``symgraph.linalg``."""
+    _linalg.update({name: namespace[name] for name in names if callable(namespace[name])})
 
 
 def register_display(mimebundle: Callable[[Any], dict[str, str]]) -> None:

@@ -612,8 +612,6 @@ OPS: dict[str, Entry] = {
 
     # -- decompositions (symgraph/ops/linalg.py) ----------------------------------
     "svd": Entry(
-        no_builder="sg.svdvals builds the s part, symgraph.ops.linalg.svd_factors all three "
-                   "(a public sg.linalg.svd is for a later issue)",
         cases={
             "svdvals_tall": (sg.svdvals, [svd_cases.separated(4, 3)]),
             "svdvals_wide_batched": (sg.svdvals, [svd_cases.separated(2, 3, 5)]),
@@ -630,6 +628,18 @@ OPS: dict[str, Entry] = {
         },
         gen=Draw(svd_cases.np_invariant, params=svd_cases.params, build=svd_cases.invariant)),
     # (end of decompositions)
+
+    # -- triangular (symgraph/ops/triangular.py) -----------------------------------
+    # (end of triangular)
+
+    # -- solve (symgraph/ops/solve.py) ---------------------------------------------
+    # (end of solve)
+
+    # -- eigen (symgraph/ops/eigen.py) ---------------------------------------------
+    # (end of eigen)
+
+    # -- qr (symgraph/ops/qr.py) ---------------------------------------------------
+    # (end of qr)
 }
 
 #: Cases about how ops combine rather than about one op.

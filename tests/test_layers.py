@@ -42,8 +42,8 @@ LAYERS: list[tuple[int, tuple[str, ...], str]] = [
     # softmax that ops and codegen both use) lives here.
     (1, ("graph", "traversal"),
      "the DAG: Graph, Node, contexts; ancestors, pruned subgraph"),
-    (2, ("ops",),
-     "Op base and one module per op family; builders"),
+    (2, ("ops", "linalg"),
+     "Op base and one module per op family; builders; the sg.linalg namespace"),
     (3, ("autodiff", "derivatives", "transforms"),
      "differentiation: build_grad, jvp; hvp, jacobian, hessian (transforms: planned)"),
     (4, ("rewrite",),

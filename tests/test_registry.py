@@ -70,6 +70,11 @@ def _init_params(cls: type) -> list[str]:
     return list(inspect.signature(cls.__init__).parameters)[1:]
 
 
+def _has_builder(name: str) -> bool:
+    """Ops are built by ``symgraph.ops.<name>``, or for linear algebra by ``sg.linalg.<name>``."""
+    return any(callable(getattr(m, name, None)) for m in (symgraph.ops, sg.linalg))
+
+
 def problems(ops: dict[str, type], in_cases: set[type], in_programs: set[type]) -> dict[str, list[str]]:
     """For each check, the ops (``name (module.QualName)``) that fail it."""
     found: dict[str, list[str]] = {}
@@ -86,8 +91,8 @@ def problems(ops: dict[str, type], in_cases: set[type], in_programs: set[type]) 
         for has, reason, check in [
                 (cls in in_cases, entry.no_fd, "finite-difference cases (in no case's forward graph)"),
                 (cls in in_programs, entry.no_gen, "random-graph generator (in no program graphgen drew)"),
-                (callable(getattr(symgraph.ops, cls.name, None)), entry.no_builder,
-                 "builder symgraph.ops.<name>")]:
+                (_has_builder(cls.name), entry.no_builder,
+                 "builder symgraph.ops.<name> or sg.linalg.<name>")]:
             if not has and not reason:
                 bad(f"no {check} and no exemption", cls)
             elif has and reason:
@@ -140,7 +145,7 @@ def test_each_check_names_an_op_it_does_not_know():
         "no finite-difference cases (in no case's forward graph) and no exemption",
         "no random-graph generator (in no program graphgen drew) and no exemption",
         "no sympy translation and no explicit NO_SYMPY",
-        "no builder symgraph.ops.<name> and no exemption",
+        "no builder symgraph.ops.<name> or sg.linalg.<name> and no exemption",
         "parameters but no param_types",
         "name shared with another built-in op",
     }, _report(found)

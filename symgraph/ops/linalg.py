@@ -93,20 +93,85 @@ def matmul(a, b) -> Node:
 SVD_PARTS = ("u", "s", "vh")
 
 
-def svd_dtype(dtype: np.dtype) -> np.dtype:
-    """numpy's result dtype for the SVD of ``dtype``: float32/float64 kept, integers to float64.
+# ---------------------------------------------------------------------------
+# what every decomposition and solver shares
+# ---------------------------------------------------------------------------
+
+def linalg_dtype(*dtypes: np.dtype, what: str = "linalg") -> np.dtype:
+    """numpy.linalg's result dtype: float32/float64 kept (mixed: float64), integers to float64.
 
     Complex inputs are refused: the derivative rules here are the real ones.
     float16 and long double are refused as ``np.linalg`` itself refuses them.
     """
-    dtype = np.dtype(dtype)
-    if dtype.kind in "biu":
-        return np.dtype(np.float64)
-    if dtype in (np.dtype(np.float32), np.dtype(np.float64)):
-        return dtype
-    raise DTypeError(f"svd: dtype {dtype} is not supported (float32, float64, integers or bool; "
-                     "complex matrices have no derivative rules here, and np.linalg has no "
-                     "float16 or long double)")
+    out = []
+    for dtype in dtypes:
+        dtype = np.dtype(dtype)
+        if dtype.kind in "biu":
+            dtype = np.dtype(np.float64)
+        elif dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+            raise DTypeError(f"{what}: dtype {dtype} is not supported (float32, float64, integers "
+                             "or bool; complex matrices have no derivative rules here, and "
+                             "np.linalg has no float16 or long double)")
+        out.append(dtype)
+    return np.result_type(*out)
+
+
+def svd_dtype(dtype: np.dtype) -> np.dtype:
+    """numpy's result dtype for the SVD of ``dtype`` (see ``linalg_dtype``)."""
+    return linalg_dtype(dtype, what="svd")
+
+
+def check_matrices(shape: tuple[int, ...], what: str, square: bool = False) -> None:
+    """Raise a ``ShapeError`` unless ``shape`` is a (square, if asked) matrix or stack of them."""
+    if len(shape) < 2:
+        raise ShapeError(f"{what}: input must be a {'square ' if square else ''}matrix or a stack "
+                         f"of matrices (..., {'N, N' if square else 'M, N'}), got shape {shape}")
+    if square and shape[-1] != shape[-2]:
+        raise ShapeError(f"{what}: the last two axes must be square (..., N, N), got shape {shape}")
+
+
+def matrices(a: Any, what: str, square: bool = False) -> Node:
+    """``a`` as a node holding a (square) matrix or a stack of them, or a ``ShapeError``."""
+    x = as_node(a)
+    check_matrices(x.shape, what, square)
+    return x
+
+
+def mT(x: Node) -> Node:
+    """The transpose of each matrix of a stack (numpy's ``x.mT``)."""
+    return swap_last(x)
+
+
+def row(s: Node) -> Node:
+    """``s (..., k)`` as ``(..., 1, k)``: scales the columns of a matrix."""
+    return reshape(s, s.shape[:-1] + (1, s.shape[-1]))
+
+
+def col(s: Node) -> Node:
+    """``s (..., k)`` as ``(..., k, 1)``: scales the rows of a matrix."""
+    return reshape(s, s.shape + (1,))
+
+
+def on_matrices(fn: Any, arrays: list, cores: tuple[int, ...], tail: tuple[int, ...],
+                dtype: np.dtype, what: str) -> Any:
+    """``fn(*arrays)`` for numpy arrays; for other array families, per block of whole matrices.
+
+    ``cores`` says how many trailing axes of each array are its matrix (2) or
+    vector (1) part; the leading (batch) axes broadcast.  ``tail`` is the
+    result's shape for one matrix.  dask arrays run ``fn`` on blocks that hold
+    whole matrices (lazy, one task per batch chunk); a family without such a
+    kernel runs ``fn`` itself or raises a ``BackendError``.
+    """
+    if not any(backend.is_foreign(x) for x in arrays):
+        return fn(*arrays)
+    impl = backend.kernel(backend.family(*arrays), "map_matrices")
+    if impl is not None:
+        return impl(arrays, fn, cores, tail, dtype)
+    try:  # families whose np.linalg takes stacks of matrices (CuPy) run the numpy code
+        return fn(*arrays)
+    except (TypeError, ValueError, NotImplementedError) as e:
+        shapes = ", ".join(f"{backend.type_name(x)} of shape {x.shape}" for x in arrays)
+        raise BackendError(f"{what} has no implementation for {shapes}: {e}") from None
 
 
 def svd_part(a: np.ndarray, part: str) -> np.ndarray:
@@ -151,9 +216,7 @@ class Svd(Op):
         self.part = part
 
     def infer(self, x):
-        if x.ndim < 2:
-            raise ShapeError(f"svd: input must be a matrix or a stack of matrices (..., M, N), "
-                             f"got shape {x.shape}")
+        check_matrices(x.shape, "svd")
         return x.shape[:-2] + self.tail(*x.shape[-2:]), svd_dtype(x.dtype)
 
     def tail(self, m: int, n: int) -> tuple[int, ...]:
@@ -162,18 +225,8 @@ class Svd(Op):
         return {"u": (m, k), "s": (k,), "vh": (k, n)}[self.part]
 
     def f(self, x):
-        if not backend.is_foreign(x):
-            return svd_part(x, self.part)
-        # other array families: whole matrices at a time, e.g. per block of a dask array
-        impl = backend.kernel(backend.family_of(x), "map_matrices")
-        if impl is not None:
-            return impl(x, functools.partial(svd_part, part=self.part), self.tail(*x.shape[-2:]),
-                        svd_dtype(x.dtype))
-        try:  # families whose np.linalg.svd takes stacks of matrices (CuPy) run the numpy code
-            return svd_part(x, self.part)
-        except (TypeError, ValueError, NotImplementedError) as e:
-            raise BackendError(f"svd has no implementation for {backend.type_name(x)} arrays of "
-                               f"shape {x.shape}: {e}") from None
+        return on_matrices(functools.partial(svd_part, part=self.part), [x], (2,),
+                           self.tail(*x.shape[-2:]), svd_dtype(x.dtype), "svd")
 
     def emit(self, out, ins, ctx):
         if self.part == "s":
@@ -193,14 +246,14 @@ class Svd(Op):
         dp = matmul(swap_last(u), dxv)  # u^T dx v, (..., k, k)
         f = _inverse_gaps(s)
         if self.part == "u":
-            du = matmul(u, f * (dp * _row(s) + _col(s) * swap_last(dp)))
+            du = matmul(u, f * (dp * row(s) + col(s) * swap_last(dp)))
             if m > n:  # the part of dx v outside the span of u
-                du = du + (dxv - matmul(u, dp)) / _row(s)
+                du = du + (dxv - matmul(u, dp)) / row(s)
             return du
-        dv = matmul(v, f * (_col(s) * dp + swap_last(dp) * _row(s)))
+        dv = matmul(v, f * (col(s) * dp + swap_last(dp) * row(s)))
         if n > m:  # the part of dx^T u outside the span of v
             dxtu = matmul(swap_last(dx), u)
-            dv = dv + (dxtu - matmul(v, swap_last(dp))) / _row(s)
+            dv = dv + (dxtu - matmul(v, swap_last(dp))) / row(s)
         return swap_last(dv)
 
     def bprop(self, inputs, out, g, needs):
@@ -208,29 +261,19 @@ class Svd(Op):
         u, s, vh = svd_factors(x)
         m, n = x.shape[-2:]
         if self.part == "s":  # u diag(g) vh
-            return [matmul(u * _row(g), vh)]
+            return [matmul(u * row(g), vh)]
         f = _inverse_gaps(s)
         if self.part == "u":
             utg = matmul(swap_last(u), g)
-            inner = matmul(u, f * (utg - swap_last(utg)) * _row(s))
+            inner = matmul(u, f * (utg - swap_last(utg)) * row(s))
             if m > n:  # (I - u u^T) g s^-1
-                inner = inner + (g - matmul(u, utg)) / _row(s)
+                inner = inner + (g - matmul(u, utg)) / row(s)
             return [matmul(inner, vh)]
         vgt = matmul(vh, swap_last(g))  # v^T gv, with gv = g^T the cotangent of v
-        inner = _col(s) * (f * (vgt - swap_last(vgt)))
+        inner = col(s) * (f * (vgt - swap_last(vgt)))
         if n > m:  # s^-1 gv^T (I - v v^T)
-            return [matmul(u, matmul(inner, vh) + (g - matmul(swap_last(vgt), vh)) / _col(s))]
+            return [matmul(u, matmul(inner, vh) + (g - matmul(swap_last(vgt), vh)) / col(s))]
         return [matmul(u, matmul(inner, vh))]
-
-
-def _row(s: Node) -> Node:
-    """``s (..., k)`` as ``(..., 1, k)``: scales the columns of a matrix."""
-    return reshape(s, s.shape[:-1] + (1, s.shape[-1]))
-
-
-def _col(s: Node) -> Node:
-    """``s (..., k)`` as ``(..., k, 1)``: scales the rows of a matrix."""
-    return reshape(s, s.shape + (1,))
 
 
 def _inverse_gaps(s: Node) -> Node:
@@ -239,15 +282,7 @@ def _inverse_gaps(s: Node) -> Node:
     eye = constant(np.eye(k, dtype=s.dtype), graph=s.graph)
     off = constant(1 - np.eye(k, dtype=s.dtype), graph=s.graph)
     s2 = s * s
-    return off / (_row(s2) - _col(s2) + eye)
-
-
-def _svd_input(a: Any, what: str) -> Node:
-    x = as_node(a)
-    if x.ndim < 2:
-        raise ShapeError(f"{what}: input must be a matrix or a stack of matrices (..., M, N), "
-                         f"got shape {x.shape}")
-    return x
+    return off / (row(s2) - col(s2) + eye)
 
 
 def svdvals(a: Any) -> Node:
@@ -258,7 +293,7 @@ def svdvals(a: Any) -> Node:
     non-zero (the first derivative also at ties: it is ``u @ diag(g) @ vh``).
     Example: ``sg.sum(sg.svdvals(a))`` is the nuclear norm of ``a``.
     """
-    return apply(Svd("s"), [_svd_input(a, "svdvals")])
+    return apply(Svd("s"), [matrices(a, "svdvals")])
 
 
 def svd_factors(a: Any) -> tuple[Node, Node, Node]:
@@ -268,7 +303,7 @@ def svd_factors(a: Any) -> tuple[Node, Node, Node]:
     same row of vh together are well defined (and differentiable).  ``s`` is
     ``svdvals(a)``, which may differ from numpy's ``svd(a)[1]`` in the last bit.
     """
-    x = _svd_input(a, "svd")
+    x = matrices(a, "svd")
     return apply(Svd("u"), [x]), apply(Svd("s"), [x]), apply(Svd("vh"), [x])
 
 

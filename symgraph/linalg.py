@@ -1,0 +1,167 @@
+"""``sg.linalg``: numpy.linalg (and scipy.linalg's triangular solvers) on symgraph nodes.
+
+Every function takes stacks of matrices ``(..., M, N)`` as numpy.linalg does,
+float32 stays float32, and every result is differentiable in both modes, to
+any order (the rules are written with symgraph ops).  Decompositions return
+numpy's named tuples (``U, S, Vh = sg.linalg.svd(a)``); their derivatives
+exist where the decomposition is smooth (distinct eigen/singular values),
+which each docstring spells out.
+
+The ops live with their families in ``symgraph.ops`` (``linalg`` for products
+and the SVD, ``triangular`` for Cholesky and triangular solves, ``solve`` for
+general solves, inverses and determinants, ``eigen`` and ``qr``); this module
+is the public namespace, so ``np.linalg.inv(node)`` builds ``sg.linalg.inv``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from .errors import SymgraphError
+from .graph import Node, register_linalg
+from .ops.base import as_node
+from .ops.contract import einsum, outer as _outer, tensordot
+from .ops.linalg import Svd, matmul, matrices, mT, svdvals
+from .ops.matrix_parts import diagonal as _diagonal, trace as _trace
+from .ops.norms import norm
+from .ops.numpy_compat import cross as _cross
+from .ops.reduce import sum as _sum
+
+
+class SVDResult(NamedTuple):
+    """``np.linalg.svd``'s result: ``a = U @ (S[..., None] * Vh)``."""
+
+    U: Node
+    S: Node
+    Vh: Node
+
+
+def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True,
+        hermitian: bool = False) -> SVDResult | Node:
+    """``np.linalg.svd``: ``U, S, Vh`` with ``a = U @ (S[..., None] * Vh)``, S descending.
+
+    ``full_matrices=True`` (numpy's default) is the reduced SVD for square
+    matrices; for other shapes the extra columns of U (or rows of Vh) are any
+    basis of a complement, not a function of ``a``, so they have no derivative:
+    pass ``full_matrices=False``.  ``compute_uv=False`` returns S alone
+    (``svdvals``).  ``hermitian`` is accepted for numpy's signature; the general
+    SVD is computed either way.
+
+    Derivatives (reverse: Townsend 2016; forward: JAX's rule) need distinct,
+    non-zero singular values; a singular pair's sign is LAPACK's choice, so
+    differentiate functions that a flip of a column of U with the same row of
+    Vh leaves alone (``U @ U.mT``, ``(U * S[..., None, :]) @ Vh``, functions of S).
+    Example: ``U, S, Vh = sg.linalg.svd(a, full_matrices=False)``.
+    """
+    x = matrices(a, "svd")
+    if not isinstance(hermitian, bool):
+        raise SymgraphError(f"svd: hermitian must be True or False, got {hermitian!r}")
+    if not compute_uv:
+        return svdvals(x)
+    m, n = x.shape[-2:]
+    if full_matrices and m != n:
+        raise SymgraphError(
+            f"svd: full_matrices=True on {m}x{n} matrices pads U or Vh with a basis of a "
+            "complement that is not a function of the input (no derivative exists); pass "
+            "full_matrices=False for the reduced SVD")
+    return SVDResult(Svd("u")(x), Svd("s")(x), Svd("vh")(x))
+
+
+def matrix_transpose(x: Any) -> Node:
+    """``np.linalg.matrix_transpose``: swap the last two axes (``x.mT``)."""
+    return mT(matrices(x, "matrix_transpose"))
+
+
+def diagonal(x: Any, *, offset: int = 0) -> Node:
+    """``np.linalg.diagonal``: the diagonals of the last two axes, ``(..., K)``."""
+    x = matrices(x, "diagonal")
+    return _diagonal(x, offset, -2, -1)
+
+
+def trace(x: Any, *, offset: int = 0, dtype: Any = None) -> Node:
+    """``np.linalg.trace``: the traces of the last two axes (``dtype`` as numpy's sum)."""
+    x = matrices(x, "trace")
+    if dtype is None:
+        return _trace(x, offset, -2, -1)
+    return _sum(_diagonal(x, offset, -2, -1), axis=-1, dtype=dtype)
+
+
+def outer(x1: Any, x2: Any) -> Node:
+    """``np.linalg.outer``: the outer product of two 1-D vectors (no flattening)."""
+    a, b = as_node(x1), as_node(x2)
+    if a.ndim != 1 or b.ndim != 1:
+        raise SymgraphError(f"linalg.outer: both inputs must be 1-D, got shapes {a.shape} and "
+                            f"{b.shape} (sg.outer flattens)")
+    return _outer(a, b)
+
+
+def cross(x1: Any, x2: Any, /, *, axis: int = -1) -> Node:
+    """``np.linalg.cross``: cross products of 3-vectors along ``axis``."""
+    a, b = as_node(x1), as_node(x2)
+    for v in (a, b):
+        if v.ndim == 0 or v.shape[axis] != 3:
+            raise SymgraphError(f"linalg.cross: both inputs need length 3 along axis {axis}, got "
+                                f"shapes {a.shape} and {b.shape}")
+    return _cross(a, b, axis=axis)
+
+
+def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Node:
+    """``np.linalg.vecdot``: ``sum(x1 * x2, axis)`` with broadcasting (real inputs)."""
+    a, b = as_node(x1), as_node(x2)
+    return _sum(a * b, axis=axis)
+
+
+def vector_norm(x: Any, /, *, axis: Any = None, keepdims: bool = False, ord: Any = 2) -> Node:
+    """``np.linalg.vector_norm``: ``axis=None`` takes the norm of all elements as one vector."""
+    x = as_node(x)
+    if axis is None:
+        out = norm(x.reshape(-1), ord)
+        return out.reshape((1,) * x.ndim) if keepdims else out
+    return norm(x, ord, axis if isinstance(axis, int) else tuple(axis), keepdims)
+
+
+def matrix_norm(x: Any, /, *, keepdims: bool = False, ord: Any = "fro") -> Node:
+    """``np.linalg.matrix_norm``: the norm of each matrix over the last two axes."""
+    return norm(matrices(x, "matrix_norm"), ord, (-2, -1), keepdims)
+
+
+def multi_dot(arrays: Any) -> Node:
+    """``np.linalg.multi_dot``: a chain of matrix products, in the cheapest order.
+
+    The first array may be 1-D (a row vector) and the last 1-D (a column); the
+    order is numpy's (``np.einsum_path`` picks it from the shapes).
+    """
+    nodes = [as_node(a) for a in arrays]
+    if len(nodes) < 2:
+        raise SymgraphError(f"multi_dot needs at least two arrays, got {len(nodes)}")
+    for i, v in enumerate(nodes):
+        ends = i in (0, len(nodes) - 1)
+        if v.ndim != 2 and not (ends and v.ndim == 1):
+            raise SymgraphError(f"multi_dot: array {i} has shape {v.shape}; only the first and "
+                                "last may be 1-D, the others must be 2-D")
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    if len(nodes) + 1 > len(letters):
+        out = nodes[0]
+        for v in nodes[1:]:
+            out = matmul(out, v)
+        return out
+    terms = []
+    for i, v in enumerate(nodes):
+        term = letters[i:i + 2]
+        if v.ndim == 1:
+            term = term[1] if i == 0 else term[0]
+        terms.append(term)
+    first = "" if nodes[0].ndim == 1 else letters[0]
+    last = "" if nodes[-1].ndim == 1 else letters[len(nodes)]
+    return einsum(",".join(terms) + "->" + first + last, *nodes, optimize=True)
+
+
+__all__ = [
+    # products and norms
+    "matmul", "matrix_transpose", "diagonal", "trace", "outer", "cross", "vecdot", "tensordot",
+    "norm", "vector_norm", "matrix_norm", "multi_dot",
+    # decompositions
+    "svd", "svdvals", "SVDResult",
+]
+
+register_linalg(__all__, globals())  # np.linalg.<name>(node) builds sg.linalg.<name>
