@@ -12,6 +12,7 @@ from .. import backend
 from ..errors import BackendError, DTypeError, ShapeError
 from ..graph import Node, apply
 from .base import NO_SYMPY, Op, as_node, as_nodes, broadcast_shapes, one_of, ufunc_dtype
+from .matrix_parts import tril, triu
 from .reduce import sum as sum_
 from .shape import reshape, sum_to, swap_last
 from .sources import constant
@@ -150,6 +151,34 @@ def row(s: Node) -> Node:
 def col(s: Node) -> Node:
     """``s (..., k)`` as ``(..., k, 1)``: scales the rows of a matrix."""
     return reshape(s, s.shape + (1,))
+
+
+def scipy_linalg_call(ctx: Any, name: str) -> str:
+    """``scipy.linalg.<name>`` for compiled code, importing scipy.linalg in its preamble."""
+    import scipy.linalg
+
+    ctx.define("scipy_linalg", scipy.linalg, "import scipy.linalg as scipy_linalg")
+    return f"scipy_linalg.{name}"
+
+
+def triangle(x: Node, lower: bool, k: int = 0) -> Node:
+    """``tril(x, k)`` or ``triu(x, -k)``: the part of each matrix on the ``lower`` side."""
+    return tril(x, k) if lower else triu(x, -k)
+
+
+def symmetric_tangent(dx: Node, lower: bool) -> Node:
+    """The symmetric matrix a routine that reads one triangle of ``x`` sees move by ``dx``.
+
+    ``cholesky`` and ``eigh`` read only the lower (or upper) triangle, so the
+    function they compute is ``f(tril(x) + tril(x, -1).mT)``; its tangent is this.
+    """
+    return triangle(dx, lower) + mT(triangle(dx, lower, -1))
+
+
+def triangle_cotangent(s: Node, lower: bool) -> Node:
+    """The adjoint of ``symmetric_tangent``: a cotangent ``s`` of the symmetric matrix,
+    as the gradient of the one triangle actually read (zero on the other side)."""
+    return triangle(s, lower) + triangle(mT(s), lower, -1)
 
 
 def on_matrices(fn: Any, arrays: list, cores: tuple[int, ...], tail: tuple[int, ...],
