@@ -279,17 +279,14 @@ class CholeskyGrad(Op):
     def jvp(self, inputs, out, tangents):
         L, g = inputs
         dL, dg = tangents
-        moved = dg
-        if dL is not None:
-            dLt = mT(triangle(dL, True))
-            z = solve_triangular(L, matmul(dLt, g), trans=1, lower=True)  # L^-T dL^T g
-            moved = z if moved is None else moved + z
-        dE = None if moved is None else apply(CholeskyGrad(), [L, moved])
-        if dL is not None:
-            y = solve_triangular(L, matmul(dLt, out + mT(out)), trans=1, lower=True)
-            corr = _phi(y + mT(y))
-            dE = -corr if dE is None else dE - corr
-        return dE
+        if dL is None:
+            return None if dg is None else apply(CholeskyGrad(), [L, dg])
+        # With W = dL L^-1 (lower): dE = cholesky_grad(L, dg + W^T g) - Phi(W^T C + C W),
+        # C = E + E^T; W^T = L^-T dL^T is upper triangular, so its products are trmm's.
+        wt = triangle(solve_triangular(L, mT(triangle(dL, True)), trans=1, lower=True), False)
+        moved = matmul(wt, g) if dg is None else dg + matmul(wt, g)
+        wc = matmul(wt, out + mT(out))
+        return apply(CholeskyGrad(), [L, moved]) - _phi(wc + mT(wc))
 
     def bprop(self, inputs, out, gE, needs):
         L, g = inputs
