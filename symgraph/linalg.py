@@ -26,6 +26,9 @@ from .ops.matrix_parts import diagonal as _diagonal, trace as _trace
 from .ops.norms import norm
 from .ops.numpy_compat import cross as _cross
 from .ops.reduce import sum as _sum
+# solve
+from .ops.solve import (SlogdetResult, adjugate, det, inv, matrix_power, pinv, slogdet,
+                        solve)
 
 
 class SVDResult(NamedTuple):
@@ -162,6 +165,8 @@ __all__ = [
     "norm", "vector_norm", "matrix_norm", "multi_dot",
     # decompositions
     "svd", "svdvals", "SVDResult",
+    # solve
+    "solve", "inv", "det", "adjugate", "slogdet", "SlogdetResult", "pinv", "matrix_power",
 ]
 
 register_linalg(__all__, globals())  # np.linalg.<name>(node) builds sg.linalg.<name>
