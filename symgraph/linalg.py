@@ -21,6 +21,7 @@ from .errors import SymgraphError
 from .graph import Node, register_linalg
 from .ops.base import as_node
 from .ops.contract import einsum, outer as _outer, tensordot
+from .ops.eigen import EighResult, eigh, eigvalsh  # eigen
 from .ops.linalg import Svd, matmul, matrices, mT, svdvals
 from .ops.matrix_parts import diagonal as _diagonal, trace as _trace
 from .ops.norms import norm
@@ -162,6 +163,8 @@ __all__ = [
     "norm", "vector_norm", "matrix_norm", "multi_dot",
     # decompositions
     "svd", "svdvals", "SVDResult",
+    # eigen
+    "eigh", "eigvalsh", "EighResult",
 ]
 
 register_linalg(__all__, globals())  # np.linalg.<name>(node) builds sg.linalg.<name>

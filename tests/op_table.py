@@ -34,6 +34,7 @@ import scipy.special
 from hypothesis import strategies as st
 
 import contract_cases
+import eigen_cases
 import svd_cases
 import matrix_parts_cases as mp
 import sorting_cases as so
@@ -636,6 +637,26 @@ OPS: dict[str, Entry] = {
     # (end of solve)
 
     # -- eigen (symgraph/ops/eigen.py) ---------------------------------------------
+    # lopsided inputs: noise in the triangle eigh does not read (its gradient must be 0);
+    # v only through functions that an eigenvector's sign cannot change
+    "eigh": Entry(
+        cases={
+            "eigvalsh_lower": (sg.linalg.eigvalsh, [eigen_cases.lopsided(4, 4)]),
+            "eigvalsh_upper_batched": (lambda a: sg.linalg.eigvalsh(a, UPLO="U"),
+                                       [eigen_cases.lopsided(2, 3, 3, lower=False)]),
+            "eigvalsh_sum_of_squares": (lambda a: sg.sum(sg.linalg.eigvalsh(a) ** 2),
+                                        [eigen_cases.lopsided(3, 3)]),
+            "eigh_v_squared_lower": (lambda a: eigen_cases.invariant(a, "v"),
+                                     [eigen_cases.lopsided(4, 4)]),
+            "eigh_v_squared_upper_batched": (lambda a: eigen_cases.invariant(a, "v", False),
+                                             [eigen_cases.lopsided(2, 3, 3, lower=False)]),
+            "eigh_expm_batched": (eigen_cases.matrix_function, [eigen_cases.lopsided(2, 3, 3)]),
+            "eigh_projector_upper": (lambda a: eigen_cases.projector(a, 2, lower=False),
+                                     [eigen_cases.lopsided(4, 4, lower=False)]),
+            "eigh_reconstruct": (lambda a: eigen_cases.matrix_function(a, lambda w: w),
+                                 [eigen_cases.lopsided(3, 3)]),
+        },
+        gen=Draw(eigen_cases.np_drawn, params=eigen_cases.params, build=eigen_cases.drawn)),
     # (end of eigen)
 
     # -- qr (symgraph/ops/qr.py) ---------------------------------------------------
