@@ -26,6 +26,7 @@ from .ops.linalg import Svd, matmul, matrices, mT, svdvals
 from .ops.matrix_parts import diagonal as _diagonal, trace as _trace
 from .ops.norms import norm
 from .ops.numpy_compat import cross as _cross
+from .ops.qr import QRResult, qr  # qr
 from .ops.reduce import sum as _sum
 from .ops.triangular import cho_solve, cholesky, solve_triangular
 
@@ -168,6 +169,8 @@ __all__ = [
     "cholesky", "solve_triangular", "cho_solve",
     # eigen
     "eigh", "eigvalsh", "EighResult",
+    # qr
+    "qr", "QRResult",
 ]
 
 register_linalg(__all__, globals())  # np.linalg.<name>(node) builds sg.linalg.<name>
