@@ -84,3 +84,48 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.write_sep("=", "symgraph property tests")
         for line in STATS.report(FORWARD_OPS):
             terminalreporter.write_line(line)
+
+
+def check_orders_one_and_two(f, x, a: np.ndarray, v: np.ndarray) -> None:
+    """The gradient, jvp and both HVPs of scalar ``f(x)`` at ``a`` (direction ``v``) against
+    central finite differences."""
+    g = sg.grad(f, x)
+
+    def value(point):
+        return float(sg.evaluate(f, {x: point}))
+
+    def directional(point):  # <grad f, v>
+        return float(np.sum(sg.evaluate(g, {x: point}) * v))
+
+    grad, jv, hf, hr = sg.evaluate(
+        [g, sg.jvp(f, x, sg.constant(v)), sg.hvp(f, x, v), sg.hvp(f, x, v, mode="rev")], {x: a})
+    np.testing.assert_allclose(grad, numeric_grad(value, a), rtol=1e-6, atol=1e-7)
+    eps = 1e-6
+    np.testing.assert_allclose(jv, (value(a + eps * v) - value(a - eps * v)) / (2 * eps),
+                               rtol=1e-6, atol=1e-7)
+    hv = numeric_grad(directional, a)
+    np.testing.assert_allclose(hf, hv, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(hr, hv, rtol=1e-5, atol=1e-6)
+
+
+def check_third_order(f, x, a: np.ndarray, v: np.ndarray, w: np.ndarray) -> None:
+    """``D^3 f [v, w, .]`` (the gradient of ``<hvp(f, v), w>``) against finite differences."""
+    hv = sg.hvp(f, x, v)
+    third = sg.grad(sg.sum(hv * w), x)
+
+    def second(point):
+        return float(np.sum(sg.evaluate(hv, {x: point}) * w))
+
+    np.testing.assert_allclose(sg.evaluate(third, {x: a}), numeric_grad(second, a),
+                               rtol=1e-4, atol=1e-5)
+
+
+class OpaqueArray(np.lib.mixins.NDArrayOperatorsMixin):
+    """An array type numpy dispatches to that implements no numpy function (np.linalg included):
+    ops must refuse it with a BackendError naming themselves."""
+
+    def __init__(self, a):
+        self.a, self.shape, self.dtype = a, a.shape, a.dtype
+
+    def __array_function__(self, func, types, args, kwargs):
+        return NotImplemented

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import symgraph as sg
-from conftest import numeric_grad
+from conftest import OpaqueArray, check_orders_one_and_two, check_third_order
 from qr_cases import full_rank, gram, np_positive, positive, projection, reconstruct
 from symgraph.errors import BackendError, DTypeError, ShapeError, SymgraphError
 from symgraph.ops.qr import QRResult, Qr
@@ -227,42 +227,16 @@ FUNCTIONS = {"q_weighted": _q_weighted, "r_weighted": _r_weighted, "both": _both
 def test_derivatives_match_finite_differences(name, shape):
     """Order 1 (reverse and forward) and order 2 (forward-over-reverse and
     reverse-over-reverse Hessian-vector products)."""
-    a, v = full_rank(*shape), rng.standard_normal(shape)
     x = sg.variable("x", shape)
-    f = FUNCTIONS[name](x)
-    g = sg.grad(f, x)
-
-    def value(point):
-        return float(sg.evaluate(f, {x: point}))
-
-    def directional(point):  # <grad f, v>
-        return float(np.sum(sg.evaluate(g, {x: point}) * v))
-
-    grad, jv, hf, hr = sg.evaluate(
-        [g, sg.jvp(f, x, sg.constant(v)), sg.hvp(f, x, v), sg.hvp(f, x, v, mode="rev")], {x: a})
-    np.testing.assert_allclose(grad, numeric_grad(value, a), rtol=1e-6, atol=1e-7)
-    eps = 1e-6
-    np.testing.assert_allclose(jv, (value(a + eps * v) - value(a - eps * v)) / (2 * eps),
-                               rtol=1e-6, atol=1e-7)
-    hv = numeric_grad(directional, a)
-    np.testing.assert_allclose(hf, hv, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(hr, hv, rtol=1e-5, atol=1e-6)
+    check_orders_one_and_two(FUNCTIONS[name](x), x, full_rank(*shape), rng.standard_normal(shape))
 
 
 @pytest.mark.parametrize("shape", [(4, 3), (3, 4)])
 @pytest.mark.parametrize("name", ["q_weighted", "both"])
 def test_third_order_matches_finite_differences(name, shape):
-    a, v, w = full_rank(*shape), rng.standard_normal(shape), rng.standard_normal(shape)
     x = sg.variable("x", shape)
-    f = FUNCTIONS[name](x)
-    hv = sg.hvp(f, x, v)
-    third = sg.grad(sg.sum(hv * w), x)  # D3 f [v, w, .]
-
-    def second(point):
-        return float(np.sum(sg.evaluate(hv, {x: point}) * w))
-
-    np.testing.assert_allclose(sg.evaluate(third, {x: a}), numeric_grad(second, a),
-                               rtol=1e-4, atol=1e-5)
+    check_third_order(FUNCTIONS[name](x), x, full_rank(*shape), rng.standard_normal(shape),
+                      rng.standard_normal(shape))
 
 
 def test_float32_gradients_stay_float32():
@@ -339,14 +313,5 @@ def test_dask_arrays_give_numpys_values(shape, chunks):
 
 
 def test_a_foreign_array_without_qr_is_refused():
-    class Opaque(np.lib.mixins.NDArrayOperatorsMixin):
-        """An array type numpy dispatches to that implements no np.linalg.qr."""
-
-        def __init__(self, a):
-            self.a, self.shape, self.dtype = a, a.shape, a.dtype
-
-        def __array_function__(self, func, types, args, kwargs):
-            return NotImplemented
-
     with pytest.raises(BackendError, match="qr"):
-        Qr("q").f(Opaque(np.eye(2)))
+        Qr("q").f(OpaqueArray(np.eye(2)))
