@@ -17,7 +17,7 @@ import pytest
 import scipy.linalg
 
 import symgraph as sg
-from conftest import OpaqueArray, check_third_order, numeric_grad
+from conftest import OpaqueArray, check_orders_one_and_two, check_third_order
 from eigen_cases import lopsided, matrix_function, projector, separated, with_eigenvalues
 from symgraph.errors import BackendError, DTypeError, ShapeError, SymgraphError
 from symgraph.ops.eigen import Eigh, EighResult
@@ -235,29 +235,9 @@ FUNCTIONS = {"weighted_values": _weighted_values, "v_weighted": _v_weighted, "ex
 
 
 def _check_derivatives(f, x, a, rtol, second=True):
-    """Order 1 (reverse and forward) and order 2 (forward-over-reverse and
-    reverse-over-reverse Hessian-vector products) against finite differences, over
-    every element of ``a`` (on a lopsided input, the unread triangle too)."""
-    v = rng.standard_normal(a.shape)
-    g = sg.grad(f, x)
-
-    def value(point):
-        return float(sg.evaluate(f, {x: point}))
-
-    def directional(point):  # <grad f, v>
-        return float(np.sum(sg.evaluate(g, {x: point}) * v))
-
-    grad, jv, hf, hr = sg.evaluate(
-        [g, sg.jvp(f, x, sg.constant(v)), sg.hvp(f, x, v), sg.hvp(f, x, v, mode="rev")], {x: a})
-    np.testing.assert_allclose(grad, numeric_grad(value, a), rtol=rtol, atol=rtol / 10)
-    eps = 1e-6
-    np.testing.assert_allclose(jv, (value(a + eps * v) - value(a - eps * v)) / (2 * eps),
-                               rtol=rtol, atol=rtol / 10)
-    if second:
-        hv = numeric_grad(directional, a)
-        np.testing.assert_allclose(hf, hv, rtol=10 * rtol, atol=rtol)
-        np.testing.assert_allclose(hr, hv, rtol=10 * rtol, atol=rtol)
-    return grad, hf
+    """Orders 1 and 2, both modes, over every element of ``a`` (on a lopsided input, the
+    unread triangle too)."""
+    return check_orders_one_and_two(f, x, a, rng.standard_normal(a.shape), rtol, second)
 
 
 @pytest.mark.parametrize("uplo", ["L", "U"])
