@@ -189,6 +189,19 @@ def test_every_differentiable_autograd_numpy_function_has_a_symgraph_counterpart
     assert callable(sg.Node.astype)
 
 
+#: autograd.numpy.linalg's differentiable functions (autograd 1.9), less ``eig``, whose
+#: eigenvalues of a real matrix are complex in general
+AUTOGRAD_LINALG = "cholesky det eigh inv norm pinv slogdet solve svd".split()
+
+
+def test_every_differentiable_autograd_linalg_function_is_in_sg_linalg():
+    missing = [name for name in AUTOGRAD_LINALG if not callable(getattr(sg.linalg, name, None))]
+    assert not missing, f"no sg.linalg.<name> for {missing}"
+    x = sg.variable("x", (3, 3))
+    for name in AUTOGRAD_LINALG:  # numpy's own function builds the node too
+        getattr(np.linalg, name)(*([x, x] if name == "solve" else [x]))
+
+
 def test_float_results_take_numpys_dtypes():
     for fn, np_fn in [(sg.fabs, np.fabs), (sg.deg2rad, np.deg2rad), (sg.degrees, np.degrees)]:
         for dtype in ("int8", "int64", "bool", "float32"):
