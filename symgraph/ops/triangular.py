@@ -74,6 +74,11 @@ class SolveTriangular(Op):
     def __init__(self, trans: bool = False, lower: bool = False, unit_diagonal: bool = False) -> None:
         self.trans, self.lower, self.unit_diagonal = trans, lower, unit_diagonal
 
+    def describe(self) -> str:
+        """``solve_triangular(trans, lower)``: the flags that are set (pictures stay narrow)."""
+        flags = [k for k in ("trans", "lower", "unit_diagonal") if getattr(self, k)]
+        return f"{self.name}({', '.join(flags)})" if flags else self.name
+
     def infer(self, a, b):
         return (solved_shape(a.shape, b.shape, "solve_triangular"),
                 linalg_dtype(a.dtype, b.dtype, what="solve_triangular"))
