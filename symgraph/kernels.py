@@ -136,3 +136,55 @@ def softmax_xent_grad(logits, labels, scale=None):
 
 __all__ = ["max_shift", "logsumexp", "softmax", "log_softmax", "labels_in_range", "check_labels",
            "take_labels", "reduce_loss", "cross_entropy", "subtract_one_hot", "softmax_xent_grad"]
+
+
+def cholesky_grad(L, G):
+    """The gradient with respect to ``a``'s lower triangle of a function of ``L = cholesky(a)``,
+    given its gradient ``G`` with respect to ``L`` (stacks of matrices; both read lower).
+
+    Murray's blocked reverse-mode Cholesky ("Differentiation of the Cholesky
+    decomposition", 2016): level-3 BLAS on blocks of 128 columns, about
+    ``n^3 / 1.5`` flops, a third of what the closed form ``L^-T Phi(L^T G) L^-1``
+    costs (one product and two triangular solves of ``n x n``), which the
+    diagonal blocks still use.
+    """
+    out = np.empty(np.broadcast_shapes(L.shape, G.shape), dtype=np.result_type(L, G))
+    for idx in np.ndindex(*out.shape[:-2]):
+        lidx = idx[len(idx) - (L.ndim - 2):] if L.ndim > 2 else ()
+        gidx = idx[len(idx) - (G.ndim - 2):] if G.ndim > 2 else ()
+        lidx = tuple(i if s > 1 else 0 for i, s in zip(lidx, L.shape[:-2]))
+        gidx = tuple(i if s > 1 else 0 for i, s in zip(gidx, G.shape[:-2]))
+        out[idx] = _cholesky_grad_blocked(L[lidx], G[gidx])
+    return out
+
+
+def _cholesky_grad_blocked(L, G, block=128):
+    import scipy.linalg
+
+    solve = scipy.linalg.solve_triangular
+    A = np.tril(G).astype(np.result_type(L, G))
+    n = L.shape[0]
+    for j in range(((n - 1) // block) * block, -1, -block):
+        k = min(j + block, n)
+        T, B, C, D = L[j:k, j:k], L[k:, j:k], L[j:k, :j], L[k:, :j]
+        Ab = A[k:, j:k]
+        Ab[...] = solve(T, Ab.T, trans=1, lower=True, check_finite=False).T
+        A[j:k, j:k] -= np.tril(Ab.T @ B)
+        A[k:, :j] -= Ab @ C
+        A[j:k, :j] -= Ab.T @ D
+        At = _cholesky_grad_closed_form(T, A[j:k, j:k])
+        A[j:k, j:k] = At
+        A[j:k, :j] -= (At + At.T) @ C
+    return A
+
+
+def _cholesky_grad_closed_form(L, G):
+    """``tril(S) + tril(S.T, -1)`` with ``S = L^-T Phi(L^T G) L^-1`` (Phi: lower, halved diagonal)."""
+    import scipy.linalg
+
+    solve = scipy.linalg.solve_triangular
+    P = np.tril(np.tril(L).T @ G)
+    P[np.diag_indices_from(P)] *= 0.5
+    S = solve(L, solve(L, P, trans=1, lower=True, check_finite=False).T, trans=1, lower=True,
+              check_finite=False).T
+    return np.tril(S) + np.tril(S.T, -1)

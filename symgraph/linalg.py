@@ -26,6 +26,7 @@ from .ops.matrix_parts import diagonal as _diagonal, trace as _trace
 from .ops.norms import norm
 from .ops.numpy_compat import cross as _cross
 from .ops.reduce import sum as _sum
+from .ops.triangular import cho_solve, cholesky, solve_triangular
 
 
 class SVDResult(NamedTuple):
@@ -162,6 +163,8 @@ __all__ = [
     "norm", "vector_norm", "matrix_norm", "multi_dot",
     # decompositions
     "svd", "svdvals", "SVDResult",
+    # triangular
+    "cholesky", "solve_triangular", "cho_solve",
 ]
 
 register_linalg(__all__, globals())  # np.linalg.<name>(node) builds sg.linalg.<name>

@@ -35,6 +35,7 @@ from hypothesis import strategies as st
 
 import contract_cases
 import svd_cases
+import triangular_cases as tri
 import matrix_parts_cases as mp
 import sorting_cases as so
 import symgraph as sg
@@ -630,6 +631,35 @@ OPS: dict[str, Entry] = {
     # (end of decompositions)
 
     # -- triangular (symgraph/ops/triangular.py) -----------------------------------
+    "solve_triangular": Entry(cases={
+        "solve_triangular_lower_matrix": (lambda a, b: sg.linalg.solve_triangular(a, b, lower=True),
+                                          [tri.triangular(4, 4), normal(4, 2)]),
+        "solve_triangular_upper_vector": (sg.linalg.solve_triangular,
+                                          [tri.triangular(3, 3, lower=False), normal(3)]),
+        "solve_triangular_trans_unit": (lambda a, b: sg.linalg.solve_triangular(
+            a, b, trans="T", lower=True, unit_diagonal=True), [normal(3, 3) * 0.3, normal(3, 2)]),
+        "solve_triangular_batched_vector": (lambda a, b: sg.linalg.solve_triangular(
+            a, b, trans=1), [tri.triangular(2, 3, 3, lower=False), normal(3)]),
+        "solve_triangular_broadcast": (lambda a, b: sg.linalg.solve_triangular(a, b, lower=True),
+                                       [tri.triangular(3, 3), normal(2, 3, 2)]),
+    }, gen=Draw(tri.np_solve_triangular, params=tri.solve_params, operands=tri.solve_operands,
+                build=tri.build_solve)),
+    "cholesky": Entry(cases={
+        "cholesky": (sg.linalg.cholesky, [tri.lower_read(4, 4)]),
+        "cholesky_batched_upper": (lambda a: sg.linalg.cholesky(a, upper=True),
+                                   [np.swapaxes(tri.lower_read(2, 3, 3), -1, -2)]),
+        "cholesky_logdet": (lambda a: sg.sum(sg.log(sg.linalg.diagonal(sg.linalg.cholesky(a)))),
+                            [tri.spd(3, 3)]),
+        "cho_solve": (lambda a, b: sg.linalg.cho_solve((sg.linalg.cholesky(a), True), b),
+                      [tri.spd(3, 3), normal(3, 2)]),
+    }, gen=Draw(tri.np_cholesky_of_gram, params=tri.cholesky_params, build=tri.build_cholesky)),
+    "cholesky_grad": Entry(
+        no_builder="internal: cholesky's reverse rule (Murray's blocked algorithm)",
+        no_gen="internal: drawn through cholesky, whose gradients graphgen checks",
+        cases={
+            "cholesky_grad": (tri.cholesky_grad, tri.cholesky_grad_inputs(4, 4)),
+            "cholesky_grad_batched": (tri.cholesky_grad, tri.cholesky_grad_inputs(2, 3, 3)),
+        }),
     # (end of triangular)
 
     # -- solve (symgraph/ops/solve.py) ---------------------------------------------

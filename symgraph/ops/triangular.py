@@ -1,0 +1,352 @@
+"""Triangular solves and the Cholesky factorization: O(n^2) per solve once factored.
+
+``solve_triangular`` is its own op (scipy.linalg semantics) so Cholesky-based
+code (Gaussian-process likelihoods, whitening, ``cho_solve``) never pays for a
+general solve or an inverse; ``cholesky``'s derivative rules are triangular
+solves too (Murray, "Differentiation of the Cholesky decomposition", 2016).
+Both read one triangle of their matrix only, and their derivatives are those
+of the functions they compute: zero with respect to the triangle never read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import ShapeError, SymgraphError
+from ..graph import Node, apply
+from .. import kernels
+from .base import BOOL, NO_SYMPY, Op, as_node, broadcast_shapes
+from .linalg import (check_matrices, col, linalg_dtype, matmul, matrices, mT, on_matrices, row,
+                     scipy_linalg_call, symmetric_tangent, triangle, triangle_cotangent)
+from .shape import reshape, sum_to
+from .sources import constant
+
+
+def _scipy_solve_triangular(a: np.ndarray, b: np.ndarray, trans: bool, lower: bool,
+                            unit_diagonal: bool) -> np.ndarray:
+    import scipy.linalg
+
+    return scipy.linalg.solve_triangular(a, b, trans=int(trans), lower=lower,
+                                         unit_diagonal=unit_diagonal, check_finite=False)
+
+
+def solved_shape(a: tuple[int, ...], b: tuple[int, ...], what: str) -> tuple[int, ...]:
+    """The shape of ``x`` in ``a x = b``: ``b`` is one vector when 1-D, else ``(..., N, K)``.
+
+    numpy 2's rule for ``np.linalg.solve`` (scipy's for its batched solvers):
+    the batch axes of ``a`` and of a matrix ``b`` broadcast.
+    """
+    check_matrices(a, what, square=True)
+    n = a[-1]
+    if len(b) == 0:
+        raise ShapeError(f"{what}: b must be a vector (N,) or matrices (..., N, K), got a scalar")
+    if len(b) == 1:
+        if b[0] != n:
+            raise ShapeError(f"{what}: a of shape {a} and vector b of shape {b} do not align "
+                             f"({n} != {b[0]})")
+        return a[:-1]
+    if b[-2] != n:
+        raise ShapeError(f"{what}: a of shape {a} and b of shape {b} do not align: b's rows "
+                         f"(axis -2) must be {n} (a 1-D b is one vector; a batch of vectors is "
+                         "(..., N, 1))")
+    return broadcast_shapes([a[:-2], b[:-2]], f"{what} batch dimensions") + b[-2:]
+
+
+class SolveTriangular(Op):
+    """``x`` with ``op(a) x = b``, ``a`` triangular (``op(a)`` is ``a.mT`` when ``trans``).
+
+    Only the ``lower`` (or upper) triangle of ``a`` is read, and not its
+    diagonal when ``unit_diagonal`` (taken as ones).  Reverse mode solves with
+    the transposed system; forward mode solves ``op(a) dx = db - op(da) x``.
+    """
+
+    name = "solve_triangular"
+    param_types = {"trans": BOOL, "lower": BOOL, "unit_diagonal": BOOL}
+
+    def __init__(self, trans: bool = False, lower: bool = False, unit_diagonal: bool = False) -> None:
+        self.trans, self.lower, self.unit_diagonal = trans, lower, unit_diagonal
+
+    def infer(self, a, b):
+        return (solved_shape(a.shape, b.shape, "solve_triangular"),
+                linalg_dtype(a.dtype, b.dtype, what="solve_triangular"))
+
+    def f(self, a, b):
+        shape = solved_shape(a.shape, b.shape, "solve_triangular")
+        dtype = linalg_dtype(a.dtype, b.dtype)
+
+        vector = b.ndim == 1  # solved as one column (per block too, where b is broadcast)
+
+        def solve(a, b):
+            if vector:
+                return self._solve(a, b[..., None])[..., 0]
+            return self._solve(a, b)
+
+        return on_matrices(solve, [a, b], (2, 1 if vector else 2), shape[-(1 if vector else 2):],
+                           dtype, "solve_triangular")
+
+    def _solve(self, a, b):
+        return _scipy_solve_triangular(a, b, self.trans, self.lower, self.unit_diagonal)
+
+    def emit(self, out, ins, ctx):
+        a, b = ins
+        call = (f"{scipy_linalg_call(ctx, 'solve_triangular')}({a}, {{b}}, trans={int(self.trans)}, "
+                f"lower={self.lower}, unit_diagonal={self.unit_diagonal}, check_finite=False)")
+        if len(ctx.in_shapes[1]) == 1 and len(ctx.in_shapes[0]) > 2:  # as f: batched vectors
+            return f"{out} = {call.format(b=b + '[:, None]')}[..., 0]"
+        return f"{out} = {call.format(b=b)}"
+
+    def read(self, da: Node) -> Node:
+        """The part of ``da`` this solve reads: its triangle (without the diagonal if unit)."""
+        return triangle(da, self.lower, -1 if self.unit_diagonal else 0)
+
+    def op_of(self, m: Node) -> Node:
+        return mT(m) if self.trans else m
+
+    def jvp(self, inputs, out, tangents):
+        a, b = inputs
+        da, db = tangents
+        vector = b.ndim == 1  # rules work on columns (..., N, 1), as f does for batches
+        x = col(out) if vector else out
+        rhs = None if db is None else (col(db) if vector else db)
+        if da is not None:
+            dax = matmul(self.op_of(self.read(da)), x)
+            rhs = -dax if rhs is None else rhs - dax
+        if rhs is None:
+            return None
+        dx = self._solve_with(a, rhs, self.trans)
+        return reshape(dx, out.shape) if vector else dx
+
+    def bprop(self, inputs, out, g, needs):
+        a, b = inputs
+        vector = b.ndim == 1
+        gb = self._solve_with(a, col(g) if vector else g, not self.trans)
+        ga = None
+        if needs[0]:
+            x = col(out) if vector else out
+            outer = matmul(x, mT(gb)) if self.trans else matmul(gb, mT(x))  # -x gb^T or -gb x^T
+            ga = sum_to(-self.read(outer), a.shape)
+        if not needs[1]:
+            return [ga, None]
+        return [ga, sum_to(reshape(gb, out.shape) if vector else gb, b.shape)]
+
+    def _solve_with(self, a: Node, rhs: Node, trans: bool) -> Node:
+        return solve_triangular(a, rhs, trans=trans, lower=self.lower,
+                                unit_diagonal=self.unit_diagonal)
+
+    def to_sympy(self, bridge, node, a, b):
+        sp = bridge.sympy
+        out = np.empty(node.shape, dtype=object)
+        vector = b.ndim == 1
+        a, b = np.broadcast_to(a, node.shape[:-1 if vector else -2] + a.shape[-2:]), (
+            b if vector else np.broadcast_to(b, node.shape))
+        for idx in np.ndindex(*a.shape[:-2]):
+            m = sp.Matrix(_read_triangle(a[idx], self.lower, self.unit_diagonal))
+            m = m.T if self.trans else m
+            rhs = sp.Matrix(b if vector else b[idx])
+            sol = m.lower_triangular_solve(rhs) if self.lower != self.trans else \
+                m.upper_triangular_solve(rhs)
+            out[idx] = np.array(sol, dtype=object).reshape(out[idx].shape)
+        return out
+
+
+def _read_triangle(m: np.ndarray, lower: bool, unit: bool) -> np.ndarray:
+    """One matrix as a triangular solver sees it (object arrays of sympy expressions too)."""
+    n = m.shape[-1]
+    keep = np.tril(np.ones((n, n), bool), -1 if unit else 0)
+    keep = keep if lower else keep.T
+    out = np.where(keep, m, 0).astype(object)
+    if unit:
+        out[np.diag_indices(n)] = 1
+    return out
+
+
+def _flag(value: Any, what: str) -> bool:
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise SymgraphError(f"{what} must be True or False, got {value!r}")
+
+
+def _trans_flag(trans: Any) -> bool:
+    """scipy's ``trans``: 0/'N' (a), 1/'T' or 2/'C' (a.T; real matrices)."""
+    if isinstance(trans, (bool, np.bool_)):
+        return bool(trans)
+    choices = {0: False, 1: True, 2: True, "N": False, "T": True, "C": True}
+    if isinstance(trans, (int, np.integer, str)) and trans in choices:
+        return choices[trans]
+    raise SymgraphError(f"solve_triangular: trans must be 0, 1, 2, 'N', 'T' or 'C', got {trans!r}")
+
+
+def solve_triangular(a: Any, b: Any, trans: Any = 0, lower: bool = False,
+                     unit_diagonal: bool = False) -> Node:
+    """``scipy.linalg.solve_triangular``: ``x`` with ``a x = b`` (``a.T x = b`` if ``trans``).
+
+    ``a`` is ``(..., N, N)``, of which only the ``lower`` (default: upper)
+    triangle is read, and with ``unit_diagonal`` not its diagonal either (taken
+    as ones).  ``b`` is one vector ``(N,)`` or matrices ``(..., N, K)``; batch
+    axes broadcast.  O(N^2 K) per matrix, derivatives included (they are
+    triangular solves too).  A zero on the diagonal raises ``sg.EvaluationError``.
+    Example: ``alpha = sg.linalg.solve_triangular(L, y, lower=True)``.
+    """
+    a = matrices(a, "solve_triangular", square=True)
+    b = as_node(b)
+    op = SolveTriangular(_trans_flag(trans), _flag(lower, "solve_triangular: lower"),
+                         _flag(unit_diagonal, "solve_triangular: unit_diagonal"))
+    return apply(op, [a, b])
+
+
+class Cholesky(Op):
+    """The lower Cholesky factor ``L`` of ``a = L L^T`` (``(..., N, N)``), reading a's lower triangle.
+
+    Forward mode (Murray 2016): ``dL = L Phi(L^-1 S L^-T)`` with ``S`` the
+    symmetric tangent of the lower triangle and ``Phi`` the lower triangle with
+    a halved diagonal; reverse mode is its adjoint, ``L^-T Phi(L^T gL) L^-1``
+    mapped back to the lower triangle.  Only triangular solves, no inverse.
+    """
+
+    name = "cholesky"
+
+    def infer(self, a):
+        check_matrices(a.shape, "cholesky", square=True)
+        return a.shape, linalg_dtype(a.dtype, what="cholesky")
+
+    def f(self, a):
+        return on_matrices(_numpy_cholesky, [a], (2,), a.shape[-2:], linalg_dtype(a.dtype),
+                           "cholesky")
+
+    def emit(self, out, ins, ctx):
+        return f"{out} = np.linalg.cholesky({ins[0]})"
+
+    def jvp(self, inputs, out, tangents):
+        (da,) = tangents
+        return None if da is None else cholesky_tangent(out, da)
+
+    def bprop(self, inputs, out, g, needs):
+        return [apply(CholeskyGrad(), [out, g])]
+
+    def to_sympy(self, bridge, node, a):
+        sp = bridge.sympy
+        out = np.empty(node.shape, dtype=object)
+        for idx in np.ndindex(*a.shape[:-2]):
+            m = np.tril(a[idx]) + np.tril(a[idx], -1).T  # the symmetric matrix numpy reads
+            out[idx] = np.array(sp.Matrix(m).cholesky(hermitian=False), dtype=object)
+        return out
+
+
+def _numpy_cholesky(a: np.ndarray) -> np.ndarray:
+    try:
+        return np.linalg.cholesky(a)
+    except np.linalg.LinAlgError as e:
+        raise np.linalg.LinAlgError(f"{e}: cholesky needs symmetric positive-definite matrices "
+                                    "(of which it reads the lower triangle)") from None
+
+
+def cholesky_tangent(L: Node, da: Node) -> Node:
+    """``dL = L Phi(L^-1 S L^-T)``: how ``L = cholesky(a)`` moves when ``a`` moves by ``da``
+    (``S`` the symmetric tangent of a's lower triangle; two triangular solves, no inverse)."""
+    s = symmetric_tangent(da, lower=True)
+    y = solve_triangular(L, s, lower=True)  # L^-1 S
+    z = solve_triangular(L, mT(y), lower=True)  # L^-1 S L^-T (S symmetric)
+    return matmul(L, _phi(z))
+
+
+class CholeskyGrad(Op):
+    """Cholesky's reverse rule: a's gradient (lower triangle) from ``L`` and L's gradient ``g``.
+
+    The value is ``Phi(C)`` with ``C = L^-T (P + P^T) L^-1``, ``P = Phi(L^T g)``
+    (Murray 2016; both inputs read lower); it is computed by Murray's blocked
+    algorithm (``kernels.cholesky_grad``), three times cheaper than the closed
+    form, and differentiated through the closed form, so second order works.
+    Its jvp is itself applied to a moved ``g`` minus a correction; its bprop is
+    Cholesky's jvp (the two rules are each other's transposes).
+    """
+
+    name = "cholesky_grad"
+
+    def infer(self, L, g):
+        check_matrices(L.shape, "cholesky_grad", square=True)
+        check_matrices(g.shape, "cholesky_grad", square=True)
+        if L.shape[-1] != g.shape[-1]:
+            raise ShapeError(f"cholesky_grad: L {L.shape} and its gradient {g.shape} differ")
+        shape = broadcast_shapes([L.shape[:-2], g.shape[:-2]], "cholesky_grad") + L.shape[-2:]
+        return shape, linalg_dtype(L.dtype, g.dtype, what="cholesky_grad")
+
+    def f(self, L, g):
+        shape = broadcast_shapes([L.shape[:-2], g.shape[:-2]], "cholesky_grad") + L.shape[-2:]
+        return on_matrices(kernels.cholesky_grad, [L, g], (2, 2), shape[-2:],
+                           linalg_dtype(L.dtype, g.dtype), "cholesky_grad")
+
+    def emit(self, out, ins, ctx):
+        return f"{out} = {ctx.helper(kernels.cholesky_grad)}({ins[0]}, {ins[1]})"
+
+    def jvp(self, inputs, out, tangents):
+        L, g = inputs
+        dL, dg = tangents
+        moved = dg
+        if dL is not None:
+            dLt = mT(triangle(dL, True))
+            z = solve_triangular(L, matmul(dLt, g), trans=1, lower=True)  # L^-T dL^T g
+            moved = z if moved is None else moved + z
+        dE = None if moved is None else apply(CholeskyGrad(), [L, moved])
+        if dL is not None:
+            y = solve_triangular(L, matmul(dLt, out + mT(out)), trans=1, lower=True)
+            corr = _phi(y + mT(y))
+            dE = -corr if dE is None else dE - corr
+        return dE
+
+    def bprop(self, inputs, out, gE, needs):
+        L, g = inputs
+        h = cholesky_tangent(L, gE)  # the adjoint of g -> cholesky_grad(L, g)
+        gL = None
+        if needs[0]:
+            q = symmetric_tangent(gE, lower=True)
+            c = out + mT(out)
+            gL = triangle(matmul(g, mT(solve_triangular(L, h, lower=True)))
+                          - matmul(c, mT(solve_triangular(L, q, lower=True))), True)
+            gL = sum_to(gL, L.shape)
+        return [gL, sum_to(h, g.shape) if needs[1] else None]
+
+    to_sympy = NO_SYMPY  # an internal rule; sympy differentiates Cholesky's translation itself
+
+
+def _phi(x: Node) -> Node:
+    """The lower triangle of ``x`` with its diagonal halved."""
+    n = x.shape[-1]
+    half = constant(np.tril(np.ones((n, n)), -1) + 0.5 * np.eye(n), dtype=x.dtype, graph=x.graph)
+    return x * half
+
+
+def cholesky(a: Any, upper: bool = False) -> Node:
+    """``np.linalg.cholesky``: ``L`` lower triangular with ``a = L @ L.mT`` (``upper``: ``U = L.mT``).
+
+    Reads only the lower triangle of ``a`` (with ``upper``, the upper one), as
+    numpy does, so the gradient with respect to the other triangle is zero; for a symmetric ``a``
+    built from parameters the chain rule adds both halves up.  A matrix that
+    is not positive definite raises ``sg.EvaluationError`` naming the node.
+    Example: ``L = sg.linalg.cholesky(K); logdet = 2 * sg.sum(sg.log(sg.linalg.diagonal(L)))``.
+    """
+    x = matrices(a, "cholesky", square=True)
+    if _flag(upper, "cholesky: upper"):  # numpy then reads the upper triangle
+        return mT(apply(Cholesky(), [mT(x)]))
+    return apply(Cholesky(), [x])
+
+
+def cho_solve(c_and_lower: Any, b: Any) -> Node:
+    """``scipy.linalg.cho_solve``: ``x`` with ``a x = b`` from ``(c, lower)``, a's Cholesky factor.
+
+    ``c`` is ``L`` (``lower=True``, ``a = L L^T``) or ``U`` (``a = U^T U``), as
+    ``cholesky`` returns it; two triangular solves, O(N^2) per column of b.
+    """
+    try:
+        c, lower = c_and_lower
+    except (TypeError, ValueError):
+        raise SymgraphError("cho_solve: the first argument is the pair (c, lower), as from "
+                            "scipy.linalg.cho_factor") from None
+    lower = _flag(lower, "cho_solve: lower")
+    c = matrices(c, "cho_solve", square=True)
+    y = solve_triangular(c, b, trans=0 if lower else 1, lower=lower)
+    return solve_triangular(c, y, trans=1 if lower else 0, lower=lower)
+
+
+__all__: list[str] = []
