@@ -647,7 +647,7 @@ OPS: dict[str, Entry] = {
     "cholesky": Entry(cases={
         "cholesky": (sg.linalg.cholesky, [tri.lower_read(4, 4)]),
         "cholesky_batched_upper": (lambda a: sg.linalg.cholesky(a, upper=True),
-                                   [np.swapaxes(tri.lower_read(2, 3, 3), -1, -2)]),
+                                   [np.ascontiguousarray(np.swapaxes(tri.lower_read(2, 3, 3), -1, -2))]),
         "cholesky_logdet": (lambda a: sg.sum(sg.log(sg.linalg.diagonal(sg.linalg.cholesky(a)))),
                             [tri.spd(3, 3)]),
         "cho_solve": (lambda a, b: sg.linalg.cho_solve((sg.linalg.cholesky(a), True), b),

@@ -18,8 +18,8 @@ from ..errors import ShapeError, SymgraphError
 from ..graph import Node, apply
 from .. import kernels
 from .base import BOOL, NO_SYMPY, Op, as_node, broadcast_shapes
-from .linalg import (check_matrices, col, linalg_dtype, matmul, matrices, mT, on_matrices, row,
-                     scipy_linalg_call, symmetric_tangent, triangle, triangle_cotangent)
+from .linalg import (check_matrices, col, linalg_dtype, matmul, matrices, mT, on_matrices,
+                     scipy_linalg_call, symmetric_tangent, triangle)
 from .shape import reshape, sum_to
 from .sources import constant
 
