@@ -27,6 +27,9 @@ from .ops.norms import norm
 from .ops.numpy_compat import cross as _cross
 from .ops.reduce import sum as _sum
 from .ops.triangular import cho_solve, cholesky, solve_triangular
+# solve
+from .ops.solve import (SlogdetResult, adjugate, det, inv, matrix_power, pinv, slogdet,
+                        solve)
 
 
 class SVDResult(NamedTuple):
@@ -165,6 +168,8 @@ __all__ = [
     "svd", "svdvals", "SVDResult",
     # triangular
     "cholesky", "solve_triangular", "cho_solve",
+    # solve
+    "solve", "inv", "det", "adjugate", "slogdet", "SlogdetResult", "pinv", "matrix_power",
 ]
 
 register_linalg(__all__, globals())  # np.linalg.<name>(node) builds sg.linalg.<name>

@@ -62,5 +62,8 @@ class Unflatten:
             start = len(built) - n
             items = built[start:]
             del built[start:]
-            built.append(dict(zip(arg, items)) if kind == "dict" else kind(items))
+            if kind == "dict":
+                built.append(dict(zip(arg, items)))
+            else:  # a named tuple (numpy's SlogdetResult, SVDResult...) takes its fields apart
+                built.append(kind(*items) if hasattr(kind, "_fields") else kind(items))
         return built[0]

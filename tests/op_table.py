@@ -34,6 +34,7 @@ import scipy.special
 from hypothesis import strategies as st
 
 import contract_cases
+import solve_cases as sv
 import svd_cases
 import triangular_cases as tri
 import matrix_parts_cases as mp
@@ -663,6 +664,57 @@ OPS: dict[str, Entry] = {
     # (end of triangular)
 
     # -- solve (symgraph/ops/solve.py) ---------------------------------------------
+    "solve": Entry(cases={
+        "solve_vector": (sg.linalg.solve, [sv.conditioned(3, 3), normal(3)]),
+        "solve_matrix": (sg.linalg.solve, [sv.conditioned(3, 3), normal(3, 2)]),
+        "solve_batched_vector": (sg.linalg.solve, [sv.conditioned(2, 3, 3), normal(3)]),
+        "solve_batch_broadcast": (sg.linalg.solve, [sv.conditioned(2, 1, 2, 2), normal(3, 2, 1)]),
+        "solve_b_unbatched": (lambda a, b: sg.linalg.solve(a, sg.tanh(b)),
+                              [sv.conditioned(2, 3, 3), normal(3, 2)]),
+        "solve_b_batched_only": (sg.linalg.solve, [sv.conditioned(2, 2), normal(2, 2, 3)]),
+    }, gen=Draw(np.linalg.solve, operands=sv.solve_operand, build=sg.linalg.solve)),
+    "inv": Entry(cases={
+        "inv": (sg.linalg.inv, [sv.conditioned(3, 3)]),
+        "inv_batched": (sg.linalg.inv, [sv.conditioned(2, 2, 2)]),
+        "inv_of_product": (lambda a: sg.linalg.inv(a @ a.T + 0.5 * np.eye(2)), [normal(2, 3)]),
+    }, gen=Draw(np.linalg.inv, params=sv.square_params, build=sg.linalg.inv)),
+    "det": Entry(cases={
+        "det": (sg.linalg.det, [sv.conditioned(3, 3)]),
+        "det_batched": (sg.linalg.det, [sv.conditioned(2, 2, 4, 4)]),
+        "det_1x1": (sg.linalg.det, [sv.conditioned(3, 1, 1)]),
+        # the first and second derivatives are exact at singular matrices too
+        "det_rank_deficient": (sg.linalg.det, [sv.of_rank(2, 2, 3, 3)]),
+        "det_rank_n_minus_2": (sg.linalg.det, [sv.of_rank(2, 4, 4)]),
+    }, gen=Draw(np.linalg.det, params=sv.square_params, build=sg.linalg.det)),
+    "adjugate": Entry(cases={
+        "adjugate": (sg.linalg.adjugate, [sv.conditioned(3, 3)]),
+        "adjugate_batched": (sg.linalg.adjugate, [sv.conditioned(2, 2, 2)]),
+        "adjugate_1x1": (lambda a: sg.linalg.adjugate(a) * a, [sv.conditioned(2, 1, 1)]),
+    }, gen=Draw(sv.np_adjugate, params=sv.square_params, build=sg.linalg.adjugate)),
+    "adjugate_tangent": Entry(
+        no_builder="internal: the adjugate's derivative (its jvp and bprop make it)",
+        cases={
+            "adjugate_tangent": (sv.adjugate_tangent, [sv.conditioned(3, 3), normal(3, 3)]),
+            "adjugate_tangent_batched": (sv.adjugate_tangent,
+                                         [sv.conditioned(2, 4, 4), normal(2, 4, 4)]),
+            "det_hessian": (lambda a: sg.grad(sg.sum(sg.linalg.det(a)), a),
+                            [sv.conditioned(2, 3, 3)]),
+        },
+        gen=Draw(sv.np_adjugate_tangent, operands=sv.square_operand, build=sv.adjugate_tangent)),
+    "slogdet": Entry(cases={
+        "slogdet_logabsdet": (lambda a: sg.linalg.slogdet(a).logabsdet, [sv.conditioned(2, 3, 3)]),
+        "slogdet_rebuilds_det": (lambda a: sg.linalg.slogdet(a).sign
+                                 * sg.exp(sg.linalg.slogdet(a).logabsdet), [sv.conditioned(3, 3)]),
+    }, gen=Draw(sv.np_slogdet, params=sv.slogdet_params, build=sv.slogdet_build)),
+    "pinv": Entry(cases={
+        "pinv_tall": (sg.linalg.pinv, [sv.conditioned(4, 3)]),
+        "pinv_wide_batched": (sg.linalg.pinv, [sv.conditioned(2, 2, 4)]),
+        "pinv_square": (sg.linalg.pinv, [sv.conditioned(3, 3)]),
+        "pinv_rcond_per_matrix": (lambda a: sg.linalg.pinv(a, np.array([1e-12, 1e-3])),
+                                  [sv.conditioned(2, 3, 2)]),
+        "pinv_hermitian": (lambda a: sg.linalg.pinv(a, hermitian=True),
+                           [sv.lower_symmetric(2, 3, 3)]),
+    }, gen=Draw(sv.np_pinv, params=sv.pinv_params, build=sv.pinv_build)),
     # (end of solve)
 
     # -- eigen (symgraph/ops/eigen.py) ---------------------------------------------

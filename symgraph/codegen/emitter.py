@@ -97,8 +97,10 @@ class Module:
         if found is not None:
             return found
         self._keep.append(value)  # keeps id(value) unique while compiling
+        # C order, as the standalone text rebuilds it: a folded transpose must not make
+        # the compiled function take another BLAS path (other last bits) than its source
         arr = np.asarray(value)
-        obj = arr[()] if arr.ndim == 0 else arr
+        obj = arr[()] if arr.ndim == 0 else np.ascontiguousarray(arr)
         name = f"_c{len(self._const_names)}"
         self._const_names[key] = name
         self.globals[name] = obj

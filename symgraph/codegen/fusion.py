@@ -20,6 +20,10 @@ change the graph: they only decide what the generated source says.
 * ``sort_from_argsort``: ``sort(x)`` as ``take_along_axis(x, argsort(x))`` when
   an argsort of ``x`` along that axis is computed anyway (sort's own
   derivative needs it): one sort instead of two.
+* ``triangular_product``: ``a @ b`` (or ``b @ a``, either maybe transposed)
+  with ``a`` a square ``tril``/``triu``/``cholesky`` result as BLAS ``trmm``:
+  half a matrix product's flops, and the ``tril`` itself is skipped when only
+  the product reads it (trmm reads just the triangle).
 * ``scaled_product``: ``s * (c * x)`` with ``s`` one element and ``c`` a power
   of two as ``(s * c) * x``: one pass over ``x`` instead of two, and exact
   (scaling by a power of two never rounds).
@@ -31,15 +35,20 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
+
 
 from .. import kernels
 from ..graph import Node
 from ..ops.elementwise import Greater, Multiply, Relu, Square, Subtract, Where
+from ..ops.linalg import MatMul
+from ..ops.matrix_parts import Tril, Triu
 from ..ops.nn import OneHot, Softmax
 from ..ops.reduce import Sum
-from ..ops.shape import BroadcastTo, Reshape
+from ..ops.shape import BroadcastTo, Reshape, Transpose
 from ..ops.sorting import Argsort, Sort, TakeAlong
 from ..ops.sources import Constant, Full
+from ..ops.triangular import Cholesky
 from ..rewrite import RuleTable
 
 
@@ -126,6 +135,24 @@ class ScaledProduct(FusedOp):
         if ctx.into:
             return ctx.bind(f"np.multiply({s} * {c}, {x}, out={ctx.into})")
         return f"{out} = ({s} * {c}) * {x}"
+
+
+class TriangularProduct(FusedOp):
+    """``op(a) @ b`` (``right``: ``b @ op(a)``) with ``a`` triangular: one BLAS ``trmm``."""
+
+    name = "trmm"
+
+    def __init__(self, right: bool, lower: bool, trans: bool) -> None:
+        self.right, self.lower, self.trans = right, lower, trans
+
+    def emit(self, out, ins, ctx):
+        import scipy.linalg.blas
+
+        a, b = ins
+        ctx.define("scipy_blas", scipy.linalg.blas, "import scipy.linalg.blas as scipy_blas")
+        fn = "dtrmm" if ctx.node.dtype == np.float64 else "strmm"
+        return (f"{out} = scipy_blas.{fn}(1.0, {a}, {b}, side={int(self.right)}, "
+                f"lower={int(self.lower)}, trans_a={int(self.trans)})")
 
 
 # ---------------------------------------------------------------------------
@@ -325,3 +352,35 @@ def sort_from_argsort(n: Node, view: GraphView) -> Found:
             return TakeAlong(n.op.axis), [x, user]
     return None
 
+
+
+def _triangular_operand(t: Node, view: GraphView) -> tuple[Node, bool, bool] | None:
+    """``(matrix whose triangle to read, lower, transposed)`` when ``t`` is a square triangle."""
+    trans = False
+    if isinstance(t.op, Transpose) and t.op.axes == (1, 0):
+        if not view.single_use(t):
+            return None
+        t, trans = t.inputs[0], True
+    if t.ndim != 2 or t.shape[0] != t.shape[1]:
+        return None
+    if isinstance(t.op, Cholesky):
+        return t, True, trans
+    if isinstance(t.op, (Tril, Triu)) and t.op.k == 0:
+        source = t.inputs[0] if view.single_use(t) and t.inputs[0].shape == t.shape else t
+        return source, isinstance(t.op, Tril), trans
+    return None
+
+
+@register_fusion(MatMul)
+def triangular_product(n: Node, view: GraphView) -> Found:
+    """a @ b with a square triangle a (tril, triu, cholesky; maybe transposed) -> BLAS trmm."""
+    a, b = n.inputs
+    if not (n.ndim == a.ndim == b.ndim == 2 and n.dtype in (np.float32, np.float64)
+            and a.dtype == b.dtype == n.dtype):
+        return None
+    for right, t, other in ((False, a, b), (True, b, a)):
+        found = _triangular_operand(t, view)
+        if found is not None:
+            source, lower, trans = found
+            return TriangularProduct(right, lower, trans), [source, other]
+    return None

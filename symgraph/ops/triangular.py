@@ -10,6 +10,7 @@ of the functions they compute: zero with respect to the triangle never read.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -19,17 +20,22 @@ from ..graph import Node, apply
 from .. import kernels
 from .base import BOOL, NO_SYMPY, Op, as_node, broadcast_shapes
 from .linalg import (check_matrices, col, linalg_dtype, matmul, matrices, mT, on_matrices,
-                     scipy_linalg_call, symmetric_tangent, triangle)
+                     symmetric_tangent, triangle)
 from .shape import reshape, sum_to
 from .sources import constant
 
 
-def _scipy_solve_triangular(a: np.ndarray, b: np.ndarray, trans: bool, lower: bool,
-                            unit_diagonal: bool) -> np.ndarray:
+def triangular_solve(a, b, trans, lower, unit_diagonal, vector):
+    """scipy's batched ``solve_triangular``; a ``vector`` b (possibly broadcast to a batch of
+    vectors, as in a dask block) is solved as one column.  Compiled code calls this too."""
     import scipy.linalg
 
-    return scipy.linalg.solve_triangular(a, b, trans=int(trans), lower=lower,
-                                         unit_diagonal=unit_diagonal, check_finite=False)
+    if vector:
+        b = b[..., None]
+    x = scipy.linalg.solve_triangular(a, b, trans=int(trans), lower=lower,
+                                      unit_diagonal=unit_diagonal, check_finite=False)
+    # C order, whatever layout LAPACK left: the products that follow then take one path
+    return np.ascontiguousarray(x[..., 0] if vector else x)
 
 
 def solved_shape(a: tuple[int, ...], b: tuple[int, ...], what: str) -> tuple[int, ...]:
@@ -76,26 +82,16 @@ class SolveTriangular(Op):
         shape = solved_shape(a.shape, b.shape, "solve_triangular")
         dtype = linalg_dtype(a.dtype, b.dtype)
 
-        vector = b.ndim == 1  # solved as one column (per block too, where b is broadcast)
-
-        def solve(a, b):
-            if vector:
-                return self._solve(a, b[..., None])[..., 0]
-            return self._solve(a, b)
-
+        vector = b.ndim == 1
+        solve = functools.partial(triangular_solve, trans=self.trans, lower=self.lower,
+                                  unit_diagonal=self.unit_diagonal, vector=vector)
         return on_matrices(solve, [a, b], (2, 1 if vector else 2), shape[-(1 if vector else 2):],
                            dtype, "solve_triangular")
 
-    def _solve(self, a, b):
-        return _scipy_solve_triangular(a, b, self.trans, self.lower, self.unit_diagonal)
-
     def emit(self, out, ins, ctx):
-        a, b = ins
-        call = (f"{scipy_linalg_call(ctx, 'solve_triangular')}({a}, {{b}}, trans={int(self.trans)}, "
-                f"lower={self.lower}, unit_diagonal={self.unit_diagonal}, check_finite=False)")
-        if len(ctx.in_shapes[1]) == 1 and len(ctx.in_shapes[0]) > 2:  # as f: batched vectors
-            return f"{out} = {call.format(b=b + '[:, None]')}[..., 0]"
-        return f"{out} = {call.format(b=b)}"
+        vector = len(ctx.in_shapes[1]) == 1
+        return (f"{out} = {ctx.helper(triangular_solve)}({ins[0]}, {ins[1]}, {self.trans}, "
+                f"{self.lower}, {self.unit_diagonal}, {vector})")
 
     def read(self, da: Node) -> Node:
         """The part of ``da`` this solve reads: its triangle (without the diagonal if unit)."""
@@ -283,17 +279,14 @@ class CholeskyGrad(Op):
     def jvp(self, inputs, out, tangents):
         L, g = inputs
         dL, dg = tangents
-        moved = dg
-        if dL is not None:
-            dLt = mT(triangle(dL, True))
-            z = solve_triangular(L, matmul(dLt, g), trans=1, lower=True)  # L^-T dL^T g
-            moved = z if moved is None else moved + z
-        dE = None if moved is None else apply(CholeskyGrad(), [L, moved])
-        if dL is not None:
-            y = solve_triangular(L, matmul(dLt, out + mT(out)), trans=1, lower=True)
-            corr = _phi(y + mT(y))
-            dE = -corr if dE is None else dE - corr
-        return dE
+        if dL is None:
+            return None if dg is None else apply(CholeskyGrad(), [L, dg])
+        # With W = dL L^-1 (lower): dE = cholesky_grad(L, dg + W^T g) - Phi(W^T C + C W),
+        # C = E + E^T; W^T = L^-T dL^T is upper triangular, so its products are trmm's.
+        wt = triangle(solve_triangular(L, mT(triangle(dL, True)), trans=1, lower=True), False)
+        moved = matmul(wt, g) if dg is None else dg + matmul(wt, g)
+        wc = matmul(wt, out + mT(out))
+        return apply(CholeskyGrad(), [L, moved]) - _phi(wc + mT(wc))
 
     def bprop(self, inputs, out, gE, needs):
         L, g = inputs
