@@ -21,15 +21,16 @@ from .errors import SymgraphError
 from .graph import Node, register_linalg
 from .ops.base import as_node
 from .ops.contract import einsum, outer as _outer, tensordot
+from .ops.eigen import EighResult, eigh, eigvalsh  # eigen
 from .ops.linalg import Svd, matmul, matrices, mT, svdvals
 from .ops.matrix_parts import diagonal as _diagonal, trace as _trace
 from .ops.norms import norm
 from .ops.numpy_compat import cross as _cross
+from .ops.qr import QRResult, qr  # qr
 from .ops.reduce import sum as _sum
-from .ops.triangular import cho_solve, cholesky, solve_triangular
-# solve
-from .ops.solve import (SlogdetResult, adjugate, det, inv, matrix_power, pinv, slogdet,
-                        solve)
+from .ops.solve import (SlogdetResult, adjugate, det, inv, matrix_power, pinv,  # solve
+                        slogdet, solve)
+from .ops.triangular import cho_solve, cholesky, solve_triangular  # triangular
 
 
 class SVDResult(NamedTuple):
@@ -170,6 +171,10 @@ __all__ = [
     "cholesky", "solve_triangular", "cho_solve",
     # solve
     "solve", "inv", "det", "adjugate", "slogdet", "SlogdetResult", "pinv", "matrix_power",
+    # eigen
+    "eigh", "eigvalsh", "EighResult",
+    # qr
+    "qr", "QRResult",
 ]
 
 register_linalg(__all__, globals())  # np.linalg.<name>(node) builds sg.linalg.<name>

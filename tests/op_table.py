@@ -35,9 +35,11 @@ from hypothesis import strategies as st
 
 import contract_cases
 import solve_cases as sv
+import eigen_cases
 import svd_cases
 import triangular_cases as tri
 import matrix_parts_cases as mp
+import qr_cases
 import sorting_cases as so
 import symgraph as sg
 import symgraph.ops
@@ -718,9 +720,48 @@ OPS: dict[str, Entry] = {
     # (end of solve)
 
     # -- eigen (symgraph/ops/eigen.py) ---------------------------------------------
+    # lopsided inputs: noise in the triangle eigh does not read (its gradient must be 0);
+    # v only through functions that an eigenvector's sign cannot change
+    "eigh": Entry(
+        cases={
+            "eigvalsh_lower": (sg.linalg.eigvalsh, [eigen_cases.lopsided(4, 4)]),
+            "eigvalsh_upper_batched": (lambda a: sg.linalg.eigvalsh(a, UPLO="U"),
+                                       [eigen_cases.lopsided(2, 3, 3, lower=False)]),
+            "eigvalsh_sum_of_squares": (lambda a: sg.sum(sg.linalg.eigvalsh(a) ** 2),
+                                        [eigen_cases.lopsided(3, 3)]),
+            "eigh_v_squared_lower": (lambda a: eigen_cases.invariant(a, "v"),
+                                     [eigen_cases.lopsided(4, 4)]),
+            "eigh_v_squared_upper_batched": (lambda a: eigen_cases.invariant(a, "v", False),
+                                             [eigen_cases.lopsided(2, 3, 3, lower=False)]),
+            "eigh_expm_batched": (eigen_cases.matrix_function, [eigen_cases.lopsided(2, 3, 3)]),
+            "eigh_projector_upper": (lambda a: eigen_cases.projector(a, 2, lower=False),
+                                     [eigen_cases.lopsided(4, 4, lower=False)]),
+            "eigh_reconstruct": (lambda a: eigen_cases.matrix_function(a, lambda w: w),
+                                 [eigen_cases.lopsided(3, 3)]),
+        },
+        gen=Draw(eigen_cases.np_drawn, params=eigen_cases.params, build=eigen_cases.drawn)),
     # (end of eigen)
 
     # -- qr (symgraph/ops/qr.py) ---------------------------------------------------
+    # Q and R themselves (LAPACK's signs stay put under finite-difference steps), and
+    # forms the signs cannot change; the first min(m, n) columns well conditioned
+    "qr": Entry(
+        cases={
+            "qr_q_tall": (lambda a: sg.linalg.qr(a).Q, [qr_cases.full_rank(4, 3)]),
+            "qr_r_tall_batched": (lambda a: sg.linalg.qr(a).R, [qr_cases.full_rank(2, 4, 2)]),
+            "qr_q_wide": (lambda a: sg.linalg.qr(a).Q, [qr_cases.full_rank(2, 4)]),
+            "qr_r_mode_wide": (lambda a: sg.linalg.qr(a, mode="r"), [qr_cases.full_rank(3, 5)]),
+            "qr_complete_square_batched": (lambda a: sg.linalg.qr(a, mode="complete").Q,
+                                           [qr_cases.full_rank(2, 3, 3)]),
+            "qr_positive_q_wide_batched": (lambda a: qr_cases.positive(a, "q"),
+                                           [qr_cases.full_rank(2, 3, 4)]),
+            "qr_positive_r_tall": (lambda a: qr_cases.positive(a, "r"), [qr_cases.full_rank(5, 3)]),
+            "qr_reconstruct_wide": (qr_cases.reconstruct, [qr_cases.full_rank(3, 4)]),
+            "qr_reconstruct_tall": (qr_cases.reconstruct, [qr_cases.full_rank(4, 2)]),
+            "qr_projection_tall": (qr_cases.projection, [qr_cases.full_rank(5, 3)]),
+            "qr_gram_square": (qr_cases.gram, [qr_cases.full_rank(3, 3)]),
+        },
+        gen=Draw(qr_cases.np_positive, params=qr_cases.params, build=qr_cases.positive)),
     # (end of qr)
 }
 

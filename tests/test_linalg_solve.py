@@ -402,7 +402,8 @@ def test_function_equals_evaluate_and_calls_numpy():
                  "np.linalg.pinv(", "adjugate_matrices(", "adjugate_tangent_matrices("]:
         assert call in fn.source, call
     for got, want in zip(fn(a, b), sg.evaluate(outs, {x: a, vb: b})):
-        np.testing.assert_array_equal(got, want)
+        # compiled code may fuse steps (BLAS paths, in-place buffers): equal up to rounding
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
 def test_save_load_round_trip(tmp_path):

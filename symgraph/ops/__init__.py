@@ -9,8 +9,8 @@ minus ``INTERNAL``, the building blocks of rules and tests.
 import sys
 
 from ..graph import register_builders
-from . import (contract, control, cumulative, elementwise, linalg, matrix_parts, nn, norms,
-               numpy_compat, piecewise, rearrange, reduce, shape, solve, sorting, sources, stable,
+from . import (contract, control, cumulative, eigen, elementwise, linalg, matrix_parts, nn, norms,
+               numpy_compat, piecewise, qr, rearrange, reduce, shape, solve, sorting, sources, stable,
                transcendental, triangular)
 from .base import Op, as_node, builtin_ops, registered_ops  # noqa: F401
 from .contract import *  # noqa: F401,F403
@@ -36,7 +36,8 @@ INTERNAL = frozenset({"add_n", "getitem", "sum_to"})
 
 __all__ = ["Op"] + [name for family in (
     sources, elementwise, transcendental, stable, piecewise, reduce, cumulative, norms, shape,
-    rearrange, matrix_parts, sorting, linalg, triangular, solve, contract, nn, control, numpy_compat)
+    rearrange, matrix_parts, sorting, linalg, triangular, solve, eigen, qr, contract, nn, control,
+    numpy_compat)
                     for name in family.__all__ if name not in INTERNAL]
 
 register_builders(sys.modules[__name__])  # Node operators (x + y, x.T) build with these

@@ -1,0 +1,167 @@
+"""The symmetric eigendecomposition (numpy's ``eigh`` and ``eigvalsh``) with its derivatives.
+
+numpy reads one triangle of each matrix (``UPLO``), so the function it
+computes, and the one differentiated here, is that of the symmetric matrix
+the triangle stands for: the rules are written for a symmetric tangent and
+wrapped with ``symmetric_tangent`` / ``triangle_cotangent``.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..errors import SymgraphError
+from ..graph import Node, apply
+from .base import BOOL, NO_SYMPY, Op, one_of
+from .linalg import (check_matrices, col, linalg_dtype, matmul, matrices, mT, on_matrices, row,
+                     symmetric_tangent, triangle_cotangent)
+from .reduce import sum as sum_
+from .sources import constant
+
+#: The parts of ``a = v @ (w[..., None] * v.mT)`` each ``Eigh`` node computes.
+EIGH_PARTS = ("w", "v")
+
+
+class EighResult(NamedTuple):
+    """``np.linalg.eigh``'s result: ``a = eigenvectors @ (eigenvalues[..., None] * eigenvectors.mT)``."""
+
+    eigenvalues: Node
+    eigenvectors: Node
+
+
+def eigh_dtype(dtype: np.dtype) -> np.dtype:
+    """numpy's result dtype for the eigendecomposition of ``dtype`` (see ``linalg_dtype``)."""
+    return linalg_dtype(dtype, what="eigh")
+
+
+def eigh_part(a: np.ndarray, part: str, lower: bool) -> np.ndarray:
+    """One part of numpy's ``eigh`` of a stack of matrices (``w`` alone by ``eigvalsh``)."""
+    uplo = "L" if lower else "U"
+    if part == "w":
+        return np.linalg.eigvalsh(a, UPLO=uplo)
+    return np.linalg.eigh(a, UPLO=uplo)[1]
+
+
+class Eigh(Op):
+    """One part of the eigendecomposition of the symmetric matrices ``(..., n, n)`` whose
+    ``lower`` (or upper) triangle ``a`` holds: ``"w"`` the eigenvalues ``(..., n)``,
+    ascending, or ``"v"`` the eigenvectors, the columns of ``(..., n, n)``.
+
+    ``w`` is ``np.linalg.eigvalsh`` (LAPACK's cheaper values-only driver: it may
+    differ from ``np.linalg.eigh(a)[0]`` in the last bits), ``v`` is
+    ``np.linalg.eigh(a)[1]``.  The other triangle is never read, so the
+    gradient there is zero.
+
+    Derivatives to any order (rules with symgraph ops), for the symmetric
+    tangent ``S`` the triangle sees: ``dw = diag(v^T S v)`` and
+    ``dv = v (F * (v^T S v))``, ``F_ij = 1 / (w_j - w_i)`` off the diagonal and
+    0 on it; reverse mode is the adjoint, ``v (diag(gw) + F * (v^T gv)) v^T``.
+    Gauge: each eigenvector's sign is LAPACK's choice (it stays put under small
+    changes of ``a``), so differentiate functions a flip cannot change:
+    functions of w, ``v * v``, ``v @ diag(f(w)) @ v.mT``, projectors.
+
+    Repeated eigenvalues: the eigenvectors of a repeated eigenvalue are any
+    basis of its eigenspace, so v is not differentiable there and its rule
+    gives inf/nan (the first derivative of w needs no division and stays
+    finite: ``v diag(gw) v^T``, exact for symmetric functions of the tied
+    eigenvalues such as their sum; a single eigenvalue at a crossing has only
+    one-sided derivatives).  Near a tie v's derivative grows like 1/gap.
+    """
+
+    name = "eigh"
+    param_types = {"part": one_of(*EIGH_PARTS), "lower": BOOL}
+    #: sympy's ``Matrix.eigenvects`` gives exact roots in no set order, with unnormalized
+    #: vectors, not LAPACK's ordering and signs
+    to_sympy = NO_SYMPY
+
+    def __init__(self, part: str, lower: bool) -> None:
+        self.part = part
+        self.lower = lower
+
+    def infer(self, x):
+        check_matrices(x.shape, "eigh", square=True)
+        return (x.shape[:-1] if self.part == "w" else x.shape), eigh_dtype(x.dtype)
+
+    def f(self, x):
+        tail = x.shape[-1:] if self.part == "w" else x.shape[-2:]
+        return on_matrices(functools.partial(eigh_part, part=self.part, lower=self.lower), [x],
+                           (2,), tail, eigh_dtype(x.dtype), "eigh")
+
+    def emit(self, out, ins, ctx):
+        uplo = "L" if self.lower else "U"
+        if self.part == "w":
+            return f"{out} = np.linalg.eigvalsh({ins[0]}, UPLO={uplo!r})"
+        return f"{out} = np.linalg.eigh({ins[0]}, UPLO={uplo!r})[1]"
+
+    def jvp(self, inputs, out, tangents):
+        (x,), (dx,) = inputs, tangents
+        if dx is None:
+            return None
+        w, v = eigh_factors(x, self.lower)
+        sv = matmul(symmetric_tangent(dx, self.lower), v)  # S v
+        if self.part == "w":  # diag(v^T S v)
+            return sum_(v * sv, axis=-2)
+        return matmul(v, inverse_gaps(w) * matmul(mT(v), sv))
+
+    def bprop(self, inputs, out, g, needs):
+        (x,) = inputs
+        w, v = eigh_factors(x, self.lower)
+        if self.part == "w":  # v diag(g) v^T
+            s = matmul(v * row(g), mT(v))
+        else:
+            s = matmul(v, matmul(inverse_gaps(w) * matmul(mT(v), g), mT(v)))
+        return [triangle_cotangent(s, self.lower)]
+
+
+def inverse_gaps(w: Node) -> Node:
+    """``F[..., i, j] = 1 / (w_j - w_i)`` off the diagonal, 0 on it (finite there)."""
+    n = w.shape[-1]
+    eye = constant(np.eye(n, dtype=w.dtype), graph=w.graph)
+    off = constant(1 - np.eye(n, dtype=w.dtype), graph=w.graph)
+    return off / (row(w) - col(w) + eye)
+
+
+def eigh_factors(x: Node, lower: bool) -> tuple[Node, Node]:
+    """The two ``Eigh`` nodes ``(w, v)`` of the matrices ``x`` (one triangle read)."""
+    return apply(Eigh("w", lower), [x]), apply(Eigh("v", lower), [x])
+
+
+def _lower(uplo: Any, what: str) -> bool:
+    """numpy's ``UPLO`` ('L' or 'U', either case) as ``lower``."""
+    if not isinstance(uplo, str) or uplo.upper() not in ("L", "U"):
+        raise SymgraphError(f"{what}: UPLO must be 'L' or 'U', got {uplo!r}")
+    return uplo.upper() == "L"
+
+
+def eigh(a: Any, UPLO: str = "L") -> EighResult:
+    """``np.linalg.eigh(a, UPLO)``: eigenvalues (ascending) and eigenvectors of symmetric
+    matrices ``(..., N, N)``, of which only the ``UPLO`` triangle ('L' or 'U') is read.
+
+    ``a = V @ (w[..., None] * V.mT)``; ``w`` is ``eigvalsh(a, UPLO)`` (it may
+    differ from numpy's ``eigh(a)[0]`` in the last bits).  Integers give
+    float64, float32 stays float32.  Differentiable where the eigenvalues are
+    distinct; eigenvector signs are LAPACK's, so differentiate functions a sign
+    flip cannot change (see ``Eigh``).
+    Example: ``w, V = sg.linalg.eigh(a); expm = (V * sg.exp(w)[..., None, :]) @ V.mT``.
+    """
+    lower = _lower(UPLO, "eigh")
+    return EighResult(*eigh_factors(matrices(a, "eigh", square=True), lower))
+
+
+def eigvalsh(a: Any, UPLO: str = "L") -> Node:
+    """``np.linalg.eigvalsh(a, UPLO)``: the eigenvalues, ascending, of the symmetric matrices
+    ``(..., N, N)`` whose ``UPLO`` triangle ('L' or 'U') ``a`` holds; ``(..., N)``.
+
+    Differentiable to any order where they are distinct; the first derivative
+    ``V diag(g) V^T`` also exists at ties for symmetric functions of them
+    (``sum(eigvalsh(a))`` is the trace).
+    Example: ``sg.linalg.eigvalsh(a)[..., -1]`` is the largest eigenvalue.
+    """
+    lower = _lower(UPLO, "eigvalsh")
+    return apply(Eigh("w", lower), [matrices(a, "eigvalsh", square=True)])
+
+
+__all__: list[str] = []
