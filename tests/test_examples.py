@@ -39,3 +39,19 @@ def test_logistic_regression_matches_sklearn_and_stays_finite():
     stable, naive, grad_norm, _ = module["losses_at_scale"](X, y, result["w"], result["b"], 1000.0)
     assert np.isfinite(stable) and np.isfinite(grad_norm) and grad_norm > 0
     assert not np.isfinite(naive)  # the textbook form overflows: what the example is about
+
+
+def test_gaussian_process_matches_sklearn(tmp_path):
+    pytest.importorskip("sklearn")
+    pytest.importorskip("matplotlib")
+    module = runpy.run_path(str(EXAMPLES / "gaussian_process.py"))
+    png = tmp_path / "gp.png"
+    result = module["main"](["--plot", str(png)])
+    assert result["result"].success
+    assert np.linalg.norm(result["grad"]) < 1e-6          # a stationary point
+    assert result["lml_gap"] < 1e-6                        # sklearn's LML at our theta
+    assert abs(-result["nll"] - result["lml_sklearn"]) < 1e-6
+    assert result["theta_gap"] < 1e-3                      # sklearn's own optimiser agrees
+    assert result["mean_gap"] < 1e-6 and result["sd_gap"] < 1e-6
+    assert np.all(result["std"] > 0)
+    assert png.stat().st_size > 0
