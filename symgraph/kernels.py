@@ -143,11 +143,13 @@ def cholesky_grad(L, G):
     given its gradient ``G`` with respect to ``L`` (stacks of matrices; both read lower).
 
     Murray's blocked reverse-mode Cholesky ("Differentiation of the Cholesky
-    decomposition", 2016): level-3 BLAS on blocks of 128 columns, about
+    decomposition", 2016): level-3 BLAS on blocks of 64 columns, about
     ``n^3 / 1.5`` flops, a third of what the closed form ``L^-T Phi(L^T G) L^-1``
     costs (one product and two triangular solves of ``n x n``), which the
     diagonal blocks still use.
     """
+    if L.ndim == G.ndim == 2:
+        return _cholesky_grad_blocked(L, G)
     out = np.empty(np.broadcast_shapes(L.shape, G.shape), dtype=np.result_type(L, G))
     for idx in np.ndindex(*out.shape[:-2]):
         lidx = idx[len(idx) - (L.ndim - 2):] if L.ndim > 2 else ()
@@ -158,20 +160,21 @@ def cholesky_grad(L, G):
     return out
 
 
-def _cholesky_grad_blocked(L, G, block=128):
-    import scipy.linalg
+def _cholesky_grad_blocked(L, G, block=64):
+    import scipy.linalg.blas
 
-    solve = scipy.linalg.solve_triangular
     A = np.tril(G).astype(np.result_type(L, G))
+    (trsm,) = scipy.linalg.blas.get_blas_funcs(("trsm",), (L, A))
     n = L.shape[0]
     for j in range(((n - 1) // block) * block, -1, -block):
         k = min(j + block, n)
         T, B, C, D = L[j:k, j:k], L[k:, j:k], L[j:k, :j], L[k:, :j]
         Ab = A[k:, j:k]
-        Ab[...] = solve(T, Ab.T, trans=1, lower=True, check_finite=False).T
-        A[j:k, j:k] -= np.tril(Ab.T @ B)
-        A[k:, :j] -= Ab @ C
-        A[j:k, :j] -= Ab.T @ D
+        if Ab.size:
+            Ab[...] = trsm(1.0, T, Ab, side=1, lower=1)  # Ab T^-1
+            A[j:k, j:k] -= np.tril(Ab.T @ B)
+            A[k:, :j] -= Ab @ C
+            A[j:k, :j] -= Ab.T @ D
         At = _cholesky_grad_closed_form(T, A[j:k, j:k])
         A[j:k, j:k] = At
         A[j:k, :j] -= (At + At.T) @ C
@@ -180,11 +183,10 @@ def _cholesky_grad_blocked(L, G, block=128):
 
 def _cholesky_grad_closed_form(L, G):
     """``tril(S) + tril(S.T, -1)`` with ``S = L^-T Phi(L^T G) L^-1`` (Phi: lower, halved diagonal)."""
-    import scipy.linalg
+    import scipy.linalg.blas
 
-    solve = scipy.linalg.solve_triangular
-    P = np.tril(np.tril(L).T @ G)
+    trmm, trsm = scipy.linalg.blas.get_blas_funcs(("trmm", "trsm"), (L, G))
+    P = np.tril(trmm(1.0, L, G, side=0, lower=1, trans_a=1))  # L^T G, L read lower
     P[np.diag_indices_from(P)] *= 0.5
-    S = solve(L, solve(L, P, trans=1, lower=True, check_finite=False).T, trans=1, lower=True,
-              check_finite=False).T
+    S = trsm(1.0, L, trsm(1.0, L, P, side=0, lower=1, trans_a=1), side=1, lower=1)
     return np.tril(S) + np.tril(S.T, -1)
