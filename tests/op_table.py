@@ -165,6 +165,9 @@ OPS: dict[str, Entry] = {
     "full": Entry(cases={
         "full": (lambda a: a * sg.full(a.shape[-1:], -1.5, a.dtype), [normal(2, 3)]),
     }),
+    "eye": Entry(cases={
+        "eye": (lambda a: a @ sg.eye(3, 4, 1) + sg.eye(2, 4, -1, a.dtype), [normal(2, 3)]),
+    }),
     "linearization_point": Entry(
         no_fd="made only by forward-mode rules (autodiff's transposed bprop), never by a "
               "forward program; test_ops_fd's forward-mode checks exercise it",

@@ -16,8 +16,8 @@ import numpy as np
 
 from ..errors import DTypeError, ShapeError, SymgraphError
 from ..graph import Graph, Node, get_default_graph
-from .base import (ARRAY, DTYPE, NAME, SCALAR, SHAPE, Op, as_dim, as_node, as_nodes, as_shape, holds_node,
-                   normalize_axis)
+from .base import (ARRAY, DTYPE, INT, NAME, SCALAR, SHAPE, SIZE, Op, as_dim, as_node, as_nodes,
+                   as_shape, holds_node, normalize_axis)
 from .shape import broadcast_to, concatenate, transpose
 
 
@@ -254,11 +254,35 @@ def ones_like(a: Any, dtype: Any = None, *, shape: Any = None, graph: Graph | No
 # ranges and the identity
 # ---------------------------------------------------------------------------
 
+class Eye(Op):
+    """``np.eye(n, m, k, dtype)``, made when the graph runs: a large identity (a GP's noise
+    term) is then no n x m constant in the graph, its saved file or compiled source."""
+
+    name = "eye"
+    param_types = {"n": SIZE, "m": SIZE, "k": INT, "dtype": DTYPE}
+
+    def __init__(self, n: int, m: int, k: int, dtype: np.dtype) -> None:
+        self.n, self.m, self.k, self.dtype = n, m, k, dtype
+
+    def infer(self):
+        return (self.n, self.m), self.dtype
+
+    def f(self):
+        return np.eye(self.n, self.m, self.k, dtype=self.dtype)
+
+    def emit(self, out, ins, ctx):
+        return f"{out} = np.eye({self.n}, {self.m}, {self.k}, dtype={ctx.dtype(self.dtype)})"
+
+    def to_sympy(self, bridge, node):
+        one, zero = (bridge.number(np.asarray(v, node.dtype)) for v in (1, 0))
+        return np.where(np.eye(self.n, self.m, self.k, dtype=bool), one, zero).astype(object)
+
+
 def eye(N: int, M: int | None = None, k: int = 0, dtype: Any = "float64", *,
         graph: Graph | None = None) -> Node:
-    """``np.eye(N, M, k, dtype)``: an ``N x M`` constant (``M`` defaults to ``N``) with ones on
+    """``np.eye(N, M, k, dtype)``: an ``N x M`` array (``M`` defaults to ``N``) with ones on
     diagonal ``k`` (0 the main diagonal, > 0 above it, < 0 below) and zeros elsewhere.
-    Example: ``sg.eye(3) @ x``.
+    Made when the graph runs (no stored constant).  Example: ``sg.eye(3) @ x``.
     """
     n = as_dim(N, "eye: N")
     m = n if M is None else as_dim(M, "eye: M")
@@ -266,7 +290,8 @@ def eye(N: int, M: int | None = None, k: int = 0, dtype: Any = "float64", *,
         raise ShapeError(f"eye: negative dimensions are not allowed (N={n}, M={m})")
     if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
         raise SymgraphError(f"eye: k must be an integer, got {type(k).__name__} {k!r:.40}")
-    return constant(np.eye(n, m, int(k), dtype=numeric_dtype(dtype, "eye")), graph=graph)
+    op = Eye(n, m, int(k), numeric_dtype(dtype, "eye"))
+    return (graph if graph is not None else get_default_graph())._add(op, ())
 
 
 def _refuse_nodes(what: str, *values: Any) -> None:

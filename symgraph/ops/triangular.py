@@ -22,7 +22,7 @@ from .base import BOOL, NO_SYMPY, Op, as_node, broadcast_shapes
 from .linalg import (check_matrices, col, linalg_dtype, matmul, matrices, mT, on_matrices,
                      symmetric_tangent, triangle)
 from .shape import reshape, sum_to
-from .sources import constant
+from .matrix_parts import DiagEmbed, diagonal, tril
 
 
 def triangular_solve(a, b, trans, lower, unit_diagonal, vector):
@@ -309,10 +309,10 @@ class CholeskyGrad(Op):
 
 
 def _phi(x: Node) -> Node:
-    """The lower triangle of ``x`` with its diagonal halved."""
-    n = x.shape[-1]
-    half = constant(np.tril(np.ones((n, n)), -1) + 0.5 * np.eye(n), dtype=x.dtype, graph=x.graph)
-    return x * half
+    """The lower triangle of ``x`` with its diagonal halved (no n x n mask constant)."""
+    a1, a2 = x.ndim - 2, x.ndim - 1
+    half_diagonal = 0.5 * diagonal(x, 0, a1, a2)
+    return tril(x) - apply(DiagEmbed(x.shape, 0, a1, a2), [half_diagonal])
 
 
 def cholesky(a: Any, upper: bool = False) -> Node:
