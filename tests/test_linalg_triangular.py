@@ -180,3 +180,16 @@ def test_dask_stays_lazy():
     got = sg.evaluate(out, {x: da.from_array(a, chunks=(2, 3, 3)), y: da.from_array(b, chunks=2)})
     assert isinstance(got, da.Array)
     np.testing.assert_allclose(got.compute(), np.linalg.solve(a, b), rtol=1e-10)
+
+
+def test_readme_linear_algebra_snippet_prints_what_it_shows(capsys):
+    """README's sg.linalg example: a GP likelihood's value, gradient and HVP."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = text.split("### Linear algebra", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+    shown = re.search(r"^# (\[.*\])$", code, re.M).group(1)
+    assert capsys.readouterr().out.strip() == shown
