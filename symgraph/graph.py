@@ -262,6 +262,13 @@ class Node:
     def T(self) -> Node:
         return _ops.transpose(self)
 
+    @property
+    def mT(self) -> Node:
+        """The transpose of each matrix of a stack (numpy's ``ndarray.mT``)."""
+        if self.ndim < 2:
+            raise ValueError(f"matrix transpose needs at least 2 dimensions, got shape {self.shape}")
+        return _ops.swapaxes(self, -1, -2)
+
     def __repr__(self) -> str:
         name = f" {self.name!r}" if self.name else ""
         return (f"<Node #{self.id} {self.op.name}{name} shape={self.shape} "
@@ -411,7 +418,8 @@ class Node:
     def __array__(self, dtype=None, copy=None):
         raise TypeError("a symgraph Node has no value until it is evaluated: use "
                         "sg.evaluate(node, feed) for its value, and sg.<function> (or the numpy "
-                        "function itself) to compute with it")
+                        "function itself; sg.linalg for numpy.linalg and scipy.linalg's "
+                        "triangular solvers) to compute with it")
 
     # -- Jupyter ------------------------------------------------------------
     def _repr_mimebundle_(self, include=None, exclude=None):
@@ -444,6 +452,19 @@ def _logical(name: str, *operands: Any) -> Any:
                             f"{dtype} (use sg.{name} for the truth of numbers)")
     return getattr(_ops, name)(*operands)
 
+
+#: what to write instead of numpy.linalg functions sg.linalg lacks
+_LINALG_HINTS = {
+    "lstsq": "least squares is sg.linalg.pinv(a) @ b, or sg.linalg.solve(a.mT @ a, a.mT @ b), "
+             "or qr then solve_triangular (the rank numpy also returns depends on the values)",
+    "eig": "for a symmetric matrix use sg.linalg.eigh (a general one has complex eigenvalues, "
+           "which have no derivative rules here)",
+    "eigvals": "for a symmetric matrix use sg.linalg.eigvalsh (a general one has complex "
+               "eigenvalues, which have no derivative rules here)",
+    "matrix_rank": "a rank is an integer that depends on the values (no derivative); count "
+                   "sg.linalg.svdvals(a) above a tolerance after evaluating",
+    "cond": "the 2-norm condition number is svdvals(a)[..., 0] / svdvals(a)[..., -1]",
+}
 
 #: numpy functions on nodes answered without building anything
 _INSPECT = {"shape": lambda x: x.shape, "ndim": lambda x: x.ndim, "size": lambda x: x.size}
@@ -481,6 +502,8 @@ def _numpy_function(func: Any, args: tuple, kwargs: dict) -> Any:
         return _INSPECT[name](*args, **kwargs)
     if module == "numpy.linalg" and name in _linalg:
         build = _linalg[name]
+    elif module == "numpy.linalg" and name in _LINALG_HINTS:
+        raise TypeError(f"{what} has no symgraph counterpart; {_LINALG_HINTS[name]}")
     elif module == "numpy":
         build = _builder(name, what)
     else:

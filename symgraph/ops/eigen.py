@@ -16,10 +16,9 @@ import numpy as np
 from ..errors import SymgraphError
 from ..graph import Node, apply
 from .base import BOOL, NO_SYMPY, Op, one_of
-from .linalg import (check_matrices, col, linalg_dtype, matmul, matrices, mT, on_matrices, row,
-                     symmetric_tangent, triangle_cotangent)
+from .linalg import (check_matrices, inverse_gaps, linalg_dtype, matmul, matrices, mT,
+                     on_matrices, row, symmetric_tangent, triangle_cotangent)
 from .reduce import sum as sum_
-from .sources import constant
 
 #: The parts of ``a = v @ (w[..., None] * v.mT)`` each ``Eigh`` node computes.
 EIGH_PARTS = ("w", "v")
@@ -69,6 +68,10 @@ class Eigh(Op):
     finite: ``v diag(gw) v^T``, exact for symmetric functions of the tied
     eigenvalues such as their sum; a single eigenvalue at a crossing has only
     one-sided derivatives).  Near a tie v's derivative grows like 1/gap.
+    Second derivatives at an exact tie are NaN, even for functions whose
+    Hessian exists there (``sum(eigvalsh(a)**2)`` at the identity): the rules
+    meet 0/0 where the limit is a divided difference.  NaN, not a guess: move
+    off the tie (a random symmetric 1e-8 perturbation) to get the limit.
     """
 
     name = "eigh"
@@ -116,14 +119,6 @@ class Eigh(Op):
         return [triangle_cotangent(s, self.lower)]
 
 
-def inverse_gaps(w: Node) -> Node:
-    """``F[..., i, j] = 1 / (w_j - w_i)`` off the diagonal, 0 on it (finite there)."""
-    n = w.shape[-1]
-    eye = constant(np.eye(n, dtype=w.dtype), graph=w.graph)
-    off = constant(1 - np.eye(n, dtype=w.dtype), graph=w.graph)
-    return off / (row(w) - col(w) + eye)
-
-
 def eigh_factors(x: Node, lower: bool) -> tuple[Node, Node]:
     """The two ``Eigh`` nodes ``(w, v)`` of the matrices ``x`` (one triangle read)."""
     return apply(Eigh("w", lower), [x]), apply(Eigh("v", lower), [x])
@@ -157,7 +152,8 @@ def eigvalsh(a: Any, UPLO: str = "L") -> Node:
 
     Differentiable to any order where they are distinct; the first derivative
     ``V diag(g) V^T`` also exists at ties for symmetric functions of them
-    (``sum(eigvalsh(a))`` is the trace).
+    (``sum(eigvalsh(a))`` is the trace); second derivatives at an exact tie are
+    NaN (see ``Eigh``).
     Example: ``sg.linalg.eigvalsh(a)[..., -1]`` is the largest eigenvalue.
     """
     lower = _lower(UPLO, "eigvalsh")

@@ -15,7 +15,7 @@ from .base import NO_SYMPY, Op, as_node, as_nodes, broadcast_shapes, one_of, ufu
 from .matrix_parts import tril, triu
 from .reduce import sum as sum_
 from .shape import reshape, sum_to, swap_last
-from .sources import constant
+from .sources import eye as eye_op
 
 
 class MatMul(Op):
@@ -233,7 +233,9 @@ class Svd(Op):
     for u of a tall or vh of a wide matrix, by ``s``.  At repeated singular
     values u and vh are not differentiable (nor s at a crossing) and the rules
     give inf/nan; likewise u (tall) and vh (wide) at a zero singular value.
-    The first derivative of s, ``u diag(g) vh``, needs neither division.
+    The first derivative of s, ``u diag(g) vh``, needs neither division;
+    its derivative (second order) is NaN at an exact tie even where the
+    Hessian exists (0/0 where the limit is a divided difference).
     """
 
     name = "svd"
@@ -273,7 +275,7 @@ class Svd(Op):
             return sum_(u * dxv, axis=-2)
         m, n = x.shape[-2:]
         dp = matmul(swap_last(u), dxv)  # u^T dx v, (..., k, k)
-        f = _inverse_gaps(s)
+        f = inverse_gaps(s * s)
         if self.part == "u":
             du = matmul(u, f * (dp * row(s) + col(s) * swap_last(dp)))
             if m > n:  # the part of dx v outside the span of u
@@ -291,7 +293,7 @@ class Svd(Op):
         m, n = x.shape[-2:]
         if self.part == "s":  # u diag(g) vh
             return [matmul(u * row(g), vh)]
-        f = _inverse_gaps(s)
+        f = inverse_gaps(s * s)
         if self.part == "u":
             utg = matmul(swap_last(u), g)
             inner = matmul(u, f * (utg - swap_last(utg)) * row(s))
@@ -305,13 +307,14 @@ class Svd(Op):
         return [matmul(u, matmul(inner, vh))]
 
 
-def _inverse_gaps(s: Node) -> Node:
-    """``F[..., i, j] = 1 / (s_j**2 - s_i**2)`` off the diagonal, 0 on it (finite there)."""
-    k = s.shape[-1]
-    eye = constant(np.eye(k, dtype=s.dtype), graph=s.graph)
-    off = constant(1 - np.eye(k, dtype=s.dtype), graph=s.graph)
-    s2 = s * s
-    return off / (row(s2) - col(s2) + eye)
+def inverse_gaps(w: Node) -> Node:
+    """``F[..., i, j] = 1 / (w_j - w_i)`` off the diagonal, 0 on it (finite there).
+
+    The eigenvector and singular-vector rules multiply by it; at an exact tie
+    it is inf, so their derivatives are too (see ``Svd`` and ``Eigh``)."""
+    n = w.shape[-1]
+    eye = eye_op(n, dtype=w.dtype, graph=w.graph)
+    return (1 - eye) / (row(w) - col(w) + eye)
 
 
 def svdvals(a: Any) -> Node:

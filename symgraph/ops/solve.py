@@ -32,7 +32,7 @@ from .linalg import (check_matrices, col, linalg_dtype, matmul, matrices, mT, on
 from .matrix_parts import trace as trace_
 from .reduce import sum as sum_
 from .shape import broadcast_to, reshape, sum_to
-from .sources import constant
+from .sources import eye
 
 
 # ---------------------------------------------------------------------------
@@ -138,7 +138,7 @@ def _square(x: Node, what: str) -> int:
 
 def _eye_like(x: Node) -> Node:
     """The identity in ``x``'s matrix size and dtype (broadcasts over its batch)."""
-    return constant(np.eye(x.shape[-1], dtype=x.dtype), graph=x.graph)
+    return eye(x.shape[-1], dtype=x.dtype, graph=x.graph)
 
 
 def _scalars(t: Node) -> Node:
@@ -654,14 +654,16 @@ def matrix_power(a: Any, n: int) -> Node:
     repeated squaring.  Example: ``sg.linalg.matrix_power(a, 3)``.
     """
     x = matrices(a, "matrix_power", square=True)
+    if isinstance(n, Node):
+        raise DTypeError("matrix_power: exponent must be an integer, not a node (the number of "
+                         "products is fixed when the graph is built)")
     try:
         n = operator.index(n)
     except TypeError:
         raise DTypeError(f"matrix_power: exponent must be an integer, got "
                          f"{type(n).__name__} {n!r:.40}") from None
     if n == 0:
-        eye = constant(np.eye(x.shape[-1], dtype=x.dtype), graph=x.graph)
-        return broadcast_to(eye, x.shape)
+        return broadcast_to(eye(x.shape[-1], dtype=x.dtype, graph=x.graph), x.shape)
     if n < 0:
         x, n = inv(x), -n
     if n == 1:

@@ -213,11 +213,11 @@ class Cholesky(Op):
         return a.shape, linalg_dtype(a.dtype, what="cholesky")
 
     def f(self, a):
-        return on_matrices(_numpy_cholesky, [a], (2,), a.shape[-2:], linalg_dtype(a.dtype),
+        return on_matrices(cholesky_matrices, [a], (2,), a.shape[-2:], linalg_dtype(a.dtype),
                            "cholesky")
 
     def emit(self, out, ins, ctx):
-        return f"{out} = np.linalg.cholesky({ins[0]})"
+        return f"{out} = {ctx.helper(cholesky_matrices)}({ins[0]})"
 
     def jvp(self, inputs, out, tangents):
         (da,) = tangents
@@ -235,7 +235,8 @@ class Cholesky(Op):
         return out
 
 
-def _numpy_cholesky(a: np.ndarray) -> np.ndarray:
+def cholesky_matrices(a: np.ndarray) -> np.ndarray:
+    """``np.linalg.cholesky``, saying what it needs when it fails (compiled code calls it too)."""
     try:
         return np.linalg.cholesky(a)
     except np.linalg.LinAlgError as e:
