@@ -36,6 +36,10 @@ import argparse
 import os
 import sys
 
+def _verdict(met: bool) -> str:
+    return "met" if met else "MISSED"
+
+
 if __name__ == "__main__":  # threads must be fixed before numpy and the peers load
     from threads import pin_threads
 
@@ -215,11 +219,13 @@ def measure(calls: dict[str, tuple[Callable, tuple]], rounds: int, reps: int) ->
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[200, 500, 1000])
-    ap.add_argument("--rounds", type=int, default=10)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[200, 500, 1000],
+                    help="numbers of data points")
+    ap.add_argument("--rounds", type=int, default=10, help="interleaved rounds (min, median)")
     ap.add_argument("--reps", type=int, default=2, help="calls per round and method")
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1, help="BLAS threads")
     args = ap.parse_args(argv)
 
     peers = {"autograd": autograd_methods(), "JAX jit": jax_methods()}
@@ -255,12 +261,18 @@ def main(argv: list[str] | None = None) -> dict:
           "autograd; symgraph HVP <= 2.5x its value+grad")
     for n, t in summary.items():
         sg_vg, sg_hvp = t[("value+grad", "symgraph compiled")], t[("HVP", "symgraph compiled")]
-        line = (f"  n={n}: value+grad {sg_vg / t[('value+grad', NUMPY)]:.2f}x numpy, "
-                f"HVP {sg_hvp / sg_vg:.2f}x value+grad")
+        vg, hvp = sg_vg / t[("value+grad", NUMPY)], sg_hvp / sg_vg
+        line = (f"  n={n}: value+grad {vg:.2f}x numpy ({_verdict(vg <= 1.2)}), "
+                f"HVP {hvp:.2f}x value+grad ({_verdict(hvp <= 2.5)})")
         if ("value+grad", "autograd") in t:
-            line += f", {t[('value+grad', 'autograd')] / sg_vg:.2f}x faster than autograd"
+            ahead = t[("value+grad", "autograd")] / sg_vg
+            line += f", {ahead:.2f}x faster than autograd ({_verdict(ahead > 1)})"
         print(line)
     return summary
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "MISSED"
 
 
 if __name__ == "__main__":

@@ -134,10 +134,6 @@ def softmax_xent_grad(logits, labels, scale=None):
     return d
 
 
-__all__ = ["max_shift", "logsumexp", "softmax", "log_softmax", "labels_in_range", "check_labels",
-           "take_labels", "reduce_loss", "cross_entropy", "subtract_one_hot", "softmax_xent_grad"]
-
-
 def cholesky_grad(L, G):
     """The gradient with respect to ``a``'s lower triangle of a function of ``L = cholesky(a)``,
     given its gradient ``G`` with respect to ``L`` (stacks of matrices; both read lower).
@@ -150,6 +146,8 @@ def cholesky_grad(L, G):
     """
     if L.ndim == G.ndim == 2:
         return _cholesky_grad_blocked(L, G)
+    if L.shape[-1] <= 64:  # many small matrices: numpy's batched loops, no Python loop
+        return _cholesky_grad_batched(L, G)
     out = np.empty(np.broadcast_shapes(L.shape, G.shape), dtype=np.result_type(L, G))
     for idx in np.ndindex(*out.shape[:-2]):
         lidx = idx[len(idx) - (L.ndim - 2):] if L.ndim > 2 else ()
@@ -190,3 +188,19 @@ def _cholesky_grad_closed_form(L, G):
     P[np.diag_indices_from(P)] *= 0.5
     S = trsm(1.0, L, trsm(1.0, L, P, side=0, lower=1, trans_a=1), side=1, lower=1)
     return np.tril(S) + np.tril(S.T, -1)
+
+
+def _cholesky_grad_batched(L, G):
+    """The closed form for stacks of small matrices (``np.linalg.solve`` loops in C)."""
+    n = L.shape[-1]
+    Lt = np.swapaxes(np.tril(L), -1, -2)
+    P = np.tril(np.matmul(Lt, G))
+    P[..., np.arange(n), np.arange(n)] *= 0.5
+    X = np.linalg.solve(Lt, P)  # L^-T P
+    S = np.swapaxes(np.linalg.solve(Lt, np.swapaxes(X, -1, -2)), -1, -2)  # X L^-1
+    return np.tril(S) + np.tril(np.swapaxes(S, -1, -2), -1)
+
+
+__all__ = ["max_shift", "logsumexp", "softmax", "log_softmax", "labels_in_range", "check_labels",
+           "take_labels", "reduce_loss", "cross_entropy", "subtract_one_hot", "softmax_xent_grad",
+           "cholesky_grad"]

@@ -22,7 +22,10 @@ from .graph import Node, register_linalg
 from .ops.base import as_node
 from .ops.contract import einsum, outer as _outer, tensordot
 from .ops.eigen import EighResult, eigh, eigvalsh  # eigen
-from .ops.linalg import Svd, matmul, matrices, mT, svdvals
+from .ops.elementwise import abs as abs_, sign
+from .ops.linalg import Svd, flag, matmul, matrices, mT, svdvals
+from .ops.rearrange import take_along_axis
+from .ops.sorting import argsort, sort
 from .ops.matrix_parts import diagonal as _diagonal, trace as _trace
 from .ops.norms import norm
 from .ops.numpy_compat import cross as _cross
@@ -49,8 +52,9 @@ def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True,
     matrices; for other shapes the extra columns of U (or rows of Vh) are any
     basis of a complement, not a function of ``a``, so they have no derivative:
     pass ``full_matrices=False``.  ``compute_uv=False`` returns S alone
-    (``svdvals``).  ``hermitian`` is accepted for numpy's signature; the general
-    SVD is computed either way.
+    (``svdvals``).  ``hermitian=True`` is numpy's: the SVD of the symmetric
+    matrix ``a``'s lower triangle stands for, from ``eigh`` (S the absolute
+    eigenvalues, descending; Vh is U with the eigenvalues' signs).
 
     Derivatives (reverse: Townsend 2016; forward: JAX's rule) need distinct,
     non-zero singular values; a singular pair's sign is LAPACK's choice, so
@@ -59,8 +63,10 @@ def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True,
     Example: ``U, S, Vh = sg.linalg.svd(a, full_matrices=False)``.
     """
     x = matrices(a, "svd")
-    if not isinstance(hermitian, bool):
-        raise SymgraphError(f"svd: hermitian must be True or False, got {hermitian!r}")
+    full_matrices = flag(full_matrices, "svd: full_matrices")
+    compute_uv = flag(compute_uv, "svd: compute_uv")
+    if flag(hermitian, "svd: hermitian"):
+        return _hermitian_svd(matrices(x, "svd(hermitian=True)", square=True), compute_uv)
     if not compute_uv:
         return svdvals(x)
     m, n = x.shape[-2:]
@@ -70,6 +76,18 @@ def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True,
             "complement that is not a function of the input (no derivative exists); pass "
             "full_matrices=False for the reduced SVD")
     return SVDResult(Svd("u")(x), Svd("s")(x), Svd("vh")(x))
+
+
+def _hermitian_svd(x: Node, compute_uv: bool) -> SVDResult | Node:
+    """numpy's ``svd(hermitian=True)``: through ``eigh``, reordered by |eigenvalue|, descending."""
+    if not compute_uv:
+        return -sort(-abs_(eigvalsh(x)), axis=-1)
+    w, v = eigh(x)
+    order = argsort(abs_(w), axis=-1)[..., ::-1]
+    s = take_along_axis(abs_(w), order, axis=-1)
+    u = take_along_axis(v, order[..., None, :], axis=-1)
+    signs = take_along_axis(sign(w), order, axis=-1)
+    return SVDResult(u, s, mT(u * signs[..., None, :]))
 
 
 def matrix_transpose(x: Any) -> Node:
@@ -86,9 +104,9 @@ def diagonal(x: Any, *, offset: int = 0) -> Node:
 def trace(x: Any, *, offset: int = 0, dtype: Any = None) -> Node:
     """``np.linalg.trace``: the traces of the last two axes (``dtype`` as numpy's sum)."""
     x = matrices(x, "trace")
-    if dtype is None:
-        return _trace(x, offset, -2, -1)
-    return _sum(_diagonal(x, offset, -2, -1), axis=-1, dtype=dtype)
+    if dtype is not None:  # numpy sums in dtype
+        x = x.astype(dtype)
+    return _trace(x, offset, -2, -1)
 
 
 def outer(x1: Any, x2: Any) -> Node:
@@ -104,7 +122,7 @@ def cross(x1: Any, x2: Any, /, *, axis: int = -1) -> Node:
     """``np.linalg.cross``: cross products of 3-vectors along ``axis``."""
     a, b = as_node(x1), as_node(x2)
     for v in (a, b):
-        if v.ndim == 0 or v.shape[axis] != 3:
+        if not -v.ndim <= axis < v.ndim or v.shape[axis] != 3:
             raise SymgraphError(f"linalg.cross: both inputs need length 3 along axis {axis}, got "
                                 f"shapes {a.shape} and {b.shape}")
     return _cross(a, b, axis=axis)

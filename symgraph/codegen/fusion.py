@@ -23,7 +23,10 @@ change the graph: they only decide what the generated source says.
 * ``triangular_product``: ``a @ b`` (or ``b @ a``, either maybe transposed)
   with ``a`` a square ``tril``/``triu``/``cholesky`` result as BLAS ``trmm``:
   half a matrix product's flops, and the ``tril`` itself is skipped when only
-  the product reads it (trmm reads just the triangle).
+  the product reads it (trmm reads just the triangle).  A fed triangle node is
+  not trusted to be triangular.  Like the masked gradient, the product never
+  multiplies the zero triangle, so an inf in the other operand stays inf
+  where numpy's ``0 * inf`` would give NaN.
 * ``scaled_product``: ``s * (c * x)`` with ``s`` one element and ``c`` a power
   of two as ``(s * c) * x``: one pass over ``x`` instead of two, and exact
   (scaling by a power of two never rounds).
@@ -361,7 +364,7 @@ def _triangular_operand(t: Node, view: GraphView) -> tuple[Node, bool, bool] | N
         if not view.single_use(t):
             return None
         t, trans = t.inputs[0], True
-    if t.ndim != 2 or t.shape[0] != t.shape[1]:
+    if t.ndim != 2 or t.shape[0] != t.shape[1] or t in view.pinned:  # a fed value may be full
         return None
     if isinstance(t.op, Cholesky):
         return t, True, trans

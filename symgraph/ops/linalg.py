@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .. import backend
-from ..errors import BackendError, DTypeError, ShapeError
+from ..errors import BackendError, DTypeError, ShapeError, SymgraphError
 from ..graph import Node, apply
 from .base import NO_SYMPY, Op, as_node, as_nodes, broadcast_shapes, one_of, ufunc_dtype
 from .matrix_parts import tril, triu
@@ -120,6 +120,13 @@ def linalg_dtype(*dtypes: np.dtype, what: str = "linalg") -> np.dtype:
 def svd_dtype(dtype: np.dtype) -> np.dtype:
     """numpy's result dtype for the SVD of ``dtype`` (see ``linalg_dtype``)."""
     return linalg_dtype(dtype, what="svd")
+
+
+def flag(value: Any, what: str) -> bool:
+    """A True/False parameter (numpy's bools too), or a ``SymgraphError`` naming ``what``."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise SymgraphError(f"{what} must be True or False, got {value!r:.40}")
 
 
 def check_matrices(shape: tuple[int, ...], what: str, square: bool = False) -> None:

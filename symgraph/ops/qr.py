@@ -16,7 +16,8 @@ import numpy as np
 from ..errors import SymgraphError
 from ..graph import Node, apply
 from .base import NO_SYMPY, Op, one_of
-from .linalg import check_matrices, linalg_dtype, matmul, matrices, mT, on_matrices
+from .linalg import (check_matrices, linalg_dtype, matmul, matrices, mT, on_matrices,
+                     symmetric_tangent)
 from .matrix_parts import tril
 from .shape import concatenate
 from .sources import zeros
@@ -157,20 +158,15 @@ def _square_jvp(q: Node, r: Node, dx: Node) -> tuple[Node, Node]:
     return dx_rinv, qt_dx_rinv - low + mT(low)
 
 
-def _copyltu(m: Node) -> Node:
-    """``tril(m, -1) + tril(m, -1)^T + diag(m)``: the lower triangle mirrored up."""
-    return tril(m) + mT(tril(m, -1))
-
-
 def _square_bprop(q: Node, r: Node, gq: Node | None, gr: Node | None) -> Node:
     """The cotangent of ``x = q r`` (square r, ``m >= n``) from those of q and r, PyTorch's
     ``linalg_qr_backward``: ``[gq + q copyltu(r gr^T - gq^T q)] r^-T``."""
     if gq is None:
-        return _times_r_inverse_t(matmul(q, _copyltu(matmul(r, mT(gr)))), r)
+        return _times_r_inverse_t(matmul(q, symmetric_tangent(matmul(r, mT(gr)), True)), r)
     inner = -matmul(mT(gq), q)
     if gr is not None:
         inner = inner + matmul(r, mT(gr))
-    return _times_r_inverse_t(gq + matmul(q, _copyltu(inner)), r)
+    return _times_r_inverse_t(gq + matmul(q, symmetric_tangent(inner, True)), r)
 
 
 def qr_factors(x: Node) -> tuple[Node, Node]:

@@ -19,7 +19,7 @@ from ..errors import ShapeError, SymgraphError
 from ..graph import Node, apply
 from .. import kernels
 from .base import BOOL, NO_SYMPY, Op, as_node, broadcast_shapes
-from .linalg import (check_matrices, col, linalg_dtype, matmul, matrices, mT, on_matrices,
+from .linalg import (check_matrices, col, flag, linalg_dtype, matmul, matrices, mT, on_matrices,
                      symmetric_tangent, triangle)
 from .shape import reshape, sum_to
 from .matrix_parts import DiagEmbed, diagonal, tril
@@ -163,12 +163,6 @@ def _read_triangle(m: np.ndarray, lower: bool, unit: bool) -> np.ndarray:
     return out
 
 
-def _flag(value: Any, what: str) -> bool:
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    raise SymgraphError(f"{what} must be True or False, got {value!r}")
-
-
 def _trans_flag(trans: Any) -> bool:
     """scipy's ``trans``: 0/'N' (a), 1/'T' or 2/'C' (a.T; real matrices)."""
     if isinstance(trans, (bool, np.bool_)):
@@ -192,8 +186,8 @@ def solve_triangular(a: Any, b: Any, trans: Any = 0, lower: bool = False,
     """
     a = matrices(a, "solve_triangular", square=True)
     b = as_node(b)
-    op = SolveTriangular(_trans_flag(trans), _flag(lower, "solve_triangular: lower"),
-                         _flag(unit_diagonal, "solve_triangular: unit_diagonal"))
+    op = SolveTriangular(_trans_flag(trans), flag(lower, "solve_triangular: lower"),
+                         flag(unit_diagonal, "solve_triangular: unit_diagonal"))
     return apply(op, [a, b])
 
 
@@ -241,7 +235,7 @@ def cholesky_matrices(a: np.ndarray) -> np.ndarray:
         return np.linalg.cholesky(a)
     except np.linalg.LinAlgError as e:
         raise np.linalg.LinAlgError(f"{e}: cholesky needs symmetric positive-definite matrices "
-                                    "(of which it reads the lower triangle)") from None
+                                    "(of which it reads one triangle)") from None
 
 
 def cholesky_tangent(L: Node, da: Node) -> Node:
@@ -326,7 +320,7 @@ def cholesky(a: Any, upper: bool = False) -> Node:
     Example: ``L = sg.linalg.cholesky(K); logdet = 2 * sg.sum(sg.log(sg.linalg.diagonal(L)))``.
     """
     x = matrices(a, "cholesky", square=True)
-    if _flag(upper, "cholesky: upper"):  # numpy then reads the upper triangle
+    if flag(upper, "cholesky: upper"):  # numpy then reads the upper triangle
         return mT(apply(Cholesky(), [mT(x)]))
     return apply(Cholesky(), [x])
 
@@ -342,7 +336,7 @@ def cho_solve(c_and_lower: Any, b: Any) -> Node:
     except (TypeError, ValueError):
         raise SymgraphError("cho_solve: the first argument is the pair (c, lower), as from "
                             "scipy.linalg.cho_factor") from None
-    lower = _flag(lower, "cho_solve: lower")
+    lower = flag(lower, "cho_solve: lower")
     c = matrices(c, "cho_solve", square=True)
     y = solve_triangular(c, b, trans=0 if lower else 1, lower=lower)
     return solve_triangular(c, y, trans=1 if lower else 0, lower=lower)
