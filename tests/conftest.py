@@ -133,3 +133,12 @@ class OpaqueArray(np.lib.mixins.NDArrayOperatorsMixin):
 
     def __array_function__(self, func, types, args, kwargs):
         return NotImplemented
+
+
+def check_dask_matches_numpy(outs, x, a: np.ndarray, chunks, atol: float = 1e-13) -> None:
+    """``outs`` on ``a`` as a dask array of ``chunks``: lazy results, numpy's values."""
+    da = pytest.importorskip("dask.array")
+    lazy = sg.evaluate(outs, {x: da.from_array(a, chunks=chunks)})
+    assert all(isinstance(v, da.Array) for v in lazy)
+    for got, want in zip(lazy, sg.evaluate(outs, {x: a})):
+        np.testing.assert_allclose(got.compute(), want, rtol=1e-12, atol=atol)

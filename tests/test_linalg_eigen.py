@@ -17,7 +17,7 @@ import pytest
 import scipy.linalg
 
 import symgraph as sg
-from conftest import OpaqueArray, check_orders_one_and_two, check_third_order
+from conftest import OpaqueArray, check_dask_matches_numpy, check_orders_one_and_two, check_third_order
 from eigen_cases import lopsided, matrix_function, projector, separated, with_eigenvalues
 from symgraph.errors import BackendError, DTypeError, ShapeError, SymgraphError
 from symgraph.ops.eigen import Eigh, EighResult
@@ -319,14 +319,9 @@ def test_save_load_keeps_the_triangle(tmp_path):
 
 @pytest.mark.parametrize("shape, chunks", [((3, 3), -1), ((4, 3, 3), (3, 2, 2)), ((2, 2, 4, 4), (1, 2, 3, 3))])
 def test_dask_arrays_give_numpys_values(shape, chunks):
-    da = pytest.importorskip("dask.array")
     a = lopsided(*shape, lower=False)
     x = sg.variable("x", shape)
-    outs = _program(x)
-    lazy = sg.evaluate(outs, {x: da.from_array(a, chunks=chunks)})
-    assert all(isinstance(v, da.Array) for v in lazy)
-    for got, want in zip(lazy, sg.evaluate(outs, {x: a})):
-        np.testing.assert_allclose(got.compute(), want, rtol=1e-12, atol=1e-13)
+    check_dask_matches_numpy(_program(x), x, a, chunks, atol=1e-13)
 
 
 def test_a_foreign_array_without_eigh_is_refused():

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import symgraph as sg
-from conftest import OpaqueArray, check_orders_one_and_two, check_third_order
+from conftest import OpaqueArray, check_dask_matches_numpy, check_orders_one_and_two, check_third_order
 from qr_cases import full_rank, gram, np_positive, positive, projection, reconstruct
 from symgraph.errors import BackendError, DTypeError, ShapeError, SymgraphError
 from symgraph.ops.qr import QRResult, Qr
@@ -302,14 +302,9 @@ def test_save_load_round_trip(tmp_path):
 
 @pytest.mark.parametrize("shape, chunks", [((5, 3), -1), ((3, 5), (2, 2)), ((4, 2, 4, 3), (3, 1, 2, 2))])
 def test_dask_arrays_give_numpys_values(shape, chunks):
-    da = pytest.importorskip("dask.array")
     a = full_rank(*shape)
     x = sg.variable("x", shape)
-    outs = _program(x)
-    lazy = sg.evaluate(outs, {x: da.from_array(a, chunks=chunks)})
-    assert all(isinstance(v, da.Array) for v in lazy)
-    for got, want in zip(lazy, sg.evaluate(outs, {x: a})):
-        np.testing.assert_allclose(got.compute(), want, rtol=1e-12, atol=1e-13)
+    check_dask_matches_numpy(_program(x), x, a, chunks, atol=1e-13)
 
 
 def test_a_foreign_array_without_qr_is_refused():
