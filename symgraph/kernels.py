@@ -201,6 +201,71 @@ def _cholesky_grad_batched(L, G):
     return np.tril(S) + np.tril(np.swapaxes(S, -1, -2), -1)
 
 
+def cholesky_tangent(L, dA):
+    """How ``L = cholesky(a)`` moves when ``a``'s lower triangle moves by ``dA``: the
+    forward-mode Cholesky, ``L Phi(L^-1 S L^-T)`` with ``S`` the symmetric matrix dA's lower
+    triangle stands for (stacks of matrices; both read lower).
+
+    Blocked like LAPACK's left-looking Cholesky (blocks of 64 columns): about
+    ``2 n^3 / 3`` flops against ``3 n^3`` for the closed form's two triangular
+    solves and one triangular product, which the diagonal blocks still use.
+    """
+    if L.ndim == dA.ndim == 2:
+        return _cholesky_tangent_blocked(L, dA)
+    if L.shape[-1] <= 64:
+        return _cholesky_tangent_batched(L, dA)
+    out = np.empty(np.broadcast_shapes(L.shape, dA.shape), dtype=np.result_type(L, dA))
+    for idx in np.ndindex(*out.shape[:-2]):
+        lidx = idx[len(idx) - (L.ndim - 2):] if L.ndim > 2 else ()
+        didx = idx[len(idx) - (dA.ndim - 2):] if dA.ndim > 2 else ()
+        lidx = tuple(i if s > 1 else 0 for i, s in zip(lidx, L.shape[:-2]))
+        didx = tuple(i if s > 1 else 0 for i, s in zip(didx, dA.shape[:-2]))
+        out[idx] = _cholesky_tangent_blocked(L[lidx], dA[didx])
+    return out
+
+
+def _cholesky_tangent_blocked(L, dA, block=64):
+    import scipy.linalg.blas
+
+    S = np.tril(dA).astype(np.result_type(L, dA))
+    S += np.tril(S, -1).T
+    dL = np.zeros_like(S)
+    (trsm,) = scipy.linalg.blas.get_blas_funcs(("trsm",), (L, S))
+    n = L.shape[0]
+    for j in range(0, n, block):
+        k = min(j + block, n)
+        R, dR, T = L[j:k, :j], dL[j:k, :j], L[j:k, j:k]
+        dT = _cholesky_tangent_closed_form(T, S[j:k, j:k] - dR @ R.T - R @ dR.T)
+        dL[j:k, j:k] = dT
+        if k < n:
+            C, dC, B = L[k:, :j], dL[k:, :j], L[k:, j:k]
+            dB = S[k:, j:k] - dC @ R.T - C @ dR.T - B @ dT.T
+            dL[k:, j:k] = trsm(1.0, T, dB, side=1, lower=1, trans_a=1)  # dB T^-T
+    return dL
+
+
+def _cholesky_tangent_closed_form(L, S):
+    """``L Phi(L^-1 S L^-T)`` for one symmetric ``S`` (Phi: lower, halved diagonal)."""
+    import scipy.linalg.blas
+
+    trmm, trsm = scipy.linalg.blas.get_blas_funcs(("trmm", "trsm"), (L, S))
+    Z = trsm(1.0, L, trsm(1.0, L, S, side=0, lower=1), side=1, lower=1, trans_a=1)
+    Z = np.tril(Z)
+    Z[np.diag_indices_from(Z)] *= 0.5
+    return trmm(1.0, L, Z, side=0, lower=1)
+
+
+def _cholesky_tangent_batched(L, dA):
+    """The closed form for stacks of small matrices (``np.linalg.solve`` loops in C)."""
+    n = L.shape[-1]
+    L = np.tril(L)
+    S = np.tril(dA) + np.swapaxes(np.tril(dA, -1), -1, -2)
+    X = np.linalg.solve(L, S)  # L^-1 S
+    Z = np.tril(np.linalg.solve(L, np.swapaxes(X, -1, -2)))  # L^-1 S L^-T, lower part
+    Z[..., np.arange(n), np.arange(n)] *= 0.5
+    return np.matmul(L, Z)
+
+
 __all__ = ["max_shift", "logsumexp", "softmax", "log_softmax", "labels_in_range", "check_labels",
            "take_labels", "reduce_loss", "cross_entropy", "subtract_one_hot", "softmax_xent_grad",
-           "cholesky_grad"]
+           "cholesky_grad", "cholesky_tangent"]

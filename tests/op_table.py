@@ -666,6 +666,14 @@ OPS: dict[str, Entry] = {
             "cholesky_grad": (tri.cholesky_grad, tri.cholesky_grad_inputs(4, 4)),
             "cholesky_grad_batched": (tri.cholesky_grad, tri.cholesky_grad_inputs(2, 3, 3)),
         }),
+    "cholesky_tangent": Entry(
+        no_builder="internal: cholesky's forward rule (a blocked forward-mode Cholesky)",
+        no_gen="internal: drawn through cholesky, whose forward mode graphgen checks",
+        cases={
+            "cholesky_tangent": (tri.cholesky_tangent, tri.cholesky_grad_inputs(4, 4)),
+            "cholesky_tangent_broadcast": (tri.cholesky_tangent, [tri.cholesky_grad_inputs(2, 3, 3)[0],
+                                                                  normal(3, 3)]),
+        }),
     # (end of triangular)
 
     # -- solve (symgraph/ops/solve.py) ---------------------------------------------

@@ -163,6 +163,19 @@ def test_blocked_cholesky_gradient_matches_the_closed_form(n):
                                atol=1e-12 * np.abs(want).max())
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (5, 5), (129, 129), (300, 300), (3, 4, 4), (2, 70, 70)])
+def test_blocked_cholesky_tangent_matches_the_closed_form(shape):
+    L, da = cholesky_grad_inputs(*shape)
+    s = np.tril(da) + np.swapaxes(np.tril(da, -1), -1, -2)
+    z = np.linalg.solve(L, np.swapaxes(np.linalg.solve(L, s), -1, -2))  # L^-1 S L^-T
+    n = shape[-1]
+    phi = np.tril(z)
+    phi[..., np.arange(n), np.arange(n)] *= 0.5
+    want = L @ phi
+    np.testing.assert_allclose(kernels.cholesky_tangent(L, da), want, rtol=1e-9,
+                               atol=1e-12 * np.abs(want).max())
+
+
 def test_sympy_agrees_on_small_matrices():
     pytest.importorskip("sympy")
     a, b = spd(2, 2), rng.standard_normal(2)

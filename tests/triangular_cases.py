@@ -7,7 +7,7 @@ import scipy.linalg
 from hypothesis import strategies as st
 
 import symgraph as sg
-from symgraph.ops.triangular import CholeskyGrad
+from symgraph.ops.triangular import CholeskyGrad, CholeskyTangent
 
 rng = np.random.default_rng(14)
 
@@ -88,3 +88,7 @@ def cholesky_params(draw, x):
 
 def cholesky_grad(L, g):
     return CholeskyGrad()(L, g)
+
+
+def cholesky_tangent(L, da):
+    return CholeskyTangent()(L, da)
