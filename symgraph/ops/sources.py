@@ -267,6 +267,13 @@ class Eye(Op):
     def infer(self):
         return (self.n, self.m), self.dtype
 
+    def describe(self) -> str:
+        """``eye(3)``, ``eye(3, 4, k=1, float32)``: numpy's call, defaults left out."""
+        args = [str(self.n)] + ([str(self.m)] if self.m != self.n else [])
+        args += [f"k={self.k}"] if self.k else []
+        args += [str(self.dtype)] if self.dtype != np.float64 else []
+        return f"eye({', '.join(args)})"
+
     def f(self):
         return np.eye(self.n, self.m, self.k, dtype=self.dtype)
 
