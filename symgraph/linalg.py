@@ -23,7 +23,7 @@ from .ops.base import as_node
 from .ops.contract import einsum, outer as _outer, tensordot
 from .ops.eigen import EighResult, eigh, eigvalsh  # eigen
 from .ops.elementwise import abs as abs_, sign
-from .ops.linalg import Svd, flag, matmul, matrices, mT, svdvals
+from .ops.linalg import flag, matmul, matrices, mT, svd_factors, svdvals
 from .ops.rearrange import take_along_axis
 from .ops.sorting import argsort, sort
 from .ops.matrix_parts import diagonal as _diagonal, trace as _trace
@@ -75,7 +75,7 @@ def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True,
             f"svd: full_matrices=True on {m}x{n} matrices pads U or Vh with a basis of a "
             "complement that is not a function of the input (no derivative exists); pass "
             "full_matrices=False for the reduced SVD")
-    return SVDResult(Svd("u")(x), Svd("s")(x), Svd("vh")(x))
+    return SVDResult(*svd_factors(x))
 
 
 def _hermitian_svd(x: Node, compute_uv: bool) -> SVDResult | Node:

@@ -634,6 +634,24 @@ OPS: dict[str, Entry] = {
             "svd_reconstruct_batched": (svd_cases.reconstruct, [svd_cases.separated(2, 3, 3)]),
         },
         gen=Draw(svd_cases.np_invariant, params=svd_cases.params, build=svd_cases.invariant)),
+    "factorization": Entry(
+        no_builder="internal: sg.linalg.svd, eigh and qr build it (every part from one LAPACK call)",
+        cases={
+            "svd_parts_shared": (lambda a: svd_cases.reconstruct(a) + svd_cases.u_projection(a),
+                                 [svd_cases.separated(2, 3, 3)]),
+            "eigh_parts_shared": (lambda a: sg.linalg.eigh(a).eigenvectors ** 2
+                                  * sg.linalg.eigh(a).eigenvalues[..., None, :],
+                                  [tri.spd(2, 3, 3)]),
+            "qr_parts_shared": (lambda a: sg.linalg.qr(a).Q @ sg.linalg.qr(a).R, [normal(4, 3)]),
+        }),
+    "factor_part": Entry(
+        no_builder="internal: one part of a factorization, differentiated like Svd, Eigh or Qr",
+        cases={
+            "svd_u_part": (lambda a: sg.linalg.svd(a, full_matrices=False).U ** 2,
+                           [svd_cases.separated(4, 3)]),
+            "eigh_v_part_upper": (lambda a: sg.linalg.eigh(a, UPLO="U").eigenvectors ** 2,
+                                  [tri.spd(3, 3)]),
+        }),
     # (end of decompositions)
 
     # -- triangular (symgraph/ops/triangular.py) -----------------------------------

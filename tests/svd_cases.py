@@ -66,8 +66,10 @@ def params(draw, value: np.ndarray) -> dict | None:
 def invariant(x: sg.Node, part: str) -> sg.Node:
     """The SVD part, squared for u and vh: what the sign LAPACK picks for each pair (and
     which float32 and float64 may pick differently) cannot change."""
-    y = Svd(part)(x)  # the other parts only where a derivative rule needs them
-    return y if part == "s" else y ** 2
+    if part == "s":
+        return Svd("s")(x)  # the values-only driver; u and vh only where a rule needs them
+    u, _, vh = svd_factors(x)  # one factorization, every part a slice of it
+    return (u if part == "u" else vh) ** 2
 
 
 def np_invariant(x: np.ndarray, part: str) -> np.ndarray:

@@ -16,8 +16,9 @@ import numpy as np
 from ..errors import SymgraphError
 from ..graph import Node, apply
 from .base import BOOL, NO_SYMPY, Op, one_of
-from .linalg import (check_matrices, inverse_gaps, linalg_dtype, matmul, matrices, mT,
-                     on_matrices, row, symmetric_tangent, triangle_cotangent)
+from .linalg import (Factorizer, check_matrices, factor_parts, inverse_gaps, linalg_dtype, matmul,
+                     matrices, mT, on_matrices, register_factorization, row, symmetric_tangent,
+                     triangle_cotangent)
 from .reduce import sum as sum_
 
 #: The parts of ``a = v @ (w[..., None] * v.mT)`` each ``Eigh`` node computes.
@@ -120,8 +121,19 @@ class Eigh(Op):
 
 
 def eigh_factors(x: Node, lower: bool) -> tuple[Node, Node]:
-    """The two ``Eigh`` nodes ``(w, v)`` of the matrices ``x`` (one triangle read)."""
-    return apply(Eigh("w", lower), [x]), apply(Eigh("v", lower), [x])
+    """``(w, v)`` of the matrices ``x`` (one triangle read), from one ``np.linalg.eigh``."""
+    w, v = factor_parts(x, "eigh_L" if lower else "eigh_U")
+    return w, v
+
+
+def eigh_lower(a: np.ndarray) -> tuple:
+    """numpy's ``eigh(a)``, reading the lower triangle."""
+    return tuple(np.linalg.eigh(a, UPLO="L"))
+
+
+def eigh_upper(a: np.ndarray) -> tuple:
+    """numpy's ``eigh(a, UPLO="U")``, reading the upper triangle."""
+    return tuple(np.linalg.eigh(a, UPLO="U"))
 
 
 def _lower(uplo: Any, what: str) -> bool:
@@ -161,3 +173,9 @@ def eigvalsh(a: Any, UPLO: str = "L") -> Node:
 
 
 __all__: list[str] = []
+
+
+for _kind, _compute, _lower_flag in (("eigh_L", eigh_lower, True), ("eigh_U", eigh_upper, False)):
+    register_factorization(_kind, Factorizer(
+        compute=_compute, parts=EIGH_PARTS, sizes=lambda m, n: (n, n * n),
+        part_op=functools.partial(Eigh, lower=_lower_flag)))

@@ -3,15 +3,16 @@ and the singular value decomposition."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from .. import backend
 from ..errors import BackendError, DTypeError, ShapeError, SymgraphError
 from ..graph import Node, apply
-from .base import NO_SYMPY, Op, as_node, as_nodes, broadcast_shapes, one_of, ufunc_dtype
+from .base import NAME, NO_SYMPY, Op, as_node, as_nodes, broadcast_shapes, one_of, ufunc_dtype
 from .matrix_parts import tril, triu
 from .reduce import sum as sum_
 from .shape import reshape, sum_to, swap_last
@@ -210,6 +211,157 @@ def on_matrices(fn: Any, arrays: list, cores: tuple[int, ...], tail: tuple[int, 
         raise BackendError(f"{what} has no implementation for {shapes}: {e}") from None
 
 
+# ---------------------------------------------------------------------------
+# factorizations computed once: each part node reads one packed array
+# ---------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Factorizer:
+    """How one kind of factorization computes all its parts in one LAPACK call.
+
+    ``compute`` is a module-level numpy function (compiled code copies it) from
+    a stack of matrices to the tuple of parts, ``sizes(m, n)`` the number of
+    elements of each part for one ``m x n`` matrix, and ``part_op(name)`` the
+    op whose rules (and shape) that part has.
+    """
+
+    compute: Callable[[np.ndarray], tuple]
+    parts: tuple[str, ...]
+    sizes: Callable[[int, int], tuple[int, ...]]
+    part_op: Callable[[str], Op]
+
+
+#: kind -> its Factorizer; each family module registers its own kinds
+FACTORIZATIONS: dict[str, Factorizer] = {}
+
+
+def register_factorization(kind: str, factorizer: Factorizer) -> None:
+    FACTORIZATIONS[kind] = factorizer
+
+
+def _factorizer(kind: str) -> Factorizer:
+    try:
+        return FACTORIZATIONS[kind]
+    except KeyError:
+        raise SymgraphError(f"unknown factorization {kind!r} (known: {sorted(FACTORIZATIONS)})") \
+            from None
+
+
+def pack_parts(parts: tuple) -> np.ndarray:
+    """The parts of a factorization of a stack of matrices, raveled per matrix and joined."""
+    nb = parts[-1].ndim - 2  # every kind's last part is a matrix
+    return np.concatenate([np.reshape(p, p.shape[:nb] + (-1,)) for p in parts], axis=-1)
+
+
+class Factorization(Op):
+    """All parts of one factorization of ``x (..., M, N)``, raveled and joined on the last axis.
+
+    One LAPACK call for every part a graph uses: ``sg.linalg.svd``, ``eigh``
+    and ``qr`` build one of these and a ``FactorPart`` per part, which slices
+    it (a view) and differentiates like the part's own op (``Svd``, ``Eigh``,
+    ``Qr``) with respect to ``x``.  No gradient flows through the packed array.
+    """
+
+    name = "factorization"
+    param_types = {"kind": NAME}
+    differentiable = False
+    to_sympy = NO_SYMPY  # the parts' ops say why sympy has no faithful version
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def infer(self, x):
+        fz = _factorizer(self.kind)
+        check_matrices(x.shape, self.kind)
+        _, dtype = fz.part_op(fz.parts[0]).infer(x)
+        return x.shape[:-2] + (sum(fz.sizes(*x.shape[-2:])),), dtype
+
+    def f(self, x):
+        fz = _factorizer(self.kind)
+        total = sum(fz.sizes(*x.shape[-2:]))
+        _, dtype = fz.part_op(fz.parts[0]).infer(_Shaped(x))
+        return on_matrices(lambda a: pack_parts(fz.compute(a)), [x], (2,), (total,), dtype,
+                           self.kind)
+
+    def emit(self, out, ins, ctx):
+        fz = _factorizer(self.kind)
+        return f"{out} = {ctx.helper(pack_parts)}({ctx.helper(fz.compute)}({ins[0]}))"
+
+
+class _Shaped:
+    """Shape and dtype of an array, as an op's ``infer`` reads them from a node."""
+
+    def __init__(self, a: Any) -> None:
+        self.shape, self.dtype, self.ndim = tuple(a.shape), np.dtype(a.dtype), len(a.shape)
+
+
+class FactorPart(Op):
+    """One part of a ``Factorization`` (input 0), differentiated like ``part_op`` in ``x`` (input 1)."""
+
+    name = "factor_part"
+    param_types = {"kind": NAME, "part": NAME}
+    to_sympy = NO_SYMPY
+
+    def __init__(self, kind: str, part: str) -> None:
+        self.kind, self.part = kind, part
+
+    def underlying(self) -> Op:
+        """The op this part differentiates like (``Svd("u")`` for ``svd.u``)."""
+        fz = _factorizer(self.kind)
+        if self.part not in fz.parts:
+            raise SymgraphError(f"factor_part: {self.kind} has parts {fz.parts}, not {self.part!r}")
+        return fz.part_op(self.part)
+
+    def describe(self) -> str:
+        return f"{self.kind}.{self.part}"
+
+    def infer(self, packed, x):
+        shape, dtype = self.underlying().infer(x)
+        want = x.shape[:-2] + (sum(_factorizer(self.kind).sizes(*x.shape[-2:])),)
+        if packed.shape != want:
+            raise ShapeError(f"factor_part: the packed {self.kind} of shape {packed.shape} does "
+                             f"not belong to matrices of shape {x.shape}")
+        return shape, dtype
+
+    def _span(self, m: int, n: int) -> tuple[int, int]:
+        fz = _factorizer(self.kind)
+        sizes = fz.sizes(m, n)
+        i = fz.parts.index(self.part)
+        start = sum(sizes[:i])
+        return start, start + sizes[i]
+
+    def emits_view(self) -> bool:
+        return True  # a slice of the packed array (input 0)
+
+    def f(self, packed, x):
+        a, b = self._span(*x.shape[-2:])
+        shape, _ = self.underlying().infer(_Shaped(x))
+        return packed[..., a:b].reshape(shape)
+
+    def emit(self, out, ins, ctx):
+        a, b = self._span(*ctx.in_shapes[1][-2:])
+        return f"{out} = {ins[0]}[..., {a}:{b}].reshape({ctx.shape})"
+
+    def jvp(self, inputs, out, tangents):
+        return self.underlying().jvp([inputs[1]], out, [tangents[1]])
+
+    def bprop(self, inputs, out, g, needs):
+        if not needs[1]:
+            return [None, None]
+        return [None] + list(self.underlying().bprop([inputs[1]], out, g, [True]))
+
+
+def factor_parts(x: Node, kind: str) -> tuple[Node, ...]:
+    """Every part of the factorization ``kind`` of ``x``, from one ``Factorization`` node."""
+    packed = apply(Factorization(kind), [x])
+    return tuple(apply(FactorPart(kind, p), [packed, x]) for p in _factorizer(kind).parts)
+
+
+def svd_all(a: np.ndarray) -> tuple:
+    """numpy's reduced SVD ``(u, s, vh)`` of a stack of matrices."""
+    return tuple(np.linalg.svd(a, full_matrices=False))
+
+
 def svd_part(a: np.ndarray, part: str) -> np.ndarray:
     """One part of numpy's reduced SVD of a stack of matrices (``s`` alone skips u and vh)."""
     if part == "s":
@@ -224,9 +376,11 @@ class Svd(Op):
     ``part`` is ``"u"`` (``(..., m, k)``), ``"s"`` (``(..., k)``, descending)
     or ``"vh"`` (``(..., k, n)``), ``k = min(m, n)``: exactly what
     ``np.linalg.svd(a, full_matrices=False)`` returns (``s`` by
-    ``compute_uv=False``).  A node has one output, so the factorization is three
-    ops; each recomputes the SVD (compiled code too), and the gradients of the
-    three parts add up in the usual way.
+    ``compute_uv=False``).  A node has one output, so the factorization has
+    one op per part, and the gradients of the parts add up in the usual way.
+    ``svd_factors`` (and ``sg.linalg.svd``) read all three from one
+    ``Factorization`` node, so one LAPACK call serves them; ``Svd("s")`` alone
+    (``svdvals``) is LAPACK's values-only driver.
 
     Derivatives are the real ones, to any order (rules written with symgraph
     ops): forward mode is JAX's ``_svd_jvp_rule``, reverse mode Townsend's
@@ -336,14 +490,20 @@ def svdvals(a: Any) -> Node:
 
 
 def svd_factors(a: Any) -> tuple[Node, Node, Node]:
-    """``np.linalg.svd(a, full_matrices=False)`` as three nodes ``(u, s, vh)`` (see ``Svd``).
+    """``np.linalg.svd(a, full_matrices=False)`` as three nodes ``(u, s, vh)`` (see ``Svd``),
+    all read from one ``Factorization`` (one LAPACK call).
 
     Only functions invariant under flipping the sign of a column of u and the
-    same row of vh together are well defined (and differentiable).  ``s`` is
-    ``svdvals(a)``, which may differ from numpy's ``svd(a)[1]`` in the last bit.
+    same row of vh together are well defined (and differentiable).  ``s`` may
+    differ from ``svdvals(a)`` (LAPACK's values-only driver) in the last bit.
     """
-    x = matrices(a, "svd")
-    return apply(Svd("u"), [x]), apply(Svd("s"), [x]), apply(Svd("vh"), [x])
+    u, s, vh = factor_parts(matrices(a, "svd"), "svd")
+    return u, s, vh
 
 
 __all__ = ["matmul", "svdvals"]
+
+
+register_factorization("svd", Factorizer(
+    compute=svd_all, parts=SVD_PARTS, part_op=Svd,
+    sizes=lambda m, n: (m * min(m, n), min(m, n), min(m, n) * n)))

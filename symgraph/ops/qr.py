@@ -16,8 +16,8 @@ import numpy as np
 from ..errors import SymgraphError
 from ..graph import Node, apply
 from .base import NO_SYMPY, Op, one_of
-from .linalg import (check_matrices, linalg_dtype, matmul, matrices, mT, on_matrices,
-                     symmetric_tangent)
+from .linalg import (Factorizer, check_matrices, factor_parts, linalg_dtype, matmul, matrices, mT,
+                     on_matrices, register_factorization, symmetric_tangent)
 from .matrix_parts import tril
 from .shape import concatenate
 from .sources import zeros
@@ -170,8 +170,14 @@ def _square_bprop(q: Node, r: Node, gq: Node | None, gr: Node | None) -> Node:
 
 
 def qr_factors(x: Node) -> tuple[Node, Node]:
-    """The two ``Qr`` nodes ``(q, r)`` of the matrices ``x``."""
-    return apply(Qr("q"), [x]), apply(Qr("r"), [x])
+    """``(q, r)`` of the matrices ``x``, from one ``np.linalg.qr``."""
+    q, r = factor_parts(x, "qr")
+    return q, r
+
+
+def qr_all(a: np.ndarray) -> tuple:
+    """numpy's reduced QR ``(q, r)`` of a stack of matrices."""
+    return tuple(np.linalg.qr(a))
 
 
 def qr(a: Any, mode: str = "reduced") -> QRResult | Node:
@@ -206,3 +212,8 @@ def qr(a: Any, mode: str = "reduced") -> QRResult | Node:
 
 
 __all__: list[str] = []
+
+
+register_factorization("qr", Factorizer(
+    compute=qr_all, parts=QR_PARTS, part_op=Qr,
+    sizes=lambda m, n: (m * min(m, n), min(m, n) * n)))
