@@ -148,13 +148,15 @@ def cholesky_grad(L, G):
         return _cholesky_grad_blocked(L, G)
     if L.shape[-1] <= 64:  # many small matrices: numpy's batched loops, no Python loop
         return _cholesky_grad_batched(L, G)
-    out = np.empty(np.broadcast_shapes(L.shape, G.shape), dtype=np.result_type(L, G))
-    for idx in np.ndindex(*out.shape[:-2]):
-        lidx = idx[len(idx) - (L.ndim - 2):] if L.ndim > 2 else ()
-        gidx = idx[len(idx) - (G.ndim - 2):] if G.ndim > 2 else ()
-        lidx = tuple(i if s > 1 else 0 for i, s in zip(lidx, L.shape[:-2]))
-        gidx = tuple(i if s > 1 else 0 for i, s in zip(gidx, G.shape[:-2]))
-        out[idx] = _cholesky_grad_blocked(L[lidx], G[gidx])
+    return _matrix_pairs(_cholesky_grad_blocked, L, G)
+
+
+def _matrix_pairs(fn, A, B):
+    """``fn`` on each pair of matrices of two stacks whose batch axes broadcast."""
+    A, B = np.broadcast_arrays(A, B)
+    out = np.empty(A.shape, dtype=np.result_type(A, B))
+    for idx in np.ndindex(*A.shape[:-2]):
+        out[idx] = fn(A[idx], B[idx])
     return out
 
 
@@ -214,14 +216,7 @@ def cholesky_tangent(L, dA):
         return _cholesky_tangent_blocked(L, dA)
     if L.shape[-1] <= 64:
         return _cholesky_tangent_batched(L, dA)
-    out = np.empty(np.broadcast_shapes(L.shape, dA.shape), dtype=np.result_type(L, dA))
-    for idx in np.ndindex(*out.shape[:-2]):
-        lidx = idx[len(idx) - (L.ndim - 2):] if L.ndim > 2 else ()
-        didx = idx[len(idx) - (dA.ndim - 2):] if dA.ndim > 2 else ()
-        lidx = tuple(i if s > 1 else 0 for i, s in zip(lidx, L.shape[:-2]))
-        didx = tuple(i if s > 1 else 0 for i, s in zip(didx, dA.shape[:-2]))
-        out[idx] = _cholesky_tangent_blocked(L[lidx], dA[didx])
-    return out
+    return _matrix_pairs(_cholesky_tangent_blocked, L, dA)
 
 
 def _cholesky_tangent_blocked(L, dA, block=64):
