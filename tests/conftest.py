@@ -142,3 +142,12 @@ def check_dask_matches_numpy(outs, x, a: np.ndarray, chunks, atol: float = 1e-13
     assert all(isinstance(v, da.Array) for v in lazy)
     for got, want in zip(lazy, sg.evaluate(outs, {x: a})):
         np.testing.assert_allclose(got.compute(), want, rtol=1e-12, atol=atol)
+
+
+def check_save_load(outs, feed: dict, path) -> None:
+    """``outs`` saved to ``path`` and loaded give the same bits, fed by variable name."""
+    want = sg.evaluate(outs, feed)
+    sg.save(outs, path)
+    got = sg.evaluate(sg.load(path), {node.name: value for node, value in feed.items()})
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)

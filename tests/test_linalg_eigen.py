@@ -17,7 +17,8 @@ import pytest
 import scipy.linalg
 
 import symgraph as sg
-from conftest import OpaqueArray, check_dask_matches_numpy, check_orders_one_and_two, check_third_order
+from conftest import (OpaqueArray, check_dask_matches_numpy, check_orders_one_and_two,
+                      check_save_load, check_third_order)
 from eigen_cases import lopsided, matrix_function, projector, separated, with_eigenvalues
 from symgraph.errors import BackendError, DTypeError, ShapeError, SymgraphError
 from symgraph.ops.eigen import Eigh, EighResult
@@ -311,12 +312,7 @@ def test_compiled_code_calls_numpy():
 def test_save_load_keeps_the_triangle(tmp_path):
     a = lopsided(3, 3, lower=False)
     x = sg.variable("x", a.shape)
-    outs = _program(x)
-    want = sg.evaluate(outs, {x: a})
-    sg.save(outs, tmp_path / "eigh.json")
-    got = sg.evaluate(sg.load(tmp_path / "eigh.json"), {"x": a})
-    for g, h in zip(got, want):
-        np.testing.assert_array_equal(g, h)
+    check_save_load(_program(x), {x: a}, tmp_path / "eigh.json")
 
 
 @pytest.mark.parametrize("shape, chunks", [((3, 3), -1), ((4, 3, 3), (3, 2, 2)), ((2, 2, 4, 4), (1, 2, 3, 3))])

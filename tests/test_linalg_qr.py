@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 import symgraph as sg
-from conftest import OpaqueArray, check_dask_matches_numpy, check_orders_one_and_two, check_third_order
+from conftest import (OpaqueArray, check_dask_matches_numpy, check_orders_one_and_two,
+                      check_save_load, check_third_order)
 from qr_cases import full_rank, gram, np_positive, positive, projection, reconstruct
 from symgraph.errors import BackendError, DTypeError, ShapeError, SymgraphError
 from symgraph.ops.qr import QRResult, Qr
@@ -293,12 +294,7 @@ def test_compiled_code_calls_numpy(shape):
 def test_save_load_round_trip(tmp_path):
     a = full_rank(2, 3, 4)
     x = sg.variable("x", a.shape)
-    outs = _program(x)
-    want = sg.evaluate(outs, {x: a})
-    sg.save(outs, tmp_path / "qr.json")
-    got = sg.evaluate(sg.load(tmp_path / "qr.json"), {"x": a})
-    for g, h in zip(got, want):
-        np.testing.assert_array_equal(g, h)
+    check_save_load(_program(x), {x: a}, tmp_path / "qr.json")
 
 
 @pytest.mark.parametrize("shape, chunks", [((5, 3), -1), ((3, 5), (2, 2)), ((4, 2, 4, 3), (3, 1, 2, 2))])

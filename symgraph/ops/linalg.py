@@ -279,9 +279,8 @@ class Factorization(Op):
     def f(self, x):
         fz = _factorizer(self.kind)
         total = sum(fz.sizes(*x.shape[-2:]))
-        _, dtype = fz.part_op(fz.parts[0]).infer(_Shaped(x))
-        return on_matrices(lambda a: pack_parts(fz.compute(a)), [x], (2,), (total,), dtype,
-                           self.kind)
+        return on_matrices(lambda a: pack_parts(fz.compute(a)), [x], (2,), (total,),
+                           linalg_dtype(x.dtype, what=self.kind), self.kind)
 
     def emit(self, out, ins, ctx):
         fz = _factorizer(self.kind)
