@@ -32,11 +32,6 @@ class EighResult(NamedTuple):
     eigenvectors: Node
 
 
-def eigh_dtype(dtype: np.dtype) -> np.dtype:
-    """numpy's result dtype for the eigendecomposition of ``dtype`` (see ``linalg_dtype``)."""
-    return linalg_dtype(dtype, what="eigh")
-
-
 def eigh_part(a: np.ndarray, part: str, lower: bool) -> np.ndarray:
     """One part of numpy's ``eigh`` of a stack of matrices (``w`` alone by ``eigvalsh``)."""
     uplo = "L" if lower else "U"
@@ -87,12 +82,12 @@ class Eigh(Op):
 
     def infer(self, x):
         check_matrices(x.shape, "eigh", square=True)
-        return (x.shape[:-1] if self.part == "w" else x.shape), eigh_dtype(x.dtype)
+        return (x.shape[:-1] if self.part == "w" else x.shape), linalg_dtype(x.dtype, what="eigh")
 
     def f(self, x):
         tail = x.shape[-1:] if self.part == "w" else x.shape[-2:]
         return on_matrices(functools.partial(eigh_part, part=self.part, lower=self.lower), [x],
-                           (2,), tail, eigh_dtype(x.dtype), "eigh")
+                           (2,), tail, linalg_dtype(x.dtype, what="eigh"), "eigh")
 
     def emit(self, out, ins, ctx):
         uplo = "L" if self.lower else "U"

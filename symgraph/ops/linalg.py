@@ -118,11 +118,6 @@ def linalg_dtype(*dtypes: np.dtype, what: str = "linalg") -> np.dtype:
     return np.result_type(*out)
 
 
-def svd_dtype(dtype: np.dtype) -> np.dtype:
-    """numpy's result dtype for the SVD of ``dtype`` (see ``linalg_dtype``)."""
-    return linalg_dtype(dtype, what="svd")
-
-
 def flag(value: Any, what: str) -> bool:
     """A True/False parameter (numpy's bools too), or a ``SymgraphError`` naming ``what``."""
     if isinstance(value, (bool, np.bool_)):
@@ -159,14 +154,6 @@ def row(s: Node) -> Node:
 def col(s: Node) -> Node:
     """``s (..., k)`` as ``(..., k, 1)``: scales the rows of a matrix."""
     return reshape(s, s.shape + (1,))
-
-
-def scipy_linalg_call(ctx: Any, name: str) -> str:
-    """``scipy.linalg.<name>`` for compiled code, importing scipy.linalg in its preamble."""
-    import scipy.linalg
-
-    ctx.define("scipy_linalg", scipy.linalg, "import scipy.linalg as scipy_linalg")
-    return f"scipy_linalg.{name}"
 
 
 def triangle(x: Node, lower: bool, k: int = 0) -> Node:
@@ -408,7 +395,7 @@ class Svd(Op):
 
     def infer(self, x):
         check_matrices(x.shape, "svd")
-        return x.shape[:-2] + self.tail(*x.shape[-2:]), svd_dtype(x.dtype)
+        return x.shape[:-2] + self.tail(*x.shape[-2:]), linalg_dtype(x.dtype, what="svd")
 
     def tail(self, m: int, n: int) -> tuple[int, ...]:
         """The shape this part takes for one ``m x n`` matrix."""
@@ -417,7 +404,7 @@ class Svd(Op):
 
     def f(self, x):
         return on_matrices(functools.partial(svd_part, part=self.part), [x], (2,),
-                           self.tail(*x.shape[-2:]), svd_dtype(x.dtype), "svd")
+                           self.tail(*x.shape[-2:]), linalg_dtype(x.dtype, what="svd"), "svd")
 
     def emit(self, out, ins, ctx):
         if self.part == "s":

@@ -45,11 +45,6 @@ class QRResult(NamedTuple):
     R: Node
 
 
-def qr_dtype(dtype: np.dtype) -> np.dtype:
-    """numpy's result dtype for the QR decomposition of ``dtype`` (see ``linalg_dtype``)."""
-    return linalg_dtype(dtype, what="qr")
-
-
 def qr_part(a: np.ndarray, part: str) -> np.ndarray:
     """One part of numpy's reduced QR of a stack of matrices (``r`` alone by ``mode='r'``)."""
     return np.linalg.qr(a, mode="r") if part == "r" else np.linalg.qr(a)[0]
@@ -86,7 +81,7 @@ class Qr(Op):
 
     def infer(self, x):
         check_matrices(x.shape, "qr")
-        return x.shape[:-2] + self.tail(*x.shape[-2:]), qr_dtype(x.dtype)
+        return x.shape[:-2] + self.tail(*x.shape[-2:]), linalg_dtype(x.dtype, what="qr")
 
     def tail(self, m: int, n: int) -> tuple[int, ...]:
         """The shape this part takes for one ``m x n`` matrix."""
@@ -95,7 +90,7 @@ class Qr(Op):
 
     def f(self, x):
         return on_matrices(functools.partial(qr_part, part=self.part), [x], (2,),
-                           self.tail(*x.shape[-2:]), qr_dtype(x.dtype), "qr")
+                           self.tail(*x.shape[-2:]), linalg_dtype(x.dtype, what="qr"), "qr")
 
     def emit(self, out, ins, ctx):
         if self.part == "r":
