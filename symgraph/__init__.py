@@ -15,6 +15,7 @@ from numpy import e, inf, nan, newaxis, pi  # numpy's constants, so numpy code p
 from . import linalg, optimize
 from .autodiff import build_grad, grad, jvp, vjp
 from .derivatives import hessian, hvp, jacobian
+from .transforms import hessian_sparsity, sparsity, substitute, vectorize
 from .compile import CompiledFunction, function
 from .diagnostics import NonFiniteError
 from .errors import (BackendError, DTypeError, EvaluationError, GradientCheckError, GraphMismatchError,
@@ -37,6 +38,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Graph", "Node", "get_default_graph", "reset_default_graph",
     "grad", "vjp", "jvp", "hvp", "jacobian", "hessian", "optimize", "linalg",
+    "substitute", "vectorize", "sparsity", "hessian_sparsity",
     "evaluate", "Evaluator",
     "simplify", "to_sympy", "from_sympy",
     "function", "CompiledFunction",

@@ -45,7 +45,7 @@ LAYERS: list[tuple[int, tuple[str, ...], str]] = [
     (2, ("ops", "linalg"),
      "Op base and one module per op family; builders; the sg.linalg namespace"),
     (3, ("autodiff", "derivatives", "transforms"),
-     "differentiation: build_grad, jvp; hvp, jacobian, hessian (transforms: planned)"),
+     "differentiation: build_grad, jvp; hvp, jacobian, hessian; substitute, vectorize, sparsity"),
     (4, ("rewrite",),
      "simplify: registered rewrite rules"),
     (5, ("runtime", "diagnostics", "fpwarn"),

@@ -70,6 +70,13 @@ def _init_params(cls: type) -> list[str]:
     return list(inspect.signature(cls.__init__).parameters)[1:]
 
 
+def takes_inputs(cls: type) -> bool:
+    """Whether nodes of the op have inputs (sources -- variables, constants -- have none, so
+    they never need batching or sparsity rules)."""
+    infer = getattr(cls.infer, "__wrapped__", cls.infer)
+    return len(inspect.signature(infer).parameters) > 1
+
+
 def _has_builder(name: str) -> bool:
     """Ops are built by ``symgraph.ops.<name>``, or for linear algebra by ``sg.linalg.<name>``."""
     return any(callable(getattr(m, name, None)) for m in (symgraph.ops, sg.linalg))
@@ -99,6 +106,11 @@ def problems(ops: dict[str, type], in_cases: set[type], in_programs: set[type]) 
                 bad(f"exempt from {check.split(' (')[0]} but has one: drop the exemption", cls)
         if cls.to_sympy is None:
             bad("no sympy translation and no explicit NO_SYMPY", cls)
+        if takes_inputs(cls) and cls.batch is None:
+            bad("no batching rule (Op.batch, see symgraph.ops.batching)", cls)
+        if takes_inputs(cls) and cls.sparsity is None:
+            bad("no sparsity rule (Op.sparsity, see symgraph.ops.patterns; "
+                "patterns.dense when every output depends on every input element)", cls)
         params = _init_params(cls)
         if params and not cls.param_types:
             bad("parameters but no param_types", cls, f"__init__ takes {params}")

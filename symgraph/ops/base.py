@@ -145,6 +145,19 @@ class Op:
     name: str = ""
     bprop: Callable | None = None
     jvp: Callable | None = None
+    #: ``batch(self, inputs, batched) -> Node``: the op over one extra leading batch axis
+    #: (see ``symgraph.ops.batching``); derived for elementwise ops.  Without it,
+    #: ``sg.vectorize`` runs the op once per example.
+    batch: Callable | None = None
+    #: ``sparsity(self, node) -> list``: per input, which input elements each output element
+    #: may depend on (see ``symgraph.ops.patterns``); derived for elementwise, structural and
+    #: non-differentiable ops.  Without it every output depends on every input element.
+    sparsity: Callable | None = None
+    #: Inputs in which the op is linear when the others are held fixed (``x / c`` in ``x``,
+    #: ``where(c, a, b)`` in ``a`` and ``b``): ``sg.hessian_sparsity`` adds no curvature
+    #: between an input and itself for these.  ``linear``/``multilinear`` ops are linear in
+    #: every input.
+    linear_in: ClassVar[tuple[int, ...]] = ()
 
     # -- declarations -------------------------------------------------------
     #: The parameters (instance attributes) and their kinds; ``sg.load`` accepts exactly
@@ -205,6 +218,16 @@ class Op:
         elif cls.jvp is None and cls.multilinear:
             cls.jvp = _product_rule
         cls.bprop_takes_needs = _takes_needs(cls.bprop)
+        if cls.batch is None and cls.elementwise:
+            from .batching import batch_elementwise
+
+            cls.batch = batch_elementwise
+        if cls.sparsity is None:
+            from . import patterns
+
+            cls.sparsity = (patterns.no_derivative if not cls.differentiable
+                            else patterns.elementwise if cls.elementwise
+                            else patterns.structural if cls.structural else None)
         if cls.param_types and not getattr(cls.infer, "_checks_params", False):
             cls.infer = _checking_params(cls.infer)
         _OP_REGISTRY.setdefault(f"{cls.__module__}.{cls.__qualname__}", cls)

@@ -82,9 +82,24 @@ def _drop_promoted(shape, a_ndim, b_ndim):
 
 
 def matmul(a, b) -> Node:
-    """``a @ b`` with numpy's rules for vectors and broadcast batches of matrices."""
+    """``a @ b`` with numpy's rules for vectors and broadcast batches of matrices.
+
+    A product with an identity made by ``sg.eye(n)`` is its other operand (no node,
+    no n^3 work): batched Jacobians and Hessians seed with identities.
+    """
     a, b = as_nodes(a, b)
+    for one, other in ((b, a), (a, b)):
+        if _is_identity(one) and other.ndim >= 1 and np.result_type(one.dtype, other.dtype) == other.dtype:
+            if other.shape[-1 if one is b else (-2 if other.ndim > 1 else -1)] == one.shape[0]:
+                return other
     return apply(MatMul(), [a, b])
+
+
+def _is_identity(x: Node) -> bool:
+    from .sources import Eye
+
+    op = x.op
+    return isinstance(op, Eye) and op.n == op.m and op.k == 0
 
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,127 @@
+"""``substitute`` and ``vectorize``: the outputs rebuilt with some nodes replaced.
+
+Both walk only the nodes between the replaced nodes and the outputs (the
+pruned subgraph), once each, in topological order: linear in the size of
+that part, no recursion.  Nodes outside it are shared with the original
+graph, so a vectorized Hessian keeps one copy of the forward pass and the
+gradient, and batches only what depends on the seed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import DTypeError, GraphMismatchError, ShapeError, SymgraphError
+from ..graph import Node, apply, common_graph
+from ..ops.batching import add_batch, batch_by_loop
+from ..structure import flatten
+from ..traversal import paused_gc, pruned_subgraph
+
+
+def _label(n: Node) -> str:
+    return f"variable {n.name!r}" if n.name else f"node #{n.id} ({n.op.name})"
+
+
+def _pairs(outputs: Any, replace: Any, what: str) -> tuple[list[Node], Any, dict[Node, Node]]:
+    outs, unflatten = flatten(outputs, lambda t: isinstance(t, Node))
+    for o in outs:
+        if not isinstance(o, Node):
+            raise SymgraphError(f"{what}: outputs must be nodes (or nested lists/tuples/dicts of "
+                                f"nodes), got {type(o).__name__}")
+    if not isinstance(replace, dict):
+        raise SymgraphError(f"{what}: replace must be a dict mapping nodes to nodes, got "
+                            f"{type(replace).__name__}")
+    for k, v in replace.items():
+        if not isinstance(k, Node) or not isinstance(v, Node):
+            raise SymgraphError(f"{what}: replace must map nodes to nodes, got "
+                                f"{type(k).__name__} -> {type(v).__name__}")
+    try:
+        common_graph(outs + list(replace) + list(replace.values()))
+    except GraphMismatchError as e:
+        raise GraphMismatchError(f"{what}: {e}") from None
+    return outs, unflatten, dict(replace)
+
+
+def substitute(outputs: Any, replace: dict[Node, Node]) -> Any:
+    """The outputs rebuilt with each key node of ``replace`` swapped for its value node.
+
+    Values must have their key's shape and dtype.  The result mirrors
+    ``outputs`` (a node, or nested lists/tuples/dicts of nodes); outputs that
+    do not depend on any key come back unchanged.  Example: with
+    ``y = sg.exp(x) * w``, ``sg.substitute(y, {x: sg.log(z)})`` is
+    ``sg.exp(sg.log(z)) * w``.
+    """
+    outs, unflatten, table = _pairs(outputs, replace, "substitute")
+    for k, v in table.items():
+        if v.shape != k.shape:
+            raise ShapeError(f"substitute: {_label(v)} of shape {v.shape} cannot replace "
+                             f"{_label(k)} of shape {k.shape}")
+        if v.dtype != k.dtype:
+            raise DTypeError(f"substitute: {_label(v)} of dtype {v.dtype} cannot replace "
+                             f"{_label(k)} of dtype {k.dtype}")
+    if not outs or not table:
+        return unflatten(outs)
+    graph = outs[0].graph
+    with paused_gc():
+        for node in pruned_subgraph(outs, list(table)):
+            if node in table:
+                continue
+            ins = [table.get(i, i) for i in node.inputs]
+            with graph.building(node.role, node.order):
+                table[node] = apply(node.op, ins)
+    return unflatten([table.get(o, o) for o in outs])
+
+
+def vectorize(outputs: Any, replace: dict[Node, Node]) -> Any:
+    """The outputs for a batch of values of some nodes, as one graph (JAX's ``vmap``).
+
+    Each value node of ``replace`` has one extra leading axis (the same length B
+    for all) over its key's shape; the outputs come back with that leading
+    axis: output[b] is what the output would be with every key replaced by
+    ``value[b]``.  Nodes not in ``replace`` stay unbatched, and outputs that do
+    not depend on any key are broadcast along the batch axis.
+
+    Every op declares a batching rule (``Op.batch``), so any graph vectorizes,
+    gradient graphs and second-order graphs included, and the result has the
+    same number of nodes whatever B is.  An op without a rule (a user op) is
+    run once per example.
+    """
+    outs, unflatten, table = _pairs(outputs, replace, "vectorize")
+    sizes = {v.shape[0] if v.ndim else None for v in table.values()}
+    for k, v in table.items():
+        if v.ndim != k.ndim + 1 or v.shape[1:] != k.shape:
+            raise ShapeError(f"vectorize: {_label(v)} of shape {v.shape} cannot batch {_label(k)} "
+                             f"of shape {k.shape}: it needs shape (B,) + {k.shape}")
+        if v.dtype != k.dtype:
+            raise DTypeError(f"vectorize: {_label(v)} of dtype {v.dtype} cannot batch "
+                             f"{_label(k)} of dtype {k.dtype}")
+    if len(sizes) > 1:
+        raise ShapeError(f"vectorize: the batched values have different batch lengths "
+                         f"{sorted(sizes)}")
+    if not table:
+        raise SymgraphError("vectorize: replace is empty, so there is no batch axis")
+    size = sizes.pop()
+    graph = outs[0].graph if outs else next(iter(table)).graph
+    with paused_gc():
+        for node in pruned_subgraph(outs, list(table)):
+            if node in table:
+                continue
+            batched = [i in table for i in node.inputs]
+            ins = [table.get(i, i) for i in node.inputs]
+            op = node.op
+            with graph.building(node.role, node.order):
+                new = (op.batch(ins, batched) if op.batch is not None
+                       else batch_by_loop(op, ins, batched))
+            if not isinstance(new, Node) or new.shape != (size,) + node.shape:
+                got = new.shape if isinstance(new, Node) else type(new).__name__
+                raise SymgraphError(f"vectorize: the batching rule of op {op.name!r} gave "
+                                    f"{got} for node #{node.id}; expected shape "
+                                    f"{(size,) + node.shape}")
+            if new.dtype != node.dtype:
+                raise DTypeError(f"vectorize: the batching rule of op {op.name!r} gave dtype "
+                                 f"{new.dtype} for node #{node.id} of dtype {node.dtype}")
+            table[node] = new
+    return unflatten([table[o] if o in table else add_batch(o, size) for o in outs])
+
+
+__all__ = ["substitute", "vectorize"]
