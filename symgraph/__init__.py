@@ -32,13 +32,15 @@ from . import testing  # noqa: E402 - sg.testing.check_grads
 from .parse import ParseError, parse_expression
 from .render import Drawing, RenderError, draw, to_dot
 from .rewrite import simplify
+from .sparse import SparseDerivative, sparse_hessian, sparse_jacobian
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Graph", "Node", "get_default_graph", "reset_default_graph",
     "grad", "vjp", "jvp", "hvp", "jacobian", "hessian", "optimize", "linalg",
-    "substitute", "vectorize", "sparsity", "hessian_sparsity",
+    "substitute", "vectorize", "sparsity", "hessian_sparsity", "sparse_jacobian",
+    "sparse_hessian", "SparseDerivative",
     "evaluate", "Evaluator",
     "simplify", "to_sympy", "from_sympy",
     "function", "CompiledFunction",

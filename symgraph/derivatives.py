@@ -8,12 +8,11 @@ same graph and can be differentiated, evaluated or compiled like any other.
   the gradient, the default; no extra backward pass) or reverse-over-reverse
   (the gradient of ``<grad, v>``).  Either costs a small constant times a
   gradient, which is what Krylov methods (CG, Lanczos) need.
-* ``jacobian`` and ``hessian`` stack one sweep per basis vector: reverse mode
-  uses one vjp per element of ``y``, forward mode one jvp per element of
-  ``x``.  Forward nodes are shared between the sweeps by hash-consing; only
-  the derivative part is repeated, so the graph grows by (number of sweeps) x
-  (size of one sweep).  Dense Jacobians are for small problems; use ``hvp``,
-  ``jvp`` or ``vjp`` for large ones.
+* ``jacobian`` and ``hessian`` are one sweep vectorized over all unit vectors
+  (``sg.vectorize``): reverse mode batches the vjp over the unit vectors of
+  ``y``, forward mode the jvp over those of ``x``, Hessians the jvp of the
+  gradient.  The forward pass and the gradient are shared, only the part that
+  depends on the seed is batched, and the graph does not grow with the sizes.
 """
 
 from __future__ import annotations
@@ -24,13 +23,14 @@ import numpy as np
 
 from .autodiff import build_grad, build_jvp, check_wrt, node_label, same_graph, seed_for
 from .errors import DTypeError, GraphMismatchError, ShapeError, SymgraphError
-from .graph import Node, apply
+from .graph import Node
 from .ops.base import as_node, is_inexact
 from .ops.control import stop_gradient
 from .ops.elementwise import add_n, cast
 from .ops.reduce import sum as reduce_sum
-from .ops.shape import ScatterAdd, reshape, stack
-from .ops.sources import full
+from .ops.shape import reshape, transpose
+from .ops.sources import eye, full
+from .transforms.substitute import placeholder, vectorize
 
 MODES = ("auto", "fwd", "rev")
 
@@ -125,31 +125,27 @@ def scalar_y(y: Any, what: str) -> Node:
 
 
 # ---------------------------------------------------------------------------
-# Jacobians and Hessians
+# Jacobians and Hessians: one batched sweep
 # ---------------------------------------------------------------------------
 
 
-def basis(index: int, shape: tuple[int, ...], dtype: Any, graph) -> Node:
-    """The one-hot array of ``shape`` with a 1 at flat position ``index``.
-
-    Made as a scatter of the scalar 1, so the node stores only the index (not
-    a dense identity matrix) and equal basis vectors are shared.
-    """
-    one = full((), 1, dtype, graph=graph)
-    if not shape:
-        return one
-    where = tuple(int(i) for i in np.unravel_index(index, shape))
-    return apply(ScatterAdd(where, tuple(shape)), [one])
+def identity_seeds(shape: tuple[int, ...], dtype: Any, graph) -> Node:
+    """Every unit vector of an array of ``shape`` at once: ``eye(size)`` with each row shaped
+    like the array -- the batch a sweep is vectorized over.  ``eye`` is made at run time
+    and products with it fold away (``matmul``), so no n x n constant is stored."""
+    size = int(np.prod(shape, dtype=np.int64))
+    return reshape(eye(size, dtype=dtype, graph=graph), (size,) + tuple(shape))
 
 
 def jacobian(y: Node, x: Any, mode: str = "auto") -> Any:
     """The Jacobian ``dy/dx`` as a node of shape ``y.shape + x.shape``.
 
     ``x`` may be a node or a (nested) list/tuple/dict of nodes; the result
-    mirrors it.  ``mode="rev"`` stacks one vector-Jacobian product per element
-    of ``y``; ``mode="fwd"`` one Jacobian-vector product per element of ``x``;
-    ``mode="auto"`` picks forward mode when ``x`` has fewer elements than ``y``
-    (the fewer sweeps, the smaller the graph and the cheaper the evaluation).
+    mirrors it.  One batched sweep (``sg.vectorize``) computes every row or
+    column at once, so the graph has the size of one sweep whatever the sizes:
+    ``mode="rev"`` batches the vector-Jacobian product over the unit vectors of
+    ``y``, ``mode="fwd"`` the Jacobian-vector product over those of ``x``;
+    ``mode="auto"`` picks forward mode when ``x`` has fewer elements than ``y``.
     """
     if mode not in MODES:
         raise SymgraphError(f"jacobian: mode must be one of {MODES}, got {mode!r}")
@@ -161,44 +157,54 @@ def jacobian(y: Node, x: Any, mode: str = "auto") -> Any:
     same_graph([y] + xs, "jacobian")
     if mode == "auto":
         mode = "fwd" if sum(w.size for w in xs) < y.size else "rev"
-    blocks = _jacobian_fwd([y], xs) if mode == "fwd" else _jacobian_rev([y], xs)
+    blocks = jacobian_fwd([y], xs) if mode == "fwd" else jacobian_rev([y], xs)
     return unflatten(blocks[0])
 
 
-def _jacobian_rev(ys: list[Node], xs: list[Node]) -> list[list[Node]]:
-    """``blocks[i][j] = d ys[i] / d xs[j]``, one reverse sweep per element of each y."""
+def jacobian_rev(ys: list[Node], xs: list[Node]) -> list[list[Node]]:
+    """``blocks[i][j] = d ys[i] / d xs[j]``: each y's vjp batched over its unit cotangents."""
     graph = ys[0].graph
     blocks = []
     for y in ys:
-        rows = [build_grad([y], [basis(k, y.shape, y.dtype, graph)], xs) for k in range(y.size)]
-        blocks.append([_assemble([r[j] for r in rows], y.shape, x.shape, x.dtype, graph, axis=0)
-                       for j, x in enumerate(xs)])
+        if y.size == 0:
+            blocks.append([full(y.shape + x.shape, 0, x.dtype, graph=graph) for x in xs])
+            continue
+        seed = placeholder(y.shape, y.dtype, graph)
+        rows = vectorize(build_grad([y], [seed], xs), {seed: identity_seeds(y.shape, y.dtype, graph)})
+        blocks.append([reshape(r, y.shape + x.shape) for r, x in zip(rows, xs)])
     return blocks
 
 
-def _jacobian_fwd(ys: list[Node], xs: list[Node]) -> list[list[Node]]:
-    """``blocks[i][j] = d ys[i] / d xs[j]``, one forward sweep per element of each x."""
+def jacobian_fwd(ys: list[Node], xs: list[Node], *, symmetric: bool = False) -> list[list[Node]]:
+    """``blocks[i][j] = d ys[i] / d xs[j]``: the jvp along each x batched over its unit tangents.
+
+    ``symmetric``: block ``[j][j]`` is known to be symmetric (a Hessian's diagonal block),
+    so the batched columns are its rows already and are not transposed.
+    """
     graph = ys[0].graph
-    columns = [[build_jvp(ys, [x], [basis(k, x.shape, x.dtype, graph)]) for k in range(x.size)]
-               for x in xs]
-    return [[_assemble([c[i] for c in columns[j]], y.shape, x.shape, y.dtype, graph, axis=-1)
-             for j, x in enumerate(xs)] for i, y in enumerate(ys)]
-
-
-def _assemble(parts: list[Node], y_shape, x_shape, dtype, graph, axis: int) -> Node:
-    """Stack per-element derivatives into a block of shape ``y_shape + x_shape``."""
-    shape = tuple(y_shape) + tuple(x_shape)
-    if not parts:
-        return full(shape, 0, dtype, graph=graph)
-    return reshape(stack(parts, axis=axis if axis == 0 else parts[0].ndim), shape)
+    blocks: list[list[Node]] = [[None] * len(xs) for _ in ys]  # type: ignore[list-item]
+    for j, x in enumerate(xs):
+        if x.size == 0:
+            for i, y in enumerate(ys):
+                blocks[i][j] = full(y.shape + x.shape, 0, y.dtype, graph=graph)
+            continue
+        seed = placeholder(x.shape, x.dtype, graph)
+        cols = vectorize(build_jvp(ys, [x], [seed]), {seed: identity_seeds(x.shape, x.dtype, graph)})
+        for i, (y, c) in enumerate(zip(ys, cols)):
+            flat = reshape(c, (x.size, y.size))
+            if not (symmetric and i == j):
+                flat = transpose(flat, (1, 0))
+            blocks[i][j] = reshape(flat, y.shape + x.shape)
+    return blocks
 
 
 def hessian(y: Node, x: Any) -> Any:
     """The Hessian of scalar ``y``: shape ``x.shape + x.shape`` (any shape of ``x``).
 
-    Computed forward-over-reverse: one Hessian-vector product per element of
-    ``x``, all sharing a single gradient.  For a list of nodes ``[x1, x2, ...]``
-    the result is the block matrix as a list of lists, ``H[i][j]`` of shape
+    Forward-over-reverse as one batched sweep: the gradient is built once, and
+    its jvp is vectorized over the unit vectors of ``x`` (the graph does not
+    grow with ``x.size``).  For a list of nodes ``[x1, x2, ...]`` the result is
+    the block matrix as a list of lists, ``H[i][j]`` of shape
     ``xi.shape + xj.shape``.
     """
     y = scalar_y(y, "hessian")
@@ -211,8 +217,8 @@ def hessian(y: Node, x: Any) -> Any:
     check_wrt(xs, "hessian")
     same_graph([y] + xs, "hessian")
     gs = build_grad([y], [seed_for(y, None, "hessian")], xs)
-    blocks = _jacobian_fwd(gs, xs)
+    blocks = jacobian_fwd(gs, xs, symmetric=True)
     return blocks[0][0] if single else blocks
 
 
-__all__ = ["hvp", "jacobian", "hessian", "basis", "scalar_y"]
+__all__ = ["hvp", "jacobian", "hessian", "identity_seeds", "jacobian_fwd", "jacobian_rev", "scalar_y"]

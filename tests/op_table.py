@@ -168,6 +168,11 @@ OPS: dict[str, Entry] = {
     "eye": Entry(cases={
         "eye": (lambda a: a @ sg.eye(3, 4, 1) + sg.eye(2, 4, -1, a.dtype), [normal(2, 3)]),
     }),
+    "placeholder": Entry(
+        no_fd="the seed of a sweep that sg.jacobian/sg.hessian replace with identity or colour "
+              "seeds before anything runs; tests/test_jacobians.py exercises them",
+        no_gen="made only by transforms, never by a forward program",
+        no_builder="internal to symgraph.transforms: a stand-in replaced by vectorize"),
     "linearization_point": Entry(
         no_fd="made only by forward-mode rules (autodiff's transposed bprop), never by a "
               "forward program; test_ops_fd's forward-mode checks exercise it",

@@ -29,11 +29,24 @@ def _sp():
 
 
 def _off_diagonal(m: Any) -> Any:
-    m = _sp().csr_matrix(m, dtype=bool).tolil()
-    m.setdiag(False)
-    m = m.tocsr()
-    m.eliminate_zeros()
-    return m
+    """The boolean pattern ``m`` without its diagonal, as csr."""
+    c = _sp().coo_matrix(m)
+    keep = (c.row != c.col) & (c.data != 0)
+    out = _sp().csr_matrix((np.ones(int(keep.sum()), dtype=bool), (c.row[keep], c.col[keep])),
+                           shape=c.shape)
+    out.sum_duplicates()
+    return out
+
+
+def _nx_graph(adjacency: Any) -> Any:
+    """The undirected networkx graph of a symmetric adjacency pattern (vertices 0..n-1)."""
+    import networkx as nx
+
+    c = _sp().triu(adjacency, k=1, format="coo")
+    graph = nx.Graph()
+    graph.add_nodes_from(range(adjacency.shape[0]))
+    graph.add_edges_from(zip(c.row.tolist(), c.col.tolist()))
+    return graph
 
 
 def _greedy_nx(adjacency: Any) -> np.ndarray:
@@ -41,9 +54,8 @@ def _greedy_nx(adjacency: Any) -> np.ndarray:
     import networkx as nx
 
     n = adjacency.shape[0]
-    graph = nx.from_scipy_sparse_array(adjacency)
     colors = np.zeros(n, dtype=np.int64)
-    for v, c in nx.greedy_color(graph, strategy="smallest_last").items():
+    for v, c in nx.greedy_color(_nx_graph(adjacency), strategy="smallest_last").items():
         colors[v] = c
     return colors
 
@@ -90,8 +102,7 @@ def star_coloring(pattern: Any) -> np.ndarray:
 
     Each vertex keeps counts of its neighbours' colours, so a vertex costs
     O(degree^2).  The result is checked (``valid_star_coloring``); should the
-    greedy ever fail, or use more colours than a distance-2 colouring, that
-    one is returned instead.
+    greedy ever fail, a distance-2 colouring is returned instead.
     """
     import networkx as nx
 
@@ -101,8 +112,7 @@ def star_coloring(pattern: Any) -> np.ndarray:
     nbrs = _neighbours(adjacency)
     color = [-1] * n
     counts: list[dict[int, int]] = [{} for _ in range(n)]
-    graph = nx.from_scipy_sparse_array(adjacency)
-    for v in nx.coloring.strategy_smallest_last(graph, None):
+    for v in nx.coloring.strategy_smallest_last(_nx_graph(adjacency), None):
         forbidden = set()
         repeated = {c for c, k in counts[v].items() if k >= 2}
         for w in nbrs[v]:
@@ -124,13 +134,9 @@ def star_coloring(pattern: Any) -> np.ndarray:
         for w in nbrs[v]:
             counts[w][c] = counts[w].get(c, 0) + 1
     colors = np.asarray(color, dtype=np.int64) if n else np.zeros(0, np.int64)
-    square = adjacency @ adjacency + adjacency
     if not valid_star_coloring(pattern, colors):  # pragma: no cover - the greedy rules ensure it
+        square = adjacency.astype(np.int32) @ adjacency.astype(np.int32) + adjacency
         return _greedy_nx(_off_diagonal(square))
-    if n and colors.max() > 0:
-        fallback = _greedy_nx(_off_diagonal(square))
-        if fallback.max() < colors.max():
-            return fallback
     return colors
 
 

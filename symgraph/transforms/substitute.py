@@ -11,11 +11,43 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ..errors import DTypeError, GraphMismatchError, ShapeError, SymgraphError
-from ..graph import Node, apply, common_graph
+from ..graph import Graph, Node, apply, common_graph
+from ..ops.base import DTYPE, SHAPE, Op
 from ..ops.batching import add_batch, batch_by_loop
 from ..structure import flatten
 from ..traversal import paused_gc, pruned_subgraph
+
+
+class Placeholder(Op):
+    """A stand-in that a transform replaces before anything runs: the seed of a sweep
+    that ``vectorize`` then batches over identity or colour seeds.  Never shared (each is
+    its own node) and zeros if ever evaluated."""
+
+    name = "placeholder"
+    param_types = {"shape": SHAPE, "dtype": DTYPE}
+
+    def __init__(self, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        self.shape, self.dtype = shape, dtype
+
+    def cse_key(self) -> None:
+        return None
+
+    def infer(self):
+        return self.shape, self.dtype
+
+    def f(self):
+        return np.zeros(self.shape, self.dtype)
+
+    def to_sympy(self, bridge, node):
+        return np.full(self.shape, bridge.number(np.asarray(0, self.dtype)), dtype=object)
+
+
+def placeholder(shape: tuple[int, ...], dtype: np.dtype, graph: Graph) -> Node:
+    """A fresh ``Placeholder`` node in ``graph``."""
+    return graph._add(Placeholder(tuple(shape), np.dtype(dtype)), ())
 
 
 def _label(n: Node) -> str:
@@ -124,4 +156,4 @@ def vectorize(outputs: Any, replace: dict[Node, Node]) -> Any:
     return unflatten([table[o] if o in table else add_batch(o, size) for o in outs])
 
 
-__all__ = ["substitute", "vectorize"]
+__all__ = ["substitute", "vectorize", "Placeholder", "placeholder"]
