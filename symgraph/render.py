@@ -607,7 +607,13 @@ def draw(graph_or_nodes: Any, *, values: Mapping | None = None, grads_of: Node |
 
     Returns a ``Drawing`` (shows itself in Jupyter; ``.save("f.png")``).
     Raises ``RenderError`` with install instructions when ``dot`` is missing.
+    A ``SparseDerivative`` (``sg.sparse_jacobian``/``sg.sparse_hessian``) is drawn
+    as a spy plot of its pattern, coloured by its colouring (matplotlib).
     """
+    from .sparse import SparseDerivative
+
+    if isinstance(graph_or_nodes, SparseDerivative):
+        return graph_or_nodes.draw(title=title)  # type: ignore[return-value]
     _require_dot()
     drawing = Drawing(*_build(graph_or_nodes, values=values, grads_of=grads_of, wrt=wrt,
                               labels=labels, collapse_constants=collapse_constants,

@@ -160,6 +160,9 @@ def test_each_check_names_an_op_it_does_not_know():
         "no builder symgraph.ops.<name> or sg.linalg.<name> and no exemption",
         "parameters but no param_types",
         "name shared with another built-in op",
+        "no batching rule (Op.batch, see symgraph.ops.batching)",
+        "no sparsity rule (Op.sparsity, see symgraph.ops.patterns; "
+        "patterns.dense when every output depends on every input element)",
     }, _report(found)
     # and a declaration that does not match __init__ is named too
     Mystery.param_types = {"factor": Sum.param_types["keepdims"]}
