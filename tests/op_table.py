@@ -355,12 +355,17 @@ OPS: dict[str, Entry] = {
     "softmax": Entry(cases={
         "softmax": (lambda a: sg.softmax(a), [normal(4, 3)]),
         "softmax_axis0": (lambda a: sg.softmax(a, axis=0), [normal(4, 3)]),
+        "softmax_middle_nd": (lambda a: sg.softmax(a, axis=1), [normal(2, 3, 4)]),
     }),
     "log_softmax": Entry(cases={"log_softmax": (lambda a: sg.log_softmax(a, axis=-1), [normal(4, 3)])}),
     "cross_entropy": Entry(cases={
         "cross_entropy_mean": (lambda a: sg.cross_entropy(a, LABELS), [normal(4, 3)]),
         "cross_entropy_sum": (lambda a: sg.cross_entropy(a, LABELS, reduction="sum"), [normal(4, 3)]),
         "cross_entropy_none": (lambda a: sg.cross_entropy(a, LABELS, reduction="none"), [normal(4, 3)]),
+        "cross_entropy_nd_mean": (lambda a: sg.cross_entropy(a, np.array([[0, 2], [1, 1]])),
+                                  [normal(2, 2, 3)]),
+        "cross_entropy_one_example_sum": (lambda a: sg.cross_entropy(a, np.array(2), "sum"),
+                                          [normal(3)]),
     }),
     "one_hot": Entry(cases={
         "one_hot": (lambda a: a * sg.one_hot(LABELS, 3, a.dtype), [normal(4, 3)]),

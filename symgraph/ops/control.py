@@ -27,6 +27,9 @@ class StopGradient(Op):
     def emit(self, out, ins, ctx):
         return f"{out} = {ins[0]}"
 
+    def batch(self, inputs, batched):
+        return apply(self, list(inputs))  # the identity, example by example
+
     def emits_view(self):
         return True
 

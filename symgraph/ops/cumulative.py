@@ -16,7 +16,9 @@ import numpy as np
 
 from ..errors import ShapeError, SymgraphError
 from ..graph import Node, apply
+from . import patterns
 from .base import AXIS, Op, as_node, holds_node, normalize_axis, result_dtype, translate_with_f
+from .batching import with_params
 from .elementwise import not_equal
 from .shape import broadcast_to, concatenate, getitem, reshape
 from .sources import full
@@ -48,6 +50,24 @@ def unshift(x: Node, d: int, axis: int) -> Node:
     if d >= n:
         return tail
     return concatenate([getitem(x, along(axis, slice(d, None))), tail], axis)
+
+
+def prefix_pattern(shape: tuple[int, ...], axis: int) -> Any:
+    """The sparsity of a scan along ``axis``: element ``k`` of a lane depends on elements
+    ``0..k`` of that lane (lower triangular within each lane), built in O(nnz)."""
+    import scipy.sparse as sp
+
+    n = shape[axis]
+    pre = int(np.prod(shape[:axis], dtype=np.int64))
+    post = int(np.prod(shape[axis + 1:], dtype=np.int64))
+    k, m = np.tril_indices(n)  # output position k reads input position m <= k
+    base = (np.arange(pre, dtype=np.int64) * (n * post))[:, None, None]
+    q = np.arange(post, dtype=np.int64)[None, None, :]
+    rows = base + k[None, :, None] * post + q
+    cols = base + m[None, :, None] * post + q
+    size = pre * n * post
+    return sp.csr_matrix((np.ones(rows.size, dtype=bool), (rows.ravel(), cols.ravel())),
+                         shape=(size, size))
 
 
 def prefix_levels(x: Node, axis: int) -> list[tuple[int, Node, Node]]:
@@ -91,6 +111,14 @@ class Cumulative(Op):
 
     def emit(self, out, ins, ctx):
         return f"{out} = np.{self.name}({ins[0]}, axis={self.axis})"
+
+    def batch(self, inputs, batched):
+        return apply(with_params(self, axis=self.axis + 1), list(inputs))
+
+    def sparsity(self, node):
+        """Output ``k`` of a lane reads inputs ``0..k`` of that lane (exact for both scans)."""
+        x = node.inputs[0]
+        return [prefix_pattern(x.shape, self.axis) if patterns.differentiable_input(x) else None]
 
 
 class Cumsum(Cumulative, np_func=staticmethod(np.cumsum), linear=True):

@@ -14,9 +14,11 @@ import numpy as np
 from .. import backend, kernels
 from ..errors import DTypeError, ShapeError, SymgraphError
 from ..graph import Node, apply
+from . import patterns
 from .base import AXIS, DTYPE, SIZE, Op, as_dim, as_node, normalize_axis, one_of, ufunc_dtype
+from .batching import all_batched, with_params
 from .elementwise import exp
-from .reduce import logsumexp, sum
+from .reduce import logsumexp, mean, sum
 from .shape import reshape
 
 
@@ -55,6 +57,17 @@ class AlongAxis(Op):
 
     def emit(self, out, ins, ctx):
         return f"{out} = {ctx.helper(self.kernel)}({ins[0]}, {self.axis})"
+
+    def batch(self, inputs, batched):
+        return apply(with_params(self, axis=self.axis + 1), list(inputs))
+
+    def sparsity(self, node):
+        """Every output reads its whole lane along the axis (through the normaliser)."""
+        x = node.inputs[0]
+        if not patterns.differentiable_input(x):
+            return [None]
+        lanes = patterns.along_axes(x.shape, (self.axis,))
+        return [(lanes.T @ lanes).tocsr()]
 
 
 class Softmax(AlongAxis, kernel=staticmethod(kernels.softmax)):
@@ -101,6 +114,9 @@ class OneHot(Op):
     def infer(self, labels):
         _check_label_dtype(self, labels)
         return labels.shape + (self.depth,), self.dtype
+
+    def batch(self, inputs, batched):
+        return apply(self, list(inputs))  # the classes axis goes last: leading axes are a stack
 
     def f(self, labels):
         return backend.astype(labels[..., None] == np.arange(self.depth), self.dtype)
@@ -154,6 +170,25 @@ class CrossEntropy(Op):
     def emit(self, out, ins, ctx):
         return f"{out} = {ctx.helper(kernels.cross_entropy)}({ins[0]}, {ins[1]}, {self.reduction!r})"
 
+    def batch(self, inputs, batched):
+        """The per-example losses of every batch at once (labels or logits broadcast along
+        the batch when unbatched), then each batch's own mean or sum."""
+        logits, labels = all_batched(inputs, batched)
+        losses = apply(CrossEntropy("none"), [logits, labels])
+        if self.reduction == "none":
+            return losses
+        axes = tuple(range(1, losses.ndim))
+        return mean(losses, axes) if self.reduction == "mean" else sum(losses, axes)
+
+    def sparsity(self, node):
+        """Each example's loss reads its row of logits; a mean or sum reads them all."""
+        logits = node.inputs[0]
+        if not patterns.differentiable_input(logits):
+            return [None, None]
+        if self.reduction != "none":
+            return [patterns.DENSE, None]
+        return [patterns.along_axes(logits.shape, (logits.ndim - 1,)), None]
+
     def residual(self, logits: Node, labels: Node) -> Node:
         """softmax(logits) - one_hot(labels): d(per-example loss)/d(logits)."""
         p = softmax(logits, axis=-1)
@@ -187,7 +222,8 @@ class CrossEntropy(Op):
     def to_sympy(self, bridge, node, logits, labels):
         lab = bridge.integer_labels(node, labels, "cross_entropy")
         lsm = _sympy_log_softmax(bridge, logits, logits.ndim - 1)
-        nll = -np.take_along_axis(lsm, lab[..., None], axis=-1)[..., 0]
+        # an object array even for one example (0-d labels), where numpy gives a bare scalar
+        nll = np.asarray(-np.take_along_axis(lsm, lab[..., None], axis=-1)[..., 0], dtype=object)
         if self.reduction == "none":
             return nll
         total = bridge.sympy.Add(*nll.reshape(-1))

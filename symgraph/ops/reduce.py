@@ -13,8 +13,10 @@ import numpy as np
 from .. import kernels
 from ..graph import Node, apply
 from ..errors import DTypeError, ShapeError, SymgraphError
+from . import patterns
 from .base import (AXES, AXIS, BOOL, NO_SYMPY, SCALAR, Op, as_node, normalize_axis, result_dtype,
                    ufunc_dtype)
+from .batching import shifted, with_params
 
 
 def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
@@ -45,6 +47,16 @@ class Reduction(Op):
             raise ShapeError(f"{self.name}: axis {axes} is not a sorted tuple of distinct axes of "
                              f"shape {x.shape}")
         return _reduced_shape(x.shape, axes, self.keepdims), self._dtype(x.dtype)
+
+    def batch(self, inputs, batched):
+        """The same reduction over the same axes of each example (moved past the batch axis)."""
+        return apply(with_params(self, axis=shifted(self.axis)), list(inputs))
+
+    def sparsity(self, node):
+        """Each output element reads every input element of its reduced group."""
+        x = node.inputs[0]
+        return [patterns.along_axes(x.shape, self.axis) if patterns.differentiable_input(x)
+                else None]
 
     def reduce_sympy(self, bridge, node, x, fn):
         """The translation of a reduction that applies ``fn(*elements)`` over the axes."""
@@ -142,6 +154,9 @@ class _Extremum(Weighted):
 
     abstract = True
     selects = True
+    #: piecewise linear: its second derivative is zero wherever it exists (the symbolic one
+    #: too: the weights come from comparisons), so it adds no curvature to a Hessian pattern
+    linear_in = (0,)
     np_func: Any
     #: the sympy function of the extremum of several elements
     sympy: str
@@ -341,6 +356,9 @@ class _ArgExtremum(Op):
     def emit(self, out, ins, ctx):
         keep = ", keepdims=True" if self.keepdims else ""
         return f"{out} = np.{self.name}({ins[0]}, axis={self.axis}{keep})"
+
+    def batch(self, inputs, batched):
+        return apply(with_params(self, axis=self.axis + 1), list(inputs))
 
 
 class ArgMax(_ArgExtremum, name="argmax", np_func=staticmethod(np.argmax)):

@@ -24,7 +24,9 @@ import numpy as np
 from .. import backend
 from ..errors import BackendError, DTypeError, ShapeError, SymgraphError
 from ..graph import Node, apply
+from . import patterns
 from .base import AXIS, BOOL, NO_SYMPY, SHAPE, Op, as_node, normalize_axis
+from .batching import all_batched, batch_size, with_params
 from .shape import reshape
 
 #: the sort algorithms numpy names (``mergesort`` and ``stable`` are stable)
@@ -37,6 +39,14 @@ def _refuse_foreign(op: Op, numpy_name: str, *arrays: Any) -> None:
         if backend.is_foreign(a):
             raise BackendError(f"{op.name}: {numpy_name} has no {backend.family_of(a)} version "
                                f"(got a {backend.type_name(a)}); evaluate on numpy arrays")
+
+
+def lane_pattern(out_shape: tuple[int, ...], in_shape: tuple[int, ...], axis: int) -> Any:
+    """Each output element depends on the whole lane of the input along ``axis`` through
+    its own position (the shapes agree except along ``axis``): the dependence of an op
+    that moves elements along an axis by value (a sort, a gather from a node)."""
+    return (patterns.along_axes(out_shape, (axis,)).T
+            @ patterns.along_axes(in_shape, (axis,))).tocsr()
 
 
 def _check_axis(op: Op, ndim: int) -> None:
@@ -71,6 +81,26 @@ class AlongIndices(Op):
         the numpy index that addresses the positions."""
         return list(np.ix_(*[np.arange(n) for n in shape]))
 
+    def batch(self, inputs, batched):
+        """Both inputs with the batch axis (an unbatched one broadcast), the axis moved past
+        it: B gathers or scatters in one op."""
+        changes = {"axis": self.axis + 1}
+        if "shape" in self.param_types:
+            changes["shape"] = (batch_size(inputs, batched),) + self.shape
+        return apply(with_params(self, **changes), all_batched(inputs, batched))
+
+    def positions(self, node: Node, full: tuple[int, ...]) -> np.ndarray | None:
+        """The flat positions in an array of shape ``full`` that the indices address, when
+        they are a constant (None otherwise); negative indices count from the end."""
+        from .sources import Constant
+
+        indices = node.inputs[1]
+        if not isinstance(indices.op, Constant) or full[self.axis] == 0:
+            return None
+        index = self.grid(indices.shape)
+        index[self.axis] = np.asarray(indices.op.value, dtype=np.int64) % full[self.axis]
+        return np.ravel_multi_index(tuple(index), full).reshape(indices.shape)
+
 
 class TakeAlong(AlongIndices):
     """``np.take_along_axis(x, indices, axis)`` with indices from a node (no broadcasting).
@@ -78,6 +108,7 @@ class TakeAlong(AlongIndices):
 
     name = "take_along"
     param_types = {"axis": AXIS}
+    linear_in = (0,)
 
     def __init__(self, axis: int) -> None:
         self.axis = axis
@@ -92,6 +123,16 @@ class TakeAlong(AlongIndices):
 
     def emit(self, out, ins, ctx):
         return f"{out} = np.take_along_axis({ins[0]}, {ins[1]}, {self.axis})"
+
+    def sparsity(self, node):
+        """Exact for constant indices (each output copies one element), else the whole lane."""
+        x = node.inputs[0]
+        if not patterns.differentiable_input(x):
+            return [None, None]
+        pos = self.positions(node, x.shape)
+        if pos is not None:
+            return [patterns.index_map(pos, x.size), None]
+        return [lane_pattern(node.shape, x.shape, self.axis), None]
 
     def bprop(self, inputs, out, g, needs):
         x, indices = inputs
@@ -116,6 +157,7 @@ class PutAlong(AlongIndices):
 
     name = "put_along"
     param_types = {"axis": AXIS, "shape": SHAPE, "unique": BOOL}
+    linear_in = (0,)
 
     def __init__(self, axis: int, shape: tuple[int, ...], unique: bool = False) -> None:
         self.axis = axis
@@ -145,6 +187,17 @@ class PutAlong(AlongIndices):
                 for k, g in enumerate(self.grid(ctx.node.inputs[1].shape))]
         return f"{zeros}\nnp.add.at({out}, ({', '.join(grid)},), {ins[0]})"
 
+    def sparsity(self, node):
+        """Exact for constant indices (each ``g`` element lands in one place), else the
+        whole lane."""
+        g = node.inputs[0]
+        if not patterns.differentiable_input(g):
+            return [None, None]
+        pos = self.positions(node, self.shape)
+        if pos is not None:
+            return [patterns.index_map(pos, node.size).T.tocsr(), None]
+        return [lane_pattern(self.shape, g.shape, self.axis), None]
+
     def bprop(self, inputs, out, g, needs):
         return [apply(TakeAlong(self.axis), [g, inputs[1]]) if needs[0] else None, None]
 
@@ -167,6 +220,9 @@ class Sort(Op):
     name = "sort"
     param_types = {"axis": AXIS, "stable": BOOL}
     selects = True
+    #: locally a fixed permutation: its second derivative is zero wherever it exists (the
+    #: symbolic one too: the permutation comes from argsort), so it adds no curvature
+    linear_in = (0,)
     to_sympy = NO_SYMPY  # sympy cannot order symbolic expressions
 
     def __init__(self, axis: int, stable: bool = False) -> None:
@@ -183,6 +239,15 @@ class Sort(Op):
 
     def emit(self, out, ins, ctx):
         return f"{out} = np.sort({ins[0]}, axis={self.axis})"
+
+    def batch(self, inputs, batched):
+        return apply(with_params(self, axis=self.axis + 1), list(inputs))
+
+    def sparsity(self, node):
+        """Which element lands where depends on the values: every output reads its lane."""
+        x = node.inputs[0]
+        return [lane_pattern(x.shape, x.shape, self.axis) if patterns.differentiable_input(x)
+                else None]
 
     def permutation(self, x: Node) -> Node:
         return apply(Argsort(self.axis, self.stable), [x])
@@ -220,6 +285,9 @@ class Argsort(Op):
     def emit(self, out, ins, ctx):
         kind = ", kind='stable'" if self.stable else ""
         return f"{out} = np.argsort({ins[0]}, axis={self.axis}{kind})"
+
+    def batch(self, inputs, batched):
+        return apply(with_params(self, axis=self.axis + 1), list(inputs))
 
 
 def _is_stable(kind: Any, stable: Any, what: str) -> bool:
