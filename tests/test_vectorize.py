@@ -24,8 +24,12 @@ B = 3
 @pytest.fixture(autouse=True)
 def no_loop_fallback(monkeypatch):
     """Built-in ops must batch by their own rule, never by running once per example."""
-    import symgraph.transforms.substitute as substitute
+    import importlib
+
     from symgraph.ops.base import builtin_ops
+
+    # the module (``symgraph.transforms.substitute`` as an attribute is the function)
+    substitute = importlib.import_module("symgraph.transforms.substitute")
 
     builtin = set(builtin_ops().values())
     fallback = substitute.batch_by_loop
