@@ -328,15 +328,21 @@ OPS: dict[str, Entry] = {
     }),
     "broadcast_to": Entry(cases={
         "broadcast_to": (lambda a: sg.broadcast_to(a, (2, 3, 4)), [normal(3, 1)]),
+        "broadcast_to_from_scalar": (lambda a: sg.broadcast_to(a, (2, 3)), [normal()]),
     }),
     "sum_to": Entry(cases={
         "sum_to": (lambda a: sg.sum_to(a, (3, 1)), [normal(2, 3, 4)]),
+        "sum_to_scalar": (lambda a: sg.sum_to(a, ()), [normal(2, 3)]),
+        "sum_to_inner_one": (lambda a: sg.sum_to(a, (2, 1, 4)), [normal(2, 3, 4)]),
     }),
     "concatenate": Entry(cases={
         "concatenate0": (lambda a, b: sg.concatenate([a, b], axis=0), [normal(2, 3), normal(1, 3)]),
         "concatenate1": (lambda a, b: sg.concatenate([a, b, a], axis=1), [normal(2, 3), normal(2, 2)]),
     }),
-    "stack": Entry(cases={"stack": (lambda a, b: sg.stack([a, b], axis=1), [normal(2, 3), normal(2, 3)])}),
+    "stack": Entry(cases={
+        "stack": (lambda a, b: sg.stack([a, b], axis=1), [normal(2, 3), normal(2, 3)]),
+        "stack_last_three": (lambda a, b: sg.stack([a, b, a], axis=-1), [normal(2, 3), normal(2, 3)]),
+    }),
     "getitem": Entry(cases={
         "getitem_int": (lambda a: a[1], [normal(3, 4)]),
         "getitem_slice": (lambda a: a[:, 1:3], [normal(3, 4)]),
@@ -345,11 +351,21 @@ OPS: dict[str, Entry] = {
         "getitem_int_array_repeats": (lambda a: a[np.array([0, 2, 2, 1])], [normal(3, 4)]),
         "getitem_int_arrays_2d": (lambda a: a[np.array([[0, 1], [1, 0]]), 1:], [normal(2, 3)]),
         "getitem_bool_mask": (lambda a: a[np.array([True, False, True])], [normal(3, 2)]),
+        # integer arrays separated by a slice: numpy moves their axes to the front
+        "getitem_arrays_separated": (lambda a: a[np.array([0, 2]), :, np.array([1, -1])],
+                                     [normal(3, 2, 4)]),
+        "getitem_int_and_array_separated": (lambda a: a[1, :, np.array([[0, 3], [2, 2]])],
+                                            [normal(2, 3, 4)]),
+        "getitem_arrays_around_none": (lambda a: a[np.array([0, 1]), None, np.array([1, 1])],
+                                       [normal(3, 2, 4)]),
+        "getitem_array_after_ellipsis": (lambda a: a[..., np.array([2, 0, 2])], [normal(2, 3, 4)]),
     }),
     "scatter_add": Entry(no_builder="internal: getitem's adjoint, made by its bprop", cases={
         "scatter_add_basic": (lambda a: ScatterAdd((slice(None), 1), (2, 3))(a), [normal(2)]),
         "scatter_add_repeats": (lambda a: ScatterAdd((np.array([0, 2, 2]), slice(1, 3)), (3, 4))(a),
                                 [normal(3, 2)]),
+        "scatter_add_separated": (lambda a: ScatterAdd((np.array([0, 2, 0]), slice(None), 1),
+                                                       (3, 2, 4))(a), [normal(3, 2)]),
     }),
     # -- neural-network ops --------------------------------------------------
     "softmax": Entry(cases={

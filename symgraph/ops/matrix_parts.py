@@ -6,6 +6,11 @@ vectors on a diagonal of zeros (and whose adjoint is ``diagonal`` again);
 ``triu``/``tril`` are ops of their own rather than ``x * mask``: numpy's
 give exact zeros where ``x`` holds inf or nan, a product would give nan.
 Each triangle is a projection, so it is its own adjoint.
+
+All four batch by moving their axes past the batch axis (the triangles work
+on the last two axes already); their sparsity is exact: diagonal's is derived
+from ``structural``, diag_embed's and the triangles' come from the positions
+they copy (the rest are fresh zeros that depend on nothing).
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ import numpy as np
 from .. import backend
 from ..errors import ShapeError, SymgraphError
 from ..graph import Node, apply
+from . import patterns
 from .base import AXIS, INT, SHAPE, Op, as_node, normalize_axis, translate_with_f
+from .batching import shifted, with_params
 from .reduce import sum
 from .shape import broadcast_to
 
@@ -58,6 +65,11 @@ class DiagonalOp(Op):
         rows, cols = shape[a1], shape[a2]
         return other, rows, cols, diagonal_length(rows, cols, self.offset)
 
+    def moved_past_batch(self, **changes: Any) -> DiagonalOp:
+        """The same op for arrays with one more leading axis, which it keeps first (numpy
+        keeps the other axes in order and puts the diagonal last)."""
+        return with_params(self, axis1=shifted(self.axis1), axis2=shifted(self.axis2), **changes)
+
 
 class Diagonal(DiagonalOp, structural=True):
     """``np.diagonal``: the axes ``axis1, axis2`` go, the diagonal is the last axis.
@@ -89,6 +101,9 @@ class Diagonal(DiagonalOp, structural=True):
 
     def bprop(self, inputs, out, g):
         return [apply(DiagEmbed(inputs[0].shape, self.offset, self.axis1, self.axis2), [g])]
+
+    def batch(self, inputs, batched):
+        return apply(self.moved_past_batch(), inputs)
 
 
 class DiagEmbed(DiagonalOp):
@@ -148,6 +163,19 @@ class DiagEmbed(DiagonalOp):
 
     def bprop(self, inputs, out, g):
         return [apply(Diagonal(self.offset, self.axis1, self.axis2), [g])]
+
+    def batch(self, inputs, batched):
+        (g,) = inputs
+        return apply(self.moved_past_batch(shape=g.shape[:1] + self.shape), [g])
+
+    def sparsity(self, node):
+        """Output element i copies the input element the op writes there, or is zero: the
+        op run on element numbers 1, 2, ... (0 marks the zeros)."""
+        g = node.inputs[0]
+        if not patterns.differentiable_input(g):
+            return [None]
+        numbered = np.arange(1, g.size + 1, dtype=np.int64).reshape(g.shape)
+        return [patterns.index_map(self.f(numbered) - 1, g.size)]
 
 
 def _plane_axes(x: Node, axis1: Any, axis2: Any, what: str) -> tuple[int, int]:
@@ -224,6 +252,18 @@ class Triangle(Op):
 
     def bprop(self, inputs, out, g):
         return [apply(self, [g])]
+
+    def batch(self, inputs, batched):
+        return apply(self, inputs)  # the last two axes: a leading batch axis is one more plane
+
+    def sparsity(self, node):
+        """Output element i is input element i inside the triangle, a fresh zero outside."""
+        x = node.inputs[0]
+        if not patterns.differentiable_input(x):
+            return [None]
+        inside = self.f(np.ones(x.shape[-2:], dtype=bool))
+        positions = np.where(inside, np.arange(x.size).reshape(x.shape), -1)
+        return [patterns.index_map(positions, x.size)]
 
 
 class Triu(Triangle):

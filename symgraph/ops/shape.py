@@ -3,6 +3,13 @@
 All of them are linear (``linear = True``), so each jvp is the op itself
 applied to the tangent and each bprop is the adjoint op: reshape back,
 inverse transpose, sum over broadcast axes, slice, scatter-add.
+
+Batching rules keep the batch axis first by moving each op's axes past it
+(indexing probes numpy's own rule for where the batch axis lands, since
+separated integer-array indices move their axes to the front).  Sparsity:
+the structural ops copy elements, so the rule derived from ``structural``
+(the op run on element numbers) is exact for them; ``sum_to`` and
+``scatter_add`` (which adds repeated positions) state theirs.
 """
 
 from __future__ import annotations
@@ -15,8 +22,10 @@ import numpy as np
 from .. import backend
 from ..errors import ShapeError, SymgraphError
 from ..graph import Node, apply
+from . import patterns
 from .base import (AXES, AXIS, INDEX, SHAPE, Op, as_node, as_nodes, as_shape, normalize_axis,
                    translate_with_f)
+from .batching import all_batched, expand_after_batch, shifted, with_params
 
 
 def _broadcasts(small: tuple[int, ...], big: tuple[int, ...]) -> bool:
@@ -79,6 +88,10 @@ class Reshape(ToShape, view="reshape", linear=True, structural=True):
     def bprop(self, inputs, out, g):
         return [reshape(g, inputs[0].shape)]
 
+    def batch(self, inputs, batched):
+        (x,) = inputs
+        return reshape(x, x.shape[:1] + self.shape)
+
 
 def reshape(x, shape) -> Node:
     """``x`` with a new shape of the same size; one dimension may be -1."""
@@ -131,6 +144,9 @@ class Transpose(Op):
     def bprop(self, inputs, out, g):
         return [transpose(g, tuple(int(i) for i in np.argsort(self.axes)))]
 
+    def batch(self, inputs, batched):
+        return transpose(inputs[0], (0,) + shifted(self.axes))
+
 
 def transpose(x, axes: Sequence[int] | None = None) -> Node:
     """Permute axes (reverse them when ``axes`` is None), like ``np.transpose``."""
@@ -166,6 +182,12 @@ class BroadcastTo(ToShape, name="broadcast_to", view="broadcast_to", linear=True
 
     def bprop(self, inputs, out, g):
         return [sum_to(g, inputs[0].shape)]
+
+    def batch(self, inputs, batched):
+        """Length-one axes after the batch axis line each example up with ``shape``'s
+        trailing axes, as numpy lines up the unbatched input."""
+        x = expand_after_batch(inputs[0], len(self.shape))
+        return broadcast_to(x, x.shape[:1] + self.shape)
 
 
 def broadcast_to(x, shape) -> Node:
@@ -209,6 +231,21 @@ class SumTo(ToShape, name="sum_to", linear=True):
     def bprop(self, inputs, out, g):
         return [broadcast_to(g, inputs[0].shape)]
 
+    def batch(self, inputs, batched):
+        """Sum to ``(B, 1, ..., 1) + shape`` (as many axes as the input: no leading axis,
+        so the batch axis is never summed, even when B is 1), then drop the ones."""
+        (x,) = inputs
+        lead = x.ndim - 1 - len(self.shape)
+        kept = sum_to(x, x.shape[:1] + (1,) * lead + self.shape)
+        return reshape(kept, x.shape[:1] + self.shape)
+
+    def sparsity(self, node):
+        """Each output element depends on the input elements summed into it."""
+        x = node.inputs[0]
+        if not patterns.differentiable_input(x):
+            return [None]
+        return [patterns.along_axes(x.shape, self.axes(x.shape)[0])]
+
 
 def sum_to(x, shape) -> Node:
     """Sum ``x`` over the axes along which ``shape`` was broadcast to ``x.shape``."""
@@ -243,6 +280,11 @@ class Join(Op):
 
     def f(self, *xs):
         return getattr(np, self.name)(xs, axis=self.axis)
+
+    def batch(self, inputs, batched):
+        """Join along the axis moved past the batch axis; unbatched inputs are repeated
+        along the batch (every example joins the same array)."""
+        return apply(with_params(self, axis=shifted(self.axis)), all_batched(inputs, batched))
 
     def emit(self, out, ins, ctx):
         return f"{out} = np.{self.name}(({', '.join(ins)},), axis={self.axis})"
@@ -380,6 +422,18 @@ class GetItem(Op):
     def bprop(self, inputs, out, g):
         return [apply(ScatterAdd(self.index, inputs[0].shape), [g])]
 
+    def batch(self, inputs, batched):
+        """Index past the batch axis; when numpy moves separated integer-array indices'
+        axes to the front, the batch axis lands behind them and is moved back first."""
+        (x,) = inputs
+        index = (slice(None),) + self.index
+        at = batch_position(index, x.shape[1:])
+        out = apply(GetItem(index), [x])
+        if at == 0:
+            return out
+        rest = [a for a in range(out.ndim) if a != at]
+        return transpose(out, (at,) + tuple(rest))
+
     def describe(self) -> str:
         return f"[{_show_index(self.index)}]"
 
@@ -416,6 +470,26 @@ class ScatterAdd(Op):
     def bprop(self, inputs, out, g):
         return [getitem(g, self.index)]
 
+    def batch(self, inputs, batched):
+        """The mirror of getitem's rule: the batch axis of ``g`` goes where indexing the
+        batched zeros past their batch axis puts it, then one scatter-add."""
+        (g,) = inputs
+        index = (slice(None),) + self.index
+        at = batch_position(index, self.shape)
+        if at:
+            rest = list(range(1, g.ndim))
+            g = transpose(g, tuple(rest[:at]) + (0,) + tuple(rest[at:]))
+        return apply(ScatterAdd(index, g.shape[at:at + 1] + self.shape), [g])
+
+    def sparsity(self, node):
+        """Output element j depends on every input element added at j (positions may
+        repeat: several inputs then feed one output)."""
+        g = node.inputs[0]
+        if not patterns.differentiable_input(g):
+            return [None]
+        gathered = patterns.index_map(backend.flat_positions(self.index, self.shape), node.size)
+        return [gathered.T.tocsr()]  # the transpose of the gather that is its adjoint
+
     def describe(self) -> str:
         return f"scatter_add[{_show_index(self.index)}]"
 
@@ -426,6 +500,15 @@ def _indexed_shape(index: tuple, shape: tuple[int, ...], what: str) -> tuple[int
         return np.broadcast_to(np.zeros((), np.int8), shape)[index].shape
     except (IndexError, ValueError, TypeError) as e:
         raise ShapeError(f"{what}: index {_show_index(index)} is invalid for shape {shape}: {e}") from None
+
+
+def batch_position(index: tuple, shape: tuple[int, ...]) -> int:
+    """Where the batch axis lands in ``x[index]`` for ``x`` of shape ``(B,) + shape`` and an
+    ``index`` that starts with a full slice: 0, unless numpy moves separated integer-array
+    indices' axes to the front.  Found by numpy's own rules (shapes only, no data): the one
+    axis of the result whose length follows B."""
+    one, two = (_indexed_shape(index, (b,) + tuple(shape), "batch") for b in (1, 2))
+    return next(a for a, (p, q) in enumerate(zip(one, two)) if p != q)
 
 
 def _show_index(index: tuple) -> str:
