@@ -24,7 +24,10 @@ B = 3
 @pytest.fixture(autouse=True)
 def no_loop_fallback(monkeypatch):
     """Built-in ops must batch by their own rule, never by running once per example."""
-    import symgraph.transforms.substitute as substitute
+    import importlib
+
+    # (the package's ``substitute`` attribute is the function: ask for the module itself)
+    substitute = importlib.import_module("symgraph.transforms.substitute")
     from symgraph.ops.base import builtin_ops
 
     builtin = set(builtin_ops().values())
