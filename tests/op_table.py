@@ -313,6 +313,7 @@ OPS: dict[str, Entry] = {
         "matmul_batched": (lambda a, b: a @ b, [normal(2, 3, 4), normal(4, 5)]),
         "matmul_batch_broadcast": (lambda a, b: a @ b, [normal(2, 1, 3, 4), normal(5, 4, 2)]),
         "matmul_vector_batch": (lambda a, b: a @ b, [normal(4), normal(2, 4, 3)]),
+        "matmul_matrix_stack": (lambda a, b: a @ b, [normal(3, 4), normal(2, 4, 5)]),
         "rmatmul_array": (lambda a: np.arange(6.0).reshape(2, 3) @ a, [normal(3, 2)]),
         "dot_vv": (lambda a, b: sg.dot(a, b), [normal(3), normal(3)]),
         "dot_mv": (lambda a, b: sg.dot(a, b), [normal(2, 3), normal(3)]),

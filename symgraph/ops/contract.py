@@ -33,6 +33,8 @@ from ..errors import ShapeError, SymgraphError
 from ..graph import Node, apply
 from .base import Op, ParamKind, as_nodes, broadcast_shapes
 from .linalg import matmul
+from .linalg_patterns import einsum_pairs, einsum_pattern
+from .patterns import differentiable_input, nonzero_mask
 from .shape import broadcast_to, reshape, transpose
 from .sources import constant
 
@@ -106,6 +108,40 @@ class Einsum(Op):
 
     def bprop(self, inputs, out, g, needs):
         return [self.adjoint(k, inputs, g) if need else None for k, need in enumerate(needs)]
+
+    def batch(self, inputs, batched):
+        """One more letter, for the batch axis, on the batched operands and first in the
+        output; the contraction order is searched again (with the batch, contracting the
+        unbatched operands first may pay)."""
+        terms, out = split(self.subscripts)
+        letter = next((c for c in LETTERS if c not in self.subscripts), None)
+        if letter is None:
+            raise SymgraphError(f"einsum {self.subscripts!r} uses all 52 letters numpy allows: "
+                                "none is left to name a batch axis")
+        subs = ",".join(letter + t if b else t for t, b in zip(terms, batched))
+        return contract(f"{subs}->{letter}{out}", inputs)
+
+    def _masks(self, node: Node) -> tuple[list[str], str, dict[str, int], dict[int, np.ndarray]]:
+        terms, out = split(self.subscripts)
+        sizes = letter_sizes(self.subscripts, [x.shape for x in node.inputs])
+        masks = {}
+        for j, x in enumerate(node.inputs):
+            m = nonzero_mask(x)
+            if m is not None:
+                masks[j] = m
+        return terms, out, sizes, masks
+
+    def sparsity(self, node):
+        """An output element reads the operand elements whose shared letters agree with it,
+        and only where the constant operands can be non-zero (found by an einsum of masks)."""
+        terms, out, sizes, masks = self._masks(node)
+        return [einsum_pattern(terms, out, sizes, k, masks) if differentiable_input(x) else None
+                for k, x in enumerate(node.inputs)]
+
+    def hessian_pairs(self, node, a, b, rows):
+        """Operand elements meet only within one product term (shared letters agreeing)."""
+        terms, out, sizes, masks = self._masks(node)
+        return einsum_pairs(terms, out, sizes, a, b, masks, rows)
 
     def adjoint(self, k: int, inputs: Sequence[Node], g: Node) -> Node:
         """The gradient for operand ``k``: an einsum of ``g`` with the other operands.

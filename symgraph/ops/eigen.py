@@ -19,6 +19,9 @@ from .base import BOOL, NO_SYMPY, Op, one_of
 from .linalg import (Factorizer, check_matrices, factor_parts, inverse_gaps, linalg_dtype, matmul,
                      matrices, mT, on_matrices, register_factorization, row, symmetric_tangent,
                      triangle_cotangent)
+from .batching import batch_leading
+from .linalg_patterns import outer_core, triangle_mask
+from .patterns import per_matrix
 from .reduce import sum as sum_
 
 #: The parts of ``a = v @ (w[..., None] * v.mT)`` each ``Eigh`` node computes.
@@ -94,6 +97,20 @@ class Eigh(Op):
         if self.part == "w":
             return f"{out} = np.linalg.eigvalsh({ins[0]}, UPLO={uplo!r})"
         return f"{out} = np.linalg.eigh({ins[0]}, UPLO={uplo!r})[1]"
+
+    def batch(self, inputs, batched):
+        return batch_leading(self, inputs, batched, [2])
+
+    def sparsity(self, node):
+        return [self.matrix_pattern(node, 0)]
+
+    def matrix_pattern(self, node: Node, k: int) -> Any:
+        """The rule for input ``k``, the matrices (``FactorPart`` shares it): each part of
+        one matrix's decomposition reads all of that matrix's triangle."""
+        n = node.inputs[k].shape[-1]
+        out_core = n if self.part == "w" else n * n
+        core = outer_core(np.ones(out_core, dtype=bool), triangle_mask(n, self.lower))
+        return per_matrix(node, k, 2, 1 if self.part == "w" else 2, core)
 
     def jvp(self, inputs, out, tangents):
         (x,), (dx,) = inputs, tangents

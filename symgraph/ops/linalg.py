@@ -15,7 +15,10 @@ from ..graph import Node, apply
 from .base import NAME, NO_SYMPY, Op, as_node, as_nodes, broadcast_shapes, one_of, ufunc_dtype
 from .matrix_parts import tril, triu
 from .reduce import sum as sum_
-from .shape import reshape, sum_to, swap_last
+from .batching import batch_leading, expand_after_batch
+from .linalg_patterns import product_pairs, product_pattern
+from .patterns import differentiable_input, nonzero_mask, per_matrix
+from .shape import Transpose, reshape, sum_to, swap_last, transpose
 from .sources import eye as eye_op
 
 
@@ -62,6 +65,153 @@ class MatMul(Op):
         if a.ndim + b.ndim > 2:
             return np.matmul(a, b)
         return np.asarray(bridge.sympy.Add(*(a * b)), dtype=object)
+
+    def batch(self, inputs, batched):
+        return batch_matmul(*inputs, *batched)
+
+    def sparsity(self, node):
+        """Exact: ``out[..., i, j]`` reads row i of a and column j of b, and of a constant
+        factor only its non-zeros (so ``B @ x`` with a banded constant ``B`` stays banded)."""
+        a, b = node.inputs
+        a2, b2 = _as_matrix_a(a.shape), _as_matrix_b(b.shape)
+
+        def mask(x, shape):
+            m = nonzero_mask(x)
+            return None if m is None else m.reshape(shape)
+
+        return [product_pattern(a2, b2, 0, mask(b, b2)) if differentiable_input(a) else None,
+                product_pattern(a2, b2, 1, mask(a, a2)) if differentiable_input(b) else None]
+
+    def hessian_pairs(self, node, i, j, rows):
+        """``a[..., p, l]`` meets ``b[..., l, q]`` only: the same ``l``, not every pair."""
+        a2, b2 = _as_matrix_a(node.inputs[0].shape), _as_matrix_b(node.inputs[1].shape)
+        pairs = product_pairs(a2, b2, rows)
+        return pairs if i == 0 else pairs.T.tocsr()
+
+
+# ---------------------------------------------------------------------------
+# matmul over a batch: one GEMM where the unbatched side is shared
+# ---------------------------------------------------------------------------
+
+def _t(x: Node) -> Node:
+    """``x.mT``, undoing a transpose or an identity rather than stacking one on it."""
+    if _is_identity(x):
+        return x
+    if isinstance(x.op, Transpose) and x.op.axes == tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2):
+        return x.inputs[0]
+    return swap_last(x)
+
+
+def _count(shape: tuple[int, ...]) -> int:
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def _one_gemm(a: Node, b: Node, a_batched: bool, size: int, out: tuple[int, ...]) -> Node:
+    """``a @ b`` over a batch on one side, at most one of the operands with a stack: the batch
+    (and that stack) folds into the rows of a (a batched) or the columns of b (b batched),
+    so the whole batch is one GEMM.
+
+    Layouts: with a batched, ``rows (B*..., k) @ b``, rows a reshape of a's leading axes
+    (a view).  With b batched, the transposed product ``cols (B*..., k) @ a.mT``: a.mT
+    is BLAS's own transpose of a (no copy), every example's block of the result is
+    contiguous (``a @ cols.mT`` would interleave the examples), and cols is a view when
+    b holds vectors or single columns (the gradient graphs' case); wider batched
+    matrices, and the columns of a shared stacked b, are copied once into rows.
+    """
+    a0 = a.shape[1:] if a_batched else a.shape
+    b0 = b.shape if a_batched else b.shape[1:]
+    k = a0[-1]
+    m, n = a0[-2:-1], b0[-1:] if len(b0) > 1 else ()  # () for a vector operand
+    sa, sb = a0[:-2], b0[:-2]
+    if a_batched:
+        rows = reshape(a, (_count(a.shape[:-1]), k))
+        if not sb:
+            return reshape(matmul(rows, b), (size,) + out)
+        cols = reshape(_t(b), (_count(sb) * n[0], k))  # a has no stack: b's stack into columns
+        t = reshape(matmul(rows, _t(cols)), (size,) + m + sb + n)
+        return transpose(t, (0,) + tuple(range(1 + len(m), 1 + len(m) + len(sb))) + tuple(
+            range(1, 1 + len(m))) + (t.ndim - 1,)) if m else t
+    cols = b if not n else reshape(_t(b), (_count(b.shape[:-2]) * n[0], k))
+    if not m:
+        other = a
+    elif not sa:
+        other = _t(a)
+    else:  # b has no stack: a's stack into the rows it meets
+        other = _t(reshape(a, (_count(a.shape[:-1]), k)))
+    t = reshape(matmul(cols, other), (size,) + sb + n + sa + m)
+    if not (m and n):
+        return t
+    if not sa:
+        return _t(t)
+    return transpose(t, (0,) + tuple(range(2, t.ndim)) + (1,))  # (B, n, sa, m): n last
+
+
+def batch_matmul(a: Node, b: Node, a_batched: bool, b_batched: bool) -> Node:
+    """``MatMul``'s batching rule: ``out[i] = a[i] @ b[i]`` (unbatched operands shared).
+
+    One side batched with a shared operand that has no stack of its own (the Jacobian
+    and Hessian case: a matrix against a batch of seeds) is one GEMM (``_one_gemm``);
+    otherwise numpy's matmul broadcasting lines the stacks up, the batch axis first.
+    A product with an identity is the other operand, as in ``matmul``.
+    """
+    size = a.shape[0] if a_batched else b.shape[0]
+    a0 = a.shape[1:] if a_batched else a.shape
+    b0 = b.shape[1:] if b_batched else b.shape
+    a2, b2 = _as_matrix_a(a0), _as_matrix_b(b0)
+    stacks = broadcast_shapes([a2[:-2], b2[:-2]], "matmul batch dimensions")
+    shape = _drop_promoted(stacks + (a2[-2], b2[-1]), len(a0), len(b0))
+    for one, other, shared in ((a, b, not a_batched), (b, a, not b_batched)):
+        if shared and _is_identity(one) and np.result_type(one.dtype, other.dtype) == other.dtype:
+            return other  # eye @ x == x and x @ eye == x, shapes included
+    if a_batched != b_batched and not (a0[:-2] and b0[:-2]):
+        return _one_gemm(a, b, a_batched, size, shape)
+    stack = max(len(a0), len(b0), 2) - 2
+    if a_batched and len(a0) == 1:  # vectors as a row and a column, dropped again below
+        a = reshape(a, (size, 1) + a0)
+    if b_batched and len(b0) == 1:
+        b = reshape(b, (size,) + b0 + (1,))
+    a = expand_after_batch(a, stack + 2) if a_batched else a
+    b = expand_after_batch(b, stack + 2) if b_batched else b
+    return reshape(matmul(a, b), (size,) + shape)
+
+
+def batch_solve(op: Op, a: Node, b: Node, a_batched: bool, b_batched: bool) -> Node:
+    """The batching rule of ops solving ``a x = b`` with numpy 2's rule for ``b`` (one vector
+    when 1-D, else matrices ``(..., N, K)``, stacks broadcasting): ``Solve``, ``SolveTriangular``.
+
+    With ``a`` shared, the examples of ``b`` become more right-hand sides (columns) of one
+    solve per matrix of ``a``: one factorization, not B, unless both have stacks.
+    """
+    size = a.shape[0] if a_batched else b.shape[0]
+    vector = b.ndim - b_batched == 1
+    if not a_batched:
+        n, sa = a.shape[-1], a.shape[:-2]
+        sb = () if vector else b.shape[1:-2]
+        if not (sa and sb):
+            k = () if vector else b.shape[-1:]
+            cols = b if vector else reshape(_t(b), (_count(b.shape[:-2]) * k[0], n))
+            x = reshape(apply(op, [a, _t(cols)]), sa + (n, size) + sb + k)  # sa + (n, B*sb*k)
+            p = len(sa)
+            return transpose(x, (p + 1,) + tuple(range(p)) + tuple(range(p + 2, p + 2 + len(sb)))
+                             + (p,) + ((x.ndim - 1,) if k else ()))
+    if vector and b_batched:  # each example's vector as a column of its own matrix
+        stack = a.ndim - a_batched - 2
+        x = apply(op, [a, reshape(b, (size,) + (1,) * stack + b.shape[1:] + (1,))])
+        return reshape(x, x.shape[:-1])
+    return batch_leading(op, [a, b], [a_batched, b_batched], [2, 1 if vector else 2])
+
+
+def solve_patterns(node: Node, a_core: Any = None, inverse_mask: Any = None) -> list:
+    """The sparsity rules of ``x = solve(a, b)`` (numpy 2's rule for ``b``): x's matrix reads
+    all of a's (or ``a_core`` of it, see ``per_matrix``), and column j of x reads column
+    j of b, through ``inv(a)`` (``inverse_mask``: where it can be non-zero, e.g. a triangle)."""
+    a, b = node.inputs
+    vector = b.ndim == 1
+    rules = [per_matrix(node, 0, 2, 1 if vector else 2, a_core)]
+    if not differentiable_input(b):
+        return rules + [None]
+    b2 = b.shape + (1,) if vector else b.shape
+    return rules + [product_pattern(a.shape, b2, 1, inverse_mask)]
 
 
 def _as_matrix_a(shape):
@@ -288,6 +438,9 @@ class Factorization(Op):
         fz = _factorizer(self.kind)
         return f"{out} = {ctx.helper(pack_parts)}({ctx.helper(fz.compute)}({ins[0]}))"
 
+    def batch(self, inputs, batched):
+        return batch_leading(self, inputs, batched, [2])
+
 
 class _Shaped:
     """Shape and dtype of an array, as an op's ``infer`` reads them from a node."""
@@ -350,6 +503,13 @@ class FactorPart(Op):
         if not needs[1]:
             return [None, None]
         return [None] + list(self.underlying().bprop([inputs[1]], out, g, [True]))
+
+    def batch(self, inputs, batched):
+        # the packed array belongs to x: their stacks must match (no broadcasting)
+        return batch_leading(self, inputs, batched, [1, 2], broadcasts=False)
+
+    def sparsity(self, node):
+        return [None, self.underlying().matrix_pattern(node, 1)]
 
 
 def factor_parts(x: Node, kind: str) -> tuple[Node, ...]:
@@ -425,6 +585,17 @@ class Svd(Op):
         if self.part == "s":
             return f"{out} = np.linalg.svd({ins[0]}, compute_uv=False)"
         return f"{out} = np.linalg.svd({ins[0]}, full_matrices=False)[{SVD_PARTS.index(self.part)}]"
+
+    def batch(self, inputs, batched):
+        return batch_leading(self, inputs, batched, [2])
+
+    def sparsity(self, node):
+        return [self.matrix_pattern(node, 0)]
+
+    def matrix_pattern(self, node: Node, k: int) -> Any:
+        """The rule for input ``k``, the matrices (``FactorPart`` shares it): each part of
+        one matrix's SVD depends on all of that matrix."""
+        return per_matrix(node, k, 2, 1 if self.part == "s" else 2)
 
     def jvp(self, inputs, out, tangents):
         (x,), (dx,) = inputs, tangents

@@ -73,6 +73,65 @@ def index_map(positions: np.ndarray, size_in: int) -> Any:
     return _csr(rows, pos[rows], (pos.size, size_in))
 
 
+def per_matrix(node: Any, k: int, core_in: int, core_out: int, core: Any = None) -> Any:
+    """The rule of ops on stacks of matrices (numpy.linalg's convention): each output matrix
+    (the last ``core_out`` axes of ``node``) depends on input ``k``'s matrix (its last
+    ``core_in`` axes) at the stack position broadcasting reads for it, never on the other
+    members of the stack.
+
+    ``core``: which elements of one input matrix each element of one output matrix
+    depends on, a boolean sparse ``(out_core_size, in_core_size)`` matrix; None: all of them.
+    ``None`` for an input that carries no derivative.
+    """
+    import scipy.sparse as sp
+
+    x = node.inputs[k]
+    if not differentiable_input(x):
+        return None
+    out_stack, in_stack = node.shape[:node.ndim - core_out], x.shape[:x.ndim - core_in]
+    size_core_out = int(np.prod(node.shape[node.ndim - core_out:], dtype=np.int64))
+    size_core_in = int(np.prod(x.shape[x.ndim - core_in:], dtype=np.int64))
+    if core is None:
+        if int(np.prod(in_stack, dtype=np.int64)) == 1:
+            return DENSE  # one matrix (or one broadcast to all): every output reads all of it
+        core = sp.csr_matrix(np.ones((size_core_out, size_core_in), dtype=bool))
+    if core.shape != (size_core_out, size_core_in):
+        raise ValueError(f"per_matrix: core pattern of shape {core.shape}, expected "
+                         f"{(size_core_out, size_core_in)}")
+    stack = broadcast_map(in_stack, out_stack)
+    return sp.kron(stack, core, format="csr").astype(bool)
+
+
+#: the longest chain of structural ops ``nonzero_mask`` looks through
+MASK_DEPTH = 8
+
+
+def nonzero_mask(x: Any) -> np.ndarray | None:
+    """Where a node's value can be non-zero, when that is known as the graph is built: a
+    constant's stored value, an identity's diagonal, or one of those moved by a few
+    structural ops (a transposed constant: the ops run on the mask); None for any other
+    node (every element may be non-zero).  Rules use it to be exact about products with
+    a constant."""
+    from .sources import Constant, Eye
+
+    chain = []
+    while True:
+        op = x.op
+        if isinstance(op, Constant):
+            mask = np.asarray(op.value != 0)
+            break
+        if isinstance(op, Eye):
+            mask = np.eye(op.n, op.m, op.k, dtype=bool)
+            break
+        if not (op.structural and len(x.inputs) == 1 and len(chain) < MASK_DEPTH):
+            return None
+        chain.append(op)
+        x = x.inputs[0]
+    for op in reversed(chain):
+        mask = np.asarray(op.f(mask))
+    return mask
+
+
 def no_derivative(self: Any, node: Any) -> list:
     """The rule of non-differentiable ops: nothing flows to any input."""
     return [None] * len(node.inputs)

@@ -18,7 +18,10 @@ from ..graph import Node, apply
 from .base import NO_SYMPY, Op, one_of
 from .linalg import (Factorizer, check_matrices, factor_parts, linalg_dtype, matmul, matrices, mT,
                      on_matrices, register_factorization, symmetric_tangent)
+from .batching import batch_leading
+from .linalg_patterns import qr_core
 from .matrix_parts import tril
+from .patterns import per_matrix
 from .shape import concatenate
 from .sources import zeros
 from .triangular import solve_triangular
@@ -96,6 +99,18 @@ class Qr(Op):
         if self.part == "r":
             return f"{out} = np.linalg.qr({ins[0]}, mode='r')"
         return f"{out} = np.linalg.qr({ins[0]})[0]"
+
+    def batch(self, inputs, batched):
+        return batch_leading(self, inputs, batched, [2])
+
+    def sparsity(self, node):
+        return [self.matrix_pattern(node, 0)]
+
+    def matrix_pattern(self, node: Node, k: int) -> Any:
+        """The rule for input ``k``, the matrices (``FactorPart`` shares it): column j of q
+        reads a's first j + 1 columns, ``r[i, j]`` those up to i and column j."""
+        m, n = node.inputs[k].shape[-2:]
+        return per_matrix(node, k, 2, 2, qr_core(m, n, self.part))
 
     def jvp(self, inputs, out, tangents):
         (x,), (dx,) = inputs, tangents

@@ -27,8 +27,11 @@ import numpy as np
 from ..errors import DTypeError, ShapeError, SymgraphError
 from ..graph import Node, apply
 from .base import ARRAY, BOOL, NO_SYMPY, Op, as_nodes, broadcast_shapes, one_of
-from .linalg import (check_matrices, col, linalg_dtype, matmul, matrices, mT, on_matrices, row,
-                     symmetric_tangent, triangle_cotangent)
+from .batching import batch_leading
+from .linalg import (batch_solve, check_matrices, col, linalg_dtype, matmul, matrices, mT,
+                     on_matrices, row, solve_patterns, symmetric_tangent, triangle_cotangent)
+from .linalg_patterns import outer_core, triangle_mask
+from .patterns import per_matrix
 from .matrix_parts import trace as trace_
 from .reduce import sum as sum_
 from .shape import broadcast_to, reshape, sum_to
@@ -190,6 +193,7 @@ class Solve(Op):
     """
 
     name = "solve"
+    linear_in = (1,)
 
     def infer(self, a, b):
         n = _square(a, "solve")
@@ -220,6 +224,12 @@ class Solve(Op):
 
     def emit(self, out, ins, ctx):
         return f"{out} = np.linalg.solve({ins[0]}, {ins[1]})"
+
+    def batch(self, inputs, batched):
+        return batch_solve(self, *inputs, *batched)
+
+    def sparsity(self, node):
+        return solve_patterns(node)
 
     def jvp(self, inputs, out, tangents):
         (a, b), (da, db) = inputs, tangents
@@ -262,6 +272,12 @@ class Inv(Op):
     def emit(self, out, ins, ctx):
         return f"{out} = np.linalg.inv({ins[0]})"
 
+    def batch(self, inputs, batched):
+        return batch_leading(self, inputs, batched, [2])
+
+    def sparsity(self, node):
+        return [per_matrix(node, 0, 2, 2)]
+
     def jvp(self, inputs, out, tangents):
         (da,) = tangents
         return None if da is None else -matmul(out, matmul(da, out))
@@ -295,6 +311,12 @@ class Det(Op):
 
     def emit(self, out, ins, ctx):
         return f"{out} = np.linalg.det({ins[0]})"
+
+    def batch(self, inputs, batched):
+        return batch_leading(self, inputs, batched, [2])
+
+    def sparsity(self, node):
+        return [per_matrix(node, 0, 2, 0)]
 
     def jvp(self, inputs, out, tangents):
         (a,), (da,) = inputs, tangents
@@ -332,6 +354,12 @@ class Adjugate(Op):
     def emit(self, out, ins, ctx):
         return f"{out} = {ctx.helper(adjugate_matrices)}({ins[0]})"
 
+    def batch(self, inputs, batched):
+        return batch_leading(self, inputs, batched, [2])
+
+    def sparsity(self, node):
+        return [per_matrix(node, 0, 2, 2)]
+
     def jvp(self, inputs, out, tangents):
         (a,), (da,) = inputs, tangents
         return None if da is None else apply(AdjugateTangent(), [a, da])
@@ -358,6 +386,7 @@ class AdjugateTangent(Op):
     """
 
     name = "adjugate_tangent"
+    linear_in = (1,)
 
     def infer(self, a, e):
         _square(a, "adjugate_tangent")
@@ -373,6 +402,13 @@ class AdjugateTangent(Op):
 
     def emit(self, out, ins, ctx):
         return f"{out} = {ctx.helper(adjugate_tangent_matrices)}({ins[0]}, {ins[1]})"
+
+    def batch(self, inputs, batched):
+        # infer wants e of a's exact shape: the stacks must match
+        return batch_leading(self, inputs, batched, [2, 2], broadcasts=False)
+
+    def sparsity(self, node):
+        return [per_matrix(node, 0, 2, 2), per_matrix(node, 1, 2, 2)]
 
     def jvp(self, inputs, out, tangents):
         (a, e), (da, de) = inputs, tangents
@@ -473,6 +509,12 @@ class Slogdet(Op):
     def emit(self, out, ins, ctx):
         return f"{out} = np.linalg.slogdet({ins[0]}).{self.part}"
 
+    def batch(self, inputs, batched):
+        return batch_leading(self, inputs, batched, [2])
+
+    def sparsity(self, node):
+        return [None if self.part == "sign" else per_matrix(node, 0, 2, 0)]
+
     def jvp(self, inputs, out, tangents):
         (a,), (da,) = inputs, tangents
         if self.part == "sign" or da is None:
@@ -557,6 +599,16 @@ class Pinv(Op):
     def emit(self, out, ins, ctx):
         rcond = repr(float(self.rcond)) if self.rcond.ndim == 0 else ctx.const(self.rcond)
         return f"{out} = np.linalg.pinv({ins[0]}, rcond={rcond}, hermitian={self.hermitian})"
+
+    def batch(self, inputs, batched):
+        # rcond broadcasts against the stack from the right: the batch axis leaves it alone
+        return batch_leading(self, inputs, batched, [2])
+
+    def sparsity(self, node):
+        n = node.inputs[0].shape[-1]
+        core = outer_core(np.ones(n * n, dtype=bool), triangle_mask(n, True)) \
+            if self.hermitian else None
+        return [per_matrix(node, 0, 2, 2, core)]
 
     def _matrix(self, a: Node) -> Node:
         """The matrix whose pseudo-inverse numpy computes (hermitian: from the lower triangle)."""

@@ -19,8 +19,11 @@ from ..errors import ShapeError, SymgraphError
 from ..graph import Node, apply
 from .. import kernels
 from .base import BOOL, NO_SYMPY, Op, as_node, broadcast_shapes
-from .linalg import (check_matrices, col, flag, linalg_dtype, matmul, matrices, mT, on_matrices,
-                     symmetric_tangent, triangle)
+from .batching import batch_leading
+from .linalg import (batch_solve, check_matrices, col, flag, linalg_dtype, matmul, matrices, mT,
+                     on_matrices, solve_patterns, symmetric_tangent, triangle)
+from .linalg_patterns import cholesky_core, outer_core, triangle_mask, triangular_solve_core
+from .patterns import per_matrix
 from .shape import reshape, sum_to
 from .matrix_parts import DiagEmbed, diagonal, tril
 
@@ -32,6 +35,11 @@ def triangular_solve(a, b, trans, lower, unit_diagonal, vector):
 
     if vector:
         b = b[..., None]
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    if 0 in batch:  # scipy refuses empty stacks (an empty batch of examples)
+        dtype = np.result_type(*[d if d.kind == "f" else np.float64 for d in (a.dtype, b.dtype)])
+        x = np.zeros(batch + b.shape[-2:], dtype)
+        return x[..., 0] if vector else x
     x = scipy.linalg.solve_triangular(a, b, trans=int(trans), lower=lower,
                                       unit_diagonal=unit_diagonal, check_finite=False)
     # C order, whatever layout LAPACK left: the products that follow then take one path
@@ -69,6 +77,7 @@ class SolveTriangular(Op):
     """
 
     name = "solve_triangular"
+    linear_in = (1,)
     param_types = {"trans": BOOL, "lower": BOOL, "unit_diagonal": BOOL}
 
     def __init__(self, trans: bool = False, lower: bool = False, unit_diagonal: bool = False) -> None:
@@ -97,6 +106,18 @@ class SolveTriangular(Op):
         vector = len(ctx.in_shapes[1]) == 1
         return (f"{out} = {ctx.helper(triangular_solve)}({ins[0]}, {ins[1]}, {self.trans}, "
                 f"{self.lower}, {self.unit_diagonal}, {vector})")
+
+    def batch(self, inputs, batched):
+        return batch_solve(self, *inputs, *batched)
+
+    def sparsity(self, node):
+        """Row i of x reads op(a)'s triangle up to row i (from row i on, when op(a) is upper)
+        and of b the rows inv(op(a)) mixes into it."""
+        a, b = node.inputs
+        n, k = a.shape[-1], 1 if b.ndim == 1 else b.shape[-1]
+        core = triangular_solve_core(n, k, self.lower, self.trans, self.unit_diagonal)
+        inverse = np.tri(n, dtype=bool) if self.lower != self.trans else np.tri(n, dtype=bool).T
+        return solve_patterns(node, core, inverse)
 
     def read(self, da: Node) -> Node:
         """The part of ``da`` this solve reads: its triangle (without the diagonal if unit)."""
@@ -213,6 +234,12 @@ class Cholesky(Op):
     def emit(self, out, ins, ctx):
         return f"{out} = {ctx.helper(cholesky_matrices)}({ins[0]})"
 
+    def batch(self, inputs, batched):
+        return batch_leading(self, inputs, batched, [2])
+
+    def sparsity(self, node):
+        return [per_matrix(node, 0, 2, 2, cholesky_core(node.shape[-1]))]
+
     def jvp(self, inputs, out, tangents):
         (da,) = tangents
         return None if da is None else cholesky_tangent(out, da)
@@ -256,6 +283,7 @@ class CholeskyTangent(Op):
     """
 
     name = "cholesky_tangent"
+    linear_in = (1,)
 
     def infer(self, L, da):
         return _paired_shape(L, da, "cholesky_tangent"), linalg_dtype(L.dtype, da.dtype,
@@ -268,6 +296,14 @@ class CholeskyTangent(Op):
 
     def emit(self, out, ins, ctx):
         return f"{out} = {ctx.helper(kernels.cholesky_tangent)}({ins[0]}, {ins[1]})"
+
+    def batch(self, inputs, batched):
+        return batch_leading(self, inputs, batched, [2, 2])
+
+    def sparsity(self, node):
+        """dL[i, j] reads L and da where Cholesky's L[i, j] reads a (its forward recursion)."""
+        core = cholesky_core(node.shape[-1])
+        return [per_matrix(node, k, 2, 2, core) for k in range(2)]
 
     @staticmethod
     def _z(L: Node, out: Node) -> tuple[Node, Node]:
@@ -325,6 +361,7 @@ class CholeskyGrad(Op):
     """
 
     name = "cholesky_grad"
+    linear_in = (1,)
 
     def infer(self, L, g):
         return _paired_shape(L, g, "cholesky_grad"), linalg_dtype(L.dtype, g.dtype,
@@ -337,6 +374,17 @@ class CholeskyGrad(Op):
 
     def emit(self, out, ins, ctx):
         return f"{out} = {ctx.helper(kernels.cholesky_grad)}({ins[0]}, {ins[1]})"
+
+    def batch(self, inputs, batched):
+        return batch_leading(self, inputs, batched, [2, 2])
+
+    def sparsity(self, node):
+        """The transpose of Cholesky's pattern in g; every entry of L's lower triangle may
+        enter each entry of the (lower) result."""
+        n = node.shape[-1]
+        lower = triangle_mask(n, True)
+        return [per_matrix(node, 0, 2, 2, outer_core(lower, lower)),
+                per_matrix(node, 1, 2, 2, cholesky_core(n).T.tocsr())]
 
     def jvp(self, inputs, out, tangents):
         L, g = inputs

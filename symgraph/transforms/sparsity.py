@@ -10,7 +10,8 @@ pairs of ``x`` elements that meet in it: ``P_a^T M_ab P_b`` where ``P_a`` is
 input a's pattern and ``M_ab`` pairs the input elements that feed one output
 element ``y`` depends on (a reverse walk marks those "live" outputs).  Linear
 ops add nothing; multilinear ops (``*``, ``@``) pair only different inputs;
-``Op.linear_in`` names inputs an op is linear in.  This is the standard
+``Op.linear_in`` names inputs an op is linear in; ``Op.hessian_pairs`` lets
+a contraction say which elements of two inputs actually meet.  This is the standard
 conservative rule (ADOL-C's, SparseConnectivityTracer's): a superset of the
 pattern at every point, exact for the usual banded, block and arrow problems.
 """
@@ -186,7 +187,10 @@ def hessian_sparsity(y: Node, x: Node) -> Any:
             for b, in_b, rule_b in ins:
                 if a == b and (op.multilinear or a in flat):
                     continue
-                meet = _meeting(rule_a, rule_b, rows, in_a.size, in_b.size)
+                if a != b and op.hessian_pairs is not None:
+                    meet = _binary(op.hessian_pairs(node, a, b, rows))
+                else:
+                    meet = _meeting(rule_a, rule_b, rows, in_a.size, in_b.size)
                 if meet.nnz:
                     term = (pat[in_a].T @ (meet @ pat[in_b])).tocoo()
                     rows_all += [term.row, term.col]  # both (i, j) and (j, i): symmetric
