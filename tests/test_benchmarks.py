@@ -1,0 +1,23 @@
+"""Smoke tests: benchmark scripts still run end to end at tiny sizes (timings are not checked)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_quick(script: str) -> str:
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", script), "--quick"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    return done.stdout
+
+
+def test_bench_jacobians_quick():
+    out = run_quick("bench_jacobians.py")
+    assert "(a) dense Hessian" in out and "(b) sparse Hessians" in out
+    assert out.count("targets (reported, not asserted)") == 2
