@@ -122,7 +122,12 @@ def _resolve(graph_or_nodes: Any) -> tuple[Graph, list[Node], list[Node] | None]
     if isinstance(graph_or_nodes, Graph):
         g = graph_or_nodes
         consumed = {i for n in g.nodes for i in n.inputs}
-        return g, [n for n in g.nodes if n not in consumed], g.nodes
+        # a constant nothing uses (a gradient seed folded away, a transform's placeholder)
+        # is not part of any computation: leave it out of the picture
+        unused = {n for n in g.nodes if n not in consumed and not n.inputs
+                  and not n.op.is_variable}
+        nodes = [n for n in g.nodes if n not in unused]
+        return g, [n for n in nodes if n not in consumed], nodes
     leaves, _ = flatten(graph_or_nodes, lambda t: isinstance(t, Node))
     for leaf in leaves:
         if not isinstance(leaf, Node):

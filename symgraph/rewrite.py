@@ -373,6 +373,8 @@ def constant_folding(node: Node) -> Node | None:
     op = node.op
     if not node.inputs:
         return None  # a source
+    if already_filled(node):
+        return None
     if op.elementwise:
         uniform = [uniform_value(i) for i in node.inputs]
         if all(u is not None for u in uniform):
@@ -415,10 +417,19 @@ def fold_value(op: Op, args: list[np.ndarray], shape: tuple[int, ...], dtype: np
     return out.astype(dtype, copy=False)
 
 
+def already_filled(node: Node) -> bool:
+    """A broadcast of a one-element source is a fill already (its source may be shared
+    with other nodes, so rewriting it into a new fill would only add nodes)."""
+    return (isinstance(node.op, sh.BroadcastTo) and is_source(node.inputs[0])
+            and node.inputs[0].size == 1)
+
+
 @register("structural", "selects")
 def fill_propagation(node: Node) -> Node | None:
     """Moving, copying or picking elements of one repeated value gives that value
     (e.g. a broadcast scalar zero): a broadcast scalar fill."""
+    if already_filled(node):
+        return None
     values = [uniform_value(i) for i in node.inputs]
     if any(v is None for v in values):
         return None

@@ -161,8 +161,9 @@ class Op:
     #: ``a[i, l]`` with ``b[l, j]`` only, not with every ``b[l', j]``).
     hessian_pairs: Callable | None = None
     #: Inputs in which the op is linear when the others are held fixed (``x / c`` in ``x``,
-    #: ``where(c, a, b)`` in ``a`` and ``b``): ``sg.hessian_sparsity`` adds no curvature
-    #: between an input and itself for these.  ``linear``/``multilinear`` ops are linear in
+    #: ``where(c, a, b)`` in ``a`` and ``b``), or piecewise linear (``relu``, ``abs``: their
+    #: second derivative is zero wherever it exists): ``sg.hessian_sparsity`` adds no
+    #: curvature between such an input and itself.  ``linear``/``multilinear`` ops are linear in
     #: every input.
     linear_in: ClassVar[tuple[int, ...]] = ()
 

@@ -206,7 +206,7 @@ class Sigmoid(Special, special="expit", cli=True):
         return 1 / (1 + sp.exp(-x))
 
 
-class Relu(Unary, cli=True):
+class Relu(Unary, cli=True, linear_in=(0,)):
     def infer(self, x):
         return x.shape, x.dtype
 
@@ -226,7 +226,7 @@ class Relu(Unary, cli=True):
         return sp.Max(x, 0)
 
 
-class Abs(Unary, ufunc=np.abs, sympy="Abs", cli=True):
+class Abs(Unary, ufunc=np.abs, sympy="Abs", cli=True, linear_in=(0,)):
     def deriv(self, x, out):
         return sign(x)
 
@@ -248,7 +248,7 @@ class Sign(Unary, ufunc=np.sign, sympy="sign", differentiable=False, cli=True):
     """Piecewise constant: its derivative is zero wherever it exists."""
 
 
-class Cast(Elementwise):
+class Cast(Elementwise, linear_in=(0,)):
     """``x.astype(dtype)``; derivatives flow (unchanged) only between floating dtypes."""
 
     name = "cast"
@@ -368,7 +368,7 @@ class Multiply(Binary, ufunc=np.multiply, operator="*", sympy="Mul", multilinear
         return a
 
 
-class Divide(Binary, ufunc=np.true_divide, operator="/"):
+class Divide(Binary, ufunc=np.true_divide, operator="/", linear_in=(0,)):
     def tangent(self, inputs, out, tangents):
         """``ta / b - (tb / b) * out``: the two parts share ``g / b`` in reverse mode."""
         a, b = inputs
@@ -514,7 +514,7 @@ class IsFinite(Classify, name="isfinite", ufunc=np.isfinite):
 # n-ary
 # ---------------------------------------------------------------------------
 
-class Where(Elementwise):
+class Where(Elementwise, linear_in=(1, 2)):
     """``where(cond, a, b)``: the derivative of each branch is masked by ``cond``."""
 
     name = "where"
@@ -630,7 +630,32 @@ def _named(build: Callable, cls: type, doc: str) -> Callable:
 
 add = binary_builder(Add, "``a + b`` with numpy broadcasting.")
 subtract = binary_builder(Subtract, "``a - b`` with numpy broadcasting.")
-multiply = binary_builder(Multiply, "``a * b`` with numpy broadcasting.")
+_multiply = binary_builder(Multiply, "``a * b`` with numpy broadcasting.")
+
+
+def multiply(a: Any, b: Any) -> Node:
+    """``a * b`` with numpy broadcasting.
+
+    A product with a ``full`` of ones that changes neither shape nor dtype (a gradient's
+    seed) is the other operand: derivative graphs then have no ``1 * x`` nodes, and a
+    batched Hessian's identity seed stays an identity that ``matmul`` folds away.
+    """
+    if type(a) is Node and type(b) is Node:
+        if _is_unit(a, b):
+            return b
+        if _is_unit(b, a):
+            return a
+    return _multiply(a, b)
+
+
+def _is_unit(one: Node, other: Node) -> bool:
+    """Whether ``one`` is a ``full`` of ones that leaves ``other``'s shape and dtype alone."""
+    op = one.op
+    if type(op) is not Full or op.value != 1 or isinstance(op.value, bool):
+        return False
+    if one.ndim > other.ndim or any(s not in (1, t) for s, t in zip(one.shape[::-1], other.shape[::-1])):
+        return False
+    return np.result_type(one.dtype, other.dtype) == other.dtype
 divide = binary_builder(Divide, "``a / b`` (true division) with numpy broadcasting.")
 power = binary_builder(Power, "``a ** b``; negative and non-integer exponents allowed (numpy "
                         "semantics).")

@@ -149,7 +149,11 @@ class Transpose(Op):
 
 
 def transpose(x, axes: Sequence[int] | None = None) -> Node:
-    """Permute axes (reverse them when ``axes`` is None), like ``np.transpose``."""
+    """Permute axes (reverse them when ``axes`` is None), like ``np.transpose``.
+
+    A permutation that only moves length-one axes is a reshape (so reshapes around it
+    merge, and an identity stays recognisable to ``matmul``).
+    """
     x = as_node(x)
     if axes is None:
         axes = tuple(range(x.ndim))[::-1]
@@ -161,6 +165,9 @@ def transpose(x, axes: Sequence[int] | None = None) -> Node:
         axes = tuple(int(a) % x.ndim for a in axes)
     if axes == tuple(range(x.ndim)):
         return x
+    moved = [a for a in axes if x.shape[a] != 1]
+    if moved == sorted(moved):  # only length-one axes move: the same elements, reshaped
+        return reshape(x, tuple(x.shape[a] for a in axes))
     return apply(Transpose(axes), [x])
 
 

@@ -174,7 +174,7 @@ def hessian_sparsity(y: Node, x: Node) -> Any:
         op = node.op
         mask = live.get(node)
         if (node not in pat or node not in rules_of or mask is None or op.linear
-                or not op.differentiable):
+                or op.selects or not op.differentiable):
             continue
         rows = np.flatnonzero(mask)
         if not len(rows):
