@@ -236,3 +236,16 @@ def test_missing_data_and_complex_parameters_are_refused(fresh_graph):
     obj = sg.optimize.objective(sg.sum(sg.abs(z) ** 2), z)
     with pytest.raises(sg.DTypeError, match="real floating"):
         obj.hess(np.zeros(3))
+
+
+def test_readme_sparse_snippet_prints_what_it_shows(capsys):
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = text.split("### Sparse Jacobians and Hessians", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    with sg.Graph():
+        exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+    shown = [line[2:] for line in code.splitlines() if line.startswith("# ")]
+    assert capsys.readouterr().out.splitlines() == shown
