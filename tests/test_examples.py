@@ -55,3 +55,29 @@ def test_gaussian_process_matches_sklearn(tmp_path):
     assert result["mean_gap"] < 1e-6 and result["sd_gap"] < 1e-6
     assert np.all(result["std"] > 0)
     assert png.stat().st_size > 0
+
+
+def test_sparse_newton_converges_quadratically_to_the_checked_answers(capsys):
+    pytest.importorskip("networkx")
+    module = runpy.run_path(str(EXAMPLES / "sparse_newton.py"))
+    out = module["main"](["--grid", "24", "--n", "2000"])
+    printed = capsys.readouterr().out
+    assert "Hessian pattern" in printed and "iter" in printed and "check" in printed
+
+    poisson = out["poisson"]["result"]
+    assert poisson.success and poisson.nit <= 8
+    # Independent check: the discrete equations, with scipy's five-point Laplacian.
+    assert out["poisson_residual"] < 1e-8
+    assert out["poisson_error"] < 0.02            # O(h^2) from the manufactured u*
+    assert out["poisson"]["n_colors"] <= 8        # five-point stencil: a few colours
+    assert out["poisson"]["nnz"] == 5 * 24 ** 2 - 4 * 24
+    # Quadratic convergence once the full step is taken: the exponent of |grad| doubles.
+    h = poisson.history
+    assert h[-2] < 1e-6 and h[-1] < 1e-10 and all(t == 1 for t in poisson.steps)
+
+    rosenbrock = out["rosenbrock"]["result"]
+    assert rosenbrock.success and rosenbrock.nit < 40
+    assert out["rosenbrock_distance"] < 1e-8      # the minimiser is all ones
+    assert out["rosenbrock"]["n_colors"] == 3 and out["rosenbrock"]["nnz"] == 3 * 2000 - 2
+    tail = [g for g in rosenbrock.history if 0 < g < 1e-1]
+    assert len(tail) >= 2 and all(b < 10 * a ** 1.5 for a, b in zip(tail, tail[1:]))
