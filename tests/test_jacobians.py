@@ -131,3 +131,19 @@ def numeric_grad_matrix(y, x, at):
     g = sg.grad(y, x)
     return np.stack([numeric_grad(lambda v: float(sg.evaluate(g, {x: v})[k]), at)
                      for k in range(at.size)])
+
+
+def test_readme_vectorize_snippet_prints_what_it_says():
+    import contextlib
+    import io
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = text.split("### Batching: `sg.vectorize`", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    expected = "\n".join(line[2:] for line in code.splitlines() if line.startswith("# "))
+    out = io.StringIO()
+    with sg.Graph(), contextlib.redirect_stdout(out):
+        exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+    assert out.getvalue().strip() == expected.strip()
