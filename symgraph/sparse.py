@@ -188,29 +188,35 @@ def sparse_jacobian(y: Node, x: Node, mode: str = "auto") -> SparseDerivative:
     row_colors = color_columns(pattern.T.tocsr()) if mode in ("auto", "rev") else None
     if mode == "auto":
         mode = "rev" if row_colors.max(initial=-1) < col_colors.max(initial=-1) else "fwd"
-    graph = y.graph
     coo = pattern.tocoo()  # csr order: rows, then columns
     if mode == "fwd":
         colors = col_colors
         c = int(colors.max()) + 1 if colors.size else 0
         if c == 0:
             return _empty("jacobian", pattern, colors, y, "columns")
-        seed = placeholder(x.shape, x.dtype, graph)
-        (tangent,) = build_jvp([y], [x], [seed])
-        batch = vectorize(tangent, {seed: color_seeds(colors, c, x.shape, x.dtype, graph)})
-        compressed = transpose(reshape(batch, (c, y.size)), (1, 0))
+        compressed = compressed_sweep(lambda seed: build_jvp([y], [x], [seed])[0], x, colors, c,
+                                      y.size)  # J S, (y.size, c)
         sources = _flat_sources(coo.row, colors[coo.col], c)
         return SparseDerivative("jacobian", pattern, colors, compressed, sources, "columns")
     colors = row_colors
     c = int(colors.max()) + 1 if colors.size else 0
     if c == 0:
         return _empty("jacobian", pattern, colors, y, "rows")
-    seed = placeholder(y.shape, y.dtype, graph)
-    (cotangent,) = build_grad([y], [seed], [x])
-    batch = vectorize(cotangent, {seed: color_seeds(colors, c, y.shape, y.dtype, graph)})
-    compressed = transpose(reshape(batch, (c, x.size)), (1, 0))  # J^T S, (x.size, c)
+    compressed = compressed_sweep(lambda seed: build_grad([y], [seed], [x])[0], y, colors, c,
+                                  x.size)  # J^T S, (x.size, c)
     sources = _flat_sources(coo.col, colors[coo.row], c)
     return SparseDerivative("jacobian", pattern, colors, compressed, sources, "rows")
+
+
+def compressed_sweep(sweep: Any, like: Node, colors: np.ndarray, n_colors: int,
+                     out_size: int) -> Node:
+    """``sweep(seed)`` (a jvp or vjp with a seed shaped like ``like``) vectorized over the
+    colour seeds, as a matrix with one column per colour: shape (out_size, n_colors)."""
+    graph = like.graph
+    seed = placeholder(like.shape, like.dtype, graph)
+    batch = vectorize(sweep(seed), {seed: color_seeds(colors, n_colors, like.shape, like.dtype,
+                                                      graph)})
+    return transpose(reshape(batch, (n_colors, out_size)), (1, 0))
 
 
 def sparse_hessian(y: Node, x: Node) -> SparseDerivative:
@@ -229,12 +235,9 @@ def sparse_hessian(y: Node, x: Node) -> SparseDerivative:
     c = int(colors.max()) + 1 if colors.size else 0
     if c == 0 or pattern.nnz == 0:
         return _empty("hessian", pattern, colors, y, "columns")
-    graph = y.graph
     (g,) = build_grad([y], [seed_for(y, None, "sparse_hessian")], [x])
-    seed = placeholder(x.shape, x.dtype, graph)
-    (hv,) = build_jvp([g], [x], [seed])
-    batch = vectorize(hv, {seed: color_seeds(colors, c, x.shape, x.dtype, graph)})
-    compressed = transpose(reshape(batch, (c, x.size)), (1, 0))  # H S, (n, c)
+    compressed = compressed_sweep(lambda seed: build_jvp([g], [x], [seed])[0], x, colors, c,
+                                  x.size)  # H S, (n, c)
     coo = pattern.tocoo()
     n_colors = c
     keys = coo.row.astype(np.int64) * n_colors + colors[coo.col]
@@ -257,4 +260,5 @@ def _empty(kind: str, pattern: Any, colors: np.ndarray, y: Node, axis: str) -> S
     return empty
 
 
-__all__ = ["SparseDerivative", "PatternPicture", "sparse_jacobian", "sparse_hessian", "color_seeds"]
+__all__ = ["SparseDerivative", "PatternPicture", "sparse_jacobian", "sparse_hessian", "color_seeds",
+           "compressed_sweep"]
