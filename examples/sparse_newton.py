@@ -124,10 +124,15 @@ def solve(title: str, loss, params, feed, tol: float, max_iter: int) -> dict:
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--grid", type=int, default=200, help="interior grid points per side")
-    parser.add_argument("--n", type=int, default=100_000, help="length of the Rosenbrock chain")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--grid", type=int, default=200,
+                        help="interior grid points per side (at least 2)")
+    parser.add_argument("--n", type=int, default=100_000,
+                        help="length of the Rosenbrock chain (at least 2)")
     args = parser.parse_args(argv)
+    if args.grid < 2 or args.n < 2:
+        parser.error("--grid and --n must be at least 2")
 
     with sg.Graph():
         energy, u, feed, exact = poisson_problem(args.grid)

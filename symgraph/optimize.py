@@ -55,8 +55,9 @@ class Objective:
 
     Attributes: ``params`` (the parameter nodes, flattened), ``size`` (length of
     the flat vector), ``x0`` (the fed parameter values, flat; zeros for those not
-    fed), and counters ``nfev`` (loss/gradient evaluations) and ``nhev``
-    (Hessian-vector products).
+    fed), and counters ``nfev`` (loss/gradient evaluations), ``nhev``
+    (Hessian-vector products) and ``nhess`` (sparse Hessians: ``hess(x)``, built
+    on first use from ``sparse_hessian()``).
     """
 
     def __init__(self, loss: Node, params: Any, feed: Mapping | None = None,
@@ -259,7 +260,10 @@ def objective(loss: Node, params: Any, feed: Mapping | None = None, *,
     (usually variables).  ``feed`` gives every other input the loss needs (by
     node or name); values it gives for the parameters become ``x0``.  The
     result has ``fun(x)``, ``jac(x)``, ``hessp(x, p)``, ``value_and_grad(x)``,
-    ``hessian_operator(x)``, ``x0``, ``unflatten(x)`` and ``flatten(values)``.
+    ``hessian_operator(x)``, ``hess(x)`` (the sparse Hessian as a
+    ``scipy.sparse.csr_matrix``, for ``minimize(method="trust-constr")`` or
+    ``newton``), ``sparse_hessian()`` (its ``SparseDerivative``: pattern,
+    colours), ``x0``, ``unflatten(x)`` and ``flatten(values)``.
     ``hvp_mode`` picks forward-over-reverse ("fwd", default) or
     reverse-over-reverse ("rev") Hessian-vector products.  Parameters of
     dtype float32 are fed in float32; scipy always sees float64.
@@ -318,12 +322,14 @@ def newton(loss: Any, params: Any = None, feed: Mapping | None = None, *, tol: f
     Returns a ``scipy.optimize.OptimizeResult`` with ``x`` (flat), ``params``
     (arrays in the structure of ``params``), ``fun``, ``jac``, ``nit``,
     ``success``, ``status`` (0 converged, 1 ``max_iter`` reached, 2 line
-    search failed), ``message``, ``nfev``, ``nhess``, and per iteration:
+    search failed, 3 the Hessian is not finite or could not be made positive
+    definite, 4 the gradient vanished where the Hessian has negative
+    curvature: a saddle point or a maximum, not a minimum), ``message``, ``nfev``, ``nhess``, and per iteration:
     ``history`` (``|g|``, from the start: ``nit + 1`` values), ``losses``
     (likewise), ``steps`` (step lengths ``t``), ``step_norms`` (``|t p|``) and
     ``shifts`` (``mu``).  Example::
 
-        res = sg.optimize.newton(sg.sum((x[1:] - x[:-1] ** 2) ** 2 + (1 - x) ** 2), x)
+        res = sg.optimize.newton(sg.sum((x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2), x)
     """
     import warnings
 
@@ -353,10 +359,18 @@ def newton(loss: Any, params: Any = None, feed: Mapping | None = None, *, tol: f
     while True:
         if history[-1] <= tol:
             status, message = 0, f"|grad| = {history[-1]:.3g} <= tol = {tol:g}"
+            if negative_curvature(obj.hess(x)):
+                status, message = 4, (f"|grad| = {history[-1]:.3g} <= tol = {tol:g}, but the "
+                                      "Hessian has negative curvature here: a saddle point or "
+                                      "a maximum, not a minimum")
             break
         if nit >= max_iter:
             break
-        p, mu = newton_direction(obj.hess(x), g)
+        try:
+            p, mu = newton_direction(obj.hess(x), g)
+        except SymgraphError as e:
+            status, message = 3, str(e)
+            break
         eps = np.finfo(np.float64).eps
         slope = float(g @ p)
         t, accepted = 1.0, False
@@ -425,8 +439,32 @@ def newton_direction(H: Any, g: np.ndarray) -> tuple[np.ndarray, float]:
             if np.all(pivots > 0) and np.all(np.isfinite(pivots)):
                 return lu.solve(-np.asarray(g, np.float64)), mu
         mu = max(2 * mu, beta)
-    raise SymgraphError("newton: the Hessian could not be made positive definite "  # pragma: no cover
-                        "(is it finite?)")
+    bad = "is not finite" if not np.all(np.isfinite(H.data)) else "could not be made positive definite"
+    raise SymgraphError(f"newton: the Hessian {bad} at this point (a kink of the loss, such as "
+                        "abs(x) ** 1.5 at 0, has an infinite second derivative); start elsewhere")
+
+
+def negative_curvature(H: Any) -> bool:
+    """Whether the symmetric sparse ``H`` has a negative eigenvalue (beyond rounding).
+
+    The signs of the pivots of an ``L D L^T`` factorization are the signs of the
+    eigenvalues (Sylvester's law of inertia); a tiny shift keeps a singular but
+    semi-definite ``H`` (``x**4`` at its minimum) from counting as indefinite.
+    """
+    import scipy.sparse as sp
+    from scipy.sparse.linalg import splu
+
+    H = sp.csc_matrix(H, dtype=np.float64)
+    if H.shape[0] == 0 or not np.all(np.isfinite(H.data)):
+        return False
+    scale = max(1.0, float(abs(H).max()) if H.nnz else 0.0)
+    A = sp.csc_matrix(H + 1e-10 * scale * sp.identity(H.shape[0], format="csc"))
+    try:
+        lu = splu(A, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                  options={"SymmetricMode": True})
+    except RuntimeError:
+        return False
+    return bool(np.any(lu.U.diagonal() < 0))
 
 
 def _direction_frontier(outputs: list[Node], directions: list[Node]) -> list[Node]:

@@ -169,7 +169,8 @@ def _flat_sources(rows: np.ndarray, cols: np.ndarray, n_colors: int) -> np.ndarr
     return rows.astype(np.int64) * max(n_colors, 1) + cols.astype(np.int64)
 
 
-def sparse_jacobian(y: Node, x: Node, mode: str = "auto") -> SparseDerivative:
+def sparse_jacobian(y: Node, x: Node, mode: str = "auto", *, order: str = "auto"
+                    ) -> SparseDerivative:
     """The Jacobian of ``y`` with respect to ``x`` as a sparse matrix (shape (y.size, x.size)).
 
     ``mode="fwd"`` colours the columns (columns of one colour share no row) and
@@ -184,22 +185,22 @@ def sparse_jacobian(y: Node, x: Node, mode: str = "auto") -> SparseDerivative:
         raise SymgraphError(f"sparse_jacobian: mode must be one of {MODES}, got {mode!r}")
     y, x = _checked(y, x, "sparse_jacobian")
     pattern = sparsity(y, x)
-    col_colors = color_columns(pattern) if mode in ("auto", "fwd") else None
-    row_colors = color_columns(pattern.T.tocsr()) if mode in ("auto", "rev") else None
     if mode == "auto":
-        mode = "rev" if row_colors.max(initial=-1) < col_colors.max(initial=-1) else "fwd"
+        per_row = np.diff(pattern.indptr).max(initial=0)
+        per_col = np.bincount(pattern.indices, minlength=x.size).max(initial=0)
+        mode = "rev" if per_col < per_row else "fwd"
     coo = pattern.tocoo()  # csr order: rows, then columns
     if mode == "fwd":
-        colors = col_colors
-        c = int(colors.max()) + 1 if colors.size else 0
+        colors = color_columns(pattern, order)
+        c = int(colors.max()) + 1 if colors.size and pattern.nnz else 0
         if c == 0:
             return _empty("jacobian", pattern, colors, y, "columns")
         compressed = compressed_sweep(lambda seed: build_jvp([y], [x], [seed])[0], x, colors, c,
                                       y.size)  # J S, (y.size, c)
         sources = _flat_sources(coo.row, colors[coo.col], c)
         return SparseDerivative("jacobian", pattern, colors, compressed, sources, "columns")
-    colors = row_colors
-    c = int(colors.max()) + 1 if colors.size else 0
+    colors = color_columns(pattern.T.tocsr(), order)
+    c = int(colors.max()) + 1 if colors.size and pattern.nnz else 0
     if c == 0:
         return _empty("jacobian", pattern, colors, y, "rows")
     compressed = compressed_sweep(lambda seed: build_grad([y], [seed], [x])[0], y, colors, c,
@@ -219,19 +220,20 @@ def compressed_sweep(sweep: Any, like: Node, colors: np.ndarray, n_colors: int,
     return transpose(reshape(batch, (n_colors, out_size)), (1, 0))
 
 
-def sparse_hessian(y: Node, x: Node) -> SparseDerivative:
+def sparse_hessian(y: Node, x: Node, *, order: str = "auto") -> SparseDerivative:
     """The Hessian of scalar ``y`` with respect to ``x`` as a sparse matrix (x.size, x.size).
 
     The columns are star-coloured (fewer colours than a plain column
     colouring: symmetry lets every entry be read from one of its two copies),
     and the compressed Hessian is forward-over-reverse: the gradient's jvp
     batched over the colour seeds.  Example: the Hessian of the Rosenbrock
-    chain is tridiagonal and needs 3 colours at any n.
+    chain is tridiagonal and needs 3 colours at any n.  ``order`` is the
+    colouring's vertex order, as for ``sparse_jacobian``.
     """
     y, x = _checked(y, x, "sparse_hessian")
     y = scalar_y(y, "sparse_hessian")
     pattern = hessian_sparsity(y, x)
-    colors = star_coloring(pattern)
+    colors = star_coloring(pattern, order)
     c = int(colors.max()) + 1 if colors.size else 0
     if c == 0 or pattern.nnz == 0:
         return _empty("hessian", pattern, colors, y, "columns")

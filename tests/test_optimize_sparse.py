@@ -176,7 +176,8 @@ def test_newton_shifts_indefinite_hessians_and_reaches_the_rosenbrock_minimum(fr
     np.testing.assert_allclose(res.x, [1, 1], atol=1e-10)
     assert np.all(np.diff(res.losses) <= 0)             # a descent method
     assert len(calls) == res.nit == len(res.steps) == len(res.shifts)
-    assert res.nhess == res.nit and res.nfev >= res.nit + 1
+    assert res.nhess == res.nit + 1 and res.nfev >= res.nit + 1  # + 1: the curvature check
+
     # The chain at a larger n, from scipy's tutorial start: Hessians shifted at first, and the
     # minimiser all ones.
     loss, x, feed = rosenbrock(500, np.resize([1.3, 0.7, 0.8, 1.9, 1.2], 500))
@@ -249,3 +250,13 @@ def test_readme_sparse_snippet_prints_what_it_shows(capsys):
         exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
     shown = [line[2:] for line in code.splitlines() if line.startswith("# ")]
     assert capsys.readouterr().out.splitlines() == shown
+
+
+def test_newton_says_when_it_stops_at_a_maximum_or_a_kink(fresh_graph):
+    x = sg.variable("x", (4,))
+    at_max = sg.optimize.newton(sg.sum(x ** 4 - x ** 2), x)          # zeros: a strict maximum
+    assert not at_max.success and at_max.status == 4 and "maximum" in at_max.message
+    flat = sg.optimize.newton(sg.sum(x ** 4), x, {x: np.ones(4)}, max_iter=100)
+    assert flat.success                                # a singular, semi-definite minimum is fine
+    kink = sg.optimize.newton(sg.sum((x - 1) ** 2) + sg.sum(sg.abs(x) ** 1.5), x)
+    assert not kink.success and kink.status == 3 and "not finite" in kink.message

@@ -266,3 +266,30 @@ def test_vectorize_keeps_gradient_roles_and_orders():
     g = sg.grad(sg.sum(sg.sin(x) ** 2), x)
     gb = sg.vectorize(g, {x: sg.variable("xs", (5, 3))})
     assert gb.role == "gradient" and gb.order == 1
+
+
+@pytest.mark.parametrize("order", ["smallest_last", "largest_first"])
+def test_both_colouring_orders_give_valid_colourings_and_equal_derivatives(order):
+    x = sg.variable("x", (N,))
+    p = random_pattern(40, 40, 0.06, symmetric=True)
+    assert valid_star_coloring(p, star_coloring(p, order))
+    assert valid_column_coloring(p, color_columns(p, order))
+    a = rng.uniform(0.5, 1.5, N)
+    for name, problem in HESSIAN_PROBLEMS.items():
+        want = sg.evaluate(sg.hessian(problem(x), x), {x: a})
+        got = sg.sparse_hessian(problem(x), x, order=order).evaluate({x: a}).toarray()
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12, err_msg=name)
+    with pytest.raises(sg.SymgraphError, match="order"):
+        sg.sparse_jacobian(banded(x), x, order="random")
+
+
+def test_substitute_and_vectorize_take_names_and_arrays():
+    x, w = sg.variable("x", (3,)), sg.variable("w", (3,))
+    y = sg.sum(x * w)
+    batch = rng.standard_normal((4, 3))
+    b = rng.standard_normal(3)
+    np.testing.assert_allclose(sg.evaluate(sg.vectorize(y, {"x": batch}), {w: b}), batch @ b)
+    np.testing.assert_allclose(sg.evaluate(sg.substitute(y, {"w": [1, 2, 3]}), {x: b}),
+                               b @ [1.0, 2.0, 3.0])
+    with pytest.raises(sg.SymgraphError, match="named 'q'"):
+        sg.vectorize(y, {"q": batch})

@@ -49,26 +49,54 @@ def _nx_graph(adjacency: Any) -> Any:
     return graph
 
 
-def _greedy_nx(adjacency: Any) -> np.ndarray:
-    """networkx's greedy colouring (smallest-last order) of the graph with this adjacency."""
+#: Up to this many vertices, ``order="auto"`` is networkx's smallest-last order (fewest
+#: colours); above it, largest-first (a sort by degree: seconds faster at 10^5 vertices,
+#: for a colour or two more).
+SMALLEST_LAST_UP_TO = 20_000
+ORDERS = ("auto", "smallest_last", "largest_first")
+
+
+def _order(order: str, n: int) -> str:
+    if order not in ORDERS:
+        raise SymgraphError(f"colouring order must be one of {ORDERS}, got {order!r}")
+    if order == "auto":
+        return "smallest_last" if n <= SMALLEST_LAST_UP_TO else "largest_first"
+    return order
+
+
+def _greedy_nx(adjacency: Any, order: str = "auto") -> np.ndarray:
+    """networkx's greedy colouring of the graph with this adjacency, in ``order``."""
     import networkx as nx
 
     n = adjacency.shape[0]
     colors = np.zeros(n, dtype=np.int64)
-    for v, c in nx.greedy_color(_nx_graph(adjacency), strategy="smallest_last").items():
+    strategy = _order(order, n)
+    for v, c in nx.greedy_color(_nx_graph(adjacency), strategy=strategy).items():
         colors[v] = c
     return colors
 
 
-def color_columns(pattern: Any) -> np.ndarray:
+def _vertex_order(adjacency: Any, order: str) -> Any:
+    """The vertices in the greedy order: networkx's smallest-last, or by decreasing degree
+    (networkx's largest-first, computed with a stable numpy sort without building a graph)."""
+    import networkx as nx
+
+    if _order(order, adjacency.shape[0]) == "smallest_last":
+        return nx.coloring.strategy_smallest_last(_nx_graph(adjacency), None)
+    degree = np.diff(adjacency.tocsr().indptr)
+    return np.argsort(-degree, kind="stable").tolist()
+
+
+def color_columns(pattern: Any, order: str = "auto") -> np.ndarray:
     """One colour per column such that no two columns of a colour share a row.
 
     Columns that share a row are adjacent in the column intersection graph
-    ``P^T P``; networkx colours it greedily.  Returns an int array (colours
-    0, 1, ...).
+    ``P^T P``; networkx colours it greedily, visiting the columns in ``order``
+    (``ORDERS``; ``"auto"``: smallest-last up to ``SMALLEST_LAST_UP_TO`` columns,
+    largest-first above).  Returns an int array (colours 0, 1, ...).
     """
     p = _sp().csr_matrix(pattern, dtype=np.int32)
-    colors = _greedy_nx(_off_diagonal(p.T @ p))
+    colors = _greedy_nx(_off_diagonal(p.T @ p), order)
     if not valid_column_coloring(p, colors):  # pragma: no cover - networkx guarantees it
         raise SymgraphError("internal error: the column colouring is not valid")
     return colors
@@ -89,11 +117,11 @@ def _neighbours(adjacency: Any) -> list[list[int]]:
     return [a.indices[a.indptr[v]:a.indptr[v + 1]].tolist() for v in range(a.shape[0])]
 
 
-def star_coloring(pattern: Any) -> np.ndarray:
+def star_coloring(pattern: Any, order: str = "auto") -> np.ndarray:
     """A star colouring of the symmetric ``pattern``'s adjacency graph (the diagonal ignored).
 
-    Greedy over networkx's smallest-last order: vertex v takes the smallest
-    colour that is not
+    Greedy over the vertices in ``order`` (as ``color_columns``): vertex v takes
+    the smallest colour that is not
 
     * a neighbour's colour (distance 1),
     * the colour of x on a path v-w-x-y with colour(y) == colour(w) (v at the
@@ -112,7 +140,7 @@ def star_coloring(pattern: Any) -> np.ndarray:
     nbrs = _neighbours(adjacency)
     color = [-1] * n
     counts: list[dict[int, int]] = [{} for _ in range(n)]
-    for v in nx.coloring.strategy_smallest_last(_nx_graph(adjacency), None):
+    for v in _vertex_order(adjacency, order):
         forbidden = set()
         repeated = {c for c, k in counts[v].items() if k >= 2}
         for w in nbrs[v]:
@@ -136,7 +164,7 @@ def star_coloring(pattern: Any) -> np.ndarray:
     colors = np.asarray(color, dtype=np.int64) if n else np.zeros(0, np.int64)
     if not valid_star_coloring(pattern, colors):  # pragma: no cover - the greedy rules ensure it
         square = adjacency.astype(np.int32) @ adjacency.astype(np.int32) + adjacency
-        return _greedy_nx(_off_diagonal(square))
+        return _greedy_nx(_off_diagonal(square), order)
     return colors
 
 

@@ -18,7 +18,8 @@ from ..graph import Graph, Node, apply, common_graph
 from ..ops.base import DTYPE, SHAPE, Op
 from ..ops.batching import add_batch, batch_by_loop
 from ..structure import flatten
-from ..traversal import paused_gc, pruned_subgraph
+from ..ops.sources import constant
+from ..traversal import ancestors, paused_gc, pruned_subgraph
 
 
 class Placeholder(Op):
@@ -55,29 +56,56 @@ def _label(n: Node) -> str:
 
 
 def _pairs(outputs: Any, replace: Any, what: str) -> tuple[list[Node], Any, dict[Node, Node]]:
+    """The outputs as a flat list, their rebuilder, and ``replace`` as a node -> node dict.
+
+    A key may be a variable's name (looked up among the variables the outputs
+    depend on, as ``sg.evaluate`` does); a value may be an array, which becomes
+    a constant of the key's dtype.
+    """
     outs, unflatten = flatten(outputs, lambda t: isinstance(t, Node))
     for o in outs:
         if not isinstance(o, Node):
             raise SymgraphError(f"{what}: outputs must be nodes (or nested lists/tuples/dicts of "
                                 f"nodes), got {type(o).__name__}")
     if not isinstance(replace, dict):
-        raise SymgraphError(f"{what}: replace must be a dict mapping nodes to nodes, got "
-                            f"{type(replace).__name__}")
-    for k, v in replace.items():
-        if not isinstance(k, Node) or not isinstance(v, Node):
-            raise SymgraphError(f"{what}: replace must map nodes to nodes, got "
-                                f"{type(k).__name__} -> {type(v).__name__}")
+        raise SymgraphError(f"{what}: replace must be a dict mapping nodes (or variable names) "
+                            f"to nodes or arrays, got {type(replace).__name__}")
     try:
-        common_graph(outs + list(replace) + list(replace.values()))
+        graph = common_graph(outs + [k for k in replace if isinstance(k, Node)]
+                             + [v for v in replace.values() if isinstance(v, Node)])
     except GraphMismatchError as e:
         raise GraphMismatchError(f"{what}: {e}") from None
-    return outs, unflatten, dict(replace)
+    table: dict[Node, Node] = {}
+    for k, v in replace.items():
+        if isinstance(k, str):
+            k = _variable_named(k, outs, what)
+        if not isinstance(k, Node):
+            raise SymgraphError(f"{what}: replace's keys must be nodes or variable names, got "
+                                f"{type(k).__name__}")
+        if not isinstance(v, Node):
+            try:
+                v = constant(np.asarray(v, dtype=k.dtype), graph=graph)
+            except (TypeError, ValueError) as e:
+                raise SymgraphError(f"{what}: the value for {_label(k)} is neither a node nor "
+                                    f"an array of its dtype {k.dtype}: {e}") from None
+        table[k] = v
+    return outs, unflatten, table
+
+
+def _variable_named(name: str, outs: list[Node], what: str) -> Node:
+    found = [n for n in ancestors(outs) if n.op.is_variable and n.name == name]
+    if len(found) != 1:
+        why = "none of" if not found else f"{len(found)} variables of"
+        raise SymgraphError(f"{what}: {why} the outputs' variables is named {name!r}; pass the "
+                            "node itself")
+    return found[0]
 
 
 def substitute(outputs: Any, replace: dict[Node, Node]) -> Any:
     """The outputs rebuilt with each key node of ``replace`` swapped for its value node.
 
-    Values must have their key's shape and dtype.  The result mirrors
+    Values must have their key's shape and dtype (arrays become constants);
+    keys may be variable names.  The result mirrors
     ``outputs`` (a node, or nested lists/tuples/dicts of nodes); outputs that
     do not depend on any key come back unchanged.  Example: with
     ``y = sg.exp(x) * w``, ``sg.substitute(y, {x: sg.log(z)})`` is
@@ -111,7 +139,10 @@ def vectorize(outputs: Any, replace: dict[Node, Node]) -> Any:
     for all) over its key's shape; the outputs come back with that leading
     axis: output[b] is what the output would be with every key replaced by
     ``value[b]``.  Nodes not in ``replace`` stay unbatched, and outputs that do
-    not depend on any key are broadcast along the batch axis.
+    not depend on any key are broadcast along the batch axis.  Keys may be
+    variable names and values arrays (constants of the key's dtype).  Example::
+
+        gs = sg.vectorize(sg.grad(loss, w), {x: xs})   # per-example gradients
 
     Every op declares a batching rule (``Op.batch``), so any graph vectorizes,
     gradient graphs and second-order graphs included, and the result has the
