@@ -132,8 +132,6 @@ def star_coloring(pattern: Any, order: str = "auto") -> np.ndarray:
     O(degree^2).  The result is checked (``valid_star_coloring``); should the
     greedy ever fail, a distance-2 colouring is returned instead.
     """
-    import networkx as nx
-
     adjacency = _off_diagonal(pattern)
     adjacency = _off_diagonal(adjacency + adjacency.T)
     n = adjacency.shape[0]
