@@ -146,6 +146,7 @@ def jacobian(y: Node, x: Any, mode: str = "auto") -> Any:
     ``mode="rev"`` batches the vector-Jacobian product over the unit vectors of
     ``y``, ``mode="fwd"`` the Jacobian-vector product over those of ``x``;
     ``mode="auto"`` picks forward mode when ``x`` has fewer elements than ``y``.
+    Each block has the dtype numpy would give ``y`` and that ``x`` together.
     """
     if mode not in MODES:
         raise SymgraphError(f"jacobian: mode must be one of {MODES}, got {mode!r}")
@@ -158,7 +159,8 @@ def jacobian(y: Node, x: Any, mode: str = "auto") -> Any:
     if mode == "auto":
         mode = "fwd" if sum(w.size for w in xs) < y.size else "rev"
     blocks = jacobian_fwd([y], xs) if mode == "fwd" else jacobian_rev([y], xs)
-    return unflatten(blocks[0])
+    # one dtype whichever the mode: forward sweeps carry y's, reverse sweeps x's
+    return unflatten([cast(b, np.result_type(y.dtype, x.dtype)) for b, x in zip(blocks[0], xs)])
 
 
 def jacobian_rev(ys: list[Node], xs: list[Node]) -> list[list[Node]]:

@@ -36,7 +36,7 @@ import numpy as np
 from .autodiff import build_grad, build_jvp, check_wrt, same_graph
 from .traversal import ancestors
 from .derivatives import scalar_y
-from .errors import DTypeError, ShapeError, SymgraphError
+from .errors import DTypeError, MissingInputError, ShapeError, SymgraphError
 from .evaluate import Evaluator
 from .runtime import NameScope, normalize_feed
 from .graph import Node
@@ -69,6 +69,13 @@ class Objective:
         if len(set(self.params)) != len(self.params):
             raise SymgraphError("objective: a parameter node is listed twice")
         graph = self.graph = same_graph([loss] + self.params, "objective")
+        param_set = set(self.params)
+        for p in self.params:
+            others = [a for a in ancestors([p]) if a in param_set and a is not p]
+            if others:
+                raise SymgraphError(f"objective: parameter {p.name or f'#{p.id}'!r} is computed "
+                                    f"from parameter {others[0].name or f'#{others[0].id}'!r}; "
+                                    "parameters must be independent (list only the leaves)")
         self.shapes = [p.shape for p in self.params]
         self.sizes = [p.size for p in self.params]
         self.offsets = np.cumsum([0] + self.sizes)
@@ -97,7 +104,7 @@ class Objective:
         self._linearize = Evaluator(self._frontier)
         self._linear_at: tuple[np.ndarray, dict] | None = None
         self._last: tuple[np.ndarray, float, np.ndarray] | None = None
-        self._sparse: tuple[SparseDerivative, Any, list[Node], Node] | None = None
+        self._sparse: tuple[SparseDerivative, Any, list[tuple[Node, Node]], Node] | None = None
         self.nfev = 0
         self.nhev = 0
         self.nhess = 0
@@ -208,12 +215,13 @@ class Objective:
         """
         return self._sparse_parts()[0]
 
-    def _sparse_parts(self) -> tuple[SparseDerivative, Any, list[Node], Node]:
+    def _sparse_parts(self) -> tuple[SparseDerivative, Any, list[tuple[Node, Node]], Node]:
         if self._sparse is None:
             for p in self.params:
                 if p.dtype.kind != "f":
                     raise DTypeError(f"hess: parameter {p.name or p.id!r} has dtype {p.dtype}; "
                                      "the sparse Hessian needs real floating parameters")
+            fed = {n: n for n in self._static}  # node of the Hessian's graph -> feed key
             if len(self.params) == 1:
                 z, loss = self.params[0], self.loss
             else:
@@ -224,11 +232,19 @@ class Objective:
                 for p, a, b in zip(self.params, self.offsets, self.offsets[1:]):
                     piece = reshape(z[int(a):int(b)], p.shape)
                     pieces[p] = piece if piece.dtype == p.dtype else cast(piece, p.dtype)
-                loss = substitute(self.loss, pieces)
+                # a fed computed node is rebuilt too: its feed goes to the rebuilt node, so
+                # hess means what fun, jac and hessp mean
+                computed = [n for n in self._static if n.inputs]
+                loss, *rebuilt = substitute([self.loss, *computed], pieces)
+                fed.update(zip(rebuilt, computed))
             derivative = sparse_hessian(loss, z)
             needed = set(ancestors([derivative.compressed]))
-            static = [n for n in self._static if n in needed and n is not z]
-            compiled = derivative.function([z] + static)
+            static = [(n, key) for n, key in fed.items() if n in needed and n is not z]
+            try:
+                compiled = derivative.function([z] + [n for n, _ in static])
+            except MissingInputError as e:
+                raise MissingInputError(f"hess: {e.args[0].split(':')[0]}: give it a value in "
+                                        "the objective's feed") from None
             self._sparse = (derivative, compiled, static, z)
         return self._sparse
 
@@ -247,7 +263,7 @@ class Objective:
         value = x if z.dtype == np.float64 else x.astype(z.dtype)
         if len(self.params) == 1:
             value = value.reshape(z.shape)
-        H = compiled(value, *(self._static[n] for n in static))
+        H = compiled(value, *(self._static[key] for _, key in static))
         self.nhess += 1
         return H if H.dtype == np.float64 else H.astype(np.float64)
 

@@ -147,3 +147,10 @@ def test_readme_vectorize_snippet_prints_what_it_says():
     with sg.Graph(), contextlib.redirect_stdout(out):
         exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
     assert out.getvalue().strip() == expected.strip()
+
+
+def test_jacobian_dtype_does_not_depend_on_the_mode():
+    x = sg.variable("x", (3,), "float32")
+    y = sg.cast(sg.sin(x), "float64") * 2.0
+    for mode in ("fwd", "rev"):
+        assert sg.jacobian(y, x, mode=mode).dtype == np.float64

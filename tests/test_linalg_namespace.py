@@ -118,3 +118,13 @@ def test_a_fed_triangle_is_not_trusted_by_compiled_code():
         np.testing.assert_allclose(sg.function([t, b], out)(full, ones), want)
     L = sg.linalg.cholesky(x)
     np.testing.assert_allclose(sg.function([L, b], L @ b)(full, ones), full @ ones)
+
+
+def test_decompositions_of_an_empty_stack():
+    """A stack of no matrices (a vectorized batch of length 0) factorizes to empty parts."""
+    x = sg.variable("x", (0, 3, 2))
+    parts = [sg.linalg.qr(x)[1], sg.linalg.svd(x, full_matrices=False)[1],
+             sg.linalg.eigh(x[..., :2, :])[0]]
+    empty = np.zeros((0, 3, 2))
+    for got in (sg.evaluate(parts, {x: empty}), sg.function([x], parts)(empty)):
+        assert [g.shape for g in got] == [(0, 2, 2), (0, 2), (0, 2)]

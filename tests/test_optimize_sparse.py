@@ -260,3 +260,27 @@ def test_newton_says_when_it_stops_at_a_maximum_or_a_kink(fresh_graph):
     assert flat.success                                # a singular, semi-definite minimum is fine
     kink = sg.optimize.newton(sg.sum((x - 1) ** 2) + sg.sum(sg.abs(x) ** 1.5), x)
     assert not kink.success and kink.status == 3 and "not finite" in kink.message
+
+
+def test_hess_honours_fed_computed_nodes_like_hessp(fresh_graph):
+    w, v = sg.variable("w", (3,)), sg.variable("v", (2,))
+    s = sg.exp(w)
+    loss = sg.sum(s * w ** 2) + sg.sum(v ** 2)
+    obj = sg.optimize.objective(loss, [w, v], feed={s: np.ones(3)})
+    x = np.ones(5)
+    dense = np.stack([obj.hessp(x, e) for e in np.eye(5)])
+    np.testing.assert_allclose(obj.hess(x).toarray(), dense, atol=1e-12)
+
+
+def test_objective_refuses_parameters_computed_from_parameters(fresh_graph):
+    w = sg.variable("w", (3,))
+    p = sg.exp(w)
+    with pytest.raises(sg.SymgraphError, match="independent"):
+        sg.optimize.objective(sg.sum(p * w), [p, w])
+
+
+def test_hess_names_an_unfed_input_and_where_to_feed_it(fresh_graph):
+    w, v, c = sg.variable("w", (3,)), sg.variable("v", (2,)), sg.variable("c", (3,))
+    obj = sg.optimize.objective(sg.sum(c * w ** 3) + sg.sum(v ** 2), [w, v])
+    with pytest.raises(sg.MissingInputError, match="objective's feed"):
+        obj.hess(np.ones(5))

@@ -293,3 +293,21 @@ def test_substitute_and_vectorize_take_names_and_arrays():
                                b @ [1.0, 2.0, 3.0])
     with pytest.raises(sg.SymgraphError, match="named 'q'"):
         sg.vectorize(y, {"q": batch})
+
+
+def test_cross_entropy_hessian_is_block_diagonal_by_example():
+    logits = sg.variable("z", (4, 3))
+    labels = sg.constant(np.array([0, 2, 1, 2]))
+    for reduction in ("mean", "sum"):
+        loss = sg.cross_entropy(logits, labels, reduction=reduction)
+        pattern = sg.hessian_sparsity(loss, logits)
+        want = np.kron(np.eye(4, dtype=bool), np.ones((3, 3), dtype=bool))
+        np.testing.assert_array_equal(pattern.toarray(), want)
+        np.testing.assert_array_equal(pattern.toarray(),
+                                      dense_nonzeros(sg.hessian(loss, logits), logits))
+
+
+def test_hessian_sparsity_refuses_an_integer_y():
+    x = sg.variable("x", (3,))
+    with pytest.raises(sg.DTypeError):
+        sg.hessian_sparsity(sg.argmax(x), x)

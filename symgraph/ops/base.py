@@ -153,12 +153,13 @@ class Op:
     #: may depend on (see ``symgraph.ops.patterns``); derived for elementwise, structural and
     #: non-differentiable ops.  Without it every output depends on every input element.
     sparsity: Callable | None = None
-    #: ``hessian_pairs(self, node, a, b, rows) -> sparse``: for ``sg.hessian_sparsity``, the
-    #: pairs (i, j) of elements of inputs ``a`` and ``b`` (a != b, positions) whose mixed
-    #: second derivative of some output element in ``rows`` (flat indices) may be non-zero,
-    #: a boolean ``(input a size, input b size)`` matrix.  Without it every pair feeding one
-    #: of those outputs: exact for elementwise ops, not for contractions (matmul pairs
-    #: ``a[i, l]`` with ``b[l, j]`` only, not with every ``b[l', j]``).
+    #: ``hessian_pairs(self, node, a, b, rows) -> sparse | None``: for ``sg.hessian_sparsity``,
+    #: the pairs (i, j) of elements of inputs ``a`` and ``b`` (positions) whose second
+    #: derivative of some output element in ``rows`` (flat indices) may be non-zero, a
+    #: boolean ``(input a size, input b size)`` matrix; None for the default: every pair
+    #: feeding one of those outputs.  That is exact for elementwise ops, not for
+    #: contractions (matmul pairs ``a[i, l]`` with ``b[l, j]`` only, not with every
+    #: ``b[l', j]``) nor for a reduced loss (cross-entropy couples one example's logits).
     hessian_pairs: Callable | None = None
     #: Inputs in which the op is linear when the others are held fixed (``x / c`` in ``x``,
     #: ``where(c, a, b)`` in ``a`` and ``b``), or piecewise linear (``relu``, ``abs``: their

@@ -402,7 +402,9 @@ def _factorizer(kind: str) -> Factorizer:
 def pack_parts(parts: tuple) -> np.ndarray:
     """The parts of a factorization of a stack of matrices, raveled per matrix and joined."""
     nb = parts[-1].ndim - 2  # every kind's last part is a matrix
-    return np.concatenate([np.reshape(p, p.shape[:nb] + (-1,)) for p in parts], axis=-1)
+    # sizes spelled out, not -1: an empty stack cannot infer them
+    return np.concatenate([np.reshape(p, p.shape[:nb] + (int(np.prod(p.shape[nb:])),))
+                           for p in parts], axis=-1)
 
 
 class Factorization(Op):

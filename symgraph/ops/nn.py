@@ -189,6 +189,13 @@ class CrossEntropy(Op):
             return [patterns.DENSE, None]
         return [patterns.along_axes(logits.shape, (logits.ndim - 1,)), None]
 
+    def hessian_pairs(self, node, a, b, rows):
+        """Curvature couples only the logits of one example (a block per example), however
+        the losses are reduced: a classifier's Hessian in its logits is block-diagonal."""
+        logits = node.inputs[0]
+        block = patterns.along_axes(logits.shape, (logits.ndim - 1,))  # example x logit
+        return block.T @ block
+
     def residual(self, logits: Node, labels: Node) -> Node:
         """softmax(logits) - one_hot(labels): d(per-example loss)/d(logits)."""
         p = softmax(logits, axis=-1)

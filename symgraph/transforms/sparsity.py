@@ -163,6 +163,9 @@ def hessian_sparsity(y: Node, x: Node) -> Any:
     cancel (the usual case).
     """
     _check(y, x, "hessian_sparsity")
+    if y.dtype.kind not in "fc":
+        raise DTypeError(f"hessian_sparsity: y has dtype {y.dtype}; only floating-point nodes "
+                         "have derivatives")
     if y.shape != ():
         raise ShapeError(f"hessian_sparsity: y must be a scalar node, got shape {y.shape}")
     sp = _sp()
@@ -187,10 +190,9 @@ def hessian_sparsity(y: Node, x: Node) -> Any:
             for b, in_b, rule_b in ins:
                 if a == b and (op.multilinear or a in flat):
                     continue
-                if a != b and op.hessian_pairs is not None:
-                    meet = _binary(op.hessian_pairs(node, a, b, rows))
-                else:
-                    meet = _meeting(rule_a, rule_b, rows, in_a.size, in_b.size)
+                pairs = op.hessian_pairs(node, a, b, rows) if op.hessian_pairs is not None else None
+                meet = (_binary(pairs) if pairs is not None
+                        else _meeting(rule_a, rule_b, rows, in_a.size, in_b.size))
                 if meet.nnz:
                     term = (pat[in_a].T @ (meet @ pat[in_b])).tocoo()
                     rows_all += [term.row, term.col]  # both (i, j) and (j, i): symmetric
