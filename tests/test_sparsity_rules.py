@@ -50,18 +50,29 @@ def assert_superset(pattern, dense, what):
                                f"first at {np.argwhere(missing)[0].tolist()}")
 
 
+def as_function_of(node, xs, arrays, k):
+    """``node``'s value as a function of input ``k`` alone (the others at the case's arrays)."""
+    def f(v):
+        feed = dict(zip(xs, arrays))
+        feed[xs[k]] = v
+        return sg.evaluate(node, feed)
+
+    return f
+
+
+def _differentiable_case(case):
+    xs, y, arrays = _build(case)
+    if y.dtype.kind != "f":
+        pytest.skip("integer output: no derivative")
+    return xs, y, arrays
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_jacobian_pattern_covers_finite_differences(case):
     with sg.Graph():
-        xs, y, arrays = _build(case)
-        if y.dtype.kind != "f":
-            pytest.skip("integer output: no derivative")
+        xs, y, arrays = _differentiable_case(case)
         for k in _float_inputs(xs):
-            def f(v, k=k):
-                feed = dict(zip(xs, arrays))
-                feed[xs[k]] = v
-                return sg.evaluate(y, feed)
-
+            f = as_function_of(y, xs, arrays, k)
             pattern = sg.sparsity(y, xs[k])
             assert pattern.shape == (y.size, xs[k].size)
             assert pattern.dtype == bool
@@ -71,18 +82,10 @@ def test_jacobian_pattern_covers_finite_differences(case):
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_hessian_pattern_covers_finite_differences(case):
     with sg.Graph():
-        xs, y, arrays = _build(case)
-        if y.dtype.kind != "f":
-            pytest.skip("integer output: no derivative")
+        xs, y, arrays = _differentiable_case(case)
         loss = sg.sum(y * np.random.default_rng(3).standard_normal(y.shape))
         for k in _float_inputs(xs):
-            g = sg.grad(loss, xs[k])
-
-            def f(v, k=k, g=g):
-                feed = dict(zip(xs, arrays))
-                feed[xs[k]] = v
-                return sg.evaluate(g, feed)
-
+            f = as_function_of(sg.grad(loss, xs[k]), xs, arrays, k)
             pattern = sg.hessian_sparsity(loss, xs[k])
             assert pattern.shape == (xs[k].size, xs[k].size)
             assert (pattern != pattern.T).nnz == 0, f"{case}: not symmetric"
