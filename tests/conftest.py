@@ -124,6 +124,20 @@ def check_third_order(f, x, a: np.ndarray, v: np.ndarray, w: np.ndarray) -> None
                                rtol=1e-4, atol=1e-5)
 
 
+def check_float32_gradients(build, a: np.ndarray) -> None:
+    """``build(x)``'s gradient and HVP stay float32 for a float32 ``x`` and agree with float64."""
+    outs = []
+    for dtype in ("float32", "float64"):
+        x = sg.variable("x" + dtype, a.shape, dtype)
+        f = build(x)
+        g, h = sg.evaluate([sg.grad(f, x), sg.hvp(f, x, np.ones(a.shape, dtype))],
+                           {x: a.astype(dtype)})
+        assert g.dtype == h.dtype == dtype
+        outs.append((g, h))
+    np.testing.assert_allclose(outs[0][0], outs[1][0], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(outs[0][1], outs[1][1], rtol=1e-3, atol=1e-3)
+
+
 class OpaqueArray(np.lib.mixins.NDArrayOperatorsMixin):
     """An array type numpy dispatches to that implements no numpy function (np.linalg included):
     ops must refuse it with a BackendError naming themselves."""

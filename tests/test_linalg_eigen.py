@@ -17,8 +17,8 @@ import pytest
 import scipy.linalg
 
 import symgraph as sg
-from conftest import (OpaqueArray, check_dask_matches_numpy, check_orders_one_and_two,
-                      check_save_load, check_third_order)
+from conftest import (OpaqueArray, check_dask_matches_numpy, check_float32_gradients,
+                      check_orders_one_and_two, check_save_load, check_third_order)
 from eigen_cases import lopsided, matrix_function, projector, separated, with_eigenvalues
 from symgraph.errors import BackendError, DTypeError, ShapeError, SymgraphError
 from symgraph.ops.eigen import Eigh, EighResult
@@ -276,17 +276,8 @@ def test_third_order_matches_finite_differences(name):
 
 
 def test_float32_gradients_stay_float32():
-    a = lopsided(2, 3, 3)
-    outs = []
-    for dtype in ("float32", "float64"):
-        x = sg.variable("x" + dtype, a.shape, dtype)
-        f = _v_weighted(x, "L") + _weighted_values(x, "L")
-        g, h = sg.evaluate([sg.grad(f, x), sg.hvp(f, x, np.ones(a.shape, dtype))],
-                           {x: a.astype(dtype)})
-        assert g.dtype == h.dtype == dtype
-        outs.append((g, h))
-    np.testing.assert_allclose(outs[0][0], outs[1][0], rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(outs[0][1], outs[1][1], rtol=1e-3, atol=1e-3)
+    check_float32_gradients(lambda x: _v_weighted(x, "L") + _weighted_values(x, "L"),
+                            lopsided(2, 3, 3))
 
 
 # ---------------------------------------------------------------------------

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 import symgraph as sg
-from conftest import (OpaqueArray, check_dask_matches_numpy, check_orders_one_and_two,
-                      check_save_load, check_third_order)
+from conftest import (OpaqueArray, check_dask_matches_numpy, check_float32_gradients,
+                      check_orders_one_and_two, check_save_load, check_third_order)
 from qr_cases import full_rank, gram, np_positive, positive, projection, reconstruct
 from symgraph.errors import BackendError, DTypeError, ShapeError, SymgraphError
 from symgraph.ops.qr import QRResult, Qr
@@ -242,17 +242,7 @@ def test_third_order_matches_finite_differences(name, shape):
 
 
 def test_float32_gradients_stay_float32():
-    a = full_rank(2, 4, 3)
-    outs = []
-    for dtype in ("float32", "float64"):
-        x = sg.variable("x" + dtype, a.shape, dtype)
-        f = _positive_q(x) + sg.sum(gram(x) * 0.5)
-        g, h = sg.evaluate([sg.grad(f, x), sg.hvp(f, x, np.ones(a.shape, dtype))],
-                           {x: a.astype(dtype)})
-        assert g.dtype == h.dtype == dtype
-        outs.append((g, h))
-    np.testing.assert_allclose(outs[0][0], outs[1][0], rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(outs[0][1], outs[1][1], rtol=1e-3, atol=1e-3)
+    check_float32_gradients(lambda x: _positive_q(x) + sg.sum(gram(x) * 0.5), full_rank(2, 4, 3))
 
 
 def test_rank_deficient_input_stops_the_derivative():

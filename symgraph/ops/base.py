@@ -149,6 +149,12 @@ class Op:
     #: (see ``symgraph.ops.batching``); derived for elementwise ops.  Without it,
     #: ``sg.vectorize`` runs the op once per example.
     batch: Callable | None = None
+    #: The op works on the last ``stack_core[k]`` axes of input ``k`` and maps over the axes
+    #: before them as a stack (numpy.linalg's convention), broadcasting the stacks against
+    #: each other unless ``stack_broadcasts`` is False: its batching rule is then derived
+    #: (the batch axis becomes one more stack axis, ``batching.batch_leading``).
+    stack_core: ClassVar[tuple[int, ...] | None] = None
+    stack_broadcasts: ClassVar[bool] = True
     #: ``sparsity(self, node) -> list``: per input, which input elements each output element
     #: may depend on (see ``symgraph.ops.patterns``); derived for elementwise, structural and
     #: non-differentiable ops.  Without it every output depends on every input element.
@@ -231,6 +237,10 @@ class Op:
             from .batching import batch_elementwise
 
             cls.batch = batch_elementwise
+        elif cls.batch is None and cls.stack_core is not None:
+            from .batching import batch_stacked
+
+            cls.batch = batch_stacked
         if cls.sparsity is None:
             from . import patterns
 

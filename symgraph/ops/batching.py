@@ -17,8 +17,8 @@ Most ops need no code of their own:
 * elementwise ops get ``batch_elementwise`` from their flag: batched inputs
   gain length-one axes after the batch axis so numpy broadcasting lines the
   examples up;
-* ops that already treat leading axes as a stack (matrix functions) use
-  ``batch_leading``;
+* ops that already treat leading axes as a stack (matrix functions) declare
+  ``stack_core`` (their core axes per input) and get ``batch_leading``;
 * ops with axis parameters are rebuilt with the axes moved past the batch
   axis (``with_params`` and ``shifted``);
 * an op without a rule (a user op) is run once per example and stacked
@@ -86,6 +86,11 @@ def batch_leading(self: Any, inputs: Sequence[Node], batched: Sequence[bool],
         inputs, batched = all_batched(inputs, batched), [True] * len(inputs)
     return apply(self, [expand_after_batch(x, stack + c) if b else x
                         for x, b, c in zip(inputs, batched, core)])
+
+
+def batch_stacked(self: Any, inputs: Sequence[Node], batched: Sequence[bool]) -> Node:
+    """The rule derived from ``Op.stack_core``: ``batch_leading`` with the declared core axes."""
+    return batch_leading(self, inputs, batched, self.stack_core, broadcasts=self.stack_broadcasts)
 
 
 def batch_by_loop(self: Any, inputs: Sequence[Node], batched: Sequence[bool]) -> Node:

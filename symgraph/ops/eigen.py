@@ -19,7 +19,6 @@ from .base import BOOL, NO_SYMPY, Op, one_of
 from .linalg import (Factorizer, check_matrices, factor_parts, inverse_gaps, linalg_dtype, matmul,
                      matrices, mT, on_matrices, register_factorization, row, symmetric_tangent,
                      triangle_cotangent)
-from .batching import batch_leading
 from .linalg_patterns import outer_core, triangle_mask
 from .patterns import per_matrix
 from .reduce import sum as sum_
@@ -98,8 +97,7 @@ class Eigh(Op):
             return f"{out} = np.linalg.eigvalsh({ins[0]}, UPLO={uplo!r})"
         return f"{out} = np.linalg.eigh({ins[0]}, UPLO={uplo!r})[1]"
 
-    def batch(self, inputs, batched):
-        return batch_leading(self, inputs, batched, [2])
+    stack_core = (2,)
 
     def sparsity(self, node):
         return [self.matrix_pattern(node, 0)]

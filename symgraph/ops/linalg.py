@@ -440,8 +440,7 @@ class Factorization(Op):
         fz = _factorizer(self.kind)
         return f"{out} = {ctx.helper(pack_parts)}({ctx.helper(fz.compute)}({ins[0]}))"
 
-    def batch(self, inputs, batched):
-        return batch_leading(self, inputs, batched, [2])
+    stack_core = (2,)
 
 
 class _Shaped:
@@ -506,9 +505,9 @@ class FactorPart(Op):
             return [None, None]
         return [None] + list(self.underlying().bprop([inputs[1]], out, g, [True]))
 
-    def batch(self, inputs, batched):
-        # the packed array belongs to x: their stacks must match (no broadcasting)
-        return batch_leading(self, inputs, batched, [1, 2], broadcasts=False)
+    # the packed array belongs to x: their stacks must match (no broadcasting)
+    stack_core = (1, 2)
+    stack_broadcasts = False
 
     def sparsity(self, node):
         return [None, self.underlying().matrix_pattern(node, 1)]
@@ -588,8 +587,7 @@ class Svd(Op):
             return f"{out} = np.linalg.svd({ins[0]}, compute_uv=False)"
         return f"{out} = np.linalg.svd({ins[0]}, full_matrices=False)[{SVD_PARTS.index(self.part)}]"
 
-    def batch(self, inputs, batched):
-        return batch_leading(self, inputs, batched, [2])
+    stack_core = (2,)
 
     def sparsity(self, node):
         return [self.matrix_pattern(node, 0)]

@@ -18,7 +18,6 @@ from ..graph import Node, apply
 from .base import NO_SYMPY, Op, one_of
 from .linalg import (Factorizer, check_matrices, factor_parts, linalg_dtype, matmul, matrices, mT,
                      on_matrices, register_factorization, symmetric_tangent)
-from .batching import batch_leading
 from .linalg_patterns import qr_core
 from .matrix_parts import tril
 from .patterns import per_matrix
@@ -100,8 +99,7 @@ class Qr(Op):
             return f"{out} = np.linalg.qr({ins[0]}, mode='r')"
         return f"{out} = np.linalg.qr({ins[0]})[0]"
 
-    def batch(self, inputs, batched):
-        return batch_leading(self, inputs, batched, [2])
+    stack_core = (2,)
 
     def sparsity(self, node):
         return [self.matrix_pattern(node, 0)]

@@ -27,7 +27,6 @@ import numpy as np
 from ..errors import DTypeError, ShapeError, SymgraphError
 from ..graph import Node, apply
 from .base import ARRAY, BOOL, NO_SYMPY, Op, as_nodes, broadcast_shapes, one_of
-from .batching import batch_leading
 from .linalg import (batch_solve, check_matrices, col, linalg_dtype, matmul, matrices, mT,
                      on_matrices, row, solve_patterns, symmetric_tangent, triangle_cotangent)
 from .linalg_patterns import outer_core, triangle_mask
@@ -272,8 +271,7 @@ class Inv(Op):
     def emit(self, out, ins, ctx):
         return f"{out} = np.linalg.inv({ins[0]})"
 
-    def batch(self, inputs, batched):
-        return batch_leading(self, inputs, batched, [2])
+    stack_core = (2,)
 
     def sparsity(self, node):
         return [per_matrix(node, 0, 2, 2)]
@@ -312,8 +310,7 @@ class Det(Op):
     def emit(self, out, ins, ctx):
         return f"{out} = np.linalg.det({ins[0]})"
 
-    def batch(self, inputs, batched):
-        return batch_leading(self, inputs, batched, [2])
+    stack_core = (2,)
 
     def sparsity(self, node):
         return [per_matrix(node, 0, 2, 0)]
@@ -354,8 +351,7 @@ class Adjugate(Op):
     def emit(self, out, ins, ctx):
         return f"{out} = {ctx.helper(adjugate_matrices)}({ins[0]})"
 
-    def batch(self, inputs, batched):
-        return batch_leading(self, inputs, batched, [2])
+    stack_core = (2,)
 
     def sparsity(self, node):
         return [per_matrix(node, 0, 2, 2)]
@@ -403,9 +399,9 @@ class AdjugateTangent(Op):
     def emit(self, out, ins, ctx):
         return f"{out} = {ctx.helper(adjugate_tangent_matrices)}({ins[0]}, {ins[1]})"
 
-    def batch(self, inputs, batched):
-        # infer wants e of a's exact shape: the stacks must match
-        return batch_leading(self, inputs, batched, [2, 2], broadcasts=False)
+    # infer wants e of a's exact shape: the stacks must match
+    stack_core = (2, 2)
+    stack_broadcasts = False
 
     def sparsity(self, node):
         return [per_matrix(node, 0, 2, 2), per_matrix(node, 1, 2, 2)]
@@ -509,8 +505,7 @@ class Slogdet(Op):
     def emit(self, out, ins, ctx):
         return f"{out} = np.linalg.slogdet({ins[0]}).{self.part}"
 
-    def batch(self, inputs, batched):
-        return batch_leading(self, inputs, batched, [2])
+    stack_core = (2,)
 
     def sparsity(self, node):
         return [None if self.part == "sign" else per_matrix(node, 0, 2, 0)]
@@ -600,9 +595,8 @@ class Pinv(Op):
         rcond = repr(float(self.rcond)) if self.rcond.ndim == 0 else ctx.const(self.rcond)
         return f"{out} = np.linalg.pinv({ins[0]}, rcond={rcond}, hermitian={self.hermitian})"
 
-    def batch(self, inputs, batched):
-        # rcond broadcasts against the stack from the right: the batch axis leaves it alone
-        return batch_leading(self, inputs, batched, [2])
+    # rcond broadcasts against the stack from the right: the batch axis leaves it alone
+    stack_core = (2,)
 
     def sparsity(self, node):
         n = node.inputs[0].shape[-1]

@@ -19,7 +19,6 @@ from ..errors import ShapeError, SymgraphError
 from ..graph import Node, apply
 from .. import kernels
 from .base import BOOL, NO_SYMPY, Op, as_node, broadcast_shapes
-from .batching import batch_leading
 from .linalg import (batch_solve, check_matrices, col, flag, linalg_dtype, matmul, matrices, mT,
                      on_matrices, solve_patterns, symmetric_tangent, triangle)
 from .linalg_patterns import cholesky_core, outer_core, triangle_mask, triangular_solve_core
@@ -234,8 +233,7 @@ class Cholesky(Op):
     def emit(self, out, ins, ctx):
         return f"{out} = {ctx.helper(cholesky_matrices)}({ins[0]})"
 
-    def batch(self, inputs, batched):
-        return batch_leading(self, inputs, batched, [2])
+    stack_core = (2,)
 
     def sparsity(self, node):
         return [per_matrix(node, 0, 2, 2, cholesky_core(node.shape[-1]))]
@@ -297,8 +295,7 @@ class CholeskyTangent(Op):
     def emit(self, out, ins, ctx):
         return f"{out} = {ctx.helper(kernels.cholesky_tangent)}({ins[0]}, {ins[1]})"
 
-    def batch(self, inputs, batched):
-        return batch_leading(self, inputs, batched, [2, 2])
+    stack_core = (2, 2)
 
     def sparsity(self, node):
         """dL[i, j] reads L and da where Cholesky's L[i, j] reads a (its forward recursion)."""
@@ -375,8 +372,7 @@ class CholeskyGrad(Op):
     def emit(self, out, ins, ctx):
         return f"{out} = {ctx.helper(kernels.cholesky_grad)}({ins[0]}, {ins[1]})"
 
-    def batch(self, inputs, batched):
-        return batch_leading(self, inputs, batched, [2, 2])
+    stack_core = (2, 2)
 
     def sparsity(self, node):
         """The transpose of Cholesky's pattern in g; every entry of L's lower triangle may
