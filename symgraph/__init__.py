@@ -15,6 +15,7 @@ from numpy import e, inf, nan, newaxis, pi  # numpy's constants, so numpy code p
 from . import linalg, optimize
 from .autodiff import build_grad, grad, jvp, vjp
 from .derivatives import hessian, hvp, jacobian
+from .flow import cond, scan, while_loop
 from .transforms import hessian_sparsity, sparsity, substitute, vectorize
 from .compile import CompiledFunction, function
 from .diagnostics import NonFiniteError
@@ -39,6 +40,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Graph", "Node", "get_default_graph", "reset_default_graph",
     "grad", "vjp", "jvp", "hvp", "jacobian", "hessian", "optimize", "linalg",
+    "scan", "while_loop", "cond",
     "substitute", "vectorize", "sparsity", "hessian_sparsity", "sparse_jacobian",
     "sparse_hessian", "SparseDerivative",
     "evaluate", "Evaluator",

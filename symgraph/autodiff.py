@@ -24,6 +24,7 @@ from .ops.base import Op, as_node, is_inexact
 from .ops.elementwise import add_n, cast
 from .ops.reduce import sum as reduce_sum
 from .ops.sources import Full, full, zeros_like
+from .ops.tuples import Item
 from .structure import flatten
 from .traversal import paused_gc, pruned_subgraph
 
@@ -148,14 +149,27 @@ def _build_grad(graph: Graph, ys, grad_ys, wrt, order: int | None) -> list[Node]
         for y, gy in zip(ys, grad_ys):
             if y in relevant_set:
                 pending.setdefault(y, []).append(gy)
+        # a multiple_results node's cotangents, per part, from its Item nodes
+        parts: dict[Node, dict[int, list[Node]]] = {}
         for node in reversed(relevant):
-            contribs = pending.pop(node, None)
-            if not contribs:
-                continue  # nothing flows back through this node (e.g. stop_gradient)
-            g = contribs[0] if len(contribs) == 1 else add_n(contribs)
-            if node in wrt_set:
-                table[node] = g
             op = node.op
+            if op.multiple_results:
+                found_parts = parts.pop(node, None)
+                if not found_parts:
+                    continue
+                g = [None] * op.result_count(node)
+                for k, cs in found_parts.items():
+                    g[k] = cs[0] if len(cs) == 1 else add_n(cs)
+            else:
+                contribs = pending.pop(node, None)
+                if not contribs:
+                    continue  # nothing flows back through this node (e.g. stop_gradient)
+                g = contribs[0] if len(contribs) == 1 else add_n(contribs)
+                if node in wrt_set:
+                    table[node] = g
+                if type(op) is Item:
+                    parts.setdefault(node.inputs[0], {}).setdefault(op.index, []).append(g)
+                    continue
             if not op.differentiable:
                 continue
             needs = [i in relevant_set and i.dtype.kind in "fc" for i in node.inputs]
@@ -260,12 +274,20 @@ def build_jvp(ys: Sequence[Node], wrt: Sequence[Node], tangents: Sequence[Node])
         for node in relevant:
             if node in tangent_of:
                 continue
+            if type(node.op) is Item:  # one part of its tuple node's tangents
+                parts = tangent_of.get(node.inputs[0])
+                t = parts[node.op.index] if parts is not None and node.op.index < len(parts) else None
+                tangent_of[node] = t if t is not None and is_inexact(node.dtype) else None
+                continue
             ts = [tangent_of.get(i) for i in node.inputs]
             ts = [t if t is not None and is_inexact(i.dtype) else None for i, t in zip(node.inputs, ts)]
             if all(t is None for t in ts):
                 tangent_of[node] = None
                 continue
             op = node.op
+            if op.multiple_results:
+                tangent_of[node] = op.jvp(node.inputs, node, ts)
+                continue
             out = (op.jvp(node.inputs, node, ts) if op.jvp is not None
                    else _jvp_from_bprop(node, ts, order))
             if out is not None:

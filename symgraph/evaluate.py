@@ -18,7 +18,10 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+import contextvars
+
 from . import backend, diagnostics, fpwarn
+from .flow.body import register_runner
 from .errors import BackendError, GraphMismatchError, MissingInputError, SymgraphError
 from .graph import Graph, Node
 from .runtime import NameScope, conform, normalize_feed, op_failure
@@ -133,11 +136,16 @@ class Evaluator:
             values[slot] = values_by_node[node]
             if check_finite:
                 diagnostics.check_finite(node, values[slot], ())
-        if fam == backend.NUMPY:
-            _run_steps(sched.flat, values, fam, _check_finite if check_finite else None)
-        else:
-            with backend.running(fam):
-                _run_steps(sched.flat, values, fam, _Promote(fam))
+        after = (_check_finite if check_finite else None) if fam == backend.NUMPY else _Promote(fam)
+        token = _RUN.set((fam, after))  # loop and branch bodies run the same way
+        try:
+            if fam == backend.NUMPY:
+                _run_steps(sched.flat, values, fam, after)
+            else:
+                with backend.running(fam):
+                    _run_steps(sched.flat, values, fam, after)
+        finally:
+            _RUN.reset(token)
         return values
 
 
@@ -192,6 +200,34 @@ def _run_steps(steps: list[tuple], values: list, fam: str,
 
 
 fpwarn.watch(_run_steps.__code__, "loop")
+
+#: (array family, after-hook) of the evaluation running in this thread/task
+_RUN: contextvars.ContextVar[tuple[str, Any]] = contextvars.ContextVar(
+    "symgraph_run", default=(backend.NUMPY, None))
+
+
+def body_runner(outputs: Sequence[Node], inputs: Sequence[Node]) -> Callable[[list], list]:
+    """How a loop or branch op runs its body: the evaluator's loop over the body's schedule,
+    with the checks (``check_finite``) and array family of the evaluation it is part of."""
+    sched = Schedule(list(outputs), frozenset(inputs))
+    slot_of = {n: s for s, n in sched.fed}
+    in_slots = [slot_of.get(n) for n in inputs]
+    out_slots = sched.output_slots
+    flat, size = sched.flat, sched.size
+
+    def run(args: list) -> list:
+        values: list[Any] = [None] * size
+        for s, v in zip(in_slots, args):
+            if s is not None:
+                values[s] = v
+        fam, after = _RUN.get()
+        _run_steps(flat, values, fam, after)
+        return [values[s] for s in out_slots]
+
+    return run
+
+
+register_runner(body_runner)
 
 
 def evaluate(outputs: Any, feed: Mapping | None = None, *, check_finite: bool = False) -> Any:

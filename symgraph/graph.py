@@ -38,8 +38,12 @@ class Graph:
     ``g`` to the generator.  A graph is always true, even when empty.
     """
 
-    def __init__(self, name: str | None = None) -> None:
+    def __init__(self, name: str | None = None, parent: Graph | None = None) -> None:
         self.name = name
+        #: the graph this one is the body of (a loop or branch body), or None
+        self.parent = parent
+        # outer node -> the variable standing for it here (see ``capture``)
+        self._captured: dict[Node, Node] = {}
         self._nodes: list[Node] = []
         self._cons: dict[tuple, Node] = {}
         self._variables: dict[str, list[Node]] = {}
@@ -149,6 +153,46 @@ class Graph:
                     role, order = r, o
                     break
         return ("constant", order) if not inputs else (role, order)
+
+    # -- bodies ---------------------------------------------------------------
+    def encloses(self, other: Graph) -> bool:
+        """Whether this graph is ``other`` or one of the graphs ``other`` is (nested) a body of."""
+        g: Graph | None = other
+        while g is not None:
+            if g is self:
+                return True
+            g = g.parent
+        return False
+
+    def capture(self, node: Node) -> Node:
+        """The node of this graph standing for ``node`` of an enclosing graph.
+
+        A body (``sg.scan``'s ``fn``) may use nodes of the graphs around it;
+        each becomes a variable of the body, made once and recorded in
+        ``captures`` (the loop or branch node then takes the outer node as an
+        input).  Through nested bodies the node is captured at every level.
+        """
+        if node.graph is self:
+            return node
+        if self.parent is None or not node.graph.encloses(self):
+            raise GraphMismatchError(f"{node!r} belongs to {node.graph!r}, which does not enclose "
+                                     f"{self!r}")
+        chain = []
+        g = self
+        while g is not node.graph:
+            chain.append(g)
+            g = g.parent
+        for inner in reversed(chain):
+            found = inner._captured.get(node)
+            if found is None:
+                found = inner._captured[node] = _capture_variable(inner, node)
+            node = found
+        return node
+
+    @property
+    def captures(self) -> list[Node]:
+        """The nodes of enclosing graphs this body uses, in the order first captured."""
+        return list(self._captured)
 
     # -- views --------------------------------------------------------------
     def to_networkx(self, nodes: Iterable[Node] | None = None) -> nx.DiGraph:
@@ -561,9 +605,40 @@ def _identity_test(build, a: Node, b: Any, equal: bool) -> Any:
 
 
 def apply(op: Op, inputs: Sequence[Node]) -> Node:
-    """Make (or reuse) the node ``op(*inputs)`` in the inputs' graph."""
+    """Make (or reuse) the node ``op(*inputs)`` in the inputs' graph.
+
+    Inside a body (see ``Graph.capture``) nodes of enclosing graphs are captured first.
+    """
     inputs = tuple(inputs)
-    return common_graph(inputs)._add(op, inputs)
+    graph = inputs[0].graph if inputs else get_default_graph()
+    if any(i.graph is not graph for i in inputs):
+        graph = innermost_graph(inputs)
+        inputs = tuple(graph.capture(i) for i in inputs)
+    return graph._add(op, inputs)
+
+
+def _capture_variable(graph: Graph, outer: Node) -> Node:
+    label = outer.name or f"{outer.op.name}#{outer.id}"
+    return _ops.variable(label, outer.shape, outer.dtype, graph=graph)
+
+
+def innermost_graph(nodes: Sequence[Node]) -> Graph:
+    """The graph to build a node of ``nodes`` in: their common graph, or, when some are nodes of
+    a loop or branch body and the others of graphs enclosing it, that body."""
+    if not nodes:
+        return get_default_graph()
+    graph = nodes[0].graph
+    for n in nodes[1:]:
+        g = n.graph
+        if g is graph:
+            continue
+        if graph.encloses(g):
+            graph = g
+        elif not g.encloses(graph):
+            raise GraphMismatchError(
+                f"cannot combine nodes of two graphs: {nodes[0]!r} is in {nodes[0].graph!r} but "
+                f"{n!r} is in {g!r}")
+    return graph
 
 
 def common_graph(nodes: Sequence[Node]) -> Graph:

@@ -44,8 +44,9 @@ LAYERS: list[tuple[int, tuple[str, ...], str]] = [
      "the DAG: Graph, Node, contexts; ancestors, pruned subgraph"),
     (2, ("ops", "linalg"),
      "Op base and one module per op family; builders; the sg.linalg namespace"),
-    (3, ("autodiff", "derivatives", "transforms"),
-     "differentiation: build_grad, jvp; hvp, jacobian, hessian; substitute, vectorize, sparsity"),
+    (3, ("autodiff", "derivatives", "transforms", "flow"),
+     "differentiation: build_grad, jvp; hvp, jacobian, hessian; substitute, vectorize, sparsity; "
+     "control flow (scan, while_loop, cond), whose rules are built with them"),
     (4, ("rewrite",),
      "simplify: registered rewrite rules"),
     (5, ("runtime", "diagnostics", "fpwarn"),

@@ -197,6 +197,10 @@ class Op:
     structural: bool = False
     #: Every output element equals one input element chosen by value (max, min).
     selects: bool = False
+    #: The node's value is a tuple of arrays (a loop's or a branch's results), held in a 0-d
+    #: object array; ``sg.ops.tuples.item`` nodes read its parts.  ``bprop`` then gets one
+    #: cotangent (or None) per part and ``jvp`` returns one tangent (or None) per part.
+    multiple_results: bool = False
     #: ``False``: the derivative is zero wherever it exists (comparisons, sign): no
     #: gradient flows through the op and asking for one is not an error.
     differentiable: bool = True
