@@ -382,7 +382,7 @@ def reverse_sweep(op: Loop, inputs: Sequence[Node], out: Node, gs: Sequence[Node
 
     # the residuals: what the gradient body reads of the forward body, per step
     seed_set = set(seeds)
-    frontier = residual_frontier(grads, seed_set, set(c_in) | set(x_in))
+    frontier = residual_frontier(grads, seed_set, set(c_in) | set(x_in), frozenset(c_out))
     carry_out_index = {c_out[j]: j for j in range(nc)}
     replace: dict[Node, Node] = {}
     fed_xs: list[tuple[Node, Node]] = []  # (body variable, the stacked values fed for it)
@@ -452,13 +452,16 @@ def reverse_sweep(op: Loop, inputs: Sequence[Node], out: Node, gs: Sequence[Node
     return rules
 
 
-def residual_frontier(grads: Sequence[Node], seeds: set[Node], varying: set[Node]) -> list[Node]:
+def residual_frontier(grads: Sequence[Node], seeds: set[Node], varying: set[Node],
+                      keep: frozenset[Node] = frozenset()) -> list[Node]:
     """The nodes of the forward body the gradient nodes read that change from step to step.
 
     A node depends on the seeds (the cotangents) or not; the frontier is the
     set of seed-free nodes a seed-dependent node (or a result) reads.  Those
     that do not depend on a carry or a sequence slice are the same at every
     step (the body's constants, ``W.T``) and are left to the gradient body.
+    Structural nodes (a reshape or transpose of a carry) are replaced by what
+    they read, unless they are in ``keep`` (a carry's output, on the trajectory anyway).
     """
     seeded: set[Node] = set()
     moving: set[Node] = set(varying)
@@ -474,7 +477,17 @@ def residual_frontier(grads: Sequence[Node], seeds: set[Node], varying: set[Node
     for g in grads:
         if g not in seeded and g in moving:
             frontier[g] = None
-    return list(frontier)
+    # a reshape, transpose or slice of a stored value is as cheap to redo as to read back:
+    # store what it reads instead (often a carry, already on the trajectory)
+    out: dict[Node, None] = {}
+    todo = list(frontier)
+    while todo:
+        n = todo.pop()
+        if n.op.structural and n.inputs and n not in keep:
+            todo.extend(i for i in n.inputs if i in moving and i not in out)
+        else:
+            out[n] = None
+    return list(out)
 
 
 def _spread(g: Node, k: int, length: int) -> Node:
