@@ -51,6 +51,13 @@ def node_label(n: Node) -> str:
     return f"variable {n.name!r}" if n.name else f"node #{n.id} ({n.op.name})"
 
 
+def lifted(graph: Graph, nodes: list[Node]) -> list[Node]:
+    """``nodes`` as nodes of ``graph``: inside a loop or branch body, an outer node the body
+    uses is its captured variable (``Graph.capture``), so ``sg.grad(f, W)`` works in a body."""
+    return [graph.capture(n) if n.graph is not graph and n.graph.encloses(graph) else n
+            for n in nodes]
+
+
 def same_graph(nodes: Sequence[Node], what: str) -> Graph:
     try:
         return common_graph(list(nodes))
@@ -206,6 +213,7 @@ def grad(y: Node, wrt: Any, grad_y: Any = None) -> Any:
     if not isinstance(y, Node):
         raise SymgraphError(f"grad: y must be a Node, got {type(y).__name__}")
     leaves, unflatten = check_wrt(wrt, "grad")
+    leaves = lifted(y.graph, leaves)
     same_graph([y] + leaves, "grad")
     seed = seed_for(y, grad_y, "grad")
     return unflatten(build_grad([y], [seed], leaves))
@@ -321,6 +329,7 @@ def jvp(y: Any, wrt: Any, tangent: Any) -> Any:
         if not isinstance(n, Node):
             raise SymgraphError(f"jvp: y must be a Node or a list of Nodes, got {type(n).__name__}")
     leaves, _ = check_wrt(wrt, "jvp")
+    leaves = lifted(ys[0].graph, leaves) if ys else leaves
     tleaves, _ = flatten(tangent, lambda t: isinstance(t, Node))
     if len(tleaves) != len(leaves):
         raise SymgraphError(f"jvp: {len(leaves)} wrt nodes but {len(tleaves)} tangents")

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .autodiff import build_grad, build_jvp, check_wrt, node_label, same_graph, seed_for
+from .autodiff import build_grad, build_jvp, check_wrt, lifted, node_label, same_graph, seed_for
 from .errors import DTypeError, GraphMismatchError, ShapeError, SymgraphError
 from .graph import Node
 from .ops.base import as_node, is_inexact
@@ -61,6 +61,7 @@ def hvp(y: Node, x: Any, v: Any, mode: str = "fwd") -> Any:
         raise SymgraphError(f"hvp: mode must be 'fwd' or 'rev', got {mode!r}")
     y = scalar_y(y, "hvp")
     xs, unflatten = check_wrt(x, "hvp")
+    xs = lifted(y.graph, xs)
     graph = same_graph([y] + xs, "hvp")
     vs = _directions(_leaves_like(v, x, "hvp"), xs, graph, "hvp")
     gs = build_grad([y], [seed_for(y, None, "hvp")], xs)
@@ -94,6 +95,7 @@ def _directions(leaves: list[Any], xs: list[Node], graph, what: str) -> list[Nod
     out = []
     for w, d in zip(xs, leaves):
         if isinstance(d, Node):
+            d = lifted(graph, [d])[0]
             if d.graph is not graph:
                 raise GraphMismatchError(f"{what}: a direction vector belongs to another graph")
             if not is_inexact(d.dtype):
