@@ -27,7 +27,6 @@ loop over the body's jvp body.  Both are loops again, so they nest.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, Sequence
 
 import numpy as np
