@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 import flow_cases as fc
 import symgraph as sg
 from symgraph.testing import check_grads
-from symgraph.errors import DTypeError, ShapeError, SymgraphError
+from symgraph.errors import DTypeError, GraphMismatchError, ShapeError, SymgraphError
+from symgraph.ops.tuples import item
 
 rng = np.random.default_rng(1600)
 EXACT = dict(rtol=1e-10, atol=1e-12)
@@ -405,15 +406,45 @@ def test_checkpointed_reverse_scan():
         np.testing.assert_allclose(g, w, **EXACT)
 
 
-def test_graph_size_does_not_grow_with_the_length():
+@pytest.mark.parametrize("checkpoint", [None, 3])
+def test_graph_size_does_not_grow_with_the_length(checkpoint):
+    """loss + gradient (and both HVPs) for T = 1000 take as many nodes as for T = 10."""
     sizes = {}
     for T in (10, 1000):
         with sg.Graph() as g:
             vs = variables(fc.rnn_arrays(T=T))
-            loss = fc.rnn(sg.scan, *vs)
+            loss = fc.rnn(functools.partial(sg.scan, checkpoint=checkpoint), *vs)
             sg.grad(loss, vs)
-            sizes[T] = len(g)
-    assert sizes[1000] <= 1.5 * sizes[10], sizes
+            first = len(g)
+            d = [np.ones(v.shape) for v in vs]
+            sg.hvp(loss, vs, d)
+            sg.hvp(loss, vs, d, mode="rev")
+            sizes[T] = (first, len(g))
+    assert sizes[1000][0] <= 1.5 * sizes[10][0], sizes
+    assert sizes[1000][1] <= 1.5 * sizes[10][1], sizes
+
+
+def test_what_the_forward_loop_records_for_the_reverse_sweep():
+    """Stored: the carry once (its trajectory, also the body's output) and the per-step
+    values the gradient reads; checkpointed: every k-th carry only."""
+    W, h0, xs = variables([np.eye(3), np.ones(3), np.ones((9, 3))])
+    hT, _ = sg.scan(lambda h, x: (sg.tanh(h @ W + x), None), h0, xs)
+    sg.grad(sg.sum(hT), [W, h0, xs])
+    records = hT.inputs[0].op.records
+    assert records[0] == ("traj", 0)
+    assert all(r[0] == "step" for r in records[1:])
+    hT, _ = sg.scan(lambda h, x: (sg.tanh(h @ W + x), None), h0, xs, checkpoint=4)
+    grads = sg.grad(sg.sum(hT), [W, h0, xs])
+    assert hT.inputs[0].op.records == [("checkpoints", 0)]
+    ckpts = item(hT.inputs[0], 1)
+    assert ckpts.shape == (3, 3)  # entering steps 0, 4, 8
+    got = sg.evaluate([ckpts, *grads], {W: np.eye(3) * 0.5, h0: np.ones(3), xs: np.ones((9, 3))})
+    h, want = np.ones(3), []
+    for t in range(9):
+        if t % 4 == 0:
+            want.append(h)
+        h = np.tanh(h * 0.5 + 1)
+    np.testing.assert_allclose(got[0], want, rtol=1e-14)
 
 
 def test_gradient_of_a_long_scan_runs():
@@ -575,3 +606,18 @@ def test_checkpointing_keeps_memory_near_sqrt_length():
             tracemalloc.stop()
     assert peaks[None] > T
     assert peaks[k] < 8 * np.sqrt(T), peaks
+
+
+@pytest.mark.xfail(strict=True, reason="graph.apply builds a node of a finished body's variable "
+                   "and an outer node into the body graph (innermost_graph), so a body node "
+                   "leaked out of fn is only refused when evaluated, with a message about feeds")
+def test_a_body_node_used_outside_its_body_is_refused_when_used():
+    leaked = []
+    xs = sg.variable("xs", (3,))
+
+    def step(c, x):
+        leaked.append(c)
+        return c + x, None
+    hT, _ = sg.scan(step, sg.zeros(()), xs)
+    with pytest.raises(GraphMismatchError, match="scan body"):
+        hT + leaked[0]
