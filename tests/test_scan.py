@@ -490,21 +490,24 @@ def random_body(program, W):
     return step
 
 
-@settings(max_examples=25, deadline=None)
-@given(bodies(), st.integers(1, 4), st.integers(1, 3), st.integers(0, 2**16))
-def test_random_bodies_gradient_equals_unrolled(program, T, H, seed):
+@settings(max_examples=50, deadline=None)
+@given(bodies(), st.integers(1, 4), st.integers(1, 3), st.sampled_from([None, 1, 2, 3]),
+       st.booleans(), st.integers(0, 2**16))
+def test_random_bodies_gradient_equals_unrolled(program, T, H, checkpoint, reverse, seed):
+    """Gradient and HVP of random bodies (checkpointed or not, either direction) equal the
+    unrolled model's."""
     r = np.random.default_rng(seed)
     arrays = [r.standard_normal((H, H)) * 0.5, r.standard_normal(H), r.standard_normal((T, H))]
     with sg.Graph():
         W, h0, xs = vs = variables(arrays)
         feed = dict(zip(vs, arrays))
-        losses = []
-        for scan in (sg.scan, fc.unrolled_scan):
+        outs = []
+        for scan in (functools.partial(sg.scan, checkpoint=checkpoint, reverse=reverse),
+                     functools.partial(fc.unrolled_scan, reverse=reverse)):
             hT, ys = scan(random_body(program, W), h0, xs)
-            losses.append(sg.sum(hT * hT) + sg.sum(ys * ys))
-        a = sg.evaluate(sg.grad(losses[0], vs) + [sg.hvp(losses[0], W, np.ones((H, H)))], feed)
-        b = sg.evaluate(sg.grad(losses[1], vs) + [sg.hvp(losses[1], W, np.ones((H, H)))], feed)
-    for g, w in zip(a, b):
+            loss = sg.sum(hT * hT) + sg.sum(ys * ys)
+            outs.append(sg.evaluate(sg.grad(loss, vs) + [sg.hvp(loss, W, np.ones((H, H)))], feed))
+    for g, w in zip(*outs):
         np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-10)
 
 
