@@ -25,6 +25,7 @@ For example the entry of a new op ``log1p`` would be::
 
 from __future__ import annotations
 
+import functools
 import operator
 from dataclasses import dataclass, field
 from typing import Callable
@@ -36,6 +37,7 @@ from hypothesis import strategies as st
 import contract_cases
 import solve_cases as sv
 import eigen_cases
+import flow_cases as fc
 import svd_cases
 import triangular_cases as tri
 import matrix_parts_cases as mp
@@ -155,6 +157,10 @@ def _identity(x):
 LABELS = np.array([0, 2, 1, 2])
 #: inputs of integer casts: every element well away from an integer
 OFF_INTEGER = np.array([[-1.7, -0.4, 0.3], [1.4, 2.6, -2.2]])
+
+#: why graphgen draws no loops or branches
+FLOW_NO_GEN = ("control flow bodies are Python functions; tests/test_scan.py draws random "
+               "bodies")
 
 OPS: dict[str, Entry] = {
     # -- sources -------------------------------------------------------------
@@ -819,6 +825,34 @@ OPS: dict[str, Entry] = {
         },
         gen=Draw(qr_cases.np_positive, params=qr_cases.params, build=qr_cases.positive)),
     # (end of qr)
+
+    # -- control flow (symgraph/flow) -----------------------------------------------
+    # each case's trip counts and branches stay put under finite-difference steps
+    "scan": Entry(
+        cases={
+            "scan_rnn": (lambda *v: fc.rnn_outputs(sg.scan, *v), fc.rnn_arrays(T=4)),
+            "scan_rnn_checkpointed": (
+                lambda *v: fc.rnn_outputs(functools.partial(sg.scan, checkpoint=2), *v),
+                fc.rnn_arrays(T=5)),
+            "scan_pair_carry_dict_xs": (lambda *v: fc.two_carries(sg.scan, *v),
+                                        fc.two_carries_arrays(T=4)),
+            "scan_reverse_no_xs": (lambda h0, w: fc.decay(sg.scan, h0, w), [normal(3), normal(3)]),
+        },
+        no_gen=FLOW_NO_GEN),
+    "while_loop": Entry(
+        cases={"while_loop_heron": (fc.heron_root, [positive(3) * 2.0])},
+        no_gen=FLOW_NO_GEN),
+    "cond": Entry(
+        cases={
+            "cond_true_branch": (fc.branchy, [normal(2), np.array([0.7, 0.4])]),
+            "cond_false_branch": (fc.branchy, [normal(2), np.array([-0.7, 0.4])]),
+        },
+        no_gen=FLOW_NO_GEN),
+    "item": Entry(
+        no_builder="internal: one part of a loop's or branch's results (sg.scan, sg.while_loop "
+                   "and sg.cond make them)",
+        no_gen=FLOW_NO_GEN),
+    # (end of control flow)
 }
 
 #: Cases about how ops combine rather than about one op.

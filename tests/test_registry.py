@@ -78,8 +78,9 @@ def takes_inputs(cls: type) -> bool:
 
 
 def _has_builder(name: str) -> bool:
-    """Ops are built by ``symgraph.ops.<name>``, or for linear algebra by ``sg.linalg.<name>``."""
-    return any(callable(getattr(m, name, None)) for m in (symgraph.ops, sg.linalg))
+    """Ops are built by ``symgraph.ops.<name>``, for linear algebra by ``sg.linalg.<name>``,
+    and for control flow by ``sg.<name>`` (``sg.scan``, from ``symgraph.flow``)."""
+    return any(callable(getattr(m, name, None)) for m in (symgraph.ops, sg.linalg, sg))
 
 
 def problems(ops: dict[str, type], in_cases: set[type], in_programs: set[type]) -> dict[str, list[str]]:
@@ -99,7 +100,7 @@ def problems(ops: dict[str, type], in_cases: set[type], in_programs: set[type]) 
                 (cls in in_cases, entry.no_fd, "finite-difference cases (in no case's forward graph)"),
                 (cls in in_programs, entry.no_gen, "random-graph generator (in no program graphgen drew)"),
                 (_has_builder(cls.name), entry.no_builder,
-                 "builder symgraph.ops.<name> or sg.linalg.<name>")]:
+                 "builder symgraph.ops.<name>, sg.linalg.<name> or sg.<name>")]:
             if not has and not reason:
                 bad(f"no {check} and no exemption", cls)
             elif has and reason:
@@ -157,7 +158,7 @@ def test_each_check_names_an_op_it_does_not_know():
         "no finite-difference cases (in no case's forward graph) and no exemption",
         "no random-graph generator (in no program graphgen drew) and no exemption",
         "no sympy translation and no explicit NO_SYMPY",
-        "no builder symgraph.ops.<name> or sg.linalg.<name> and no exemption",
+        "no builder symgraph.ops.<name>, sg.linalg.<name> or sg.<name> and no exemption",
         "parameters but no param_types",
         "name shared with another built-in op",
         "no batching rule (Op.batch, see symgraph.ops.batching)",

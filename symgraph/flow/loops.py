@@ -27,7 +27,6 @@ loop over the body's jvp body.  Both are loops again, so they nest.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -205,7 +204,10 @@ class Loop(Op):
         run = body_runner(body, list(body.outputs) + steps)
         test = body_runner(self.cond, self.cond.outputs) if self.cond is not None else None
         ny = self.n_ys
-        wants_traj = any(r[0] in ("traj", "checkpoints") for r in self.records)
+        wants_traj = any(r[0] == "traj" for r in self.records)
+        # checkpoints alone keep every k-th carry only (memory O(length / k), not O(length))
+        every = 1 if wants_traj else (self.checkpoint if any(
+            r[0] == "checkpoints" for r in self.records) else 0)
         L = self.length
         T = int(n) if n is not None else L
         if T is not None and L is not None and not 0 <= T <= L:
@@ -224,7 +226,7 @@ class Loop(Op):
                 if not _truth(test(carries + list(cconsts))[0]):
                     break
             t = T - 1 - p if self.reverse else p
-            if wants_traj:
+            if every and p % every == 0:
                 entering.append(carries)
             try:
                 outs = run(carries + [x[t] for x in xs] + consts)
@@ -256,7 +258,8 @@ class Loop(Op):
                 results.append(_stack(path, avals[k]))
             elif kind == "checkpoints":
                 j = rec[1]
-                results.append(_stack([e[j] for e in entering[::self.checkpoint]], avals[k]))
+                results.append(_stack([e[j] for e in entering[::self.checkpoint // every]],
+                                       avals[k]))
             else:
                 results.append(np.asarray(p, np.int64))
             k += 1
