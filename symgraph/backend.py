@@ -164,6 +164,27 @@ def finalize(values: Iterable[Any], fam: str) -> list[Any]:
     return out
 
 
+def concrete(value: Any) -> np.ndarray:
+    """The concrete value of a small array a run cannot do without (a loop's condition, a
+    branch's predicate, a trip count): numpy as it is; a lazy array computed now, the
+    one place a lazy run computes (a family's ``compute`` kernel)."""
+    if not is_foreign(value):
+        return np.asarray(value)
+    impl = kernel(family_of(value), "compute")
+    return np.asarray(impl(value) if impl is not None else value)
+
+
+def persist(values: list) -> list:
+    """``values`` with their lazy arrays computed and kept in the family's memory (still
+    arrays of the family), so that reading them again (a while loop's condition, step after
+    step) does not recompute their history; other values as they are."""
+    fams = {family_of(v) for v in values if is_foreign(v)}
+    if len(fams) != 1:
+        return list(values)
+    impl = kernel(fams.pop(), "persist")
+    return list(impl(values)) if impl is not None else list(values)
+
+
 def refuse_compute_message(fam: str) -> str:
     return (f"an op asked for the concrete values of a lazy {fam} array (np.asarray, float(), "
             f".compute(), or a numpy function {fam} does not implement), which would compute it "
@@ -242,5 +263,6 @@ def take_labels(logp: Any, labels: Any) -> Any:
 __all__ = [
     "NUMPY", "PROMOTE_BYTES", "ComputeRefused", "is_foreign", "family_of", "family", "describe",
     "as_array", "astype", "register", "kernel", "is_lazy", "running", "promote", "finalize",
+    "concrete", "persist",
     "scatter_add", "getitem", "flat_positions", "take_labels",
 ]

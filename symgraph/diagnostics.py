@@ -45,7 +45,8 @@ def check_finite(node: Node, value, inputs: Sequence) -> None:
                              f"non-finite values: {summarize(arr)}", node)
     kind = "forward" if node.role in ("forward", "input", "constant") and node.order == 0 else \
         f"gradient (order {node.order})"
-    lines = [f"node #{node.id} {node.op.describe()} ({kind} node) produced non-finite values: "
+    here = "body node" if node.graph.parent is not None else "node"  # a loop names itself
+    lines = [f"{here} #{node.id} {node.op.describe()} ({kind} node) produced non-finite values: "
              f"{summarize(arr)}"]
     if not inputs and node.inputs:
         lines[0] += " (its value was fed)"

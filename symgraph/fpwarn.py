@@ -81,10 +81,12 @@ def _handler(err: str, flag: int) -> None:
     codes = _loop_codes
     frame = sys._getframe(1)
     level, node, where, generated = 2, None, "while evaluating", None
+    loop_frame = None
     while frame is not None:
         kind = codes.get(frame.f_code)
         if kind == "loop":
             node = frame.f_locals.get("node")
+            loop_frame = frame
             break
         if kind == "compiled":
             fn = frame.f_locals.get("self")
@@ -106,10 +108,24 @@ def _handler(err: str, flag: int) -> None:
         op = node.op
         label = op.describe()
         shown = op.name if label == op.name else f"{op.name} ({label})"
-        msg = f"{err} encountered in {op.name}: symgraph node #{node.id} {shown} produced {result}"
+        here = "body node" if node.graph.parent is not None else "node"
+        msg = f"{err} encountered in {op.name}: symgraph {here} #{node.id} {shown} produced {result}"
+        outer = _enclosing(loop_frame) if here == "body node" else None
+        if outer is not None:
+            msg += f" (in the body of {outer.op.name} node #{outer.id})"
     else:
         msg = f"{err} encountered: a symgraph node produced {result} {where}"
     warnings.warn(msg, RuntimeWarning, stacklevel=level)
+
+
+def _enclosing(frame):
+    """The loop or branch node whose body the evaluation loop at ``frame`` is running."""
+    frame = frame.f_back if frame is not None else None
+    while frame is not None:
+        if _loop_codes.get(frame.f_code) == "loop":
+            return frame.f_locals.get("node")
+        frame = frame.f_back
+    return None
 
 
 __all__ = ["enter", "leave", "watch"]

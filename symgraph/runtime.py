@@ -49,10 +49,17 @@ def op_failure(node: Node, args: Sequence, exc: Exception, fam: str = backend.NU
     block that caught ``exc``.
     """
     op = node.op
+    here = f"{'body ' if node.graph.parent is not None else ''}node #{node.id}"
+    if isinstance(exc, SymgraphError) and getattr(exc, "in_body", False):
+        # raised in the body of this loop or branch node, which said where (``flow.loops.at_step``)
+        exc.in_body = False
+        if exc.args and isinstance(exc.args[0], str):
+            exc.args = (f"{op.name} {here}, {exc.args[0]}",) + exc.args[1:]
+        return exc
     inputs = ", ".join(backend.describe(a) for a in args)
     if isinstance(exc, backend.ComputeRefused):
         err: Exception = BackendError(
-            f"op {op.name!r} (node #{node.id} {op.describe()}) has no lazy {fam} version: {exc}. "
+            f"op {op.name!r} ({here} {op.describe()}) has no lazy {fam} version: {exc}. "
             f"Its inputs: ({inputs}). Write its f with numpy functions {fam} implements, or "
             "evaluate on numpy arrays")
         err.__suppress_context__ = True  # as ``raise ... from None``: the message says it all
@@ -60,10 +67,10 @@ def op_failure(node: Node, args: Sequence, exc: Exception, fam: str = backend.NU
     if isinstance(exc, SymgraphError):
         return exc
     if fam != backend.NUMPY:
-        err = BackendError(f"op {op.name!r} (node #{node.id} {op.describe()}) failed on {fam} "
+        err = BackendError(f"op {op.name!r} ({here} {op.describe()}) failed on {fam} "
                            f"arrays, inputs ({inputs}): {type(exc).__name__}: {exc}")
     else:
-        err = EvaluationError(f"evaluating node #{node.id} {op.describe()} on inputs of shapes "
+        err = EvaluationError(f"evaluating {here} {op.describe()} on inputs of shapes "
                               f"({inputs}) failed: {type(exc).__name__}: {exc}")
     err.__cause__ = exc  # an op's array code failed: keep its traceback
     return err

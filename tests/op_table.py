@@ -179,6 +179,11 @@ OPS: dict[str, Entry] = {
               "seeds before anything runs; tests/test_jacobians.py exercises them",
         no_gen="made only by transforms, never by a forward program",
         no_builder="internal to symgraph.transforms: a stand-in replaced by vectorize"),
+    "pack": Entry(
+        no_fd="made only by sg.vectorize through a loop or branch (the batched tuple node), "
+              "never by a forward program; tests/test_loops_transforms.py exercises it",
+        no_gen="made only by the batching rules of loops and branches",
+        no_builder="internal to symgraph.flow.batching: item() of a pack is the packed node"),
     "linearization_point": Entry(
         no_fd="made only by forward-mode rules (autodiff's transposed bprop), never by a "
               "forward program; test_ops_fd's forward-mode checks exercise it",

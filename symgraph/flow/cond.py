@@ -14,6 +14,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .. import backend
 from ..errors import DTypeError, ShapeError, SymgraphError
 from ..graph import Node, apply
 from ..ops.base import NO_SYMPY, Op, as_node, is_inexact
@@ -21,7 +22,7 @@ from ..ops.patterns import DENSE
 from ..ops.tuples import RESULTS, item, pack
 from ..structure import flatten
 from .body import Body, body_jvp, body_runner, body_vjp, fresh_inputs, trace
-from .loops import BODY, graph_of
+from .loops import BODY, at_step, graph_of
 
 
 class Cond(Op):
@@ -57,8 +58,15 @@ class Cond(Op):
         return len(self.true_body.outputs)
 
     def f(self, pred: Any, *args: Any) -> np.ndarray:
-        body = self.true_body if bool(np.asarray(pred)) else self.false_body
-        return pack(body_runner(body, body.outputs)(list(args)))
+        taken = bool(backend.concrete(pred))  # a lazy (dask) predicate is computed: one runs
+        body = self.true_body if taken else self.false_body
+        try:
+            return pack(body_runner(body, body.outputs)(list(args)))
+        except SymgraphError as e:
+            raise at_step(e, "true branch" if taken else "false branch") from None
+
+    def describe(self) -> str:
+        return self.name
 
     def bprop(self, inputs: Sequence[Node], out: Node, gs: Sequence[Node | None],
               needs: Sequence[bool]) -> list:
@@ -128,6 +136,11 @@ def cond(pred: Any, true_fn: Callable, false_fn: Callable, *operands: Any) -> An
     runs: it may overflow, take the log of a negative number or raise, and
     neither the value nor any derivative sees it (gradients of ``where`` turn
     NaN when the masked side is NaN; these do not).
+
+    A dask predicate is computed (a branch must be chosen); the branch's values
+    stay lazy.  Under ``sg.vectorize`` with a batched predicate, examples take
+    different branches: then both branches run on every example and ``where``
+    picks (as JAX's ``vmap`` of ``cond``), so the guarantee above does not hold.
     """
     pred = as_node(pred)
     if pred.shape != ():

@@ -31,6 +31,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .. import backend
 from ..errors import DTypeError, ShapeError, SymgraphError, UndefinedGradientError
 from ..graph import Graph, Node, apply, get_default_graph
 from ..ops.base import BOOL, NO_SYMPY, SIZE, Op, ParamKind, as_node, is_inexact
@@ -209,7 +210,7 @@ class Loop(Op):
         every = 1 if wants_traj else (self.checkpoint if any(
             r[0] == "checkpoints" for r in self.records) else 0)
         L = self.length
-        T = int(n) if n is not None else L
+        T = int(backend.concrete(n)) if n is not None else L
         if T is not None and L is not None and not 0 <= T <= L:
             raise SymgraphError(f"{self.name}: trip count {T} is outside 0..{L}")
         entering: list[list] = []
@@ -223,7 +224,13 @@ class Loop(Op):
             else:
                 if L is not None and p >= L:
                     break
-                if not _truth(test(carries + list(cconsts))[0]):
+                if any(backend.is_foreign(c) for c in carries):
+                    carries = backend.persist(carries)  # the condition reads them: compute once
+                try:
+                    go = test(carries + list(cconsts))[0]
+                except SymgraphError as e:
+                    raise at_step(e, f"the condition before step {p}") from None
+                if not _truth(go):
                     break
             t = T - 1 - p if self.reverse else p
             if every and p % every == 0:
@@ -231,7 +238,8 @@ class Loop(Op):
             try:
                 outs = run(carries + [x[t] for x in xs] + consts)
             except SymgraphError as e:
-                raise _at_step(e, self.name, t) from None
+                raise at_step(e, _step_label(t, T, test is not None and not self.dynamic)
+                              ) from None
             carries = list(outs[:nc])
             ys.append(outs[nc:nc + ny])
             recorded.append(outs[nc + ny:])
@@ -310,13 +318,22 @@ def _same(shape: tuple, dtype: np.dtype, b: Node, what: str) -> None:
 
 
 def _truth(value: Any) -> bool:
-    return bool(np.asarray(value))
+    """Whether a condition holds; a lazy (dask) condition is computed: the loop must know."""
+    return bool(backend.concrete(value))
 
 
-def _at_step(e: SymgraphError, name: str, t: int) -> SymgraphError:
-    """``e`` (raised in a body) saying which step of the loop it came from."""
+def _step_label(t: int, T: int | None, open_ended: bool) -> str:
+    if open_ended:  # a while loop: T is max_steps, if any
+        return f"step {t}" + (f" (max_steps={T})" if T is not None else "")
+    return f"step {t} of {T}"
+
+
+def at_step(e: SymgraphError, where: str) -> SymgraphError:
+    """``e``, raised in a body, saying where in the loop or branch it came from (``"step 3 of
+    10"``, ``"true branch"``); ``e.in_body`` asks the evaluator to name the loop node too."""
     if e.args and isinstance(e.args[0], str):
-        e.args = (f"{name} step {t}: {e.args[0]}",) + e.args[1:]
+        e.args = (f"{where}: {e.args[0]}",) + e.args[1:]
+    e.in_body = True
     return e
 
 
@@ -714,6 +731,10 @@ def scan(fn: Callable, init: Any, xs: Any = None, length: int | None = None,
     is the usual choice).  ``reverse=True`` scans from the last step to the
     first (ys stay in step order).
 
+    ``sg.vectorize`` (and so ``sg.jacobian``/``sg.hessian``) batches the body once,
+    never looping over the batch (``flow.batching``).  On dask arrays each step
+    is dask operations on the carries (lazy, nothing computed).
+
     Example::
 
         def step(h, x):
@@ -801,6 +822,14 @@ def while_loop(cond_fn: Callable, body_fn: Callable, init: Any,
     JAX's ``while_loop``: the forward pass records the trip count and the
     carries, which needs ``max_steps`` to bound the storage.  The trip count
     itself has no derivative (it is piecewise constant).
+
+    ``sg.vectorize`` over a value the condition reads gives examples different
+    trip counts: the batched loop runs until the last example stops, keeping the
+    carries of finished examples (``where``), so the body still runs on their
+    frozen values (as JAX's ``vmap`` of ``while_loop``; see ``flow.batching``).
+    On dask arrays the condition is computed at every step (the loop must know
+    whether to go on: the one computation a lazy run makes), after the carries are
+    persisted so that no step's work is done twice; the results stay dask arrays.
     """
     what = "while_loop"
     init_nodes, unflatten_c = _leaves(init, what, None)

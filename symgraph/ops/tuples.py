@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import SymgraphError
 from ..graph import Node, apply
 from .base import DTYPE, INT, NO_SYMPY, SHAPE, Op
+from .batching import all_batched
 from .patterns import DENSE
 
 #: the dtype of a node whose value is a tuple of arrays
@@ -74,15 +75,59 @@ class Item(Op):
     def batch(self, inputs, batched):
         """The batched tuple node batches every part (see ``Loop.batch``)."""
         (results,) = inputs
-        part = results.op.result_avals(results)[self.index]
-        return apply(Item(self.index, part[0], part[1]), [results])
+        return item(results, self.index)
 
     def sparsity(self, node):
         return [DENSE]
 
 
+class Pack(Op):
+    """A tuple node made of the nodes it takes: what the batching rule of a loop or branch
+    returns when the parts of the batched loop need rearranging (ys scanned as (T, B, ...)
+    come back as (B, T, ...)), so the batched version of a tuple node is a tuple node
+    again.  ``item`` of a pack is the packed node itself, so a pack is rarely run."""
+
+    name = "pack"
+    multiple_results = True
+    to_sympy = NO_SYMPY
+
+    def infer(self, *parts):
+        return (), RESULTS
+
+    def result_avals(self, node: Node) -> list[tuple[tuple[int, ...], np.dtype]]:
+        return [(p.shape, p.dtype) for p in node.inputs]
+
+    def result_count(self, node: Node) -> int:
+        return len(node.inputs)
+
+    def f(self, *parts):
+        return pack(parts)
+
+    def emit(self, out, ins, ctx):
+        return f"{out} = ({''.join(i + ', ' for i in ins)})"
+
+    def bprop(self, inputs, out, gs, needs):
+        return [g if need else None for g, need in zip(gs, needs)]
+
+    def jvp(self, inputs, out, ts):
+        return list(ts)
+
+    def batch(self, inputs, batched):
+        return apply(self, all_batched(inputs, batched))
+
+    def sparsity(self, node):
+        return [DENSE] * len(node.inputs)
+
+
+def pack_nodes(parts: Sequence[Node]) -> Node:
+    """The tuple node whose parts are ``parts``."""
+    return apply(Pack(), list(parts))
+
+
 def item(results: Node, index: int) -> Node:
     """Part ``index`` of the ``multiple_results`` node ``results``."""
+    if type(results.op) is Pack:
+        return results.inputs[index]
     shape, dtype = results.op.result_avals(results)[index]
     return apply(Item(index, tuple(shape), np.dtype(dtype)), [results])
 

@@ -14,6 +14,11 @@ ops add nothing; multilinear ops (``*``, ``@``) pair only different inputs;
 a contraction say which elements of two inputs actually meet.  This is the standard
 conservative rule (ADOL-C's, SparseConnectivityTracer's): a superset of the
 pattern at every point, exact for the usual banded, block and arrow problems.
+
+A tuple node (a loop or a branch, ``symgraph.ops.tuples``) is one element
+standing for all its parts: every part depends on every element of every
+differentiable input, with curvature between all of them.  Conservative (a
+loop's results are dense in its inputs), never wrong.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import numpy as np
 from ..errors import DTypeError, ShapeError, SymgraphError
 from ..graph import Node
 from ..ops.patterns import DENSE
+from ..ops.tuples import Item
 from ..traversal import pruned_subgraph
 
 
@@ -49,6 +55,10 @@ def local_rules(node: Node) -> list:
     rules = op.sparsity(node) if op.sparsity is not None else [DENSE] * len(node.inputs)
     if not isinstance(rules, (list, tuple)) or len(rules) != len(node.inputs):
         raise SymgraphError(f"sparsity rule of op {op.name!r} must return one entry per input")
+    if op.multiple_results:
+        # a tuple node (a loop, a branch) is one element standing for all its parts: each part
+        # may depend on every element of every differentiable input (a superset, never a crash)
+        return [None if r is None else DENSE for r in rules]
     out = []
     for k, (inp, r) in enumerate(zip(node.inputs, rules)):
         if r is None or (isinstance(r, str) and r == DENSE):
@@ -177,8 +187,8 @@ def hessian_sparsity(y: Node, x: Node) -> Any:
         op = node.op
         mask = live.get(node)
         if (node not in pat or node not in rules_of or mask is None or op.linear
-                or op.selects or not op.differentiable):
-            continue
+                or op.selects or not op.differentiable or isinstance(op, Item)):
+            continue  # a part of a tuple node: the tuple node pairs all its inputs already
         rows = np.flatnonzero(mask)
         if not len(rows):
             continue

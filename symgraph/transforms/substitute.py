@@ -175,6 +175,9 @@ def vectorize(outputs: Any, replace: dict[Node, Node]) -> Any:
             with graph.building(node.role, node.order):
                 new = (op.batch(ins, batched) if op.batch is not None
                        else batch_by_loop(op, ins, batched))
+            if op.multiple_results:
+                table[node] = _batched_tuple(node, new, size)
+                continue
             if not isinstance(new, Node) or new.shape != (size,) + node.shape:
                 got = new.shape if isinstance(new, Node) else type(new).__name__
                 raise SymgraphError(f"vectorize: the batching rule of op {op.name!r} gave "
@@ -185,6 +188,22 @@ def vectorize(outputs: Any, replace: dict[Node, Node]) -> Any:
                                  f"{new.dtype} for node #{node.id} of dtype {node.dtype}")
             table[node] = new
     return unflatten([table[o] if o in table else add_batch(o, size) for o in outs])
+
+
+def _batched_tuple(node: Node, new: Any, size: int) -> Node:
+    """The batching rule's result for a tuple node (a loop or branch), checked: a tuple
+    node whose every part is the corresponding part of ``node`` with the batch axis."""
+    op = node.op
+    if not isinstance(new, Node) or not new.op.multiple_results:
+        got = new.op.name if isinstance(new, Node) else type(new).__name__
+        raise SymgraphError(f"vectorize: the batching rule of op {op.name!r} gave {got} for "
+                            f"node #{node.id}; expected a tuple node (multiple_results)")
+    want = [((size,) + tuple(s), np.dtype(d)) for s, d in op.result_avals(node)]
+    got = [(tuple(s), np.dtype(d)) for s, d in new.op.result_avals(new)]
+    if got[:len(want)] != want:
+        raise SymgraphError(f"vectorize: the batching rule of op {op.name!r} gave parts "
+                            f"{got} for node #{node.id}; expected {want}")
+    return new
 
 
 __all__ = ["substitute", "vectorize", "Placeholder", "placeholder"]
