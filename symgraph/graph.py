@@ -44,6 +44,8 @@ class Graph:
         self.parent = parent
         # outer node -> the variable standing for it here (see ``capture``)
         self._captured: dict[Node, Node] = {}
+        # a traced body takes no more captures (see ``seal``)
+        self._sealed = False
         self._nodes: list[Node] = []
         self._cons: dict[tuple, Node] = {}
         self._variables: dict[str, list[Node]] = {}
@@ -185,9 +187,19 @@ class Graph:
         for inner in reversed(chain):
             found = inner._captured.get(node)
             if found is None:
+                if inner._sealed:
+                    raise GraphMismatchError(
+                        f"{node!r} of {node.graph!r} cannot be combined with nodes of "
+                        f"{inner!r}: that body was traced already (a node of a loop or branch "
+                        "body used outside its function?); use the loop's or branch's results")
                 found = inner._captured[node] = _capture_variable(inner, node)
             node = found
         return node
+
+    def seal(self) -> None:
+        """End the tracing of this body: its captures are final, so combining one of its nodes
+        with an outer node later (a body node that leaked out of ``fn``) is an error."""
+        self._sealed = True
 
     @property
     def captures(self) -> list[Node]:

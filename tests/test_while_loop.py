@@ -195,7 +195,7 @@ def test_an_error_in_a_step_names_the_step():
     a = sg.variable("a", ())
     x = sg.while_loop(lambda c: c < 10.0, lambda c: c + sg.log(c - a), sg.ones(()) * 3.0,
                       max_steps=50)
-    with pytest.raises(SymgraphError, match="while_loop step 0"):
+    with pytest.raises(SymgraphError, match=r"while_loop node #\d+, step 0 \(max_steps=50\)"):
         sg.evaluate(x, {a: np.array(5.0)}, check_finite=True)
 
 

@@ -77,7 +77,7 @@ def inline(inputs: Sequence[Node], outputs: Sequence[Node], args: Sequence[Node]
                 raise SymgraphError(f"vectorize: body variable {node.name!r} is none of the body's "
                                     "inputs")
             with graph.building(node.role, node.order):
-                table[node] = apply(node.op, [table[i] for i in node.inputs])
+                table[node] = apply(node.op.renewed(), [table[i] for i in node.inputs])
     return [table[o] for o in outputs]
 
 

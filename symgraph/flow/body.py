@@ -97,6 +97,7 @@ def trace(fn: Callable[[list[Node]], Sequence[Any]], specs: Sequence[Spec], what
         names = ", ".join(repr(v.name) for v in stray)
         raise SymgraphError(f"{what}: the function made variable(s) {names} inside its body; make "
                             "variables outside and use them from the body (they are captured)")
+    graph.seal()
     return Body(graph, inputs + cap_vars, outputs, captured)
 
 

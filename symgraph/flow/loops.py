@@ -95,6 +95,9 @@ class Loop(Op):
     def cse_key(self) -> None:
         return None  # records grow as gradients are built: never share a loop node
 
+    def renewed(self) -> Loop:
+        return type(self)(**self.params())
+
     # -- layout --------------------------------------------------------------
     @property
     def n_consts(self) -> int:

@@ -271,6 +271,12 @@ class Op:
             return None
         return key
 
+    def renewed(self) -> Op:
+        """The op for a node rebuilt from one of this op (``substitute``, ``simplify``): the op
+        itself, or a copy for an op with state of its own (a loop's records grow as gradients
+        are built, and two nodes must not share them)."""
+        return self
+
     def node_name(self) -> str | None:
         """The name given to nodes of this op (only variables have one)."""
         return None

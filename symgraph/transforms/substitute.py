@@ -128,7 +128,7 @@ def substitute(outputs: Any, replace: dict[Node, Node]) -> Any:
                 continue
             ins = [table.get(i, i) for i in node.inputs]
             with graph.building(node.role, node.order):
-                table[node] = apply(node.op, ins)
+                table[node] = apply(node.op.renewed(), ins)
     return unflatten([table.get(o, o) for o in outs])
 
 
