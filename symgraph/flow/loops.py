@@ -405,7 +405,8 @@ def reverse_sweep(op: Loop, inputs: Sequence[Node], out: Node, gs: Sequence[Node
 
     # the residuals: what the gradient body reads of the forward body, per step
     seed_set = set(seeds)
-    frontier = residual_frontier(grads, seed_set, set(c_in) | set(x_in), frozenset(c_out))
+    frontier = residual_frontier(grads, seed_set, set(c_in) | set(x_in),
+                                 frozenset(c_in) | frozenset(x_in) | frozenset(c_out))
     carry_out_index = {c_out[j]: j for j in range(nc)}
     replace: dict[Node, Node] = {}
     fed_xs: list[tuple[Node, Node]] = []  # (body variable, the stacked values fed for it)
@@ -476,18 +477,23 @@ def reverse_sweep(op: Loop, inputs: Sequence[Node], out: Node, gs: Sequence[Node
 
 
 def residual_frontier(grads: Sequence[Node], seeds: set[Node], varying: set[Node],
-                      keep: frozenset[Node] = frozenset()) -> list[Node]:
+                      available: frozenset[Node] = frozenset()) -> list[Node]:
     """The nodes of the forward body the gradient nodes read that change from step to step.
 
     A node depends on the seeds (the cotangents) or not; the frontier is the
     set of seed-free nodes a seed-dependent node (or a result) reads.  Those
-    that do not depend on a carry or a sequence slice are the same at every
-    step (the body's constants, ``W.T``) and are left to the gradient body.
-    Structural nodes (a reshape or transpose of a carry) are replaced by what
-    they read, unless they are in ``keep`` (a carry's output, on the trajectory anyway).
+    that do not depend on a carry or a sequence slice (``varying``) are the
+    same at every step (the body's constants, ``W.T``) and are left to the
+    gradient body.  What the reverse sweep can read anyway (``available``: the
+    carries in and out, on the trajectory, and the sequence slices) is not
+    stored twice: a structural node (a reshape or transpose) is replaced by
+    what it reads, and so is an elementwise node computed from available
+    values only (``1 - h**2`` from the trajectory of ``h = tanh(...)``): cheap
+    to redo, a whole carry per step to store.
     """
     seeded: set[Node] = set()
     moving: set[Node] = set(varying)
+    cheap: set[Node] = set(available)
     frontier: dict[Node, None] = {}
     for n in ancestors(list(grads)):
         if n in seeds or any(i in seeded for i in n.inputs):
@@ -497,17 +503,22 @@ def residual_frontier(grads: Sequence[Node], seeds: set[Node], varying: set[Node
                     frontier[i] = None
         elif any(i in moving for i in n.inputs):
             moving.add(n)
+            if (n.op.elementwise or n.op.structural) and all(
+                    i in cheap or i not in moving for i in n.inputs):
+                cheap.add(n)
     for g in grads:
         if g not in seeded and g in moving:
             frontier[g] = None
-    # a reshape, transpose or slice of a stored value is as cheap to redo as to read back:
-    # store what it reads instead (often a carry, already on the trajectory)
     out: dict[Node, None] = {}
+    done: set[Node] = set()
     todo = list(frontier)
     while todo:
         n = todo.pop()
-        if n.op.structural and n.inputs and n not in keep:
-            todo.extend(i for i in n.inputs if i in moving and i not in out)
+        if n in done:
+            continue
+        done.add(n)
+        if n not in available and n.inputs and (n in cheap or n.op.structural):
+            todo.extend(i for i in n.inputs if i in moving)
         else:
             out[n] = None
     return list(out)
