@@ -39,7 +39,7 @@ import numpy as np
 
 from .traversal import ancestors
 from .errors import GraphMismatchError, SymgraphError
-from .flow.body import Body
+from .flow.body import Body, refs_in
 from .graph import Graph, Node, apply
 from .ops import control, elementwise as ew, shape as sh
 from .ops.base import Op
@@ -208,7 +208,7 @@ class _Simplifier:
         gradients are built, so two loop nodes never share an op."""
         params = op.params()
         found: dict[Any, Any] = {}
-        refs = _refs(params.values())
+        refs = refs_in(params.values())
         by_graph: dict[Graph, list[Node]] = {}
         for r in refs:
             if isinstance(r, Body):
@@ -225,21 +225,6 @@ class _Simplifier:
         return new
 
 
-def _refs(values: Any) -> list[Body | Node]:
-    """The bodies and nodes inside parameter values (tuples, lists and dicts of them)."""
-    out: list[Body | Node] = []
-    stack = list(values)
-    while stack:
-        v = stack.pop()
-        if isinstance(v, (Body, Node)):
-            out.append(v)
-        elif isinstance(v, (tuple, list)):
-            stack.extend(v)
-        elif isinstance(v, dict):
-            stack.extend(v.values())
-    return out
-
-
 def _mapped(value: Any, found: dict) -> Any:
     """``value`` with the bodies and nodes in it replaced by ``found``'s (containers copied)."""
     if isinstance(value, (Body, Node)):
@@ -251,7 +236,7 @@ def _mapped(value: Any, found: dict) -> Any:
     return value
 
 
-def has_bodies(op: Op) -> bool:
+def _runs_bodies(op: Op) -> bool:
     """Whether ``op`` runs bodies (a loop or a branch): its parameters are simplified too."""
     return op.multiple_results and any(isinstance(v, Body) for v in op.params().values())
 
@@ -309,7 +294,7 @@ class _Rewriter:
                 continue
             inputs = tuple(done[i] for i in n.inputs)
             changed = any(a is not b for a, b in zip(inputs, n.inputs))
-            op = self.flow.op(n.op, changed) if has_bodies(n.op) else n.op
+            op = self.flow.op(n.op, changed) if _runs_bodies(n.op) else n.op
             if changed or op is not n.op:
                 with n.graph.building(n.role, n.order):
                     rebuilt = n.graph._add(op, inputs)

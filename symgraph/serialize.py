@@ -62,7 +62,7 @@ import numpy as np
 
 from .traversal import ancestors
 from .errors import SerializationError
-from .flow.body import Body
+from .flow.body import Body, refs_in
 from .flow.loops import Loop
 from .graph import Graph, Node, common_graph
 from .ops.base import Op, builtin_ops, is_abstract
@@ -439,13 +439,12 @@ def _saved_nodes(obj: Any) -> tuple[list[Node], dict[str, Any], Graph]:
 def dumps(obj: Any) -> str:
     """The JSON text ``save`` writes for ``obj`` (a Graph, a Node, or a list/tuple/dict of Nodes)."""
     nodes, out_spec, graph = _saved_nodes(obj)
-    params = {n: n.op.params() for n in nodes}
-    if any(n.op.multiple_results or _refs(p.values()) for n, p in params.items()):
-        return _dumps_nested(nodes, params, out_spec, graph)
+    if any(n.op.multiple_results or refs_in(n.op.params().values()) for n in nodes):
+        return _dumps_nested(nodes, out_spec, graph)
     pos = {n: k for k, n in enumerate(nodes)}
     lines = []
     for k, n in enumerate(nodes):
-        record = _node_record(n, params[n], k, [pos[i] for i in n.inputs])
+        record = _node_record(n, n.op.params(), k, [pos[i] for i in n.inputs])
         lines.append(json.dumps(record, allow_nan=False, separators=(",", ":")))
     return _file_text(1, graph, out_spec, lines)
 
@@ -469,21 +468,6 @@ def _file_text(version: int, graph: Graph, out_spec: dict[str, Any], lines: list
     return head_text[:-1] + ',"nodes":[\n' + ",\n".join(lines) + "\n]}\n"
 
 
-def _refs(values: Any) -> list[Body | Node]:
-    """The bodies and nodes inside parameter values (tuples, lists and dicts of them)."""
-    out: list[Body | Node] = []
-    stack = list(values)
-    while stack:
-        v = stack.pop()
-        if isinstance(v, (Body, Node)):
-            out.append(v)
-        elif isinstance(v, (tuple, list)):
-            stack.extend(v)
-        elif isinstance(v, dict):
-            stack.extend(v.values())
-    return out
-
-
 class _Layout:
     """The records of a file with bodies, each after everything it refers to.
 
@@ -495,9 +479,9 @@ class _Layout:
     saved graph's own nodes keep their relative order.
     """
 
-    def __init__(self, root: Graph, nodes: list[Node], params: dict[Node, dict[str, Any]]) -> None:
+    def __init__(self, root: Graph, nodes: list[Node]) -> None:
         self.root = root
-        self.params = params
+        self.params: dict[Node, dict[str, Any]] = {}
         self.order: list[Any] = []
         state: dict[Any, bool] = {}  # False while open, True once placed
         for start in nodes:
@@ -529,7 +513,7 @@ class _Layout:
             params = self.params.get(item)
             if params is None:
                 params = self.params[item] = item.op.params()
-            refs = _refs(params.values())
+            refs = refs_in(params.values())
             for r in refs:
                 if isinstance(r, Body) and r.graph is root:
                     raise SerializationError(f"save: node #{item.id} ({item.op.name}) has a body "
@@ -546,10 +530,9 @@ class _Layout:
         return [] if item.parent is root else [item.parent]
 
 
-def _dumps_nested(nodes: list[Node], params: dict[Node, dict[str, Any]],
-                  out_spec: dict[str, Any], root: Graph) -> str:
+def _dumps_nested(nodes: list[Node], out_spec: dict[str, Any], root: Graph) -> str:
     """A version 2 file: body graphs, bodies and nodes in dependency order (module docstring)."""
-    layout = _Layout(root, nodes, params)
+    layout = _Layout(root, nodes)
     graph_ids: dict[Graph, int] = {root: 0}
     body_ids: dict[Body, int] = {}
     node_ids: dict[Node, int] = {}
@@ -891,7 +874,7 @@ class _Loader:
         pos = self._ws(pos + 1)
         if text[pos:pos + 1] == "]":
             return pos + 1
-        k = 0
+        r = 0  # records of any kind
         while True:
             k = len(self.nodes)
             rec, end = self._value(pos, _MAX_RECORD_TOKENS, f"node {k}")
@@ -904,13 +887,14 @@ class _Loader:
                 self.graphs.append(self.body_graph(rec))
             else:
                 raise SerializationError(
-                    f"load: record after node {k - 1}: a record is a node (keys "
+                    f"load: record {r}: a record is a node (keys "
                     f"{sorted(_NODE_KEYS_2)}), a body graph (keys {sorted(_GRAPH_KEYS)}) or a "
                     f"body (keys {sorted(_BODY_KEYS)}), got {_show(rec)}")
             pos = self._ws(end)
             if self._expect_char(pos, ",]", "Expecting ',' delimiter") == "]":
                 return pos + 1
             pos = self._ws(pos + 1)
+            r += 1
 
     def _count_nodes(self, k: int, pos: int) -> int:
         """``k`` plus the number of node records after ``pos`` (for error messages only;
