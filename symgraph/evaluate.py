@@ -210,6 +210,10 @@ def body_runner(outputs: Sequence[Node], inputs: Sequence[Node]) -> Callable[[li
     """How a loop or branch op runs its body: the evaluator's loop over the body's schedule,
     with the checks (``check_finite``) and array family of the evaluation it is part of."""
     sched = Schedule(list(outputs), frozenset(inputs))
+    if sched.missing:  # a body built by hand or read from a file: say so, rather than run on None
+        names = ", ".join(f"{v.name!r} (#{v.id})" for v in sched.missing[:5])
+        raise SymgraphError(f"a body reads variable(s) {names} of its graph that are not among "
+                            "its inputs")
     slot_of = {n: s for s, n in sched.fed}
     in_slots = [slot_of.get(n) for n in inputs]
     out_slots = sched.output_slots

@@ -9,6 +9,13 @@ then shares it with any identical node: that is the CSE), applies the rules of
 its op to a fixpoint, and finally matches commutative nodes by their inputs in
 any order (``a*b`` and ``b*a`` become one node).  It is iterative and O(nodes).
 
+Loops and branches (``sg.scan``, ``sg.while_loop``, ``sg.cond``) are simplified
+inside too: each body once (a new body over the same variables whose outputs
+are the simplified ones; bodies sharing a graph share the work), the nodes a
+loop records mapped to their simplified forms, and the loop or branch rebuilt
+over the new bodies.  Nested bodies are simplified by recursion over their
+nesting depth (bounded by the loader's and tracer's nesting).
+
 What the rules assume: like Theano's and PyTensor's default rewrites they
 treat values as finite, so ``x * 0 -> 0``, ``x - x -> 0``, ``A @ 0 -> 0`` and
 ``log(exp(x)) -> x`` may turn a NaN or Inf of the original into a finite value
@@ -32,7 +39,8 @@ import numpy as np
 
 from .traversal import ancestors
 from .errors import GraphMismatchError, SymgraphError
-from .graph import Node, apply
+from .flow.body import Body, refs_in
+from .graph import Graph, Node, apply
 from .ops import control, elementwise as ew, shape as sh
 from .ops.base import Op
 from .ops.sources import Constant, Full, constant, full
@@ -159,10 +167,78 @@ def simplify(nodes: Any, *, stats: dict[str, int] | None = None) -> Any:
     graph = leaves[0].graph
     if any(leaf.graph is not graph for leaf in leaves):
         raise GraphMismatchError("simplify: the nodes belong to different graphs")
-    rewriter = _Rewriter(stats)
-    for node in ancestors(leaves):
-        rewriter.settle(node)
-    return unflatten([rewriter.done[leaf] for leaf in leaves])
+    return unflatten(_Simplifier(stats).nodes(leaves))
+
+
+class _Simplifier:
+    """One ``simplify`` call: a rewriter per graph (the root and each body graph met), and
+    each body simplified once."""
+
+    def __init__(self, stats: dict[str, int] | None) -> None:
+        self.stats = stats
+        self.rewriters: dict[Graph, _Rewriter] = {}
+        self.bodies: dict[Body, Body] = {}
+
+    def nodes(self, nodes: list[Node]) -> list[Node]:
+        """The simplified forms of ``nodes`` (all of one graph)."""
+        rewriter = self.rewriters.get(nodes[0].graph)
+        if rewriter is None:
+            rewriter = self.rewriters[nodes[0].graph] = _Rewriter(self.stats, self)
+        done = rewriter.done
+        todo = [n for n in nodes if n not in done]
+        if todo:
+            for node in ancestors(todo):
+                rewriter.settle(node)
+        return [done[n] for n in nodes]
+
+    def body(self, body: Body) -> Body:
+        """``body`` with simplified outputs (itself when nothing changed)."""
+        found = self.bodies.get(body)
+        if found is None:
+            outs = self.nodes(list(body.outputs)) if body.outputs else []
+            found = body if all(a is b for a, b in zip(outs, body.outputs)) else \
+                Body(body.graph, body.inputs, outs, body.captured)
+            self.bodies[body] = self.bodies[found] = found
+        return found
+
+    def op(self, op: Op, copy: bool) -> Op:
+        """``op`` over simplified bodies, the nodes its parameters name (a loop's records)
+        simplified too; ``op`` itself when nothing changed, unless ``copy``.  A new op of
+        the same class with the same other parameters otherwise: a loop's records grow as
+        gradients are built, so two loop nodes never share an op."""
+        params = op.params()
+        found: dict[Any, Any] = {}
+        refs = refs_in(params.values())
+        by_graph: dict[Graph, list[Node]] = {}
+        for r in refs:
+            if isinstance(r, Body):
+                found[r] = self.body(r)
+            else:
+                by_graph.setdefault(r.graph, []).append(r)
+        for nodes in by_graph.values():
+            found.update(zip(nodes, self.nodes(nodes)))
+        if not copy and all(found[r] is r for r in refs):
+            return op
+        new = type(op).__new__(type(op))
+        new.__dict__.update(vars(op))
+        new.__dict__.update({k: _mapped(v, found) for k, v in params.items()})
+        return new
+
+
+def _mapped(value: Any, found: dict) -> Any:
+    """``value`` with the bodies and nodes in it replaced by ``found``'s (containers copied)."""
+    if isinstance(value, (Body, Node)):
+        return found[value]
+    if isinstance(value, (tuple, list)):
+        return type(value)(_mapped(v, found) for v in value)
+    if isinstance(value, dict):
+        return {k: _mapped(v, found) for k, v in value.items()}
+    return value
+
+
+def _runs_bodies(op: Op) -> bool:
+    """Whether ``op`` runs bodies (a loop or a branch): its parameters are simplified too."""
+    return op.multiple_results and any(isinstance(v, Body) for v in op.params().values())
 
 
 class _Rewriter:
@@ -173,7 +249,8 @@ class _Rewriter:
     ``redirect[n]`` is an equivalent node ``n`` was rewritten to, not yet clean.
     """
 
-    def __init__(self, stats: dict[str, int] | None) -> None:
+    def __init__(self, stats: dict[str, int] | None, flow: _Simplifier) -> None:
+        self.flow = flow
         self.done: dict[Node, Node] = {}
         self.redirect: dict[Node, Node] = {}
         self.hops: dict[Node, int] = {}
@@ -216,10 +293,12 @@ class _Rewriter:
                 wait(n, missing)
                 continue
             inputs = tuple(done[i] for i in n.inputs)
-            if any(a is not b for a, b in zip(inputs, n.inputs)):
+            changed = any(a is not b for a, b in zip(inputs, n.inputs))
+            op = self.flow.op(n.op, changed) if _runs_bodies(n.op) else n.op
+            if changed or op is not n.op:
                 with n.graph.building(n.role, n.order):
-                    rebuilt = n.graph._add(n.op, inputs)
-                _check_equivalent(n, rebuilt, "rebuilding from simplified inputs")
+                    rebuilt = n.graph._add(op, inputs)
+                _check_equivalent(n, rebuilt, "rebuilding from simplified inputs and bodies")
                 redirect[n] = rebuilt
                 continue
             result = self.apply_rules(n)
@@ -399,14 +478,17 @@ def fold_value(op: Op, args: list[np.ndarray], shape: tuple[int, ...], dtype: np
 
     The one constant folder (``simplify`` and ``sg.function``'s lowering use it).
     None when the op is not a deterministic function of its inputs (a variable,
-    or no ``cse_key``), when its ``f`` raises (e.g. an out-of-range label) or
+    or no ``cse_key``), for a loop or branch (a tuple of results, dtype object)
+    and an item of one, when its ``f`` raises (e.g. an out-of-range label) or
     when the result does not fit ``shape`` and ``dtype`` as ``runtime.conform``
     requires: all of that is left to run time, which reports it as it would
     have without folding.  Floating-point warnings are silenced here (run time
     computes the same values; ``check_finite`` reports non-finite ones there).
     """
-    if op.is_variable or op.cse_key() is None:
-        return None
+    if op.is_variable or op.multiple_results or np.dtype(dtype) == object:
+        return None  # a loop's or branch's tuple of results is no array to fold
+    if any(getattr(a, "dtype", None) == object for a in args) or op.cse_key() is None:
+        return None  # an item of such a tuple
     try:
         with np.errstate(all="ignore"):
             out = np.asarray(op.f(*args))

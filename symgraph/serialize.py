@@ -14,16 +14,36 @@ Nodes are listed in topological order and refer to their inputs by the id
 written in a tagged JSON encoding (``{"$tuple": [...]}``, ``{"$slice": ...}``,
 ``{"$array": {"dtype", "shape", "data": base64}}``, ...).
 
+Version 2 holds graphs with loops and branches (``sg.scan``, ``sg.while_loop``,
+``sg.cond``), whose ops take *bodies*: traced functions living in graphs of
+their own, nested in the graph around them.  Its ``"nodes"`` list interleaves
+three kinds of records, each after everything it refers to:
+
+* a body graph: ``{"graph": 1, "name": "scan body", "parent": 0}`` (graph 0 is
+  the saved graph; ids count up from 1; the parent is declared before);
+* a node: as in version 1 plus ``"graph": <the id of its graph>``; node ids
+  count up over all graphs, inputs are nodes of the same graph, and the
+  result tuple of a loop or branch has dtype ``"object"``;
+* a body: ``{"body": 0, "graph": 1, "inputs": [...], "outputs": [...],
+  "captured": [...]}``: node ids of variables and results of that graph, and of
+  the nodes of its parent graph that it captured.
+
+Parameters name bodies as ``{"$body": <id>}`` (several ops may share one, and
+bodies derived from one, as its gradient, share its graph) and body nodes as
+``{"$node": <id>}`` (a loop's recorded residuals).  ``save`` writes version 1
+when the graph has no bodies, so such files read in older versions too.
+
 Loading treats the file as untrusted.  An op is looked up by name in an
 allow-list -- the built-in ops plus the user ops registered with
 ``register_op`` (or passed as ``load(..., ops=[...])``); nothing is imported
 and no code named by the file runs.  Every field is type-checked, every
-reference must point to an earlier node (so there are no cycles and no
-dangling ids), sizes are bounded, and every node's shape and dtype are
-re-inferred from its op and inputs and compared with the file.  Any problem
-raises ``SerializationError`` saying which node and why.  The file is read
-one node record at a time (see ``_Loader``), so memory stays within a small
-multiple of the file's size and a bad node stops the load at once.
+reference must point to an earlier node, body or graph (so there are no cycles,
+no dangling ids, and no body that runs itself), sizes and the nesting of bodies
+are bounded, and every node's shape and dtype are re-inferred from its op and
+inputs and compared with the file.  Any problem raises ``SerializationError``
+saying which node and why.  The file is read one record at a time (see
+``_Loader``), so memory stays within a small multiple of the file's size and a
+bad node stops the load at once.
 """
 
 from __future__ import annotations
@@ -42,13 +62,23 @@ import numpy as np
 
 from .traversal import ancestors
 from .errors import SerializationError
+from .flow.body import Body, refs_in
+from .flow.loops import Loop
 from .graph import Graph, Node, common_graph
 from .ops.base import Op, builtin_ops, is_abstract
+from .ops.tuples import RESULTS, Item
 
-__all__ = ["save", "load", "dumps", "loads", "register_op", "FORMAT", "VERSION"]
+__all__ = ["save", "load", "dumps", "loads", "register_op", "FORMAT", "VERSION", "VERSIONS",
+           "MAX_NESTING"]
 
 FORMAT = "symgraph.graph"
-VERSION = 1
+#: The version ``save`` writes for graphs with loops or branches (others get version 1).
+VERSION = 2
+#: The versions ``load`` reads.
+VERSIONS = (1, 2)
+#: Refuse bodies nested deeper than this (a loop in a loop in ...: each level is a few
+#: Python frames when it runs).
+MAX_NESTING = 32
 
 #: Refuse nodes of more elements than this (a bigger array is never a legitimate graph).
 MAX_ELEMENTS = 2**31
@@ -130,7 +160,11 @@ def _allowed_ops(extra: Any) -> dict[str, type]:
 # ---------------------------------------------------------------------------
 
 
-def _encode(value: Any, where: str) -> Any:
+#: ``ref(body_or_node) -> JSON``: how a file with bodies names one (None: it cannot)
+Ref = Callable[[Any], Any] | None
+
+
+def _encode(value: Any, where: str, ref: Ref = None) -> Any:
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, np.bool_):
@@ -147,13 +181,15 @@ def _encode(value: Any, where: str) -> Any:
     if isinstance(value, slice):
         return {"$slice": [_encode(v, where) for v in (value.start, value.stop, value.step)]}
     if isinstance(value, tuple):
-        return {"$tuple": [_encode(v, where) for v in value]}
+        return {"$tuple": [_encode(v, where, ref) for v in value]}
     if isinstance(value, list):
-        return [_encode(v, where) for v in value]
+        return [_encode(v, where, ref) for v in value]
     if isinstance(value, dict):
         if not all(isinstance(k, str) for k in value):
             raise SerializationError(f"{where}: dict parameters need string keys")
-        return {"$dict": {k: _encode(v, where) for k, v in value.items()}}
+        return {"$dict": {k: _encode(v, where, ref) for k, v in value.items()}}
+    if isinstance(value, (Body, Node)) and ref is not None:
+        return ref(value)
     if isinstance(value, np.dtype):
         return {"$dtype": _dtype_name(value, where)}
     if isinstance(value, np.ndarray):
@@ -163,7 +199,7 @@ def _encode(value: Any, where: str) -> Any:
                            "data": base64.b64encode(data).decode("ascii")}}
     raise SerializationError(f"{where}: cannot save a parameter of type {type(value).__name__} "
                              f"({value!r:.60}); op parameters must be numbers, strings, tuples, "
-                             "slices, dtypes or numpy arrays")
+                             "slices, dtypes, numpy arrays or bodies")
 
 
 def _dtype_name(dtype: np.dtype, where: str) -> str:
@@ -177,6 +213,9 @@ class _Decoder:
 
     def __init__(self, max_elements: int) -> None:
         self.max_elements = max_elements
+        #: the bodies and nodes read so far, which ``$body`` and ``$node`` name (version 2)
+        self.bodies: list[Body] | None = None
+        self.nodes: list[Node] = []
 
     def value(self, v: Any, where: str, depth: int = 0) -> Any:
         if depth > _MAX_DEPTH:
@@ -250,11 +289,28 @@ class _Decoder:
         arr.setflags(write=False)
         return arr
 
+    def body(self, ref, where, depth):
+        if self.bodies is None:
+            raise SerializationError(f"{where}: unknown value tag '$body' (bodies need format "
+                                     "version 2)")
+        _expect(_is_int(ref) and 0 <= ref < len(self.bodies), where, f"$body takes the id of a "
+                f"body declared before (there are {len(self.bodies)})", ref)
+        return self.bodies[ref]
+
+    def node(self, ref, where, depth):
+        if self.bodies is None:
+            raise SerializationError(f"{where}: unknown value tag '$node' (node parameters need "
+                                     "format version 2)")
+        _expect(_is_int(ref) and 0 <= ref < len(self.nodes), where, f"$node takes the id of an "
+                f"earlier node (there are {len(self.nodes)})", ref)
+        return self.nodes[ref]
+
 
 _TAGS: dict[str, Callable] = {
     "$tuple": _Decoder.tuple_, "$dict": _Decoder.dict_, "$slice": _Decoder.slice_,
     "$ellipsis": _Decoder.ellipsis, "$float": _Decoder.float_, "$complex": _Decoder.complex_,
-    "$dtype": _Decoder.dtype, "$array": _Decoder.array,
+    "$dtype": _Decoder.dtype, "$array": _Decoder.array, "$body": _Decoder.body,
+    "$node": _Decoder.node,
 }
 
 
@@ -383,21 +439,130 @@ def _saved_nodes(obj: Any) -> tuple[list[Node], dict[str, Any], Graph]:
 def dumps(obj: Any) -> str:
     """The JSON text ``save`` writes for ``obj`` (a Graph, a Node, or a list/tuple/dict of Nodes)."""
     nodes, out_spec, graph = _saved_nodes(obj)
+    if any(n.op.multiple_results or refs_in(n.op.params().values()) for n in nodes):
+        return _dumps_nested(nodes, out_spec, graph)
     pos = {n: k for k, n in enumerate(nodes)}
     lines = []
     for k, n in enumerate(nodes):
-        cls = type(n.op)
-        key = _name_of(cls)
-        where = f"save: node #{n.id} ({n.op.name})"
-        params = {a: _encode(v, f"{where}, parameter {a!r}") for a, v in n.op.params().items()}
-        record = {"id": k, "op": key, "params": params, "inputs": [pos[i] for i in n.inputs],
-                  "shape": list(n.shape), "dtype": _dtype_name(n.dtype, where),
-                  "role": n.role, "order": n.order}
+        record = _node_record(n, n.op.params(), k, [pos[i] for i in n.inputs])
         lines.append(json.dumps(record, allow_nan=False, separators=(",", ":")))
-    head = {"format": FORMAT, "version": VERSION, "graph": {"name": graph.name},
+    return _file_text(1, graph, out_spec, lines)
+
+
+def _node_record(n: Node, params: dict[str, Any], k: int, inputs: list[int],
+                 ref: Ref = None, graph: int | None = None) -> dict[str, Any]:
+    where = f"save: node #{n.id} ({n.op.name})"
+    encoded = {a: _encode(v, f"{where}, parameter {a!r}", ref) for a, v in params.items()}
+    dtype = "object" if n.op.multiple_results and n.dtype == RESULTS else \
+        _dtype_name(n.dtype, where)
+    record = {"id": k} if graph is None else {"id": k, "graph": graph}
+    record.update({"op": _name_of(type(n.op)), "params": encoded, "inputs": inputs,
+                   "shape": list(n.shape), "dtype": dtype, "role": n.role, "order": n.order})
+    return record
+
+
+def _file_text(version: int, graph: Graph, out_spec: dict[str, Any], lines: list[str]) -> str:
+    head = {"format": FORMAT, "version": version, "graph": {"name": graph.name},
             "outputs": out_spec}
     head_text = json.dumps(head, allow_nan=False, separators=(",", ":"))
     return head_text[:-1] + ',"nodes":[\n' + ",\n".join(lines) + "\n]}\n"
+
+
+class _Layout:
+    """The records of a file with bodies, each after everything it refers to.
+
+    Items are the saved graph's nodes, the body graphs, the bodies their ops
+    take and the body nodes those need; an item's dependencies are what its
+    record names (a node: its graph, inputs, bodies and nodes in parameters; a
+    body: its graph, inputs, outputs and captured nodes; a body graph: its
+    parent).  A depth-first walk with an explicit stack puts them in order; the
+    saved graph's own nodes keep their relative order.
+    """
+
+    def __init__(self, root: Graph, nodes: list[Node]) -> None:
+        self.root = root
+        self.params: dict[Node, dict[str, Any]] = {}
+        self.order: list[Any] = []
+        state: dict[Any, bool] = {}  # False while open, True once placed
+        for start in nodes:
+            if start in state:
+                continue
+            state[start] = False
+            stack = [(start, iter(self.deps(start)))]
+            while stack:
+                item, todo = stack[-1]
+                for d in todo:
+                    seen = state.get(d)
+                    if seen is None:
+                        state[d] = False
+                        stack.append((d, iter(self.deps(d))))
+                        break
+                    if seen is False:  # pragma: no cover - graphs are built acyclic
+                        raise SerializationError(f"save: {item!r} depends on itself through "
+                                                 f"{d!r}")
+                else:
+                    stack.pop()
+                    state[item] = True
+                    self.order.append(item)
+
+    def deps(self, item: Any) -> list[Any]:
+        root = self.root
+        if isinstance(item, Node):
+            out: list[Any] = [] if item.graph is root else [item.graph]
+            out.extend(item.inputs)
+            params = self.params.get(item)
+            if params is None:
+                params = self.params[item] = item.op.params()
+            refs = refs_in(params.values())
+            for r in refs:
+                if isinstance(r, Body) and r.graph is root:
+                    raise SerializationError(f"save: node #{item.id} ({item.op.name}) has a body "
+                                             f"in the graph being saved; bodies live in graphs "
+                                             "nested in it")
+            out.extend(refs)
+            return out
+        if isinstance(item, Body):
+            graph = [item.graph] if item.graph is not root else []
+            return graph + list(item.inputs) + list(item.outputs) + list(item.captured)
+        if item.parent is None:
+            raise SerializationError(f"save: the body graph {item!r} is not nested in the graph "
+                                     f"being saved ({root!r}); save a graph enclosing it")
+        return [] if item.parent is root else [item.parent]
+
+
+def _dumps_nested(nodes: list[Node], out_spec: dict[str, Any], root: Graph) -> str:
+    """A version 2 file: body graphs, bodies and nodes in dependency order (module docstring)."""
+    layout = _Layout(root, nodes)
+    graph_ids: dict[Graph, int] = {root: 0}
+    body_ids: dict[Body, int] = {}
+    node_ids: dict[Node, int] = {}
+
+    def ref(value: Body | Node) -> dict[str, int]:
+        if isinstance(value, Body):
+            return {"$body": body_ids[value]}
+        return {"$node": node_ids[value]}
+
+    lines = []
+    for item in layout.order:
+        if isinstance(item, Node):
+            k = node_ids[item] = len(node_ids)
+            record = _node_record(item, layout.params[item], k, [node_ids[i] for i in item.inputs],
+                                  ref, graph_ids[item.graph])
+        elif isinstance(item, Body):
+            k = body_ids[item] = len(body_ids)
+            record = {"body": k, "graph": graph_ids[item.graph],
+                      "inputs": [node_ids[n] for n in item.inputs],
+                      "outputs": [node_ids[n] for n in item.outputs],
+                      "captured": [node_ids[n] for n in item.captured]}
+        else:
+            if item.name is not None and not isinstance(item.name, str):
+                raise SerializationError(f"save: graph names must be strings, got {item.name!r:.60}")
+            k = graph_ids[item] = len(graph_ids)
+            record = {"graph": k, "name": item.name, "parent": graph_ids[item.parent]}
+        lines.append(json.dumps(record, allow_nan=False, separators=(",", ":")))
+    if "ids" in out_spec:
+        out_spec = dict(out_spec, ids=[node_ids[nodes[i]] for i in out_spec["ids"]])
+    return _file_text(VERSION, root, out_spec, lines)
 
 
 def save(graph_or_nodes: Any, path: str | os.PathLike) -> None:
@@ -439,6 +604,7 @@ def _parse_int(text: str) -> int:
 
 
 _WS = re.compile(r"[ \t\n\r]*")
+_OP_KEY = re.compile(r'"op"\s*:')
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
 # a string or a bracket: what makes parsed JSON much larger than its text
 _TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
@@ -490,8 +656,30 @@ def load(path: str | os.PathLike, *, ops: Any = None, max_elements: int = MAX_EL
     return loads(text, ops=ops, max_elements=max_elements)
 
 
+def _check_loop(op: Loop, where: str, max_elements: int) -> None:
+    """What a loop's parameters must satisfy beyond their kinds (its ``infer`` checks the rest):
+    a length of at most ``max_elements`` steps, and records naming carries it has and nodes of
+    its body."""
+    if op.length is not None and op.length > max_elements:
+        raise SerializationError(f"{where}: a loop of {op.length} steps, more than the limit of "
+                                 f"{max_elements}")
+    for rec in op.records:
+        kind = rec[0]
+        if kind == "step" and rec[1].graph is not op.body.graph:
+            raise SerializationError(f"{where}: a step record names node #{rec[1].id}, which is "
+                                     "not a node of the loop's body")
+        if kind in ("traj", "checkpoints") and not 0 <= rec[1] < op.n_carry:
+            raise SerializationError(f"{where}: a {kind} record of carry {rec[1]}; the loop has "
+                                     f"{op.n_carry}")
+        if (kind == "checkpoints" and not op.checkpoint) or (kind == "trips" and len(rec) != 1):
+            raise SerializationError(f"{where}: invalid {kind} record {rec!r:.80}")
+
+
 _HEAD_KEYS = {"format", "version", "graph", "outputs", "nodes"}
 _NODE_KEYS = {"id", "op", "params", "inputs", "shape", "dtype", "role", "order"}
+_NODE_KEYS_2 = _NODE_KEYS | {"graph"}
+_GRAPH_KEYS = {"graph", "name", "parent"}
+_BODY_KEYS = {"body", "graph", "inputs", "outputs", "captured"}
 
 
 class _Loader:
@@ -588,6 +776,11 @@ class _Loader:
             raise self._not_symgraph()
         self.graph = Graph(None)
         self.nodes: list[Node] = []
+        self.version = 1
+        self.node_keys = _NODE_KEYS
+        self.graphs: list[Graph] = [self.graph]   # version 2: the saved graph, then body graphs
+        self.depths: list[int] = [0]
+        self.avals: dict[Node, list] = {}          # result avals of tuple nodes, for their items
         spans: dict[str, tuple[int, int, int]] = {}
         self.head_checked = False
         streamed = False
@@ -652,9 +845,15 @@ class _Loader:
         if head.get("format") != FORMAT:
             raise self._not_symgraph()
         version = head.get("version")
-        if type(version) is not int or version != VERSION:  # neither true nor 1.0 is version 1
+        if type(version) is not int or version not in VERSIONS:  # true and 1.0 are not versions
             raise SerializationError(f"load: unsupported format version {_show(version)}; this "
-                                     f"symgraph reads version {VERSION}")
+                                     f"symgraph reads versions "
+                                     f"{', '.join(map(str, VERSIONS))}")
+        self.version = version
+        if version >= 2:
+            self.node_keys = _NODE_KEYS_2
+            self.decoder.bodies = []
+            self.decoder.nodes = self.nodes
         if not spans.keys() <= _HEAD_KEYS or "graph" not in spans:
             keys = set(spans) | {"nodes"}
             raise SerializationError(f"load: the file's top-level keys are {sorted(keys)}, "
@@ -675,39 +874,52 @@ class _Loader:
         pos = self._ws(pos + 1)
         if text[pos:pos + 1] == "]":
             return pos + 1
-        k = 0
+        r = 0  # records of any kind
         while True:
+            k = len(self.nodes)
             rec, end = self._value(pos, _MAX_RECORD_TOKENS, f"node {k}")
-            self.nodes.append(self.node(self.graph, k, rec, self.nodes,
-                                        functools.partial(self._count_nodes, k + 1, end)))
+            total = functools.partial(self._count_nodes, k + 1, end)
+            if self.version == 1 or (isinstance(rec, dict) and "op" in rec):
+                self.nodes.append(self.node(k, rec, total))
+            elif isinstance(rec, dict) and "body" in rec:
+                self.decoder.bodies.append(self.body(rec))
+            elif isinstance(rec, dict) and "parent" in rec:
+                self.graphs.append(self.body_graph(rec))
+            else:
+                raise SerializationError(
+                    f"load: record {r}: a record is a node (keys "
+                    f"{sorted(_NODE_KEYS_2)}), a body graph (keys {sorted(_GRAPH_KEYS)}) or a "
+                    f"body (keys {sorted(_BODY_KEYS)}), got {_show(rec)}")
             pos = self._ws(end)
             if self._expect_char(pos, ",]", "Expecting ',' delimiter") == "]":
                 return pos + 1
             pos = self._ws(pos + 1)
-            k += 1
+            r += 1
 
     def _count_nodes(self, k: int, pos: int) -> int:
-        """``k`` plus the number of records after ``pos`` (for error messages only)."""
+        """``k`` plus the number of node records after ``pos`` (for error messages only;
+        in version 2 a record with a key ``"op"`` counts as a node)."""
         while True:
             pos = self._ws(pos)
             if self.text[pos:pos + 1] != ",":
                 return k
-            pos, _ = self._end(self._ws(pos + 1), float("inf"), f"node {k}")
-            k += 1
+            start = self._ws(pos + 1)
+            pos, _ = self._end(start, float("inf"), f"node {k}")
+            k += self.version == 1 or _OP_KEY.search(self.text, start, pos) is not None
 
-    def node(self, graph: Graph, k: int, rec: Any, made: list[Node],
-             total: Callable[[], int]) -> Node:
-        """Create node ``k`` from its record; ``made`` holds the nodes 0..k-1.
+    def node(self, k: int, rec: Any, total: Callable[[], int]) -> Node:
+        """Create node ``k`` from its record; ``self.nodes`` holds the nodes 0..k-1.
 
-        ``total()`` counts the file's records (only for the message about a bad id).
+        ``total()`` counts the file's nodes (only for the message about a bad id).
 
         Conditions are tested first and messages built only on failure: this
         runs once per node of possibly large files.
         """
-        if not isinstance(rec, dict) or rec.keys() != _NODE_KEYS:
+        made, keys = self.nodes, self.node_keys
+        if not isinstance(rec, dict) or rec.keys() != keys:
             got = sorted(rec) if isinstance(rec, dict) else _show(rec)
             raise SerializationError(f"load: node {k}: a node is a JSON object with keys "
-                                     f"{sorted(_NODE_KEYS)}, got {got}")
+                                     f"{sorted(keys)}, got {got}")
         if rec["id"] != k or not _is_int(rec["id"]):
             raise SerializationError(f"load: node {k}: ids must count up from 0; expected {k}, "
                                      f"got {_show(rec['id'])}")
@@ -718,6 +930,7 @@ class _Loader:
                 f"load: node {k}: unknown op {key!r}; only built-in ops and ops registered with "
                 "sg.register_op (or passed as load(..., ops=[...])) can be loaded")
         where = f"load: node {k} (op {key!r})"
+        graph = self.graph if self.version == 1 else self.graph_of(rec["graph"], where)
         inputs = rec["inputs"]
         if not isinstance(inputs, list) or not all(type(i) is int for i in inputs):
             raise SerializationError(f"{where}: inputs must be a list of node ids, got "
@@ -730,9 +943,14 @@ class _Loader:
                 raise SerializationError(f"{where}: input id {i} refers to itself or a later node "
                                          "(a forward reference or a cycle); inputs must be earlier "
                                          "nodes")
+            if made[i].graph is not graph:
+                raise SerializationError(f"{where}: input id {i} is a node of another graph "
+                                         f"({made[i].graph.name!r}); inputs are nodes of the "
+                                         "node's own graph")
         _check_arity(cls, key, len(inputs), where)
         shape = _parse_shape(rec["shape"], where, self.max_elements)
-        dtype = _parse_dtype(rec["dtype"], where)
+        dtype = RESULTS if rec["dtype"] == "object" and cls.multiple_results else \
+            _parse_dtype(rec["dtype"], where)
         role, order = rec["role"], rec["order"]
         expected_roles = ("input",) if cls.is_variable else ("constant",) if not inputs else \
             ("forward", "gradient")
@@ -751,8 +969,10 @@ class _Loader:
         _check_params(cls, key, values, where, self.max_elements)
         op = cls.__new__(cls)
         op.__dict__.update(values)
+        if isinstance(op, Loop):
+            _check_loop(op, where, self.max_elements)
         args = tuple(made[i] for i in inputs)
-        before = len(graph._nodes)
+        before = len(graph)
         try:
             with graph.building(role, order):
                 node = graph._add(op, args)
@@ -762,10 +982,101 @@ class _Loader:
         if node.shape != shape or node.dtype != dtype:
             raise SerializationError(f"{where}: the file says shape {shape} dtype {dtype}, but the "
                                      f"op computes shape {node.shape} dtype {node.dtype}")
-        if len(graph._nodes) > before and (node.role != role or node.order != order):
+        if len(graph) > before and (node.role != role or node.order != order):
             raise SerializationError(f"{where}: the file says role {role!r} order {order}, but such "
                                      f"a node has role {node.role!r} order {node.order}")
+        if isinstance(op, Item):
+            self.check_item(node, where)
         return node
+
+    def graph_of(self, g: Any, where: str) -> Graph:
+        if not _is_int(g) or not 0 <= g < len(self.graphs):
+            raise SerializationError(f"{where}: graph must be 0 (the saved graph) or the id of a "
+                                     f"body graph declared before (below {len(self.graphs)}), got "
+                                     f"{_show(g)}")
+        return self.graphs[g]
+
+    def check_item(self, node: Node, where: str) -> None:
+        """An item's index, shape and dtype are parameters: compare them with its tuple's part."""
+        (results,) = node.inputs
+        avals = self.avals.get(results)
+        if avals is None:
+            try:
+                avals = self.avals[results] = list(results.op.result_avals(results))
+            except Exception as e:  # a tuple node whose op cannot describe its parts
+                raise SerializationError(f"{where}: the parts of node #{results.id} are unknown: "
+                                         f"{type(e).__name__}: {e}") from None
+        index = node.op.index
+        if index >= len(avals):
+            raise SerializationError(f"{where}: item {index} of a node with {len(avals)} results")
+        part_shape, part_dtype = avals[index]
+        if node.shape != tuple(part_shape) or node.dtype != part_dtype:
+            raise SerializationError(f"{where}: the file says item {index} has shape {node.shape} "
+                                     f"dtype {node.dtype}, but that result has shape "
+                                     f"{tuple(part_shape)} dtype {np.dtype(part_dtype)}")
+
+    def body_graph(self, rec: dict) -> Graph:
+        """A body graph record: ``{"graph": id, "name": ..., "parent": id}``."""
+        g = len(self.graphs)
+        where = f"load: graph {g}"
+        _expect(rec.keys() == _GRAPH_KEYS, where, f"a body graph has keys {sorted(_GRAPH_KEYS)}",
+                sorted(rec))
+        _expect(rec["graph"] == g and _is_int(rec["graph"]), where, f"graph ids count up from 1; "
+                f"expected {g}", rec["graph"])
+        _expect(rec["name"] is None or isinstance(rec["name"], str), where,
+                "name must be a string or null", rec["name"])
+        parent = rec["parent"]
+        _expect(_is_int(parent) and 0 <= parent < g, where, "parent must be the id of a graph "
+                f"declared before (below {g})", parent)
+        depth = self.depths[parent] + 1
+        if depth > MAX_NESTING:
+            raise SerializationError(f"{where}: bodies nested {depth} deep, more than the limit "
+                                     f"of {MAX_NESTING}")
+        self.depths.append(depth)
+        return Graph(rec["name"], parent=self.graphs[parent])
+
+    def body(self, rec: dict) -> Body:
+        """A body record: variables and results of a body graph, and the nodes it captured."""
+        b = len(self.decoder.bodies)
+        where = f"load: body {b}"
+        _expect(rec.keys() == _BODY_KEYS, where, f"a body has keys {sorted(_BODY_KEYS)}",
+                sorted(rec))
+        _expect(rec["body"] == b and _is_int(rec["body"]), where, f"body ids count up from 0; "
+                f"expected {b}", rec["body"])
+        g = rec["graph"]
+        _expect(_is_int(g) and 1 <= g < len(self.graphs), where, "graph must be the id of a body "
+                f"graph declared before (1 to {len(self.graphs) - 1})", g)
+        graph = self.graphs[g]
+        inputs = self.body_nodes(rec, "inputs", where)
+        outputs = self.body_nodes(rec, "outputs", where)
+        captured = self.body_nodes(rec, "captured", where)
+        for n in inputs + outputs:
+            if n.graph is not graph:
+                raise SerializationError(f"{where}: node #{n.id} of graph {n.graph.name!r} is not "
+                                         f"a node of the body's graph {g}")
+        if len(set(inputs)) != len(inputs) or not all(n.op.is_variable for n in inputs):
+            raise SerializationError(f"{where}: the inputs must be distinct variables of the "
+                                     "body's graph")
+        if len(captured) > len(inputs):
+            raise SerializationError(f"{where}: {len(captured)} captured nodes but only "
+                                     f"{len(inputs)} inputs (the last inputs stand for them)")
+        for c, v in zip(captured, inputs[len(inputs) - len(captured):]):
+            if c.graph is not graph.parent:
+                raise SerializationError(f"{where}: captured node #{c.id} is not a node of the "
+                                         "graph the body is nested in")
+            if c.shape != v.shape or c.dtype != v.dtype:
+                raise SerializationError(f"{where}: captured node #{c.id} has shape {c.shape} "
+                                         f"dtype {c.dtype}, the input standing for it {v.shape} "
+                                         f"{v.dtype}")
+        return Body(graph, inputs, outputs, captured)
+
+    def body_nodes(self, rec: dict, field: str, where: str) -> list[Node]:
+        ids = rec[field]
+        n = len(self.nodes)
+        if not isinstance(ids, list) or not all(_is_int(i) and 0 <= i < n for i in ids):
+            raise SerializationError(f"{where}: {field} must be a list of ids of nodes before the "
+                                     f"body (below {n}), got {_show(ids)}")
+        return [self.nodes[i] for i in ids]
 
     def outputs(self, spec: Any, graph: Graph, nodes: list[Node]) -> Any:
         where = "load: outputs"
@@ -782,6 +1093,9 @@ class _Loader:
         _expect(isinstance(ids, list) and all(_is_int(i) and 0 <= i < len(nodes) for i in ids),
                 where, f"ids must be node ids below {len(nodes)}", ids)
         outs = [nodes[i] for i in ids]
+        if any(o.graph is not graph for o in outs):
+            raise SerializationError(f"{where}: ids must be nodes of the saved graph (graph 0), "
+                                     "not of a body")
         if kind == "node":
             _expect(len(outs) == 1, where, "a node output has exactly one id", ids)
             return outs[0]

@@ -238,7 +238,7 @@ def _set_node(k, **fields):
 
 BAD_DOCS = {
     "not_a_symgraph_file": (lambda d: d.update(format="other"), "not a symgraph file"),
-    "future_version": (lambda d: d.update(version=2), "unsupported format version 2"),
+    "future_version": (lambda d: d.update(version=3), "unsupported format version 3"),
     "extra_top_level_key": (lambda d: d.update(code="print(1)"), "top-level keys"),
     "unknown_op": (_set_node(1, op="os.system"), "node 1: unknown op 'os.system'"),
     "unknown_op_builtins_eval": (_set_node(1, op="builtins.eval"), "unknown op 'builtins.eval'"),

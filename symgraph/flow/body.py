@@ -147,6 +147,22 @@ def body_jvp(body: Body, outs: Sequence[Node], moving: Sequence[Node]) -> tuple[
     return body.derived(("jvp", tuple(outs), tuple(moving)), make)
 
 
+def refs_in(values: Any) -> list[Body | Node]:
+    """The bodies and nodes inside op parameter values (tuples, lists and dicts of them, as a
+    loop's records): what saving, loading and simplifying a loop or branch must follow."""
+    out: list[Body | Node] = []
+    stack = list(values)
+    while stack:
+        v = stack.pop()
+        if isinstance(v, (Body, Node)):
+            out.append(v)
+        elif isinstance(v, (tuple, list)):
+            stack.extend(v)
+        elif isinstance(v, dict):
+            stack.extend(v.values())
+    return out
+
+
 def zeros_in(graph: Graph, like: Node) -> Node:
     from ..ops.sources import zeros
 
@@ -178,4 +194,4 @@ def body_runner(body: Body, outputs: Sequence[Node]) -> Callable[[list], list]:
 
 
 __all__ = ["Body", "trace", "with_inputs", "fresh_inputs", "body_vjp", "body_jvp", "register_runner",
-           "body_runner", "zeros_in"]
+           "body_runner", "zeros_in", "refs_in"]
