@@ -120,9 +120,14 @@ class Loop(Op):
 
     def record(self, rec: tuple, out: Node) -> Node:
         """The node holding record ``rec`` of the loop node ``out`` (registered once)."""
-        if rec not in self.records:
+        # compared item by item with ``is``: ``==`` on a Node builds a comparison node
+        index = next((k for k, r in enumerate(self.records)
+                      if len(r) == len(rec) and all(a is b or (not isinstance(a, Node) and a == b)
+                                                    for a, b in zip(r, rec))), None)
+        if index is None:
+            index = len(self.records)
             self.records.append(rec)
-        return item(out, self.n_carry + self.n_ys + self.records.index(rec))
+        return item(out, self.n_carry + self.n_ys + index)
 
     def result_avals(self, node: Node | None = None) -> list[tuple[tuple[int, ...], np.dtype]]:
         body = self.body
