@@ -15,10 +15,11 @@ nbclient = pytest.importorskip("nbclient")
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
 
-def test_the_six_notebooks_exist():
+def test_the_seven_notebooks_exist():
     assert [p.name for p in NOTEBOOKS] == [
         "01_backprop_by_hand.ipynb", "02_mlp.ipynb", "03_hessian_vector_products.ipynb",
-        "04_higher_order.ipynb", "05_gaussian_process.ipynb", "06_sparse_derivatives.ipynb"]
+        "04_higher_order.ipynb", "05_gaussian_process.ipynb", "06_sparse_derivatives.ipynb",
+        "07_loops.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
