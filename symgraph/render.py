@@ -529,7 +529,8 @@ def _emit_nodes(dot: Any, sel: _Selection, labels: Mapping[Node, str], clusters:
             elif group.key not in done:
                 done.add(group.key)
                 with target.subgraph(name=f"cluster_{group.key}") as box:
-                    box.attr(label=_cluster_label(group.owner.op.name, _users(scene, group.graphs)),
+                    box.attr(label=_cluster_label(group.owner.op.name,
+                                                  _users(scene, group.graphs), sel.graph),
                              style="rounded", color="#9a9a9a", fontsize="11", labeljust="l",
                              labelloc="t")
                     for h in group.graphs:
@@ -540,7 +541,7 @@ def _emit_nodes(dot: Any, sel: _Selection, labels: Mapping[Node, str], clusters:
         owner, part = view.users[0]
         head = render_flow.title(owner, part, grouped)
         with target.subgraph(name=f"cluster_{view.key}") as sub:
-            sub.attr(label=_cluster_label(head, [] if grouped else _users(scene, [g])),
+            sub.attr(label=_cluster_label(head, [] if grouped else _users(scene, [g]), sel.graph),
                      style="rounded,filled", fillcolor="#f7f9fc", color="#7f8c9d",
                      fontsize="11", labeljust="l", labelloc="t")
             emit_graph(sub, view.nodes, view.key, view.hidden)
@@ -564,7 +565,7 @@ def _loop_colour(node: Node) -> str:
     return style_of(node).border
 
 
-def _cluster_label(head: str, users: list[Node]) -> str:
+def _cluster_label(head: str, users: list[Node], top: Graph) -> str:
     """A body's caption: "scan body (length 100)" for the one loop running it, or the caption
     and one line per loop, in the colour of its edges."""
     rows = [f"<B>{_esc(head)}</B>"]
@@ -577,15 +578,8 @@ def _cluster_label(head: str, users: list[Node]) -> str:
     else:
         for u in users:
             rows.append(f'<FONT POINT-SIZE="10" COLOR="{_loop_colour(u)}">'
-                        f"━ {_esc(render_flow.describe(u))}</FONT>")
+                        f"━ {_esc(render_flow.describe(u, top))}</FONT>")
     return "<" + "<BR ALIGN=\"LEFT\"/>".join(rows) + "<BR ALIGN=\"LEFT\"/>>"
-
-
-#: How each kind of edge into, round and out of a body looks.
-LINK_STYLES = {"init": {}, "slice": {}, "result": {}, "operand": {},
-               "captured": {"style": "dotted", "arrowsize": "0.5"},
-               "next": {"style": "dashed", "constraint": "false"},
-               "pred": {}, "trips": {}}
 
 
 def _emit_edges(dot: Any, sel: _Selection, shapes: bool, vals: dict, grads: dict) -> set[str]:
@@ -593,12 +587,12 @@ def _emit_edges(dot: Any, sel: _Selection, shapes: bool, vals: dict, grads: dict
     placeholders, the edges into, round and out of the bodies of loops and branches, and
     with an overlay one outgoing edge per output to show its value.  Returns the kinds of
     loop edges drawn (for the legend)."""
-    scene = sel.scene
     shown = sel.shown()
     drawn = set(shown)
     edge_labels: dict[Node, str | None] = {}
 
     def label_of(n: Node, text: str = "") -> str | None:
+        """The rows of the edges leaving ``n``, under ``text`` in italics."""
         if n not in edge_labels:
             edge_labels[n] = _edge_label(n, shapes, vals, grads)
         rows = edge_labels[n]
@@ -608,7 +602,7 @@ def _emit_edges(dot: Any, sel: _Selection, shapes: bool, vals: dict, grads: dict
         return f"<{head}<BR/>{rows[1:-1]}>" if rows else f"<{head}>"
 
     hidden_of = {sel.graph: ("", sel.hidden)}
-    hidden_of.update({g: (v.key, v.hidden) for g, v in scene.bodies.items()})
+    hidden_of.update({g: (v.key, v.hidden) for g, v in sel.scene.bodies.items()})
     for n in shown:
         if n in sel.context:
             continue
@@ -618,28 +612,50 @@ def _emit_edges(dot: Any, sel: _Selection, shapes: bool, vals: dict, grads: dict
         colour = style_of(n).border if n.role == "gradient" else "#4d4d4d"
         for i in n.inputs:
             if i not in drawn:
-                continue  # an item's loop node: see the links below
+                continue  # an item's loop node: see _emit_links
             attrs = {"color": colour}
             text = label_of(i)
             if text:
                 attrs["label"] = text
             dot.edge(sel.dot_id(i), sel.dot_id(n), **attrs)
+    kinds = _emit_links(dot, sel, drawn, label_of, vals, grads)
+    if vals:
+        for o in sel.outputs:
+            if o in drawn and (o in vals or o in grads):
+                dot.node(f"out{o.id}", label="", shape="point", style="invis", width="0.05")
+                dot.edge(sel.dot_id(o), f"out{o.id}", label=label_of(o) or "",
+                         arrowhead="normal")
+    return kinds
+
+
+#: How each kind of edge into, round and out of a body looks.
+LINK_STYLES = {"init": {}, "slice": {}, "result": {}, "operand": {},
+               "captured": {"style": "dotted", "arrowsize": "0.5"},
+               "next": {"style": "dashed", "constraint": "false"},
+               "pred": {}, "trips": {}}
+
+
+def _emit_links(dot: Any, sel: _Selection, drawn: set[Node], label_of: Any, vals: dict,
+                grads: dict) -> set[str]:
+    """The edges of loops and branches (``render_flow.all_links``), each in its loop's
+    colour, once per pair of ends; returns the kinds drawn."""
+    scene = sel.scene
     done: set[tuple] = set()
     kinds: set[str] = set()
     fed: set[Node] = set()  # body variables placed by a loop's edge: later loops' edges follow
-    for owner, link in render_flow.all_links(scene, shown):
+    for owner, link in render_flow.all_links(scene, drawn):
         if link.head is not None and link.head not in drawn:
             continue
         if link.tail not in drawn:
             view = scene.bodies.get(link.tail.graph)
-            if link.kind == "result" and view is not None and link.tail in view.hidden:
-                key = (view.key, link.head, "cut")  # read from a part of the body not drawn
-                if key not in done:
-                    done.add(key)
-                    dot.edge(f"{view.key}hidden", sel.dot_id(link.head), style="dashed",
-                             color=MUTED)
+            key = (link.tail.graph, link.head)
+            if link.kind == "result" and view is not None and link.tail in view.hidden \
+                    and key not in done:  # read from a part of the body cut by max_nodes
+                done.add(key)
+                dot.edge(f"{view.key}hidden", sel.dot_id(link.head), style="dashed",
+                         color=MUTED)
             continue
-        key = (link.tail, link.head, link.kind if link.head is None else "")
+        key = (link.tail, link.head if link.head is not None else link.part.body.graph)
         if key in done:
             continue
         done.add(key)
@@ -648,12 +664,11 @@ def _emit_edges(dot: Any, sel: _Selection, shapes: bool, vals: dict, grads: dict
             if link.head in fed:
                 attrs["constraint"] = "false"  # no cycle through the loop's own results
             fed.add(link.head)
-        if link.kind == "captured":
-            attrs["color"] = MUTED
         text = None
         if link.kind in ("init", "slice", "operand", "pred", "trips"):
             text = label_of(link.tail, link.text)
-        elif link.kind == "captured":  # the variable inside has the same name and shape
+        elif link.kind == "captured":  # the variable inside repeats the name and shape
+            attrs["color"] = MUTED
             text = _edge_label(link.tail, False, vals, grads)
         elif link.text:
             text = f"<<I>{_esc(link.text)}</I>>"
@@ -661,10 +676,6 @@ def _emit_edges(dot: Any, sel: _Selection, shapes: bool, vals: dict, grads: dict
             attrs["label"] = text
         head = link.head
         if head is None:  # into the cluster of the body (or of the group of bodies)
-            if text:  # a label sits mid-edge, and this edge is clipped at the cluster
-                del attrs["label"]
-                attrs.update(taillabel=f"<<I>{_esc(link.text)}</I>>", labeldistance="1.6",
-                             labelangle="-40")
             view = scene.bodies[link.part.body.graph]
             head = next((n for n in view.nodes if not runs_bodies(n)), None)
             if head is None:
@@ -673,14 +684,12 @@ def _emit_edges(dot: Any, sel: _Selection, shapes: bool, vals: dict, grads: dict
             attrs["lhead"] = f"cluster_{view.group.key if grouped else view.key}"
             if link.kind == "trips":  # recorded by the loop it feeds: it cannot sit above
                 attrs["constraint"] = "false"
+            if text:  # a label sits mid-edge, and this edge is clipped at the cluster
+                del attrs["label"]
+                attrs.update(taillabel=f"<<I>{_esc(link.text)}</I>>", labeldistance="1.6",
+                             labelangle="-40")
         dot.edge(sel.dot_id(link.tail), sel.dot_id(head), **attrs)
         kinds.add(link.kind)
-    if vals:
-        for o in sel.outputs:
-            if o in drawn and (o in vals or o in grads):
-                dot.node(f"out{o.id}", label="", shape="point", style="invis", width="0.05")
-                dot.edge(sel.dot_id(o), f"out{o.id}", label=label_of(o) or "",
-                         arrowhead="normal")
     return kinds
 
 

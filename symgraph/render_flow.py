@@ -97,9 +97,13 @@ def describe_details(node: Node) -> list[str]:
     return details
 
 
-def describe(node: Node) -> str:
-    """``scan #5 · length 100, reverse · gradient, order 1``: which loop, and how it runs."""
+def describe(node: Node, top: Graph | None = None) -> str:
+    """``scan #5 · length 100, reverse · gradient, order 1``: which loop, and how it runs
+    (``scan #3 in checkpointed scan segment`` when it is not a node of ``top``: ids count
+    per graph)."""
     text = f"{node.op.name} #{node.id}"
+    if top is not None and node.graph is not top:
+        text += f" in {graph_title(node.graph)}"
     details = describe_details(node)
     if details:
         text += " · " + ", ".join(details)
@@ -117,16 +121,23 @@ def private_copy(op: Op) -> Op:
 
 
 def title(node: Node, part: Part, grouped: bool) -> str:
-    """The caption of ``part``'s cluster: "scan body", or "true branch" inside a "cond" group."""
+    """The caption of ``part``'s cluster: "scan body", "checkpointed scan segment",
+    "cond: true branch"; inside the box of a while_loop or cond, just "condition" or
+    "true branch"."""
     if grouped:
         return part.role
-    name = part.body.graph.name or ""
-    if isinstance(node.op, Loop) and name.endswith(" body") and not name.startswith(
-            ("scan", "while_loop")):
-        return name[:-len(" body")]  # "checkpointed scan segment"
-    if isinstance(node.op, Cond):
-        return f"cond: {part.role}"
-    return f"{node.op.name} {part.role}"
+    return graph_title(part.body.graph, f"{node.op.name} {part.role}")
+
+
+def graph_title(graph: Graph, default: str = "a body") -> str:
+    """What a body graph is, from its name, which says what it was traced for (whichever
+    loop runs it: a forward one, or its reverse sweep)."""
+    name = graph.name
+    if not name:
+        return default
+    if name.endswith(" body") and name not in ("scan body", "while_loop body"):
+        name = name[:-len(" body")]
+    return "cond: " + name[len("cond "):] if name.startswith("cond ") else name
 
 
 # ---------------------------------------------------------------------------
@@ -288,18 +299,22 @@ class Scene:
         (recorded residuals), nearest first."""
         self.loops.append(node)
         found = parts(node)
-        new = [p.body.graph for p in found if p.body.graph not in self.bodies]
-        group = None
-        if len(found) > 1 and len(new) == len(found) and len({g.parent for g in new}) == 1:
-            group = Group(f"grp{len(self.groups)}", node, new)
-            self.groups.append(group)
         frame: list[Node] = []
         rest: list[Node] = []
+        views = []
         for p in found:
             view = self.bodies.get(p.body.graph)
             if view is None:
-                view = self.bodies[p.body.graph] = BodyView(p.body.graph, f"b{len(self.bodies)}",
-                                                            group=group)
+                view = self.bodies[p.body.graph] = BodyView(p.body.graph, f"b{len(self.bodies)}")
+            views.append(view)
+        graphs = [v.graph for v in views]
+        if (len(set(graphs)) == len(views) > 1 and all(v.group is None for v in views)
+                and len({g.parent for g in graphs}) == 1):
+            group = Group(f"grp{len(self.groups)}", node, graphs)
+            self.groups.append(group)
+            for v in views:
+                v.group = group
+        for p, view in zip(found, views):
             view.users.append((node, p))
             view.reads.update(p.reads)
             view.folded.difference_update(p.reads)
@@ -408,6 +423,6 @@ def all_links(scene: Scene, drawn: Iterable[Node]) -> list[tuple[Node, Link]]:
 
 
 __all__ = ["Part", "Link", "BodyView", "Group", "Scene", "parts", "runs_bodies", "describe",
-           "describe_details", "private_copy",
+           "describe_details", "private_copy", "graph_title", "first_drawn",
            "title", "input_links", "next_links", "item_links", "item_label", "reads_loop",
            "select", "nesting", "all_links", "captured_variables"]

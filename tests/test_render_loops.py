@@ -289,6 +289,17 @@ def test_cond_branches_side_by_side_with_pred_and_results():
         a for i, a in attrs_of(dot).items() if i.startswith(tk))
 
 
+def test_branches_sharing_a_predicate_each_get_its_edge():
+    x = sg.variable("x")
+    p = x > 0
+    a = sg.cond(p, lambda: 2.0, lambda: 1.0)  # no operands: each branch is one constant
+    b = sg.cond(p, lambda u: u, lambda u: -u, x)
+    dot = sg.to_dot(a + b)
+    pred = [a for (t, _), a in edges(dot).items() if t == f"n{p.id}" and "lhead" in a]
+    assert len(pred) == 2 and len({re.search(r"lhead=(\w+)", a).group(1) for a in pred}) == 2
+    assert dot.count("<B>result</B>") == 2
+
+
 def test_nested_loops_and_conds_are_nested_clusters():
     W = sg.variable("W", (3, 3))
     xs = sg.variable("xs", (5, 4, 3))
