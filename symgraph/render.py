@@ -2,7 +2,14 @@
 
 Renderers only read the graph: drawing never adds nodes to it.  Values for
 the overlay are evaluated (which adds nothing), and gradients are built on a
-private copy of the drawn part.
+private copy of the drawn part (through a loop, that builds the loop body's
+gradient body in the body graph once, as ``sg.grad`` would; the loop itself
+records nothing more).
+
+Loops and branches (``sg.scan``, ``sg.while_loop``, ``sg.cond``) are drawn as
+the program reads: each body a cluster, drawn once however many loop nodes
+run it, with the carries' edges in and round and the items' edges out (see
+``symgraph.render_flow``).
 
 A node's colour says what made it: inputs, constants, forward nodes, and the
 gradient nodes of each differentiation order; a legend explains the colours.
@@ -412,9 +419,12 @@ def to_dot(graph_or_nodes: Any, *, values: Mapping | None = None, grads_of: Node
         labels: names for intermediate nodes, e.g. ``{l1: "l1"}``.
         collapse_constants: show scalar constants inside their consumer's
             label (``pow(l2, 2)``) instead of as nodes.
-        max_nodes: draw at most this many nodes (those nearest the outputs);
-            the rest is summarised by one "… more nodes" node.  None: no limit.
-        clusters: box the gradient nodes of each differentiation order.
+        max_nodes: draw at most this many nodes (those nearest the outputs,
+            through loop bodies too); the rest is summarised by a "… more
+            nodes" node (one per body).  A drawn loop always shows its carry
+            variables and its body's outputs.  None: no limit.
+        clusters: box the gradient nodes of each differentiation order (loop
+            and branch bodies are boxed either way).
         shapes: write non-scalar shapes (and non-float64 dtypes) on edges.
         rankdir: Graphviz layout direction: "LR", "TB", "BT", "RL", or "auto"
             (left to right for small graphs, top to bottom for larger ones).
