@@ -2,7 +2,14 @@
 
 Renderers only read the graph: drawing never adds nodes to it.  Values for
 the overlay are evaluated (which adds nothing), and gradients are built on a
-private copy of the drawn part.
+private copy of the drawn part (through a loop, that builds the loop body's
+gradient body in the body graph once, as ``sg.grad`` would; the loop itself
+records nothing more).
+
+Loops and branches (``sg.scan``, ``sg.while_loop``, ``sg.cond``) are drawn as
+the program reads: each body a cluster, drawn once however many loop nodes
+run it, with the carries' edges in and round and the items' edges out (see
+``symgraph.render_flow``).
 
 A node's colour says what made it: inputs, constants, forward nodes, and the
 gradient nodes of each differentiation order; a legend explains the colours.
@@ -19,7 +26,6 @@ from __future__ import annotations
 import html
 import shutil
 import subprocess
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -34,7 +40,9 @@ from .runtime import NameScope, normalize_feed
 from .graph import ROLES, Graph, Node, common_graph, register_display
 from .ops.base import is_inexact
 from .ops.sources import Variable
+from .render_flow import Scene, describe_details, item_label, private_copy, runs_bodies
 from .structure import flatten
+from . import render_flow
 
 INSTALL_HINT = ("install Graphviz's `dot` program: `apt-get install graphviz` (Debian/Ubuntu), "
                 "`brew install graphviz` (macOS) or `conda install -c conda-forge graphviz`")
@@ -115,6 +123,19 @@ class _Selection:
     context: set[Node]                # drawn faded: inputs of G' from outside G'
     folded: set[Node]                 # scalar constants shown inside their consumers
     hidden: set[Node] = field(default_factory=set)  # cut by max_nodes
+    scene: Scene = field(default_factory=Scene)     # the bodies of loops and branches drawn
+
+    def shown(self) -> list[Node]:
+        """Every node drawn as a box: the outer ones, then the bodies' (a loop or branch
+        node is drawn as the clusters of its bodies)."""
+        out = [n for n in self.nodes if not runs_bodies(n)]
+        for view in self.scene.bodies.values():
+            out += [n for n in view.nodes if not runs_bodies(n)]
+        return out
+
+    def dot_id(self, n: Node) -> str:
+        view = self.scene.bodies.get(n.graph) if n.graph is not self.graph else None
+        return f"n{n.id}" if view is None else f"{view.key}n{n.id}"
 
 
 def _resolve(graph_or_nodes: Any) -> tuple[Graph, list[Node], list[Node] | None]:
@@ -161,18 +182,21 @@ def _select(graph_or_nodes: Any, wrt: Any, collapse_constants: bool,
     folded: set[Node] = set()
     if collapse_constants:
         consumed = {i for n in nodes if n not in context for i in n.inputs}
-        folded = {n for n in nodes if _is_scalar_constant(n) and n in consumed}
+        # a loop's inputs are drawn: its picture is its body, which cannot show them inside
+        fed = {i for n in nodes if runs_bodies(n) for i in n.inputs}
+        folded = {n for n in nodes if _is_scalar_constant(n) and n in consumed and n not in fed}
         drawn -= folded
-    hidden: set[Node] = set()
-    if max_nodes is not None:
-        if not isinstance(max_nodes, int) or max_nodes < 1:
-            raise RenderError(f"max_nodes must be a positive int or None, got {max_nodes!r}")
-        if len(drawn) > max_nodes:
-            kept = _nearest_to_outputs(outputs, drawn, max_nodes)
-            hidden = drawn - kept
-            drawn = kept
+    if max_nodes is not None and (not isinstance(max_nodes, int) or max_nodes < 1):
+        raise RenderError(f"max_nodes must be a positive int or None, got {max_nodes!r}")
+
+    def foldable(n: Node) -> bool:
+        return collapse_constants and _is_scalar_constant(n)
+
+    kept, scene = render_flow.select(outputs, drawn, max_nodes, foldable)
+    hidden = drawn - kept if max_nodes is not None else set()
+    drawn -= hidden
     return _Selection(graph, outputs, [n for n in nodes if n in drawn], context & drawn,
-                      folded, hidden)
+                      folded, hidden, scene)
 
 
 def _node_id(n: Node) -> int:
@@ -181,19 +205,6 @@ def _node_id(n: Node) -> int:
 
 def _is_scalar_constant(n: Node) -> bool:
     return not n.inputs and not n.op.is_variable and n.shape == ()
-
-
-def _nearest_to_outputs(outputs: list[Node], drawn: set[Node], limit: int) -> set[Node]:
-    """The ``limit`` drawn nodes closest to the outputs (breadth-first, against the edges)."""
-    kept: set[Node] = set()
-    queue = deque(o for o in outputs if o in drawn)
-    while queue and len(kept) < limit:
-        n = queue.popleft()
-        if n in kept:
-            continue
-        kept.add(n)
-        queue.extend(i for i in n.inputs if i in drawn and i not in kept)
-    return kept
 
 
 # ---------------------------------------------------------------------------
@@ -267,7 +278,7 @@ def _gradients(y: Node, wrt: list[Node], region: list[Node], boundary: list[Node
     copy = {n: scratch._add(Variable(f"#{n.id}", n.shape, n.dtype), ()) for n in leaves}
     for n in region:
         if n not in copy:
-            copy[n] = scratch._add(n.op, tuple(copy[i] for i in n.inputs))
+            copy[n] = scratch._add(private_copy(n.op), tuple(copy[i] for i in n.inputs))
     try:
         grad_nodes = grad(copy[y], [copy[w] for w in wrt])
     except SymgraphError as e:
@@ -309,10 +320,6 @@ def _esc(text: str) -> str:
     return html.escape(str(text), quote=False)
 
 
-def _dot_id(n: Node) -> str:
-    return f"n{n.id}"
-
-
 #: Most arguments spelled out in a node's label, e.g. ``add_n(#3, #5, #7, #9, …)``.
 MAX_ARGS_SHOWN = 4
 
@@ -341,6 +348,10 @@ def _node_label(n: Node, folded: set[Node], labels: Mapping[Node, str]) -> str:
     if n.op.is_variable:
         return f"<<B>{_esc(name)}</B>>"
     small = f'<FONT POINT-SIZE="9" COLOR="{MUTED}">'
+    if render_flow.reads_loop(n):  # "final carry" / "scan #5 · item 0"
+        owner = n.inputs[0]
+        return (f"<<B>{_esc(name)}</B><BR/>{small}{_esc(owner.op.name)} #{owner.id} · item "
+                f"{n.op.index}</FONT>>")
     op_text = _esc(_op_text(n, folded, labels))
     if name:
         return f"<<B>{_esc(name)}</B><BR/>{small}{op_text}</FONT>>"
@@ -359,7 +370,8 @@ def _edge_label(n: Node, shapes: bool, vals: dict, grads: dict) -> str | None:
     return "<" + "<BR/>".join(rows) + ">" if rows else None
 
 
-def _legend(nodes: list[Node], has_context: bool, has_vals: bool, grad_name: str | None) -> str:
+def _legend(nodes: list[Node], has_context: bool, has_vals: bool, grad_name: str | None,
+            links: set[str] = frozenset()) -> str:
     """One row of colour swatches and overlay colours, for the kinds of node drawn."""
     kinds: dict[str, Style] = {}
     for n in sorted(nodes, key=lambda m: (ROLES.index(m.role), m.order)):
@@ -371,6 +383,11 @@ def _legend(nodes: list[Node], has_context: bool, has_vals: bool, grad_name: str
                      f'HEIGHT="10" FIXEDSIZE="TRUE"></TD><TD ALIGN="LEFT">{_esc(s.legend)}</TD>')
     if has_context:
         cells.append(f'<TD></TD><TD ALIGN="LEFT"><FONT COLOR="{MUTED}">dashed: outside G′'
+                     '</FONT></TD>')
+    styles = [text for kind, text in (("next", "dashed: to the next step"),
+                                      ("captured", "dotted: captured")) if kind in links]
+    if styles:
+        cells.append(f'<TD></TD><TD ALIGN="LEFT"><FONT COLOR="{MUTED}">{"; ".join(styles)}'
                      '</FONT></TD>')
     if has_vals:
         cells.append(f'<TD></TD><TD ALIGN="LEFT"><FONT COLOR="{VALUE_COLOUR}">value</FONT></TD>')
@@ -402,9 +419,12 @@ def to_dot(graph_or_nodes: Any, *, values: Mapping | None = None, grads_of: Node
         labels: names for intermediate nodes, e.g. ``{l1: "l1"}``.
         collapse_constants: show scalar constants inside their consumer's
             label (``pow(l2, 2)``) instead of as nodes.
-        max_nodes: draw at most this many nodes (those nearest the outputs);
-            the rest is summarised by one "… more nodes" node.  None: no limit.
-        clusters: box the gradient nodes of each differentiation order.
+        max_nodes: draw at most this many nodes (those nearest the outputs,
+            through loop bodies too); the rest is summarised by a "… more
+            nodes" node (one per body).  A drawn loop always shows its carry
+            variables and its body's outputs.  None: no limit.
+        clusters: box the gradient nodes of each differentiation order (loop
+            and branch bodies are boxed either way).
         shapes: write non-scalar shapes (and non-float64 dtypes) on edges.
         rankdir: Graphviz layout direction: "LR", "TB", "BT", "RL", or "auto"
             (left to right for small graphs, top to bottom for larger ones).
@@ -430,14 +450,19 @@ def _build(graph_or_nodes: Any, *, values, grads_of, wrt, labels, collapse_const
     labels = dict(labels or {})
     sel = _select(graph_or_nodes, wrt, collapse_constants, max_nodes)
     vals, grads = _overlay(sel, values, grads_of) if values is not None else ({}, {})
+    shown = sel.shown()
+    given = dict(labels)
+    for n in shown:  # items of loops and branches say what they hold
+        if render_flow.reads_loop(n) and n not in given:
+            labels[n] = item_label(n, lambda v: given.get(v) or v.name)
     if rankdir == "auto":
-        rankdir = "LR" if len(sel.nodes) <= AUTO_LR_NODES else "TB"
+        rankdir = "LR" if len(shown) <= AUTO_LR_NODES else "TB"
 
     dot = graphviz.Digraph(
         name="symgraph",
         graph_attr={"rankdir": rankdir, "bgcolor": "white", "fontname": FONT, "fontsize": "11",
                     "nodesep": "0.3", "ranksep": "0.5", "labelloc": "b", "labeljust": "c",
-                    "newrank": "true", "pad": "0.15"},
+                    "newrank": "true", "pad": "0.15", "compound": "true"},
         node_attr={"fontname": FONT, "fontsize": "12", "style": "filled,rounded",
                    "shape": "box", "margin": "0.12,0.05", "height": "0.3", "penwidth": "1.2"},
         edge_attr={"fontname": FONT, "fontsize": "10", "arrowsize": "0.7", "color": "#4d4d4d",
@@ -450,86 +475,232 @@ def _build(graph_or_nodes: Any, *, values, grads_of, wrt, labels, collapse_const
             _emit_nodes(top, sel, labels, clusters)
     else:
         _emit_nodes(dot, sel, labels, clusters)
-    _emit_edges(dot, sel, shapes, vals, grads)
+    links = _emit_edges(dot, sel, shapes, vals, grads)
     grad_name = None
     if grads_of is not None:
         grad_name = labels.get(grads_of) or grads_of.name or "f"
     if sel.nodes:
-        dot.attr(label=_legend(sel.nodes, bool(sel.context), bool(vals), grad_name))
+        dot.attr(label=_legend(shown, bool(sel.context), bool(vals), grad_name, links))
     else:
         dot.attr(label=title or "(empty graph)")
-    return dot.source, len(sel.nodes)
+    return dot.source, len(shown)
 
 
 def _emit_nodes(dot: Any, sel: _Selection, labels: Mapping[Node, str], clusters: bool) -> None:
-    """One DOT node per drawn node; gradient nodes boxed per order when ``clusters``."""
+    """One DOT node per drawn node; gradient nodes boxed per order when ``clusters``; the
+    bodies of loops and branches as clusters, nested as the loops are."""
     import graphviz
 
     outputs = set(sel.outputs)
+    scene = sel.scene
+    folded = set(sel.folded).union(*(v.folded for v in scene.bodies.values()))
+    inside = render_flow.nesting(scene)
 
     def emit(target: Any, n: Node) -> None:
         s = style_of(n)
-        attrs = {"label": _node_label(n, sel.folded, labels), "shape": s.shape,
+        attrs = {"label": _node_label(n, folded, labels), "shape": s.shape,
                  "fillcolor": s.fill, "color": s.border, "tooltip": graphviz.nohtml(repr(n))}
         if s is CONSTANT:
             attrs["fontsize"] = "10"
         if n in sel.context:
             attrs.update(style="dashed,rounded", fillcolor="white", fontcolor=MUTED)
-        if n in outputs:
+        view = scene.bodies.get(n.graph) if n.graph is not sel.graph else None
+        if n in outputs or (view is not None and n in view.reads):
             attrs["penwidth"] = "2.4"
-        target.node(_dot_id(n), **attrs)
+        target.node(sel.dot_id(n), **attrs)
 
-    by_order: dict[int, list[Node]] = {}
-    for n in sel.nodes:
-        if clusters and n.role == "gradient":
-            by_order.setdefault(n.order, []).append(n)
-        else:
-            emit(dot, n)
-    for k in sorted(by_order):
-        _, border = gradient_colours(k)
-        with dot.subgraph(name=f"cluster_order{k}") as sub:
-            sub.attr(label=f"order-{k} gradient nodes", style="dashed,rounded", color=border,
-                     fontcolor=border, fontsize="10", labeljust="l")
-            for n in by_order[k]:
-                emit(sub, n)
+    def emit_graph(target: Any, nodes: list[Node], prefix: str, hidden: set[Node]) -> None:
+        by_order: dict[int, list[Node]] = {}
+        for n in nodes:
+            if runs_bodies(n):
+                continue  # drawn as its bodies' clusters
+            if clusters and n.role == "gradient":
+                by_order.setdefault(n.order, []).append(n)
+            else:
+                emit(target, n)
+        for k in sorted(by_order):
+            _, border = gradient_colours(k)
+            with target.subgraph(name=f"cluster_{prefix}order{k}") as sub:
+                sub.attr(label=f"order-{k} gradient nodes", style="dashed,rounded",
+                         color=border, fontcolor=border, fontsize="10", labeljust="l")
+                for n in by_order[k]:
+                    emit(sub, n)
+        if (prefix and hidden) or any(i in hidden for n in nodes if n not in sel.context
+                                      for i in n.inputs):
+            target.node(f"{prefix}hidden", label=f"⋯ {len(hidden)} more nodes", shape="note",
+                        style="dashed", color=MUTED, fontcolor=MUTED, fillcolor="white")
+
+    def emit_bodies(target: Any, parent: Graph | None) -> None:
+        done: set[str] = set()
+        for g in inside.get(parent, []):
+            group = scene.bodies[g].group
+            if group is None:
+                emit_body(target, g, grouped=False)
+            elif group.key not in done:
+                done.add(group.key)
+                with target.subgraph(name=f"cluster_{group.key}") as box:
+                    box.attr(label=_cluster_label(group.owner.op.name,
+                                                  _users(scene, group.graphs), sel.graph),
+                             style="rounded", color="#9a9a9a", fontsize="11", labeljust="l",
+                             labelloc="t")
+                    for h in group.graphs:
+                        emit_body(box, h, grouped=True)
+
+    def emit_body(target: Any, g: Graph, grouped: bool) -> None:
+        view = scene.bodies[g]
+        owner, part = view.users[0]
+        head = render_flow.title(owner, part, grouped)
+        with target.subgraph(name=f"cluster_{view.key}") as sub:
+            sub.attr(label=_cluster_label(head, [] if grouped else _users(scene, [g]), sel.graph),
+                     style="rounded,filled", fillcolor="#f7f9fc", color="#7f8c9d",
+                     fontsize="11", labeljust="l", labelloc="t")
+            emit_graph(sub, view.nodes, view.key, view.hidden)
+            emit_bodies(sub, g)
+
+    emit_graph(dot, sel.nodes, "", sel.hidden)
+    emit_bodies(dot, None)
 
 
-def _emit_edges(dot: Any, sel: _Selection, shapes: bool, vals: dict, grads: dict) -> None:
+def _users(scene: Scene, graphs: list[Graph]) -> list[Node]:
+    """The loop and branch nodes drawing from ``graphs``, each once, in the order met."""
+    found: dict[Node, None] = {}
+    for g in graphs:
+        for node, _ in scene.bodies[g].users:
+            found[node] = None
+    return sorted(found, key=render_flow.first_drawn)
+
+
+def _loop_colour(node: Node) -> str:
+    """The colour of the edges of one loop or branch node: forward blue, gradient by order."""
+    return style_of(node).border
+
+
+def _cluster_label(head: str, users: list[Node], top: Graph) -> str:
+    """A body's caption: "scan body (length 100)" for the one loop running it, or the caption
+    and one line per loop, in the colour of its edges."""
+    rows = [f"<B>{_esc(head)}</B>"]
+    if len(users) == 1 and users[0].role != "gradient":
+        details = describe_details(users[0])
+        if details:
+            rows[0] += f" ({_esc(', '.join(details))})"
+        rows.append(f'<FONT POINT-SIZE="9" COLOR="{MUTED}">run by {_esc(users[0].op.name)} '
+                    f'#{users[0].id}</FONT>')
+    else:
+        for u in users:
+            rows.append(f'<FONT POINT-SIZE="10" COLOR="{_loop_colour(u)}">'
+                        f"━ {_esc(render_flow.describe(u, top))}</FONT>")
+    return "<" + "<BR ALIGN=\"LEFT\"/>".join(rows) + "<BR ALIGN=\"LEFT\"/>>"
+
+
+def _emit_edges(dot: Any, sel: _Selection, shapes: bool, vals: dict, grads: dict) -> set[str]:
     """Input edges (labelled with shape, value, gradient), the edges from the "more nodes"
-    placeholder, and with an overlay one outgoing edge per output to show its value."""
-    drawn = set(sel.nodes)
+    placeholders, the edges into, round and out of the bodies of loops and branches, and
+    with an overlay one outgoing edge per output to show its value.  Returns the kinds of
+    loop edges drawn (for the legend)."""
+    shown = sel.shown()
+    drawn = set(shown)
     edge_labels: dict[Node, str | None] = {}
 
-    def label_of(n: Node) -> str | None:
+    def label_of(n: Node, text: str = "") -> str | None:
+        """The rows of the edges leaving ``n``, under ``text`` in italics."""
         if n not in edge_labels:
             edge_labels[n] = _edge_label(n, shapes, vals, grads)
-        return edge_labels[n]
+        rows = edge_labels[n]
+        if not text:
+            return rows
+        head = f"<I>{_esc(text)}</I>"
+        return f"<{head}<BR/>{rows[1:-1]}>" if rows else f"<{head}>"
 
-    hidden_into: list[Node] = []
-    for n in sel.nodes:
+    hidden_of = {sel.graph: ("", sel.hidden)}
+    hidden_of.update({g: (v.key, v.hidden) for g, v in sel.scene.bodies.items()})
+    for n in shown:
         if n in sel.context:
             continue
-        if any(i in sel.hidden for i in n.inputs):
-            hidden_into.append(n)
+        prefix, hidden = hidden_of[n.graph]
+        if any(i in hidden for i in n.inputs):
+            dot.edge(f"{prefix}hidden", sel.dot_id(n), style="dashed", color=MUTED)
         colour = style_of(n).border if n.role == "gradient" else "#4d4d4d"
         for i in n.inputs:
             if i not in drawn:
-                continue
+                continue  # an item's loop node: see _emit_links
             attrs = {"color": colour}
             text = label_of(i)
             if text:
                 attrs["label"] = text
-            dot.edge(_dot_id(i), _dot_id(n), **attrs)
-    if hidden_into:
-        dot.node("hidden", label=f"⋯ {len(sel.hidden)} more nodes", shape="note",
-                 style="dashed", color=MUTED, fontcolor=MUTED, fillcolor="white")
-        for n in hidden_into:
-            dot.edge("hidden", _dot_id(n), style="dashed", color=MUTED)
+            dot.edge(sel.dot_id(i), sel.dot_id(n), **attrs)
+    kinds = _emit_links(dot, sel, drawn, label_of, vals, grads)
     if vals:
         for o in sel.outputs:
             if o in drawn and (o in vals or o in grads):
                 dot.node(f"out{o.id}", label="", shape="point", style="invis", width="0.05")
-                dot.edge(_dot_id(o), f"out{o.id}", label=label_of(o) or "", arrowhead="normal")
+                dot.edge(sel.dot_id(o), f"out{o.id}", label=label_of(o) or "",
+                         arrowhead="normal")
+    return kinds
+
+
+#: How each kind of edge into, round and out of a body looks.
+LINK_STYLES = {"init": {}, "slice": {}, "result": {}, "operand": {},
+               "captured": {"style": "dotted", "arrowsize": "0.5"},
+               "next": {"style": "dashed", "constraint": "false"},
+               "pred": {}, "trips": {}}
+
+
+def _emit_links(dot: Any, sel: _Selection, drawn: set[Node], label_of: Any, vals: dict,
+                grads: dict) -> set[str]:
+    """The edges of loops and branches (``render_flow.all_links``), each in its loop's
+    colour, once per pair of ends; returns the kinds drawn."""
+    scene = sel.scene
+    done: set[tuple] = set()
+    kinds: set[str] = set()
+    fed: set[Node] = set()  # body variables placed by a loop's edge: later loops' edges follow
+    for owner, link in render_flow.all_links(scene, drawn):
+        if link.head is not None and link.head not in drawn:
+            continue
+        if link.tail not in drawn:
+            view = scene.bodies.get(link.tail.graph)
+            key = (link.tail.graph, link.head)
+            if link.kind == "result" and view is not None and link.tail in view.hidden \
+                    and key not in done:  # read from a part of the body cut by max_nodes
+                done.add(key)
+                dot.edge(f"{view.key}hidden", sel.dot_id(link.head), style="dashed",
+                         color=MUTED)
+            continue
+        key = (link.tail, link.head if link.head is not None else link.part.body.graph)
+        if key in done:
+            continue
+        done.add(key)
+        attrs = {"color": _loop_colour(owner), **LINK_STYLES[link.kind]}
+        if link.kind in ("init", "slice", "captured", "operand"):
+            if link.head in fed:
+                attrs["constraint"] = "false"  # no cycle through the loop's own results
+            fed.add(link.head)
+        text = None
+        if link.kind in ("init", "slice", "operand", "pred", "trips"):
+            text = label_of(link.tail, link.text)
+        elif link.kind == "captured":  # the variable inside repeats the name and shape
+            attrs["color"] = MUTED
+            text = _edge_label(link.tail, False, vals, grads)
+        elif link.text:
+            text = f"<<I>{_esc(link.text)}</I>>"
+        if text:
+            attrs["label"] = text
+        head = link.head
+        if head is None:  # into the cluster of the body (or of the group of bodies)
+            view = scene.bodies[link.part.body.graph]
+            head = next((n for n in view.nodes if not runs_bodies(n)), None)
+            if head is None:
+                continue
+            grouped = view.group is not None and link.kind == "pred"
+            attrs["lhead"] = f"cluster_{view.group.key if grouped else view.key}"
+            if link.kind == "trips":  # recorded by the loop it feeds: it cannot sit above
+                attrs["constraint"] = "false"
+            if text:  # a label sits mid-edge, and this edge is clipped at the cluster
+                del attrs["label"]
+                attrs.update(taillabel=f"<<I>{_esc(link.text)}</I>>", labeldistance="1.6",
+                             labelangle="-40")
+        dot.edge(sel.dot_id(link.tail), sel.dot_id(head), **attrs)
+        kinds.add(link.kind)
+    return kinds
 
 
 # ---------------------------------------------------------------------------
