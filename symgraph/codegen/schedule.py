@@ -80,16 +80,19 @@ def infer_shapes(order: Sequence[Value]) -> None:
 
 
 def nbytes(v: Value) -> int:
+    if v.kind == "op" and getattr(v.op, "multiple_results", False):  # a loop's tuple: its parts
+        return sum(math.prod(s) * np.dtype(d).itemsize for s, d in v.op.result_avals(v.node))
     return math.prod(v.shape) * v.dtype.itemsize
 
 
 def aliasing(v: Value) -> str:
-    """"fresh" (a new buffer), "view" (may share input 0's memory) or "any" (a user op
-    run through ``f``: may share any input's memory), for an op value."""
+    """"fresh" (a new buffer), "view" (may share input 0's memory) or "any" (may share any
+    input's memory: a user op run through ``f``, or a loop or branch, whose tuple of results
+    may hold an input as it came in, a carry passed through), for an op value."""
     op = v.op
     if isinstance(op, FusedOp):
         return "fresh"
-    if not has_emit(op):
+    if not has_emit(op) or getattr(op, "multiple_results", False):
         return "any"
     return "view" if op.emits_view() else "fresh"
 
@@ -99,10 +102,13 @@ class Plan:
 
     With ``optimize``, a view used once (``W.T`` feeding a matmul) is inlined
     into its consumer's expression, and dead buffers are reused in place.
+    ``owned`` parameters (a loop body's carries, whose buffers the loop hands
+    over: nothing else reads them) may be written in place too.
     """
 
     def __init__(self, prog: Program, order: list[Value], optimize: bool,
-                 reuse: bool = False) -> None:
+                 reuse: bool = False, owned: frozenset = frozenset()) -> None:
+        self.optimize, self.reuse, self.owned = optimize, reuse, owned
         self.outputs = {r.value for r in prog.outputs}
         self.all = order
         consumers: dict[Value, list[Value]] = {}
@@ -145,6 +151,9 @@ class Plan:
                 self.roots[v] = frozenset((v,))
                 if kind == "fresh":
                     self.fresh.add(v)
+                    self.allocated.add(v)
+                elif v.kind == "param" and v.node in self.owned:
+                    self.fresh.add(v)  # handed over by the loop: writable
                     self.allocated.add(v)
 
     def _inlined(self, order: list[Value], consumers: dict[Value, list[Value]]) -> set[Value]:

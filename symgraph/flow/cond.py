@@ -22,6 +22,7 @@ from ..ops.tuples import RESULTS, item, pack
 from ..structure import flatten
 from .body import Body, body_jvp, body_runner, body_vjp, fresh_inputs, trace
 from .loops import BODY, graph_of
+from .source import cond_source
 
 
 class Cond(Op):
@@ -59,6 +60,10 @@ class Cond(Op):
     def f(self, pred: Any, *args: Any) -> np.ndarray:
         body = self.true_body if bool(np.asarray(pred)) else self.false_body
         return pack(body_runner(body, body.outputs)(list(args)))
+
+    def emit(self, out: str, ins: Sequence[str], ctx: Any) -> str:
+        """``if``/``else`` calling the branches compiled once (see ``flow.source``)."""
+        return cond_source(self, out, ins, ctx)
 
     def bprop(self, inputs: Sequence[Node], out: Node, gs: Sequence[Node | None],
               needs: Sequence[bool]) -> list:

@@ -1,0 +1,296 @@
+"""sg.function on graphs with loops and branches: Python for/while loops and if/else over
+bodies compiled once, against the evaluator, their derivatives, the standalone source,
+what a function that needs no gradient records, and dtypes."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import symgraph as sg
+
+rng = np.random.default_rng(16)
+
+
+def _flat(tree):
+    leaves, _ = sg.structure.flatten(tree, lambda t: isinstance(t, np.ndarray))
+    return leaves
+
+
+def _same(got, want, rtol=1e-10, atol=1e-12):
+    got, want = _flat(got), _flat(want)
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        a, b = np.asarray(a), np.asarray(b)
+        assert a.shape == b.shape and a.dtype == b.dtype, (a.shape, b.shape, a.dtype, b.dtype)
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
+
+
+def _standalone(f, *args):
+    """Run ``f.source`` in a fresh namespace (it imports numpy itself)."""
+    namespace: dict = {}
+    exec(f.source, namespace)
+    return namespace["compiled"](*args)
+
+
+def check(inputs, outputs, values, rtol=1e-10, atol=1e-12):
+    """function == evaluate, and the source alone gives the same; returns the function."""
+    f = sg.function(inputs, outputs)
+    got = f(*values)
+    want = sg.evaluate(outputs, dict(zip(inputs, values)))
+    _same(got, want, rtol, atol)
+    assert f.standalone, f.source
+    _same(_standalone(f, *values), _flat(got), 0, 0)
+    assert f(*values) is not None  # a second call (reused workspace) gives the same
+    _same(f(*values), got, 0, 0)
+    return f
+
+
+def _tuple_of(f, op_name="scan"):
+    """The parts stored in the tuples of ``op_name`` loops in ``f.source`` (None = not kept)."""
+    found = re.findall(rf"^    ({op_name}\d+) = \((.*), \)$", f.source, re.M)
+    return [(name, parts.split(", ")) for name, parts in found]
+
+
+# ---------------------------------------------------------------------------
+# scan
+# ---------------------------------------------------------------------------
+
+def rnn(T=6, B=3, H=4, I=2, checkpoint=None, dtype="float64"):
+    W = sg.variable("W", (H, H), dtype)
+    U = sg.variable("U", (I, H), dtype)
+    w = sg.variable("w", (H,), dtype)
+    h0 = sg.variable("h0", (B, H), dtype)
+    xs = sg.variable("xs", (T, B, I), dtype)
+    tg = sg.variable("tg", (T, B), dtype)
+
+    def step(h, x):
+        h = sg.tanh(h @ W + x @ U)
+        return h, h @ w
+
+    _, ys = sg.scan(step, h0, xs, checkpoint=checkpoint)
+    loss = sg.mean(sg.square(ys - tg))
+    inputs = [W, U, w, h0, xs, tg]
+    values = [(rng.standard_normal(v.shape) * 0.5).astype(dtype) for v in inputs]
+    return inputs, values, loss
+
+
+def test_rnn_loss_and_gradient():
+    with sg.Graph():
+        inputs, values, loss = rnn()
+        grads = sg.grad(loss, inputs[:4])
+        f = check(inputs, [loss, *grads], values)
+    # each body is a function of the source, called from a real loop
+    assert len(re.findall(r"^def _body\d+\(", f.source, re.M)) == 2
+    assert re.search(r"for scan\d+_t in range\(6\):", f.source)
+    assert re.search(r"for scan\d+_t in range\(6 - 1, -1, -1\):", f.source)
+
+
+def test_forward_only_function_records_nothing():
+    with sg.Graph():
+        inputs, values, loss = rnn(T=7)
+        sg.grad(loss, inputs[:3])  # the loop now has records, for the gradient
+        f = check(inputs, loss, values)
+        g = check(inputs, sg.grad(loss, inputs[0]), values)
+    (name, parts), = _tuple_of(f)
+    assert parts[2:] == ["None"] * (len(parts) - 2) and len(parts) > 2  # carry, ys only
+    assert "(8, 3, 4)" not in f.source  # no trajectory allocated
+    assert "(8, 3, 4)" in g.source
+
+
+def test_unused_ys_are_not_stacked():
+    with sg.Graph():
+        x0 = sg.variable("x0", (3,))
+
+        def step(c, _):
+            return c * 0.5 + 1.0, (sg.sum(c), sg.exp(c))
+
+        final, (s, e) = sg.scan(step, x0, length=5)
+        f = check([x0], [final, e], [rng.standard_normal(3)])
+    (name, parts), = _tuple_of(f)
+    assert parts[1] == "None"
+    assert "np.sum" not in f.source
+
+
+def test_carry_tuples_and_dicts():
+    with sg.Graph():
+        a, b = sg.variable("a", (3,)), sg.variable("b", (2, 3))
+        xs = sg.variable("xs", (5, 3))
+        k = sg.variable("k", ())
+
+        def step(carry, x):
+            s, d = carry
+            new = {"m": d["m"] * 0.9 + sg.sin(s) * x[None, :], "n": d["n"] + k}
+            return (s + x * k, new), sg.sum(new["m"]) * s
+
+        (s, d), ys = sg.scan(step, (a, {"m": b, "n": k * 0}), xs)
+        loss = sg.sum(ys) + sg.sum(d["m"] ** 2) + d["n"] + sg.sum(s)
+        ins = [a, b, xs, k]
+        vals = [rng.standard_normal(v.shape) for v in ins]
+        check(ins, [s, d, ys, loss, sg.grad(loss, ins)], vals)
+
+
+def test_scan_without_xs_and_reverse():
+    with sg.Graph():
+        c0, p = sg.variable("c0", (4,)), sg.variable("p", (4,))
+        xs = sg.variable("xs", (6, 4))
+        final, ys = sg.scan(lambda c, _: (sg.sin(c) * p + 0.1, c * 2), c0, length=5)
+        rfinal, rys = sg.scan(lambda c, x: (c * 0.5 + x * p, sg.cumsum(c, 0)), c0, xs,
+                              reverse=True)
+        loss = sg.sum(ys * ys) + sg.sum(final) + sg.sum(rys[1:] * rys[:-1]) + sg.sum(rfinal)
+        ins = [c0, p, xs]
+        vals = [rng.standard_normal(v.shape) for v in ins]
+        check(ins, [final, ys, rfinal, rys, loss, sg.grad(loss, ins)], vals)
+        # second order: a hessian-vector product through both loops
+        v = [sg.constant(rng.standard_normal(i.shape)) for i in ins]
+        check(ins, sg.hvp(loss, ins, v), vals)
+        check(ins, sg.hvp(loss, ins, v, mode="rev"), vals)
+
+
+def test_zero_length_scan():
+    with sg.Graph():
+        c0 = sg.variable("c0", (2,))
+        xs = sg.variable("xs", (0, 2))
+        final, ys = sg.scan(lambda c, x: (c + x, c * x), c0, xs)
+        loss = sg.sum(final * final) + sg.sum(ys)
+        check([c0, xs], [final, ys, loss, sg.grad(loss, [c0, xs])],
+              [rng.standard_normal(2), np.zeros((0, 2))])
+
+
+@pytest.mark.parametrize("T,k", [(10, 3), (9, 3), (7, 1), (5, 7)])
+def test_checkpointed_gradient_equals_stored(T, k):
+    with sg.Graph():
+        inputs, values, loss = rnn(T=T, checkpoint=k)
+        stored_inputs, _, stored_loss = rnn(T=T)
+        grads = sg.grad(loss, inputs[:4])
+        f = check(inputs, [loss, *grads], values)
+        want = sg.evaluate(sg.grad(stored_loss, stored_inputs[:4]), dict(zip(stored_inputs, values)))
+    _same(f(*values)[1:], want)
+
+
+def test_nested_scan():
+    with sg.Graph():
+        A = sg.variable("A", (3, 3))
+        c0 = sg.variable("c0", (3,))
+        xs = sg.variable("xs", (4, 2, 3))
+
+        def outer(c, xrow):
+            def inner(d, x):
+                d = sg.tanh(A @ d + x)
+                return d, sg.sum(d * c)
+            d, zs = sg.scan(inner, c, xrow)
+            return d * 0.5, sg.sum(zs)
+
+        final, ys = sg.scan(outer, c0, xs)
+        loss = sg.sum(ys) + sg.sum(final ** 2)
+        ins = [A, c0, xs]
+        vals = [rng.standard_normal(v.shape) * 0.5 for v in ins]
+        f = check(ins, [final, ys, loss, sg.grad(loss, ins)], vals)
+        v = [sg.constant(rng.standard_normal(i.shape)) for i in ins]
+        check(ins, sg.hvp(loss, ins, v), vals)
+    assert len(re.findall(r"^def _body\d+\(", f.source, re.M)) >= 4
+
+
+# ---------------------------------------------------------------------------
+# while_loop
+# ---------------------------------------------------------------------------
+
+def _newton_sqrt(max_steps):
+    a = sg.variable("a", ())
+    x0 = sg.variable("x0", ())
+    x, n = sg.while_loop(lambda c: sg.abs(c[0] * c[0] - a) > 1e-10 * a,
+                         lambda c: (0.5 * (c[0] + a / c[0]), c[1] + 1),
+                         (x0, np.int64(0)), max_steps=max_steps)
+    return a, x0, x, n
+
+
+@pytest.mark.parametrize("a_value,x0_value", [(2.0, 1.0), (50.0, 1.0), (9.0, 3.0), (1e6, 1.0)])
+def test_while_loop_trip_counts_and_gradients(a_value, x0_value):
+    with sg.Graph():
+        a, x0, x, n = _newton_sqrt(max_steps=40)
+        y = x * x * x + a
+        grads = sg.grad(y, [a, x0])
+        f = check([a, x0], [x, n, y, grads, sg.jvp(x, [a, x0], [1.0, 0.5])],
+                  [np.float64(a_value), np.float64(x0_value)])
+    x_v, n_v, *_ = f(a_value, x0_value)
+    assert abs(x_v - np.sqrt(a_value)) < 1e-6 * np.sqrt(a_value)
+    assert (n_v == 0) == (x0_value ** 2 == a_value)
+
+
+def test_while_loop_max_steps_cap_and_zero_steps():
+    with sg.Graph():
+        c0 = sg.variable("c0", (2,))
+        s = sg.variable("s", ())
+        capped = sg.while_loop(lambda c: sg.sum(c) < 100.0, lambda c: c * s + 1.0, c0,
+                               max_steps=3)
+        free = sg.while_loop(lambda c: sg.sum(c) < 100.0, lambda c: c * s + 1.0, c0)
+        none = sg.while_loop(lambda c: sg.sum(c) < 100.0, lambda c: c * s + 1.0, c0,
+                             max_steps=0)
+        loss = sg.sum(capped * capped) + sg.sum(none)
+        ins = [c0, s]
+        for c_value in ([0.5, 0.25], [60.0, 50.0]):  # three steps (capped), zero steps
+            vals = [np.array(c_value), np.float64(1.5)]
+            check(ins, [capped, free, none, loss, sg.grad(loss, ins)], vals)
+        f = sg.function(ins, capped)
+    np.testing.assert_allclose(f([0.5, 0.25], 1.5),
+                               ((np.array([0.5, 0.25]) * 1.5 + 1) * 1.5 + 1) * 1.5 + 1)
+
+
+# ---------------------------------------------------------------------------
+# cond
+# ---------------------------------------------------------------------------
+
+def test_cond_runs_one_branch():
+    with sg.Graph():
+        x = sg.variable("x", (3,))
+        p = sg.variable("p", ())
+        # the untaken branch overflows (x negative) or takes the log of negatives (x positive)
+        y = sg.cond(p > 0, lambda v: sg.exp(v * -1000.0), lambda v: sg.log(-v), x)
+        loss = sg.sum(y)
+        ins = [x, p]
+        with np.errstate(over="raise", invalid="raise", divide="raise"):
+            for p_value, x_value in ((1.0, [0.1, 0.2, 0.5]), (-1.0, [-1.0, -2.0, -3.0])):
+                vals = [np.array(x_value), np.float64(p_value)]
+                f = check(ins, [y, loss, sg.grad(loss, x), sg.jvp(y, x, np.ones(3))], vals)
+                g = f(*vals)[2]
+                assert np.all(np.isfinite(g))
+        assert re.search(r"^    if ", f.source, re.M) and "else:" in f.source
+
+
+def test_scan_inside_cond_and_cond_inside_scan():
+    with sg.Graph():
+        c0 = sg.variable("c0", (3,))
+        xs = sg.variable("xs", (5, 3))
+        p = sg.variable("p", ())
+
+        def step(c, x):
+            c = sg.cond(sg.sum(x) > 0, lambda a, b: sg.sin(a) + b, lambda a, b: a * b, c, x)
+            return c, sg.sum(c * c)
+
+        def looped(a):
+            return sg.scan(step, a, xs)
+
+        final, ys = sg.cond(p > 0, looped, lambda a: (a * 2.0, xs[:, 0] * a[0]), c0)
+        loss = sg.sum(ys) + sg.sum(final ** 2)
+        ins = [c0, xs, p]
+        for p_value in (1.0, -1.0):
+            vals = [rng.standard_normal(3), rng.standard_normal((5, 3)), np.float64(p_value)]
+            check(ins, [final, ys, loss, sg.grad(loss, [c0, xs])], vals)
+            v = [sg.constant(rng.standard_normal(3)), sg.constant(rng.standard_normal((5, 3)))]
+            check(ins, sg.hvp(loss, [c0, xs], v), vals)
+
+
+# ---------------------------------------------------------------------------
+# dtypes
+# ---------------------------------------------------------------------------
+
+def test_float32_stays_float32():
+    with sg.Graph():
+        inputs, values, loss = rnn(dtype="float32", checkpoint=2)
+        grads = sg.grad(loss, inputs[:4])
+        f = check(inputs, [loss, *grads], values, rtol=1e-5, atol=1e-6)
+    for r in _flat(f(*values)):
+        assert r.dtype == np.float32
+    assert "float64" not in f.source
