@@ -70,6 +70,8 @@ class BodyFunction:
         prefix = writer.ctx.out or "body"
         self.hoisted = [writer.idents.make(f"{prefix}_h{k}") for k in range(compiled.n_hoisted)]
         self.workspace = writer.idents.make(f"{prefix}_ws") if compiled.workspace else None
+        #: the caller's locals ``setup`` binds (free them after the last call)
+        self.locals = self.hoisted + ([self.workspace] if self.workspace else [])
 
     def setup(self, args: Sequence[str | None]) -> list[str]:
         c = self.compiled

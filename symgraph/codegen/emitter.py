@@ -48,6 +48,11 @@ class EmitContext:
         #: for a ``multiple_results`` node: the indices of the parts the program reads
         #: (``Item`` nodes); the others need not be computed
         self.results_used: frozenset[int] = frozenset()
+        #: the locals the function frees after this statement (their last reader); an op
+        #: whose code is done with some of them earlier (a loop, once it has set up)
+        #: may ``del`` them itself and add them to ``freed``
+        self.dying: list[str] = []
+        self.freed: set[str] = set()
 
     def local(self, base: str) -> str:
         """A new local name of the function being written (``base``, made unique)."""
@@ -316,6 +321,7 @@ class FunctionWriter:
         self.param_names: list[str] = []
         self.params: list[str] = []
         self.items: dict[Value, set[int]] = {}  # a tuple value -> the parts read
+        self.dying: dict[Value, list[str]] = {}  # a value -> the names last read by it
         for v in plan.all:
             if isinstance(v.op, Item):
                 self.items.setdefault(v.args[0].value, set()).add(v.op.index)
@@ -360,14 +366,16 @@ class FunctionWriter:
                 names[v] = self.module.const(v.op.value if isinstance(v.op, Constant)
                                              else np.asarray(v.op.value, v.dtype))
                 continue
-            self.write_value(v)
-            self.write_frees(v, dies_at.get(plan.pos[v], ()))
+            dead = dies_at.get(plan.pos[v], ())
+            self.write_value(v, dead)
+            self.write_frees(v, dead)
 
-    def write_value(self, v: Value) -> None:
+    def write_value(self, v: Value, dead: Sequence[Value] = ()) -> None:
         """``v``'s statement: into its donor's buffer, its workspace slot, or a new array."""
         plan, names = self.plan, self.names
         donor = plan.donor.get(v)
         names[v] = names[donor] if donor is not None else self.value_name(v)
+        self.dying[v] = sorted({names[u] for u in dead if names.get(u, names[v]) != names[v]})
         into = names[v] if donor is not None else (
             f"_w{plan.slot[v]}" if v in plan.slot else None)
         lines = self.emit_value(v, names[v], into).split("\n")
@@ -389,7 +397,8 @@ class FunctionWriter:
     def write_frees(self, v: Value, dead_values: Sequence[Value]) -> None:
         """``del`` what dies at ``v`` (numpy scalars need no del; ``v``'s own buffer stays)."""
         names = self.names
-        dead = sorted({names[u] for u in dead_values if names.get(u, names[v]) != names[v]})
+        dead = sorted({names[u] for u in dead_values if names.get(u, names[v]) != names[v]}
+                      - self.ctx.freed)
         if dead:
             self.body.append((f"del {', '.join(dead)}", None))
 
@@ -460,6 +469,7 @@ class FunctionWriter:
         ctx.shape = v.shape
         ctx.in_shapes = [r.value.shape if v.elementwise else r.shape for r in v.args]
         ctx.in_dtypes = [r.value.dtype for r in v.args]
+        ctx.dying, ctx.freed = self.dying.get(v, []), set()
         if getattr(v.op, "multiple_results", False):
             ctx.results_used = frozenset(range(v.op.result_count(v.node))) \
                 if v in self.plan.outputs else frozenset(self.items.get(v, ()))

@@ -239,8 +239,11 @@ class Plan:
         if not (v.elementwise or isinstance(v.op, FusedOp)):
             return None  # e.g. a matmul into its own input would only copy behind the scenes
         p = self.pos[v]
+        allowed = getattr(v.op, "inplace_args", None)  # the inputs it can write over, if not all
         for k, r in enumerate(v.args):
             u = r.value
+            if allowed is not None and k not in allowed:
+                continue
             if (u in self.fresh and u not in self.outputs and u.shape == v.shape
                     and u.dtype == v.dtype and self.root_end[u] == p
                     and not any(u in self.roots[o.value] for j, o in enumerate(v.args) if j != k)):

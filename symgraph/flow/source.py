@@ -24,6 +24,7 @@ calling one of two compiled bodies: the other never runs.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Sequence
 
 
@@ -82,6 +83,11 @@ def loop_source(op: Any, out: str, ins: Sequence[str], ctx: Any) -> str | None:
         count = str(L)
     # p, the number of steps done before step t, where checkpoints need it
     p = f"({count} - 1 - {t})" if op.reverse else t
+    # sequences and constants given as expressions (a slice, a broadcast) are made once
+    temps: list[str] = []  # locals of the loop's own, freed after it
+    xs = [_bound(x, f"{out}_x{i}", lines, temps, ctx) for i, x in enumerate(xs)]
+    consts = [_bound(k, f"{out}_k{i}", lines, temps, ctx) for i, k in enumerate(consts)]
+    cconsts = [_bound(k, f"{out}_q{i}", lines, temps, ctx) for i, k in enumerate(cconsts)]
     args = c + [f"{x}[{t}]" for x in xs] + list(consts)
     setup = fn.setup([None] * (nc + nx) + list(consts))
 
@@ -95,12 +101,23 @@ def loop_source(op: Any, out: str, ins: Sequence[str], ctx: Any) -> str | None:
         step.append(f"    {buf}[{p} // {k}] = {c[j]}")
     targets = c + [f"{ys_buf[i]}[{t}]" for i in ys_used] + [f"{step_buf[idx]}[{t}]"
                                                            for idx, _ in steps]
-    step.append(_assign(targets, fn.call(args)))
+    step.append("try:")
+    step.append("    " + _assign(targets, fn.call(args)))
+    err = ctx.local(f"{out}_error")
+    step.append(f"except Exception as {err}:")  # free when nothing is raised
+    step.append(f"    {ctx.helper(at_step)}({err}, {op.name!r}, {t})")
+    step.append("    raise")
 
+    # the body's setup (hoisted values: they might raise) runs only if a step does
+    lazy = setup and (test is not None or dynamic)
+    before_loop = len(lines)
+    if lazy:
+        lines.append(f"{' = '.join(fn.locals)} = None")
     if test is not None:
         lines.append(f"{t} = 0")
         if L != 0:
             lines += test.setup([None] * nc + list(cconsts))
+            temps += test.locals
             lines.append(f"while {t} < {L}:" if L is not None else "while True:")
             lines.append(f"    if not {test.call(c + list(cconsts))}[0]:")
             lines.append("        break")
@@ -110,7 +127,7 @@ def loop_source(op: Any, out: str, ins: Sequence[str], ctx: Any) -> str | None:
             lines += ["    " + s for s in step]
             lines.append(f"    {t} += 1")
     elif L != 0:
-        if setup and dynamic:
+        if lazy:
             lines.append(f"if {count} > 0:")
             lines += ["    " + s for s in setup]
         else:
@@ -124,7 +141,22 @@ def loop_source(op: Any, out: str, ins: Sequence[str], ctx: Any) -> str | None:
     for idx in trips:
         results[idx] = f"np.asarray({count}, np.int64)"
     lines.append(f"{out} = ({''.join((r or 'None') + ', ' for r in results)})")
+    if L != 0 or lazy:
+        temps += fn.locals
+    temps += [r for r in results if r is not None and r.isidentifier()]  # in the tuple now
+    lines.append(f"del {', '.join(temps)}")
+    _free_early(lines, before_loop, ctx)
     return "\n".join(lines)
+
+
+def _free_early(lines: list[str], at: int, ctx: Any) -> None:
+    """``del`` before ``lines[at]`` the inputs dying here that no later line reads (what the
+    loop copied or sliced before it starts need not live through the loop)."""
+    later = set(re.findall(r"[A-Za-z_]\w*", "\n".join(lines[at:])))
+    done = [name for name in ctx.dying if name not in later]
+    if done:
+        lines.insert(at, f"del {', '.join(done)}")
+        ctx.freed.update(done)
 
 
 def cond_source(op: Any, out: str, ins: Sequence[str], ctx: Any) -> str:
@@ -141,9 +173,27 @@ def cond_source(op: Any, out: str, ins: Sequence[str], ctx: Any) -> str:
         lines.append(head)
         lines += ["    " + s for s in fn.setup(args)]
         lines.append("    " + _assign(names, fn.call(args)))
+        if fn.locals:
+            lines.append(f"    del {', '.join(fn.locals)}")
     lines.append(f"{out} = ({''.join((r or 'None') + ', ' for r in results)})")
     return "\n".join(lines)
 
 
 def _assign(targets: Sequence[str], call: str) -> str:
     return f"{''.join(x + ', ' for x in targets)}= {call}" if targets else call
+
+
+def _bound(src: str, name: str, lines: list[str], temps: list[str], ctx: Any) -> str:
+    """``src`` itself if it is a name, else a new local (in ``temps``) bound to it."""
+    if src.isidentifier():
+        return src
+    local = ctx.local(name)
+    lines.append(f"{local} = {src}")
+    temps.append(local)
+    return local
+
+
+def at_step(e: BaseException, name: str, t: int) -> None:
+    """Say in ``e``'s message (raised by a loop's body) at which step it was raised."""
+    if e.args and isinstance(e.args[0], str):
+        e.args = (f"{name} step {t}: {e.args[0]}",) + e.args[1:]
