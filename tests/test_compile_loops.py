@@ -294,3 +294,72 @@ def test_float32_stays_float32():
     for r in _flat(f(*values)):
         assert r.dtype == np.float32
     assert "float64" not in f.source
+
+
+# ---------------------------------------------------------------------------
+# buffers: what the loop hands over, what the function may write in place
+# ---------------------------------------------------------------------------
+
+def test_carries_passed_through_or_shared_are_never_written_in_place():
+    with sg.Graph():
+        x = sg.variable("x", (3, 3))
+        a = sg.exp(x)  # a buffer of the function's own, read again after the loop
+
+        def step(c, _):
+            keep, acc, s = c
+            new = acc + keep  # elementwise: in place into acc's buffer when allowed
+            return (keep, new, new), sg.sum(new)
+
+        (keep, acc, s), ys = sg.scan(step, (a, a * 2.0, a), length=4)
+        after = a * 3.0 + keep  # may reuse a's buffer only once nothing reads keep
+        out = [keep, acc, s, ys, after, acc + s, sg.sin(keep) * 2.0]
+        check([x], out, [rng.standard_normal((3, 3))])
+        zero = sg.scan(step, (a, a * 2.0, a), length=0)[0][0]
+        check([x], [zero, a * 3.0 + zero, sg.exp(zero)], [rng.standard_normal((3, 3))])
+
+
+def test_accumulating_carries_are_updated_in_place():
+    with sg.Graph():
+        inputs, values, loss = rnn(T=5)
+        f = check(inputs, sg.grad(loss, inputs[:2]), values)
+    grad_body = [b for b in re.split(r"\n(?=def )", f.source) if "acc0" in b.split("\n")[0]]
+    (body,) = grad_body
+    assert "gemm_accumulate(acc0" in body  # acc0 += h.T @ g: gemm into acc0's own buffer
+    assert re.search(r"scan\d+_c\d+ = np.broadcast_to\(.*\)\.copy\(\)", f.source)
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_matmul_accumulate_fusion(layout, dtype):
+    with sg.Graph():
+        a, b, c = (sg.variable(n, s, dtype) for n, s in (("a", (5, 3)), ("b", (3, 4)),
+                                                          ("c", (5, 4))))
+        out = [sg.exp(c) + a @ b,  # exp(c) is dead after: the product is added into it
+               sg.tanh(c) + (a * 2.0) @ b, sg.sin(c) + a[:, :2] @ b[1:].T.T]
+        vals = [rng.standard_normal((5, 3)), rng.standard_normal((3, 4)), rng.standard_normal((5, 4))]
+        if layout == "F":
+            vals = [np.asfortranarray(v) for v in vals]
+        elif layout == "strided":
+            vals = [np.repeat(v, 2, axis=1)[:, ::2] for v in vals]
+        vals = [v.astype(dtype) for v in vals]
+        f = sg.function([a, b, c], out)
+        got = f(*vals)
+        _same(got, sg.evaluate(out, dict(zip([a, b, c], vals))),
+              rtol=1e-5 if dtype == "float32" else 1e-12, atol=1e-6)
+    assert f.source.count("gemm_accumulate(") == 4  # the definition and three calls
+    assert got[0].dtype == dtype
+
+
+def test_loops_with_a_memory_budget_and_integer_carries():
+    with sg.Graph():
+        inputs, values, loss = rnn(T=6, checkpoint=2)
+        grads = sg.grad(loss, inputs[:3])
+        f = sg.function(inputs, grads, memory_budget=0)
+        _same(f(*values), sg.evaluate(grads, dict(zip(inputs, values))))
+        n0 = sg.variable("n0", (), "int64")
+        x0 = sg.variable("x0", (2,))
+        x, n = sg.while_loop(lambda c: c[1] < 5, lambda c: (sg.sqrt(c[0] + 1.0), c[1] + 2),
+                             (x0, n0), max_steps=10)
+        ins = [x0, n0]
+        check(ins, [x, n, sg.grad(sg.sum(x), x0)], [np.array([1.0, 2.0]), np.int64(0)])
+        check(ins, [x, n, sg.grad(sg.sum(x), x0)], [np.array([1.0, 2.0]), np.int64(7)])
