@@ -33,7 +33,8 @@ before timing.  Targets (printed as met/MISSED, never asserted): symgraph scan
 run time <= 1.3x JAX scan, build+compile < 0.1 s, peak memory with
 checkpointing <= 3 sqrt(T) carries.
 
-    python benchmarks/bench_scan.py [--steps 100 1000] [--rounds 10] [--threads 1] [--quick]
+    python benchmarks/bench_scan.py [--steps 100 1000] [--rounds 10] [--clock wall|cpu]
+                                    [--threads 1] [--quick]
 """
 
 from __future__ import annotations
@@ -201,16 +202,21 @@ def pytensor_model(T: int, checkpoint: int | None) -> dict | None:
 # the table
 # ---------------------------------------------------------------------------
 
-def measure(calls: dict[str, Callable[[], Any]], rounds: int) -> dict[str, list[float]]:
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def measure(calls: dict[str, Callable[[], Any]], rounds: int, clock: str = "wall"
+            ) -> dict[str, list[float]]:
     """Seconds per call: one warm-up call each, then interleaved rounds."""
+    now = CLOCKS[clock]
     for fn in calls.values():
         fn()
     times: dict[str, list[float]] = {k: [] for k in calls}
     for _ in range(rounds):
         for k, fn in calls.items():
-            start = time.perf_counter()
+            start = now()
             fn()
-            times[k].append(time.perf_counter() - start)
+            times[k].append(now() - start)
     return times
 
 
@@ -222,7 +228,7 @@ def check(name: str, got: list, want: list) -> None:
             raise AssertionError(f"{name}: result {k} differs from the evaluator's by {err:.2e}")
 
 
-def run_case(T: int, checkpoint: int | None, rounds: int, unrolled_max: int) -> dict:
+def run_case(T: int, checkpoint: int | None, rounds: int, unrolled_max: int, clock: str) -> dict:
     args = data(T)
     methods: dict[str, dict] = {}
     notes: list[str] = []
@@ -242,7 +248,8 @@ def run_case(T: int, checkpoint: int | None, rounds: int, unrolled_max: int) -> 
     want = sg.evaluate(ref["outputs"], dict(zip(ref["inputs"], args)))
     for name, m in methods.items():
         check(name, m["fn"](*args), want)
-    times = measure({name: (lambda fn=m["fn"]: fn(*args)) for name, m in methods.items()}, rounds)
+    times = measure({name: (lambda fn=m["fn"]: fn(*args)) for name, m in methods.items()}, rounds,
+                    clock)
     rows = {}
     for name, m in methods.items():
         setup = m["setup"] if "setup" in m else m["build"] + m["compile"]
@@ -265,16 +272,16 @@ def warm_up() -> None:
             built["fn"](*args)
 
 
-def table(steps: list[int], rounds: int, unrolled_max: int) -> dict:
+def table(steps: list[int], rounds: int, unrolled_max: int, clock: str = "wall") -> dict:
     warm_up()
     print(f"RNN loss + gradient (hidden {HIDDEN}, batch {BATCH}, input {INPUT}, float64); "
-          f"ms per call; setup = build+compile s; carry = {CARRY_BYTES} bytes")
+          f"ms per call ({clock} clock); setup = build+compile s; carry = {CARRY_BYTES} bytes")
     print(f"{'T':>5} {'ckpt':>5} {'method':20} {'setup s':>8} {'min ms':>9} {'median ms':>10} "
           f"{'min/JAX':>8} {'med/JAX':>8} {'peak MB':>8} {'carries':>8} {'nodes':>7}")
     results = {}
     for T in steps:
         for checkpoint in (None, max(1, int(math.sqrt(T)))):
-            case = run_case(T, checkpoint, rounds, unrolled_max)
+            case = run_case(T, checkpoint, rounds, unrolled_max, clock)
             rows = case["rows"]
             base = rows.get(JAX)
             for name, r in rows.items():
@@ -314,6 +321,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--unrolled-max", type=int, default=1000,
                     help="longest T the unrolled graph is built for")
     ap.add_argument("--threads", type=int, default=1, help="BLAS and XLA threads")
+    ap.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
+                    help="time calls by the wall clock, or by this process's CPU time (steadier "
+                         "on a loaded machine: waiting for a core is not counted)")
     ap.add_argument("--quick", action="store_true",
                     help="T=9 and 2 rounds: a smoke test that the script still runs")
     args = ap.parse_args(argv)
@@ -322,7 +332,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"BLAS threads={os.environ.get('OPENBLAS_NUM_THREADS')}; {args.rounds} interleaved "
           f"rounds; symgraph {sg.__file__}")
     print()
-    return table(args.steps, args.rounds, args.unrolled_max)
+    return table(args.steps, args.rounds, args.unrolled_max, args.clock)
 
 
 if __name__ == "__main__":

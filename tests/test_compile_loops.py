@@ -86,6 +86,16 @@ def test_rnn_loss_and_gradient():
     assert len(re.findall(r"^def _body\d+\(", f.source, re.M)) == 2
     assert re.search(r"for scan\d+_t in range\(6\):", f.source)
     assert re.search(r"for scan\d+_t in range\(6 - 1, -1, -1\):", f.source)
+    assert "asfortranarray" not in f.source  # a short loop: no relayout
+
+
+def test_long_loops_get_invariant_matrices_in_fortran_order():
+    with sg.Graph():
+        inputs, values, loss = rnn(T=12, H=5)
+        grads = sg.grad(loss, inputs[:4])
+        f = check(inputs, [loss, *grads], values)
+    # h @ W at every step: W once in the layout BLAS multiplies a few rows by fastest
+    assert re.search(r"scan\d+_f\d+ = np.asfortranarray\(W\)", f.source)
 
 
 def test_forward_only_function_records_nothing():

@@ -23,7 +23,12 @@ only).  Three things keep the steps cheap:
   own (not a view, an input or a constant, not shared with another carry) is
   handed back to the body at the next step, which may then write into it in
   place (``acc += h.T @ g``).  The loop gives the first step a copy of the
-  initial value (``BodyFunction.owned``).
+  initial value (``BodyFunction.owned``);
+* layout: the invariant right operand of a matrix product (``h @ W``) is
+  passed in Fortran order (one ``np.asfortranarray`` before the loop): BLAS
+  multiplies a few rows by a column-major matrix markedly faster (``h @ W``
+  for h 32 x 256, W 256 x 256: 25% less time; never slower in our
+  measurements), and the values are the same.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Sequence
 
 from ..graph import Node
+from ..ops.linalg import MatMul
 from .ir import Program, Value, has_emit, lower
 from .remat import plan_program
 from .schedule import Plan
@@ -44,13 +50,14 @@ class CompiledBody:
     values, or None), ``workspace`` (its buffers' maker, or None)."""
 
     def __init__(self, step: str, pre: str | None, n_hoisted: int, invariant: tuple[int, ...],
-                 workspace: str | None, owned: frozenset[int]) -> None:
+                 workspace: str | None, owned: frozenset[int], fortran: tuple[int, ...]) -> None:
         self.step = step
         self.pre = pre
         self.n_hoisted = n_hoisted
         self.invariant = invariant
         self.workspace = workspace
         self.owned = owned
+        self.fortran = fortran  # arguments (inputs, then hoisted values) to pass column-major
 
 
 class BodyFunction:
@@ -70,8 +77,10 @@ class BodyFunction:
         prefix = writer.ctx.out or "body"
         self.hoisted = [writer.idents.make(f"{prefix}_h{k}") for k in range(compiled.n_hoisted)]
         self.workspace = writer.idents.make(f"{prefix}_ws") if compiled.workspace else None
+        self.fortran = {k: writer.idents.make(f"{prefix}_f{k}") for k in compiled.fortran}
         #: the caller's locals ``setup`` binds (free them after the last call)
-        self.locals = self.hoisted + ([self.workspace] if self.workspace else [])
+        self.locals = self.hoisted + list(self.fortran.values()) + (
+            [self.workspace] if self.workspace else [])
 
     def setup(self, args: Sequence[str | None]) -> list[str]:
         c = self.compiled
@@ -81,28 +90,37 @@ class BodyFunction:
         if c.pre:
             given = ", ".join(str(args[i]) for i in c.invariant)
             lines.append(f"{''.join(h + ', ' for h in self.hoisted)}= {c.pre}({given})")
+        everything = list(args) + self.hoisted
+        for k, name in self.fortran.items():
+            lines.append(f"{name} = np.asfortranarray({everything[k]})")
         return lines
 
     def call(self, args: Sequence[str]) -> str:
-        extra = self.hoisted + ([self.workspace] if self.workspace else [])
-        return f"{self.name}({', '.join(list(args) + extra)})"
+        given = [self.fortran.get(k, a) for k, a in enumerate(list(args) + self.hoisted)]
+        return f"{self.name}({', '.join(given + ([self.workspace] if self.workspace else []))})"
+
+
+#: a loop of at least this many steps gets its invariant matrices in Fortran order
+RELAYOUT_STEPS = 8
 
 
 def compile_body(parent: FunctionWriter, body: Any, outputs: Sequence[Node],
-                 invariant: Sequence[int] = (), carries: Sequence[tuple[int, int]] = ()
-                 ) -> BodyFunction:
-    """``body``'s ``outputs`` as a function of all its inputs, compiled once per module."""
+                 invariant: Sequence[int] = (), carries: Sequence[tuple[int, int]] = (),
+                 steps: int | None = None) -> BodyFunction:
+    """``body``'s ``outputs`` as a function of all its inputs, compiled once per module
+    (``steps``: how many calls the setup is shared by, when known)."""
     module = parent.module
-    key = (body, tuple(outputs), tuple(invariant), tuple(carries))
+    relayout = steps is not None and steps >= RELAYOUT_STEPS
+    key = (body, tuple(outputs), tuple(invariant), tuple(carries), relayout)
     found = module.bodies.get(key)
     if found is None:
         found = module.bodies[key] = _compile(parent, body, list(outputs), tuple(invariant),
-                                              tuple(carries))
+                                              tuple(carries), relayout)
     return BodyFunction(found, parent)
 
 
 def _compile(parent: FunctionWriter, body: Any, outputs: list[Node], invariant: tuple[int, ...],
-             carries: tuple[tuple[int, int], ...]) -> CompiledBody:
+             carries: tuple[tuple[int, int], ...], relayout: bool) -> CompiledBody:
     module = parent.module
     optimize, reuse = parent.plan.optimize, parent.plan.reuse
     name = f"_body{module.bodies_made}"
@@ -127,7 +145,9 @@ def _compile(parent: FunctionWriter, body: Any, outputs: list[Node], invariant: 
             owned = frozenset(i for i in can_own if inputs[i] in donors)
     workspace = f"{name}_ws" if plan.workspace else None
     _define(parent, name, prog, plan, inputs + hoisted, outputs, workspace)
-    return CompiledBody(name, pre, len(hoisted), invariant, workspace, owned)
+    fixed = [inputs[i] for i in invariant] + hoisted
+    fortran = fortran_operands(prog, inputs + hoisted, set(fixed)) if optimize and relayout else ()
+    return CompiledBody(name, pre, len(hoisted), invariant, workspace, owned, fortran)
 
 
 def _define(parent: FunctionWriter, name: str, prog: Program, plan: Plan, inputs: list[Node],
@@ -165,6 +185,21 @@ def invariant_frontier(prog: Program, invariant: set[Node]) -> list[Node]:
         if r.value in inv and r.value.kind == "op":
             frontier[r.value] = None
     return [v.node for v in frontier]
+
+
+def fortran_operands(prog: Program, params: list[Node], fixed: set[Node]) -> tuple[int, ...]:
+    """Positions in ``params`` of the ``fixed`` parameters that are the right operand of a
+    product of matrices with more than one row on the left (see the module docstring)."""
+    found = set()
+    for v in prog.values:
+        if not (isinstance(v.op, MatMul) and v.op is v.node.op and v.dtype.kind == "f"):
+            continue
+        left, right = v.args
+        if (right.value.kind == "param" and right.value.node in fixed and len(right.shape) == 2
+                and len(left.shape) == 2 and left.shape[0] > 1
+                and right.value.shape == right.shape):
+            found.add(right.value.node)
+    return tuple(k for k, n in enumerate(params) if n in found)
 
 
 def ownable(plan: Plan, prog: Program, carries: Sequence[tuple[int, int]]) -> list[int]:

@@ -60,7 +60,7 @@ class EmitContext:
         return self._writer.idents.make(base)
 
     def compile_body(self, body: Any, outputs: Sequence[Node], *, invariant: Sequence[int] = (),
-                     carries: Sequence[tuple[int, int]] = ()) -> Any:
+                     carries: Sequence[tuple[int, int]] = (), steps: int | None = None) -> Any:
         """``body`` (a ``flow.body.Body``) computing ``outputs`` (nodes of its graph) compiled
         once into module-level functions of this source; returns a
         ``codegen.bodies.BodyFunction`` whose ``call`` and ``setup`` write the calls.
@@ -69,12 +69,14 @@ class EmitContext:
         call (a loop's constants): what depends only on them is computed once, by
         ``setup``.  ``carries``: pairs (input position, output position) of values the
         caller feeds back (a loop's carries); the function may then overwrite such an
-        input in place (``BodyFunction.owned``).
+        input in place (``BodyFunction.owned``).  ``steps``: how many calls share one
+        ``setup`` (a loop's length), when known: a long loop gets its invariant matrices
+        in the layout its products run fastest with.
         """
         from .bodies import compile_body
 
         assert self._writer is not None
-        return compile_body(self._writer, body, outputs, invariant, carries)
+        return compile_body(self._writer, body, outputs, invariant, carries, steps)
 
     def bind(self, expr: str) -> str:
         """``expr`` (which writes into ``into`` and returns it) as a statement binding ``out``."""

@@ -45,7 +45,7 @@ def loop_source(op: Any, out: str, ins: Sequence[str], ctx: Any) -> str | None:
     outputs = (list(body.outputs[:nc]) + [body.outputs[nc + i] for i in ys_used]
                + [node for _, node in steps])
     fn = ctx.compile_body(body, outputs, invariant=range(nc + nx, len(body.inputs)),
-                          carries=[(j, j) for j in range(nc)])
+                          carries=[(j, j) for j in range(nc)], steps=L)
     test = None if test_body is None else ctx.compile_body(
         test_body, test_body.outputs, invariant=range(nc, len(test_body.inputs)))
     padded = dynamic or test is not None  # may stop before `length`: zeros after
