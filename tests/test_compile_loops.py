@@ -86,7 +86,7 @@ def test_rnn_loss_and_gradient():
     assert len(re.findall(r"^def _body\d+\(", f.source, re.M)) == 2
     assert re.search(r"for scan\d+_t in range\(6\):", f.source)
     assert re.search(r"for scan\d+_t in range\(6 - 1, -1, -1\):", f.source)
-    assert "asfortranarray" not in f.source  # a short loop: no relayout
+    assert not re.search(r"_f\d+ = np.asfortranarray", f.source)  # a short loop: no relayout
 
 
 def test_long_loops_get_invariant_matrices_in_fortran_order():
