@@ -373,3 +373,14 @@ def test_loops_with_a_memory_budget_and_integer_carries():
         ins = [x0, n0]
         check(ins, [x, n, sg.grad(sg.sum(x), x0)], [np.array([1.0, 2.0]), np.int64(0)])
         check(ins, [x, n, sg.grad(sg.sum(x), x0)], [np.array([1.0, 2.0]), np.int64(7)])
+
+
+def test_a_loop_node_itself_as_an_output():
+    with sg.Graph():
+        c0 = sg.variable("c0", (3,))
+        final, ys = sg.scan(lambda c, _: (c * 2.0, c), c0, length=3)
+        f = sg.function([c0], [final.inputs[0], ys])
+        got = f(np.ones(3))
+        want = sg.evaluate([final.inputs[0], ys], {c0: np.ones(3)})
+    assert got[0].dtype == object and got[0].shape == ()
+    _same(list(got[0][()]) + [got[1]], list(want[0][()]) + [want[1]], 0, 0)

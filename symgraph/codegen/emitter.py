@@ -26,7 +26,7 @@ from ..runtime import run_node
 from ..graph import Node
 from ..ops.shape import BroadcastTo
 from ..ops.sources import Constant
-from ..ops.tuples import Item
+from ..ops.tuples import Item, pack
 from .ir import Program, Ref, Value
 from .literals import dtype_source, literal
 from .schedule import Plan, aliasing
@@ -405,7 +405,9 @@ class FunctionWriter:
             self.body.append((f"del {', '.join(dead)}", None))
 
     def write_return(self, outputs: Sequence[Node]) -> None:
-        rets = [_return_source(r, o, self.names) for r, o in zip(self.prog.outputs, outputs)]
+        # a loop's tuple as the evaluator gives it; arrays as _return_source says
+        rets = [f"{self.module.helper(pack)}({self.names[r.value]})" if r.value.dtype == object
+                else _return_source(r, o, self.names) for r, o in zip(self.prog.outputs, outputs)]
         self.body.append((f"return ({''.join(x + ', ' for x in rets)})", None))
 
     def write_workspace(self, name: str = "_workspace") -> None:

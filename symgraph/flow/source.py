@@ -30,123 +30,143 @@ from typing import Any, Sequence
 
 def loop_source(op: Any, out: str, ins: Sequence[str], ctx: Any) -> str | None:
     """The code binding ``out`` to the tuple of the loop ``op``'s results."""
-    body, nc, nx, ny = op.body, op.n_carry, op.n_xs, op.n_ys
-    dynamic, L = op.dynamic, op.length
-    test_body = op.cond if op.cond is not None and not dynamic else None
-    if test_body is not None and op.reverse:
+    if op.cond is not None and not op.dynamic and op.reverse:
         return None  # a while loop running backwards is never built: Loop.f has the meaning
-    used = ctx.results_used
-    records = list(op.records)
-    avals = op.result_avals()
-    carries, xs, consts, cconsts, n = op.split(ins)
-    ys_used = [i for i in range(ny) if nc + i in used]
-    recs = [(nc + ny + k, rec) for k, rec in enumerate(records) if nc + ny + k in used]
-    steps = [(idx, rec[1]) for idx, rec in recs if rec[0] == "step"]
-    outputs = (list(body.outputs[:nc]) + [body.outputs[nc + i] for i in ys_used]
-               + [node for _, node in steps])
-    fn = ctx.compile_body(body, outputs, invariant=range(nc + nx, len(body.inputs)),
-                          carries=[(j, j) for j in range(nc)], steps=L)
-    test = None if test_body is None else ctx.compile_body(
-        test_body, test_body.outputs, invariant=range(nc, len(test_body.inputs)))
-    padded = dynamic or test is not None  # may stop before `length`: zeros after
-    lines: list[str] = []
-    results: list[str | None] = [None] * op.result_count()
+    return _LoopWriter(op, out, ctx).write(ins)
 
-    def buffer(idx: int) -> str:
-        shape, dtype = avals[idx]
-        name = results[idx] = ctx.local(f"{out}_r{idx}")
-        lines.append(f"{name} = np.{'zeros' if padded else 'empty'}({tuple(shape)}, "
-                     f"{ctx.dtype(dtype)})")
+
+class _LoopWriter:
+    """The lines of one loop: its buffers, its header, one step, what follows it."""
+
+    def __init__(self, op: Any, out: str, ctx: Any) -> None:
+        self.op, self.out, self.ctx = op, out, ctx
+        self.lines: list[str] = []
+        self.temps: list[str] = []  # locals of the loop's own, freed after it
+        self.results: list[str | None] = [None] * op.result_count()
+        self.t = ctx.local(f"{out}_t")
+        self.L = op.length
+        self.test_body = op.cond if op.cond is not None and not op.dynamic else None
+
+    def write(self, ins: Sequence[str]) -> str:
+        op, ctx, lines, t = self.op, self.ctx, self.lines, self.t
+        nc, nx, ny, L = op.n_carry, op.n_xs, op.n_ys, self.L
+        carries, xs, consts, cconsts, n = op.split(ins)
+        used = ctx.results_used
+        recs = [(nc + ny + k, r) for k, r in enumerate(op.records) if nc + ny + k in used]
+        ys_used = [i for i in range(ny) if nc + i in used]
+        steps = [(idx, r[1]) for idx, r in recs if r[0] == "step"]
+        body = op.body
+        fn = ctx.compile_body(body, list(body.outputs[:nc]) + [body.outputs[nc + i] for i in
+                                                               ys_used] + [s for _, s in steps],
+                              invariant=range(nc + nx, len(body.inputs)),
+                              carries=[(j, j) for j in range(nc)], steps=L)
+        test = None if self.test_body is None else ctx.compile_body(
+            self.test_body, self.test_body.outputs,
+            invariant=range(nc, len(self.test_body.inputs)))
+
+        c = [ctx.local(f"{self.out}_c{j}") for j in range(nc)]
+        self.results[:nc] = c
+        for j in range(nc):
+            # a carry the body writes in place starts as a copy: the initial value is not ours
+            lines.append(f"{c[j]} = {carries[j]}{'.copy()' if j in fn.owned else ''}")
+        zeros = op.dynamic or test is not None  # may stop before `length`: zeros after
+        ys = [f"{self.buffer(nc + i, zeros)}[{t}]" for i in ys_used]
+        residuals = [f"{self.buffer(idx, zeros)}[{t}]" for idx, _ in steps]
+        trajs = [(r[1], self.buffer(idx, zeros)) for idx, r in recs if r[0] == "traj"]
+        ckpts = [(r[1], self.buffer(idx, zeros)) for idx, r in recs if r[0] == "checkpoints"]
+        count = self.trip_count(n, test is not None)
+        # sequences and constants given as expressions (a slice, a broadcast) are made once
+        xs = [self.bound(x, f"x{i}") for i, x in enumerate(xs)]
+        consts = [self.bound(k, f"k{i}") for i, k in enumerate(consts)]
+        cconsts = [self.bound(k, f"q{i}") for i, k in enumerate(cconsts)]
+        setup = fn.setup([None] * (nc + nx) + consts)
+        step = self.step(fn.call(c + [f"{x}[{t}]" for x in xs] + consts), c + ys + residuals,
+                         trajs, ckpts, count)
+
+        # the body's setup (hoisted values: they might raise) runs only if a step does
+        lazy = bool(setup) and (test is not None or op.dynamic)
+        before_loop = len(lines)
+        if lazy:
+            lines.append(f"{' = '.join(fn.locals)} = None")
+        if test is not None:
+            lines.append(f"{t} = 0")
+            if L != 0:
+                lines += test.setup([None] * nc + cconsts)
+                self.temps += test.locals
+                lines.append(f"while {t} < {L}:" if L is not None else "while True:")
+                lines.append(f"    if not {test.call(c + cconsts)}[0]:")
+                lines.append("        break")
+                if setup:
+                    lines.append(f"    if {t} == 0:")
+                    lines += ["        " + s for s in setup]
+                lines += ["    " + s for s in step]
+                lines.append(f"    {t} += 1")
+        elif L != 0:
+            if lazy:
+                lines.append(f"if {count} > 0:")
+                lines += ["    " + s for s in setup]
+            else:
+                lines += setup
+            span = f"{count} - 1, -1, -1" if op.reverse else count
+            lines.append(f"for {t} in range({span}):")
+            lines += ["    " + s for s in step]
+        final = "0" if op.reverse else count  # traj entry of the final carry
+        for j, buf in trajs:
+            lines.append(f"{buf}[{final}] = {c[j]}")
+        for idx, r in recs:
+            if r[0] == "trips":
+                self.results[idx] = f"np.asarray({count}, np.int64)"
+        lines.append(f"{self.out} = ({''.join((r or 'None') + ', ' for r in self.results)})")
+        if L != 0 or lazy:
+            self.temps += fn.locals
+        self.temps += [r for r in self.results if r is not None and r.isidentifier()]
+        lines.append(f"del {', '.join(self.temps)}")  # the tuple holds the results now
+        _free_early(lines, before_loop, ctx)
+        return "\n".join(lines)
+
+    def buffer(self, idx: int, zeros: bool) -> str:
+        """A new array for result ``idx`` (stacked per step), zeros if steps may be missing."""
+        shape, dtype = self.op.result_avals()[idx]
+        name = self.results[idx] = self.ctx.local(f"{self.out}_r{idx}")
+        self.lines.append(f"{name} = np.{'zeros' if zeros else 'empty'}({tuple(shape)}, "
+                          f"{self.ctx.dtype(dtype)})")
         return name
 
-    c = [ctx.local(f"{out}_c{j}") for j in range(nc)]
-    for j in range(nc):
-        # a carry the body writes in place starts as a copy: the initial value is not ours
-        lines.append(f"{c[j]} = {carries[j]}{'.copy()' if j in fn.owned else ''}")
-        results[j] = c[j]
-    ys_buf = {i: buffer(nc + i) for i in ys_used}
-    step_buf = {idx: buffer(idx) for idx, _ in steps}
-    trajs = [(rec[1], buffer(idx)) for idx, rec in recs if rec[0] == "traj"]
-    ckpts = [(rec[1], buffer(idx)) for idx, rec in recs if rec[0] == "checkpoints"]
-    trips = [idx for idx, rec in recs if rec[0] == "trips"]
+    def bound(self, src: str, what: str) -> str:
+        return _bound(src, f"{self.out}_{what}", self.lines, self.temps, self.ctx)
 
-    t = ctx.local(f"{out}_t")
-    if test is not None:
-        count = t  # a while loop counts its steps: step t is the t-th
-    elif dynamic:
-        count = ctx.local(f"{out}_n")
-        lines.append(f"{count} = int({n})")
-        lines.append(f"if not 0 <= {count} <= {L}:")
-        lines.append(f"    raise ValueError('{op.name}: trip count %d is outside 0..{L}' % "
-                     f"{count})")
-    else:
-        count = str(L)
-    # p, the number of steps done before step t, where checkpoints need it
-    p = f"({count} - 1 - {t})" if op.reverse else t
-    # sequences and constants given as expressions (a slice, a broadcast) are made once
-    temps: list[str] = []  # locals of the loop's own, freed after it
-    xs = [_bound(x, f"{out}_x{i}", lines, temps, ctx) for i, x in enumerate(xs)]
-    consts = [_bound(k, f"{out}_k{i}", lines, temps, ctx) for i, k in enumerate(consts)]
-    cconsts = [_bound(k, f"{out}_q{i}", lines, temps, ctx) for i, k in enumerate(cconsts)]
-    args = c + [f"{x}[{t}]" for x in xs] + list(consts)
-    setup = fn.setup([None] * (nc + nx) + list(consts))
+    def trip_count(self, n: str | None, is_while: bool) -> str:
+        """The source of the number of steps (a while loop's step counter counts them)."""
+        op, L = self.op, self.L
+        if is_while:
+            return self.t
+        if not op.dynamic:
+            return str(L)
+        count = self.ctx.local(f"{self.out}_n")
+        self.lines.append(f"{count} = int({n})")
+        self.lines.append(f"if not 0 <= {count} <= {L}:")
+        self.lines.append(f"    raise ValueError('{op.name}: trip count %d is outside 0..{L}' % "
+                          f"{count})")
+        return count
 
-    step: list[str] = []
-    enter = f"{t} + 1" if op.reverse else t  # traj entry of the carry entering step t
-    for j, buf in trajs:
-        step.append(f"{buf}[{enter}] = {c[j]}")
-    for j, buf in ckpts:
-        k = op.checkpoint
-        step.append(f"if {p} % {k} == 0:")
-        step.append(f"    {buf}[{p} // {k}] = {c[j]}")
-    targets = c + [f"{ys_buf[i]}[{t}]" for i in ys_used] + [f"{step_buf[idx]}[{t}]"
-                                                           for idx, _ in steps]
-    step.append("try:")
-    step.append("    " + _assign(targets, fn.call(args)))
-    err = ctx.local(f"{out}_error")
-    step.append(f"except Exception as {err}:")  # free when nothing is raised
-    step.append(f"    {ctx.helper(at_step)}({err}, {op.name!r}, {t})")
-    step.append("    raise")
-
-    # the body's setup (hoisted values: they might raise) runs only if a step does
-    lazy = setup and (test is not None or dynamic)
-    before_loop = len(lines)
-    if lazy:
-        lines.append(f"{' = '.join(fn.locals)} = None")
-    if test is not None:
-        lines.append(f"{t} = 0")
-        if L != 0:
-            lines += test.setup([None] * nc + list(cconsts))
-            temps += test.locals
-            lines.append(f"while {t} < {L}:" if L is not None else "while True:")
-            lines.append(f"    if not {test.call(c + list(cconsts))}[0]:")
-            lines.append("        break")
-            if setup:
-                lines.append(f"    if {t} == 0:")
-                lines += ["        " + s for s in setup]
-            lines += ["    " + s for s in step]
-            lines.append(f"    {t} += 1")
-    elif L != 0:
-        if lazy:
-            lines.append(f"if {count} > 0:")
-            lines += ["    " + s for s in setup]
-        else:
-            lines += setup
-        span = f"{count} - 1, -1, -1" if op.reverse else count
-        lines.append(f"for {t} in range({span}):")
-        lines += ["    " + s for s in step]
-    final = "0" if op.reverse else count  # traj entry of the final carry
-    for j, buf in trajs:
-        lines.append(f"{buf}[{final}] = {c[j]}")
-    for idx in trips:
-        results[idx] = f"np.asarray({count}, np.int64)"
-    lines.append(f"{out} = ({''.join((r or 'None') + ', ' for r in results)})")
-    if L != 0 or lazy:
-        temps += fn.locals
-    temps += [r for r in results if r is not None and r.isidentifier()]  # in the tuple now
-    lines.append(f"del {', '.join(temps)}")
-    _free_early(lines, before_loop, ctx)
-    return "\n".join(lines)
+    def step(self, call: str, targets: list[str], trajs: list[tuple[int, str]],
+             ckpts: list[tuple[int, str]], count: str) -> list[str]:
+        """Step ``t``: record the entering carries, call the body, name the step in errors."""
+        op, t, c = self.op, self.t, self.results[:self.op.n_carry]
+        lines = []
+        enter = f"{t} + 1" if op.reverse else t  # traj entry of the carry entering step t
+        for j, buf in trajs:
+            lines.append(f"{buf}[{enter}] = {c[j]}")
+        p = f"({count} - 1 - {t})" if op.reverse else t  # the number of steps done before
+        for j, buf in ckpts:
+            k = op.checkpoint
+            lines.append(f"if {p} % {k} == 0:")
+            lines.append(f"    {buf}[{p} // {k}] = {c[j]}")
+        err = self.ctx.local(f"{self.out}_error")
+        lines += ["try:", "    " + _assign(targets, call),
+                  f"except Exception as {err}:",  # free when nothing is raised
+                  f"    {self.ctx.helper(at_step)}({err}, {op.name!r}, {t})", "    raise"]
+        return lines
 
 
 def _free_early(lines: list[str], at: int, ctx: Any) -> None:
