@@ -7,19 +7,26 @@ body, compiled once into a function of the same source
     scan6_c0 = h0
     scan6_r1 = np.empty((100, 32), np.float64)
     scan6_r2 = np.empty((101, 32, 256), np.float64)
-    scan6_ws = _body0_ws()
+    scan6_f2 = np.asfortranarray(W)
     for scan6_t in range(100):
         scan6_r2[scan6_t] = scan6_c0
-        scan6_c0, scan6_r1[scan6_t], = _body0(scan6_c0, xs[scan6_t], W, scan6_ws)
+        try:
+            scan6_c0, scan6_r1[scan6_t], = _body0(scan6_c0, xs[scan6_t], scan6_f2, U, w)
+        except Exception as scan6_error:
+            at_step(scan6_error, 'scan', scan6_t)
+            raise
     scan6_r2[100] = scan6_c0
     scan6 = (scan6_c0, scan6_r1, scan6_r2, )
+    del scan6_f2, scan6_c0, scan6_r1, scan6_r2
 
 The stacked outputs and the records are preallocated and written step by
 step, with ``Loop.f``'s layout (zeros past the trip count of a dynamic or
 ``while`` loop); the parts no ``Item`` of the compiled program reads are
 neither computed nor stored (``ctx.results_used``): a function of the
-forward value alone records nothing.  A branch becomes ``if``/``else``
-calling one of two compiled bodies: the other never runs.
+forward value alone records nothing.  The tuple then holds the results and
+the loop's own names are freed; inputs the loop is done with once it has
+set up are freed before it starts (``ctx.dying``).  A branch becomes
+``if``/``else`` calling one of two compiled bodies: the other never runs.
 """
 
 from __future__ import annotations
