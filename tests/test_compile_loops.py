@@ -384,3 +384,21 @@ def test_a_loop_node_itself_as_an_output():
         want = sg.evaluate([final.inputs[0], ys], {c0: np.ones(3)})
     assert got[0].dtype == object and got[0].shape == ()
     _same(list(got[0][()]) + [got[1]], list(want[0][()]) + [want[1]], 0, 0)
+
+
+def test_a_dying_initial_carry_is_handed_over_not_copied():
+    with sg.Graph():
+        x = sg.variable("x", (4, 4))
+        acc0 = sg.exp(x)  # the function's own buffer, read by nothing after the loop
+
+        def step(acc, _):
+            return acc * 0.5 + x, None
+
+        final, _ = sg.scan(step, acc0, length=3)
+        other = sg.sin(x) * 2.0
+        kept, _ = sg.scan(step, other, length=3)
+        f = check([x], [final, kept, other], [rng.standard_normal((4, 4))])
+    assert "acc += " in f.source or re.search(r"^    carry \*= ", f.source, re.M)  # in place
+    assert re.search(r"scan\d+_c0 = exp\d+$", f.source, re.M)  # handed over: no copy
+    assert re.search(r"scan\d+_c0 = multiply\d+\.copy\(\)$|scan\d+_c0 = sin\d+\.copy\(\)$",
+                     f.source, re.M)  # read again after its loop: a copy

@@ -53,6 +53,10 @@ class EmitContext:
         #: may ``del`` them itself and add them to ``freed``
         self.dying: list[str] = []
         self.freed: set[str] = set()
+        #: for a ``multiple_results`` node: the positions of inputs whose buffers are the
+        #: function's own and read by nothing after this node but its results: a loop may
+        #: keep one as a carry and write into it (instead of into a copy)
+        self.handed_over: frozenset[int] = frozenset()
 
     def local(self, base: str) -> str:
         """A new local name of the function being written (``base``, made unique)."""
@@ -477,6 +481,8 @@ class FunctionWriter:
         if getattr(v.op, "multiple_results", False):
             ctx.results_used = frozenset(range(v.op.result_count(v.node))) \
                 if v in self.plan.outputs else frozenset(self.items.get(v, ()))
+            ctx.handed_over = frozenset(self.plan.handed_over(v)) if self.plan.optimize \
+                else frozenset()
         code = v.op.emit(out, ins, ctx) if hasattr(v.op, "emit") else None
         if code is None:
             code = _fallback_call(self.module, v, out, ins)

@@ -185,11 +185,29 @@ class Plan:
         for v in self.outputs:
             self.last_use[v] = len(self.order)
         self.root_end: dict[Value, int] = {}
+        self.aliases: dict[Value, list[Value]] = {}  # root -> the values that may share it
         for v in self.all:
             end = self.last_use.get(v, pos[v])
             for r in self.roots[v]:
+                self.aliases.setdefault(r, []).append(v)
                 if self.root_end.get(r, -1) < end:
                     self.root_end[r] = end
+
+    def handed_over(self, v: Value) -> set[int]:
+        """Positions of ``v``'s arguments whose buffers nothing reads after ``v`` but what
+        ``v`` returns: a loop may keep such a buffer as a carry and write into it."""
+        p = self.pos[v]
+        args = [r.value for r in v.args]
+        found = set()
+        for k, r in enumerate(v.args):
+            u = r.value
+            if (u not in self.fresh or u in self.outputs or r.shape != u.shape
+                    or any(u in self.roots[a] for j, a in enumerate(args) if j != k)):
+                continue
+            if all(self.last_use.get(w, self.pos[w]) <= p for w in self.aliases[u]
+                   if v not in self.roots[w]):
+                found.add(k)
+        return found
 
     def _buffer_ends(self) -> dict[Value, int]:
         """Buffer (its first value) -> the last step any value living in it is read."""

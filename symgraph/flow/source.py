@@ -74,8 +74,10 @@ class _LoopWriter:
         c = [ctx.local(f"{self.out}_c{j}") for j in range(nc)]
         self.results[:nc] = c
         for j in range(nc):
-            # a carry the body writes in place starts as a copy: the initial value is not ours
-            lines.append(f"{c[j]} = {carries[j]}{'.copy()' if j in fn.owned else ''}")
+            # a carry the body writes in place starts as a copy, unless the initial value's
+            # buffer is handed over (nothing else reads it any more)
+            copy = j in fn.owned and j not in ctx.handed_over
+            lines.append(f"{c[j]} = {carries[j]}{'.copy()' if copy else ''}")
         zeros = op.dynamic or test is not None  # may stop before `length`: zeros after
         ys = [f"{self.buffer(nc + i, zeros)}[{t}]" for i in ys_used]
         residuals = [f"{self.buffer(idx, zeros)}[{t}]" for idx, _ in steps]
