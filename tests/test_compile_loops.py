@@ -402,3 +402,18 @@ def test_a_dying_initial_carry_is_handed_over_not_copied():
     assert re.search(r"scan\d+_c0 = exp\d+$", f.source, re.M)  # handed over: no copy
     assert re.search(r"scan\d+_c0 = multiply\d+\.copy\(\)$|scan\d+_c0 = sin\d+\.copy\(\)$",
                      f.source, re.M)  # read again after its loop: a copy
+
+
+def test_check_finite_names_the_step_and_the_body_node():
+    with sg.Graph():
+        c0, xs = sg.variable("c0", (3,)), sg.variable("xs", (4, 3))
+        _, ys = sg.scan(lambda c, x: (c * x, sg.log(c)), c0, xs)
+        loss = sg.sum(ys)
+        f = sg.function([c0, xs], [loss, sg.grad(loss, c0)], check_finite=True)
+        bad = np.ones((4, 3))
+        bad[1, 1] = -1.0
+        _same(f(np.ones(3), np.ones((4, 3))),
+              sg.evaluate([loss, sg.grad(loss, c0)], {c0: np.ones(3), xs: np.ones((4, 3))}))
+        with pytest.warns(RuntimeWarning), pytest.raises(sg.NonFiniteError,
+                                                         match=r"scan step 2: node #\d+ log"):
+            f(np.ones(3), bad)

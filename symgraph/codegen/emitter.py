@@ -486,7 +486,8 @@ class FunctionWriter:
         code = v.op.emit(out, ins, ctx) if hasattr(v.op, "emit") else None
         if code is None:
             code = _fallback_call(self.module, v, out, ins)
-        if self.check is not None:
+        # a loop's tuple is not checked itself: its body's nodes and its items are
+        if self.check is not None and v.dtype != object:
             self.checked.append(v.node)
             code += (f"\n_check(_nodes[{len(self.checked) - 1}], {out}, "
                      f"({''.join(a + ', ' for a in ins)}))")
