@@ -345,7 +345,8 @@ def test_matmul_accumulate_fusion(layout, dtype):
         a, b, c = (sg.variable(n, s, dtype) for n, s in (("a", (5, 3)), ("b", (3, 4)),
                                                           ("c", (5, 4))))
         out = [sg.exp(c) + a @ b,  # exp(c) is dead after: the product is added into it
-               sg.tanh(c) + (a * 2.0) @ b, sg.sin(c) + a[:, :2] @ b[1:].T.T]
+               sg.tanh(c) + (a * 2.0) @ b, sg.sin(c) + a[:, :2] @ b[1:].T.T,
+               sg.cos(c) + (a * 3.0) @ b, sg.cos(c)]  # cos(c) lives on: a sum of its own
         vals = [rng.standard_normal((5, 3)), rng.standard_normal((3, 4)), rng.standard_normal((5, 4))]
         if layout == "F":
             vals = [np.asfortranarray(v) for v in vals]
@@ -357,6 +358,7 @@ def test_matmul_accumulate_fusion(layout, dtype):
         _same(got, sg.evaluate(out, dict(zip([a, b, c], vals))),
               rtol=1e-5 if dtype == "float32" else 1e-12, atol=1e-6)
     assert f.source.count("gemm_accumulate(") == 4  # the definition and three calls
+    assert re.search(r"^    (matmul_acc\d+) = .* @ .*\n    \1 \+= cos\d+$", f.source, re.M)
     assert got[0].dtype == dtype
 
 

@@ -162,7 +162,7 @@ class MatmulAccumulate(FusedOp):
         if ctx.into:
             return (f"np.matmul({a}, {b}, out={ctx.into})\n"
                     + ctx.bind(f"np.add({ctx.into}, {acc}, out={ctx.into})"))
-        return f"{out} = {acc} + {a} @ {b}"
+        return f"{out} = {a} @ {b}\n{out} += {acc}"  # one new array, as the sum of its own
 
 
 def gemm_accumulate(c, a, b, gemm):
