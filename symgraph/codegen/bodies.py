@@ -25,10 +25,14 @@ only).  Three things keep the steps cheap:
   place (``acc += h.T @ g``).  The loop gives the first step a copy of the
   initial value (``BodyFunction.owned``);
 * layout: the invariant right operand of a matrix product (``h @ W``) is
-  passed in Fortran order (one ``np.asfortranarray`` before the loop): BLAS
-  multiplies a few rows by a column-major matrix markedly faster (``h @ W``
-  for h 32 x 256, W 256 x 256: 25% less time; never slower in our
-  measurements), and the values are the same.
+  passed in Fortran order to a loop of at least ``RELAYOUT_STEPS`` steps (one
+  ``np.asfortranarray`` before it, 78 us for 256 x 256): OpenBLAS's AVX2
+  (Haswell) kernels multiply a few rows by a column-major matrix markedly
+  faster (``h @ W``, h 32 x 256, W 256 x 256: 77 us instead of 105; 2 to 64
+  rows by 256 to 1024 columns: 25 to 50% less; never slower by more than
+  noise for one row or many).  Its AVX-512 (SkylakeX) kernels prefer C
+  order slightly (51 us against 55), so the gain depends on the BLAS.  The
+  values are the same.
 """
 
 from __future__ import annotations
