@@ -28,11 +28,11 @@ only).  Three things keep the steps cheap:
   passed in Fortran order to a loop of at least ``RELAYOUT_STEPS`` steps (one
   ``np.asfortranarray`` before it, 78 us for 256 x 256): OpenBLAS's AVX2
   (Haswell) kernels multiply a few rows by a column-major matrix markedly
-  faster (``h @ W``, h 32 x 256, W 256 x 256: 77 us instead of 105; 2 to 64
-  rows by 256 to 1024 columns: 25 to 50% less; never slower by more than
-  noise for one row or many).  Its AVX-512 (SkylakeX) kernels prefer C
-  order slightly (51 us against 55), so the gain depends on the BLAS.  The
-  values are the same.
+  faster (``h @ W``, h 32 x 256, W 256 x 256: 77 us instead of 105; 8 to 32
+  rows by 256 to 1024: 25 to 50% less; 128 or more rows: about the same),
+  never slower from 2 rows up; a single row (13% slower at 1024 x 1024) is
+  left alone.  Its AVX-512 (SkylakeX) kernels prefer C order slightly (51 us
+  against 55): the gain depends on the BLAS.  The values are the same.
 """
 
 from __future__ import annotations
