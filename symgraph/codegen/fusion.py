@@ -177,8 +177,9 @@ def gemm_accumulate(c, a, b, gemm):
         x, tx = (x.T, 1) if x.flags.c_contiguous else (np.asfortranarray(x), 0)
     if not y.flags.f_contiguous:
         y, ty = (y.T, 1) if y.flags.c_contiguous else (np.asfortranarray(y), 0)
-    r = gemm(1.0, x, y, beta=1.0, c=c.T, trans_a=tx, trans_b=ty, overwrite_c=1)
-    if r.ctypes.data != c.ctypes.data:  # the wrapper copied after all
+    ct = c.T
+    r = gemm(1.0, x, y, beta=1.0, c=ct, trans_a=tx, trans_b=ty, overwrite_c=1)
+    if r is not ct:  # the wrapper copied after all
         c[...] = r.T
     return c
 
