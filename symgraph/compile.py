@@ -12,7 +12,10 @@ something else may read), accumulates gradient sums in place, keeps the
 temporaries' buffers between calls (``out=``; results are always fresh),
 and fuses a few patterns (see ``symgraph.codegen.fusion``).  Each op prints
 its own numpy code (``Op.emit``); an op without ``emit`` is called through
-its ``f``.
+its ``f``.  Loops and branches (``sg.scan``, ``sg.while_loop``, ``sg.cond``)
+become Python ``for``/``while`` loops and ``if``/``else`` calling their bodies,
+each compiled once into a function of the same source
+(``symgraph.codegen.bodies``).
 
 ``.source`` is the function as text.  It runs after ``exec`` with only numpy
 (constants are exact literals in its preamble: numpy literals for small

@@ -21,3 +21,9 @@ def test_bench_jacobians_quick():
     out = run_quick("bench_jacobians.py")
     assert "(a) dense Hessian" in out and "(b) sparse Hessians" in out
     assert out.count("targets (reported, not asserted)") == 2
+
+
+def test_bench_scan_quick():
+    out = run_quick("bench_scan.py")
+    assert "symgraph scan" in out and "symgraph unrolled" in out
+    assert "targets (reported, not asserted)" in out

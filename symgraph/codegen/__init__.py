@@ -2,6 +2,8 @@
 
 lower (ir.py, fusion.py) -> schedule and plan memory (schedule.py, remat.py)
 -> emit source (emitter.py, literals.py; each op prints itself via ``Op.emit``).
+A loop's or branch's body goes through the same pipeline into a function of
+the same source (bodies.py), which the op's own code calls.
 """
 
 from __future__ import annotations

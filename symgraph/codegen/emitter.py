@@ -26,6 +26,7 @@ from ..runtime import run_node
 from ..graph import Node
 from ..ops.shape import BroadcastTo
 from ..ops.sources import Constant
+from ..ops.tuples import Item, pack
 from .ir import Program, Ref, Value
 from .literals import dtype_source, literal
 from .schedule import Plan, aliasing
@@ -34,8 +35,9 @@ from .schedule import Plan, aliasing
 class EmitContext:
     """What an op's ``emit`` may use: its node, shapes, dtypes, constants and helpers."""
 
-    def __init__(self, module: Module) -> None:
+    def __init__(self, module: Module, writer: FunctionWriter | None = None) -> None:
         self._module = module
+        self._writer = writer
         self.node: Node | None = None
         self.shape: tuple[int, ...] = ()
         self.in_shapes: list[tuple[int, ...]] = []
@@ -43,6 +45,42 @@ class EmitContext:
         self.out = ""
         #: an array (shaped and typed like the result) to write into, or None; see Op.emit
         self.into: str | None = None
+        #: for a ``multiple_results`` node: the indices of the parts the program reads
+        #: (``Item`` nodes); the others need not be computed
+        self.results_used: frozenset[int] = frozenset()
+        #: the locals the function frees after this statement (their last reader); an op
+        #: whose code is done with some of them earlier (a loop, once it has set up)
+        #: may ``del`` them itself and add them to ``freed``
+        self.dying: list[str] = []
+        self.freed: set[str] = set()
+        #: for a ``multiple_results`` node: the positions of inputs whose buffers are the
+        #: function's own and read by nothing after this node but its results: a loop may
+        #: keep one as a carry and write into it (instead of into a copy)
+        self.handed_over: frozenset[int] = frozenset()
+
+    def local(self, base: str) -> str:
+        """A new local name of the function being written (``base``, made unique)."""
+        assert self._writer is not None
+        return self._writer.idents.make(base)
+
+    def compile_body(self, body: Any, outputs: Sequence[Node], *, invariant: Sequence[int] = (),
+                     carries: Sequence[tuple[int, int]] = (), steps: int | None = None) -> Any:
+        """``body`` (a ``flow.body.Body``) computing ``outputs`` (nodes of its graph) compiled
+        once into module-level functions of this source; returns a
+        ``codegen.bodies.BodyFunction`` whose ``call`` and ``setup`` write the calls.
+
+        ``invariant``: positions of the body's inputs that keep their value from call to
+        call (a loop's constants): what depends only on them is computed once, by
+        ``setup``.  ``carries``: pairs (input position, output position) of values the
+        caller feeds back (a loop's carries); the function may then overwrite such an
+        input in place (``BodyFunction.owned``).  ``steps``: how many calls share one
+        ``setup`` (a loop's length), when known: a long loop gets its invariant matrices
+        in the layout its products run fastest with.
+        """
+        from .bodies import compile_body
+
+        assert self._writer is not None
+        return compile_body(self._writer, body, outputs, invariant, carries, steps)
 
     def bind(self, expr: str) -> str:
         """``expr`` (which writes into ``into`` and returns it) as a statement binding ``out``."""
@@ -90,6 +128,9 @@ class Module:
         self._keep: list[Any] = []
         self.standalone = True
         self.needs_base64 = False
+        #: compiled bodies of loops and branches (see ``codegen.bodies``), by what they compute
+        self.bodies: dict[tuple, Any] = {}
+        self.bodies_made = 0
 
     def const(self, value: Any) -> str:
         key = id(value)
@@ -250,7 +291,7 @@ def emit_program(prog: Program, plan: Plan, inputs: Sequence[Node], outputs: Seq
     """Source and function computing ``outputs`` from positional ``inputs``."""
     reserved = {func_name}
     while True:
-        writer = _FunctionWriter(prog, plan, check, reserved)
+        writer = FunctionWriter(prog, plan, check, reserved)
         writer.write(inputs, outputs)
         clash = writer.clashes()
         if not clash:
@@ -258,36 +299,47 @@ def emit_program(prog: Program, plan: Plan, inputs: Sequence[Node], outputs: Seq
         reserved |= clash  # an op's emit defined a global a local shadows: name the locals again
 
 
-class _FunctionWriter:
+class FunctionWriter:
     """One attempt at writing the function, step by step: parameters, checks of the fed
     values, one statement per scheduled value (with the frees after it), the returns and
     the workspace; then ``compile`` assembles the text and runs it.
 
     The steps share the names given so far (``names``: value -> source), the body lines
     (each with the node it computes, for error messages) and the module's globals.
+    A loop's body is written by a writer of its own in the same ``module`` (``parent``
+    set: its parameters are not fed values, and its workspace is always passed).
     """
 
     def __init__(self, prog: Program, plan: Plan, check: Callable | None,
-                 reserved: set[str]) -> None:
+                 reserved: set[str], module: Module | None = None,
+                 parent: FunctionWriter | None = None) -> None:
         self.prog = prog
         self.plan = plan
         self.check = check
-        self.module = Module()
-        self.ctx = EmitContext(self.module)
+        self.module = Module() if module is None else module
+        self.parent = parent
+        self.ctx = EmitContext(self.module, self)
         self.idents = Names(reserved)
         self.names: dict[Value, str] = {}
         self.body: list[tuple[str, Node | None]] = []
-        self.checked: list[Node] = []  # the nodes ``check`` is called for, by position
+        # the nodes ``check`` is called for, by position (one list for the whole source)
+        self.checked: list[Node] = parent.checked if parent is not None else []
         self.param_names: list[str] = []
         self.params: list[str] = []
+        self.items: dict[Value, set[int]] = {}  # a tuple value -> the parts read
+        self.dying: dict[Value, list[str]] = {}  # a value -> the names last read by it
+        for v in plan.all:
+            if isinstance(v.op, Item):
+                self.items.setdefault(v.args[0].value, set()).add(v.op.index)
 
-    def write(self, inputs: Sequence[Node], outputs: Sequence[Node]) -> None:
+    def write(self, inputs: Sequence[Node], outputs: Sequence[Node],
+              workspace: str = "_workspace") -> None:
         self.name_params(inputs)
-        if self.check is not None:
+        if self.check is not None and self.parent is None:
             self.check_params()
         self.write_values()
         self.write_return(outputs)
-        self.write_workspace()
+        self.write_workspace(workspace)
 
     # -- steps ----------------------------------------------------------------
 
@@ -320,14 +372,16 @@ class _FunctionWriter:
                 names[v] = self.module.const(v.op.value if isinstance(v.op, Constant)
                                              else np.asarray(v.op.value, v.dtype))
                 continue
-            self.write_value(v)
-            self.write_frees(v, dies_at.get(plan.pos[v], ()))
+            dead = dies_at.get(plan.pos[v], ())
+            self.write_value(v, dead)
+            self.write_frees(v, dead)
 
-    def write_value(self, v: Value) -> None:
+    def write_value(self, v: Value, dead: Sequence[Value] = ()) -> None:
         """``v``'s statement: into its donor's buffer, its workspace slot, or a new array."""
         plan, names = self.plan, self.names
         donor = plan.donor.get(v)
         names[v] = names[donor] if donor is not None else self.value_name(v)
+        self.dying[v] = sorted({names[u] for u in dead if names.get(u, names[v]) != names[v]})
         into = names[v] if donor is not None else (
             f"_w{plan.slot[v]}" if v in plan.slot else None)
         lines = self.emit_value(v, names[v], into).split("\n")
@@ -336,42 +390,54 @@ class _FunctionWriter:
         self.body.extend((line, v.node) for line in lines)
 
     def deaths(self) -> dict[int, list[Value]]:
-        """Step -> the arrays last read there (inlined values and outputs are never freed)."""
+        """Step -> the arrays (and loops' tuples of arrays) last read there (inlined values
+        and outputs are never freed)."""
         plan = self.plan
         dies_at: dict[int, list[Value]] = {}
         for u, p in plan.last_use.items():
-            if u.kind == "op" and u.shape and u not in plan.inline and u not in plan.outputs:
+            if (u.kind == "op" and (u.shape or u.dtype == object) and u not in plan.inline
+                    and u not in plan.outputs):
                 dies_at.setdefault(p, []).append(u)
         return dies_at
 
     def write_frees(self, v: Value, dead_values: Sequence[Value]) -> None:
         """``del`` what dies at ``v`` (numpy scalars need no del; ``v``'s own buffer stays)."""
         names = self.names
-        dead = sorted({names[u] for u in dead_values if names.get(u, names[v]) != names[v]})
+        dead = sorted({names[u] for u in dead_values if names.get(u, names[v]) != names[v]}
+                      - self.ctx.freed)
         if dead:
             self.body.append((f"del {', '.join(dead)}", None))
 
     def write_return(self, outputs: Sequence[Node]) -> None:
-        rets = [_return_source(r, o, self.names) for r, o in zip(self.prog.outputs, outputs)]
+        # a loop's tuple as the evaluator gives it; arrays as _return_source says
+        rets = [f"{self.module.helper(pack)}({self.names[r.value]})" if r.value.dtype == object
+                else _return_source(r, o, self.names) for r, o in zip(self.prog.outputs, outputs)]
         self.body.append((f"return ({''.join(x + ', ' for x in rets)})", None))
 
-    def write_workspace(self) -> None:
-        """Temporaries' buffers come from ``_ws`` (kept by the caller) or a fresh set."""
+    def write_workspace(self, name: str = "_workspace") -> None:
+        """Temporaries' buffers come from ``_ws`` (kept by the caller) or a fresh set made by
+        the module-level function ``name`` (a body's caller always passes them)."""
         workspace = self.plan.workspace
         if not workspace:
             return
         bufs = ", ".join(f"np.empty({s}, {dtype_source(d)})" for s, d in workspace)
-        self.module.code("_workspace", "def _workspace():\n    \"\"\"Buffers for temporaries, "
+        self.module.code(name, f"def {name}():\n    \"\"\"Buffers for temporaries, "
                          "reused from call to call (one set per thread).\"\"\"\n"
                          f"    return ({bufs},)")
         slots = "".join(f"_w{k}, " for k in range(len(workspace)))
+        fresh = "" if self.parent is not None else f"{name}() if _ws is None else "
         self.body.insert(0, (f"{slots.rstrip(', ')}{',' if len(workspace) == 1 else ''} = "
-                             f"_workspace() if _ws is None else _ws", None))
-        self.params.append("_ws=None")
+                             f"{fresh}_ws", None))
+        self.params.append("_ws" if self.parent is not None else "_ws=None")
 
     def clashes(self) -> set[str]:
         """Locals that shadow a global some op's emit defined (then the names are made again)."""
         return self.idents.made & set(self.module.globals)
+
+    def text(self, func_name: str) -> str:
+        """The ``def`` alone (a body's function, defined in the module's preamble)."""
+        return "\n".join([f"def {func_name}({', '.join(self.params)}):"]
+                         + ["    " + line for line, _ in self.body]) + "\n"
 
     def compile(self, func_name: str, filename: str) -> Emitted:
         """The full text, and the function made by running only its ``def`` (the module's
@@ -411,10 +477,17 @@ class _FunctionWriter:
         ctx.shape = v.shape
         ctx.in_shapes = [r.value.shape if v.elementwise else r.shape for r in v.args]
         ctx.in_dtypes = [r.value.dtype for r in v.args]
+        ctx.dying, ctx.freed = self.dying.get(v, []), set()
+        if getattr(v.op, "multiple_results", False):
+            ctx.results_used = frozenset(range(v.op.result_count(v.node))) \
+                if v in self.plan.outputs else frozenset(self.items.get(v, ()))
+            ctx.handed_over = frozenset(self.plan.handed_over(v)) if self.plan.optimize \
+                else frozenset()
         code = v.op.emit(out, ins, ctx) if hasattr(v.op, "emit") else None
         if code is None:
             code = _fallback_call(self.module, v, out, ins)
-        if self.check is not None:
+        # a loop's tuple is not checked itself: its body's nodes and its items are
+        if self.check is not None and v.dtype != object:
             self.checked.append(v.node)
             code += (f"\n_check(_nodes[{len(self.checked) - 1}], {out}, "
                      f"({''.join(a + ', ' for a in ins)}))")

@@ -30,6 +30,10 @@ change the graph: they only decide what the generated source says.
 * ``scaled_product``: ``s * (c * x)`` with ``s`` one element and ``c`` a power
   of two as ``(s * c) * x``: one pass over ``x`` instead of two, and exact
   (scaling by a power of two never rounds).
+* ``matmul_accumulate``: ``acc + a @ b`` (matrices) as BLAS ``gemm`` with
+  ``beta = 1`` into ``acc``'s buffer when ``acc`` is dead (a gradient summed
+  over a loop's steps, ``acc + h.T @ g``): no temporary for the product and
+  no second pass over the sum.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ import numpy as np
 
 from .. import kernels
 from ..graph import Node
-from ..ops.elementwise import Greater, Multiply, Relu, Square, Subtract, Where
+from ..ops.elementwise import Add, Greater, Multiply, Relu, Square, Subtract, Where
 from ..ops.linalg import MatMul
 from ..ops.matrix_parts import Tril, Triu
 from ..ops.nn import OneHot, Softmax
@@ -138,6 +142,46 @@ class ScaledProduct(FusedOp):
         if ctx.into:
             return ctx.bind(f"np.multiply({s} * {c}, {x}, out={ctx.into})")
         return f"{out} = ({s} * {c}) * {x}"
+
+
+class MatmulAccumulate(FusedOp):
+    """``acc + a @ b``: BLAS ``gemm`` updating ``acc`` in place when it is dead."""
+
+    name = "matmul_acc"
+    emit_inplace = True
+    inplace_args = (0,)  # only acc's buffer may be taken over (gemm reads a and b throughout)
+
+    def emit(self, out, ins, ctx):
+        import scipy.linalg.blas
+
+        acc, a, b = ins
+        if ctx.into == out == acc:
+            ctx.define("scipy_blas", scipy.linalg.blas, "import scipy.linalg.blas as scipy_blas")
+            gemm = "dgemm" if ctx.node.dtype == np.float64 else "sgemm"
+            return f"{ctx.helper(gemm_accumulate)}({acc}, {a}, {b}, scipy_blas.{gemm})"
+        if ctx.into:
+            return (f"np.matmul({a}, {b}, out={ctx.into})\n"
+                    + ctx.bind(f"np.add({ctx.into}, {acc}, out={ctx.into})"))
+        return f"{out} = {a} @ {b}\n{out} += {acc}"  # one new array, as the sum of its own
+
+
+def gemm_accumulate(c, a, b, gemm):
+    """``c += a @ b`` in place by BLAS ``gemm`` (beta = 1), with no temporary: ``c`` in C
+    order is ``c.T`` in Fortran order, and ``c.T += b.T @ a.T`` is one gemm call."""
+    if not (c.flags.c_contiguous and c.flags.writeable and c.size and a.shape[1]):
+        c += a @ b
+        return c
+    x, y = b.T, a.T
+    tx = ty = 0
+    if not x.flags.f_contiguous:  # a C-ordered operand is its transpose in Fortran order
+        x, tx = (x.T, 1) if x.flags.c_contiguous else (np.asfortranarray(x), 0)
+    if not y.flags.f_contiguous:
+        y, ty = (y.T, 1) if y.flags.c_contiguous else (np.asfortranarray(y), 0)
+    ct = c.T
+    r = gemm(1.0, x, y, beta=1.0, c=ct, trans_a=tx, trans_b=ty, overwrite_c=1)
+    if r is not ct:  # the wrapper copied after all
+        c[...] = r.T
+    return c
 
 
 class TriangularProduct(FusedOp):
@@ -386,4 +430,17 @@ def triangular_product(n: Node, view: GraphView) -> Found:
         if found is not None:
             source, lower, trans = found
             return TriangularProduct(right, lower, trans), [source, other]
+    return None
+
+
+@register_fusion(Add)
+def matmul_accumulate(n: Node, view: GraphView) -> Found:
+    """acc + a @ b (matrices of one float dtype) -> gemm into acc's buffer when it is dead."""
+    if n.ndim != 2 or n.dtype not in (np.float32, np.float64):
+        return None
+    for acc, m in (n.inputs, n.inputs[::-1]):
+        if (isinstance(m.op, MatMul) and view.single_use(m) and acc.shape == m.shape == n.shape
+                and acc.dtype == n.dtype and all(i.ndim == 2 and i.dtype == n.dtype
+                                                 for i in m.inputs)):
+            return MatmulAccumulate(), [acc, *m.inputs]
     return None

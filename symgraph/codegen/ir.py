@@ -156,8 +156,9 @@ def _fold_constants(values: Iterable[Value]) -> None:
     constant folder (``rewrite.fold_value``: their own ``f``, so the values are the
     evaluator's) and its size limits; failures wait for run time."""
     for v in values:
-        if v.kind != "op" or not v.args or v.op is not v.node.op or not has_emit(v.op):
-            continue  # fused values, and users' ops (which might not be pure), run at run time
+        if (v.kind != "op" or not v.args or v.op is not v.node.op or not has_emit(v.op)
+                or getattr(v.op, "multiple_results", False)):
+            continue  # fused values, users' ops (which might not be pure), loops: at run time
         if (not all(r.value.kind == "const" for r in v.args) or v.node.size > FOLD_MAX_SIZE
                 or sum(math.prod(r.shape) for r in v.args) > FOLD_MAX_INPUT_SIZE):
             continue

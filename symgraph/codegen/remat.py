@@ -19,10 +19,11 @@ from .schedule import Plan, infer_shapes, nbytes, schedule
 MIN_GAP = 3
 
 
-def plan_program(prog: Program, optimize: bool, reuse: bool = False) -> Plan:
+def plan_program(prog: Program, optimize: bool, reuse: bool = False,
+                 owned: frozenset = frozenset()) -> Plan:
     order = schedule(prog)
     infer_shapes(order)
-    return Plan(prog, order, optimize, reuse)
+    return Plan(prog, order, optimize, reuse, owned)
 
 
 def rematerialize(prog: Program, budget: int, optimize: bool,

@@ -80,16 +80,19 @@ def infer_shapes(order: Sequence[Value]) -> None:
 
 
 def nbytes(v: Value) -> int:
+    if v.kind == "op" and getattr(v.op, "multiple_results", False):  # a loop's tuple: its parts
+        return sum(math.prod(s) * np.dtype(d).itemsize for s, d in v.op.result_avals(v.node))
     return math.prod(v.shape) * v.dtype.itemsize
 
 
 def aliasing(v: Value) -> str:
-    """"fresh" (a new buffer), "view" (may share input 0's memory) or "any" (a user op
-    run through ``f``: may share any input's memory), for an op value."""
+    """"fresh" (a new buffer), "view" (may share input 0's memory) or "any" (may share any
+    input's memory: a user op run through ``f``, or a loop or branch, whose tuple of results
+    may hold an input as it came in, a carry passed through), for an op value."""
     op = v.op
     if isinstance(op, FusedOp):
         return "fresh"
-    if not has_emit(op):
+    if not has_emit(op) or getattr(op, "multiple_results", False):
         return "any"
     return "view" if op.emits_view() else "fresh"
 
@@ -99,10 +102,13 @@ class Plan:
 
     With ``optimize``, a view used once (``W.T`` feeding a matmul) is inlined
     into its consumer's expression, and dead buffers are reused in place.
+    ``owned`` parameters (a loop body's carries, whose buffers the loop hands
+    over: nothing else reads them) may be written in place too.
     """
 
     def __init__(self, prog: Program, order: list[Value], optimize: bool,
-                 reuse: bool = False) -> None:
+                 reuse: bool = False, owned: frozenset = frozenset()) -> None:
+        self.optimize, self.reuse, self.owned = optimize, reuse, owned
         self.outputs = {r.value for r in prog.outputs}
         self.all = order
         consumers: dict[Value, list[Value]] = {}
@@ -146,6 +152,9 @@ class Plan:
                 if kind == "fresh":
                     self.fresh.add(v)
                     self.allocated.add(v)
+                elif v.kind == "param" and v.node in self.owned:
+                    self.fresh.add(v)  # handed over by the loop: writable
+                    self.allocated.add(v)
 
     def _inlined(self, order: list[Value], consumers: dict[Value, list[Value]]) -> set[Value]:
         """Views used once (``W.T`` feeding a matmul), not returned and not of an inlined
@@ -176,11 +185,29 @@ class Plan:
         for v in self.outputs:
             self.last_use[v] = len(self.order)
         self.root_end: dict[Value, int] = {}
+        self.aliases: dict[Value, list[Value]] = {}  # root -> the values that may share it
         for v in self.all:
             end = self.last_use.get(v, pos[v])
             for r in self.roots[v]:
+                self.aliases.setdefault(r, []).append(v)
                 if self.root_end.get(r, -1) < end:
                     self.root_end[r] = end
+
+    def handed_over(self, v: Value) -> set[int]:
+        """Positions of ``v``'s arguments whose buffers nothing reads after ``v`` but what
+        ``v`` returns: a loop may keep such a buffer as a carry and write into it."""
+        p = self.pos[v]
+        args = [r.value for r in v.args]
+        found = set()
+        for k, r in enumerate(v.args):
+            u = r.value
+            if (u not in self.fresh or u in self.outputs or r.shape != u.shape
+                    or any(u in self.roots[a] for j, a in enumerate(args) if j != k)):
+                continue
+            if all(self.last_use.get(w, self.pos[w]) <= p for w in self.aliases[u]
+                   if v not in self.roots[w]):
+                found.add(k)
+        return found
 
     def _buffer_ends(self) -> dict[Value, int]:
         """Buffer (its first value) -> the last step any value living in it is read."""
@@ -230,8 +257,11 @@ class Plan:
         if not (v.elementwise or isinstance(v.op, FusedOp)):
             return None  # e.g. a matmul into its own input would only copy behind the scenes
         p = self.pos[v]
+        allowed = getattr(v.op, "inplace_args", None)  # the inputs it can write over, if not all
         for k, r in enumerate(v.args):
             u = r.value
+            if allowed is not None and k not in allowed:
+                continue
             if (u in self.fresh and u not in self.outputs and u.shape == v.shape
                     and u.dtype == v.dtype and self.root_end[u] == p
                     and not any(u in self.roots[o.value] for j, o in enumerate(v.args) if j != k)):

@@ -23,6 +23,7 @@ from ..ops.tuples import RESULTS, item, pack
 from ..structure import flatten
 from .body import Body, body_jvp, body_runner, body_vjp, fresh_inputs, trace
 from .loops import BODY, at_step, graph_of
+from .source import cond_source
 
 
 class Cond(Op):
@@ -67,6 +68,10 @@ class Cond(Op):
 
     def describe(self) -> str:
         return self.name
+
+    def emit(self, out: str, ins: Sequence[str], ctx: Any) -> str:
+        """``if``/``else`` calling the branches compiled once (see ``flow.source``)."""
+        return cond_source(self, out, ins, ctx)
 
     def bprop(self, inputs: Sequence[Node], out: Node, gs: Sequence[Node | None],
               needs: Sequence[bool]) -> list:

@@ -43,6 +43,7 @@ from ..structure import flatten
 from ..transforms.substitute import substitute
 from ..traversal import ancestors
 from .body import Body, body_jvp, body_runner, body_vjp, fresh_inputs, trace, with_inputs
+from .source import loop_source
 
 
 def _is_records(v: Any) -> bool:
@@ -280,6 +281,10 @@ class Loop(Op):
                 results.append(np.asarray(p, np.int64))
             k += 1
         return pack(results)
+
+    def emit(self, out: str, ins: Sequence[str], ctx: Any) -> str | None:
+        """A Python loop calling the body compiled once (see ``flow.source``)."""
+        return loop_source(self, out, ins, ctx)
 
     # -- derivatives ---------------------------------------------------------
     def bprop(self, inputs: Sequence[Node], out: Node, gs: Sequence[Node | None],
