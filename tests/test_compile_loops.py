@@ -417,5 +417,5 @@ def test_check_finite_names_the_step_and_the_body_node():
         _same(f(np.ones(3), np.ones((4, 3))),
               sg.evaluate([loss, sg.grad(loss, c0)], {c0: np.ones(3), xs: np.ones((4, 3))}))
         with pytest.warns(RuntimeWarning), pytest.raises(sg.NonFiniteError,
-                                                         match=r"scan step 2: node #\d+ log"):
+                                                         match=r"scan node #\d+, step 2 of 4: body node #\d+ log"):
             f(np.ones(3), bad)

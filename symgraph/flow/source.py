@@ -172,9 +172,15 @@ class _LoopWriter:
             lines.append(f"if {p} % {k} == 0:")
             lines.append(f"    {buf}[{p} // {k}] = {c[j]}")
         err = self.ctx.local(f"{self.out}_error")
+        node = self.ctx.node
+        where = f"{op.name} node #{node.id}, step %d" if node is not None else f"{op.name} step %d"
+        if op.cond is not None and not op.dynamic:
+            where += f" (max_steps={op.length})" if op.length is not None else ""
+        elif not op.dynamic:
+            where += f" of {op.length}"
         lines += ["try:", "    " + _assign(targets, call),
                   f"except Exception as {err}:",  # free when nothing is raised
-                  f"    {self.ctx.helper(at_step)}({err}, {op.name!r}, {t})", "    raise"]
+                  f"    {self.ctx.helper(at_step)}({err}, {where!r}, {t})", "    raise"]
         return lines
 
 
@@ -222,7 +228,8 @@ def _bound(src: str, name: str, lines: list[str], temps: list[str], ctx: Any) ->
     return local
 
 
-def at_step(e: BaseException, name: str, t: int) -> None:
-    """Say in ``e``'s message (raised by a loop's body) at which step it was raised."""
+def at_step(e: BaseException, where: str, t: int) -> None:
+    """Say in ``e``'s message (raised by a loop's body) at which step of which loop node it was
+    raised, as the evaluator does (``where`` is e.g. ``"scan node #12, step %d of 10"``)."""
     if e.args and isinstance(e.args[0], str):
-        e.args = (f"{name} step {t}: {e.args[0]}",) + e.args[1:]
+        e.args = (f"{where % t}: {e.args[0]}",) + e.args[1:]
