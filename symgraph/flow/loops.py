@@ -368,9 +368,14 @@ def _stack(values: list, aval: tuple) -> Any:
 # ---------------------------------------------------------------------------
 
 def reverse_sweep(op: Loop, inputs: Sequence[Node], out: Node, gs: Sequence[Node | None],
-                  needs: Sequence[bool]) -> list:
+                  needs: Sequence[bool], acc_init: dict[int, Node] | None = None) -> list:
     """The loop's vector-Jacobian product: a loop running the other way over the body's
-    gradient, fed by the recorded carries and residuals."""
+    gradient, fed by the recorded carries and residuals.
+
+    The gradients of the body's constants are summed over the steps in accumulators
+    carried by that loop, starting at zero or at ``acc_init[i]`` for constant ``i`` (a
+    checkpointed segment continues the sum of the segments after it: no second buffer).
+    """
     body, nc, nx, ny = op.body, op.n_carry, op.n_xs, op.n_ys
     carries, xs, consts, _, n = op.split(inputs)
     c_in, x_in = body.inputs[:nc], body.inputs[nc:nc + nx]
@@ -466,7 +471,7 @@ def reverse_sweep(op: Loop, inputs: Sequence[Node], out: Node, gs: Sequence[Node
         if j in final_extra:
             g = g + final_extra[j]
         init_ct.append(g)
-    acc0 = [zeros_like(consts[i]) for i in k_need]
+    acc0 = [acc_init[i] if acc_init and i in acc_init else zeros_like(consts[i]) for i in k_need]
     trips = n if op.dynamic else (op.record(("trips",), out) if op.cond is not None else None)
     back = Scan(g_body, None, nd + len(k_need), len(seq_vars), op.length, reverse=not op.reverse,
                 dynamic=trips is not None)
@@ -616,9 +621,10 @@ def checkpointed_sweep(op: Loop, inputs: Sequence[Node], out: Node, gs: Sequence
         g_in = [None] * nc
         for pos, j in enumerate(diff):
             g_in[j] = cts[pos]
-        rules = inner.op.bprop(inner.inputs, inner, g_in + gy, inner_needs)
+        rules = reverse_sweep(inner.op, inner.inputs, inner, g_in + gy, inner_needs,
+                              acc_init=dict(zip(k_need, accs)))
         new_ct = [rules[j] if rules[j] is not None else zeros_like(c0[j]) for j in diff]
-        new_acc = [a + rules[nc + nx + i] if rules[nc + nx + i] is not None else a
+        new_acc = [rules[nc + nx + i] if rules[nc + nx + i] is not None else a
                    for a, i in zip(accs, k_need)]
         ct_x = [rules[nc + i] if rules[nc + i] is not None else zeros_like(xseg[i])
                 for i in x_need]
