@@ -6,6 +6,6 @@ over the body's own derivative bodies, so they nest to any order.
 """
 
 from .cond import cond
-from .loops import scan, while_loop
+from .builders import scan, while_loop
 
 __all__ = ["scan", "while_loop", "cond"]

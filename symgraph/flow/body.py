@@ -112,6 +112,16 @@ def _as_body_node(graph: Graph, value: Any, what: str) -> Node:
     return graph.capture(node) if node.graph is not graph else node
 
 
+def graph_of(nodes: Sequence[Node]) -> Graph:
+    """The graph a loop over ``nodes`` is built in: the innermost of theirs and the default."""
+    graph = nodes[0].graph if nodes else get_default_graph()
+    for g in [n.graph for n in nodes[1:]] + [get_default_graph()]:
+        if g is not graph and graph.encloses(g):
+            graph = g
+    return graph
+
+
+
 def with_inputs(body: Body, inputs: Sequence[Node], outputs: Sequence[Node] | None = None) -> Body:
     """``body`` over another list of its graph's variables (extra ones unused)."""
     return Body(body.graph, inputs, body.outputs if outputs is None else outputs, body.captured)
@@ -193,5 +203,5 @@ def body_runner(body: Body, outputs: Sequence[Node]) -> Callable[[list], list]:
     return body.derived(("run", tuple(outputs)), make)
 
 
-__all__ = ["Body", "trace", "with_inputs", "fresh_inputs", "body_vjp", "body_jvp", "register_runner",
+__all__ = ["Body", "trace", "graph_of", "with_inputs", "fresh_inputs", "body_vjp", "body_jvp", "register_runner",
            "body_runner", "zeros_in", "refs_in"]

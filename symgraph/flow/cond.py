@@ -22,7 +22,8 @@ from ..ops.patterns import DENSE
 from ..ops.tuples import RESULTS, item, pack
 from ..structure import flatten
 from .body import Body, body_jvp, body_runner, body_vjp, fresh_inputs, trace
-from .loops import BODY, at_step, graph_of
+from .body import graph_of
+from .loops import BODY, at_step
 from .source import cond_source
 
 
