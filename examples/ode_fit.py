@@ -88,20 +88,20 @@ def main(argv: list[str] | None = None) -> dict:
         direction = sg.variable("direction", (4,))
         states = rk4_trajectory(theta, args.steps)
         nll = 0.5 * sg.sum((states - observed) ** 2) / args.noise ** 2
-        loss_and_grad = sg.Evaluator([nll, sg.grad(nll, theta)])
-        hvp = sg.Evaluator(sg.hvp(nll, theta, direction))
+        loss_and_grad = sg.function([theta], [nll, sg.grad(nll, theta)])
+        hvp = sg.function([theta, direction], sg.hvp(nll, theta, direction))
         nodes = len(graph)
 
         counts = {"loss+grad": 0, "hvp": 0}
 
         def fun(x):
             counts["loss+grad"] += 1
-            value, g = loss_and_grad.run({theta: x})
+            value, g = loss_and_grad(x)
             return float(value), g
 
         def hessp(x, p):
             counts["hvp"] += 1
-            return hvp.run({theta: x, direction: p})
+            return hvp(x, p)
 
         guess = np.log(np.array([0.7, 0.3, 0.6, 0.15]))   # 30-50% off the true rates
         start = time.perf_counter()

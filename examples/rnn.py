@@ -109,12 +109,11 @@ def main(argv: list[str] | None = None) -> dict:
         batch = sg.variable("batch", (args.seq_len + 1, args.batch))
         loss, _ = rnn_loss(params, batch, args.checkpoint)
         grads = sg.grad(loss, list(params.values()))
-        train_step = sg.Evaluator([loss, *grads])
+        # compiled: the scan becomes a Python loop over the body's numpy code
+        train_step = sg.function([*params.values(), batch], [loss, *grads])
         whole_test = sg.variable("test", test.shape)
-        test_run = sg.Evaluator(list(rnn_loss(params, whole_test, None)))
-
-        def feed(**data) -> dict:
-            return {**{params[k]: v for k, v in values.items()}, **data}
+        test_run = sg.function([*params.values(), whole_test],
+                               list(rnn_loss(params, whole_test, None)))
 
         print(f"RNN: hidden {args.hidden}, {args.seq_len} time steps, batch {args.batch}; "
               f"the graph has {len(graph)} nodes (the scan body is traced once)")
@@ -124,14 +123,14 @@ def main(argv: list[str] | None = None) -> dict:
         history = []
         for step in bar:
             idx = rng.integers(0, train.shape[1], args.batch)
-            out = train_step.run(feed(batch=train[:, idx]))
+            out = train_step(*values.values(), train[:, idx])
             history.append(float(out[0]))
             lr = args.lr * 0.5 * (1 + np.cos(np.pi * step / args.steps))   # cosine decay
             opt.step(values, dict(zip(values, out[1:])), lr)
             if step % 50 == 0:
                 bar.set_postfix(loss=f"{np.mean(history[-50:]):.4f}")
         seconds = time.perf_counter() - start
-        final_test, forecasts = test_run.run(feed(test=test))
+        final_test, forecasts = test_run(*values.values(), test)
         final_test = float(final_test)
 
     baseline = float(np.mean((test[1:] - test[:-1]) ** 2))   # "the next value is the last one"
