@@ -13,17 +13,19 @@ whatever dask scheduler or cluster is active.
 
 from __future__ import annotations
 
+import contextvars
+import functools
+import inspect
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-import contextvars
-
 from . import backend, diagnostics, fpwarn
 from .flow.body import register_runner
 from .errors import BackendError, GraphMismatchError, MissingInputError, SymgraphError
 from .graph import Graph, Node
+from .ops.tuples import Item
 from .runtime import NameScope, conform, normalize_feed, op_failure
 from .structure import flatten
 from .traversal import ancestors
@@ -63,7 +65,9 @@ class Schedule:
         ]
         self.peak_live = self._peak_live()
         # the steps as the flat tuples the loop unpacks (no attribute lookups per node)
-        self.flat = [(st.node.op.f, st.inputs, st.slot, st.frees, st.node) for st in self.steps]
+        wanted = _parts_read(computed, set(outputs))
+        self.flat = [(_runner_of(st.node, wanted), st.inputs, st.slot, st.frees, st.node)
+                     for st in self.steps]
 
     def _peak_live(self) -> int:
         """How many values are alive at once at worst (for memory tests)."""
@@ -74,6 +78,33 @@ class Schedule:
             peak = max(peak, live)
             live -= len(st.frees)
         return peak
+
+
+def _parts_read(computed: list[Node], outputs: set[Node]) -> dict[Node, frozenset[int]]:
+    """For each node with several results that only ``Item`` nodes read, the parts they read."""
+    parts: dict[Node, set[int]] = {}
+    for n in computed:
+        if n.op.multiple_results and n not in outputs:
+            parts.setdefault(n, set())
+        if type(n.op) is Item and n.inputs[0] in parts:
+            parts[n.inputs[0]].add(n.op.index)
+    return {n: frozenset(p) for n, p in parts.items()}
+
+
+def _runner_of(node: Node, wanted: dict[Node, frozenset[int]]) -> Callable:
+    """``node.op.f``, told which parts to make if it has several and takes ``wanted``."""
+    f = node.op.f
+    parts = wanted.get(node)
+    if parts is None or not _takes_wanted(f):
+        return f
+    return functools.partial(f, wanted=parts)
+
+
+def _takes_wanted(f: Callable) -> bool:
+    try:
+        return "wanted" in inspect.signature(f).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without signatures
+        return False
 
 
 class Evaluator:

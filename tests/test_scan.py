@@ -621,3 +621,30 @@ def test_a_body_node_used_outside_its_body_is_refused_when_combined():
     hT, _ = sg.scan(step, sg.zeros(()), xs)
     with pytest.raises(GraphMismatchError, match="scan body"):
         hT + leaked[0]
+
+
+def test_the_loss_alone_costs_the_same_after_its_gradient_was_built():
+    """Building a gradient registers records on the forward loop; evaluating only the loss
+    afterwards must not make them (the evaluator tells the loop which parts are read)."""
+    import tracemalloc
+
+    T, H = 300, 2000
+    w, xs = sg.variable("w", (H,)), sg.variable("xs", (T, H))
+    _, ys = sg.scan(lambda h, x: (sg.tanh(h * w + x), sg.sum(h)), sg.zeros((H,)), xs)
+    loss = sg.sum(ys ** 2)
+    feed = {w: np.full(H, 0.5), xs: np.full((T, H), 0.01)}
+
+    def peak(out):
+        tracemalloc.start()
+        try:
+            value = sg.evaluate(out, feed)
+            return value, tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    before, bytes_before = peak(loss)
+    sg.grad(loss, w)
+    after, bytes_after = peak(loss)
+    assert after == before
+    assert bytes_after < 2 * bytes_before + 10 * H * 8, (bytes_before, bytes_after)
+    assert bytes_after < T * H * 8 / 4  # nowhere near one trajectory

@@ -204,17 +204,24 @@ class Loop(Op):
         return {k: getattr(self, k) for k in self.param_types}
 
     # -- running -------------------------------------------------------------
-    def f(self, *arrays: Any) -> np.ndarray:
-        body, nc = self.body, self.n_carry
+    def f(self, *arrays: Any, wanted: frozenset[int] | None = None) -> np.ndarray:
+        """Run the loop.  ``wanted``: the parts some node reads (the evaluator says); the
+        others are not stacked or recorded (None in the tuple), so the value of a loop that
+        was differentiated once costs no more than before when only it is asked for."""
+        body, nc, ny = self.body, self.n_carry, self.n_ys
         carries, xs, consts, cconsts, n = self.split(arrays)
-        steps = [r[1] for r in self.records if r[0] == "step"]
-        run = body_runner(body, list(body.outputs) + steps)
+        base = nc + ny
+        records = [(base + k, r) for k, r in enumerate(self.records)
+                   if wanted is None or base + k in wanted]
+        ys_used = [i for i in range(ny) if wanted is None or nc + i in wanted]
+        steps = [r[1] for _, r in records if r[0] == "step"]
+        run = body_runner(body, list(body.outputs[:nc]) + [body.outputs[nc + i] for i in ys_used]
+                          + steps)
         test = body_runner(self.cond, self.cond.outputs) if self.cond is not None else None
-        ny = self.n_ys
-        wants_traj = any(r[0] == "traj" for r in self.records)
+        wants_traj = any(r[0] == "traj" for _, r in records)
         # checkpoints alone keep every k-th carry only (memory O(length / k), not O(length))
         every = 1 if wants_traj else (self.checkpoint if any(
-            r[0] == "checkpoints" for r in self.records) else 0)
+            r[0] == "checkpoints" for _, r in records) else 0)
         L = self.length
         T = int(backend.concrete(n)) if n is not None else L
         if T is not None and L is not None and not 0 <= T <= L:
@@ -222,6 +229,7 @@ class Loop(Op):
         entering: list[list] = []
         ys: list[list] = []
         recorded: list[list] = []
+        ny_run = len(ys_used)
         p = 0
         while True:
             if test is None or self.dynamic:
@@ -247,36 +255,32 @@ class Loop(Op):
                 raise at_step(e, _step_label(t, T, test is not None and not self.dynamic)
                               ) from None
             carries = list(outs[:nc])
-            ys.append(outs[nc:nc + ny])
-            recorded.append(outs[nc + ny:])
+            ys.append(outs[nc:nc + ny_run])
+            recorded.append(outs[nc + ny_run:])
             p += 1
         if self.reverse:
             ys.reverse()
             recorded.reverse()
         avals = self.result_avals()
-        results = list(carries)
-        k = nc
-        for i in range(ny):
-            results.append(_stack([s[i] for s in ys], avals[k]))
-            k += 1
+        results: list[Any] = list(carries) + [None] * (len(avals) - nc)
+        for pos, i in enumerate(ys_used):
+            results[nc + i] = _stack([s[pos] for s in ys], avals[nc + i])
         step_k = 0
-        for rec in self.records:
+        for k, rec in records:
             kind = rec[0]
             if kind == "step":
-                results.append(_stack([s[step_k] for s in recorded], avals[k]))
+                results[k] = _stack([s[step_k] for s in recorded], avals[k])
                 step_k += 1
             elif kind == "traj":
                 j = rec[1]
                 path = [e[j] for e in entering]
                 path = [carries[j]] + path[::-1] if self.reverse else path + [carries[j]]
-                results.append(_stack(path, avals[k]))
+                results[k] = _stack(path, avals[k])
             elif kind == "checkpoints":
                 j = rec[1]
-                results.append(_stack([e[j] for e in entering[::self.checkpoint // every]],
-                                       avals[k]))
+                results[k] = _stack([e[j] for e in entering[::self.checkpoint // every]], avals[k])
             else:
-                results.append(np.asarray(p, np.int64))
-            k += 1
+                results[k] = np.asarray(p, np.int64)
         return pack(results)
 
     def emit(self, out: str, ins: Sequence[str], ctx: Any) -> str | None:
