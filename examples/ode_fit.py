@@ -72,11 +72,12 @@ def rk4_trajectory(log_rates: sg.Node, steps: int) -> sg.Node:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description="Fit Lotka-Volterra rates by Newton-CG through "
-                                                 "an RK4 sg.scan")
+    parser = argparse.ArgumentParser(
+        description="Fit Lotka-Volterra rates by Newton-CG through an RK4 sg.scan",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--steps", type=int, default=150, help=f"observations, {DT} apart")
     parser.add_argument("--noise", type=float, default=0.5, help="noise standard deviation")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="random seed of the noise")
     parser.add_argument("--quick", action="store_true", help="fewer observations (for the tests)")
     args = parser.parse_args(argv)
     if args.quick:

@@ -84,15 +84,16 @@ class Adam:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description="Train an RNN (sg.scan) on noisy sine waves")
+    parser = argparse.ArgumentParser(description="Train an RNN (sg.scan) on noisy sine waves",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--steps", type=int, default=3000, help="Adam steps")
-    parser.add_argument("--hidden", type=int, default=32)
+    parser.add_argument("--hidden", type=int, default=32, help="hidden units (the carry's width)")
     parser.add_argument("--seq-len", type=int, default=40, help="time steps per sequence")
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=0.01)
+    parser.add_argument("--batch", type=int, default=32, help="sequences per Adam step")
+    parser.add_argument("--lr", type=float, default=0.01, help="Adam's initial learning rate")
     parser.add_argument("--checkpoint", type=int, default=None, metavar="K",
                         help="store every K-th hidden state for the gradient (default: all)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="random seed (data and weights)")
     parser.add_argument("--quick", action="store_true", help="a short run (for the tests)")
     args = parser.parse_args(argv)
     if args.quick:

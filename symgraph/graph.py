@@ -336,7 +336,8 @@ class Node:
             return truth
         raise SymgraphError(
             "the truth value of a symbolic Node is undefined; use sg.where for "
-            "data-dependent choices")
+            "data-dependent choices (both sides computed), sg.cond to run only one branch, or "
+            "sg.while_loop for a loop that stops on a condition")
 
     def __len__(self) -> int:
         if not self.shape:

@@ -527,7 +527,7 @@ def _emit_nodes(dot: Any, sel: _Selection, labels: Mapping[Node, str], clusters:
                     emit(sub, n)
         if (prefix and hidden) or any(i in hidden for n in nodes if n not in sel.context
                                       for i in n.inputs):
-            target.node(f"{prefix}hidden", label=f"⋯ {len(hidden)} more nodes", shape="note",
+            target.node(f"{prefix}hidden", label=f"⋯ {len(hidden)} more node{'s' if len(hidden) != 1 else ''}", shape="note",
                         style="dashed", color=MUTED, fontcolor=MUTED, fillcolor="white")
 
     def emit_bodies(target: Any, parent: Graph | None) -> None:

@@ -26,6 +26,24 @@ def _leaves(tree: Any, what: str, graph: Graph | None) -> tuple[list[Node], Any]
     return nodes, unflatten
 
 
+def _shape_of(key: tuple) -> str:
+    """A structure (``Unflatten.key``) in words, e.g. ``tuple(node, list(node, node))``."""
+    built: list[str] = []
+    for step in key:
+        if step == ("leaf",):
+            built.append("node")
+            continue
+        kind, arg = step
+        n = len(arg) if kind == "dict" else arg
+        items = built[len(built) - n:]
+        del built[len(built) - n:]
+        if kind == "dict":
+            built.append("dict(" + ", ".join(f"{k!r}: {v}" for k, v in zip(arg, items)) + ")")
+        else:
+            built.append(f"{kind.__name__}({', '.join(items)})")
+    return built[0] if built else "nothing"
+
+
 def _names(prefix: str, n: int) -> list[str]:
     return [prefix if n == 1 else f"{prefix}{k}" for k in range(n)]
 
@@ -33,8 +51,10 @@ def _names(prefix: str, n: int) -> list[str]:
 def _check_carry(new: list[Node], init: list[Node], unflatten: Any, new_structure: Any,
                  what: str) -> None:
     if new_structure.key != unflatten.key:
-        raise SymgraphError(f"{what}: the body returned a carry of another structure than init "
-                            "(same nesting of tuples, lists and dicts of the same lengths needed)")
+        raise SymgraphError(f"{what}: the body returned a carry of another structure than init: "
+                            f"init is {_shape_of(unflatten.key)}, the body returned "
+                            f"{_shape_of(new_structure.key)} (the same nesting of tuples, lists "
+                            "and dicts of the same lengths is needed)")
     for k, (a, b) in enumerate(zip(new, init)):
         if a.shape != b.shape:
             raise ShapeError(f"{what}: carry {k} comes out of the body with shape {a.shape} but "
@@ -88,7 +108,8 @@ def scan(fn: Callable, init: Any, xs: Any = None, length: int | None = None,
     lengths = {x.shape[0] if x.ndim else None for x in x_nodes}
     if None in lengths:
         raise ShapeError("scan: every part of xs needs a leading axis to scan over (a 0-d value "
-                         "has none)")
+                         "has none); a Python list of numbers is read as that many sequences, so "
+                         "pass np.array(...) for one sequence")
     if len(lengths) > 1:
         raise ShapeError(f"scan: the parts of xs have different lengths {sorted(lengths)}")
     if lengths:
@@ -116,9 +137,11 @@ def scan(fn: Callable, init: Any, xs: Any = None, length: int | None = None,
         carry = unflatten_c(vs[:nc])
         x = unflatten_x(vs[nc:]) if unflatten_x is not None else None
         result = fn(carry, x)
-        if not isinstance(result, tuple) or len(result) != 2:
-            raise SymgraphError(f"scan: fn must return a pair (carry, y), got "
-                                f"{type(result).__name__}")
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            got = (f"a {type(result).__name__} of {len(result)}" if isinstance(result, (tuple, list))
+                   else type(result).__name__)
+            raise SymgraphError(f"scan: fn must return a pair (carry, y), got {got} (return "
+                                "(carry, None) when there is no y)")
         new_c, y = result
         new_leaves, new_structure = _leaves(new_c, what, None)
         new_leaves = [n if isinstance(n, Node) else as_node(n) for n in new_leaves]
