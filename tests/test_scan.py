@@ -546,11 +546,16 @@ def test_xs_of_different_lengths_are_refused():
         sg.scan(lambda c, x: (c, None), sg.zeros(()))
 
 
-@pytest.mark.parametrize("bad", [lambda c, x: c, lambda c, x: (c,), lambda c, x: [c, x],
+@pytest.mark.parametrize("bad", [lambda c, x: c, lambda c, x: (c,), lambda c, x: [c, x, x],
                                  lambda c, x: (c, x, x)])
 def test_fn_must_return_a_pair(bad):
     with pytest.raises(SymgraphError, match=r"fn must return a pair \(carry, y\)"):
         sg.scan(bad, sg.zeros((2,)), sg.zeros((3, 2)))
+
+
+def test_a_two_item_list_is_a_pair_as_in_jax():
+    final, ys = sg.scan(lambda c, x: [c + x, c], sg.zeros((2,)), sg.ones((3, 2)))
+    np.testing.assert_array_equal(sg.evaluate(ys), [[0, 0], [1, 1], [2, 2]])
 
 
 def test_fn_returning_something_not_a_node():
