@@ -319,3 +319,23 @@ def test_hostile_nesting_is_refused_before_any_body_node():
     head["outputs"] = {"kind": "graph"}
     with pytest.raises(sg.SerializationError, match="nested 33 deep"):
         _load(head)
+
+
+@pytest.mark.parametrize("how", ["vectorize", "jacobian", "hessian"])
+def test_batched_gradients_of_a_checkpointed_scan_load_back(how):
+    """A batched body is a body of its loop's graph: a file saved from vectorize, jacobian or
+    hessian through a checkpointed scan's gradient loads back and agrees."""
+    with sg.Graph():
+        w, wb = sg.variable("w", (2,)), sg.variable("wb", (3, 2))
+        h, _ = sg.scan(lambda h, _: (sg.sin(h * w), None), sg.ones((2,)), None, length=3,
+                       checkpoint=2)
+        loss = sg.sum(h * h)
+        out = {"vectorize": lambda: sg.vectorize(sg.grad(loss, w), {w: wb}),
+               "jacobian": lambda: sg.jacobian(sg.grad(loss, w), w, mode="rev"),
+               "hessian": lambda: sg.hessian(loss, w)}[how]()
+        feed = {w: np.array([0.3, -0.7]), wb: np.random.default_rng(0).normal(size=(3, 2))}
+        want = sg.evaluate(out, feed)
+        back = loads(dumps(out))
+        got = sg.evaluate(back, {k.name: v for k, v in feed.items()
+                                 if k.name in {n.name for n in back.graph.variables()}})
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

@@ -191,13 +191,13 @@ def _uniform(op: Loop, inputs: Sequence[Node], batched: Sequence[bool], bc: list
     out_deps = input_masks(body.inputs, outs)
     want = bc + [bool(d & have) for d in out_deps[nc:]]
     new_in, new_out = batch_body(body.inputs, outs, bc + fx + fk, want, size)
-    new_body = Body(body.graph, new_in, new_out[:nc + ny], consts)
+    new_body = Body(body.graph, new_in, new_out[:nc + ny])
     new_steps = new_out[nc + ny:]
     new_cond = None
     if op.cond is not None and not op.dynamic:
         c = op.cond
         cin = [_batched_var(v, size) if f else v for v, f in zip(c.inputs, bc + fcc)]
-        new_cond = Body(c.graph, cin, c.outputs, cconsts)
+        new_cond = Body(c.graph, cin, c.outputs)
     else:
         cconsts = []
     new = type(op)(new_body, new_cond, nc, nx, op.length, op.reverse, op.dynamic, op.checkpoint)
@@ -327,7 +327,7 @@ def batch_cond(op: Cond, inputs: Sequence[Node], batched: Sequence[bool]) -> Nod
     bodies = []
     for b in (op.true_body, op.false_body):
         new_in, new_out = batch_body(b.inputs, b.outputs, flags, [True] * len(b.outputs), size)
-        bodies.append(Body(b.graph, new_in, new_out, args))
+        bodies.append(Body(b.graph, new_in, new_out))
     if not batched[0]:
         return apply(Cond(*bodies), [pred] + args)
     graph = inputs[0].graph

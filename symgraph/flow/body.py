@@ -35,7 +35,8 @@ class Body:
     """A traced function: variables ``inputs`` and result nodes ``outputs`` of ``graph``.
 
     ``inputs`` ends with the variables standing for captured outer nodes;
-    ``captured`` lists those outer nodes (the loop node's extra inputs).  A body
+    ``captured`` lists those outer nodes, nodes of ``graph.parent`` (a traced body's; a
+    derived body has none of its own: the loop node that runs it says what its inputs are).  A body
     is immutable and hashes by identity; derived bodies share its graph.
     """
 
