@@ -57,6 +57,9 @@ class EmitContext:
         #: function's own and read by nothing after this node but its results: a loop may
         #: keep one as a carry and write into it (instead of into a copy)
         self.handed_over: frozenset[int] = frozenset()
+        #: the positions of inputs among ``handed_over`` whose buffers the op's code took
+        #: over (it writes into them, or returns them as arrays of its own): the op adds them
+        self.taken: set[int] = set()
 
     def local(self, base: str) -> str:
         """A new local name of the function being written (``base``, made unique)."""
@@ -328,6 +331,8 @@ class FunctionWriter:
         self.params: list[str] = []
         self.items: dict[Value, set[int]] = {}  # a tuple value -> the parts read
         self.dying: dict[Value, list[str]] = {}  # a value -> the names last read by it
+        #: parameters whose buffers an op's code took over (``EmitContext.taken``)
+        self.taken: set[Node] = set()
         for v in plan.all:
             if isinstance(v.op, Item):
                 self.items.setdefault(v.args[0].value, set()).add(v.op.index)
@@ -483,7 +488,10 @@ class FunctionWriter:
                 if v in self.plan.outputs else frozenset(self.items.get(v, ()))
             ctx.handed_over = frozenset(self.plan.handed_over(v)) if self.plan.optimize \
                 else frozenset()
+        ctx.taken = set()
         code = v.op.emit(out, ins, ctx) if hasattr(v.op, "emit") else None
+        self.taken.update(v.args[k].value.node for k in ctx.taken
+                          if v.args[k].value.kind == "param")
         if code is None:
             code = _fallback_call(self.module, v, out, ins)
         # a loop's tuple is not checked itself: its body's nodes and its items are
