@@ -445,6 +445,16 @@ def test_a_checkpointed_segment_continues_the_accumulators_without_a_copy():
     assert len(re.findall(r"= np.broadcast_to\(.*\)\.copy\(\)$", f.source, re.M)) == 4
 
 
+def test_loops_inside_a_loop_body_make_no_fortran_copies():
+    with sg.Graph():
+        inputs, values, loss = rnn(T=20, H=5, checkpoint=8)  # segments of 8 steps
+        f = check(inputs, [loss, *sg.grad(loss, inputs[:4])], values)
+    # the forward pass (20 steps) gets W in Fortran order once; each segment's recomputation
+    # would copy it again, on top of the checkpoints and accumulators the sweep holds
+    assert re.findall(r"= np.asfortranarray\((\w+)\)", f.source) == ["W"]
+    assert "asfortranarray" not in _function_def(f.source, "checkpoint0")
+
+
 def test_nested_loops_hand_their_carries_down_and_keep_the_inputs():
     with sg.Graph():
         A = sg.variable("A", (3, 3))

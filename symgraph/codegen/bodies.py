@@ -31,7 +31,12 @@ only).  Three things keep the steps cheap:
   around it may write into them or hand them on in turn (``Planner``);
 * layout: the invariant right operand of a matrix product (``h @ W``) is
   passed in Fortran order to a loop of at least ``RELAYOUT_STEPS`` steps (one
-  ``np.asfortranarray`` before it, 78 us for 256 x 256): OpenBLAS's AVX2
+  ``np.asfortranarray`` before it, 78 us for 256 x 256), unless the loop is
+  itself inside a loop's body (the recomputed segment of a checkpointed
+  gradient): there the copy would be made again at each step of the loop
+  around it and held on top of all that loop keeps (the copy of a 256 x 256
+  W is 8 carries of 32 x 256, the peak of the segment's recomputation, and
+  saves it about 2 ms of 40 at T=100, k=10).  OpenBLAS's AVX2
   (Haswell) kernels multiply a few rows by a column-major matrix markedly
   faster (``h @ W``, h 32 x 256, W 256 x 256: 77 us instead of 105; 8 to 32
   rows by 256 to 1024: 25 to 50% less; 128 or more rows: about the same),
@@ -124,16 +129,17 @@ RELAYOUT_STEPS = 8
 
 def compile_body(parent: FunctionWriter, body: Any, outputs: Sequence[Node],
                  invariant: Sequence[int] = (), carries: Sequence[tuple[int, int]] = (),
-                 steps: int | None = None) -> BodyFunction:
+                 steps: int | None = None, repeated: bool = False) -> BodyFunction:
     """``body``'s ``outputs`` as a function of all its inputs, compiled once per module
-    (``steps``: how many calls the setup is shared by, when known)."""
+    (``steps``: how many calls the setup is shared by, when known; ``repeated``: the body
+    runs many times per call of ``parent``'s function)."""
     module = parent.module
-    relayout = steps is not None and steps >= RELAYOUT_STEPS
-    key = (body, tuple(outputs), tuple(invariant), tuple(carries), relayout)
+    relayout = steps is not None and steps >= RELAYOUT_STEPS and not parent.repeated
+    key = (body, tuple(outputs), tuple(invariant), tuple(carries), relayout, repeated)
     found = module.bodies.get(key)
     if found is None:
         found = module.bodies[key] = _compile(parent, body, list(outputs), tuple(invariant),
-                                              tuple(carries), relayout)
+                                              tuple(carries), relayout, repeated)
     return BodyFunction(found, parent)
 
 
@@ -199,7 +205,7 @@ class Planner:
 
 
 def _compile(parent: FunctionWriter, body: Any, outputs: list[Node], invariant: tuple[int, ...],
-             carries: tuple[tuple[int, int], ...], relayout: bool) -> CompiledBody:
+             carries: tuple[tuple[int, int], ...], relayout: bool, repeated: bool) -> CompiledBody:
     module = parent.module
     optimize = parent.plan.optimize
     planner = parent.plan.planner or Planner(optimize, parent.plan.reuse)
@@ -214,7 +220,8 @@ def _compile(parent: FunctionWriter, body: Any, outputs: list[Node], invariant: 
         _define(parent, pre, found.pre_prog, found.pre_plan, [inputs[i] for i in invariant],
                 hoisted)
     workspace = f"{name}_ws" if found.plan.workspace else None
-    writer = _define(parent, name, found.prog, found.plan, inputs + hoisted, outputs, workspace)
+    writer = _define(parent, name, found.prog, found.plan, inputs + hoisted, outputs, workspace,
+                     repeated)
     # the carries the body writes into, returns as its own or lets a loop of its own take
     written = {d.node for d in found.plan.donor.values() if d.kind == "param"} | writer.taken
     owned = frozenset(i for i in found.fresh_carries if inputs[i] in written)
@@ -226,13 +233,15 @@ def _compile(parent: FunctionWriter, body: Any, outputs: list[Node], invariant: 
 
 
 def _define(parent: FunctionWriter, name: str, prog: Program, plan: Plan, inputs: list[Node],
-            outputs: list[Node], workspace: str | None = None) -> FunctionWriter:
+            outputs: list[Node], workspace: str | None = None,
+            repeated: bool = False) -> FunctionWriter:
     """Write ``prog`` as the module-level function ``name``; returns its writer."""
     from .emitter import FunctionWriter
 
     reserved = {name}
     while True:
-        writer = FunctionWriter(prog, plan, parent.check, reserved, parent.module, parent)
+        writer = FunctionWriter(prog, plan, parent.check, reserved, parent.module, parent,
+                                repeated)
         writer.write(inputs, outputs, workspace or f"{name}_ws")
         clash = writer.clashes()
         if not clash:

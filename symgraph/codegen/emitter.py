@@ -67,7 +67,8 @@ class EmitContext:
         return self._writer.idents.make(base)
 
     def compile_body(self, body: Any, outputs: Sequence[Node], *, invariant: Sequence[int] = (),
-                     carries: Sequence[tuple[int, int]] = (), steps: int | None = None) -> Any:
+                     carries: Sequence[tuple[int, int]] = (), steps: int | None = None,
+                     repeated: bool = False) -> Any:
         """``body`` (a ``flow.body.Body``) computing ``outputs`` (nodes of its graph) compiled
         once into module-level functions of this source; returns a
         ``codegen.bodies.BodyFunction`` whose ``call`` and ``setup`` write the calls.
@@ -78,12 +79,13 @@ class EmitContext:
         caller feeds back (a loop's carries); the function may then overwrite such an
         input in place (``BodyFunction.owned``).  ``steps``: how many calls share one
         ``setup`` (a loop's length), when known: a long loop gets its invariant matrices
-        in the layout its products run fastest with.
+        in the layout its products run fastest with.  ``repeated``: the body runs many
+        times per call of this function (a loop's body or condition).
         """
         from .bodies import compile_body
 
         assert self._writer is not None
-        return compile_body(self._writer, body, outputs, invariant, carries, steps)
+        return compile_body(self._writer, body, outputs, invariant, carries, steps, repeated)
 
     def bind(self, expr: str) -> str:
         """``expr`` (which writes into ``into`` and returns it) as a statement binding ``out``."""
@@ -310,17 +312,20 @@ class FunctionWriter:
     The steps share the names given so far (``names``: value -> source), the body lines
     (each with the node it computes, for error messages) and the module's globals.
     A loop's body is written by a writer of its own in the same ``module`` (``parent``
-    set: its parameters are not fed values, and its workspace is always passed).
+    set: its parameters are not fed values, and its workspace is always passed);
+    ``repeated``: the function runs many times per call (a loop's body or condition, or
+    a function of one).
     """
 
     def __init__(self, prog: Program, plan: Plan, check: Callable | None,
                  reserved: set[str], module: Module | None = None,
-                 parent: FunctionWriter | None = None) -> None:
+                 parent: FunctionWriter | None = None, repeated: bool = False) -> None:
         self.prog = prog
         self.plan = plan
         self.check = check
         self.module = Module() if module is None else module
         self.parent = parent
+        self.repeated = repeated or (parent is not None and parent.repeated)
         self.ctx = EmitContext(self.module, self)
         self.idents = Names(reserved)
         self.names: dict[Value, str] = {}

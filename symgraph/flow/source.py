@@ -106,10 +106,10 @@ class _LoopWriter:
         req = BodyRequest(op, ctx.results_used)
         recs, steps = req.records, req.steps
         fn = ctx.compile_body(op.body, req.outputs, invariant=req.invariant,
-                              carries=req.carries, steps=L)
+                              carries=req.carries, steps=L, repeated=True)
         test = None if self.test_body is None else ctx.compile_body(
             self.test_body, self.test_body.outputs,
-            invariant=range(nc, len(self.test_body.inputs)))
+            invariant=range(nc, len(self.test_body.inputs)), repeated=True)
 
         c = [ctx.local(f"{self.out}_c{j}") for j in range(nc)]
         self.results[:nc] = c
