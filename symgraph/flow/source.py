@@ -27,6 +27,12 @@ forward value alone records nothing.  The tuple then holds the results and
 the loop's own names are freed; inputs the loop is done with once it has
 set up are freed before it starts (``ctx.dying``).  A branch becomes
 ``if``/``else`` calling one of two compiled bodies: the other never runs.
+
+The planner of the function around a loop or branch is told which parts of
+its results are arrays of its own (``loop_fresh_results``,
+``cond_fresh_results``), so it may write into them or hand them to another
+loop; a loop takes over an initial carry nothing reads after it
+(``ctx.handed_over``, ``ctx.taken``) instead of copying it.
 """
 
 from __future__ import annotations
