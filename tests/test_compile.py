@@ -182,6 +182,27 @@ def test_scaled_product_is_exact():
     np.testing.assert_array_equal(f(xv, sv), sg.evaluate(y, {x: xv, s: sv}))
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_mean_of_squares_is_a_dot_product(dtype):
+    x = sg.variable("x", (50, 8), dtype)
+    t = sg.variable("t", (50, 8), dtype)
+    mse = sg.mean(sg.square(x - t))
+    outs = [mse, sg.mean(x * t), sg.mean(sg.square(x), axis=0), *sg.grad(mse, [x, t])]
+    f = sg.function([x, t], outs)
+    body = _body(f.source)
+    assert body.count("np.vdot(") == 2 and "/ 400" in body  # no (50, 8) square, no product
+    assert body.count("np.square(") == 1  # the mean over one axis keeps its square
+    vals = [rng.standard_normal((50, 8)).astype(dtype) for _ in range(2)]
+    got = f(*vals)
+    _same(got, sg.evaluate(outs, dict(zip([x, t], vals))), rtol=1e-5 if dtype == "float32" else 1e-12)
+    assert all(np.asarray(g).dtype == dtype for g in got)
+    empty = sg.variable("e", (0, 3))
+    g = sg.function([empty], sg.mean(sg.square(empty)))
+    assert "np.vdot" not in g.source
+    with pytest.warns(RuntimeWarning):
+        assert np.isnan(g(np.zeros((0, 3))))
+
+
 def test_hvp_forward_over_reverse_compiles():
     (X, y, W1, W2), loss, data = _mlp()
     V1, V2 = sg.variable("V1", W1.shape), sg.variable("V2", W2.shape)

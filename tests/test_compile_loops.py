@@ -406,6 +406,125 @@ def test_a_dying_initial_carry_is_handed_over_not_copied():
                      f.source, re.M)  # read again after its loop: a copy
 
 
+def _inputs_kept(f, values):
+    """Two calls of ``f`` agree and leave every input array as it was."""
+    before = [np.array(v, copy=True) for v in values]
+    first = f(*values)
+    second = f(*values)
+    for v, b in zip(values, before):
+        np.testing.assert_array_equal(v, b, strict=True)
+    _same(second, first, 0, 0)
+
+
+def _function_def(source, param):
+    """The text of the one generated function whose parameters include ``param``."""
+    (found,) = [d for d in re.split(r"\n(?=def )", source)
+                if re.match(rf"def \w+\((.*, )?{param}[,)]", d)]
+    return found
+
+
+@pytest.mark.parametrize("T,k", [(11, 2), (11, 3), (11, 4), (13, 5), (6, 4), (8, 8)])
+def test_checkpointed_scans_equal_the_evaluator_and_keep_their_inputs(T, k):
+    with sg.Graph():
+        inputs, values, loss = rnn(T=T, H=5, checkpoint=k)
+        outputs = [loss, *sg.grad(loss, inputs)]
+        f = check(inputs, outputs, values)
+        _inputs_kept(f, values)
+
+
+def test_a_checkpointed_segment_continues_the_accumulators_without_a_copy():
+    with sg.Graph():
+        inputs, values, loss = rnn(T=12, checkpoint=3)
+        f = check(inputs, [loss, *sg.grad(loss, inputs[:4])], values)
+        _inputs_kept(f, values)
+    segment = _function_def(f.source, "checkpoint0")  # forward k steps, then their sweep
+    assert ".copy()" not in segment
+    for name in ("ct0", "acc0", "acc1", "acc2"):  # the reverse sweep starts from them
+        assert re.search(rf"^    scan\d+_c\d+ = {name}$", segment, re.M), segment
+    # the loop over segments copies its initial (zero) accumulators once, not each segment
+    assert len(re.findall(r"= np.broadcast_to\(.*\)\.copy\(\)$", f.source, re.M)) == 4
+
+
+def test_loops_inside_a_loop_body_make_no_fortran_copies():
+    with sg.Graph():
+        inputs, values, loss = rnn(T=20, H=5, checkpoint=8)  # segments of 8 steps
+        f = check(inputs, [loss, *sg.grad(loss, inputs[:4])], values)
+    # the forward pass (20 steps) gets W in Fortran order once; each segment's recomputation
+    # would copy it again, on top of the checkpoints and accumulators the sweep holds
+    assert re.findall(r"= np.asfortranarray\((\w+)\)", f.source) == ["W"]
+    assert "asfortranarray" not in _function_def(f.source, "checkpoint0")
+
+
+def test_nested_loops_hand_their_carries_down_and_keep_the_inputs():
+    with sg.Graph():
+        A = sg.variable("A", (3, 3))
+        c0 = sg.variable("c0", (3,))
+        xs = sg.variable("xs", (4, 2, 3))
+
+        def outer(c, xrow):
+            def inner(d, x):
+                return d * 0.5 + sg.tanh(A @ d + x), sg.sum(x)  # d * 0.5 into d's buffer
+            d, zs = sg.scan(inner, c, xrow)  # starts from the outer carry: nothing else reads it
+            return d, sg.sum(zs)
+
+        final, ys = sg.scan(outer, c0, xs)
+        loss = sg.sum(ys) + sg.sum(final ** 2)
+        ins = [A, c0, xs]
+        vals = [rng.standard_normal(v.shape) * 0.5 for v in ins]
+        f = check(ins, [final, ys, loss], vals)
+        _inputs_kept(f, vals)
+        g = check(ins, [loss, *sg.grad(loss, ins)], vals)
+        _inputs_kept(g, vals)
+        v = [sg.constant(rng.standard_normal(i.shape)) for i in ins]
+        _inputs_kept(check(ins, sg.hvp(loss, ins, v), vals), vals)
+    # the outer body hands its carry to the inner loop, which writes into it: the outer
+    # loop copies the initial value once
+    assert re.search(r"^    scan\d+_c0 = carry$", f.source, re.M), f.source
+    assert re.search(r"^    scan\d+_c0 = c0\.copy\(\)$", f.source, re.M)
+    assert f.source.count(".copy()") == 1
+
+
+def test_loops_that_may_run_no_step_still_return_arrays_of_their_own():
+    with sg.Graph():
+        x0, A = sg.variable("x0", (3,)), sg.variable("A", (3, 3))
+        (x,) = sg.while_loop(lambda c: sg.sum(c[0]) < 10.0, lambda c: (A @ c[0],), (x0,),
+                             max_steps=20)
+        n = sg.variable("n", (), "int64")
+        ins = [x0, A]
+        f = check(ins, [x * 3.0], [np.full(3, 5.0), np.eye(3) * 2.0])  # no step runs
+        assert re.search(r"^    (item\d+) \*= ", f.source, re.M)  # x * 3 into x's buffer
+        assert re.search(r"^    if while_loop\d+_t == 0:\n        (\w+) = \1\.copy\(\)$",
+                         f.source, re.M)
+        for x_value in (np.full(3, 5.0), np.ones(3)):
+            _inputs_kept(f, [x_value, np.eye(3) * 2.0])
+        zero = sg.scan(lambda c, _: (A @ c, None), x0, length=0)[0]
+        g = check(ins, [zero * 3.0, sg.exp(zero)], [np.ones(3), np.eye(3)])
+        _inputs_kept(g, [np.ones(3), np.eye(3)])
+        # a reverse sweep over a recorded trip count (a dynamic loop) that may run no step
+        (y, m) = sg.while_loop(lambda c: c[1] < 3, lambda c: (sg.tanh(A @ c[0]), c[1] + 1),
+                               (x0, n), max_steps=5)
+        loss = sg.sum(y * y)
+        grads = [loss, *sg.grad(loss, [x0, A])]
+        for n_value in (0, 5):
+            vals = [rng.standard_normal(3), rng.standard_normal((3, 3)), np.int64(n_value)]
+            _inputs_kept(check([x0, A, n], grads, vals), vals)
+
+
+def test_a_branch_returns_arrays_of_its_own_or_its_operands_as_they_are():
+    with sg.Graph():
+        x, p = sg.variable("x", (3,)), sg.variable("p", ())
+        e = sg.exp(x)  # a buffer of the function's own, read again after the branch
+        made, same = sg.cond(p > 0, lambda a: (a * 2.0, a), lambda a: (sg.sin(a) + 1.0, a), e)
+        out = [made * 3.0, same * 3.0, e + 1.0]  # same * 3 must not go into e's buffer
+        grad = sg.grad(sg.sum(made * same), x)
+        for p_value in (1.0, -1.0):
+            vals = [rng.standard_normal(3), np.float64(p_value)]
+            f = check([x, p], out, vals)
+            _inputs_kept(f, vals)
+            _inputs_kept(check([x, p], [*out, grad], vals), vals)
+    assert re.search(r"^    (item\d+) \*= ", f.source, re.M)  # made * 3 into made's buffer
+
+
 def test_check_finite_names_the_step_and_the_body_node():
     with sg.Graph():
         c0, xs = sg.variable("c0", (3,)), sg.variable("xs", (4, 3))

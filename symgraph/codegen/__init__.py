@@ -12,9 +12,10 @@ from typing import Callable, Sequence
 
 from ..traversal import paused_gc
 from ..graph import Node
+from .bodies import Planner
 from .emitter import EmitContext, Emitted, emit_program
 from .ir import Program, lower
-from .remat import plan_program, rematerialize
+from .remat import rematerialize
 from .schedule import Plan
 
 
@@ -39,10 +40,12 @@ def compile_nodes(inputs: Sequence[Node], outputs: Sequence[Node], *, optimize: 
     with paused_gc():
         prog = lower(outputs, inputs, fuse=optimize)
         reuse = optimize and reuse_buffers
+        planner = Planner(optimize, reuse)
         if memory_budget is not None:
-            plan, copies = rematerialize(prog, int(memory_budget), optimize=optimize, reuse=reuse)
+            plan, copies = rematerialize(prog, int(memory_budget), optimize=optimize, reuse=reuse,
+                                         planner=planner)
         else:
-            plan, copies = plan_program(prog, optimize=optimize, reuse=reuse), []
+            plan, copies = planner.plan(prog), []
         emitted = emit_program(prog, plan, inputs, outputs, filename, check=check)
     return Compiled(emitted, plan, [c.node for c in copies])
 

@@ -57,6 +57,9 @@ class EmitContext:
         #: function's own and read by nothing after this node but its results: a loop may
         #: keep one as a carry and write into it (instead of into a copy)
         self.handed_over: frozenset[int] = frozenset()
+        #: the positions of inputs among ``handed_over`` whose buffers the op's code took
+        #: over (it writes into them, or returns them as arrays of its own): the op adds them
+        self.taken: set[int] = set()
 
     def local(self, base: str) -> str:
         """A new local name of the function being written (``base``, made unique)."""
@@ -64,7 +67,8 @@ class EmitContext:
         return self._writer.idents.make(base)
 
     def compile_body(self, body: Any, outputs: Sequence[Node], *, invariant: Sequence[int] = (),
-                     carries: Sequence[tuple[int, int]] = (), steps: int | None = None) -> Any:
+                     carries: Sequence[tuple[int, int]] = (), steps: int | None = None,
+                     repeated: bool = False) -> Any:
         """``body`` (a ``flow.body.Body``) computing ``outputs`` (nodes of its graph) compiled
         once into module-level functions of this source; returns a
         ``codegen.bodies.BodyFunction`` whose ``call`` and ``setup`` write the calls.
@@ -75,12 +79,13 @@ class EmitContext:
         caller feeds back (a loop's carries); the function may then overwrite such an
         input in place (``BodyFunction.owned``).  ``steps``: how many calls share one
         ``setup`` (a loop's length), when known: a long loop gets its invariant matrices
-        in the layout its products run fastest with.
+        in the layout its products run fastest with.  ``repeated``: the body runs many
+        times per call of this function (a loop's body or condition).
         """
         from .bodies import compile_body
 
         assert self._writer is not None
-        return compile_body(self._writer, body, outputs, invariant, carries, steps)
+        return compile_body(self._writer, body, outputs, invariant, carries, steps, repeated)
 
     def bind(self, expr: str) -> str:
         """``expr`` (which writes into ``into`` and returns it) as a statement binding ``out``."""
@@ -307,17 +312,20 @@ class FunctionWriter:
     The steps share the names given so far (``names``: value -> source), the body lines
     (each with the node it computes, for error messages) and the module's globals.
     A loop's body is written by a writer of its own in the same ``module`` (``parent``
-    set: its parameters are not fed values, and its workspace is always passed).
+    set: its parameters are not fed values, and its workspace is always passed);
+    ``repeated``: the function runs many times per call (a loop's body or condition, or
+    a function of one).
     """
 
     def __init__(self, prog: Program, plan: Plan, check: Callable | None,
                  reserved: set[str], module: Module | None = None,
-                 parent: FunctionWriter | None = None) -> None:
+                 parent: FunctionWriter | None = None, repeated: bool = False) -> None:
         self.prog = prog
         self.plan = plan
         self.check = check
         self.module = Module() if module is None else module
         self.parent = parent
+        self.repeated = repeated or (parent is not None and parent.repeated)
         self.ctx = EmitContext(self.module, self)
         self.idents = Names(reserved)
         self.names: dict[Value, str] = {}
@@ -328,6 +336,8 @@ class FunctionWriter:
         self.params: list[str] = []
         self.items: dict[Value, set[int]] = {}  # a tuple value -> the parts read
         self.dying: dict[Value, list[str]] = {}  # a value -> the names last read by it
+        #: parameters whose buffers an op's code took over (``EmitContext.taken``)
+        self.taken: set[Node] = set()
         for v in plan.all:
             if isinstance(v.op, Item):
                 self.items.setdefault(v.args[0].value, set()).add(v.op.index)
@@ -483,7 +493,10 @@ class FunctionWriter:
                 if v in self.plan.outputs else frozenset(self.items.get(v, ()))
             ctx.handed_over = frozenset(self.plan.handed_over(v)) if self.plan.optimize \
                 else frozenset()
+        ctx.taken = set()
         code = v.op.emit(out, ins, ctx) if hasattr(v.op, "emit") else None
+        self.taken.update(v.args[k].value.node for k in ctx.taken
+                          if v.args[k].value.kind == "param")
         if code is None:
             code = _fallback_call(self.module, v, out, ins)
         # a loop's tuple is not checked itself: its body's nodes and its items are

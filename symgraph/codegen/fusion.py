@@ -16,7 +16,8 @@ change the graph: they only decide what the generated source says.
   ``(softmax(z) - one_hot(labels)) * s`` as one buffer: softmax, subtract 1 at the labels (integer indexing), scale in place;
   ``one_hot_subtract`` does the middle step alone when the softmax is shared.
 * ``sum_of_products``: ``sum(a * b)`` and ``sum(square(a))`` over all axes as
-  ``np.vdot`` (no temporary array).
+  ``np.vdot`` (no temporary array); ``mean`` likewise, the dot divided by the
+  count (a mean squared error's ``(T, batch)`` square is never made).
 * ``sort_from_argsort``: ``sort(x)`` as ``take_along_axis(x, argsort(x))`` when
   an argsort of ``x`` along that axis is computed anyway (sort's own
   derivative needs it): one sort instead of two.
@@ -51,7 +52,7 @@ from ..ops.elementwise import Add, Greater, Multiply, Relu, Square, Subtract, Wh
 from ..ops.linalg import MatMul
 from ..ops.matrix_parts import Tril, Triu
 from ..ops.nn import OneHot, Softmax
-from ..ops.reduce import Sum
+from ..ops.reduce import Mean, Sum
 from ..ops.shape import BroadcastTo, Reshape, Transpose
 from ..ops.sorting import Argsort, Sort, TakeAlong
 from ..ops.sources import Constant, Full
@@ -121,11 +122,16 @@ class OneHotSubtract(FusedOp):
 
 
 class SumOfProducts(FusedOp):
+    """``np.vdot`` of the inputs (one input: with itself), divided by ``count`` if given."""
+
     name = "vdot"
+
+    def __init__(self, count: int | None = None) -> None:
+        self.count = count
 
     def emit(self, out, ins, ctx):
         a, b = ins if len(ins) == 2 else (ins[0], ins[0])
-        return f"{out} = np.vdot({a}, {b})"
+        return f"{out} = np.vdot({a}, {b}){'' if self.count is None else f' / {self.count}'}"
 
 
 class ScaledProduct(FusedOp):
@@ -345,20 +351,21 @@ def one_hot_subtract(n: Node, view: GraphView) -> Found:
     return None
 
 
-@register_fusion(Sum)
+@register_fusion(Sum, Mean)
 def sum_of_products(n: Node, view: GraphView) -> Found:
-    """sum(a * b), sum(square(a)) over all axes -> np.vdot."""
+    """sum(a * b), sum(square(a)) over all axes -> np.vdot; mean: np.vdot / count."""
     if n.op.keepdims or len(n.op.axis) != n.inputs[0].ndim:
         return None
     m = n.inputs[0]
-    if not view.single_use(m) or m.dtype.kind != "f" or n.dtype != m.dtype:
+    if not view.single_use(m) or m.dtype.kind != "f" or n.dtype != m.dtype or not m.size:
         return None
+    fused = SumOfProducts(m.size if isinstance(n.op, Mean) else None)
     if isinstance(m.op, Square):
-        return SumOfProducts(), [m.inputs[0]]
+        return fused, [m.inputs[0]]
     if isinstance(m.op, Multiply):
         a, b = m.inputs
         if a.shape == b.shape == m.shape and a.dtype == b.dtype == m.dtype:
-            return SumOfProducts(), [a, b]
+            return fused, [a, b]
     return None
 
 

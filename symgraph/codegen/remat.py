@@ -12,6 +12,8 @@ keep an input alive longer; the estimate accounts for that.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .ir import Program, Ref, Value
 from .schedule import Plan, infer_shapes, nbytes, schedule
 
@@ -20,16 +22,17 @@ MIN_GAP = 3
 
 
 def plan_program(prog: Program, optimize: bool, reuse: bool = False,
-                 owned: frozenset = frozenset()) -> Plan:
+                 owned: frozenset = frozenset(), planner: Any = None) -> Plan:
+    """``prog`` scheduled and its memory planned (see ``schedule.Plan``)."""
     order = schedule(prog)
     infer_shapes(order)
-    return Plan(prog, order, optimize, reuse, owned)
+    return Plan(prog, order, optimize, reuse, owned, planner)
 
 
-def rematerialize(prog: Program, budget: int, optimize: bool,
-                  reuse: bool = False) -> tuple[Plan, list[Value]]:
+def rematerialize(prog: Program, budget: int, optimize: bool, reuse: bool = False,
+                  planner: Any = None) -> tuple[Plan, list[Value]]:
     """Add recomputed copies to ``prog`` until its estimated peak is at most ``budget`` bytes."""
-    plan = plan_program(prog, optimize, reuse)
+    plan = plan_program(prog, optimize, reuse, planner=planner)
     copies: list[Value] = []
     if plan.peak_bytes <= budget:
         return plan, copies
@@ -54,7 +57,7 @@ def rematerialize(prog: Program, budget: int, optimize: bool,
         for c, k in late:
             c.args[k] = Ref(copy, c.args[k].shape)
         prog.values.append(copy)
-        trial = plan_program(prog, optimize, reuse)
+        trial = plan_program(prog, optimize, reuse, planner=planner)
         if (trial.peak_bytes, trial.byte_steps) < (plan.peak_bytes, plan.byte_steps):
             plan = trial
             copies.append(copy)

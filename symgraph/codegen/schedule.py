@@ -10,18 +10,26 @@ grouped by the buffers ("roots") they may alias.  A buffer may be written in
 place only when the compiled code allocated it itself (not a fed input, a
 constant, a view or a user op's result), no alias of it is used later, it is
 not returned, and it has the result's exact shape and dtype.
+
+A loop's or branch's tuple of results may hold its inputs as they came in
+(a carry passed through), so its parts are views of it and of its inputs,
+except the parts the ``planner`` knows its code makes new arrays of its own
+(stacked ys, records, a final carry the body makes in a buffer of its own:
+see ``codegen.bodies.Planner``): the ``Item`` reading such a part is a
+buffer of the function's own, from the loop's step on.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from ..ops.base import broadcast_shapes
 from ..ops.sources import Full
+from ..ops.tuples import Item
 from .fusion import FusedOp
 from .ir import Program, Value, has_emit
 
@@ -103,18 +111,21 @@ class Plan:
     With ``optimize``, a view used once (``W.T`` feeding a matmul) is inlined
     into its consumer's expression, and dead buffers are reused in place.
     ``owned`` parameters (a loop body's carries, whose buffers the loop hands
-    over: nothing else reads them) may be written in place too.
+    over: nothing else reads them) may be written in place too.  ``planner``
+    (see ``codegen.bodies.Planner``) says which parts of a loop's or branch's
+    results are new arrays (``fresh_parts(value, parts_read)``); without it, none.
     """
 
     def __init__(self, prog: Program, order: list[Value], optimize: bool,
-                 reuse: bool = False, owned: frozenset = frozenset()) -> None:
-        self.optimize, self.reuse, self.owned = optimize, reuse, owned
+                 reuse: bool = False, owned: frozenset = frozenset(), planner: Any = None) -> None:
+        self.optimize, self.reuse, self.owned, self.planner = optimize, reuse, owned, planner
         self.outputs = {r.value for r in prog.outputs}
         self.all = order
         consumers: dict[Value, list[Value]] = {}
         for v in order:
             for r in v.args:
                 consumers.setdefault(r.value, []).append(v)
+        self._parts(order, consumers)
         self._alias(order)
         self.inline: set[Value] = self._inlined(order, consumers) if optimize else set()
         self.order = [v for v in order if v not in self.inline]
@@ -134,6 +145,33 @@ class Plan:
         self.workspace_bytes = sum(math.prod(s) * d.itemsize for s, d in self.workspace)
         self.peak_bytes, self.byte_steps = self._memory()
 
+    def _parts(self, order: list[Value], consumers: dict[Value, list[Value]]) -> None:
+        """The parts of tuples each ``Item`` reads, and which Items are new buffers
+        (``born``: such an Item -> its tuple, whose step makes the buffer)."""
+        self.parts_read: dict[Value, frozenset[int]] = {}
+        self.born: dict[Value, Value] = {}
+        self.claimed: dict[Value, int] = {}  # a tuple -> the bytes its born Items count
+        for v in order:
+            if v.kind != "op" or not getattr(v.op, "multiple_results", False):
+                continue
+            readers = consumers.get(v, [])
+            if v in self.outputs:  # returned whole: every part, none a buffer of its own
+                self.parts_read[v] = frozenset(range(v.op.result_count(v.node)))
+                continue
+            by_part: dict[int, set[Value]] = {}
+            for c in readers:
+                if isinstance(c.op, Item):
+                    by_part.setdefault(c.op.index, set()).add(c)
+            self.parts_read[v] = frozenset(by_part)
+            if self.planner is None or any(not isinstance(c.op, Item) for c in readers):
+                continue
+            fresh = self.planner.fresh_parts(v, self.parts_read[v])
+            for k, items in by_part.items():
+                if k in fresh and len(items) == 1:  # two Items of one part would share it
+                    (i,) = items
+                    self.born[i] = v
+                    self.claimed[v] = self.claimed.get(v, 0) + nbytes(i)
+
     def _alias(self, order: list[Value]) -> None:
         """The buffers ("roots") each value may share memory with, and which values are
         buffers the function allocates (``allocated``), fresh from an emitted op (``fresh``)."""
@@ -141,7 +179,7 @@ class Plan:
         self.fresh: set[Value] = set()
         self.allocated: set[Value] = set()  # values whose buffer counts as the function's memory
         for v in order:
-            kind = aliasing(v) if v.kind == "op" else "source"
+            kind = "fresh" if v in self.born else aliasing(v) if v.kind == "op" else "source"
             if kind == "view":
                 self.roots[v] = self.roots[v.args[0].value]
             elif kind == "any":
@@ -162,7 +200,7 @@ class Plan:
         inline: set[Value] = set()
         for v in order:
             if (v.kind == "op" and aliasing(v) == "view" and v not in self.outputs
-                    and len(consumers.get(v, ())) == 1
+                    and v not in self.born and len(consumers.get(v, ())) == 1
                     and not any(r.value in inline for r in v.args)):
                 inline.add(v)
         return inline
@@ -268,6 +306,15 @@ class Plan:
                 return u
         return None
 
+    def size(self, o: Value) -> int:
+        """The bytes of buffer ``o``: a tuple's, the parts it computes not counted by
+        Items of their own."""
+        if o not in self.parts_read:
+            return nbytes(o)
+        avals = o.op.result_avals(o.node)
+        return sum(math.prod(avals[k][0]) * np.dtype(avals[k][1]).itemsize
+                   for k in self.parts_read[o]) - self.claimed.get(o, 0)
+
     def _memory(self) -> tuple[int, int]:
         """Peak bytes the function uses during a call (its workspace counted in full), and
         the bytes held summed over all steps (a tie-breaker for rematerialization)."""
@@ -275,11 +322,12 @@ class Plan:
         delta = np.zeros(end + 2, dtype=np.int64)
         fresh = np.zeros(end + 2, dtype=np.int64)
         for o, stop in self.buffer_end.items():
-            delta[self.pos[o]] += nbytes(o)
-            delta[stop + 1] -= nbytes(o)
+            start, size = self.pos[self.born.get(o, o)], self.size(o)
+            delta[start] += size
+            delta[stop + 1] -= size
             if o not in self.slot:
-                fresh[self.pos[o]] += nbytes(o)
-                fresh[stop + 1] -= nbytes(o)
+                fresh[start] += size
+                fresh[stop + 1] -= size
         live = np.cumsum(delta)[:end + 1]
         peak = int(np.cumsum(fresh)[:end + 1].max(initial=0)) + self.workspace_bytes
         return peak, int(live.sum())

@@ -27,6 +27,12 @@ forward value alone records nothing.  The tuple then holds the results and
 the loop's own names are freed; inputs the loop is done with once it has
 set up are freed before it starts (``ctx.dying``).  A branch becomes
 ``if``/``else`` calling one of two compiled bodies: the other never runs.
+
+The planner of the function around a loop or branch is told which parts of
+its results are arrays of its own (``loop_fresh_results``,
+``cond_fresh_results``), so it may write into them or hand them to another
+loop; a loop takes over an initial carry nothing reads after it
+(``ctx.handed_over``, ``ctx.taken``) instead of copying it.
 """
 
 from __future__ import annotations
@@ -37,9 +43,54 @@ from typing import Any, Sequence
 
 def loop_source(op: Any, out: str, ins: Sequence[str], ctx: Any) -> str | None:
     """The code binding ``out`` to the tuple of the loop ``op``'s results."""
-    if op.cond is not None and not op.dynamic and op.reverse:
-        return None  # a while loop running backwards is never built: Loop.f has the meaning
+    if not loop_emitted(op):
+        return None
     return _LoopWriter(op, out, ctx).write(ins)
+
+
+def loop_emitted(op: Any) -> bool:
+    """Whether ``loop_source`` writes ``op``'s code (else ``Loop.f`` runs)."""
+    # a while loop running backwards is never built: Loop.f has the meaning
+    return not (op.cond is not None and not op.dynamic and op.reverse)
+
+
+class BodyRequest:
+    """What a loop compiles its body for, given the parts of its results the program reads
+    (``used``): ``outputs`` (the new carries, the ys read, the step residuals recorded) and
+    ``compile_body``'s ``invariant`` and ``carries``; the records and ys read."""
+
+    def __init__(self, op: Any, used: frozenset[int]) -> None:
+        nc, ny, body = op.n_carry, op.n_ys, op.body
+        self.records = [(nc + ny + k, r) for k, r in enumerate(op.records) if nc + ny + k in used]
+        self.ys = [i for i in range(ny) if nc + i in used]
+        self.steps = [(idx, r[1]) for idx, r in self.records if r[0] == "step"]
+        self.outputs = (list(body.outputs[:nc]) + [body.outputs[nc + i] for i in self.ys]
+                        + [s for _, s in self.steps])
+        self.invariant = range(nc + op.n_xs, len(body.inputs))
+        self.carries = [(j, j) for j in range(nc)]
+
+
+def loop_fresh_results(op: Any, used: frozenset[int], analyze: Any) -> frozenset[int]:
+    """The parts (of those ``used``) of the loop ``op``'s results that its code makes arrays
+    of its own, shared with nothing else: the ys and records it allocates, and the final
+    carries whose every new value the body makes in a buffer of its own
+    (``analyze(body, outputs, invariant, carries).fresh_carries``; the initial value is
+    then copied, or taken over, when the loop may run no step)."""
+    if not loop_emitted(op):
+        return frozenset()
+    req = BodyRequest(op, used)
+    fresh = analyze(op.body, req.outputs, req.invariant, req.carries).fresh_carries
+    return frozenset(k for k in used if k >= op.n_carry or k in fresh)
+
+
+def cond_fresh_results(op: Any, used: frozenset[int], analyze: Any) -> frozenset[int]:
+    """The parts (of those ``used``) of the branch ``op``'s results that both branches make
+    in buffers of their own, shared with no other part (``analyze(...).fresh_outputs``)."""
+    parts = sorted(used)
+    fresh = set(range(len(parts)))
+    for branch in (op.true_body, op.false_body):
+        fresh &= analyze(branch, [branch.outputs[k] for k in parts], (), ()).fresh_outputs
+    return frozenset(parts[i] for i in fresh)
 
 
 class _LoopWriter:
@@ -56,30 +107,21 @@ class _LoopWriter:
 
     def write(self, ins: Sequence[str]) -> str:
         op, ctx, lines, t = self.op, self.ctx, self.lines, self.t
-        nc, nx, ny, L = op.n_carry, op.n_xs, op.n_ys, self.L
+        nc, L = op.n_carry, self.L
         carries, xs, consts, cconsts, n = op.split(ins)
-        used = ctx.results_used
-        recs = [(nc + ny + k, r) for k, r in enumerate(op.records) if nc + ny + k in used]
-        ys_used = [i for i in range(ny) if nc + i in used]
-        steps = [(idx, r[1]) for idx, r in recs if r[0] == "step"]
-        body = op.body
-        fn = ctx.compile_body(body, list(body.outputs[:nc]) + [body.outputs[nc + i] for i in
-                                                               ys_used] + [s for _, s in steps],
-                              invariant=range(nc + nx, len(body.inputs)),
-                              carries=[(j, j) for j in range(nc)], steps=L)
+        req = BodyRequest(op, ctx.results_used)
+        recs, steps = req.records, req.steps
+        fn = ctx.compile_body(op.body, req.outputs, invariant=req.invariant,
+                              carries=req.carries, steps=L, repeated=True)
         test = None if self.test_body is None else ctx.compile_body(
             self.test_body, self.test_body.outputs,
-            invariant=range(nc, len(self.test_body.inputs)))
+            invariant=range(nc, len(self.test_body.inputs)), repeated=True)
 
         c = [ctx.local(f"{self.out}_c{j}") for j in range(nc)]
         self.results[:nc] = c
-        for j in range(nc):
-            # a carry the body writes in place starts as a copy, unless the initial value's
-            # buffer is handed over (nothing else reads it any more)
-            copy = j in fn.owned and j not in ctx.handed_over
-            lines.append(f"{c[j]} = {carries[j]}{'.copy()' if copy else ''}")
         zeros = op.dynamic or test is not None  # may stop before `length`: zeros after
-        ys = [f"{self.buffer(nc + i, zeros)}[{t}]" for i in ys_used]
+        guarded = self.start(c, carries, fn, zeros)
+        ys = [f"{self.buffer(nc + i, zeros)}[{t}]" for i in req.ys]
         residuals = [f"{self.buffer(idx, zeros)}[{t}]" for idx, _ in steps]
         trajs = [(r[1], self.buffer(idx, zeros)) for idx, r in recs if r[0] == "traj"]
         ckpts = [(r[1], self.buffer(idx, zeros)) for idx, r in recs if r[0] == "checkpoints"]
@@ -88,7 +130,7 @@ class _LoopWriter:
         xs = [self.bound(x, f"x{i}") for i, x in enumerate(xs)]
         consts = [self.bound(k, f"k{i}") for i, k in enumerate(consts)]
         cconsts = [self.bound(k, f"q{i}") for i, k in enumerate(cconsts)]
-        setup = fn.setup([None] * (nc + nx) + consts)
+        setup = fn.setup([None] * (nc + op.n_xs) + consts)
         step = self.step(fn.call(c + [f"{x}[{t}]" for x in xs] + consts), c + ys + residuals,
                          trajs, ckpts, count)
 
@@ -119,6 +161,9 @@ class _LoopWriter:
             span = f"{count} - 1, -1, -1" if op.reverse else count
             lines.append(f"for {t} in range({span}):")
             lines += ["    " + s for s in step]
+        if guarded:  # no step ran: the final carry is the initial value, made the loop's own
+            lines.append(f"if {count} == 0:")
+            lines += [f"    {c[j]} = {c[j]}.copy()" for j in guarded]
         final = "0" if op.reverse else count  # traj entry of the final carry
         for j, buf in trajs:
             lines.append(f"{buf}[{final}] = {c[j]}")
@@ -132,6 +177,31 @@ class _LoopWriter:
         lines.append(f"del {', '.join(self.temps)}")  # the tuple holds the results now
         _free_early(lines, before_loop, ctx)
         return "\n".join(lines)
+
+    def start(self, c: list[str], carries: list[str], fn: Any, may_stop: bool) -> list[int]:
+        """Bind the carries ``c`` to their initial values; returns the carries to copy after
+        the loop if it ran no step.
+
+        A carry the body writes in place (``fn.owned``) starts as a copy, unless the
+        initial value's buffer is handed over (nothing else reads it any more): the loop
+        takes it (``ctx.taken``).  A carry whose every new value is a buffer of the body's
+        own (``fn.fresh_carries``) ends as an array of the loop's own (see
+        ``loop_fresh_results``) even if no step runs (``may_stop``; a loop of no steps
+        copies it at once): the initial value taken over, or copied.
+        """
+        ctx = self.ctx
+        may_stop = may_stop or self.L == 0
+        guarded = []
+        for j in range(self.op.n_carry):
+            private = j in fn.owned or (j in fn.fresh_carries and may_stop)
+            handed = j in ctx.handed_over
+            if private and handed:
+                ctx.taken.add(j)
+            copy = private and not handed and (j in fn.owned or self.L == 0)
+            if private and not handed and not copy:
+                guarded.append(j)
+            self.lines.append(f"{c[j]} = {carries[j]}{'.copy()' if copy else ''}")
+        return guarded
 
     def buffer(self, idx: int, zeros: bool) -> str:
         """A new array for result ``idx`` (stacked per step), zeros if steps may be missing."""
