@@ -328,7 +328,8 @@ def test_carries_passed_through_or_shared_are_never_written_in_place():
         check([x], [zero, a * 3.0 + zero, sg.exp(zero)], [rng.standard_normal((3, 3))])
 
 
-def test_accumulating_carries_are_updated_in_place():
+def test_accumulating_carries_are_updated_in_place(monkeypatch):
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")  # gemm only on one thread (see fusion)
     with sg.Graph():
         inputs, values, loss = rnn(T=5)
         f = check(inputs, sg.grad(loss, inputs[:2]), values)
@@ -340,7 +341,8 @@ def test_accumulating_carries_are_updated_in_place():
 
 @pytest.mark.parametrize("layout", ["C", "F", "strided"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_matmul_accumulate_fusion(layout, dtype):
+def test_matmul_accumulate_fusion(layout, dtype, monkeypatch):
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
     with sg.Graph():
         a, b, c = (sg.variable(n, s, dtype) for n, s in (("a", (5, 3)), ("b", (3, 4)),
                                                           ("c", (5, 4))))
@@ -360,6 +362,18 @@ def test_matmul_accumulate_fusion(layout, dtype):
     assert f.source.count("gemm_accumulate(") == 4  # the definition and three calls
     assert re.search(r"^    (matmul_acc\d+) = .* @ .*\n    \1 \+= cos\d+$", f.source, re.M)
     assert got[0].dtype == dtype
+
+
+def test_matmul_accumulate_keeps_to_numpys_blas_when_blas_has_threads(monkeypatch):
+    """numpy's and scipy's OpenBLAS pools would fight for the cores step after step: with
+    BLAS threads the in-place accumulation is numpy's ``+=`` of a product, not scipy's gemm."""
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    with sg.Graph():
+        inputs, values, loss = rnn(T=5)
+        f = check(inputs, sg.grad(loss, inputs[:2]), values)
+    assert "gemm_accumulate" not in f.source and "scipy_blas" not in f.source
+    assert re.search(r"acc0 \+= .* @ ", f.source)
 
 
 def test_loops_with_a_memory_budget_and_integer_carries():

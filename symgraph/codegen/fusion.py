@@ -40,6 +40,7 @@ change the graph: they only decide what the generated source says.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import Callable
 
@@ -161,14 +162,30 @@ class MatmulAccumulate(FusedOp):
         import scipy.linalg.blas
 
         acc, a, b = ins
-        if ctx.into == out == acc:
+        if ctx.into == out == acc and blas_single_threaded():
             ctx.define("scipy_blas", scipy.linalg.blas, "import scipy.linalg.blas as scipy_blas")
             gemm = "dgemm" if ctx.node.dtype == np.float64 else "sgemm"
             return f"{ctx.helper(gemm_accumulate)}({acc}, {a}, {b}, scipy_blas.{gemm})"
+        if ctx.into == out == acc:  # numpy's own BLAS: a temporary product, added in place
+            return f"{acc} += {a} @ {b}"
         if ctx.into:
             return (f"np.matmul({a}, {b}, out={ctx.into})\n"
                     + ctx.bind(f"np.add({ctx.into}, {acc}, out={ctx.into})"))
         return f"{out} = {a} @ {b}\n{out} += {acc}"  # one new array, as the sum of its own
+
+
+def blas_single_threaded() -> bool:
+    """Whether BLAS runs on one thread (``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS`` = 1).
+
+    numpy and scipy ship two separate OpenBLAS builds.  Each has a pool of
+    threads that spin while waiting for work, so calling scipy's ``gemm`` between
+    numpy's products, step after step, makes the two pools fight for the cores:
+    a loop ran 10x slower than with numpy alone on a loaded machine.  On one
+    thread there are no pools, and ``gemm``'s in-place update saves a
+    temporary; otherwise compiled code keeps to numpy's BLAS.
+    """
+    return any(os.environ.get(v, "").strip() == "1"
+               for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"))
 
 
 def gemm_accumulate(c, a, b, gemm):
