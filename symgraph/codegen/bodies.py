@@ -35,8 +35,10 @@ only).  Three things keep the steps cheap:
   itself inside a loop's body (the recomputed segment of a checkpointed
   gradient): there the copy would be made again at each step of the loop
   around it and held on top of all that loop keeps (the copy of a 256 x 256
-  W is 8 carries of 32 x 256, the peak of the segment's recomputation, and
-  saves it about 2 ms of 40 at T=100, k=10).  OpenBLAS's AVX2
+  W is 8 carries of 32 x 256, at the peak of the checkpointed RNN gradient
+  of ``benchmarks/bench_scan.py``; without it the gradient takes 3 to 7%
+  longer: 2 ms of 42 at T=100, k=10, 27 of 425 at T=1000, k=31; computing
+  the product as ``(W.T @ h.T).T`` instead won back under 2%).  OpenBLAS's AVX2
   (Haswell) kernels multiply a few rows by a column-major matrix markedly
   faster (``h @ W``, h 32 x 256, W 256 x 256: 77 us instead of 105; 8 to 32
   rows by 256 to 1024: 25 to 50% less; 128 or more rows: about the same),
