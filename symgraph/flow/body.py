@@ -24,7 +24,7 @@ from ..autodiff import build_grad, build_jvp
 from ..errors import SymgraphError
 from ..graph import Graph, Node, get_default_graph
 from ..ops.base import as_node, is_inexact
-from ..ops.sources import variable
+from ..ops.sources import variable, zeros
 from ..traversal import ancestors, paused_gc
 
 #: (name, shape, dtype) of one input of a body
@@ -56,9 +56,6 @@ class Body:
     def nodes(self) -> list[Node]:
         """The body's nodes the outputs need, in topological order."""
         return ancestors(list(self.outputs), stop=frozenset(self.inputs))
-
-    def avals(self, nodes: Sequence[Node]) -> list[tuple[tuple[int, ...], np.dtype]]:
-        return [(n.shape, n.dtype) for n in nodes]
 
     def derived(self, key: tuple, make: Callable[[], Any]) -> Any:
         """A body derived from this one (its vjp, its jvp...), made once per ``key``."""
@@ -175,8 +172,6 @@ def refs_in(values: Any) -> list[Body | Node]:
 
 
 def zeros_in(graph: Graph, like: Node) -> Node:
-    from ..ops.sources import zeros
-
     return zeros(like.shape, like.dtype, graph=graph)
 
 
