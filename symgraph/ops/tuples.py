@@ -42,7 +42,6 @@ class Item(Op):
 
     name = "item"
     param_types = {"index": INT, "shape": SHAPE, "dtype": DTYPE}
-    structural = False
     to_sympy = NO_SYMPY
 
     def __init__(self, index: int, shape: tuple[int, ...], dtype: np.dtype) -> None:
