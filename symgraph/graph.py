@@ -36,12 +36,20 @@ class Graph:
     ``decimal.localcontext`` (what pytest fixtures and ``contextlib.contextmanager``
     rely on); drive it with ``contextvars.copy_context().run(next, gen)`` to keep
     ``g`` to the generator.  A graph is always true, even when empty.
+
+    ``fold=False`` makes builders add exactly the nodes written, without
+    build-time folding (``2 - 1``, ``x * 1``, ``x ** 1`` stay as they are):
+    for studying the raw derivative rules or testing ``simplify``.  A body
+    graph folds as its parent does.
     """
 
-    def __init__(self, name: str | None = None, parent: Graph | None = None) -> None:
+    def __init__(self, name: str | None = None, parent: Graph | None = None, *,
+                 fold: bool | None = None) -> None:
         self.name = name
         #: the graph this one is the body of (a loop or branch body), or None
         self.parent = parent
+        #: whether builders fold constant arithmetic and identities as they build (``Op.fold``)
+        self.fold = bool(fold) if fold is not None else (parent.fold if parent is not None else True)
         # outer node -> the variable standing for it here (see ``capture``)
         self._captured: dict[Node, Node] = {}
         # a traced body takes no more captures (see ``seal``)

@@ -31,11 +31,9 @@ Add a rule for your own op with ``@register(MyOp)``, or for every op with a flag
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import numpy as np
 
 from .traversal import ancestors
 from .errors import GraphMismatchError, SymgraphError
@@ -43,14 +41,11 @@ from .flow.body import Body, refs_in
 from .graph import Graph, Node, apply
 from .ops import control, elementwise as ew, shape as sh
 from .ops.base import Op
-from .ops.sources import Constant, Full, constant, full
+from .ops.folding import (FOLD_MAX_INPUT_SIZE, FOLD_MAX_SIZE, fold_value, is_source, is_value,
+                          known_result, uniform_value)
+from .ops.sources import constant, full
 from .structure import flatten
 
-#: Folded results up to this many elements become Constant nodes (the size up
-#: to which constants are shared by value); uniform results become fills.
-FOLD_MAX_SIZE = 64
-#: Constant folding never computes on inputs with more elements than this in total.
-FOLD_MAX_INPUT_SIZE = 4096
 #: A chain of more rewrites than this, starting from one node, means the rules never settle.
 MAX_REWRITES_PER_NODE = 100
 
@@ -373,40 +368,6 @@ def _check_equivalent(node: Node, new: Node, what: str) -> None:
 # helpers for rules
 # ---------------------------------------------------------------------------
 
-_UNIFORM_CONSTANTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def uniform_value(node: Node) -> np.ndarray | None:
-    """The one value every element of ``node`` holds, as a 0-d array of its dtype, if known.
-
-    Known: fills, constants whose elements all have the same bits, and
-    broadcasts or reshapes of those.  None for every other node.
-    """
-    while isinstance(node.op, (sh.BroadcastTo, sh.Reshape)):
-        node = node.inputs[0]
-    if isinstance(node.op, Full):
-        return np.asarray(node.op.value, dtype=node.dtype)
-    if isinstance(node.op, Constant):
-        # keyed by the op (identity equality); Node's == builds comparison nodes
-        found = _UNIFORM_CONSTANTS.get(node.op, False)
-        if found is False:
-            value = node.op.value
-            found = _UNIFORM_CONSTANTS[node.op] = value.reshape(-1)[0].copy() if _uniform(value) else None
-        return None if found is None else np.asarray(found)
-    return None
-
-
-def is_value(node: Node, value: Any) -> bool:
-    """Whether every element of ``node`` is known to equal ``value`` (``-0.0 == 0``)."""
-    u = uniform_value(node)
-    return u is not None and bool(u == value)
-
-
-def is_source(node: Node) -> bool:
-    """Whether ``node`` holds a known array (a constant or a fill)."""
-    return isinstance(node.op, (Constant, Full))
-
-
 def like(x: Node, node: Node) -> Node:
     """``x`` cast to ``node``'s dtype and broadcast to its shape (both only if needed)."""
     if x.dtype != node.dtype:
@@ -421,23 +382,6 @@ def filled(node: Node, value: Any) -> Node:
     return sh.broadcast_to(full((), value, node.dtype, graph=node.graph), node.shape)
 
 
-def _source_value(node: Node) -> np.ndarray:
-    if isinstance(node.op, Full):
-        return np.full(node.shape, node.op.value, dtype=node.dtype)
-    return node.op.value
-
-
-def _uniform(arr: np.ndarray) -> bool:
-    """Whether every element of ``arr`` has the same bits (so NaNs and -0.0 count)."""
-    if arr.size == 0:
-        return False
-    flat = np.ascontiguousarray(arr).reshape(-1)
-    rows = np.frombuffer(flat.tobytes(), dtype=np.uint8).reshape(flat.size, flat.itemsize)
-    return bool((rows == rows[0]).all())
-
-
-
-
 # ---------------------------------------------------------------------------
 # constants
 # ---------------------------------------------------------------------------
@@ -449,54 +393,13 @@ def constant_folding(node: Node) -> Node | None:
 
     Elementwise ops of uniform inputs are computed on one element, whatever the size.
     """
-    op = node.op
-    if not node.inputs:
-        return None  # a source
-    if already_filled(node):
+    if not node.inputs or already_filled(node):
+        return None  # a source, or a fill already
+    known = known_result(node.op, node.inputs, node.shape, node.dtype)
+    if known is None:
         return None
-    if op.elementwise:
-        uniform = [uniform_value(i) for i in node.inputs]
-        if all(u is not None for u in uniform):
-            args = [np.full((1,), u, dtype=i.dtype) for u, i in zip(uniform, node.inputs)]
-            value = fold_value(op, args, (1,), node.dtype)
-            return None if value is None else filled(node, value[0])
-    if not all(is_source(i) for i in node.inputs):
-        return None
-    if node.size > FOLD_MAX_SIZE or sum(i.size for i in node.inputs) > FOLD_MAX_INPUT_SIZE:
-        return None
-    value = fold_value(op, [_source_value(i) for i in node.inputs], node.shape, node.dtype)
-    if value is None:
-        return None
-    if _uniform(value):
-        return filled(node, value.reshape(-1)[0])
-    return constant(value, graph=node.graph)
-
-
-def fold_value(op: Op, args: list[np.ndarray], shape: tuple[int, ...], dtype: np.dtype
-               ) -> np.ndarray | None:
-    """``op`` computed now on known ``args``, as run time would return it, or None.
-
-    The one constant folder (``simplify`` and ``sg.function``'s lowering use it).
-    None when the op is not a deterministic function of its inputs (a variable,
-    or no ``cse_key``), for a loop or branch (a tuple of results, dtype object)
-    and an item of one, when its ``f`` raises (e.g. an out-of-range label) or
-    when the result does not fit ``shape`` and ``dtype`` as ``runtime.conform``
-    requires: all of that is left to run time, which reports it as it would
-    have without folding.  Floating-point warnings are silenced here (run time
-    computes the same values; ``check_finite`` reports non-finite ones there).
-    """
-    if op.is_variable or op.multiple_results or np.dtype(dtype) == object:
-        return None  # a loop's or branch's tuple of results is no array to fold
-    if any(getattr(a, "dtype", None) == object for a in args) or op.cse_key() is None:
-        return None  # an item of such a tuple
-    try:
-        with np.errstate(all="ignore"):
-            out = np.asarray(op.f(*args))
-    except Exception:  # noqa: BLE001 - any failure is run time's to report
-        return None
-    if out.shape != tuple(shape) or not np.can_cast(out.dtype, dtype, "same_kind"):
-        return None
-    return out.astype(dtype, copy=False)
+    value, same = known
+    return filled(node, value[()]) if same else constant(value, graph=node.graph)
 
 
 def already_filled(node: Node) -> bool:

@@ -20,7 +20,7 @@ from ..graph import Node
 from ..ops.base import Op
 from ..ops.shape import BroadcastTo
 from ..ops.sources import Constant, Full
-from ..rewrite import FOLD_MAX_INPUT_SIZE, FOLD_MAX_SIZE, fold_value
+from ..ops.folding import FOLD_MAX_INPUT_SIZE, FOLD_MAX_SIZE, fold_value
 from . import fusion
 
 
@@ -153,7 +153,7 @@ def lower(outputs: Sequence[Node], inputs: Sequence[Node], fuse: bool = True) ->
 
 def _fold_constants(values: Iterable[Value]) -> None:
     """Compute built-in ops whose inputs are all constants while compiling, with the one
-    constant folder (``rewrite.fold_value``: their own ``f``, so the values are the
+    constant folder (``ops.folding.fold_value``: their own ``f``, so the values are the
     evaluator's) and its size limits; failures wait for run time."""
     for v in values:
         if (v.kind != "op" or not v.args or v.op is not v.node.op or not has_emit(v.op)

@@ -31,7 +31,7 @@ from typing import Any, Callable, ClassVar, Sequence
 import numpy as np
 
 from ..errors import DTypeError, ShapeError, SymgraphError
-from ..graph import Node, apply, get_default_graph
+from ..graph import Graph, Node, apply, get_default_graph, innermost_graph
 
 _OP_REGISTRY: dict[str, type] = {}
 
@@ -284,6 +284,19 @@ class Op:
     def __call__(self, *inputs: Any) -> Node:
         """Apply the op to nodes (arrays and Python scalars become constants)."""
         return make(self, *inputs)
+
+    def fold(self, inputs: tuple[Node, ...]) -> Node | None:
+        """The node a person would write for ``op(*inputs)``, when it is already known, or None.
+
+        Builders ask before adding a node (in graphs built with ``fold=True``,
+        the default), so derivative rules can be written plainly and still
+        give clean graphs: ``2 - 1`` is the constant 1, ``x ** 1`` is ``x``,
+        ``g * 1`` is ``g``.  A fold must give the same value, shape and dtype
+        bit for bit (``x * 0`` is not ``0`` when ``x`` is NaN: that is
+        ``simplify``'s).  ``symgraph.ops.folding`` has the shared helpers;
+        ``apply(op, inputs)`` never folds.
+        """
+        return None
 
     # -- semantics ----------------------------------------------------------
     def f(self, *arrays: np.ndarray) -> np.ndarray:
@@ -649,17 +662,32 @@ def as_nodes(*values: Any) -> list[Node]:
 
 
 def make(op: Op, *inputs: Any) -> Node:
-    """Apply ``op`` to operands that may be nodes, arrays or Python scalars."""
+    """Apply ``op`` to operands that may be nodes, arrays or Python scalars, folding as
+    ``op.fold`` says (see ``Op.fold``)."""
     if all(type(v) is Node for v in inputs):  # hot path: skip conversions
         graph = inputs[0].graph if inputs else get_default_graph()
         if all(v.graph is graph for v in inputs):
-            return graph._add(op, inputs)
-    return apply(op, as_nodes(*inputs))
+            return built(graph, op, inputs)
+    nodes = as_nodes(*inputs)
+    return built(innermost_graph(nodes), op, nodes)
+
+
+def built(graph: Graph, op: Op, inputs: Sequence[Node]) -> Node:
+    """``op(*inputs)`` as builders make it: folded when the graph folds and ``op.fold`` knows
+    the node, else added (or found by hash-consing); inputs of enclosing graphs are captured."""
+    inputs = tuple(inputs)
+    if any(i.graph is not graph for i in inputs):
+        inputs = tuple(graph.capture(i) for i in inputs)
+    if graph.fold:
+        folded = op.fold(inputs)
+        if folded is not None:
+            return folded
+    return graph._add(op, inputs)
 
 
 __all__ = [
     "Op", "ParamKind", "one_of", "SHAPE", "AXES", "AXIS", "SIZE", "INT", "BOOL", "DTYPE", "SCALAR",
-    "ARRAY", "INDEX", "NAME", "NO_SYMPY", "MAX_NDIM", "translate_with_f", "as_node", "as_nodes", "make",
+    "ARRAY", "INDEX", "NAME", "NO_SYMPY", "MAX_NDIM", "translate_with_f", "as_node", "as_nodes", "make", "built",
     "broadcast_shapes", "ufunc_dtype", "result_dtype", "refuse_complex", "is_inexact", "normalize_axis", "as_shape", "as_dim",
     "holds_node", "registered_ops", "builtin_ops", "is_abstract", "get_default_graph",
 ]

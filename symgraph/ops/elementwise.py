@@ -20,9 +20,10 @@ import numpy as np
 from .. import backend
 from ..errors import DTypeError, SymgraphError
 from ..graph import Node, apply
-from .base import (DTYPE, NO_SYMPY, Op, as_node, as_nodes, broadcast_shapes, is_inexact, make,
+from .base import (DTYPE, NO_SYMPY, Op, as_node, as_nodes, broadcast_shapes, built, is_inexact, make,
                    ufunc_dtype)
 from .shape import broadcast_to, sum_to
+from .folding import KNOWN_OPS, beside, fold_sources, is_source, is_value, uniform_value
 from .sources import Constant, Full, full, numeric_dtype
 
 
@@ -33,6 +34,13 @@ def _fit(x: Node, shape: tuple[int, ...]) -> Node:
 
 def _sum_to(x: Node, shape: tuple[int, ...]) -> Node:
     return x if x.shape == shape else sum_to(x, shape)
+
+
+def conformed(x: Node, shape: tuple[int, ...], dtype: np.dtype) -> Node:
+    """``x`` cast to ``dtype`` and broadcast to ``shape`` (each only if needed)."""
+    if x.dtype != dtype:
+        x = cast(x, dtype)
+    return x if x.shape == shape else broadcast_to(x, shape)
 
 
 class Elementwise(Op):
@@ -55,6 +63,13 @@ class Elementwise(Op):
                 cls.to_sympy = Elementwise._elementwise_sympy
             elif cls.to_sympy is not NO_SYMPY:  # a base's explicit "none" is inherited
                 cls.to_sympy = None
+
+    def fold(self, inputs):
+        """Elementwise ops of constants are their value (``2 - 1`` is 1, ``-(1)`` is -1)."""
+        for i in inputs:  # the common case first: some input is not known
+            if not is_source(i):
+                return None
+        return fold_sources(self, inputs)
 
     def _elementwise_sympy(self, bridge, node, *arrays):
         return bridge.elementwise(lambda *xs: self.sympy_scalar(bridge.sympy, *xs), node, *arrays)
@@ -144,6 +159,13 @@ class Special(Unary):
 
 
 class Negative(Unary, ufunc=np.negative, linear=True):
+    def fold(self, inputs):
+        """``-(-x) -> x``; ``-c`` of a constant is its value."""
+        (x,) = inputs
+        if isinstance(x.op, Negative):
+            return x.inputs[0]
+        return fold_sources(self, inputs) if is_source(x) else None
+
     def emit(self, out, ins, ctx):
         return ctx.bind(f"np.negative({ins[0]}, out={ctx.into})") if ctx.into else f"{out} = -{ins[0]}"
 
@@ -313,6 +335,41 @@ class Binary(Elementwise):
             return f"{out} = {a} {self.operator} {b}"
         return f"{out} = {fn}({a}, {b})"
 
+    def fold(self, inputs):
+        a, b = inputs
+        if type(a.op) not in KNOWN_OPS and type(b.op) not in KNOWN_OPS:
+            return None  # the common case: neither operand is known
+        folded = fold_sources(self, inputs)
+        if folded is None:
+            folded = self.fold_identity(a, b)
+        if folded is None:
+            folded = self.fold_broadcast(a, b)
+        return folded
+
+    def fold_broadcast(self, a: Node, b: Node) -> Node | None:
+        """A known uniform operand broadcast to the other's shape is its 0-d value: the
+        op broadcasts it anyway (``sum``'s gradient ``broadcast_to(reshape(c))`` times ``x``
+        is ``c * x``)."""
+        for known, other in ((a, b), (b, a)):
+            if not known.ndim or type(known.op) not in KNOWN_OPS or other.ndim < known.ndim:
+                continue
+            value = uniform_value(known)
+            if value is not None and other.shape == self.infer(a, b)[0]:
+                scalar = full((), value[()], known.dtype, graph=known.graph)
+                return built(known.graph, self, (scalar, b) if known is a else (a, scalar))
+        return None
+
+    def fold_identity(self, a: Node, b: Node) -> Node | None:
+        """The identity this op has with a known operand (``x * 1 -> x``), or None;
+        only called when ``a`` or ``b`` is a constant or fill."""
+        return None
+
+    def conformed(self, x: Node, a: Node, b: Node) -> Node:
+        """``x`` in the shape and dtype of ``a (op) b``: what an identity fold returns."""
+        shape, dtype = (a.shape, a.dtype) if a.shape == b.shape and a.dtype == b.dtype \
+            else self.infer(a, b)
+        return conformed(x, shape, np.dtype(dtype))
+
     def deriv_a(self, a: Node, b: Node, out: Node) -> Node:
         """d out / d a, which multiplies a's tangent."""
         raise NotImplementedError(f"op {self.name!r} states no derivative (tangent or deriv_a)")
@@ -347,8 +404,21 @@ class Add(Binary, ufunc=np.add, operator="+", sympy="Add", linear=True, commutat
     def tangent(self, inputs, out, tangents):
         return _present(tangents)
 
+    def fold_identity(self, a, b):
+        """``x + 0 -> x`` (a negative zero ``x`` stays -0.0, where numpy would give +0.0)."""
+        x = beside(a, b, 0)
+        return None if x is None else self.conformed(x, a, b)
+
 
 class Subtract(Binary, ufunc=np.subtract, operator="-", linear=True):
+    def fold_identity(self, a, b):
+        """``x - 0 -> x`` and ``0 - x -> -x``."""
+        if is_value(b, 0):
+            return self.conformed(a, a, b)
+        if is_value(a, 0):
+            return self.conformed(negative(b), a, b)
+        return None
+
     def tangent(self, inputs, out, tangents):
         ta, tb = tangents
         if tb is None:
@@ -361,6 +431,14 @@ class Subtract(Binary, ufunc=np.subtract, operator="-", linear=True):
 
 class Multiply(Binary, ufunc=np.multiply, operator="*", sympy="Mul", multilinear=True,
                commutative=True):
+    def fold_identity(self, a, b):
+        """``x * 1 -> x`` (a gradient's seed of ones vanishes) and ``x * -1 -> -x``."""
+        x = beside(a, b, 1)
+        if x is not None:
+            return self.conformed(x, a, b)
+        x = beside(a, b, -1)
+        return None if x is None else self.conformed(negative(x), a, b)
+
     def deriv_a(self, a, b, out):
         return b
 
@@ -369,6 +447,10 @@ class Multiply(Binary, ufunc=np.multiply, operator="*", sympy="Mul", multilinear
 
 
 class Divide(Binary, ufunc=np.true_divide, operator="/", linear_in=(0,)):
+    def fold_identity(self, a, b):
+        """``x / 1 -> x``."""
+        return self.conformed(a, a, b) if is_value(b, 1) else None
+
     def tangent(self, inputs, out, tangents):
         """``ta / b - (tb / b) * out``: the two parts share ``g / b`` in reverse mode."""
         a, b = inputs
@@ -390,6 +472,15 @@ class Power(Binary, ufunc=np.power, operator="**", sympy="Pow", cli=True):
     the mixed partial in ``b`` stays right at ``b == 0``.  d/db uses ``log(a)``
     with ``a == 0`` replaced by 1 (as JAX does): ``out`` is 0 there anyway.
     """
+
+    def fold_identity(self, a, b):
+        """``x ** 1 -> x`` and ``x ** 0 -> 1`` (numpy gives 1 even for 0, inf and NaN)."""
+        if is_value(b, 1):
+            return self.conformed(a, a, b)
+        if is_value(b, 0):
+            shape, dtype = self.infer(a, b)
+            return full(shape, 1, dtype, graph=a.graph)
+        return None
 
     def deriv_a(self, a, b, out):
         if _nonzero_constant(b):  # the common x ** 2: no select needed
@@ -603,9 +694,8 @@ def unary_builder(cls: type, doc: str) -> Callable[[Any], Node]:
     op = cls()
 
     def build(x: Any) -> Node:
-        if type(x) is Node:  # hot path
-            return x.graph._add(op, (x,))
-        return apply(op, [as_node(x)])
+        x = x if type(x) is Node else as_node(x)
+        return built(x.graph, op, (x,))
 
     return _named(build, cls, doc)
 
@@ -616,7 +706,7 @@ def binary_builder(cls: type, doc: str) -> Callable[[Any, Any], Node]:
 
     def build(a: Any, b: Any) -> Node:
         if type(a) is Node and type(b) is Node and a.graph is b.graph:  # hot path
-            return a.graph._add(op, (a, b))
+            return built(a.graph, op, (a, b))
         return make(op, a, b)
 
     return _named(build, cls, doc)
@@ -630,32 +720,7 @@ def _named(build: Callable, cls: type, doc: str) -> Callable:
 
 add = binary_builder(Add, "``a + b`` with numpy broadcasting.")
 subtract = binary_builder(Subtract, "``a - b`` with numpy broadcasting.")
-_multiply = binary_builder(Multiply, "``a * b`` with numpy broadcasting.")
-
-
-def multiply(a: Any, b: Any) -> Node:
-    """``a * b`` with numpy broadcasting.
-
-    A product with a ``full`` of ones that changes neither shape nor dtype (a gradient's
-    seed) is the other operand: derivative graphs then have no ``1 * x`` nodes, and a
-    batched Hessian's identity seed stays an identity that ``matmul`` folds away.
-    """
-    if type(a) is Node and type(b) is Node:
-        if _is_unit(a, b):
-            return b
-        if _is_unit(b, a):
-            return a
-    return _multiply(a, b)
-
-
-def _is_unit(one: Node, other: Node) -> bool:
-    """Whether ``one`` is a ``full`` of ones that leaves ``other``'s shape and dtype alone."""
-    op = one.op
-    if type(op) is not Full or op.value != 1 or isinstance(op.value, bool):
-        return False
-    if one.ndim > other.ndim or any(s not in (1, t) for s, t in zip(one.shape[::-1], other.shape[::-1])):
-        return False
-    return np.result_type(one.dtype, other.dtype) == other.dtype
+multiply = binary_builder(Multiply, "``a * b`` with numpy broadcasting.")
 divide = binary_builder(Divide, "``a / b`` (true division) with numpy broadcasting.")
 power = binary_builder(Power, "``a ** b``; negative and non-integer exponents allowed (numpy "
                         "semantics).")
