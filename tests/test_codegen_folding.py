@@ -1,4 +1,4 @@
-"""sg.function folds constant subexpressions with simplify's folder (rewrite.fold_value)."""
+"""sg.function folds constant subexpressions with simplify's folder (ops.folding.fold_value)."""
 
 from __future__ import annotations
 

@@ -85,7 +85,7 @@ def test_grad_in_one_thread_does_not_mark_another_threads_nodes(fresh_graph):
     def build_forward():
         k = 0
         while not stop.is_set() or k < 2000:
-            made.append(z + float(k))  # a fresh constant and a fresh add each time
+            made.append(z + float(k + 1))  # a fresh constant and a fresh add each time
             k += 1
 
     with frequent_thread_switches():
