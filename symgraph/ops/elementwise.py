@@ -687,10 +687,10 @@ def _is_unit(one: Node, other: Node) -> bool:
     if one.ndim > other.ndim or any(s not in (1, t) for s, t in zip(one.shape[::-1], other.shape[::-1])):
         return False
     return np.result_type(one.dtype, other.dtype) == other.dtype
-divide = binary_builder(Divide, """``a / b`` (true division) with numpy broadcasting (what ``/`` on
-nodes builds); ``sg.true_divide`` is the same function.
+divide = binary_builder(Divide, """``a / b`` (true division) with numpy broadcasting.
 
-Integers divide to floats, as in numpy.  The partials are ``1 / b`` and
+What ``/`` on nodes builds; ``sg.true_divide`` is the same function.  Integers
+divide to floats, as in numpy.  The partials are ``1 / b`` and
 ``-a / b**2``; reverse mode computes the cotangent over ``b`` once for both.
 
 Examples

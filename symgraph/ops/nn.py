@@ -275,11 +275,11 @@ def softmax(x, axis: int | tuple[int, ...] | None = -1) -> Node:
 
 
 def log_softmax(x, axis: int | tuple[int, ...] | None = -1) -> Node:
-    """Numerically stable ``log(softmax(x))`` along ``axis`` (an int, a tuple or None, as
-    ``softmax``).
+    """Numerically stable ``log(softmax(x))`` along ``axis`` (an int, a tuple or None).
 
-    Finite where ``softmax`` underflows to 0 and its log would be ``-inf``: the
-    log-probabilities of a classifier.  Its gradient is ``one_hot - softmax``.
+    ``axis`` is read as ``softmax`` reads it.  Finite where ``softmax`` underflows
+    to 0 and its log would be ``-inf``: the log-probabilities of a classifier.  The
+    gradient of its ``k``-th element is ``one_hot(k) - softmax(x)``.
 
     Examples
     --------

@@ -425,11 +425,11 @@ Examples
 >>> sg.evaluate([y, sg.grad(y, x)], {"x": 0.6})
 [array(0.69314718), array(1.5625)]
 """)
-erf = unary_builder(Erf, """The error function (scipy.special.erf), ``2/sqrt(pi)`` times the
-integral of ``exp(-t**2)`` from 0 to x.
+erf = unary_builder(Erf, """The error function (scipy.special.erf).
 
-Its derivative is that integrand, ``2/sqrt(pi) exp(-x**2)``; for ``1 - erf(x)``
-at large ``x`` use ``sg.erfc``.
+``2/sqrt(pi)`` times the integral of ``exp(-t**2)`` from 0 to x; the normal
+distribution's CDF is ``(1 + erf(x / sqrt(2))) / 2``.  Its derivative is
+``2/sqrt(pi) exp(-x**2)``; for ``1 - erf(x)`` at large ``x`` use ``sg.erfc``.
 
 Examples
 --------
@@ -452,11 +452,11 @@ Examples
 >>> sg.evaluate(1 - sg.erf(x), {"x": 10.0})
 array(0.)
 """)
-gammaln = unary_builder(Gammaln, """``log|gamma(x)|`` (scipy.special.gammaln), finite where gamma
-overflows.
+gammaln = unary_builder(Gammaln, """Log-gamma, ``log|gamma(x)|`` (scipy.special.gammaln).
 
-``gamma(200.0)`` overflows float64, its logarithm is 857.9: log-likelihoods
-of gamma, beta and Poisson distributions are written with it.  +inf at 0 and the
+Finite where gamma overflows: ``gamma(200.0)`` overflows float64, its logarithm
+is 857.9.  Log-likelihoods of gamma, beta and Poisson distributions are written
+with it.  +inf at 0 and the
 negative integers (poles); its derivative is ``digamma(x)``.
 
 Examples
