@@ -140,6 +140,25 @@ class Op:
 
     Instance attributes are the op's parameters: two nodes with equal op type,
     equal parameters and identical inputs are the same node (hash-consing).
+
+    Examples
+    --------
+    A user op: ``f`` computes it with numpy, ``bprop`` states its gradient with
+    symgraph ops, so the gradient is differentiable again and forward mode works
+    by transposing it (``infer`` is the default: broadcast shapes, promote dtypes).
+
+    >>> class Cube(sg.Op):
+    ...     name = "cube"
+    ...     def f(self, x):
+    ...         return x ** 3
+    ...     def bprop(self, inputs, out, g):
+    ...         (x,) = inputs
+    ...         return [g * 3 * sg.square(x)]
+    >>> x = sg.variable("x")
+    >>> y = Cube()(x)
+    >>> dy = sg.grad(y, x)
+    >>> sg.evaluate([y, dy, sg.grad(dy, x), sg.jvp(y, x, 1.0)], {"x": 2.0})
+    [array(8.), array(12.), array(12.), array(12.)]
     """
 
     name: str = ""

@@ -35,7 +35,20 @@ class StopGradient(Op):
 
 
 def stop_gradient(x) -> Node:
-    """``x`` unchanged, but no derivative flows through it."""
+    """``x`` unchanged, but no derivative flows through it.
+
+    Autodiff treats the result as a constant: a target, a baseline or a
+    direction held fixed (the vector of a Hessian-vector product).
+
+    Examples
+    --------
+    Only the first factor of ``x * x`` is differentiated:
+
+    >>> x = sg.variable("x")
+    >>> y = x * sg.stop_gradient(x)
+    >>> sg.evaluate([y, sg.grad(y, x)], {"x": 3.0})
+    [array(9.), array(3.)]
+    """
     x = as_node(x)
     if isinstance(x.op, StopGradient):
         return x

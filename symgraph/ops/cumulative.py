@@ -167,7 +167,18 @@ def cumsum(x, axis: int | None = None) -> Node:
     """``np.cumsum(x, axis)``: running sums along ``axis`` (None: of the flattened array).
 
     Integer and bool inputs accumulate in int64 (uint64 for unsigned), as numpy does.
-    Example: ``cumsum([1., 2., 3.])`` is ``[1., 3., 6.]``.
+    Its gradient is the running sum of the cotangent from the other end.
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (3,))
+    >>> y = sg.cumsum(x)
+    >>> sg.evaluate([y, sg.grad(sg.sum(y), x)], {"x": [1.0, 2.0, 3.0]})
+    [array([1., 3., 6.]), array([3., 2., 1.])]
+    >>> m = sg.variable("m", (2, 2))
+    >>> sg.evaluate(sg.cumsum(m, axis=1), {"m": [[1.0, 2.0], [3.0, 4.0]]})
+    array([[1., 3.],
+           [3., 7.]])
     """
     return _scan(Cumsum, x, axis)
 
@@ -176,8 +187,15 @@ def cumprod(x, axis: int | None = None) -> Node:
     """``np.cumprod(x, axis)``: running products along ``axis`` (None: of the flattened array).
 
     Its derivatives are exact where elements are zero, to any order (no
-    division by ``x``; see ``Cumprod``).  Example: the gradient of
-    ``sum(cumprod(x))`` at ``x = [2., 0., 3.]`` is ``[1., 8., 0.]``.
+    division by ``x``; see ``Cumprod``), where the textbook rule divides by
+    ``x`` and gives 0/0.
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (3,))
+    >>> y = sg.cumprod(x)
+    >>> sg.evaluate([y, sg.grad(sg.sum(y), x)], {"x": [2.0, 0.0, 3.0]})
+    [array([2., 0., 0.]), array([1., 8., 0.])]
     """
     return _scan(Cumprod, x, axis)
 
@@ -190,7 +208,15 @@ def diff(x, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = None)
     ``0`` is an int64 array, so ``diff(x32, prepend=0)`` is float64 as in
     numpy).  Booleans give ``x[1:] != x[:-1]``, as numpy.  A composition of
     getitem, subtract and concatenate, so its derivatives are theirs.
-    Example: ``diff([1., 4., 9.])`` is ``[3., 5.]``.
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (3,))
+    >>> y = sg.diff(x)
+    >>> sg.evaluate([y, sg.grad(sg.sum(y * y), x)], {"x": [1.0, 4.0, 9.0]})
+    [array([3., 5.]), array([-6., -4., 10.])]
+    >>> sg.evaluate([sg.diff(x, n=2), sg.diff(x, prepend=0.0)], {"x": [1.0, 4.0, 9.0]})
+    [array([2.]), array([1., 3., 5.])]
     """
     x = as_node(x)
     if not isinstance(n, (int, np.integer)) or isinstance(n, (bool, np.bool_)):

@@ -718,49 +718,421 @@ def _named(build: Callable, cls: type, doc: str) -> Callable:
     return build
 
 
-add = binary_builder(Add, "``a + b`` with numpy broadcasting.")
-subtract = binary_builder(Subtract, "``a - b`` with numpy broadcasting.")
-multiply = binary_builder(Multiply, "``a * b`` with numpy broadcasting.")
-divide = binary_builder(Divide, "``a / b`` (true division) with numpy broadcasting.")
-power = binary_builder(Power, "``a ** b``; negative and non-integer exponents allowed (numpy "
-                        "semantics).")
-maximum = binary_builder(Maximum, "Elementwise maximum; the gradient is split evenly on ties.")
-minimum = binary_builder(Minimum, "Elementwise minimum; the gradient is split evenly on ties.")
-equal = binary_builder(Equal, "``a == b`` elementwise (boolean, no gradient).")
-not_equal = binary_builder(NotEqual, "``a != b`` elementwise (boolean, no gradient).")
-less = binary_builder(Less, "``a < b`` elementwise (boolean, no gradient).")
-less_equal = binary_builder(LessEqual, "``a <= b`` elementwise (boolean, no gradient).")
-greater = binary_builder(Greater, "``a > b`` elementwise (boolean, no gradient).")
-greater_equal = binary_builder(GreaterEqual, "``a >= b`` elementwise (boolean, no gradient).")
-logical_and = binary_builder(LogicalAnd, "``a and b`` elementwise (boolean, no gradient).")
-logical_or = binary_builder(LogicalOr, "``a or b`` elementwise (boolean, no gradient).")
-logical_xor = binary_builder(LogicalXor, "``a xor b`` elementwise (boolean, no gradient).")
+add = binary_builder(Add, """``a + b`` with numpy broadcasting (what ``+`` on nodes builds).
 
-negative = unary_builder(Negative, "``-x``.")
-exp = unary_builder(Exp, "``e ** x``.")
-log = unary_builder(Log, "Natural logarithm.")
-log1p = unary_builder(Log1p, "``log(1 + x)``, accurate for tiny ``x``.")
-sin = unary_builder(Sin, "Sine.")
-cos = unary_builder(Cos, "Cosine.")
-tan = unary_builder(Tan, "Tangent.")
-tanh = unary_builder(Tanh, "Hyperbolic tangent.")
-sigmoid = unary_builder(Sigmoid, "Numerically stable logistic function ``1 / (1 + exp(-x))``.")
-relu = unary_builder(Relu, "``max(x, 0)``; its derivative at 0 is taken as 0.")
-abs = unary_builder(Abs, "``|x|``; its derivative at 0 is taken as 0.")  # noqa: A001 - numpy's name
-sqrt = unary_builder(Sqrt, "Square root.")
-square = unary_builder(Square, "``x ** 2``.")
-sign = unary_builder(Sign, "-1, 0 or 1 by the sign of ``x`` (no gradient).")
-logical_not = unary_builder(LogicalNot, "``not x`` elementwise (boolean, no gradient).")
-isnan = unary_builder(IsNan, "Whether each element is NaN (boolean, no gradient).")
-isinf = unary_builder(IsInf, "Whether each element is +inf or -inf (boolean, no gradient).")
-isfinite = unary_builder(IsFinite, "Whether each element is finite (boolean, no gradient).")
+The gradient of an operand that was broadcast is summed back to its own shape:
+a scalar added to a vector gets the sum of the vector's cotangent.
+
+Examples
+--------
+>>> a = sg.variable("a", (2,))
+>>> b = sg.variable("b")
+>>> y = sg.add(a, b)
+>>> sg.evaluate([y, *sg.grad(sg.sum(y), [a, b])], {"a": [1.0, 2.0], "b": 10.0})
+[array([11., 12.]), array([1., 1.]), array(2.)]
+""")
+subtract = binary_builder(Subtract, """``a - b`` with numpy broadcasting.
+
+What ``-`` on nodes builds.  Its partials are 1 and -1, summed back to an operand's
+shape where it was broadcast.
+
+Examples
+--------
+>>> a, b = sg.variable("a"), sg.variable("b")
+>>> y = sg.subtract(a, b)
+>>> sg.evaluate([y, *sg.grad(y, [a, b])], {"a": 5.0, "b": 3.0})
+[array(2.), array(1.), array(-1.)]
+""")
+multiply = binary_builder(Multiply, """``a * b`` with numpy broadcasting (what ``*`` on nodes builds).
+
+The partial in each operand is the other operand.  A product with ones (a
+gradient's seed) is the other operand itself, so derivative graphs have no
+``1 * x`` nodes (see ``Op.fold``).
+
+Examples
+--------
+>>> a, b = sg.variable("a"), sg.variable("b")
+>>> y = sg.multiply(a, b)
+>>> sg.evaluate([y, *sg.grad(y, [a, b])], {"a": 2.0, "b": 3.0})
+[array(6.), array(3.), array(2.)]
+>>> sg.multiply(a, 1) is a
+True
+""")
+divide = binary_builder(Divide, """``a / b`` (true division) with numpy broadcasting.
+
+What ``/`` on nodes builds; ``sg.true_divide`` is the same function.  Integers
+divide to floats, as in numpy.  The partials are ``1 / b`` and
+``-a / b**2``; reverse mode computes the cotangent over ``b`` once for both.
+
+Examples
+--------
+>>> a, b = sg.variable("a"), sg.variable("b")
+>>> y = sg.divide(a, b)
+>>> sg.evaluate([y, *sg.grad(y, [a, b])], {"a": 1.0, "b": 4.0})
+[array(0.25), array(0.25), array(-0.0625)]
+""")
+power = binary_builder(Power, """``a ** b`` with numpy broadcasting (what ``**`` on nodes builds).
+
+Negative and non-integer exponents are allowed (numpy semantics).  Both partials
+stay finite where the true derivative is finite: at ``a == b == 0`` the plain
+rules would give ``0 * inf`` and ``log(0)``, here they give 0.
+
+Examples
+--------
+>>> a, b = sg.variable("a"), sg.variable("b")
+>>> y = sg.power(a, b)
+>>> sg.evaluate([y, *sg.grad(y, [a, b])], {"a": 2.0, "b": 3.0})
+[array(8.), array(12.), array(5.54517744)]
+>>> sg.evaluate([y, *sg.grad(y, [a, b])], {"a": 0.0, "b": 0.0})
+[array(1.), array(0.), array(0.)]
+""")
+maximum = binary_builder(Maximum, """Elementwise maximum of ``a`` and ``b`` with numpy broadcasting.
+
+The gradient goes to the larger input and is split evenly on ties, so
+``maximum(a, b)`` and ``maximum(b, a)`` have the same derivatives.
+
+Examples
+--------
+>>> a, b = sg.variable("a"), sg.variable("b")
+>>> y = sg.maximum(a, b)
+>>> sg.evaluate([y, *sg.grad(y, [a, b])], {"a": 2.0, "b": 1.0})
+[array(2.), array(1.), array(0.)]
+>>> sg.evaluate([y, *sg.grad(y, [a, b])], {"a": 1.0, "b": 1.0})
+[array(1.), array(0.5), array(0.5)]
+""")
+minimum = binary_builder(Minimum, """Elementwise minimum of ``a`` and ``b`` with numpy broadcasting.
+
+The gradient goes to the smaller input and is split evenly on ties; with a
+constant bound it caps values from above, as ``sg.clip`` does.
+
+Examples
+--------
+>>> x = sg.variable("x", (3,))
+>>> y = sg.minimum(x, 1.0)
+>>> sg.evaluate([y, sg.grad(sg.sum(y), x)], {"x": [0.0, 1.0, 2.0]})
+[array([0., 1., 1.]), array([1. , 0.5, 0. ])]
+""")
+equal = binary_builder(Equal, """``a == b`` elementwise (boolean, no gradient).
+
+What ``==`` on nodes builds; a mask for ``sg.where``.
+
+Examples
+--------
+>>> x = sg.variable("x", (3,))
+>>> sg.evaluate(sg.equal(x, 2.0), {"x": [1.0, 2.0, 3.0]})
+array([False,  True, False])
+""")
+not_equal = binary_builder(NotEqual, """``a != b`` elementwise (boolean, no gradient).
+
+What ``!=`` on nodes builds.  ``not_equal(x, x)`` is true exactly where ``x`` is NaN.
+
+Examples
+--------
+>>> x = sg.variable("x", (3,))
+>>> sg.evaluate(sg.not_equal(x, x), {"x": [1.0, np.nan, 3.0]})
+array([False,  True, False])
+""")
+less = binary_builder(Less, """``a < b`` elementwise (boolean, no gradient).
+
+What ``<`` on nodes builds; a mask for ``sg.where``.
+
+Examples
+--------
+>>> x = sg.variable("x", (3,))
+>>> below = sg.less(x, 0.0)
+>>> sg.evaluate([below, sg.where(below, 0.0, x)], {"x": [-1.0, 0.0, 2.0]})
+[array([ True, False, False]), array([0., 0., 2.])]
+""")
+less_equal = binary_builder(LessEqual, """``a <= b`` elementwise (boolean, no gradient).
+
+What ``<=`` on nodes builds.  Broadcasting a vector against a column compares every
+pair at once.
+
+Examples
+--------
+>>> x = sg.variable("x", (3,))
+>>> sg.evaluate(sg.less_equal(x, [[0.0], [1.0]]), {"x": [0.0, 1.0, 2.0]})
+array([[ True, False, False],
+       [ True,  True, False]])
+""")
+greater = binary_builder(Greater, """``a > b`` elementwise (boolean, no gradient).
+
+What ``>`` on nodes builds.  No gradient flows through the comparison itself, but
+through the branches of the ``sg.where`` it selects with, here a leaky ReLU.
+
+Examples
+--------
+>>> x = sg.variable("x", (3,))
+>>> y = sg.where(sg.greater(x, 0.0), x, 0.01 * x)
+>>> sg.evaluate([y, sg.grad(sg.sum(y), x)], {"x": [-1.0, 0.0, 2.0]})
+[array([-0.01,  0.  ,  2.  ]), array([0.01, 0.01, 1.  ])]
+""")
+greater_equal = binary_builder(GreaterEqual, """``a >= b`` elementwise (boolean, no gradient).
+
+What ``>=`` on nodes builds.
+
+Examples
+--------
+>>> x = sg.variable("x", (3,))
+>>> sg.evaluate(sg.greater_equal(x, 1.0), {"x": [0.0, 1.0, 2.0]})
+array([False,  True,  True])
+""")
+logical_and = binary_builder(LogicalAnd, """``a and b`` elementwise (boolean, no gradient).
+
+What ``&`` on nodes builds: combine masks, e.g. "inside an interval".  Numbers
+count as true where nonzero, as in numpy.
+
+Examples
+--------
+>>> x = sg.variable("x", (4,))
+>>> inside = sg.logical_and(x >= 0.0, x <= 1.0)
+>>> sg.evaluate(inside, {"x": [-0.5, 0.0, 0.5, 2.0]})
+array([False,  True,  True, False])
+""")
+logical_or = binary_builder(LogicalOr, """``a or b`` elementwise (boolean, no gradient).
+
+What ``|`` on nodes builds: combine masks, e.g. "outside an interval".
+
+Examples
+--------
+>>> x = sg.variable("x", (4,))
+>>> outside = sg.logical_or(x < 0.0, x > 1.0)
+>>> sg.evaluate(outside, {"x": [-0.5, 0.0, 0.5, 2.0]})
+array([ True, False, False,  True])
+""")
+logical_xor = binary_builder(LogicalXor, """``a xor b`` elementwise (boolean, no gradient).
+
+What ``^`` on nodes builds: true where exactly one of the two holds.
+
+Examples
+--------
+>>> a = sg.variable("a", (4,), "bool")
+>>> b = sg.variable("b", (4,), "bool")
+>>> feed = {"a": [True, True, False, False], "b": [True, False, True, False]}
+>>> sg.evaluate(sg.logical_xor(a, b), feed)
+array([False,  True,  True, False])
+""")
+
+negative = unary_builder(Negative, """``-x`` (what unary ``-`` on nodes builds).
+
+Linear: its derivative is -1 and its forward-mode rule is itself.
+
+Examples
+--------
+>>> x = sg.variable("x")
+>>> y = sg.negative(x)
+>>> sg.evaluate([y, sg.grad(y, x)], {"x": 2.0})
+[array(-2.), array(-1.)]
+""")
+exp = unary_builder(Exp, """``e ** x``, the exponential (numpy.exp).
+
+Its derivative is its own value, so the gradient graph reuses the node instead
+of computing a second exponential.
+
+Examples
+--------
+>>> x = sg.variable("x")
+>>> y = sg.exp(x)
+>>> sg.evaluate([y, sg.grad(y, x)], {"x": 1.0})
+[array(2.71828183), array(2.71828183)]
+""")
+log = unary_builder(Log, """Natural logarithm (numpy.log); its derivative is ``1 / x``.
+
+For ``log(1 + x)`` with small ``x`` use ``sg.log1p``, and for ``log(sigmoid(x))``
+or ``log(sum(exp(x)))`` the stable ``sg.log_sigmoid`` and ``sg.logsumexp``.
+
+Examples
+--------
+>>> x = sg.variable("x")
+>>> y = sg.log(x)
+>>> sg.evaluate([y, sg.grad(y, x)], {"x": 2.0})
+[array(0.69314718), array(0.5)]
+""")
+log1p = unary_builder(Log1p, """``log(1 + x)`` (numpy.log1p), accurate for tiny ``x``.
+
+Where ``1 + x`` rounds, ``log(1 + x)`` loses digits (below, the eighth is
+already wrong); ``log1p`` keeps them all.  Its derivative is ``1 / (1 + x)``.
+
+Examples
+--------
+>>> x = sg.variable("x")
+>>> y = sg.log1p(x)
+>>> sg.evaluate([y, sg.grad(y, x)], {"x": 1e-10})
+[array(1.e-10), array(1.)]
+>>> sg.evaluate(sg.log(1 + x), {"x": 1e-10})
+array(1.00000008e-10)
+""")
+sin = unary_builder(Sin, """Sine (numpy.sin) of an angle in radians; derivative ``cos(x)``.
+
+Examples
+--------
+>>> x = sg.variable("x")
+>>> y = sg.sin(x)
+>>> sg.evaluate([y, sg.grad(y, x)], {"x": np.pi / 6})
+[array(0.5), array(0.8660254)]
+""")
+cos = unary_builder(Cos, """Cosine (numpy.cos) of an angle in radians; derivative ``-sin(x)``.
+
+Examples
+--------
+>>> x = sg.variable("x")
+>>> y = sg.cos(x)
+>>> sg.evaluate([y, sg.grad(y, x)], {"x": np.pi / 3})
+[array(0.5), array(-0.8660254)]
+""")
+tan = unary_builder(Tan, """Tangent (numpy.tan), of an angle in radians.
+
+Its derivative ``1 + tan(x)**2`` is computed from the result, without a second
+trigonometric function.
+
+Examples
+--------
+>>> x = sg.variable("x")
+>>> y = sg.tan(x)
+>>> sg.evaluate([y, sg.grad(y, x)], {"x": np.pi / 4})
+[array(1.), array(2.)]
+""")
+tanh = unary_builder(Tanh, """Hyperbolic tangent (numpy.tanh), a smooth squashing into (-1, 1).
+
+Its derivative ``1 - tanh(x)**2`` is computed from the result.
+
+Examples
+--------
+>>> x = sg.variable("x")
+>>> y = sg.tanh(x)
+>>> sg.evaluate([y, sg.grad(y, x)], {"x": 0.5})
+[array(0.46211716), array(0.78644773)]
+""")
+sigmoid = unary_builder(Sigmoid, """Numerically stable logistic function ``1 / (1 + exp(-x))``.
+
+Computed by scipy's ``expit``: no overflow, and full relative precision on both
+tails.  Its derivative is ``sigmoid(x) * sigmoid(-x)``, not ``s * (1 - s)``,
+which cancels to 0 once ``s`` rounds to 1.
+
+Examples
+--------
+>>> x = sg.variable("x")
+>>> y = sg.sigmoid(x)
+>>> sg.evaluate([y, sg.grad(y, x)], {"x": 0.0})
+[array(0.5), array(0.25)]
+>>> sg.evaluate([y, sg.grad(y, x)], {"x": 40.0})
+[array(1.), array(4.24835426e-18)]
+""")
+relu = unary_builder(Relu, """``max(x, 0)``, the rectified linear unit; derivative 0 at 0.
+
+Unlike ``sg.maximum(x, 0)``, which splits the gradient of a tie, it gives ``x``
+no gradient at 0.
+
+Examples
+--------
+>>> x = sg.variable("x", (3,))
+>>> y = sg.relu(x)
+>>> sg.evaluate([y, sg.grad(sg.sum(y), x)], {"x": [-1.0, 0.0, 2.0]})
+[array([0., 0., 2.]), array([0., 0., 1.])]
+""")
+abs = unary_builder(Abs, """Absolute value (numpy.abs); ``sg.absolute`` is the same function.
+
+What ``abs()`` of a node builds.  Its derivative is ``sign(x)``, so 0 at ``x == 0``
+(a subgradient).
+
+Examples
+--------
+>>> x = sg.variable("x", (3,))
+>>> y = sg.abs(x)
+>>> sg.evaluate([y, sg.grad(sg.sum(y), x)], {"x": [-2.0, 0.0, 3.0]})
+[array([2., 0., 3.]), array([-1.,  0.,  1.])]
+""")  # noqa: A001 - numpy's name
+sqrt = unary_builder(Sqrt, """Square root (numpy.sqrt); NaN for negative ``x``.
+
+Its derivative ``1 / (2 sqrt(x))`` reuses the result and is infinite at 0 (see
+``sg.where`` for the "double where" that keeps a masked gradient finite there).
+
+Examples
+--------
+>>> x = sg.variable("x")
+>>> y = sg.sqrt(x)
+>>> sg.evaluate([y, sg.grad(y, x)], {"x": 4.0})
+[array(2.), array(0.25)]
+""")
+square = unary_builder(Square, """``x ** 2`` (numpy.square), one multiplication; derivative ``2 x``.
+
+Examples
+--------
+>>> x = sg.variable("x")
+>>> y = sg.square(x)
+>>> sg.evaluate([y, sg.grad(y, x)], {"x": 3.0})
+[array(9.), array(6.)]
+""")
+sign = unary_builder(Sign, """-1, 0 or 1 by the sign of ``x`` (numpy.sign; no gradient).
+
+Piecewise constant: its derivative is 0 wherever it exists, so a gradient
+through it is zeros, not an error.
+
+Examples
+--------
+>>> x = sg.variable("x", (3,))
+>>> y = sg.sign(x)
+>>> sg.evaluate([y, sg.grad(sg.sum(y), x)], {"x": [-2.0, 0.0, 3.0]})
+[array([-1.,  0.,  1.]), array([0., 0., 0.])]
+""")
+logical_not = unary_builder(LogicalNot, """``not x`` elementwise (boolean, no gradient).
+
+What ``~`` on nodes builds: the complement of a mask.
+
+Examples
+--------
+>>> x = sg.variable("x", (3,))
+>>> sg.evaluate(sg.logical_not(sg.isnan(x)), {"x": [1.0, np.nan, np.inf]})
+array([ True, False,  True])
+""")
+isnan = unary_builder(IsNan, """Whether each element is NaN (boolean, no gradient).
+
+Examples
+--------
+>>> x = sg.variable("x", (3,))
+>>> sg.evaluate(sg.isnan(x), {"x": [1.0, np.nan, np.inf]})
+array([False,  True, False])
+""")
+isinf = unary_builder(IsInf, """Whether each element is +inf or -inf (boolean, no gradient).
+
+Examples
+--------
+>>> x = sg.variable("x", (3,))
+>>> sg.evaluate(sg.isinf(x), {"x": [1.0, np.nan, -np.inf]})
+array([False, False,  True])
+""")
+isfinite = unary_builder(IsFinite, """Whether each element is finite (boolean, no gradient).
+
+A mask for ``sg.where``, e.g. to replace NaN and infinities by 0.
+
+Examples
+--------
+>>> x = sg.variable("x", (3,))
+>>> y = sg.where(sg.isfinite(x), x, 0.0)
+>>> sg.evaluate([sg.isfinite(x), y], {"x": [1.0, np.nan, np.inf]})
+[array([ True, False, False]), array([1., 0., 0.])]
+""")
 
 _WHERE = Where()
 _ADDN = AddN()
 
 
 def cast(x, dtype) -> Node:
-    """``x.astype(dtype)``; returns ``x`` itself when the dtype already matches."""
+    """``x.astype(dtype)``; returns ``x`` itself when the dtype already matches.
+
+    Derivatives flow through a cast between floating dtypes (the identity, cast
+    to the other side's dtype) and stop at integer and boolean ones: casting a
+    mask to numbers gives a constant to autodiff.
+
+    Examples
+    --------
+    >>> x = sg.variable("x")
+    >>> y = sg.cast(x, "float32")
+    >>> sg.evaluate([y, sg.grad(y, x)], {"x": 1.5})
+    [array(1.5, dtype=float32), array(1.)]
+    >>> sg.evaluate(sg.cast(x > 0, "int64"), {"x": 1.5})
+    array(1)
+    """
     x = as_node(x)
     dtype = numeric_dtype(dtype, "cast")
     return x if x.dtype == dtype else apply(Cast(dtype), [x])
@@ -781,8 +1153,20 @@ def where(cond, a, b) -> Node:
 
     ``evaluate(..., check_finite=True)`` names the rule that produced the NaN.
     (Rules that return 0 where the cotangent is exactly 0 would hide this trap
-    but make some second derivatives silently wrong, e.g. d2(w*sqrt(x))/dw dx
-    at w = 0, and cost a select per rule; symgraph prefers a loud NaN.)
+    but make some second derivatives silently wrong, e.g. ``d2(w*sqrt(x))/dw dx``
+    at ``w = 0``, and cost a select per rule; symgraph prefers a loud NaN.)
+
+    Examples
+    --------
+    The double where: value and gradient are finite at 0, and right elsewhere.
+
+    >>> x = sg.variable("x")
+    >>> safe = sg.where(x > 0, x, 1.0)
+    >>> y = sg.where(x > 0, sg.sqrt(safe), 0.0)
+    >>> sg.evaluate([y, sg.grad(y, x)], {"x": 0.0})
+    [array(0.), array(0.)]
+    >>> sg.evaluate([y, sg.grad(y, x)], {"x": 4.0})
+    [array(2.), array(0.25)]
     """
     if isinstance(a, Node) or isinstance(b, Node):
         # Python scalars take the dtype of the value operands (weak typing), not the

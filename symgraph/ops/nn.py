@@ -131,7 +131,19 @@ class OneHot(Op):
 
 
 def one_hot(labels, depth: int, dtype="float64") -> Node:
-    """One-hot rows of ``depth`` classes for integer ``labels`` (no gradient)."""
+    """One-hot rows of ``depth`` classes for integer ``labels`` (no gradient).
+
+    The result has the labels' shape plus a last axis of ``depth``, in ``dtype``
+    (float64 by default); a label outside ``0..depth-1`` gives a row of zeros.
+
+    Examples
+    --------
+    >>> labels = sg.variable("labels", (3,), "int64")
+    >>> sg.evaluate(sg.one_hot(labels, 3), {"labels": [0, 2, 1]})
+    array([[1., 0., 0.],
+           [0., 0., 1.],
+           [0., 1., 0.]])
+    """
     labels = as_node(labels)
     depth = as_dim(depth, "one_hot depth")
     if depth < 0:
@@ -242,9 +254,19 @@ def _one_axis(axis: Any) -> bool:
 
 
 def softmax(x, axis: int | tuple[int, ...] | None = -1) -> Node:
-    """Numerically stable softmax along ``axis`` (default the last one, as JAX and PyTorch;
-    scipy.special.softmax defaults to all axes: pass ``axis=None`` for that).  Over
-    several axes (a tuple, or None) it is ``exp(x - logsumexp(x, axis, keepdims=True))``."""
+    """Numerically stable softmax along ``axis`` (default the last one, as JAX and PyTorch).
+
+    scipy.special.softmax defaults to all axes: pass ``axis=None`` for that.  Over
+    several axes (a tuple, or None) it is ``exp(x - logsumexp(x, axis, keepdims=True))``.
+    Shifted by the maximum, logits of 1000 give finite probabilities and gradients.
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (2,))
+    >>> p = sg.softmax(x)
+    >>> sg.evaluate([p, sg.grad(p[0], x)], {"x": [1000.0, 1000.0]})
+    [array([0.5, 0.5]), array([ 0.25, -0.25])]
+    """
     x = as_node(x)
     if not _one_axis(axis):
         return exp(x - logsumexp(x, axis, keepdims=True))
@@ -253,8 +275,19 @@ def softmax(x, axis: int | tuple[int, ...] | None = -1) -> Node:
 
 
 def log_softmax(x, axis: int | tuple[int, ...] | None = -1) -> Node:
-    """Numerically stable ``log(softmax(x))`` along ``axis`` (an int, a tuple or None, as
-    ``softmax``)."""
+    """Numerically stable ``log(softmax(x))`` along ``axis`` (an int, a tuple or None).
+
+    ``axis`` is read as ``softmax`` reads it.  Finite where ``softmax`` underflows
+    to 0 and its log would be ``-inf``: the log-probabilities of a classifier.  The
+    gradient of its ``k``-th element is ``one_hot(k) - softmax(x)``.
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (2,))
+    >>> y = sg.log_softmax(x)
+    >>> sg.evaluate([y, sg.grad(y[1], x)], {"x": [1000.0, 0.0]})
+    [array([    0., -1000.]), array([-1.,  1.])]
+    """
     x = as_node(x)
     if not _one_axis(axis):
         return x - logsumexp(x, axis, keepdims=True)
@@ -265,7 +298,20 @@ def log_softmax(x, axis: int | tuple[int, ...] | None = -1) -> Node:
 def cross_entropy(logits, labels, reduction: str = "mean") -> Node:
     """Softmax cross-entropy of unnormalised ``logits`` (..., C) and integer ``labels`` (...).
 
-    ``reduction`` is "mean" (default), "sum" or "none" (per-example losses).
+    ``reduction`` is "mean" (default), "sum" or "none" (per-example losses).  One op,
+    stable for large logits, with gradient ``(softmax(logits) - one_hot(labels)) / n``
+    for the mean over ``n`` examples.
+
+    Examples
+    --------
+    >>> logits = sg.variable("logits", (2, 3))
+    >>> loss = sg.cross_entropy(logits, [0, 2])
+    >>> sg.evaluate([loss, sg.grad(loss, logits)], {"logits": np.zeros((2, 3))})
+    [array(1.09861229), array([[-0.33333333,  0.16666667,  0.16666667],
+           [ 0.16666667,  0.16666667, -0.33333333]])]
+    >>> per_example = sg.cross_entropy(logits, [0, 2], reduction="none")
+    >>> sg.evaluate(per_example, {"logits": [[0.0, 1000.0, 0.0], [0.0, 0.0, 0.0]]})
+    array([1000.        ,    1.09861229])
     """
     logits, labels = as_node(logits), as_node(labels)
     if reduction not in REDUCTIONS:

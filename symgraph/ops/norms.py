@@ -87,11 +87,11 @@ def norm(x, ord: Any = None, axis: int | tuple[int, ...] | None = None,
 
     ``axis`` None: the 2-norm of the flattened ``x`` when ``ord`` is None,
     else ``x`` must be 1-D (a vector norm) or 2-D (a matrix norm).  Vector
-    ``ord``: None/2 (Euclidean), 1, inf (max |x|), -inf (min |x|), 0 (count of
-    nonzeros) or any real p (``sum(|x|**p) ** (1/p)``).  Matrix ``ord``:
-    None/'fro', 'nuc' (sum of singular values), 1/-1 (max/min column sum of
-    |x|), inf/-inf (max/min row sum), 2/-2 (largest/smallest singular value,
-    from ``svdvals``).  Integers and bools are computed in float64.
+    ``ord``: None/2 (Euclidean), 1, inf (``max(abs(x))``), -inf (``min(abs(x))``),
+    0 (count of nonzeros) or any real p (``sum(abs(x)**p) ** (1/p)``).  Matrix
+    ``ord``: None/'fro', 'nuc' (sum of singular values), 1/-1 (max/min column sum
+    of ``abs(x)``), inf/-inf (max/min row sum), 2/-2 (largest/smallest singular
+    value, from ``svdvals``).  Integers and bools are computed in float64.
 
     Gradient at ``x == 0``: like JAX (jax issue #21723, "working as intended"),
     the 2-norm, the Frobenius norm and p-norms with p > 1 have a NaN gradient
@@ -103,7 +103,19 @@ def norm(x, ord: Any = None, axis: int | tuple[int, ...] | None = None,
         n = where(sq > 0, sqrt(safe), 0)      # gradient 0 at x == 0
 
     ord 1 and inf use ``abs``/``max``, whose derivative at a kink or tie is
-    taken as 0 or shared evenly.  Example: ``norm([3., 4.])`` is ``5.0``.
+    taken as 0 or shared evenly.
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (2,))
+    >>> y = sg.norm(x)
+    >>> sg.evaluate([y, sg.grad(y, x)], {"x": [3.0, 4.0]})
+    [array(5.), array([0.6, 0.8])]
+    >>> sg.evaluate([sg.norm(x, 1), sg.norm(x, np.inf)], {"x": [3.0, -4.0]})
+    [array(7.), array(4.)]
+    >>> m = sg.variable("m", (2, 2))
+    >>> sg.evaluate(sg.norm(m, axis=1), {"m": [[3.0, 4.0], [6.0, 8.0]]})
+    array([ 5., 10.])
     """
     x = _float(as_node(x))
     keepdims = bool(keepdims)

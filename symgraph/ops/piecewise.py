@@ -108,20 +108,53 @@ _FLOOR, _CEIL = Floor(), Ceil()
 
 
 def floor(x: Any) -> Node:
-    """The largest integer ``<= x`` elementwise, in ``np.floor``'s dtype (numpy 2.3+ keeps
-    integer dtypes).  Its derivative is 0, also at the steps (JAX's convention): no gradient
-    flows through it, and asking for one gives zeros, not an error."""
+    """The largest integer ``<= x`` elementwise, in ``np.floor``'s dtype.
+
+    numpy 2.3+ keeps integer dtypes.  Its derivative is 0, also at the steps (JAX's
+    convention): no gradient flows through it, and asking for one gives zeros, not
+    an error.
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (3,))
+    >>> y = sg.floor(x)
+    >>> sg.evaluate([y, sg.grad(sg.sum(y), x)], {"x": [-1.5, 0.5, 2.0]})
+    [array([-2.,  0.,  2.]), array([0., 0., 0.])]
+    """
     return make(_FLOOR, x)
 
 
 def ceil(x: Any) -> Node:
-    """The smallest integer ``>= x`` elementwise (``np.ceil``); derivative 0, as ``floor``."""
+    """The smallest integer ``>= x`` elementwise (``np.ceil``).
+
+    Its derivative is 0, also at the steps, as ``floor``'s: a gradient through it
+    is zeros.
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (3,))
+    >>> y = sg.ceil(x)
+    >>> sg.evaluate([y, sg.grad(sg.sum(y), x)], {"x": [-1.5, 0.5, 2.0]})
+    [array([-1.,  1.,  2.]), array([0., 0., 0.])]
+    """
     return make(_CEIL, x)
 
 
 def round(x: Any, decimals: int = 0) -> Node:  # noqa: A001 - numpy's name
-    """``np.round(x, decimals)``: halves go to the even neighbour (``round(2.5) == 2``), and
-    negative ``decimals`` round to tens, hundreds, ...  Derivative 0, as ``floor``."""
+    """``np.round(x, decimals)``: to ``decimals`` places, halves to the even neighbour.
+
+    Halves go to even (``round(2.5) == 2``), which avoids the upward bias of
+    rounding them up; negative ``decimals`` round to tens, hundreds, ...  Its
+    derivative is 0, as ``floor``'s.
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (3,))
+    >>> sg.evaluate(sg.round(x), {"x": [0.5, 1.5, 2.5]})
+    array([0., 2., 2.])
+    >>> sg.evaluate(sg.round(x, -2), {"x": [149.0, 150.0, 1234.5]})
+    array([ 100.,  200., 1200.])
+    """
     return make(Round(as_dim(decimals, "round: decimals")), x)
 
 
@@ -151,7 +184,19 @@ _MOD = Mod()
 
 def mod(a: Any, b: Any) -> Node:
     """``np.mod(a, b)``: remainder with the sign of the divisor (``mod(-1, 3) == 2``).
-    Partials 1 in ``a`` and ``-floor(a / b)`` in ``b`` (JAX's)."""
+
+    What ``%`` on nodes builds (Python's ``%``, not C's ``fmod``); ``sg.remainder``
+    is the same function.  Partials 1 in ``a`` and ``-floor(a / b)`` in ``b`` (JAX's).
+
+    Examples
+    --------
+    >>> a, b = sg.variable("a"), sg.variable("b")
+    >>> y = sg.mod(a, b)
+    >>> sg.evaluate([y, *sg.grad(y, [a, b])], {"a": 7.0, "b": 3.0})
+    [array(1.), array(1.), array(-2.)]
+    >>> sg.evaluate(y, {"a": -1.0, "b": 3.0})
+    array(2.)
+    """
     return make(_MOD, a, b)
 
 
@@ -209,12 +254,34 @@ _FMAX, _FMIN = Fmax(), Fmin()
 
 def fmax(a: Any, b: Any) -> Node:
     """``np.fmax``: elementwise maximum ignoring NaNs (NaN only where both are NaN).
-    The gradient goes to the input picked, split evenly on ties (as ``sg.maximum``)."""
+
+    Where ``sg.maximum`` propagates a NaN, ``fmax`` picks the other input, e.g. to
+    fill missing values with a floor.  The gradient goes to the input picked, split
+    evenly on ties (as ``sg.maximum``).
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (3,))
+    >>> y = sg.fmax(x, 0.0)
+    >>> sg.evaluate([y, sg.grad(sg.sum(y), x)], {"x": [np.nan, -1.0, 2.0]})
+    [array([0., 0., 2.]), array([0., 0., 1.])]
+    """
     return make(_FMAX, a, b)
 
 
 def fmin(a: Any, b: Any) -> Node:
-    """``np.fmin``: elementwise minimum ignoring NaNs; gradient as ``fmax``."""
+    """``np.fmin``: elementwise minimum ignoring NaNs (NaN only where both are NaN).
+
+    Where ``sg.minimum`` propagates a NaN, ``fmin`` picks the other input.  The
+    gradient goes to the input picked, split evenly on ties, as ``fmax``'s.
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (3,))
+    >>> y = sg.fmin(x, 1.0)
+    >>> sg.evaluate([y, sg.grad(sg.sum(y), x)], {"x": [np.nan, 0.5, 2.0]})
+    [array([1. , 0.5, 1. ]), array([0., 1., 0.])]
+    """
     return make(_FMIN, a, b)
 
 
@@ -299,6 +366,15 @@ def clip(a: Any, a_min: Any, a_max: Any) -> Node:
     as in numpy.  Derivatives are JAX's (``minimum(a_max, maximum(a_min, a))``):
     1 for ``a`` strictly inside, split evenly at the bounds (``clip(0.0, 0.0, 1.0)``
     has derivative 1/2 in ``a`` and 1/2 in ``a_min``).  Complex inputs are refused.
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (4,))
+    >>> y = sg.clip(x, 0.0, 1.0)
+    >>> sg.evaluate([y, sg.grad(sg.sum(y), x)], {"x": [-1.0, 0.0, 0.5, 2.0]})
+    [array([0. , 0. , 0.5, 1. ]), array([0. , 0.5, 1. , 0. ])]
+    >>> sg.evaluate(sg.clip(x, None, 1.0), {"x": [-1.0, 0.0, 0.5, 2.0]})
+    array([-1. ,  0. ,  0.5,  1. ])
     """
     bounds = [b for b in (a_min, a_max) if b is not None]
     if not bounds:

@@ -378,27 +378,88 @@ def _reduce(cls, x, axis, keepdims) -> Node:
 
 
 def sum(x, axis=None, keepdims: bool = False) -> Node:  # noqa: A001 - numpy's name
-    """Sum over ``axis`` (None: all axes; an int or a tuple of ints)."""
+    """Sum over ``axis`` (None: all axes; an int or a tuple of ints).
+
+    Shapes are known when the graph is built; ``keepdims=True`` keeps the summed
+    axes with length 1, so the result broadcasts against ``x``.  Its gradient
+    copies the cotangent back along the summed axes.
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (2, 3))
+    >>> y = sg.sum(x, axis=0)
+    >>> y.shape, sg.sum(x, axis=1, keepdims=True).shape
+    ((3,), (2, 1))
+    >>> feed = {"x": [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]}
+    >>> sg.evaluate([y, sg.grad(sg.sum(y * [1.0, 10.0, 100.0]), x)], feed)
+    [array([5., 7., 9.]), array([[  1.,  10., 100.],
+           [  1.,  10., 100.]])]
+    """
     return _reduce(Sum, x, axis, keepdims)
 
 
 def mean(x, axis=None, keepdims: bool = False) -> Node:
-    """Arithmetic mean over ``axis``."""
+    """Arithmetic mean over ``axis`` (None: all axes; an int or a tuple of ints).
+
+    Integers and bools give float64, as in numpy.  Each element's gradient is
+    ``1 / n`` for the ``n`` elements averaged.
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (2, 2))
+    >>> y = sg.mean(x, axis=1)
+    >>> sg.evaluate([y, sg.grad(sg.sum(y), x)], {"x": [[1.0, 3.0], [2.0, 6.0]]})
+    [array([2., 4.]), array([[0.5, 0.5],
+           [0.5, 0.5]])]
+    """
     return _reduce(Mean, x, axis, keepdims)
 
 
 def max(x, axis=None, keepdims: bool = False) -> Node:  # noqa: A001
-    """Maximum over ``axis``; its gradient is shared among tied maxima."""
+    """Maximum over ``axis`` (None: all axes); ``sg.amax`` is the same function.
+
+    Its gradient goes to the maximum and is shared evenly among tied maxima, so
+    it does not depend on the order of the elements.
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (3,))
+    >>> y = sg.max(x)
+    >>> sg.evaluate([y, sg.grad(y, x)], {"x": [1.0, 3.0, 3.0]})
+    [array(3.), array([0. , 0.5, 0.5])]
+    """
     return _reduce(Max, x, axis, keepdims)
 
 
 def min(x, axis=None, keepdims: bool = False) -> Node:  # noqa: A001
-    """Minimum over ``axis``; its gradient is shared among tied minima."""
+    """Minimum over ``axis`` (None: all axes); ``sg.amin`` is the same function.
+
+    Its gradient goes to the minimum and is shared evenly among tied minima.
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (2, 2))
+    >>> y = sg.min(x, axis=0)
+    >>> sg.evaluate([y, sg.grad(sg.sum(y), x)], {"x": [[1.0, 5.0], [2.0, 4.0]]})
+    [array([1., 4.]), array([[1., 0.],
+           [0., 1.]])]
+    """
     return _reduce(Min, x, axis, keepdims)
 
 
 def logsumexp(x, axis=None, keepdims: bool = False) -> Node:
-    """Numerically stable ``log(sum(exp(x), axis))``."""
+    """Numerically stable ``log(sum(exp(x), axis))``, shifted by the maximum.
+
+    The composition overflows to inf once an element passes about 709; this
+    does not.  Its gradient is the softmax of ``x`` over the reduced axes.
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (2,))
+    >>> y = sg.logsumexp(x)
+    >>> sg.evaluate([y, sg.grad(y, x)], {"x": [1000.0, 1000.0]})
+    [array(1000.69314718), array([0.5, 0.5])]
+    """
     return _reduce(LogSumExp, x, axis, keepdims)
 
 
@@ -408,7 +469,13 @@ def prod(x, axis=None, keepdims: bool = False) -> Node:
     Integers and bools multiply in int64 (uint64 for unsigned), as numpy.  The
     gradient is right where elements are zero, also at second order: it is the
     product of the other elements, built without dividing (see ``Prod``).
-    Example: the gradient of ``prod(x)`` at ``x = [2., 0., 3.]`` is ``[0., 6., 0.]``.
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (3,))
+    >>> y = sg.prod(x)
+    >>> sg.evaluate([y, sg.grad(y, x)], {"x": [2.0, 0.0, 3.0]})
+    [array(0.), array([0., 6., 0.])]
     """
     return _reduce(Prod, x, axis, keepdims)
 
@@ -426,7 +493,15 @@ def var(x, axis=None, ddof: int | float = 0, keepdims: bool = False) -> Node:
 
     Integers and bools give float64, float32 stays float32; complex input is
     refused.  ``ddof >= n`` gives inf/nan, as numpy (with its warning).
-    Example: ``var([1., 2., 3., 4.], ddof=1)`` is ``1.666...``.
+    ``ddof=1`` gives the unbiased estimate from a sample.  Its gradient is
+    ``2 (x - mean) / (n - ddof)``.
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (4,))
+    >>> y = sg.var(x, ddof=1)
+    >>> sg.evaluate([y, sg.grad(y, x)], {"x": [1.0, 2.0, 3.0, 4.0]})
+    [array(1.66666667), array([-1.        , -0.33333333,  0.33333333,  1.        ])]
     """
     x = as_node(x)
     return apply(Var(normalize_axis(axis, x.ndim, "var"), bool(keepdims), _ddof(ddof)), [x])
@@ -437,6 +512,13 @@ def std(x, axis=None, ddof: int | float = 0, keepdims: bool = False) -> Node:
 
     Its gradient is infinite/NaN where the variance is 0 (constant data), as
     in JAX; for a smooth spread use ``sqrt(var(x) + eps)``.
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (4,))
+    >>> y = sg.std(x)
+    >>> sg.evaluate([y, sg.grad(y, x)], {"x": [1.0, 2.0, 3.0, 4.0]})
+    [array(1.11803399), array([-0.3354102, -0.1118034,  0.1118034,  0.3354102])]
     """
     from .elementwise import sqrt
 
@@ -461,6 +543,13 @@ def argmax(x, axis: int | None = None, keepdims: bool = False) -> Node:
 
     Ties give the first position; NaN counts as the maximum (numpy's rules).
     It has no gradient (``differentiable = False``).
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (2, 3))
+    >>> feed = {"x": [[1.0, 5.0, 2.0], [7.0, 0.0, 7.0]]}
+    >>> sg.evaluate([sg.argmax(x, axis=1), sg.argmax(x)], feed)
+    [array([1, 0]), array(3)]
     """
     return _arg(ArgMax, x, axis, keepdims)
 
@@ -470,6 +559,13 @@ def argmin(x, axis: int | None = None, keepdims: bool = False) -> Node:
 
     Ties give the first position; NaN counts as the minimum (numpy's rules).
     It has no gradient (``differentiable = False``).
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (2, 3))
+    >>> feed = {"x": [[1.0, 5.0, 2.0], [7.0, 0.0, 2.0]]}
+    >>> sg.evaluate([sg.argmin(x, axis=0), sg.argmin(x)], feed)
+    [array([0, 1, 0]), array(4)]
     """
     return _arg(ArgMin, x, axis, keepdims)
 

@@ -84,14 +84,38 @@ def softplus(x: Any) -> Node:
     """``log(1 + exp(x))``, stable at any magnitude (numpy's ``logaddexp(0, x)``).
 
     Its derivative is ``sigmoid(x)`` and its second ``sigmoid(x) * sigmoid(-x)``, both
-    computed without cancellation.  ``sg.softplus(1000.0)`` is 1000, its gradient 1.
+    computed without cancellation.  The composition overflows to inf above about
+    709 and rounds to 0 below about -37; ``softplus`` is exact at both ends.
+
+    Examples
+    --------
+    >>> x = sg.variable("x")
+    >>> y = sg.softplus(x)
+    >>> sg.evaluate([y, sg.grad(y, x)], {"x": 1000.0})
+    [array(1000.), array(1.)]
+    >>> sg.evaluate([y, sg.grad(y, x)], {"x": -40.0})
+    [array(4.24835426e-18), array(4.24835426e-18)]
+    >>> sg.evaluate(sg.log(1 + sg.exp(x)), {"x": -40.0})
+    array(0.)
     """
     return make(_SOFTPLUS, x)
 
 
 def log_sigmoid(x: Any) -> Node:
-    """``log(sigmoid(x)) = -softplus(-x)``, the log-likelihood of a logit: finite at any
-    finite ``x`` (``sg.log_sigmoid(-1000.0)`` is -1000, its gradient 1)."""
+    """``log(sigmoid(x)) = -softplus(-x)``, the log-likelihood of a logit.
+
+    Finite at any finite ``x``, where the composition ``log(sigmoid(x))`` is
+    ``-inf`` below about -745; its derivative is ``sigmoid(-x)``.
+
+    Examples
+    --------
+    >>> x = sg.variable("x")
+    >>> y = sg.log_sigmoid(x)
+    >>> sg.evaluate([y, sg.grad(y, x)], {"x": 0.0})
+    [array(-0.69314718), array(0.5)]
+    >>> sg.evaluate([y, sg.grad(y, x)], {"x": -1000.0})
+    [array(-1000.), array(1.)]
+    """
     return make(_LOG_SIGMOID, x)
 
 
@@ -225,30 +249,83 @@ def logaddexp(a: Any, b: Any) -> Node:
     """``log(exp(a) + exp(b))`` with numpy broadcasting, stable at any magnitude.
 
     Gradient ``(sigmoid(a - b), sigmoid(b - a))``: ``sg.logaddexp(1000.0, 0.0)`` is
-    1000 with gradient ``(1, exp(-1000))``, in float32 as in float64.
+    1000 with gradient ``(1, exp(-1000))``, in float32 as in float64.  The log of
+    a sum of probabilities kept as logarithms, e.g. in mixture models.
+
+    Examples
+    --------
+    >>> a, b = sg.variable("a"), sg.variable("b")
+    >>> y = sg.logaddexp(a, b)
+    >>> sg.evaluate([y, *sg.grad(y, [a, b])], {"a": 1000.0, "b": 1000.0})
+    [array(1000.69314718), array(0.5), array(0.5)]
     """
     return make(_LOGADDEXP, a, b)
 
 
 def logaddexp2(a: Any, b: Any) -> Node:
-    """``log2(2**a + 2**b)`` with numpy broadcasting, stable at any magnitude."""
+    """``log2(2**a + 2**b)`` with numpy broadcasting, stable at any magnitude.
+
+    The base-2 ``logaddexp`` (quantities in bits); partials ``sigmoid((a - b) ln 2)``
+    and ``sigmoid((b - a) ln 2)``.
+
+    Examples
+    --------
+    >>> a, b = sg.variable("a"), sg.variable("b")
+    >>> y = sg.logaddexp2(a, b)
+    >>> sg.evaluate([y, *sg.grad(y, [a, b])], {"a": 1000.0, "b": 1000.0})
+    [array(1001.), array(0.5), array(0.5)]
+    """
     return make(_LOGADDEXP2, a, b)
 
 
 def xlogy(x: Any, y: Any) -> Node:
-    """``x * log(y)``, 0 where ``x == 0`` (scipy.special.xlogy): entropies with zero
-    probabilities, ``sum(xlogy(p, p))``.  Partials ``log(y)`` and ``x / y`` (JAX's), the
-    latter 0 also at ``x == y == 0`` (JAX: NaN), as ``xlogy(0, y)`` is 0 for every ``y``."""
+    """``x * log(y)``, 0 where ``x == 0`` (scipy.special.xlogy).
+
+    For entropies with zero probabilities, ``sum(xlogy(p, p))``, where
+    ``p * log(p)`` is NaN at 0.  Partials ``log(y)`` and ``x / y`` (JAX's), the
+    latter 0 also at ``x == y == 0`` (JAX: NaN), as ``xlogy(0, y)`` is 0 for every ``y``.
+
+    Examples
+    --------
+    >>> p = sg.variable("p", (3,))
+    >>> entropy = -sg.sum(sg.xlogy(p, p))
+    >>> sg.evaluate(entropy, {"p": [0.5, 0.5, 0.0]})
+    array(0.69314718)
+    >>> x, y = sg.variable("x"), sg.variable("y")
+    >>> z = sg.xlogy(x, y)
+    >>> sg.evaluate([z, *sg.grad(z, [x, y])], {"x": 2.0, "y": np.e})
+    [array(2.), array(1.), array(0.73575888)]
+    """
     return make(_XLOGY, x, y)
 
 
 def hypot(a: Any, b: Any) -> Node:
     """``sqrt(a**2 + b**2)`` with numpy broadcasting, without overflow or underflow.
-    Partials ``a / out``, ``b / out``; 1/2 each at the origin (JAX's convention)."""
+
+    The squares overflow float64 above about 1e154; ``hypot`` does not.  Partials
+    ``a / out``, ``b / out``; 1/2 each at the origin (JAX's convention).
+
+    Examples
+    --------
+    >>> a, b = sg.variable("a"), sg.variable("b")
+    >>> y = sg.hypot(a, b)
+    >>> sg.evaluate([y, *sg.grad(y, [a, b])], {"a": 3e200, "b": 4e200})
+    [array(5.e+200), array(0.6), array(0.8)]
+    """
     return make(_HYPOT, a, b)
 
 
 def arctan2(a: Any, b: Any) -> Node:
     """numpy's ``arctan2(a, b)``: the angle of the point ``(x=b, y=a)`` in ``[-pi, pi]``.
-    Partials ``(b, -a) / (a**2 + b**2)``, stable at any scale; NaN at the origin."""
+
+    Unlike ``arctan(a / b)`` it knows the quadrant.  Partials
+    ``(b, -a) / (a**2 + b**2)``, stable at any scale; NaN at the origin.
+
+    Examples
+    --------
+    >>> a, b = sg.variable("a"), sg.variable("b")
+    >>> y = sg.arctan2(a, b)
+    >>> sg.evaluate([y, *sg.grad(y, [a, b])], {"a": 1.0, "b": -1.0})
+    [array(2.35619449), array(-0.5), array(-0.5)]
+    """
     return make(_ARCTAN2, a, b)

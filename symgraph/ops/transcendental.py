@@ -237,6 +237,16 @@ def sinc(x) -> Node:
     where ``|pi x| < 0.1`` the value is the Maclaurin series of ``sin(y)/y``
     (whose derivatives do not cancel), elsewhere the formula; each branch is
     evaluated at a safe point when not taken, so no 0/0 reaches a derivative.
+
+    Examples
+    --------
+    Value, first and second derivative at 0, where the formula is 0/0:
+
+    >>> x = sg.variable("x")
+    >>> y = sg.sinc(x)
+    >>> dy = sg.grad(y, x)
+    >>> sg.evaluate([y, dy, sg.grad(dy, x)], {"x": 0.0})
+    [array(1.), array(0.), array(-3.28986813)]
     """
     from .elementwise import abs as abs_, less, sin, where
 
@@ -256,49 +266,219 @@ def sinc(x) -> Node:
 
 expm1 = unary_builder(Expm1, """``exp(x) - 1`` (numpy.expm1), accurate for tiny ``x``.
 
-``expm1(1e-12)`` is ``1e-12 + 5e-25`` to full precision, where ``exp(x) - 1`` keeps only
-about 4 digits.""")
-log2 = unary_builder(Log2, "Base-2 logarithm (numpy.log2); ``log2(8.0)`` is 3.")
-log10 = unary_builder(Log10, "Base-10 logarithm (numpy.log10); ``log10(1000.0)`` is 3.")
-exp2 = unary_builder(Exp2, "``2 ** x`` (numpy.exp2); ``exp2(3.0)`` is 8.")
-cbrt = unary_builder(Cbrt, """The real cube root (numpy.cbrt): ``cbrt(-8.0)`` is -2, where ``(-8.0) ** (1/3)``
-is NaN.
+Where ``exp(x)`` rounds near 1, ``exp(x) - 1`` keeps only a few digits (below, the
+eighth is already wrong); ``expm1`` keeps them all.  Its derivative ``expm1(x) + 1``
+reuses the result.
 
-Its derivative ``1 / (3 cbrt(x)**2)`` is infinite at 0.""")
-reciprocal = unary_builder(Reciprocal, """``1 / x`` (numpy.reciprocal).
+Examples
+--------
+>>> x = sg.variable("x")
+>>> y = sg.expm1(x)
+>>> sg.evaluate([y, sg.grad(y, x)], {"x": 1e-10})
+[array(1.e-10), array(1.)]
+>>> sg.evaluate(sg.exp(x) - 1, {"x": 1e-10})
+array(1.00000008e-10)
+""")
+log2 = unary_builder(Log2, """Base-2 logarithm (numpy.log2); derivative ``1 / (x ln 2)``.
+
+Exact at powers of two, where ``log(x) / log(2)`` may round.
+
+Examples
+--------
+>>> x = sg.variable("x")
+>>> y = sg.log2(x)
+>>> sg.evaluate([y, sg.grad(y, x)], {"x": 8.0})
+[array(3.), array(0.18033688)]
+""")
+log10 = unary_builder(Log10, """Base-10 logarithm (numpy.log10); derivative ``1 / (x ln 10)``.
+
+Exact at powers of ten, where ``log(x) / log(10)`` may round.
+
+Examples
+--------
+>>> x = sg.variable("x")
+>>> y = sg.log10(x)
+>>> sg.evaluate([y, sg.grad(y, x)], {"x": 1000.0})
+[array(3.), array(0.00043429)]
+""")
+exp2 = unary_builder(Exp2, """``2 ** x`` (numpy.exp2); derivative ``2 ** x ln 2`` from the result.
+
+Examples
+--------
+>>> x = sg.variable("x")
+>>> y = sg.exp2(x)
+>>> sg.evaluate([y, sg.grad(y, x)], {"x": 3.0})
+[array(8.), array(5.54517744)]
+""")
+cbrt = unary_builder(Cbrt, """The real cube root (numpy.cbrt), defined for negative ``x``.
+
+``cbrt(-8.0)`` is -2, where ``(-8.0) ** (1/3)`` is NaN.  Its derivative
+``1 / (3 cbrt(x)**2)`` reuses the result and is infinite at 0.
+
+Examples
+--------
+>>> x = sg.variable("x")
+>>> y = sg.cbrt(x)
+>>> sg.evaluate([y, sg.grad(y, x)], {"x": -8.0})
+[array(-2.), array(0.08333333)]
+""")
+reciprocal = unary_builder(Reciprocal, """``1 / x`` (numpy.reciprocal); derivative ``-1 / x**2``.
 
 As in numpy, integer inputs stay integers: ``reciprocal(2)`` is 0 and ``reciprocal(0)``
-is undefined; use ``1 / x`` (true division) for a float result.""")
-sinh = unary_builder(Sinh, "Hyperbolic sine (numpy.sinh).")
-cosh = unary_builder(Cosh, "Hyperbolic cosine (numpy.cosh).")
+is undefined; use ``1 / x`` (true division) for a float result.
+
+Examples
+--------
+>>> x = sg.variable("x")
+>>> y = sg.reciprocal(x)
+>>> sg.evaluate([y, sg.grad(y, x)], {"x": 4.0})
+[array(0.25), array(-0.0625)]
+>>> sg.evaluate(sg.reciprocal(2))
+array(0)
+""")
+sinh = unary_builder(Sinh, """Hyperbolic sine (numpy.sinh); its derivative is ``cosh(x)``.
+
+Examples
+--------
+>>> x = sg.variable("x")
+>>> y = sg.sinh(x)
+>>> sg.evaluate([y, sg.grad(y, x)], {"x": np.log(2.0)})
+[array(0.75), array(1.25)]
+""")
+cosh = unary_builder(Cosh, """Hyperbolic cosine (numpy.cosh); its derivative is ``sinh(x)``.
+
+Examples
+--------
+>>> x = sg.variable("x")
+>>> y = sg.cosh(x)
+>>> sg.evaluate([y, sg.grad(y, x)], {"x": np.log(2.0)})
+[array(1.25), array(0.75)]
+""")
 arcsin = unary_builder(Arcsin, """Inverse sine (numpy.arcsin), in [-pi/2, pi/2].
 
-NaN outside [-1, 1]; the derivative ``1/sqrt((1-x)(1+x))`` is infinite at +-1.""")
+NaN outside [-1, 1]; the derivative ``1/sqrt((1-x)(1+x))`` is infinite at +-1 and
+factored so that it does not cancel near them.
+
+Examples
+--------
+>>> x = sg.variable("x")
+>>> y = sg.arcsin(x)
+>>> sg.evaluate([y, sg.grad(y, x)], {"x": 0.6})
+[array(0.64350111), array(1.25)]
+""")
 arccos = unary_builder(Arccos, """Inverse cosine (numpy.arccos), in [0, pi].
 
-NaN outside [-1, 1]; the derivative ``-1/sqrt((1-x)(1+x))`` is infinite at +-1.""")
-arctan = unary_builder(Arctan, "Inverse tangent (numpy.arctan), in (-pi/2, pi/2); "
-                        "``arctan(1.0)`` is pi/4.")
-arcsinh = unary_builder(Arcsinh, "Inverse hyperbolic sine (numpy.arcsinh).")
+NaN outside [-1, 1]; the derivative ``-1/sqrt((1-x)(1+x))`` is infinite at +-1 and
+factored so that it does not cancel near them.
+
+Examples
+--------
+>>> x = sg.variable("x")
+>>> y = sg.arccos(x)
+>>> sg.evaluate([y, sg.grad(y, x)], {"x": 0.6})
+[array(0.92729522), array(-1.25)]
+""")
+arctan = unary_builder(Arctan, """Inverse tangent (numpy.arctan), in (-pi/2, pi/2).
+
+Its derivative is ``1 / (1 + x**2)``; for the angle of a point, with its
+quadrant, use ``sg.arctan2``.
+
+Examples
+--------
+>>> x = sg.variable("x")
+>>> y = sg.arctan(x)
+>>> sg.evaluate([y, sg.grad(y, x)], {"x": 1.0})
+[array(0.78539816), array(0.5)]
+""")
+arcsinh = unary_builder(Arcsinh, """Inverse hyperbolic sine (numpy.arcsinh).
+
+Its derivative is ``1/sqrt(1 + x**2)``.
+
+Examples
+--------
+>>> x = sg.variable("x")
+>>> y = sg.arcsinh(x)
+>>> sg.evaluate([y, sg.grad(y, x)], {"x": 0.75})
+[array(0.69314718), array(0.8)]
+""")
 arccosh = unary_builder(Arccosh, """Inverse hyperbolic cosine (numpy.arccosh), for x >= 1.
 
-NaN below 1; the derivative ``1/sqrt((x-1)(x+1))`` is infinite at 1.""")
+NaN below 1; the derivative ``1/sqrt((x-1)(x+1))`` is infinite at 1 and factored
+so that it does not cancel near it.
+
+Examples
+--------
+>>> x = sg.variable("x")
+>>> y = sg.arccosh(x)
+>>> sg.evaluate([y, sg.grad(y, x)], {"x": 1.25})
+[array(0.69314718), array(1.33333333)]
+""")
 arctanh = unary_builder(Arctanh, """Inverse hyperbolic tangent (numpy.arctanh).
 
-+-inf at +-1, NaN outside [-1, 1].""")
-erf = unary_builder(Erf, """The error function (scipy.special.erf), ``2/sqrt(pi)`` times the
-integral of ``exp(-t**2)`` from 0 to x; ``erf(0.0)`` is 0.""")
-erfc = unary_builder(Erfc, """The complementary error function ``1 - erf(x)``
-(scipy.special.erfc), accurate for large x: ``erfc(10.0)`` is 2.1e-45, not 0.""")
-gammaln = unary_builder(Gammaln, """``log|gamma(x)|`` (scipy.special.gammaln), finite where gamma
-overflows: ``gammaln(200.0)`` is 857.9.
++-inf at +-1, NaN outside [-1, 1]; the derivative ``1/((1-x)(1+x))`` is factored
+so that it does not cancel near +-1.
 
-+inf at 0 and the negative integers (poles); its derivative is ``digamma(x)``.""")
-digamma = unary_builder(Digamma, """The digamma function ``gamma'(x)/gamma(x)``
-(scipy.special.digamma, alias psi); ``digamma(1.0)`` is minus Euler's constant.
+Examples
+--------
+>>> x = sg.variable("x")
+>>> y = sg.arctanh(x)
+>>> sg.evaluate([y, sg.grad(y, x)], {"x": 0.6})
+[array(0.69314718), array(1.5625)]
+""")
+erf = unary_builder(Erf, """The error function (scipy.special.erf).
 
+``2/sqrt(pi)`` times the integral of ``exp(-t**2)`` from 0 to x; the normal
+distribution's CDF is ``(1 + erf(x / sqrt(2))) / 2``.  Its derivative is
+``2/sqrt(pi) exp(-x**2)``; for ``1 - erf(x)`` at large ``x`` use ``sg.erfc``.
+
+Examples
+--------
+>>> x = sg.variable("x")
+>>> y = sg.erf(x)
+>>> sg.evaluate([y, sg.grad(y, x)], {"x": 0.0})
+[array(0.), array(1.12837917)]
+""")
+erfc = unary_builder(Erfc, """The complementary error function ``1 - erf(x)`` (scipy.special.erfc).
+
+Accurate for large x, where ``erf(x)`` rounds to 1 and ``1 - erf(x)`` to 0; its
+derivative is ``-2/sqrt(pi) exp(-x**2)``.
+
+Examples
+--------
+>>> x = sg.variable("x")
+>>> y = sg.erfc(x)
+>>> sg.evaluate([y, sg.grad(y, x)], {"x": 10.0})
+[array(2.08848758e-45), array(-4.19765623e-44)]
+>>> sg.evaluate(1 - sg.erf(x), {"x": 10.0})
+array(0.)
+""")
+gammaln = unary_builder(Gammaln, """Log-gamma, ``log|gamma(x)|`` (scipy.special.gammaln).
+
+Finite where gamma overflows: ``gamma(200.0)`` overflows float64, its logarithm
+is 857.9.  Log-likelihoods of gamma, beta and Poisson distributions are written
+with it.  +inf at 0 and the
+negative integers (poles); its derivative is ``digamma(x)``.
+
+Examples
+--------
+>>> x = sg.variable("x")
+>>> y = sg.gammaln(x)
+>>> sg.evaluate([y, sg.grad(y, x)], {"x": 200.0})
+[array(857.93366983), array(5.29581528)]
+""")
+digamma = unary_builder(Digamma, """The digamma function ``gamma'(x)/gamma(x)`` (scipy.special.psi).
+
+The derivative of ``gammaln``; ``digamma(1.0)`` is minus Euler's constant.
 Infinite or NaN at 0 and the negative integers (poles); its derivative is
-``polygamma(1, x)``.""")
+``polygamma(1, x)``.
+
+Examples
+--------
+>>> x = sg.variable("x")
+>>> y = sg.digamma(x)
+>>> sg.evaluate([y, sg.grad(y, x)], {"x": 1.0})
+[array(-0.57721566), array(1.64493407)]
+""")
 
 
 def polygamma(n: Any, x: Any) -> Node:
@@ -308,8 +488,19 @@ def polygamma(n: Any, x: Any) -> Node:
     one, as the command line passes literals, is accepted); ``polygamma(0, x)`` is
     ``digamma(x)`` and ``polygamma(1, x)`` the trigamma function; n is at most 170
     (n! overflows float64 beyond).  float32 stays float32 (scipy's own polygamma
-    returns float64); integers become float64.  Example: ``polygamma(1, 1.0)`` is
-    ``pi**2 / 6``.
+    returns float64); integers become float64.  Its derivative in ``x`` is
+    ``polygamma(n + 1, x)``.
+
+    Examples
+    --------
+    The trigamma function at 1 is ``pi**2 / 6``, its derivative ``-2 zeta(3)``:
+
+    >>> x = sg.variable("x")
+    >>> y = sg.polygamma(1, x)
+    >>> sg.evaluate([y, sg.grad(y, x)], {"x": 1.0})
+    [array(1.64493407), array(-2.40411381)]
+    >>> sg.evaluate(sg.polygamma(1, np.float32(1.0)))
+    array(1.644934, dtype=float32)
     """
     k = _polygamma_order(n)
     x = as_node(x)
