@@ -444,7 +444,7 @@ def arange(start: Any, stop: Any = None, step: Any = None, dtype: Any = None, *,
 
 def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, retstep: bool = False,
              dtype: Any = None, axis: int = 0, *, graph: Graph | None = None) -> Any:
-    """``np.linspace(start, stop, num, endpoint, retstep, dtype, axis)``: ``num`` evenly spaced samples.
+    """``np.linspace(start, stop, num, endpoint, retstep, dtype, axis)``: evenly spaced samples.
 
     The samples run from ``start`` to ``stop`` (included unless
     ``endpoint=False``).  Array start/stop give one sequence per element along a
