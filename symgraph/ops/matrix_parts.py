@@ -191,9 +191,10 @@ def _plane_axes(x: Node, axis1: Any, axis2: Any, what: str) -> tuple[int, int]:
 def diagonal(x, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Node:
     """numpy's ``diagonal``: the diagonals of the planes ``(axis1, axis2)``.
 
-    Its elements are ``x[..., i, ..., i + offset, ...]``; those two axes go and the diagonal becomes the LAST axis, so a stack of
-    matrices gives a stack of diagonals.  ``offset`` > 0 is above the main
-    diagonal, < 0 below; one outside the plane gives an empty diagonal.
+    Its elements are ``x[..., i, ..., i + offset, ...]``; those two axes go and
+    the diagonal becomes the LAST axis, so a stack of matrices gives a stack of
+    diagonals.  ``offset`` > 0 is above the main diagonal, < 0 below; one outside
+    the plane gives an empty diagonal.
     ``diagonal(x)[i] == x[i, i]`` for a matrix.  The gradient lands on the
     diagonal and is zero elsewhere.
 
