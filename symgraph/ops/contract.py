@@ -568,8 +568,9 @@ def dot(a: Any, b: Any) -> Node:
     """``np.dot`` with its N-D rule: a sum over the last axis of ``a`` and one of ``b``.
 
     That axis of ``b`` is its second-to-last (the only one of a 1-D ``b``); a
-    0-d operand multiplies.  The shape is ``a.shape[:-1] + b.shape[:-2] +
-    b.shape[-1:]`` (unlike ``matmul``, N-D operands do not broadcast as batches).
+    0-d operand multiplies.  The shape is
+    ``a.shape[:-1] + b.shape[:-2] + b.shape[-1:]`` (unlike ``matmul``, N-D
+    operands do not broadcast as batches).
     Vectors and matrices (and N-D with 1-D) are a ``matmul``; other N-D pairs a
     ``tensordot``.
 
