@@ -281,8 +281,9 @@ def multi_dot(arrays: Any) -> Node:
     """``np.linalg.multi_dot``: a chain of matrix products, in the cheapest order.
 
     The first array may be 1-D (a row vector) and the last 1-D (a column); the
-    order is numpy's (``np.einsum_path`` picks it from the shapes), so ``A @ B @ c``
-    costs matrix-vector products, not a matrix-matrix one.
+    order is numpy's (``np.einsum_path`` picks it from the shapes): with a vector
+    ``c`` at the end, ``A @ (B @ c)`` costs two matrix-vector products, not a
+    matrix-matrix one.
 
     Examples
     --------
