@@ -37,7 +37,19 @@ from .ops.triangular import cho_solve, cholesky, solve_triangular  # triangular
 
 
 class SVDResult(NamedTuple):
-    """``np.linalg.svd``'s result: ``a = U @ (S[..., None] * Vh)``."""
+    """``np.linalg.svd``'s result: ``a = U @ (S[..., None] * Vh)``.
+
+    A named tuple of three nodes, so it unpacks like numpy's result and its
+    parts can also be read by name.
+
+    Examples
+    --------
+    >>> r = sg.linalg.svd(sg.variable("a", (3, 2)), full_matrices=False)
+    >>> r._fields
+    ('U', 'S', 'Vh')
+    >>> r.U.shape, r.S.shape, r.Vh.shape
+    ((3, 2), (2,), (2, 2))
+    """
 
     U: Node
     S: Node
@@ -60,7 +72,20 @@ def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True,
     non-zero singular values; a singular pair's sign is LAPACK's choice, so
     differentiate functions that a flip of a column of U with the same row of
     Vh leaves alone (``U @ U.mT``, ``(U * S[..., None, :]) @ Vh``, functions of S).
-    Example: ``U, S, Vh = sg.linalg.svd(a, full_matrices=False)``.
+
+    Examples
+    --------
+    The largest singular value (the spectral norm) and its gradient ``u1 v1^T``:
+
+    >>> a = sg.variable("a", (3, 2))
+    >>> U, S, Vh = sg.linalg.svd(a, full_matrices=False)
+    >>> feed = {"a": np.array([[3., 0.], [0., 2.], [0., 0.]])}
+    >>> sg.evaluate(S, feed)
+    array([3., 2.])
+    >>> sg.evaluate(sg.grad(S[0], a), feed)
+    array([[1., 0.],
+           [0., 0.],
+           [0., 0.]])
     """
     x = matrices(a, "svd")
     full_matrices = flag(full_matrices, "svd: full_matrices")
@@ -91,18 +116,52 @@ def _hermitian_svd(x: Node, compute_uv: bool) -> SVDResult | Node:
 
 
 def matrix_transpose(x: Any) -> Node:
-    """``np.linalg.matrix_transpose``: swap the last two axes (``x.mT``)."""
+    """``np.linalg.matrix_transpose``: swap the last two axes (``x.mT``).
+
+    Unlike ``transpose``, which reverses every axis, it transposes each matrix of
+    a stack.
+
+    Examples
+    --------
+    >>> b = sg.variable("b", (5, 2, 3))
+    >>> sg.linalg.matrix_transpose(b).shape
+    (5, 3, 2)
+    """
     return mT(matrices(x, "matrix_transpose"))
 
 
 def diagonal(x: Any, *, offset: int = 0) -> Node:
-    """``np.linalg.diagonal``: the diagonals of the last two axes, ``(..., K)``."""
+    """``np.linalg.diagonal``: the diagonals of the last two axes, ``(..., K)``.
+
+    Unlike ``sg.diagonal``, whose default planes are the first two axes, it
+    works on each matrix of a stack.
+
+    Examples
+    --------
+    >>> s = sg.variable("s", (2, 2, 2))
+    >>> sg.evaluate(sg.linalg.diagonal(s), {"s": np.arange(8.).reshape(2, 2, 2)})
+    array([[0., 3.],
+           [4., 7.]])
+    """
     x = matrices(x, "diagonal")
     return _diagonal(x, offset, -2, -1)
 
 
 def trace(x: Any, *, offset: int = 0, dtype: Any = None) -> Node:
-    """``np.linalg.trace``: the traces of the last two axes (``dtype`` as numpy's sum)."""
+    """``np.linalg.trace``: the traces of the last two axes (``dtype`` as numpy's sum).
+
+    One trace per matrix of a stack; the gradient of each is the identity.
+
+    Examples
+    --------
+    >>> s = sg.variable("s", (2, 2, 2))
+    >>> t = sg.linalg.trace(s)
+    >>> sg.evaluate(t, {"s": np.arange(8.).reshape(2, 2, 2)})
+    array([ 3., 11.])
+    >>> sg.evaluate(sg.grad(t.sum(), s)[0], {"s": np.zeros((2, 2, 2))})
+    array([[1., 0.],
+           [0., 1.]])
+    """
     x = matrices(x, "trace")
     if dtype is not None:  # numpy sums in dtype
         x = x.astype(dtype)
@@ -110,7 +169,21 @@ def trace(x: Any, *, offset: int = 0, dtype: Any = None) -> Node:
 
 
 def outer(x1: Any, x2: Any) -> Node:
-    """``np.linalg.outer``: the outer product of two 1-D vectors (no flattening)."""
+    """``np.linalg.outer``: the outer product of two 1-D vectors (no flattening).
+
+    Unlike ``sg.outer`` it refuses operands that are not vectors, catching a
+    shape mistake early.
+
+    Examples
+    --------
+    >>> u, v = sg.variable("u", (2,)), sg.variable("v", (3,))
+    >>> feed = {"u": np.array([1., 2.]), "v": np.array([1., 10., 100.])}
+    >>> sg.evaluate(sg.linalg.outer(u, v), feed)
+    array([[  1.,  10., 100.],
+           [  2.,  20., 200.]])
+    >>> sg.evaluate(sg.grad(sg.linalg.outer(u, v).sum(), v), feed)
+    array([3., 3., 3.])
+    """
     a, b = as_node(x1), as_node(x2)
     if a.ndim != 1 or b.ndim != 1:
         raise SymgraphError(f"linalg.outer: both inputs must be 1-D, got shapes {a.shape} and "
@@ -119,7 +192,19 @@ def outer(x1: Any, x2: Any) -> Node:
 
 
 def cross(x1: Any, x2: Any, /, *, axis: int = -1) -> Node:
-    """``np.linalg.cross``: cross products of 3-vectors along ``axis``."""
+    """``np.linalg.cross``: cross products of 3-vectors along ``axis``.
+
+    The array API's form of ``sg.cross``: both operands hold 3-vectors along the
+    same ``axis`` and broadcast over the others.
+
+    Examples
+    --------
+    >>> a, b = sg.variable("a", (2, 3)), sg.variable("b", (3,))
+    >>> feed = {"a": np.array([[1., 0., 0.], [0., 1., 0.]]), "b": np.array([0., 0., 1.])}
+    >>> sg.evaluate(sg.linalg.cross(a, b), feed)
+    array([[ 0., -1.,  0.],
+           [ 1.,  0.,  0.]])
+    """
     a, b = as_node(x1), as_node(x2)
     for v in (a, b):
         if not -v.ndim <= axis < v.ndim or v.shape[axis] != 3:
@@ -129,13 +214,41 @@ def cross(x1: Any, x2: Any, /, *, axis: int = -1) -> Node:
 
 
 def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Node:
-    """``np.linalg.vecdot``: ``sum(x1 * x2, axis)`` with broadcasting (real inputs)."""
+    """``np.linalg.vecdot``: ``sum(x1 * x2, axis)`` with broadcasting (real inputs).
+
+    Dot products of stacks of vectors, one per row, without a loop or a matrix
+    product.
+
+    Examples
+    --------
+    >>> x, y = sg.variable("x", (4, 3)), sg.variable("y", (3,))
+    >>> d = sg.linalg.vecdot(x, y)
+    >>> feed = {"x": np.arange(12.).reshape(4, 3), "y": np.ones(3)}
+    >>> sg.evaluate(d, feed)
+    array([ 3., 12., 21., 30.])
+    >>> sg.evaluate(sg.grad(d.sum(), y), feed)
+    array([18., 22., 26.])
+    """
     a, b = as_node(x1), as_node(x2)
     return _sum(a * b, axis=axis)
 
 
 def vector_norm(x: Any, /, *, axis: Any = None, keepdims: bool = False, ord: Any = 2) -> Node:
-    """``np.linalg.vector_norm``: ``axis=None`` takes the norm of all elements as one vector."""
+    """``np.linalg.vector_norm``: ``axis=None`` takes the norm of all elements as one vector.
+
+    Otherwise the norm is over the int ``axis``, for any ``ord`` of ``norm``'s
+    vector norms.  The gradient of
+    the 1-norm is the sign of each element.
+
+    Examples
+    --------
+    >>> b = sg.variable("b", (3, 2))
+    >>> sg.evaluate(sg.linalg.vector_norm(b, axis=-1), {"b": [[3., 4.], [0., 1.], [1., 0.]]})
+    array([5., 1., 1.])
+    >>> x = sg.variable("x", (2,))
+    >>> sg.evaluate(sg.grad(sg.linalg.vector_norm(x, ord=1), x), {"x": np.array([3., -4.])})
+    array([ 1., -1.])
+    """
     x = as_node(x)
     if axis is None:
         out = norm(x.reshape(-1), ord)
@@ -144,7 +257,23 @@ def vector_norm(x: Any, /, *, axis: Any = None, keepdims: bool = False, ord: Any
 
 
 def matrix_norm(x: Any, /, *, keepdims: bool = False, ord: Any = "fro") -> Node:
-    """``np.linalg.matrix_norm``: the norm of each matrix over the last two axes."""
+    """``np.linalg.matrix_norm``: the norm of each matrix over the last two axes.
+
+    ``ord`` is any of ``norm``'s matrix norms ('fro', the default, 'nuc', 1, -1,
+    2, -2, inf, -inf); a stack of matrices gives a stack of norms.
+
+    Examples
+    --------
+    >>> m = sg.variable("m", (2, 2))
+    >>> feed = {"m": np.array([[3., 0.], [4., 5.]])}
+    >>> sg.evaluate(sg.linalg.matrix_norm(m), feed)
+    array(7.07106781)
+    >>> sg.evaluate(sg.grad(sg.linalg.matrix_norm(m), m), feed)
+    array([[0.42426407, 0.        ],
+           [0.56568542, 0.70710678]])
+    >>> sg.linalg.matrix_norm(sg.variable("s", (4, 2, 2)), ord=2).shape
+    (4,)
+    """
     return norm(matrices(x, "matrix_norm"), ord, (-2, -1), keepdims)
 
 
@@ -152,7 +281,19 @@ def multi_dot(arrays: Any) -> Node:
     """``np.linalg.multi_dot``: a chain of matrix products, in the cheapest order.
 
     The first array may be 1-D (a row vector) and the last 1-D (a column); the
-    order is numpy's (``np.einsum_path`` picks it from the shapes).
+    order is numpy's (``np.einsum_path`` picks it from the shapes): with a vector
+    ``c`` at the end, ``A @ (B @ c)`` costs two matrix-vector products, not a
+    matrix-matrix one.
+
+    Examples
+    --------
+    >>> A, B, c = sg.variable("A", (2, 3)), sg.variable("B", (3, 4)), sg.variable("c", (4,))
+    >>> y = sg.linalg.multi_dot([A, B, c])
+    >>> feed = {"A": np.ones((2, 3)), "B": np.ones((3, 4)), "c": np.arange(4.)}
+    >>> sg.evaluate(y, feed)
+    array([18., 18.])
+    >>> sg.evaluate(sg.grad(y.sum(), c), feed)
+    array([6., 6., 6., 6.])
     """
     nodes = [as_node(a) for a in arrays]
     if len(nodes) < 2:

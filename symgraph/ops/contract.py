@@ -403,9 +403,19 @@ def einsum(subscripts: Any, *operands: Any, optimize: Any = "greedy") -> Node:
     ``einsum(a, [0, 1], b, [1, 2], [0, 2])``.  ``optimize`` (default "greedy",
     where numpy's default is False; values agree up to rounding) picks the
     contraction order once, now: True/"greedy", "optimal", False (one step), or
-    an explicit ``["einsum_path", (0, 1), ...]``.
+    an explicit ``["einsum_path", (0, 1), ...]``.  Derivatives are einsums too.
 
-    Example: ``sg.einsum("bij,bjk->bik", a, b)`` is a batched matrix product.
+    Examples
+    --------
+    A batched matrix product, and the gradient of a squared Frobenius norm:
+
+    >>> a, b = sg.variable("a", (2, 2, 3)), sg.variable("b", (2, 3, 2))
+    >>> sg.einsum("bij,bjk->bik", a, b).shape
+    (2, 2, 2)
+    >>> A = sg.variable("A", (2, 2))
+    >>> sg.evaluate(sg.grad(sg.einsum("ij,ij", A, A), A), {"A": np.array([[1., 2.], [3., 4.]])})
+    array([[2., 4.],
+           [6., 8.]])
     """
     if not isinstance(subscripts, str):
         subscripts, operands = _from_sublists((subscripts, *operands))
@@ -435,7 +445,17 @@ def tensordot(a: Any, b: Any, axes: Any = 2) -> Node:
     first N of ``b``; ``axes=(axes_a, axes_b)`` pairs them explicitly (ints or
     equal-length sequences, negative allowed).  The result has ``a``'s free
     axes then ``b``'s.  Paired dimensions must be equal (no broadcasting, as
-    numpy).  Example: ``sg.tensordot(x, w, axes=([1, 2], [0, 1]))``.
+    numpy).  Contracting several axes at once (a layer over image patches, a
+    tensor network) needs no reshapes.
+
+    Examples
+    --------
+    >>> x, w = sg.variable("x", (2, 3, 4)), sg.variable("w", (3, 4, 5))
+    >>> sg.tensordot(x, w, axes=([1, 2], [0, 1])).shape
+    (2, 5)
+    >>> u, v = sg.variable("u", (3,)), sg.variable("v", (3,))
+    >>> sg.evaluate(sg.grad(sg.tensordot(u, v, axes=1), u), {"u": np.ones(3), "v": [1., 2., 3.]})
+    array([1., 2., 3.])
     """
     a, b = as_nodes(a, b)
     if isinstance(axes, numbers.Integral) and not isinstance(axes, bool):
@@ -472,7 +492,21 @@ def tensordot(a: Any, b: Any, axes: Any = 2) -> Node:
 
 
 def outer(a: Any, b: Any) -> Node:
-    """``np.outer``: both operands flattened, ``out[i, j] = a[i] * b[j]``."""
+    """``np.outer``: both operands flattened, ``out[i, j] = a[i] * b[j]``.
+
+    Each ``a[i]``'s gradient sums over the row it scales.
+
+    Examples
+    --------
+    >>> u, v = sg.variable("u", (2,)), sg.variable("v", (3,))
+    >>> o = sg.outer(u, v)
+    >>> feed = {"u": np.array([1., 2.]), "v": np.array([1., 10., 100.])}
+    >>> sg.evaluate(o, feed)
+    array([[  1.,  10., 100.],
+           [  2.,  20., 200.]])
+    >>> sg.evaluate(sg.grad(o.sum(), u), feed)
+    array([111., 111.])
+    """
     a, b = as_nodes(a, b)
     return contract("i,j->ij", [reshape(a, (-1,)), reshape(b, (-1,))])
 
@@ -480,7 +514,14 @@ def outer(a: Any, b: Any) -> Node:
 def inner(a: Any, b: Any) -> Node:
     """``np.inner``: sum of products over the last axes; shape ``a.shape[:-1] + b.shape[:-1]``.
 
-    A 0-d operand multiplies (numpy's rule).
+    A 0-d operand multiplies (numpy's rule).  Each row of a matrix dotted with a
+    vector, without transposing.
+
+    Examples
+    --------
+    >>> B, q = sg.variable("B", (4, 3)), sg.variable("q", (3,))
+    >>> sg.evaluate(sg.inner(B, q), {"B": np.arange(12.).reshape(4, 3), "q": [1., 0., -1.]})
+    array([-2., -2., -2., -2.])
     """
     a, b = as_nodes(a, b)
     if a.ndim == 0 or b.ndim == 0:
@@ -492,8 +533,25 @@ def inner(a: Any, b: Any) -> Node:
 
 
 def kron(a: Any, b: Any) -> Node:
-    """``np.kron``: the Kronecker product; the operand of lower rank gets leading 1s first,
-    the result's shape is the elementwise product of the shapes."""
+    """``np.kron``: the Kronecker product of ``a`` and ``b``.
+
+    The operand of lower rank gets leading 1s first; the result's shape is the
+    elementwise product of the shapes.  ``kron(eye(n), A)`` is the block diagonal
+    with ``n`` copies of ``A``, and each copy passes its gradient back to ``A``.
+
+    Examples
+    --------
+    >>> A = sg.variable("A", (2, 2))
+    >>> K = sg.kron(sg.eye(2), A)
+    >>> sg.evaluate(K, {"A": np.array([[1., 2.], [3., 4.]])})
+    array([[1., 2., 0., 0.],
+           [3., 4., 0., 0.],
+           [0., 0., 1., 2.],
+           [0., 0., 3., 4.]])
+    >>> sg.evaluate(sg.grad(K.sum(), A), {"A": np.zeros((2, 2))})
+    array([[2., 2.],
+           [2., 2.]])
+    """
     a, b = as_nodes(a, b)
     nd = max(a.ndim, b.ndim)
     if 2 * nd > len(LETTERS):
@@ -507,11 +565,22 @@ def kron(a: Any, b: Any) -> Node:
 
 
 def dot(a: Any, b: Any) -> Node:
-    """``np.dot`` with its N-D rule: sum over the last axis of ``a`` and the second-to-last of
-    ``b`` (the only one of a 1-D ``b``); a 0-d operand multiplies.
+    """``np.dot`` with its N-D rule: a sum over the last axis of ``a`` and one of ``b``.
 
-    Shape ``a.shape[:-1] + b.shape[:-2] + b.shape[-1:]``.  Vectors and matrices
-    (and N-D with 1-D) are a ``matmul``; other N-D pairs a ``tensordot``.
+    That axis of ``b`` is its second-to-last (the only one of a 1-D ``b``); a
+    0-d operand multiplies.  The shape is
+    ``a.shape[:-1] + b.shape[:-2] + b.shape[-1:]`` (unlike ``matmul``, N-D
+    operands do not broadcast as batches).
+    Vectors and matrices (and N-D with 1-D) are a ``matmul``; other N-D pairs a
+    ``tensordot``.
+
+    Examples
+    --------
+    >>> sg.dot(sg.variable("T", (2, 3, 4)), sg.variable("S", (5, 4, 6))).shape
+    (2, 3, 5, 6)
+    >>> w, x = sg.variable("w", (2,)), sg.variable("x", (2,))
+    >>> sg.evaluate(sg.grad(sg.dot(w, x) ** 2, w), {"w": [1., 2.], "x": [3., 4.]})
+    array([66., 88.])
     """
     a, b = as_nodes(a, b)
     if a.ndim == 0 or b.ndim == 0:

@@ -28,7 +28,19 @@ EIGH_PARTS = ("w", "v")
 
 
 class EighResult(NamedTuple):
-    """``np.linalg.eigh``'s result: ``a = eigenvectors @ (eigenvalues[..., None] * eigenvectors.mT)``."""
+    """``np.linalg.eigh``'s result: the ``eigenvalues`` and ``eigenvectors`` of ``a``.
+
+    ``a = eigenvectors @ (eigenvalues[..., None] * eigenvectors.mT)``.  A named
+    tuple of two nodes: it unpacks as ``w, V`` like numpy's result.
+
+    Examples
+    --------
+    >>> r = sg.linalg.eigh(sg.variable("a", (3, 3)))
+    >>> r._fields
+    ('eigenvalues', 'eigenvectors')
+    >>> r.eigenvalues.shape, r.eigenvectors.shape
+    ((3,), (3, 3))
+    """
 
     eigenvalues: Node
     eigenvectors: Node
@@ -154,29 +166,59 @@ def _lower(uplo: Any, what: str) -> bool:
 
 
 def eigh(a: Any, UPLO: str = "L") -> EighResult:
-    """``np.linalg.eigh(a, UPLO)``: eigenvalues (ascending) and eigenvectors of symmetric
-    matrices ``(..., N, N)``, of which only the ``UPLO`` triangle ('L' or 'U') is read.
+    """``np.linalg.eigh(a, UPLO)``: eigenvalues (ascending) and eigenvectors.
 
-    ``a = V @ (w[..., None] * V.mT)``; ``w`` is ``eigvalsh(a, UPLO)`` (it may
-    differ from numpy's ``eigh(a)[0]`` in the last bits).  Integers give
-    float64, float32 stays float32.  Differentiable where the eigenvalues are
-    distinct; eigenvector signs are LAPACK's, so differentiate functions a sign
-    flip cannot change (see ``Eigh``).
-    Example: ``w, V = sg.linalg.eigh(a); expm = (V * sg.exp(w)[..., None, :]) @ V.mT``.
+    ``a`` holds symmetric matrices ``(..., N, N)``, of which only the ``UPLO`` triangle
+    ('L' or 'U') is read.  ``a = V @ (w[..., None] * V.mT)``; ``w`` is
+    ``eigvalsh(a, UPLO)`` (it may differ from numpy's ``eigh(a)[0]`` in the last
+    bits).  Integers give float64, float32 stays float32.  Differentiable where the
+    eigenvalues are distinct; eigenvector signs are LAPACK's, so differentiate functions a
+    sign flip cannot change (see ``Eigh``), such as matrix functions.
+
+    Examples
+    --------
+    The matrix exponential of a symmetric matrix, ``V diag(exp(w)) V^T``:
+
+    >>> a = sg.variable("a", (2, 2))
+    >>> w, V = sg.linalg.eigh(a)
+    >>> expm = (V * sg.exp(w)[..., None, :]) @ V.mT
+    >>> feed = {"a": np.array([[0., 1.], [1., 0.]])}
+    >>> sg.evaluate(expm, feed)
+    array([[1.54308063, 1.17520119],
+           [1.17520119, 1.54308063]])
+
+    The gradient of ``trace(expm(a))`` is ``expm(a)``, on the lower triangle read:
+
+    >>> sg.evaluate(sg.grad(sg.trace(expm), a), feed)
+    array([[1.54308063, 0.        ],
+           [2.35040239, 1.54308063]])
     """
     lower = _lower(UPLO, "eigh")
     return EighResult(*eigh_factors(matrices(a, "eigh", square=True), lower))
 
 
 def eigvalsh(a: Any, UPLO: str = "L") -> Node:
-    """``np.linalg.eigvalsh(a, UPLO)``: the eigenvalues, ascending, of the symmetric matrices
-    ``(..., N, N)`` whose ``UPLO`` triangle ('L' or 'U') ``a`` holds; ``(..., N)``.
+    """``np.linalg.eigvalsh(a, UPLO)``: the eigenvalues, ascending, of symmetric matrices.
 
-    Differentiable to any order where they are distinct; the first derivative
-    ``V diag(g) V^T`` also exists at ties for symmetric functions of them
-    (``sum(eigvalsh(a))`` is the trace); second derivatives at an exact tie are
-    NaN (see ``Eigh``).
-    Example: ``sg.linalg.eigvalsh(a)[..., -1]`` is the largest eigenvalue.
+    ``a`` is ``(..., N, N)``, of which the ``UPLO`` triangle ('L' or 'U') is read;
+    the result is ``(..., N)``.  Differentiable to any order where they are
+    distinct; the first derivative ``V diag(g) V^T`` also exists at ties for
+    symmetric functions of them (``sum(eigvalsh(a))`` is the trace); second
+    derivatives at an exact tie are NaN (see ``Eigh``).
+
+    Examples
+    --------
+    The largest eigenvalue, and its gradient on the lower triangle that is read
+    (the off-diagonal entry counts for both):
+
+    >>> a = sg.variable("a", (2, 2))
+    >>> top = sg.linalg.eigvalsh(a)[..., -1]
+    >>> feed = {"a": np.array([[2., 1.], [1., 2.]])}
+    >>> sg.evaluate(top, feed)
+    array(3.)
+    >>> sg.evaluate(sg.grad(top, a), feed)
+    array([[0.5, 0. ],
+           [1. , 0.5]])
     """
     lower = _lower(UPLO, "eigvalsh")
     return apply(Eigh("w", lower), [matrices(a, "eigvalsh", square=True)])

@@ -236,6 +236,18 @@ def matmul(a, b) -> Node:
 
     A product with an identity made by ``sg.eye(n)`` is its other operand (no node,
     no n^3 work): batched Jacobians and Hessians seed with identities.
+
+    Examples
+    --------
+    >>> A, x = sg.variable("A", (2, 2)), sg.variable("x", (2,))
+    >>> loss = ((A @ x) ** 2).sum()
+    >>> sg.evaluate(sg.grad(loss, A), {"A": np.array([[1., 2.], [3., 4.]]), "x": np.ones(2)})
+    array([[ 6.,  6.],
+           [14., 14.]])
+    >>> sg.matmul(sg.variable("B", (5, 2, 2)), A).shape
+    (5, 2, 2)
+    >>> sg.matmul(sg.eye(2), A) is A
+    True
     """
     a, b = as_nodes(a, b)
     for one, other in ((b, a), (a, b)):
@@ -656,7 +668,18 @@ def svdvals(a: Any) -> Node:
     ``K = min(M, N)``; computed as ``np.linalg.svd(a, compute_uv=False)``.
     Differentiable to any order where the singular values are distinct and
     non-zero (the first derivative also at ties: it is ``u @ diag(g) @ vh``).
-    Example: ``sg.sum(sg.svdvals(a))`` is the nuclear norm of ``a``.
+    ``sg.sum(sg.svdvals(a))`` is the nuclear norm of ``a``.
+
+    Examples
+    --------
+    >>> a = sg.variable("a", (2, 2))
+    >>> nuclear = sg.svdvals(a).sum()
+    >>> feed = {"a": np.array([[3., 0.], [0., -2.]])}
+    >>> sg.evaluate(nuclear, feed)
+    array(5.)
+    >>> sg.evaluate(sg.grad(nuclear, a), feed)
+    array([[ 1.,  0.],
+           [ 0., -1.]])
     """
     return apply(Svd("s"), [matrices(a, "svdvals")])
 

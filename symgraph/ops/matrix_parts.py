@@ -189,11 +189,27 @@ def _plane_axes(x: Node, axis1: Any, axis2: Any, what: str) -> tuple[int, int]:
 
 
 def diagonal(x, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Node:
-    """numpy's ``diagonal``: elements ``x[..., i, ..., i + offset, ...]`` of the planes
-    ``(axis1, axis2)``; those two axes go and the diagonal becomes the LAST axis.
+    """numpy's ``diagonal``: the diagonals of the planes ``(axis1, axis2)``.
 
-    ``offset`` > 0 is above the main diagonal, < 0 below; one outside the plane
-    gives an empty diagonal.  ``diagonal(x)[i] == x[i, i]`` for a matrix.
+    Its elements are ``x[..., i, ..., i + offset, ...]``; those two axes go and
+    the diagonal becomes the LAST axis, so a stack of matrices gives a stack of
+    diagonals.  ``offset`` > 0 is above the main diagonal, < 0 below; one outside
+    the plane gives an empty diagonal.
+    ``diagonal(x)[i] == x[i, i]`` for a matrix.  The gradient lands on the
+    diagonal and is zero elsewhere.
+
+    Examples
+    --------
+    >>> M = sg.variable("M", (3, 3))
+    >>> X = np.arange(9.).reshape(3, 3)
+    >>> sg.evaluate(sg.diagonal(M, 1), {"M": X})
+    array([1., 5.])
+    >>> sg.evaluate(sg.grad(sg.diagonal(M).sum(), M), {"M": X})
+    array([[1., 0., 0.],
+           [0., 1., 0.],
+           [0., 0., 1.]])
+    >>> sg.diagonal(sg.variable("A", (2, 3, 3)), axis1=1, axis2=2).shape
+    (2, 3)
     """
     x = as_node(x)
     offset = _as_int(offset, "diagonal: offset")
@@ -202,8 +218,22 @@ def diagonal(x, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Node:
 
 
 def diag(v, k: int = 0) -> Node:
-    """numpy's ``diag``: a vector becomes the square matrix (side ``len(v) + |k|``) with ``v``
-    on diagonal ``k`` and zeros elsewhere; a matrix gives its diagonal ``k``."""
+    """numpy's ``diag``: a vector becomes a diagonal matrix; a matrix gives its diagonal ``k``.
+
+    From a vector the result is the square matrix (side ``len(v) + |k|``) with
+    ``v`` on diagonal ``k`` and zeros elsewhere, e.g. to build a covariance from
+    its standard deviations.
+
+    Examples
+    --------
+    >>> v = sg.variable("v", (2,))
+    >>> sg.evaluate(sg.diag(v, 1), {"v": np.array([1., 2.])})
+    array([[0., 1., 0.],
+           [0., 0., 2.],
+           [0., 0., 0.]])
+    >>> sg.evaluate(sg.diag(sg.constant(np.arange(9.).reshape(3, 3))))
+    array([0., 4., 8.])
+    """
     v = as_node(v)
     k = _as_int(k, "diag: k")
     if v.ndim == 1:
@@ -215,9 +245,24 @@ def diag(v, k: int = 0) -> Node:
 
 
 def trace(x, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Node:
-    """numpy's ``trace``: the sum along diagonal ``offset`` of the planes ``(axis1, axis2)``,
-    i.e. ``sum(diagonal(x, offset, axis1, axis2), axis=-1)``, in numpy's dtype (small
-    integers and bools are summed as the platform integer, as ``np.trace`` does)."""
+    """numpy's ``trace``: the sum along diagonal ``offset`` of the planes ``(axis1, axis2)``.
+
+    That is ``sum(diagonal(x, offset, axis1, axis2), axis=-1)``, in numpy's dtype
+    (small integers and bools are summed as the platform integer, as ``np.trace``
+    does).  Its gradient is the identity, the textbook
+    ``d tr(M) / dM = I``.
+
+    Examples
+    --------
+    >>> M = sg.variable("M", (3, 3))
+    >>> X = np.arange(9.).reshape(3, 3)
+    >>> sg.evaluate(sg.trace(M), {"M": X})
+    array(12.)
+    >>> sg.evaluate(sg.grad(sg.trace(M), M), {"M": X})
+    array([[1., 0., 0.],
+           [0., 1., 0.],
+           [0., 0., 1.]])
+    """
     d = diagonal(x, offset, axis1, axis2)
     return sum(d, axis=-1)
 
@@ -285,14 +330,46 @@ def _triangle(cls: type, x: Any, k: Any) -> Node:
 
 
 def triu(x, k: int = 0) -> Node:
-    """numpy's ``triu``: zeros below diagonal ``k`` of the last two axes (exact zeros, also
-    where ``x`` is inf or nan); a vector is first repeated into a square matrix, as numpy does."""
+    """numpy's ``triu``: zeros below diagonal ``k`` of the last two axes.
+
+    The zeros are exact, also where ``x`` is inf or nan (a mask, not a
+    multiplication), and the gradient below the diagonal is zero.  A vector is
+    first repeated into a square matrix, as numpy does.
+
+    Examples
+    --------
+    >>> M = sg.variable("M", (3, 3))
+    >>> sg.evaluate(sg.triu(M), {"M": np.full((3, 3), np.inf)})
+    array([[inf, inf, inf],
+           [ 0., inf, inf],
+           [ 0.,  0., inf]])
+    >>> sg.evaluate(sg.grad(sg.triu(M).sum(), M), {"M": np.zeros((3, 3))})
+    array([[1., 1., 1.],
+           [0., 1., 1.],
+           [0., 0., 1.]])
+    """
     return _triangle(Triu, x, k)
 
 
 def tril(x, k: int = 0) -> Node:
-    """numpy's ``tril``: zeros above diagonal ``k`` of the last two axes (exact zeros, also
-    where ``x`` is inf or nan); a vector is first repeated into a square matrix, as numpy does."""
+    """numpy's ``tril``: zeros above diagonal ``k`` of the last two axes.
+
+    The zeros are exact, also where ``x`` is inf or nan (a mask, not a
+    multiplication), and the gradient above the diagonal is zero.  A vector is
+    first repeated into a square matrix, as numpy does.
+
+    Examples
+    --------
+    >>> M = sg.variable("M", (3, 3))
+    >>> sg.evaluate(sg.tril(M, -1), {"M": np.arange(9.).reshape(3, 3)})
+    array([[0., 0., 0.],
+           [3., 0., 0.],
+           [6., 7., 0.]])
+    >>> sg.evaluate(sg.grad(sg.tril(M).sum(), M), {"M": np.zeros((3, 3))})
+    array([[1., 0., 0.],
+           [1., 1., 0.],
+           [1., 1., 1.]])
+    """
     return _triangle(Tril, x, k)
 
 

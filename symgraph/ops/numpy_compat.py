@@ -51,17 +51,50 @@ def _as_float(x: Any, ufunc: np.ufunc) -> Node:
 
 
 def fabs(x: Any) -> Node:
-    """``|x|`` as a float (numpy.fabs: integers become floats, complex is refused)."""
+    """``|x|`` as a float (numpy.fabs: integers become floats, complex is refused).
+
+    Use it where numpy code calls ``np.fabs``; the derivative is ``sign(x)``, as for
+    ``abs``.
+
+    Examples
+    --------
+    >>> sg.evaluate(sg.fabs(sg.constant([-2, 3])))
+    array([2., 3.])
+    >>> x = sg.variable("x", (3,))
+    >>> sg.evaluate(sg.grad(sg.fabs(x).sum(), x), {"x": np.array([-2., 0.5, 3.])})
+    array([-1.,  1.,  1.])
+    """
     return abs_(_as_float(x, np.fabs))
 
 
 def deg2rad(x: Any) -> Node:
-    """Degrees to radians, ``x * pi / 180`` (numpy.deg2rad, numpy.radians)."""
+    """Degrees to radians, ``x * pi / 180`` (numpy.deg2rad, numpy.radians).
+
+    Angles given in degrees can feed the trigonometric functions directly, and
+    derivatives come out per degree.
+
+    Examples
+    --------
+    >>> d = sg.variable("d")
+    >>> y = sg.sin(sg.deg2rad(d))
+    >>> sg.evaluate([y, sg.grad(y, d)], {"d": 30.0})
+    [array(0.5), array(0.01511499)]
+    """
     return _as_float(x, np.deg2rad) * (np.pi / 180)
 
 
 def rad2deg(x: Any) -> Node:
-    """Radians to degrees, ``x * 180 / pi`` (numpy.rad2deg, numpy.degrees)."""
+    """Radians to degrees, ``x * 180 / pi`` (numpy.rad2deg, numpy.degrees).
+
+    Turns an angle computed in radians (``arctan2``, ``arccos``) into degrees for
+    reporting; the derivative is the constant ``180 / pi``.
+
+    Examples
+    --------
+    >>> y, x = sg.variable("y"), sg.variable("x")
+    >>> sg.evaluate(sg.rad2deg(sg.arctan2(y, x)), {"y": 1.0, "x": 1.0})
+    array(45.)
+    """
     return _as_float(x, np.rad2deg) * (180 / np.pi)
 
 
@@ -82,26 +115,66 @@ def _at_least(arrays: tuple, shape_of) -> Node | list[Node]:
 
 
 def atleast_1d(*arrays: Any) -> Node | list[Node]:
-    """Each input with at least one dimension (a 0-d one becomes shape (1,)); one node for
-    one input, else a list (numpy.atleast_1d)."""
+    """Each input with at least one dimension, as numpy.atleast_1d: () becomes (1,).
+
+    One node for one input, else a list: a reshape, so code written for vectors
+    also takes scalars.
+
+    Examples
+    --------
+    >>> s, v = sg.variable("s"), sg.variable("v", (3,))
+    >>> sg.atleast_1d(s).shape
+    (1,)
+    >>> [n.shape for n in sg.atleast_1d(s, v)]
+    [(1,), (3,)]
+    """
     return _at_least(arrays, lambda s: s if len(s) >= 1 else (1,))
 
 
 def atleast_2d(*arrays: Any) -> Node | list[Node]:
-    """At least two dimensions: () -> (1, 1), (N,) -> (1, N) (numpy.atleast_2d)."""
+    """At least two dimensions: () -> (1, 1), (N,) -> (1, N) (numpy.atleast_2d).
+
+    One node for one input, else a list; a vector becomes one row, so code written
+    for matrices also takes vectors.
+
+    Examples
+    --------
+    >>> v = sg.variable("v", (3,))
+    >>> sg.atleast_2d(v).shape
+    (1, 3)
+    """
     return _at_least(arrays, lambda s: s if len(s) >= 2 else (1,) * (2 - len(s)) + s)
 
 
 def atleast_3d(*arrays: Any) -> Node | list[Node]:
-    """At least three dimensions: () -> (1, 1, 1), (N,) -> (1, N, 1), (M, N) -> (M, N, 1)
-    (numpy.atleast_3d)."""
+    """At least three dimensions, as numpy.atleast_3d.
+
+    () -> (1, 1, 1), (N,) -> (1, N, 1), (M, N) -> (M, N, 1).  One node for one input, else
+    a list; note numpy's placement of the new axes (a matrix gains a trailing one, as an
+    image with one channel).
+
+    Examples
+    --------
+    >>> v, m = sg.variable("v", (3,)), sg.variable("m", (2, 3))
+    >>> [n.shape for n in sg.atleast_3d(v, m)]
+    [(1, 3, 1), (2, 3, 1)]
+    """
     def shape_of(s):
         return {0: (1, 1, 1), 1: (1,) + s + (1,), 2: s + (1,)}.get(len(s), s)
     return _at_least(arrays, shape_of)
 
 
 def rollaxis(x: Any, axis: int, start: int = 0) -> Node:
-    """numpy.rollaxis: ``axis`` moved to sit before position ``start`` (prefer moveaxis)."""
+    """numpy.rollaxis: ``axis`` moved to sit before position ``start`` (prefer moveaxis).
+
+    Kept for numpy code that uses it; a transpose.
+
+    Examples
+    --------
+    >>> b = sg.variable("b", (2, 3, 4))
+    >>> sg.rollaxis(b, 2).shape, sg.rollaxis(b, 0, 2).shape
+    ((4, 2, 3), (3, 2, 4))
+    """
     x = as_node(x)
     n = x.ndim
     (axis,) = normalize_axis(axis, n, "rollaxis")
@@ -122,7 +195,17 @@ def rollaxis(x: Any, axis: int, start: int = 0) -> Node:
 # ---------------------------------------------------------------------------
 
 def fliplr(x: Any) -> Node:
-    """Reverse the columns (axis 1) of an array of at least 2 dimensions (numpy.fliplr)."""
+    """Reverse the columns (axis 1) of an array of at least 2 dimensions (numpy.fliplr).
+
+    A getitem with a ``::-1`` slice; the gradient is flipped back.
+
+    Examples
+    --------
+    >>> M = sg.variable("M", (2, 3))
+    >>> sg.evaluate(sg.fliplr(M), {"M": np.arange(6.).reshape(2, 3)})
+    array([[2., 1., 0.],
+           [5., 4., 3.]])
+    """
     x = as_node(x)
     if x.ndim < 2:
         raise ShapeError(f"fliplr: input must be at least 2-d, got shape {x.shape}")
@@ -130,7 +213,17 @@ def fliplr(x: Any) -> Node:
 
 
 def flipud(x: Any) -> Node:
-    """Reverse the rows (axis 0) of an array of at least 1 dimension (numpy.flipud)."""
+    """Reverse the rows (axis 0) of an array of at least 1 dimension (numpy.flipud).
+
+    A getitem with a ``::-1`` slice; the gradient is flipped back.
+
+    Examples
+    --------
+    >>> M = sg.variable("M", (2, 3))
+    >>> sg.evaluate(sg.flipud(M), {"M": np.arange(6.).reshape(2, 3)})
+    array([[3., 4., 5.],
+           [0., 1., 2.]])
+    """
     x = as_node(x)
     if x.ndim < 1:
         raise ShapeError("flipud: input must be at least 1-d, got a 0-d array")
@@ -138,8 +231,19 @@ def flipud(x: Any) -> Node:
 
 
 def rot90(x: Any, k: int = 1, axes: Sequence[int] = (0, 1)) -> Node:
-    """Rotate by 90 degrees ``k`` times in the plane of ``axes``, from the first axis
-    towards the second (numpy.rot90)."""
+    """Rotate by 90 degrees ``k`` times in the plane of ``axes`` (numpy.rot90).
+
+    The rotation goes from the first axis towards the second; a flip and a
+    transpose, e.g. to augment image data inside a graph.
+
+    Examples
+    --------
+    >>> M = sg.variable("M", (2, 3))
+    >>> sg.evaluate(sg.rot90(M), {"M": np.arange(6.).reshape(2, 3)})
+    array([[2., 5.],
+           [1., 4.],
+           [0., 3.]])
+    """
     x = as_node(x)
     if not isinstance(axes, (tuple, list)) or len(axes) != 2:
         raise SymgraphError(f"rot90: axes must name two axes, got {axes!r}")
@@ -165,7 +269,16 @@ def _split_at_least(x: Any, sections: Any, ndim: int, axis: int, what: str) -> l
 
 
 def hsplit(x: Any, indices_or_sections: Any) -> list[Node]:
-    """Split along axis 1 (axis 0 for 1-d input), as numpy.hsplit."""
+    """Split along axis 1 (axis 0 for 1-d input), as numpy.hsplit.
+
+    An int N gives N equal pieces; a list gives the indices to split at.
+
+    Examples
+    --------
+    >>> M = sg.variable("M", (2, 4))
+    >>> [piece.shape for piece in sg.hsplit(M, [1])]
+    [(2, 1), (2, 3)]
+    """
     x = as_node(x)
     if x.ndim == 0:
         raise ShapeError("hsplit only works on arrays of 1 or more dimensions")
@@ -173,12 +286,31 @@ def hsplit(x: Any, indices_or_sections: Any) -> list[Node]:
 
 
 def vsplit(x: Any, indices_or_sections: Any) -> list[Node]:
-    """Split along axis 0 of an array of at least 2 dimensions (numpy.vsplit)."""
+    """Split along axis 0 of an array of at least 2 dimensions (numpy.vsplit).
+
+    An int N gives N equal pieces; a list gives the indices to split at.
+
+    Examples
+    --------
+    >>> N = sg.variable("N", (4, 2))
+    >>> [piece.shape for piece in sg.vsplit(N, 2)]
+    [(2, 2), (2, 2)]
+    """
     return _split_at_least(x, indices_or_sections, 2, 0, "vsplit")
 
 
 def dsplit(x: Any, indices_or_sections: Any) -> list[Node]:
-    """Split along axis 2 of an array of at least 3 dimensions (numpy.dsplit)."""
+    """Split along axis 2 of an array of at least 3 dimensions (numpy.dsplit).
+
+    An int N gives N equal pieces (e.g. the channels of an image); a list gives
+    the indices to split at.
+
+    Examples
+    --------
+    >>> T = sg.variable("T", (2, 2, 6))
+    >>> [piece.shape for piece in sg.dsplit(T, 3)]
+    [(2, 2, 2), (2, 2, 2), (2, 2, 2)]
+    """
     return _split_at_least(x, indices_or_sections, 3, 2, "dsplit")
 
 
@@ -188,9 +320,25 @@ def dsplit(x: Any, indices_or_sections: Any) -> list[Node]:
 
 def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1,
           axis: int | None = None) -> Node:
-    """The cross product of 3-vectors along ``axisa``/``axisb`` (broadcast over the other
-    axes), placed along ``axisc`` (numpy.cross).  2-vectors count as 3-vectors with z = 0;
-    two 2-vectors give the z component alone, a scalar per pair, as numpy does."""
+    """The cross product of 3-vectors, as numpy.cross.
+
+    The vectors lie along ``axisa``/``axisb``, the result along ``axisc``.  It broadcasts
+    over the other axes, so a stack of vectors crosses with one vector at once.  2-vectors
+    count as 3-vectors with z = 0; two 2-vectors give the z component alone, a scalar per
+    pair, as numpy does.
+
+    Examples
+    --------
+    >>> a, b = sg.variable("a", (3,)), sg.variable("b", (3,))
+    >>> c = sg.cross(a, b)
+    >>> feed = {"a": np.array([1., 0., 0.]), "b": np.array([0., 2., 0.])}
+    >>> sg.evaluate(c, feed)
+    array([0., 0., 2.])
+    >>> sg.evaluate(sg.grad(c[2], a), feed)
+    array([2., 0., 0.])
+    >>> sg.cross(sg.variable("A", (5, 3)), b).shape
+    (5, 3)
+    """
     a, b = as_nodes(a, b)
     if axis is not None:
         axisa = axisb = axisc = axis
@@ -268,9 +416,25 @@ def _gradient_along(f: Node, axis: int, h: Any, edge_order: int) -> Node:
 
 def gradient(f: Any, *varargs: Any, axis: int | Sequence[int] | None = None,
              edge_order: int = 1) -> Node | list[Node]:
-    """numpy.gradient: second-order central differences inside, one-sided differences of
-    order ``edge_order`` (1 or 2) at the ends.  ``varargs``: one step for all axes, one
-    per axis, or coordinate arrays (uneven steps).  One node for one axis, else a list."""
+    """numpy.gradient: finite differences of sampled values, second-order central inside.
+
+    At the ends the differences are one-sided, of order ``edge_order`` (1 or 2).
+    ``varargs``: one step for all axes, one per axis, or coordinate arrays (uneven
+    steps).  One node for one axis, else a list.  This is the numerical derivative
+    of data, not ``sg.grad``; being linear in ``f`` it is differentiable itself.
+
+    Examples
+    --------
+    Samples of ``x**2`` at ``x = 0, 1, 2, 3, 4``: exact inside, and at the ends
+    too with ``edge_order=2``.
+
+    >>> f = sg.variable("f", (5,))
+    >>> samples = {"f": np.array([0., 1., 4., 9., 16.])}
+    >>> sg.evaluate(sg.gradient(f), samples)
+    array([1., 2., 4., 6., 7.])
+    >>> sg.evaluate(sg.gradient(f, edge_order=2), samples)
+    array([0., 2., 4., 6., 8.])
+    """
     f = as_node(f)
     if axis is None:
         axes = tuple(range(f.ndim))
@@ -302,9 +466,20 @@ def gradient(f: Any, *varargs: Any, axis: int | Sequence[int] | None = None,
 
 def nan_to_num(x: Any, nan: float = 0.0, posinf: float | None = None,
                neginf: float | None = None) -> Node:
-    """NaN, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf`` (by default 0 and the
-    dtype's largest and smallest finite values), as numpy.nan_to_num.  The gradient flows
-    only where ``x`` is finite (autograd's rule)."""
+    """NaN, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf`` (numpy.nan_to_num).
+
+    By default they become 0 and the dtype's largest and smallest finite values.
+    The gradient flows only where ``x`` is finite (autograd's rule).
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (3,))
+    >>> feed = {"x": np.array([np.nan, np.inf, 2.])}
+    >>> sg.evaluate(sg.nan_to_num(x, posinf=1e3), feed)
+    array([   0., 1000.,    2.])
+    >>> sg.evaluate(sg.grad(sg.nan_to_num(x).sum(), x), feed)
+    array([0., 0., 1.])
+    """
     x = as_node(x)
     if x.dtype.kind == "c":
         raise DTypeError("nan_to_num: complex inputs are not supported (numpy cleans their real "
@@ -320,10 +495,20 @@ def nan_to_num(x: Any, nan: float = 0.0, posinf: float | None = None,
 
 
 def partition(x: Any, kth: int | Sequence[int], axis: int | None = -1) -> Node:
-    """numpy.partition's contract: along ``axis`` the element at each ``kth`` is where a
-    sort would put it, smaller ones before it and larger ones after.  numpy leaves the
-    order within each side unspecified; here it is sorted (a valid partition), so the
-    values at ``kth`` equal numpy's but other positions may differ from numpy's."""
+    """numpy.partition's contract: each ``kth`` element where a sort along ``axis`` puts it.
+
+    Smaller ones come before it and larger ones after.  numpy leaves the order
+    within each side unspecified; here it is sorted (a valid partition), so the
+    values at ``kth`` equal numpy's but other positions may differ from numpy's.
+    The derivative of the ``kth`` element goes to the input element it came from.
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (5,))
+    >>> third = sg.partition(x, 2)[2]
+    >>> sg.evaluate([third, sg.grad(third, x)], {"x": np.array([5., 1., 4., 2., 3.])})
+    [array(3.), array([0., 0., 0., 0., 1.])]
+    """
     x = as_node(x)
     if axis is None:
         x, axis = reshape(x, (-1,)), 0
@@ -351,14 +536,33 @@ __all__ = [
 # ---------------------------------------------------------------------------
 
 def identity(n: int, dtype: Any = None) -> Node:
-    """numpy.identity: the ``n x n`` identity matrix (float64 unless ``dtype``), a constant."""
+    """numpy.identity: the ``n x n`` identity matrix (float64 unless ``dtype``), a constant.
+
+    Examples
+    --------
+    >>> sg.evaluate(sg.identity(2))
+    array([[1., 0.],
+           [0., 1.]])
+    >>> sg.identity(3, int).dtype
+    dtype('int64')
+    """
     return eye(n, dtype="float64" if dtype is None else dtype)
 
 
 def tri(N: int, M: int | None = None, k: int = 0, dtype: Any = float) -> Node:
-    """numpy.tri: the ``N x M`` constant (``M`` defaults to ``N``) with ones at and below
-    diagonal ``k`` (> 0 above the main one, < 0 below) and zeros elsewhere.
-    ``tri(3, k=-1)`` is the strictly lower triangle; ``x * tri(n)`` is ``tril(x)``."""
+    """numpy.tri: the ``N x M`` constant with ones at and below diagonal ``k``.
+
+    ``M`` defaults to ``N``; ``k`` > 0 is above the main diagonal, < 0 below.
+    ``tri(3, k=-1)`` is the strictly lower triangle; ``x * tri(n)`` is ``tril(x)``,
+    a mask that also masks the gradient.
+
+    Examples
+    --------
+    >>> sg.evaluate(sg.tri(3, k=-1))
+    array([[0., 0., 0.],
+           [1., 0., 0.],
+           [1., 1., 0.]])
+    """
     n = as_dim(N, "tri: N")
     m = n if M is None else as_dim(M, "tri: M")
     if n < 0 or m < 0:
@@ -369,8 +573,17 @@ def tri(N: int, M: int | None = None, k: int = 0, dtype: Any = float) -> Node:
 
 
 def dstack(tup: Any) -> Node:
-    """numpy.dstack: the arrays joined along axis 2 (depth) after ``atleast_3d``: (N,) becomes
-    (1, N, 1) and (M, N) becomes (M, N, 1).  ``dstack([x, y])`` of (2, 3) arrays is (2, 3, 2)."""
+    """numpy.dstack: the arrays joined along axis 2 (depth) after ``atleast_3d``.
+
+    (N,) becomes (1, N, 1) and (M, N) becomes (M, N, 1), so two images stack
+    into two channels.
+
+    Examples
+    --------
+    >>> u, v = sg.variable("u", (2, 3)), sg.variable("v", (2, 3))
+    >>> sg.dstack([u, v]).shape
+    (2, 3, 2)
+    """
     return concatenate([atleast_3d(x) for x in stack_inputs(tup, "dstack")], 2)
 
 
@@ -384,6 +597,17 @@ def meshgrid(*xi: Any, copy: bool = True, sparse: bool = False,
     may be nodes: each output is a reshape/broadcast of its input, so differentiable.
     ``copy`` is accepted for numpy's signature (nodes are never written to).
     ``X, Y = meshgrid(x, y)`` has ``X[i, j] == x[j]`` and ``Y[i, j] == y[i]``.
+
+    Examples
+    --------
+    >>> x, y = sg.variable("x", (3,)), sg.variable("y", (2,))
+    >>> X, Y = sg.meshgrid(x, y)
+    >>> feed = {"x": np.array([1., 2., 3.]), "y": np.array([1., 10.])}
+    >>> sg.evaluate(X * Y, feed)
+    array([[ 1.,  2.,  3.],
+           [10., 20., 30.]])
+    >>> sg.evaluate(sg.grad((X * Y).sum(), x), feed)
+    array([11., 11., 11.])
     """
     if indexing not in ("xy", "ij"):
         raise SymgraphError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r:.40}")
@@ -420,12 +644,25 @@ def _on_graph(value: Any, graph: Graph) -> Node:
 
 
 def vander(x: Any, N: int | None = None, increasing: bool = False) -> Node:
-    """numpy.vander: the Vandermonde matrix of a 1-D ``x``, columns ``x**(N-1), ..., x, 1``
-    (``increasing=True``: ``1, x, ..., x**(N-1)``); ``N`` defaults to ``len(x)``.
+    """numpy.vander: the Vandermonde matrix of a 1-D ``x``, columns ``x**(N-1), ..., x, 1``.
 
-    As numpy, the dtype is ``promote_types(x.dtype, int)``: integers stay int64 but float32
+    ``increasing=True`` gives ``1, x, ..., x**(N-1)``; ``N`` defaults to ``len(x)``. As
+    numpy, the dtype is ``promote_types(x.dtype, int)``: integers stay int64 but float32
     becomes float64.  The powers are running products (``cumprod``, as numpy's
     ``multiply.accumulate``), so values match numpy's and derivatives are exact at 0.
+    ``vander(x) @ c`` evaluates a polynomial at every ``x``: a least-squares fit's design
+    matrix.
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (3,))
+    >>> sg.evaluate(sg.vander(x), {"x": np.array([1., 2., 3.])})
+    array([[1., 1., 1.],
+           [4., 2., 1.],
+           [9., 3., 1.]])
+    >>> fit = sg.vander(x, 3, increasing=True) @ sg.constant([1., 2., 3.])
+    >>> sg.evaluate(sg.grad(fit.sum(), x), {"x": np.array([0., 1., 2.])})
+    array([ 2.,  8., 14.])
     """
     x = as_node(x)
     if x.ndim != 1:
@@ -446,12 +683,25 @@ def vander(x: Any, N: int | None = None, increasing: bool = False) -> Node:
 
 
 def polyval(p: Any, x: Any) -> Node:
-    """numpy.polyval: the polynomial with coefficients ``p`` (highest power first) at ``x``,
-    by Horner's rule ``y = y * x + p[i]`` from ``y = zeros_like(x)``, as numpy computes it
-    (so dtypes are numpy's: a float64 ``p`` makes a float32 ``x``'s result float64).
+    """numpy.polyval: the polynomial with coefficients ``p`` (highest power first) at ``x``.
 
-    ``p`` is a 1-D node, array, or list of numbers and nodes (differentiable in both ``p``
-    and ``x``); numpy's ``poly1d`` is not supported.  ``polyval([3, 0, 1], 5)`` is 76.
+    Computed by Horner's rule ``y = y * x + p[i]`` from ``y = zeros_like(x)``, as
+    numpy computes it (so dtypes are numpy's: a float64 ``p`` makes a float32
+    ``x``'s result float64).  ``p`` is a 1-D node, array, or list of numbers and
+    nodes (differentiable in both ``p`` and ``x``); numpy's ``poly1d`` is not
+    supported.
+
+    Examples
+    --------
+    ``3 t**2 + 1`` and its derivative ``6 t`` at ``t = 5``; with respect to the
+    coefficients the derivative is the powers of ``t``.
+
+    >>> t, p = sg.variable("t"), sg.variable("p", (3,))
+    >>> y = sg.polyval([3., 0., 1.], t)
+    >>> sg.evaluate([y, sg.grad(y, t)], {"t": 5.0})
+    [array(76.), array(30.)]
+    >>> sg.evaluate(sg.grad(sg.polyval(p, t), p), {"t": 5.0, "p": np.array([3., 0., 1.])})
+    array([25.,  5.,  1.])
     """
     if isinstance(p, np.poly1d) or isinstance(x, np.poly1d):
         raise SymgraphError("polyval: numpy.poly1d is not supported; pass the coefficients")
@@ -507,12 +757,24 @@ def _slide(a: Node, v: Node, mode: str) -> Node:
 
 
 def correlate(a: Any, v: Any, mode: str = "valid") -> Node:
-    """numpy.correlate: the cross-correlation ``c[k] = sum_n a[n + k] * v[n]`` of two 1-D
-    sequences; ``mode`` "valid" (the default: where they overlap fully), "same"
-    (``max(len(a), len(v))`` values) or "full" (every overlap).  When ``v`` is the
-    longer one, numpy's swap-and-reverse rule applies.  Real inputs only (numpy
-    conjugates ``v``; symgraph has no conj).  O(len(a) * len(v)) work, as numpy.
-    ``correlate([1., 2., 3.], [0., 1., 0.5])`` is ``[3.5]``.
+    """numpy.correlate: the cross-correlation of two 1-D sequences.
+
+    It is ``c[k] = sum_n a[n + k] * v[n]``; ``mode`` is "valid" (the default: where they
+    overlap fully), "same" (``max(len(a), len(v))`` values) or "full" (every
+    overlap).  When ``v`` is the longer one, numpy's swap-and-reverse rule applies.  Real
+    inputs only (numpy conjugates ``v``; symgraph has no conj).  O(len(a) * len(v)) work,
+    as numpy. Differentiable in both, so a filter ``v`` can be learned.
+
+    Examples
+    --------
+    A difference filter slid along a signal, and the gradient to the filter:
+
+    >>> s, k = sg.variable("s", (5,)), sg.variable("k", (2,))
+    >>> feed = {"s": np.array([1., 2., 3., 4., 5.]), "k": np.array([1., -1.])}
+    >>> sg.evaluate(sg.correlate(s, k), feed)
+    array([-1., -1., -1., -1.])
+    >>> sg.evaluate(sg.grad(sg.correlate(s, k).sum(), k), feed)
+    array([10., 14.])
     """
     a, v = _operands(a, v, mode, "correlate")
     refuse_complex("correlate", "numpy conjugates v, and symgraph has no conj", a, v)
@@ -522,11 +784,21 @@ def correlate(a: Any, v: Any, mode: str = "valid") -> Node:
 
 
 def convolve(a: Any, v: Any, mode: str = "full") -> Node:
-    """numpy.convolve: the discrete linear convolution ``c[k] = sum_j a[j] * v[k - j]`` of
-    two 1-D sequences; ``mode`` "full" (the default, ``len(a) + len(v) - 1`` values),
-    "same" (``max(len(a), len(v))``, centred as numpy) or "valid" (full overlap only).
-    Symmetric in ``a`` and ``v`` (numpy swaps them when ``v`` is longer).  Differentiable in
-    both.  ``convolve([1., 2.], [1., 1., 1.])`` is ``[1., 3., 3., 2.]``.
+    """numpy.convolve: the discrete linear convolution of two 1-D sequences.
+
+    It is ``c[k] = sum_j a[j] * v[k - j]``; ``mode`` is "full" (the default,
+    ``len(a) + len(v) - 1`` values), "same" (``max(len(a), len(v))``, centred as numpy) or
+    "valid" (full overlap only). Symmetric in ``a`` and ``v`` (numpy swaps them when ``v``
+    is longer). Differentiable in both.
+
+    Examples
+    --------
+    >>> a = sg.variable("a", (2,))
+    >>> c = sg.convolve(a, [1., 1., 1.])
+    >>> sg.evaluate(c, {"a": np.array([1., 2.])})
+    array([1., 3., 3., 2.])
+    >>> sg.evaluate(sg.grad(c.sum(), a), {"a": np.array([1., 2.])})
+    array([3., 3.])
     """
     a, v = _operands(a, v, mode, "convolve")
     if v.shape[0] > a.shape[0]:
@@ -557,7 +829,16 @@ def average(a: Any, axis: int | Sequence[int] | None = None, weights: Any = None
     also gives the sum of the weights (the count without weights) in the average's
     shape.  numpy raises when the weights sum to zero: so does this for weights known
     when building; node weights summing to zero give inf/NaN.
-    ``average([1., 2., 4.], weights=[1, 1, 2])`` is 2.75.
+
+    Examples
+    --------
+    >>> a = sg.variable("a", (3,))
+    >>> m = sg.average(a, weights=[1, 1, 2])
+    >>> sg.evaluate([m, sg.grad(m, a)], {"a": np.array([1., 2., 4.])})
+    [array(2.75), array([0.25, 0.25, 0.5 ])]
+    >>> M = sg.variable("M", (2, 3))
+    >>> sg.evaluate(sg.average(M, axis=1, weights=[1., 0., 1.]), {"M": [[0, 1, 2], [3, 4, 5]]})
+    array([1., 4.])
     """
     a = as_node(a)
     axes = normalize_axis(axis, a.ndim, "average")  # sorted; weights follow ``axis``' order
@@ -628,7 +909,18 @@ def cov(m: Any, y: Any = None, rowvar: bool = True, bias: bool = False,
     result is squeezed: one variable gives a 0-d node.  As numpy, the dtype is
     ``result_type(m, y, float64)`` unless ``dtype`` is given (float32 data gives float64:
     pass ``dtype=np.float32`` to keep it).  ``N - ddof <= 0`` warns and gives inf/NaN.
-    Real inputs only.  ``cov([[0., 1., 2.], [2., 1., 0.]])`` is ``[[1., -1.], [-1., 1.]]``.
+    Real inputs only.
+
+    Examples
+    --------
+    >>> m = sg.variable("m", (2, 3))
+    >>> feed = {"m": np.array([[0., 1., 2.], [2., 1., 0.]])}
+    >>> sg.evaluate(sg.cov(m), feed)
+    array([[ 1., -1.],
+           [-1.,  1.]])
+    >>> sg.evaluate(sg.grad(sg.cov(m)[0, 1], m), feed)
+    array([[ 0.5,  0. , -0.5],
+           [-0.5,  0. ,  0.5]])
     """
     if ddof is not None and (not isinstance(ddof, numbers.Real) or ddof != int(ddof)):
         raise SymgraphError(f"cov: ddof must be an integer, got {ddof!r:.40}")
@@ -681,11 +973,23 @@ def cov(m: Any, y: Any = None, rowvar: bool = True, bias: bool = False,
 
 
 def corrcoef(x: Any, y: Any = None, rowvar: bool = True, *, dtype: Any = None) -> Node:
-    """numpy.corrcoef: Pearson correlation coefficients, ``cov / outer(std, std)`` from
-    ``cov(x, y, rowvar, dtype=dtype)``, clipped to [-1, 1] as numpy does.
+    """numpy.corrcoef: Pearson correlation coefficients, ``cov / outer(std, std)``.
 
-    A single variable gives ``c / c`` (1, or NaN for constant data), as numpy.
-    Derivatives are those of the formula: NaN/inf for a constant variable.
+    The covariance is ``cov(x, y, rowvar, dtype=dtype)``; the result is clipped
+    to [-1, 1] as numpy does.  A single variable gives ``c / c`` (1, or NaN for
+    constant data), as numpy.  Derivatives are those of the formula: NaN/inf for a
+    constant variable.
+
+    Examples
+    --------
+    >>> m = sg.variable("m", (2, 3))
+    >>> feed = {"m": np.array([[0., 1., 2.], [1., 3., 2.]])}
+    >>> sg.evaluate(sg.corrcoef(m), feed)
+    array([[1. , 0.5],
+           [0.5, 1. ]])
+    >>> sg.evaluate(sg.grad(sg.corrcoef(m)[0, 1], m), feed)
+    array([[-0.25,  0.5 , -0.25],
+           [-0.25, -0.25,  0.5 ]])
     """
     c = cov(x, y, rowvar, dtype=dtype)
     if c.ndim == 0:
@@ -725,14 +1029,25 @@ def _nan_if_sample_has_nan(out: Node, s: Node) -> Node:
 
 def median(a: Any, axis: int | Sequence[int] | None = None, out: Any = None,
            overwrite_input: bool = False, keepdims: bool = False) -> Node:
-    """numpy.median: the middle value of the sorted sample along ``axis`` (None: all; a
-    tuple merges those axes), the mean of the middle two for an even count; NaN where
-    the sample holds a NaN.  Integers give float64, float32 stays float32.
+    """numpy.median: the middle value of the sorted sample along ``axis``.
 
-    Built from ``sort``, so the derivative goes to the middle element(s) (half each for
-    an even count); at ties it follows the sort's permutation.  ``overwrite_input`` is
-    accepted and has no effect.  An empty sample is a ShapeError (numpy: NaN and a warning).
-    ``median([3., 1., 4., 1.5])`` is 2.25.
+    ``axis=None`` takes all; a tuple merges those axes.  An even count gives the
+    mean of the middle two; NaN where the sample holds a NaN.  Integers give
+    float64, float32 stays float32.  Built from ``sort``, so the derivative goes to
+    the middle element(s) (half each for an even count): a robust loss that
+    ignores outliers.  At ties it follows the sort's permutation.
+    ``overwrite_input`` is accepted and has no effect.  An empty sample is a
+    ShapeError (numpy: NaN and a warning).
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (4,))
+    >>> m = sg.median(x)
+    >>> sg.evaluate([m, sg.grad(m, x)], {"x": np.array([3., 1., 4., 1.5])})
+    [array(2.25), array([0.5, 0. , 0. , 0.5])]
+    >>> M = sg.variable("M", (2, 3))
+    >>> sg.evaluate(sg.median(M, axis=1), {"M": np.array([[1., 5., 3.], [2., 0., 4.]])})
+    array([3., 2.])
     """
     _no_out(out, "median")
     a = as_node(a)
@@ -853,18 +1168,30 @@ def _quantile(a: Any, q: Any, axis: Any, method: str, keepdims: bool, weights: A
 def quantile(a: Any, q: Any, axis: int | Sequence[int] | None = None, out: Any = None,
              overwrite_input: bool = False, method: str = "linear", keepdims: bool = False, *,
              weights: Any = None) -> Node:
-    """numpy.quantile: the ``q``-th quantiles (``q`` in [0, 1], a number or an array of up to
-    2 dimensions known when building, prepended to the result's shape) of the sample
-    along ``axis`` (None: all; a tuple merges those axes).
+    """numpy.quantile: the ``q``-th quantiles of the sample along ``axis``, ``q`` in [0, 1].
 
-    ``method`` is any of numpy's (default "linear": ``s[i] + (s[i+1] - s[i]) g`` at virtual
-    index ``(n - 1) q = i + g``).  The sample is sorted with ``sort`` and the positions
-    and weights are numpy's, computed when building, so values and dtypes are numpy's
-    (a Python float ``q`` keeps float32 float32, an array ``q`` of float64 makes it
-    float64; picking methods keep integers) and the derivative flows through the sort
-    to the values read (at ties it follows the sort's permutation).  NaN where the
-    sample holds a NaN.  ``weights`` and ``out`` are not supported; ``overwrite_input``
-    has no effect.  ``quantile([1., 2., 3., 4.], 0.25)`` is 1.75.
+    ``q`` is a number or an array of up to 2 dimensions known when building, prepended to
+    the result's shape; ``axis=None`` takes all, a tuple merges those axes.  ``method`` is
+    any of numpy's (default "linear": ``s[i] + (s[i+1] - s[i]) g`` at virtual index
+    ``(n - 1) q = i + g``).  The sample is sorted with ``sort`` and the positions and
+    weights are numpy's, computed when building, so values and dtypes are numpy's (a
+    Python float ``q`` keeps float32 float32, an array ``q`` of float64 makes it float64;
+    picking methods keep integers) and the derivative flows through the sort to the values
+    read (at ties it follows the sort's permutation).  NaN where the sample holds a
+    NaN.  ``weights`` and ``out`` are not supported; ``overwrite_input`` has no effect.
+
+    Examples
+    --------
+    The first quartile lies a quarter of the way from 1 to 2, and its derivative
+    weighs those two elements accordingly:
+
+    >>> y = sg.variable("y", (4,))
+    >>> feed = {"y": np.array([4., 1., 3., 2.])}
+    >>> q1 = sg.quantile(y, 0.25)
+    >>> sg.evaluate([q1, sg.grad(q1, y)], feed)
+    [array(1.75), array([0.  , 0.25, 0.  , 0.75])]
+    >>> sg.evaluate(sg.quantile(y, [0.25, 0.5, 1.0]), feed)
+    array([1.75, 2.5 , 4.  ])
     """
     _no_out(out, "quantile")
     return _quantile(a, q, axis, method, keepdims, weights, "quantile", 1)
@@ -873,17 +1200,38 @@ def quantile(a: Any, q: Any, axis: int | Sequence[int] | None = None, out: Any =
 def percentile(a: Any, q: Any, axis: int | Sequence[int] | None = None, out: Any = None,
                overwrite_input: bool = False, method: str = "linear", keepdims: bool = False, *,
                weights: Any = None) -> Node:
-    """numpy.percentile: ``quantile(a, q / 100, ...)`` with ``q`` in [0, 100] (see
-    ``quantile``).  ``percentile([1., 2., 3., 4.], 50)`` is 2.5."""
+    """numpy.percentile: ``quantile(a, q / 100, ...)`` with ``q`` in [0, 100].
+
+    The arguments, methods and derivatives are ``quantile``'s.
+
+    Examples
+    --------
+    >>> y = sg.variable("y", (4,))
+    >>> feed = {"y": np.array([4., 1., 3., 2.])}
+    >>> sg.evaluate(sg.percentile(y, [10, 90]), feed)
+    array([1.3, 3.7])
+    >>> sg.evaluate(sg.grad(sg.percentile(y, 50), y), feed)
+    array([0. , 0. , 0.5, 0.5])
+    """
     _no_out(out, "percentile")
     return _quantile(a, q, axis, method, keepdims, weights, "percentile", 100)
 
 
 def nansum(a: Any, axis: int | Sequence[int] | None = None, dtype: Any = None, out: Any = None,
            keepdims: bool = False) -> Node:
-    """numpy.nansum: the sum over ``axis`` with NaNs counted as zero (an all-NaN slice sums to
-    0).  ``where(isnan(a), 0, a)`` summed, so the gradient is zero at the NaNs and one
-    elsewhere.  ``dtype`` casts ``a`` before summing.  ``nansum([1., nan, 2.])`` is 3."""
+    """numpy.nansum: the sum over ``axis`` with NaNs counted as zero.
+
+    An all-NaN slice sums to 0.  It is ``where(isnan(a), 0, a)`` summed, so the gradient is
+    zero at the NaNs and one elsewhere: missing data drops out of a loss without poisoning
+    its gradient.  ``dtype`` casts ``a`` before summing.
+
+    Examples
+    --------
+    >>> z = sg.variable("z", (3,))
+    >>> s = sg.nansum(z)
+    >>> sg.evaluate([s, sg.grad(s, z)], {"z": np.array([1., np.nan, 2.])})
+    [array(3.), array([1., 0., 1.])]
+    """
     _no_out(out, "nansum")
     a = as_node(a)
     if a.dtype.kind in "fc":
@@ -895,10 +1243,22 @@ def nansum(a: Any, axis: int | Sequence[int] | None = None, dtype: Any = None, o
 
 def nanmean(a: Any, axis: int | Sequence[int] | None = None, dtype: Any = None, out: Any = None,
             keepdims: bool = False) -> Node:
-    """numpy.nanmean: the mean over ``axis`` of the elements that are not NaN (an all-NaN
-    slice gives NaN; numpy also warns).  The sum of ``where(isnan(a), 0, a)`` divided by
-    the count of non-NaNs, so the gradient is zero at the NaNs.  Integers give float64
-    (numpy's mean); float32 stays float32.  ``nanmean([1., nan, 2.])`` is 1.5."""
+    """numpy.nanmean: the mean over ``axis`` of the elements that are not NaN.
+
+    An all-NaN slice gives NaN (numpy also warns).  The sum of
+    ``where(isnan(a), 0, a)`` divided by the count of non-NaNs, so the gradient is
+    zero at the NaNs.  Integers give float64 (numpy's mean); float32 stays float32.
+
+    Examples
+    --------
+    >>> z = sg.variable("z", (3,))
+    >>> m = sg.nanmean(z)
+    >>> sg.evaluate([m, sg.grad(m, z)], {"z": np.array([1., np.nan, 2.])})
+    [array(1.5), array([0.5, 0. , 0.5])]
+    >>> W = sg.variable("W", (2, 2))
+    >>> sg.evaluate(sg.nanmean(W, axis=0), {"W": np.array([[1., np.nan], [3., 4.]])})
+    array([2., 4.])
+    """
     _no_out(out, "nanmean")
     a = as_node(a)
     if dtype is not None:

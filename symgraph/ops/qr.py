@@ -41,7 +41,19 @@ _REFUSED_MODES = {
 
 
 class QRResult(NamedTuple):
-    """``np.linalg.qr``'s result: ``a = Q @ R``, Q with orthonormal columns, R upper triangular."""
+    """``np.linalg.qr``'s result: ``a = Q @ R``.
+
+    Q has orthonormal columns and R is upper triangular.  A named tuple of two nodes: it
+    unpacks as ``Q, R`` like numpy's result.
+
+    Examples
+    --------
+    >>> r = sg.linalg.qr(sg.variable("a", (3, 2)))
+    >>> r._fields
+    ('Q', 'R')
+    >>> r.Q.shape, r.R.shape
+    ((3, 2), (2, 2))
+    """
 
     Q: Node
     R: Node
@@ -201,7 +213,22 @@ def qr(a: Any, mode: str = "reduced") -> QRResult | Node:
     Derivatives (forward JAX's rule, reverse PyTorch's) need the first K
     columns linearly independent.  The signs of R's diagonal are LAPACK's
     (locally constant); see ``Qr`` for the forms that do not depend on them.
-    Example: ``Q, R = sg.linalg.qr(a)``.
+
+    Examples
+    --------
+    A least-squares line through three points, stably (no normal equations),
+    and how its slope moves with each data point:
+
+    >>> X, y = sg.variable("X", (3, 2)), sg.variable("y", (3,))
+    >>> Q, R = sg.linalg.qr(X)
+    >>> coef = sg.linalg.solve_triangular(R, Q.mT @ y)
+    >>> feed = {"X": np.array([[1., 0.], [1., 1.], [1., 2.]]), "y": np.array([1., 2., 4.])}
+    >>> sg.evaluate(coef, feed)
+    array([0.83333333, 1.5       ])
+    >>> sg.evaluate(sg.grad(coef[1], X), feed)
+    array([[ 0.33333333,  0.83333333],
+           [ 0.16666667, -0.16666667],
+           [-0.5       , -0.66666667]])
     """
     x = matrices(a, "qr")
     m, n = x.shape[-2:]

@@ -84,9 +84,17 @@ def _int_array(value: Any, what: str, name: str) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 def squeeze(x: Any, axis: int | Sequence[int] | None = None) -> Node:
-    """``np.squeeze(x, axis)``: ``x`` without its length-one axes (all of them, or those in
-    ``axis``, which must have length one).  A reshape.  Example: ``squeeze(x)`` of shape
-    (1, 3, 1) has shape (3,)."""
+    """``np.squeeze(x, axis)``: ``x`` without its length-one axes.
+
+    All of them are dropped, or those in ``axis``, which must have length one.
+    A reshape, so it costs nothing and its gradient is a reshape back.
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (1, 3, 1))
+    >>> sg.squeeze(x).shape, sg.squeeze(x, axis=0).shape
+    ((3,), (3, 1))
+    """
     x = as_node(x)
     if axis is None:
         return reshape(x, tuple(s for s in x.shape if s != 1))
@@ -99,9 +107,21 @@ def squeeze(x: Any, axis: int | Sequence[int] | None = None) -> Node:
 
 
 def expand_dims(x: Any, axis: int | Sequence[int]) -> Node:
-    """``np.expand_dims(x, axis)``: ``x`` with length-one axes inserted at the positions
-    ``axis`` (an int or a tuple, counted in the result, negative from its end).  A reshape.
-    Example: ``expand_dims(x, (0, -1))`` of shape (3,) has shape (1, 3, 1)."""
+    """``np.expand_dims(x, axis)``: ``x`` with length-one axes inserted at ``axis``.
+
+    ``axis`` is an int or a tuple, counted in the result, negative from its end.
+    A reshape: use it to line up axes for broadcasting.
+
+    Examples
+    --------
+    >>> v = sg.variable("v", (3,))
+    >>> sg.expand_dims(v, (0, -1)).shape
+    (1, 3, 1)
+    >>> sg.evaluate(sg.expand_dims(v, 1) * v, {"v": np.array([1., 2., 3.])})
+    array([[1., 2., 3.],
+           [2., 4., 6.],
+           [3., 6., 9.]])
+    """
     x = as_node(x)
     try:
         n_new = 1 if isinstance(axis, numbers.Integral) else len(tuple(axis))
@@ -114,7 +134,20 @@ def expand_dims(x: Any, axis: int | Sequence[int]) -> Node:
 
 
 def ravel(x: Any) -> Node:
-    """``np.ravel(x)``: the elements of ``x`` in C order as a 1-D node (0-d gives shape (1,))."""
+    """``np.ravel(x)``: the elements of ``x`` in C order as a 1-D node (0-d gives shape (1,)).
+
+    A reshape; its gradient comes back in ``x``'s shape.
+
+    Examples
+    --------
+    >>> m = sg.variable("m", (2, 2))
+    >>> r = sg.ravel(m)
+    >>> sg.evaluate(r, {"m": np.array([[1., 2.], [3., 4.]])})
+    array([1., 2., 3., 4.])
+    >>> sg.evaluate(sg.grad((r * sg.constant([1., 2., 3., 4.])).sum(), m), {"m": np.zeros((2, 2))})
+    array([[1., 2.],
+           [3., 4.]])
+    """
     x = as_node(x)
     return reshape(x, (x.size,))
 
@@ -124,7 +157,16 @@ def ravel(x: Any) -> Node:
 # ---------------------------------------------------------------------------
 
 def swapaxes(x: Any, axis1: int, axis2: int) -> Node:
-    """``np.swapaxes(x, axis1, axis2)``: ``x`` with two axes interchanged.  A transpose."""
+    """``np.swapaxes(x, axis1, axis2)``: ``x`` with two axes interchanged.
+
+    A transpose; ``swapaxes(x, -1, -2)`` transposes every matrix of a stack.
+
+    Examples
+    --------
+    >>> b = sg.variable("b", (5, 2, 3))
+    >>> sg.swapaxes(b, -1, -2).shape
+    (5, 3, 2)
+    """
     x = as_node(x)
     a, b = _one_axis(axis1, x.ndim, "swapaxes"), _one_axis(axis2, x.ndim, "swapaxes")
     perm = list(range(x.ndim))
@@ -133,9 +175,17 @@ def swapaxes(x: Any, axis1: int, axis2: int) -> Node:
 
 
 def moveaxis(x: Any, source: int | Sequence[int], destination: int | Sequence[int]) -> Node:
-    """``np.moveaxis(x, source, destination)``: axes ``source`` moved to the positions
-    ``destination`` (ints or same-length sequences), the others keeping their order.
-    A transpose.  Example: ``moveaxis(x, 0, -1)`` of shape (2, 3, 4) has shape (3, 4, 2)."""
+    """``np.moveaxis(x, source, destination)``: axes ``source`` moved to ``destination``.
+
+    ``source`` and ``destination`` are ints or same-length sequences; the other
+    axes keep their order.  A transpose, handy to bring a batch axis last or first.
+
+    Examples
+    --------
+    >>> b = sg.variable("b", (2, 3, 4))
+    >>> sg.moveaxis(b, 0, -1).shape
+    (3, 4, 2)
+    """
     x = as_node(x)
     src = _axis_list(source, x.ndim, "moveaxis")
     dst = _axis_list(destination, x.ndim, "moveaxis")
@@ -149,19 +199,41 @@ def moveaxis(x: Any, source: int | Sequence[int], destination: int | Sequence[in
 
 
 def flip(x: Any, axis: int | Sequence[int] | None = None) -> Node:
-    """``np.flip(x, axis)``: ``x`` with the order of elements reversed along ``axis`` (all
-    axes when None).  A getitem with ``::-1`` slices."""
+    """``np.flip(x, axis)``: ``x`` with the order of elements reversed along ``axis``.
+
+    All axes are reversed when ``axis`` is None.  A getitem with ``::-1`` slices,
+    whose gradient is flipped back.
+
+    Examples
+    --------
+    >>> v = sg.variable("v", (3,))
+    >>> sg.evaluate(sg.flip(v), {"v": np.array([1., 2., 3.])})
+    array([3., 2., 1.])
+    >>> w = sg.constant([1., 10., 100.])
+    >>> sg.evaluate(sg.grad((sg.flip(v) * w).sum(), v), {"v": np.zeros(3)})
+    array([100.,  10.,   1.])
+    """
     x = as_node(x)
     axes = normalize_axis(axis, x.ndim, "flip")
     return getitem(x, tuple(slice(None, None, -1) if i in axes else ALL for i in range(x.ndim)))
 
 
 def roll(x: Any, shift: Any, axis: int | Sequence[int] | None = None) -> Node:
-    """``np.roll(x, shift, axis)``: elements shifted ``shift`` places along ``axis``, those that
-    leave at one end coming back at the other.  With ``axis=None`` the flattened array is
-    rolled and reshaped back.  ``shift`` and ``axis`` may be sequences (broadcast together;
-    shifts along a repeated axis add up).  A concatenate of two slices per axis.
-    Example: ``roll([1, 2, 3, 4], 1)`` is ``[4, 1, 2, 3]``."""
+    """``np.roll(x, shift, axis)``: elements shifted ``shift`` places along ``axis``, cyclically.
+
+    Those that leave at one end come back at the other.  With ``axis=None`` the
+    flattened array is rolled and reshaped back.  ``shift`` and ``axis`` may be
+    sequences (broadcast together; shifts along a repeated axis add up).  A
+    concatenate of two slices per axis, so the gradient is rolled back.
+
+    Examples
+    --------
+    >>> sg.evaluate(sg.roll(sg.constant([1, 2, 3, 4]), 1))
+    array([4, 1, 2, 3])
+    >>> v, w = sg.variable("v", (3,)), sg.constant([1., 10., 100.])
+    >>> sg.evaluate(sg.grad((sg.roll(v, 1) * w).sum(), v), {"v": np.zeros(3)})
+    array([ 10., 100.,   1.])
+    """
     x = as_node(x)
     _not_node(shift, "roll", "shift")
     if axis is None:
@@ -195,11 +267,22 @@ def roll(x: Any, shift: Any, axis: int | Sequence[int] | None = None) -> Node:
 # ---------------------------------------------------------------------------
 
 def repeat(x: Any, repeats: Any, axis: int | None = None) -> Node:
-    """``np.repeat(x, repeats, axis)``: each element repeated ``repeats`` times along ``axis``
-    (the flattened ``x`` when None).  ``repeats`` is a non-negative int, or one count per
-    element along the axis.  One count is a broadcast of a new axis then a reshape
-    (adjoint: a sum); several counts gather with an index array.
-    Example: ``repeat([1, 2], [1, 3])`` is ``[1, 2, 2, 2]``."""
+    """``np.repeat(x, repeats, axis)``: each element repeated ``repeats`` times along ``axis``.
+
+    The flattened ``x`` is used when ``axis`` is None.  ``repeats`` is a
+    non-negative int, or one count per element along the axis.  One count is a
+    broadcast of a new axis then a reshape (adjoint: a sum); several counts gather
+    with an index array.  Each element's gradient is the sum over its copies.
+
+    Examples
+    --------
+    >>> a = sg.variable("a", (2,))
+    >>> r = sg.repeat(a, [1, 3])
+    >>> sg.evaluate(r, {"a": np.array([1., 2.])})
+    array([1., 2., 2., 2.])
+    >>> sg.evaluate(sg.grad(r.sum(), a), {"a": np.array([1., 2.])})
+    array([1., 3.])
+    """
     x = as_node(x)
     counts = _int_array(repeats, "repeat", "repeats")
     if axis is None:
@@ -226,10 +309,23 @@ def repeat(x: Any, repeats: Any, axis: int | None = None) -> Node:
 
 
 def tile(x: Any, reps: Any) -> Node:
-    """``np.tile(x, reps)``: ``x`` repeated ``reps[i]`` times along axis ``i``, whole copies
-    after one another.  ``reps`` and ``x.shape`` are aligned on the right, the shorter
-    padded with ones (so the result has ``max(len(reps), x.ndim)`` axes).  A broadcast
-    between reshapes (adjoint: a sum).  Example: ``tile([1, 2], 2)`` is ``[1, 2, 1, 2]``."""
+    """``np.tile(x, reps)``: ``x`` repeated ``reps[i]`` times along axis ``i``, whole copies.
+
+    ``reps`` and ``x.shape`` are aligned on the right, the shorter padded with
+    ones (so the result has ``max(len(reps), x.ndim)`` axes).  A broadcast between
+    reshapes (adjoint: a sum over the copies).
+
+    Examples
+    --------
+    >>> a = sg.variable("a", (2,))
+    >>> t = sg.tile(a, 2)
+    >>> sg.evaluate(t, {"a": np.array([1., 2.])})
+    array([1., 2., 1., 2.])
+    >>> sg.evaluate(sg.grad(t.sum(), a), {"a": np.array([1., 2.])})
+    array([2., 2.])
+    >>> sg.tile(a, (3, 1)).shape
+    (3, 2)
+    """
     x = as_node(x)
     _not_node(reps, "tile", "reps")
     try:
@@ -257,10 +353,19 @@ def tile(x: Any, reps: Any) -> Node:
 # ---------------------------------------------------------------------------
 
 def array_split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Node]:
-    """``np.array_split(x, indices_or_sections, axis)``: a list of slices of ``x`` along
-    ``axis``.  An int N gives N pieces as equal as can be (the first ``len % N`` one
+    """``np.array_split(x, indices_or_sections, axis)``: a list of slices of ``x`` along ``axis``.
+
+    An int N gives N pieces as equal as can be (the first ``len % N`` one
     longer); a sequence of indices gives the pieces between them, with Python slice
-    semantics (negative indices, indices past the end give empty pieces)."""
+    semantics (negative indices, indices past the end give empty pieces).  Unlike
+    ``split`` the length need not divide evenly.
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (5,))
+    >>> sg.evaluate(sg.array_split(x, 3), {"x": np.arange(5.)})
+    [array([0., 1.]), array([2., 3.]), array([4.])]
+    """
     x = as_node(x)
     _not_node(indices_or_sections, "array_split", "indices_or_sections")
     if x.ndim == 0:
@@ -281,9 +386,20 @@ def array_split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Node]:
 
 
 def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Node]:
-    """``np.split(x, indices_or_sections, axis)``: as ``array_split``, but an int N must
-    divide the length of ``axis`` (a ShapeError otherwise, as numpy's ValueError).
-    Example: ``split(x, 2)`` of shape (4, 3) is two nodes of shape (2, 3)."""
+    """``np.split(x, indices_or_sections, axis)``: as ``array_split``, but even pieces only.
+
+    An int N must divide the length of ``axis`` (a ShapeError otherwise, as
+    numpy's ValueError), which catches a wrong axis or batch size at build time.
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (4, 3))
+    >>> [piece.shape for piece in sg.split(x, 2)]
+    [(2, 3), (2, 3)]
+    >>> first, rest = sg.split(x, [1], axis=1)
+    >>> first.shape, rest.shape
+    ((4, 1), (4, 2))
+    """
     x = as_node(x)
     _not_node(indices_or_sections, "split", "indices_or_sections")
     if np.ndim(indices_or_sections) == 0:
@@ -328,22 +444,51 @@ def _join(xs: list[Node], axis: int, dtype: Any, casting: str, what: str) -> Nod
 
 
 def vstack(tup: Any, *, dtype: Any = None, casting: str = "same_kind") -> Node:
-    """``np.vstack(tup)``: the arrays joined along axis 0, 1-D ones (n,) as rows (1, n) and
-    0-d ones as (1, 1).  ``tup`` is a sequence of nodes or array_likes."""
+    """``np.vstack(tup)``: the arrays joined along axis 0, as rows.
+
+    1-D ones (n,) become rows (1, n) and 0-d ones (1, 1).  ``tup`` is a sequence
+    of nodes or array_likes.
+
+    Examples
+    --------
+    >>> a, b = sg.variable("a", (3,)), sg.variable("b", (3,))
+    >>> sg.vstack([a, b]).shape
+    (2, 3)
+    """
     xs = [v if v.ndim >= 2 else reshape(v, (1, v.size)) for v in stack_inputs(tup, "vstack")]
     return _join(xs, 0, dtype, casting, "vstack")
 
 
 def hstack(tup: Any, *, dtype: Any = None, casting: str = "same_kind") -> Node:
-    """``np.hstack(tup)``: the arrays joined along axis 1, or along axis 0 when the first is
-    1-D (0-d ones count as shape (1,)).  ``tup`` is a sequence of nodes or array_likes."""
+    """``np.hstack(tup)``: the arrays joined along axis 1, or along axis 0 when the first is 1-D.
+
+    0-d ones count as shape (1,).  ``tup`` is a sequence of nodes or array_likes,
+    so numbers and nodes mix.
+
+    Examples
+    --------
+    >>> a = sg.variable("a", (3,))
+    >>> sg.evaluate(sg.hstack([a, 1.0]), {"a": np.array([1., 2., 3.])})
+    array([1., 2., 3., 1.])
+    """
     xs = [v if v.ndim >= 1 else reshape(v, (1,)) for v in stack_inputs(tup, "hstack")]
     return _join(xs, 0 if xs[0].ndim == 1 else 1, dtype, casting, "hstack")
 
 
 def column_stack(tup: Any) -> Node:
-    """``np.column_stack(tup)``: the arrays joined along axis 1, 1-D ones (n,) as columns
-    (n, 1) and 0-d ones as (1, 1).  ``tup`` is a sequence of nodes or array_likes."""
+    """``np.column_stack(tup)``: the arrays joined along axis 1, 1-D ones as columns.
+
+    1-D ones (n,) become columns (n, 1) and 0-d ones (1, 1).  ``tup`` is a
+    sequence of nodes or array_likes.
+
+    Examples
+    --------
+    >>> a, b = sg.variable("a", (3,)), sg.variable("b", (3,))
+    >>> sg.evaluate(sg.column_stack([a, b]), {"a": [1., 2., 3.], "b": [4., 5., 6.]})
+    array([[1., 4.],
+           [2., 5.],
+           [3., 6.]])
+    """
     xs = [v if v.ndim >= 2 else reshape(v, (v.size, 1)) for v in stack_inputs(tup, "column_stack")]
     return concatenate(xs, 1)
 
@@ -392,8 +537,17 @@ def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> No
     modes and ``reflect_type="odd"`` are refused.  Axes are padded in order, each using the
     already padded ones, as numpy does, so corners agree.  Constant padding concatenates
     fills (float32 stays float32; the constant converted to the array's dtype); the other
-    modes gather along each axis with ``np.pad(np.arange(n), ..., mode)``.
-    Example: ``pad([1, 2, 3], (1, 2), "reflect")`` is ``[2, 1, 2, 3, 2, 1]``.
+    modes gather along each axis with ``np.pad(np.arange(n), ..., mode)``, so an element
+    copied into the padding gets the gradient of each copy.
+
+    Examples
+    --------
+    >>> a = sg.variable("a", (3,))
+    >>> p = sg.pad(a, (1, 2), "reflect")
+    >>> sg.evaluate(p, {"a": np.array([1., 2., 3.])})
+    array([2., 1., 2., 3., 2., 1.])
+    >>> sg.evaluate(sg.grad(p.sum(), a), {"a": np.array([1., 2., 3.])})
+    array([2., 3., 1.])
     """
     x = as_node(array)
     if not isinstance(mode, str) or mode not in _PAD_KEYWORDS:
@@ -434,12 +588,25 @@ def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> No
 # ---------------------------------------------------------------------------
 
 def take(x: Any, indices: Any, axis: int | None = None, mode: str = "raise") -> Node:
-    """``np.take(x, indices, axis, mode=mode)``: elements of ``x`` (flattened when ``axis`` is
-    None) at the integer ``indices`` (an int or an int array, not a node) along ``axis``;
-    the result has ``indices``' shape in place of that axis.  ``mode="raise"`` (numpy's
-    default) makes an index outside ``[-n, n)`` a SymgraphError at build time; ``"wrap"``
-    wraps indices around, ``"clip"`` clips them to ``[0, n-1]``.  Repeated indices are fine
-    (their gradients add up).  Example: ``take([4, 5, 6], [[0, 2], [2, -1]])``."""
+    """``np.take(x, indices, axis, mode=mode)``: elements of ``x`` at ``indices`` along ``axis``.
+
+    ``x`` is flattened when ``axis`` is None; ``indices`` is an int or an int
+    array, not a node, and the result has ``indices``' shape in place of that
+    axis.  ``mode="raise"`` (numpy's default) makes an index outside ``[-n, n)`` a
+    SymgraphError at build time; ``"wrap"`` wraps indices around, ``"clip"`` clips
+    them to ``[0, n-1]``.  Repeated indices are fine (their gradients add up), as
+    in an embedding lookup.
+
+    Examples
+    --------
+    >>> a = sg.variable("a", (3,))
+    >>> t = sg.take(a, [[0, 2], [2, -1]])
+    >>> sg.evaluate(t, {"a": np.array([4., 5., 6.])})
+    array([[4., 6.],
+           [6., 6.]])
+    >>> sg.evaluate(sg.grad(t.sum(), a), {"a": np.array([4., 5., 6.])})
+    array([1., 0., 3.])
+    """
     x = as_node(x)
     if mode not in ("raise", "wrap", "clip"):
         raise SymgraphError(f"take: mode must be 'raise', 'wrap' or 'clip', got {mode!r:.40}")
@@ -457,16 +624,34 @@ def take(x: Any, indices: Any, axis: int | None = None, mode: str = "raise") -> 
 
 
 def take_along_axis(x: Any, indices: Any, axis: int | None = -1) -> Node:
-    """``np.take_along_axis(x, indices, axis)``: ``x`` indexed along ``axis`` by ``indices``
-    (an int array with ``x``'s number of dimensions; its other axes broadcast against
-    ``x``'s), e.g. with the result of ``np.argsort`` along that axis.  ``axis=None``
-    works on the flattened ``x`` with 1-D ``indices``.  Negative indices count from the
-    end; others out of range are a ShapeError at build time.  A getitem with numpy's own
-    fancy index (``indices`` along ``axis``, ``arange`` grids along the other axes).
+    """``np.take_along_axis(x, indices, axis)``: ``x`` indexed along ``axis`` by ``indices``.
+
+    ``indices`` is an int array with ``x``'s number of dimensions (its other axes
+    broadcast against ``x``'s), e.g. the result of ``np.argsort`` along that axis.
+    ``axis=None`` works on the flattened ``x`` with 1-D ``indices``.  Negative
+    indices count from the end; others out of range are a ShapeError at build
+    time.  A getitem with numpy's own fancy index (``indices`` along ``axis``,
+    ``arange`` grids along the other axes).
 
     ``indices`` may also be an integer node, e.g. ``sg.argsort(x)``: then they are
     known only when the graph runs (the op ``take_along``; no gradient flows to
-    them, and their range is numpy's to check)."""
+    them, and their range is numpy's to check).
+
+    Examples
+    --------
+    Each row sorted through its own argsort; the gradient goes back to where
+    each element came from.
+
+    >>> x = sg.variable("x", (2, 3))
+    >>> s = sg.take_along_axis(x, sg.argsort(x, axis=1), axis=1)
+    >>> X = np.array([[3., 1., 2.], [0., 5., 4.]])
+    >>> sg.evaluate(s, {"x": X})
+    array([[1., 2., 3.],
+           [0., 4., 5.]])
+    >>> sg.evaluate(sg.grad((s * sg.constant([1., 2., 3.])).sum(), x), {"x": X})
+    array([[3., 1., 2.],
+           [1., 3., 2.]])
+    """
     x = as_node(x)
     if isinstance(indices, Node):
         return _take_along_node(x, indices, axis)

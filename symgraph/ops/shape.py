@@ -94,7 +94,23 @@ class Reshape(ToShape, view="reshape", linear=True, structural=True):
 
 
 def reshape(x, shape) -> Node:
-    """``x`` with a new shape of the same size; one dimension may be -1."""
+    """``x`` with a new shape of the same size; one dimension may be -1.
+
+    The elements keep their C order, as ``np.reshape``; the gradient is the
+    incoming gradient reshaped back, so a flat parameter vector can be viewed as a
+    matrix at no cost.
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (2, 3))
+    >>> y = sg.reshape(x, (3, -1))
+    >>> y.shape
+    (3, 2)
+    >>> w = sg.constant([[0., 1.], [2., 3.], [4., 5.]])
+    >>> sg.evaluate(sg.grad((y * w).sum(), x), {"x": np.ones((2, 3))})
+    array([[0., 1., 2.],
+           [3., 4., 5.]])
+    """
     x = as_node(x)
     shape = as_shape(shape, "reshape", allow_minus_one=True)
     unknown = [i for i, s in enumerate(shape) if s == -1]
@@ -152,7 +168,19 @@ def transpose(x, axes: Sequence[int] | None = None) -> Node:
     """Permute axes (reverse them when ``axes`` is None), like ``np.transpose``.
 
     A permutation that only moves length-one axes is a reshape (so reshapes around it
-    merge, and an identity stays recognisable to ``matmul``).
+    merge, and an identity stays recognisable to ``matmul``).  The gradient is the
+    incoming gradient put back by the inverse permutation.
+
+    Examples
+    --------
+    >>> batch = sg.variable("batch", (4, 2, 3))
+    >>> sg.transpose(batch, (0, 2, 1)).shape
+    (4, 3, 2)
+    >>> x = sg.variable("x", (2, 3))
+    >>> w = sg.constant([[0., 1.], [2., 3.], [4., 5.]])
+    >>> sg.evaluate(sg.grad((sg.transpose(x) * w).sum(), x), {"x": np.ones((2, 3))})
+    array([[0., 2., 4.],
+           [1., 3., 5.]])
     """
     x = as_node(x)
     if axes is None:
@@ -198,7 +226,22 @@ class BroadcastTo(ToShape, name="broadcast_to", view="broadcast_to", linear=True
 
 
 def broadcast_to(x, shape) -> Node:
-    """``x`` broadcast to ``shape`` (numpy rules); a no-op when shapes match."""
+    """``x`` broadcast to ``shape`` (numpy rules); a no-op when shapes match.
+
+    Its gradient sums the incoming gradient over the broadcast axes, the rule
+    that makes a bias shared by every row of a batch receive the sum of their
+    gradients.
+
+    Examples
+    --------
+    >>> v = sg.variable("v", (3,))
+    >>> b = sg.broadcast_to(v, (2, 3))
+    >>> sg.evaluate(b, {"v": np.array([1., 2., 3.])})
+    array([[1., 2., 3.],
+           [1., 2., 3.]])
+    >>> sg.evaluate(sg.grad(b.sum(), v), {"v": np.array([1., 2., 3.])})
+    array([2., 2., 2.])
+    """
     x = as_node(x)
     shape = as_shape(shape, "broadcast_to")
     return x if x.shape == shape else apply(BroadcastTo(shape), [x])
@@ -322,7 +365,20 @@ class Concatenate(Join):
 
 
 def concatenate(xs: Sequence, axis: int | None = 0) -> Node:
-    """Join nodes along an existing axis (``axis=None``: flattened first, as numpy)."""
+    """Join nodes along an existing axis (``axis=None``: flattened first, as numpy).
+
+    Each input receives its own slice of the gradient, so features built from
+    different pieces of a model can be joined and still differentiated.
+
+    Examples
+    --------
+    >>> a = sg.variable("a", (2,))
+    >>> c = sg.concatenate([a, a ** 2])
+    >>> sg.evaluate(c, {"a": np.array([1., 3.])})
+    array([1., 3., 1., 9.])
+    >>> sg.evaluate(sg.grad(c.sum(), a), {"a": np.array([1., 3.])})
+    array([3., 7.])
+    """
     xs = as_nodes(*xs)
     if not xs:
         raise SymgraphError("concatenate needs at least one array")
@@ -354,7 +410,21 @@ class Stack(Join):
 
 
 def stack(xs: Sequence, axis: int = 0) -> Node:
-    """Join same-shaped nodes along a new axis."""
+    """Join same-shaped nodes along a new axis.
+
+    ``axis`` is where the new axis goes, as ``np.stack``; a list of scalar nodes
+    stacked is a vector node that can be differentiated as a whole.
+
+    Examples
+    --------
+    >>> a = sg.variable("a", (2,))
+    >>> s = sg.stack([a, 2 * a], axis=1)
+    >>> sg.evaluate(s, {"a": np.array([1., 3.])})
+    array([[1., 2.],
+           [3., 6.]])
+    >>> sg.evaluate(sg.grad(s[:, 1].sum(), a), {"a": np.array([1., 3.])})
+    array([2., 2.])
+    """
     xs = as_nodes(*xs)
     if not xs:
         raise SymgraphError("stack needs at least one array")

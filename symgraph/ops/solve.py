@@ -452,7 +452,20 @@ def det(a: Any) -> Node:
     (not zero at rank N - 1, zero below), and so is its Hessian (the adjugate's
     derivative, through the SVD); third and higher derivatives solve with ``a``
     and need it invertible (an exactly singular one is an ``EvaluationError``).
-    Example: ``sg.linalg.det(a)``.
+
+    Examples
+    --------
+    >>> A = sg.variable("A", (2, 2))
+    >>> d = sg.linalg.det(A)
+    >>> sg.evaluate(sg.grad(d, A), {"A": np.array([[2., 1.], [1., 3.]])})
+    array([[ 3., -1.],
+           [-1.,  2.]])
+
+    At a singular matrix the determinant is 0 but its gradient is not:
+
+    >>> sg.evaluate(sg.grad(d, A), {"A": np.array([[1., 2.], [2., 4.]])})
+    array([[ 4., -2.],
+           [-2.,  1.]])
     """
     return apply(Det(), [matrices(a, "det", square=True)])
 
@@ -463,8 +476,15 @@ def adjugate(a: Any) -> Node:
     numpy has no such function (sympy's ``Matrix.adjugate``); ``det(a) * inv(a)``
     where ``a`` is invertible, and accurate at singular matrices too (computed
     through the SVD).  Derivatives exact everywhere at first order and where ``a``
-    is invertible beyond.  Example: ``sg.linalg.matrix_transpose(sg.linalg.adjugate(a))``
+    is invertible beyond.  ``sg.linalg.matrix_transpose(sg.linalg.adjugate(a))``
     is the gradient of ``sg.linalg.det(a)``.
+
+    Examples
+    --------
+    >>> A = sg.variable("A", (2, 2))
+    >>> sg.evaluate(sg.linalg.adjugate(A), {"A": np.array([[1., 2.], [2., 4.]])})
+    array([[ 4., -2.],
+           [-2.,  1.]])
     """
     return apply(Adjugate(), [matrices(a, "adjugate", square=True)])
 
@@ -477,7 +497,19 @@ SLOGDET_PARTS = ("sign", "logabsdet")
 
 
 class SlogdetResult(NamedTuple):
-    """``np.linalg.slogdet``'s result: ``det(a) == sign * exp(logabsdet)``."""
+    """``np.linalg.slogdet``'s result: ``det(a) == sign * exp(logabsdet)``.
+
+    A named tuple of two nodes: it unpacks like numpy's result, and
+    ``.logabsdet`` names the differentiable part.
+
+    Examples
+    --------
+    >>> r = sg.linalg.slogdet(sg.variable("A", (2, 2)))
+    >>> r._fields
+    ('sign', 'logabsdet')
+    >>> sg.evaluate(list(r), {"A": np.array([[2., 1.], [1., 3.]])})
+    [array(1.), array(1.60943791)]
+    """
 
     sign: Node
     logabsdet: Node
@@ -532,8 +564,19 @@ def slogdet(a: Any) -> SlogdetResult:
 
     ``det(a) == sign * exp(logabsdet)`` without overflow; a singular matrix has
     sign 0 and logabsdet -inf.  The sign has no derivative (it is piecewise
-    constant); logabsdet's gradient is ``inv(a).mT``.
-    Example: ``sign, logdet = sg.linalg.slogdet(a)``.
+    constant); logabsdet's gradient is ``inv(a).mT``.  The log-determinant of a
+    Gaussian's likelihood is the usual use.
+
+    Examples
+    --------
+    >>> A = sg.variable("A", (3, 3))
+    >>> sign, logdet = sg.linalg.slogdet(A)
+    >>> sg.evaluate(logdet, {"A": 1e200 * np.eye(3)})
+    array(1381.5510558)
+    >>> B = sg.variable("B", (2, 2))
+    >>> sg.evaluate(sg.grad(sg.linalg.slogdet(B).logabsdet, B), {"B": [[2., 1.], [1., 3.]]})
+    array([[ 0.6, -0.2],
+           [-0.2,  0.4]])
     """
     x = matrices(a, "slogdet", square=True)
     return SlogdetResult(apply(Slogdet("sign"), [x]), apply(Slogdet("logabsdet"), [x]))
@@ -637,14 +680,22 @@ _NO_VALUE = object()
 
 
 def pinv(a: Any, rcond: Any = None, hermitian: bool = False, *, rtol: Any = _NO_VALUE) -> Node:
-    """``np.linalg.pinv(a, rcond=None, hermitian=False, *, rtol=<no value>)``: the pseudo-
-    inverse of ``a (..., M, N)``, shape ``(..., N, M)``.
+    """``np.linalg.pinv(a, rcond, hermitian, *, rtol)``: the Moore-Penrose pseudo-inverse.
 
-    numpy's cutoffs: singular values ``<= rcond * max(s)`` are dropped; ``rcond``
-    (or its array-API name ``rtol``, not both) defaults to ``1e-15``, and
-    ``rtol=None`` means ``max(M, N) * eps``.  ``rcond`` may be an array that
-    broadcasts against the batch.  Differentiable where the rank is constant
-    (see ``Pinv``).  Example: ``sg.linalg.pinv(a) @ b`` is the least-squares solution.
+    For ``a (..., M, N)`` the result is ``(..., N, M)``.  numpy's cutoffs:
+    singular values ``<= rcond * max(s)`` are dropped; ``rcond`` (or its array-API
+    name ``rtol``, not both) defaults to ``1e-15``, and ``rtol=None`` means
+    ``max(M, N) * eps``.  ``rcond`` may be an array that broadcasts against the
+    batch.  Differentiable where the rank is constant (see ``Pinv``).
+
+    Examples
+    --------
+    ``pinv(X) @ y`` is the least-squares solution: a line through three points.
+
+    >>> X, y = sg.variable("X", (3, 2)), sg.variable("y", (3,))
+    >>> feed = {"X": np.array([[1., 0.], [1., 1.], [1., 2.]]), "y": np.array([1., 2., 4.])}
+    >>> sg.evaluate(sg.linalg.pinv(X) @ y, feed)
+    array([0.83333333, 1.5       ])
     """
     x = matrices(a, "pinv")
     if not isinstance(hermitian, (bool, np.bool_)):
@@ -678,7 +729,20 @@ def solve(a: Any, b: Any) -> Node:
     numpy 2's rule: ``b`` is a vector only when it is 1-D (``(N,)`` gives
     ``(..., N)``), otherwise a stack ``(..., N, K)`` whose batch axes broadcast
     with ``a``'s.  An exactly singular ``a`` fails at evaluation with an
-    ``EvaluationError`` naming the node.  Example: ``x = sg.linalg.solve(a, b)``.
+    ``EvaluationError`` naming the node.  Faster and more accurate than
+    ``inv(a) @ b``, and so are its derivatives (each one more solve with ``a``).
+
+    Examples
+    --------
+    >>> A, b = sg.variable("A", (2, 2)), sg.variable("b", (2,))
+    >>> x = sg.linalg.solve(A, b)
+    >>> feed = {"A": np.array([[2., 1.], [1., 3.]]), "b": np.array([3., 5.])}
+    >>> sg.evaluate(x, feed)
+    array([0.8, 1.4])
+    >>> sg.evaluate(sg.grad(x.sum(), b), feed)
+    array([0.4, 0.2])
+    >>> sg.linalg.solve(sg.variable("As", (10, 2, 2)), b).shape
+    (10, 2)
     """
     a, b = as_nodes(a, b)
     check_matrices(a.shape, "solve", square=True)
@@ -686,9 +750,23 @@ def solve(a: Any, b: Any) -> Node:
 
 
 def inv(a: Any) -> Node:
-    """``np.linalg.inv(a)``: the inverses of ``a (..., N, N)``; an exactly singular matrix
-    fails at evaluation with an ``EvaluationError``.  Prefer ``solve(a, b)`` to
-    ``inv(a) @ b``.  Example: ``sg.linalg.inv(a)``."""
+    """``np.linalg.inv(a)``: the inverses of ``a (..., N, N)``.
+
+    An exactly singular matrix fails at evaluation with an ``EvaluationError``.
+    Prefer ``solve(a, b)`` to ``inv(a) @ b``.  The gradient follows
+    ``d inv(a) = -inv(a) da inv(a)``.
+
+    Examples
+    --------
+    >>> A = sg.variable("A", (2, 2))
+    >>> feed = {"A": np.array([[2., 1.], [1., 3.]])}
+    >>> sg.evaluate(sg.linalg.inv(A), feed)
+    array([[ 0.6, -0.2],
+           [-0.2,  0.4]])
+    >>> sg.evaluate(sg.grad(sg.linalg.inv(A).sum(), A), feed)
+    array([[-0.16, -0.08],
+           [-0.08, -0.04]])
+    """
     return apply(Inv(), [matrices(a, "inv", square=True)])
 
 
@@ -697,7 +775,18 @@ def matrix_power(a: Any, n: int) -> Node:
 
     numpy's algorithm (so the same products in the same order): ``n == 0`` the
     identity in ``a``'s dtype and shape, ``n < 0`` powers of ``inv(a)``, and
-    repeated squaring.  Example: ``sg.linalg.matrix_power(a, 3)``.
+    repeated squaring.  Differentiable through those products.
+
+    Examples
+    --------
+    >>> A = sg.variable("A", (2, 2))
+    >>> feed = {"A": np.array([[1., 1.], [0., 1.]])}
+    >>> sg.evaluate(sg.linalg.matrix_power(A, 3), feed)
+    array([[1., 3.],
+           [0., 1.]])
+    >>> sg.evaluate(sg.grad(sg.trace(sg.linalg.matrix_power(A, 3)), A), feed)
+    array([[3., 0.],
+           [6., 3.]])
     """
     x = matrices(a, "matrix_power", square=True)
     if isinstance(n, Node):

@@ -316,13 +316,22 @@ def _sort_axis(x: Node, axis: Any, what: str) -> tuple[Node, int]:
 def sort(x, axis: int | None = -1, kind: str | None = None, *, stable: bool | None = None) -> Node:
     """numpy's ``sort``: ``x`` sorted ascending along ``axis`` (None: flattened first).
 
-    The derivative moves each (co)tangent with its element.  At ties (a kink)
+    The derivative moves each (co)tangent with its element, so losses on order
+    statistics (the top k, a trimmed mean) are differentiable.  At ties (a kink)
     it is that of the permutation ``argsort(x, kind=kind, stable=stable)``
     gives: with ``kind="stable"`` (or ``stable=True``) tied elements keep
     their input order; by default it is numpy's fast, unstable order.  The
     sorted values do not depend on ``kind``.  NaNs sort
     last, as in numpy.  Not available on dask arrays (``BackendError``).
-    ``sg.sort([3., 1., 2.])`` evaluates to ``[1., 2., 3.]``.
+
+    Examples
+    --------
+    The sum of the two largest elements, and which elements it depends on:
+
+    >>> x = sg.variable("x", (3,))
+    >>> top2 = sg.sort(x)[-2:].sum()
+    >>> sg.evaluate([top2, sg.grad(top2, x)], {"x": np.array([3., 1., 2.])})
+    [array(5.), array([1., 0., 1.])]
     """
     x = as_node(x)
     is_stable = _is_stable(kind, stable, "sort")
@@ -336,10 +345,18 @@ def argsort(x, axis: int | None = -1, kind: str | None = None, *,
             stable: bool | None = None) -> Node:
     """numpy's ``argsort``: int64 indices that sort ``x`` along ``axis`` (None: flattened).
 
-    No gradient flows (the result is piecewise constant).  ``kind='stable'``
-    (or ``'mergesort'``, or ``stable=True``) keeps tied elements in input
-    order; otherwise ties come in numpy's default order.  A 0-d ``x`` is
-    sorted as a 1-element vector, as numpy does.  Not available on dask arrays.
+    No gradient flows (the result is piecewise constant); pass the indices to
+    ``take_along_axis`` to reorder other arrays, or ``x`` itself differentiably.
+    ``kind='stable'`` (or ``'mergesort'``, or ``stable=True``) keeps tied
+    elements in input order; otherwise ties come in numpy's default order.  A 0-d
+    ``x`` is sorted as a 1-element vector, as numpy does.  Not available on dask
+    arrays.
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (3,))
+    >>> sg.evaluate(sg.argsort(x, stable=True), {"x": np.array([2., 1., 2.])})
+    array([1, 0, 2])
     """
     x = as_node(x)
     is_stable = _is_stable(kind, stable, "argsort")

@@ -121,7 +121,20 @@ class Full(Op):
 
 
 def variable(name: str, shape: Any = (), dtype: Any = "float64", *, graph: Graph | None = None) -> Node:
-    """A named input of the graph, fed by node or by ``name`` when evaluating."""
+    """A named input of the graph, fed by node or by ``name`` when evaluating.
+
+    Variables are what ``sg.grad`` differentiates with respect to and what
+    ``sg.evaluate`` and ``sg.function`` take values for.  ``shape`` and ``dtype``
+    are fixed when the graph is built, so every node made from a variable knows
+    its own shape before anything runs.
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (3,))
+    >>> y = (x ** 2).sum()
+    >>> sg.evaluate([y, sg.grad(y, x)], {"x": np.array([1., 2., 3.])})
+    [array(14.), array([2., 4., 6.])]
+    """
     if not isinstance(name, str) or not name:
         raise SymgraphError(f"variable name must be a non-empty string, got {name!r}")
     shape = as_shape(shape, f"variable {name!r}")
@@ -130,7 +143,19 @@ def variable(name: str, shape: Any = (), dtype: Any = "float64", *, graph: Graph
 
 
 def constant(value: Any, dtype: Any = None, *, graph: Graph | None = None) -> Node:
-    """A constant node holding a copy of ``value``."""
+    """A constant node holding a copy of ``value``.
+
+    The copy is read-only, so changing the array afterwards does not change the
+    graph; small constants are shared by value.  No gradient flows into a constant.
+
+    Examples
+    --------
+    >>> a = np.array([1., 2.])
+    >>> c = sg.constant(a)
+    >>> a[0] = 100.
+    >>> sg.evaluate(c * 2)
+    array([2., 4.])
+    """
     if isinstance(value, Node) or isinstance(value, (list, tuple)) and holds_node(value):
         raise SymgraphError("constant() expects an array or scalar, not Nodes; use sg.stack for a "
                             "list of nodes (any other builder stacks such a list itself)")
@@ -158,7 +183,19 @@ def full(shape: Any, fill_value: Any, dtype: Any = None, *, graph: Graph | None 
     A scalar makes one ``Full`` node (shared by value, folded by rewrites); an
     array ``fill_value`` is broadcast to ``shape`` into a constant; a node (or a
     list holding nodes) is broadcast symbolically, so the result is
-    differentiable in it.  Example: ``sg.full((2, 3), 0.5)``.
+    differentiable in it.
+
+    Examples
+    --------
+    >>> sg.evaluate(sg.full((2, 3), 0.5))
+    array([[0.5, 0.5, 0.5],
+           [0.5, 0.5, 0.5]])
+
+    A node as the fill value is differentiable: each of the three copies adds one.
+
+    >>> s = sg.variable("s")
+    >>> sg.evaluate(sg.grad(sg.full((3,), s).sum(), s), {"s": 2.0})
+    array(3.)
     """
     shape = as_shape(shape, "full")
     return _filled(shape, fill_value, dtype, graph, "full")
@@ -196,12 +233,36 @@ def _filled(shape: tuple[int, ...], fill_value: Any, dtype: Any, graph: Graph | 
 
 
 def zeros(shape: Any, dtype: Any = "float64", *, graph: Graph | None = None) -> Node:
-    """``np.zeros(shape, dtype)``: a ``Full`` node of zeros (float64 unless told)."""
+    """``np.zeros(shape, dtype)``: a ``Full`` node of zeros (float64 unless told).
+
+    One small node however large the shape: nothing is stored in the graph, its
+    saved file or compiled source.
+
+    Examples
+    --------
+    >>> sg.evaluate(sg.zeros((2, 3)))
+    array([[0., 0., 0.],
+           [0., 0., 0.]])
+    >>> sg.zeros(3, "int64").dtype
+    dtype('int64')
+    """
     return full(shape, 0, "float64" if dtype is None else dtype, graph=graph)
 
 
 def ones(shape: Any, dtype: Any = "float64", *, graph: Graph | None = None) -> Node:
-    """``np.ones(shape, dtype)``: a ``Full`` node of ones (float64 unless told)."""
+    """``np.ones(shape, dtype)``: a ``Full`` node of ones (float64 unless told).
+
+    One small node however large the shape, e.g. a column of ones to append to a
+    design matrix.
+
+    Examples
+    --------
+    >>> X = sg.variable("X", (2, 2))
+    >>> design = sg.concatenate([X, sg.ones((2, 1))], axis=1)
+    >>> sg.evaluate(design, {"X": np.array([[1., 2.], [3., 4.]])})
+    array([[1., 2., 1.],
+           [3., 4., 1.]])
+    """
     return full(shape, 1, "float64" if dtype is None else dtype, graph=graph)
 
 
@@ -219,12 +280,22 @@ def _like(a: Any, what: str) -> tuple[tuple[int, ...], np.dtype, Graph | None]:
 
 def full_like(a: Any, fill_value: Any, dtype: Any = None, *, shape: Any = None,
               graph: Graph | None = None) -> Node:
-    """``np.full_like(a, fill_value, dtype, shape=shape)``: ``fill_value`` in the shape and
-    dtype of ``a`` (a node or any array_like), or in ``dtype``/``shape`` when given.
+    """``np.full_like(a, fill_value, dtype, shape=shape)``: ``fill_value`` shaped like ``a``.
 
-    The value is converted to the dtype like numpy's unsafe copy (``full_like(ints, 1.7)``
-    holds 1).  Only ``a``'s shape and dtype are read: the result does not depend on
-    ``a``'s values, so no gradient flows to ``a``.  Example: ``sg.full_like(x, -1.0)``.
+    The shape and dtype are those of ``a`` (a node or any array_like) unless
+    ``dtype``/``shape`` are given.  The value is converted to the dtype like
+    numpy's unsafe copy (``full_like(ints, 1.7)`` holds 1).  Only ``a``'s shape and
+    dtype are read: the result does not depend on ``a``'s values, so no gradient
+    flows to ``a``.
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (2, 3))
+    >>> sg.evaluate(sg.full_like(x, -1.0))
+    array([[-1., -1., -1.],
+           [-1., -1., -1.]])
+    >>> sg.full_like(np.arange(3), 1.7).dtype
+    dtype('int64')
     """
     like_shape, like_dtype, like_graph = _like(a, "full_like")
     shape = like_shape if shape is None else as_shape(shape, "full_like")
@@ -233,19 +304,38 @@ def full_like(a: Any, fill_value: Any, dtype: Any = None, *, shape: Any = None,
 
 
 def zeros_like(a: Any, dtype: Any = None, *, shape: Any = None, graph: Graph | None = None) -> Node:
-    """``np.zeros_like(a, dtype, shape=shape)``: zeros in the shape and dtype of ``a`` (a node or
-    any array_like), or in ``dtype``/``shape`` when given; built in ``a``'s graph when ``a`` is
-    a node.  Independent of ``a``'s values (no gradient flows to ``a``).
-    Example: ``sg.zeros_like(x)``.
+    """``np.zeros_like(a, dtype, shape=shape)``: zeros in the shape and dtype of ``a``.
+
+    ``a`` is a node or any array_like; ``dtype``/``shape`` override its own.  The
+    result is built in ``a``'s graph when ``a`` is a node and is independent of
+    ``a``'s values (no gradient flows to ``a``): a starting accumulator or a mask.
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (2, 2), "float32")
+    >>> z = sg.zeros_like(x)
+    >>> z.shape, z.dtype
+    ((2, 2), dtype('float32'))
+    >>> sg.evaluate(sg.maximum(x, z), {"x": np.array([[-1., 2.], [3., -4.]], "float32")})
+    array([[0., 2.],
+           [3., 0.]], dtype=float32)
     """
     return full_like(a, 0, dtype, shape=shape, graph=graph)
 
 
 def ones_like(a: Any, dtype: Any = None, *, shape: Any = None, graph: Graph | None = None) -> Node:
-    """``np.ones_like(a, dtype, shape=shape)``: ones in the shape and dtype of ``a`` (a node or
-    any array_like), or in ``dtype``/``shape`` when given; built in ``a``'s graph when ``a`` is
-    a node.  Independent of ``a``'s values (no gradient flows to ``a``).
-    Example: ``sg.ones_like(x)``.
+    """``np.ones_like(a, dtype, shape=shape)``: ones in the shape and dtype of ``a``.
+
+    ``a`` is a node or any array_like; ``dtype``/``shape`` override its own.  The
+    result is built in ``a``'s graph when ``a`` is a node and is independent of
+    ``a``'s values (no gradient flows to ``a``), e.g. a cotangent seed for ``sg.vjp``.
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (3,))
+    >>> y = x ** 2
+    >>> sg.evaluate(sg.vjp(y, x, sg.ones_like(y)), {"x": np.array([1., 2., 3.])})
+    array([2., 4., 6.])
     """
     return full_like(a, 1, dtype, shape=shape, graph=graph)
 
@@ -287,9 +377,22 @@ class Eye(Op):
 
 def eye(N: int, M: int | None = None, k: int = 0, dtype: Any = "float64", *,
         graph: Graph | None = None) -> Node:
-    """``np.eye(N, M, k, dtype)``: an ``N x M`` array (``M`` defaults to ``N``) with ones on
-    diagonal ``k`` (0 the main diagonal, > 0 above it, < 0 below) and zeros elsewhere.
-    Made when the graph runs (no stored constant).  Example: ``sg.eye(3) @ x``.
+    """``np.eye(N, M, k, dtype)``: ones on diagonal ``k`` of an ``N x M`` array, zeros elsewhere.
+
+    ``M`` defaults to ``N``; ``k`` is 0 for the main diagonal, > 0 above it, < 0
+    below.  The array is made when the graph runs, so a large identity (a
+    regulariser, a GP's noise term) is no stored constant.
+
+    Examples
+    --------
+    >>> sg.evaluate(sg.eye(3, k=1))
+    array([[0., 1., 0.],
+           [0., 0., 1.],
+           [0., 0., 0.]])
+    >>> A = sg.variable("A", (2, 2))
+    >>> sg.evaluate(A + 0.5 * sg.eye(2), {"A": np.ones((2, 2))})
+    array([[1.5, 1. ],
+           [1. , 1.5]])
     """
     n = as_dim(N, "eye: N")
     m = n if M is None else as_dim(M, "eye: M")
@@ -311,14 +414,21 @@ def _refuse_nodes(what: str, *values: Any) -> None:
 
 def arange(start: Any, stop: Any = None, step: Any = None, dtype: Any = None, *,
            graph: Graph | None = None) -> Node:
-    """``np.arange([start,] stop[, step], dtype)``: the constant of evenly spaced values in the
-    half-open interval ``[start, stop)``; ``arange(n)`` is ``0, 1, ..., n-1``.
+    """``np.arange([start,] stop[, step], dtype)``: evenly spaced values in ``[start, stop)``.
 
-    numpy computes it, so lengths (``ceil((stop - start) / step)``, with float steps too), the
-    result dtype (ints stay ints, ``dtype`` forces one) and the empty result of a step
-    pointing away from ``stop`` are numpy's.  A zero step is a SymgraphError.  The
-    arguments must be numbers: the length of the result cannot depend on a node.
-    Example: ``sg.arange(0.0, 1.0, 0.25)`` is ``[0, 0.25, 0.5, 0.75]``.
+    ``arange(n)`` is ``0, 1, ..., n-1``.  numpy computes the constant, so lengths
+    (``ceil((stop - start) / step)``, with float steps too), the result dtype (ints
+    stay ints, ``dtype`` forces one) and the empty result of a step pointing away
+    from ``stop`` are numpy's.  A zero step is a SymgraphError.  The arguments must
+    be numbers: the length of the result cannot depend on a node (for a
+    differentiable ramp write ``start + step * sg.arange(n)``).
+
+    Examples
+    --------
+    >>> sg.evaluate(sg.arange(0.0, 1.0, 0.25))
+    array([0.  , 0.25, 0.5 , 0.75])
+    >>> sg.arange(4).dtype
+    dtype('int64')
     """
     _refuse_nodes("arange", start, stop, step)
     if dtype is not None:
@@ -334,17 +444,31 @@ def arange(start: Any, stop: Any = None, step: Any = None, dtype: Any = None, *,
 
 def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, retstep: bool = False,
              dtype: Any = None, axis: int = 0, *, graph: Graph | None = None) -> Any:
-    """``np.linspace(start, stop, num, endpoint, retstep, dtype, axis)``: ``num`` evenly spaced
-    samples from ``start`` to ``stop`` (included unless ``endpoint=False``).
+    """``np.linspace(start, stop, num, endpoint, retstep, dtype, axis)``: evenly spaced samples.
 
-    Array start/stop give one sequence per element along a new axis ``axis``.  With
-    ``retstep`` the result is ``(samples, step)``.  Numbers make a constant computed by
-    numpy.  When ``start`` or ``stop`` is a node the samples are numpy's formula written
-    with nodes, ``start + arange(num) * ((stop - start) / div)`` with the last sample
-    exactly ``stop`` (``div`` is ``num - 1``, or ``num`` without the endpoint), so the
-    result has numpy's values and is differentiable in ``start`` and ``stop``; it then
-    needs a floating ``dtype`` (numpy floors into integer dtypes, which has no gradient).
-    Example: ``sg.linspace(0.0, 1.0, 5)`` is ``[0, 0.25, 0.5, 0.75, 1]``.
+    The samples run from ``start`` to ``stop`` (included unless
+    ``endpoint=False``).  Array start/stop give one sequence per element along a
+    new axis ``axis``.  With ``retstep`` the result is ``(samples, step)``.
+    Numbers make a constant computed by numpy.  When ``start`` or ``stop`` is a
+    node the samples are numpy's formula written with nodes,
+    ``start + arange(num) * ((stop - start) / div)`` with the last sample exactly
+    ``stop`` (``div`` is ``num - 1``, or ``num`` without the endpoint), so the
+    result has numpy's values and is differentiable in ``start`` and ``stop``; it
+    then needs a floating ``dtype`` (numpy floors into integer dtypes, which has
+    no gradient).
+
+    Examples
+    --------
+    >>> sg.evaluate(sg.linspace(0.0, 1.0, 5))
+    array([0.  , 0.25, 0.5 , 0.75, 1.  ])
+
+    Between nodes the grid moves with its ends: five samples, each half ``a``
+    and half ``b`` on average.
+
+    >>> a, b = sg.variable("a"), sg.variable("b")
+    >>> total = sg.linspace(a, b, 5).sum()
+    >>> sg.evaluate(sg.grad(total, [a, b]), {"a": 0.0, "b": 1.0})
+    [array(2.5), array(2.5)]
     """
     num = as_dim(num, "linspace: num")
     if num < 0:

@@ -202,7 +202,17 @@ def solve_triangular(a: Any, b: Any, trans: Any = 0, lower: bool = False,
     as ones).  ``b`` is one vector ``(N,)`` or matrices ``(..., N, K)``; batch
     axes broadcast.  O(N^2 K) per matrix, derivatives included (they are
     triangular solves too).  A zero on the diagonal raises ``sg.EvaluationError``.
-    Example: ``alpha = sg.linalg.solve_triangular(L, y, lower=True)``.
+
+    Examples
+    --------
+    The upper triangle (here 99) is never read:
+
+    >>> T, y = sg.variable("T", (2, 2)), sg.variable("y", (2,))
+    >>> x = sg.linalg.solve_triangular(T, y, lower=True)
+    >>> sg.evaluate(x, {"T": np.array([[2., 99.], [1., 4.]]), "y": np.array([2., 9.])})
+    array([1., 2.])
+    >>> sg.evaluate(sg.grad(x.sum(), y), {"T": [[2., 0.], [1., 4.]], "y": [0., 0.]})
+    array([0.375, 0.25 ])
     """
     a = matrices(a, "solve_triangular", square=True)
     b = as_node(b)
@@ -420,10 +430,27 @@ def cholesky(a: Any, upper: bool = False) -> Node:
     """``np.linalg.cholesky``: ``L`` lower triangular with ``a = L @ L.mT`` (``upper``: ``U = L.mT``).
 
     Reads only the lower triangle of ``a`` (with ``upper``, the upper one), as
-    numpy does, so the gradient with respect to the other triangle is zero; for a symmetric ``a``
-    built from parameters the chain rule adds both halves up.  A matrix that
-    is not positive definite raises ``sg.EvaluationError`` naming the node.
-    Example: ``L = sg.linalg.cholesky(K); logdet = 2 * sg.sum(sg.log(sg.linalg.diagonal(L)))``.
+    numpy does, so the gradient with respect to the other triangle is zero; for a
+    symmetric ``a`` built from parameters the chain rule adds both halves up.  A
+    matrix that is not positive definite raises ``sg.EvaluationError`` naming the
+    node.  The stable way to a log-determinant or a solve with a covariance.
+
+    Examples
+    --------
+    >>> K = sg.variable("K", (2, 2))
+    >>> L = sg.linalg.cholesky(K)
+    >>> feed = {"K": np.array([[4., 2.], [2., 5.]])}
+    >>> sg.evaluate(L, feed)
+    array([[2., 0.],
+           [1., 2.]])
+
+    The log-determinant from the factor; its gradient lands on the lower
+    triangle the factor reads (the off-diagonal entry counts for both):
+
+    >>> logdet = 2 * sg.sum(sg.log(sg.linalg.diagonal(L)))
+    >>> sg.evaluate(sg.grad(logdet, K), feed)
+    array([[ 0.3125,  0.    ],
+           [-0.25  ,  0.25  ]])
     """
     x = matrices(a, "cholesky", square=True)
     if flag(upper, "cholesky: upper"):  # numpy then reads the upper triangle
@@ -435,7 +462,18 @@ def cho_solve(c_and_lower: Any, b: Any) -> Node:
     """``scipy.linalg.cho_solve``: ``x`` with ``a x = b`` from ``(c, lower)``, a's Cholesky factor.
 
     ``c`` is ``L`` (``lower=True``, ``a = L L^T``) or ``U`` (``a = U^T U``), as
-    ``cholesky`` returns it; two triangular solves, O(N^2) per column of b.
+    ``cholesky`` returns it; two triangular solves, O(N^2) per column of b, so a
+    factor computed once serves many solves.
+
+    Examples
+    --------
+    >>> K, y = sg.variable("K", (2, 2)), sg.variable("y", (2,))
+    >>> x = sg.linalg.cho_solve((sg.linalg.cholesky(K), True), y)
+    >>> feed = {"K": np.array([[4., 2.], [2., 5.]]), "y": np.array([8., 9.])}
+    >>> sg.evaluate(x, feed)
+    array([1.375, 1.25 ])
+    >>> sg.evaluate(sg.grad(x.sum(), y), feed)
+    array([0.1875, 0.125 ])
     """
     try:
         c, lower = c_and_lower
