@@ -19,12 +19,13 @@ from typing import Any, NamedTuple
 
 from .errors import SymgraphError
 from .graph import Node, register_linalg
-from .ops.base import as_node
+from .ops.base import as_node, normalize_axis
 from .ops.contract import einsum, outer as _outer, tensordot
 from .ops.eigen import EighResult, eigh, eigvalsh  # eigen
 from .ops.elementwise import abs as abs_, sign
 from .ops.linalg import flag, matmul, matrices, mT, svd_factors, svdvals
 from .ops.rearrange import take_along_axis
+from .ops.shape import transpose
 from .ops.sorting import argsort, sort
 from .ops.matrix_parts import diagonal as _diagonal, trace as _trace
 from .ops.norms import norm
@@ -236,9 +237,10 @@ def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Node:
 def vector_norm(x: Any, /, *, axis: Any = None, keepdims: bool = False, ord: Any = 2) -> Node:
     """``np.linalg.vector_norm``: ``axis=None`` takes the norm of all elements as one vector.
 
-    Otherwise the norm is over the int ``axis``, for any ``ord`` of ``norm``'s
-    vector norms.  The gradient of
-    the 1-norm is the sign of each element.
+    Otherwise the norm is over ``axis``, an int or a tuple of ints (the elements
+    along all of those axes taken as one vector, as numpy does), for any
+    ``ord`` of ``norm``'s vector norms.  The gradient of the 1-norm is the
+    sign of each element.
 
     Examples
     --------
@@ -253,7 +255,15 @@ def vector_norm(x: Any, /, *, axis: Any = None, keepdims: bool = False, ord: Any
     if axis is None:
         out = norm(x.reshape(-1), ord)
         return out.reshape((1,) * x.ndim) if keepdims else out
-    return norm(x, ord, axis if isinstance(axis, int) else tuple(axis), keepdims)
+    axes = normalize_axis(axis, x.ndim, "vector_norm")
+    if len(axes) == 1:
+        return norm(x, ord, axes[0], keepdims)
+    # several axes are one vector: move them last and flatten them into one
+    rest = [a for a in range(x.ndim) if a not in axes]
+    flat = transpose(x, rest + list(axes)).reshape(tuple(x.shape[a] for a in rest) + (-1,))
+    out = norm(flat, ord, -1)
+    return out.reshape(tuple(1 if a in axes else n for a, n in enumerate(x.shape))) \
+        if keepdims else out
 
 
 def matrix_norm(x: Any, /, *, keepdims: bool = False, ord: Any = "fro") -> Node:

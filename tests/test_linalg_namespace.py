@@ -128,3 +128,20 @@ def test_decompositions_of_an_empty_stack():
     empty = np.zeros((0, 3, 2))
     for got in (sg.evaluate(parts, {x: empty}), sg.function([x], parts)(empty)):
         assert [g.shape for g in got] == [(0, 2, 2), (0, 2), (0, 2)]
+
+
+@pytest.mark.parametrize("ord", [2, 1, np.inf, -np.inf, 3, 0.5])
+@pytest.mark.parametrize("axis", [(0, 1), (1, 2), (-1, 0), (0, 2)])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_vector_norm_over_several_axes_is_one_vector(ord, axis, keepdims):
+    """numpy's vector_norm over a tuple of axes flattens them (not a matrix norm)."""
+    a = rng.standard_normal((2, 3, 4))
+    x = sg.variable("x", a.shape)
+    out = sg.linalg.vector_norm(x, axis=axis, ord=ord, keepdims=keepdims)
+    expected = np.linalg.vector_norm(a, axis=axis, ord=ord, keepdims=keepdims)
+    np.testing.assert_allclose(_value(out, {x: a}), expected, rtol=1e-12)
+    if np.isfinite(ord):  # smooth away from ties: check the gradient too
+        g = sg.grad(sg.sum(out), x)
+        numeric = numeric_grad(lambda v: float(np.sum(np.linalg.vector_norm(
+            v, axis=axis, ord=ord))), a)
+        np.testing.assert_allclose(_value(g, {x: a}), numeric, rtol=1e-6, atol=1e-8)
