@@ -1135,7 +1135,7 @@ def cast(x, dtype) -> Node:
     """
     x = as_node(x)
     dtype = numeric_dtype(dtype, "cast")
-    return x if x.dtype == dtype else apply(Cast(dtype), [x])
+    return x if x.dtype == dtype else built(x.graph, Cast(dtype), (x,))
 
 
 def where(cond, a, b) -> Node:
