@@ -38,6 +38,14 @@ class ParseError(SymgraphError, ValueError):
 
     ``column`` is the 1-based column of the offending character in the text as
     given (None when no single place is to blame), so a caller can point at it.
+
+    Examples
+    --------
+    >>> try:
+    ...     sg.parse_expression("x^2")
+    ... except sg.ParseError as e:
+    ...     print(e.column, e)
+    2 invalid expression: ^ is not a power here; did you mean **, as in x**2? (at column 2)
     """
 
     def __init__(self, message: str, column: int | None = None) -> None:
@@ -288,6 +296,17 @@ def parse_expression(text: str, shapes: Mapping[str, tuple[int, ...]] | None = N
     them: then they are variables like any other name.  Raises ``ParseError`` (a
     ``SymgraphError``) for anything outside that language, and the usual
     symgraph errors (e.g. ``ShapeError``) when the shapes do not fit.
+
+    Examples
+    --------
+    >>> f, v = sg.parse_expression("sum(x**2) * e", {"x": (3,)})
+    >>> list(v)
+    ['x']
+    >>> float(sg.evaluate(f, {"x": [1.0, 2.0, 3.0]}))
+    38.05594...
+    >>> f, v = sg.parse_expression("e * x")  # e is Euler's number...
+    >>> list(v), list(sg.parse_expression("e * x", {"e": ()})[1])  # ...unless shapes names it
+    (['x'], ['e', 'x'])
     """
     tree = _parse_tree(text)
     shapes = dict(shapes or {})
