@@ -4,18 +4,23 @@
 
 Expressions are read by the safe parser in ``symgraph.parse`` (never by
 ``eval``).  Every error is one line on stderr with exit status 2; the command
-never shows a traceback.
+never shows a traceback.  (On a terminal, an error in the expression is
+followed by the expression with a ``^`` under the place; scripts reading
+stderr through a pipe still get the one line.)
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import difflib
 import itertools
 import json
 import math
 import os
+import re
 import sys
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -28,8 +33,8 @@ from .traversal import ancestors
 from .errors import SymgraphError
 from .evaluate import evaluate
 from .graph import Graph, Node
-from .parse import FUNCTIONS, parse_expression, variable_names
-from .render import SAVE_FORMATS, draw, to_dot
+from .parse import CONSTANTS, FUNCTIONS, ParseError, parse_expression, variable_names
+from .render import INSTALL_HINT, SAVE_FORMATS, RenderError, dot_available, draw, to_dot
 from .rewrite import simplify
 
 #: Highest --order accepted (the graphs of higher derivatives grow quickly).
@@ -48,6 +53,14 @@ class UsageError(SymgraphError):
     """Wrong command-line arguments."""
 
 
+class ExpressionError(UsageError):
+    """EXPR is not in the language; ``column`` (1-based) is where, when known."""
+
+    def __init__(self, message: str, expr: str, column: int | None) -> None:
+        super().__init__(message)
+        self.expr, self.column = expr, column
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of printing usage and exiting (one-line errors)."""
 
@@ -57,6 +70,22 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        """argparse's parse, with a "did you mean" for a misspelt option."""
+        ns, extras = self.parse_known_args(args, namespace)
+        if extras:
+            expr = (getattr(ns, "expr", None) or "").strip()  # grad's first positional
+            if OPTION.match(expr):  # `grad --heesian x ...`: the misspelt option took EXPR's place
+                raise UsageError(f"unknown option {expr!r}"
+                                 f"{did_you_mean_option(expr, self.grad_options)}")
+            words = [e.strip() for e in extras]
+            options = [w for w in words if OPTION.match(w)]
+            hint = (did_you_mean_option(options[0], self.grad_options) if options else
+                    " (give one EXPR, quoted if it has spaces: \"x + y\")")
+            raise UsageError(f"unrecognized arguments: {' '.join(map(repr, words))}{hint} "
+                             "(see 'symgraph grad --help')")
+        return ns
+
 
 _EXAMPLES = [
     ('grad "(w*x - y)**2" --at w=1 x=2 y=3', "value and gradient"),
@@ -65,7 +94,8 @@ _EXAMPLES = [
     ('grad "x*y**3" --at x=1 y=2 --hessian', "Hessian matrix"),
     ('grad "sum(x**2)" --at "x=[1, 2, 3]"', "vector variables"),
     ('grad "log(1 + exp(a*b))" --at a=1 b=-2 --json', "JSON output"),
-    ('grad "(w*x - y)**2" --at w=1 x=2 y=3 --svg f.svg', "picture (.svg, .png or .pdf)"),
+    ('grad --at w=1 x=2 y=3 --wrt w "(w*x - y)**2"', "options in any order"),
+    ('grad "(w*x - y)**2" --at w=1 x=2 y=3 -o f.svg', "picture (.svg, .png or .pdf)"),
     ('grad "(w*x - y)**2" --at w=1 x=2 y=3 --dot', "Graphviz DOT text"),
 ]
 _WIDTH = max(len(cmd) for cmd, _ in _EXAMPLES)
@@ -73,9 +103,19 @@ EXAMPLES = "examples:\n" + "".join(f"  symgraph {cmd.ljust(_WIDTH)}  # {why}\n"
                                    for cmd, why in _EXAMPLES)
 
 LANGUAGE = (
-    "EXPR uses numbers, variables, + - * / ** @, unary minus, the constant pi and the "
-    "functions " + ", ".join(sorted(FUNCTIONS)) + ". Anything else (attributes, indexing, "
-    "strings, keywords, ...) is rejected; nothing is ever executed.")
+    "EXPR uses numbers, variables, + - * / ** @ (** is the power; ^ is not), unary minus, "
+    "the constants pi and e (Euler's number; a name given a value with --at is a variable, "
+    "even pi or e) and the functions " + ", ".join(sorted(FUNCTIONS)) + ". Anything else "
+    "(attributes, indexing, strings, keywords, ...) is rejected; nothing is ever executed.")
+
+ORDER = (
+    "EXPR and the options may come in any order: an --at item has an =, a --wrt item is a "
+    "variable name, and the one argument that is neither is EXPR. A one-name EXPR such as x "
+    "is never taken from a --wrt list: write it first.")
+
+
+def _paragraphs(*texts: str) -> str:
+    return "\n\n".join(textwrap.fill(t, width=79) for t in texts)
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -88,24 +128,32 @@ def _build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     g = commands.add_parser(
         "grad", help="value and derivatives of an expression at a point",
-        description="Print the value of EXPR and its derivatives with respect to its "
-                    "variables at the point given by --at. " + LANGUAGE,
+        description=_paragraphs("Print the value of EXPR and its derivatives with respect to "
+                                "its variables at the point given by --at.", LANGUAGE, ORDER),
+        usage="symgraph grad EXPR --at NAME=VALUE [NAME=VALUE ...] [options]",
         epilog=EXAMPLES + """
 output:
   f = value, then df/dv for every variable v (arrays for vector variables).
   --order N adds every distinct partial derivative of orders 2..N, each once
   (mixed partials commute), e.g. d2f/dw dx, d3f/dw2 dx; coordinates of vector
   variables are written x[0], x[1].  --hessian prints the full matrix.
+  Numbers have up to 10 significant digits; -0 is printed as 0.  JSON has no
+  nan or infinity, so --json writes them as the strings "nan", "inf", "-inf".
+  The numbers are printed before a picture (--out) is drawn, so they appear
+  even when drawing fails; the exit status is then 2.
 """,
         formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
-    g.add_argument("expr", metavar="EXPR", help="the expression, e.g. \"(w*x - y)**2\"")
+    g.add_argument("expr", metavar="EXPR", nargs="?",
+                   help="the expression, e.g. \"(w*x - y)**2\"")
     out = g.add_mutually_exclusive_group()
     options = [
-        g.add_argument("--at", nargs="+", metavar="NAME=VALUE", required=True,
+        g.add_argument("--at", nargs="+", action="extend", metavar="NAME=VALUE", required=True,
                        help="the point: one NAME=VALUE per variable; VALUE is a number or a "
-                            "list of numbers, e.g. x=2 or \"v=[1, 2, 3]\""),
-        g.add_argument("--wrt", nargs="+", metavar="NAME",
-                       help="differentiate with respect to these variables only (default: all)"),
+                            "list of numbers, e.g. x=2 or \"v=[1, 2, 3]\"; --at may be "
+                            "repeated (--at x=1 --at y=2), but each name given once"),
+        g.add_argument("--wrt", nargs="+", action="extend", metavar="NAME",
+                       help="differentiate with respect to these variables only (default: all); "
+                            "may be repeated"),
         g.add_argument("--order", type=int, default=1, metavar="N",
                        help=f"also print partial derivatives of orders 2..N (N <= {MAX_ORDER})"),
         g.add_argument("--hessian", action="store_true",
@@ -117,16 +165,20 @@ output:
         g.add_argument("--simplify", action="store_true",
                        help="simplify the derivative graph (constant folding, identities, CSE) "
                             "before evaluating and drawing it"),
-        out.add_argument("--json", action="store_true", help="print the results as JSON"),
+        out.add_argument("--json", action="store_true",
+                         help="print the results as JSON; nan, inf and -inf are written as "
+                              "the strings \"nan\", \"inf\" and \"-inf\""),
         out.add_argument("--dot", action="store_true",
                          help="print the graph with its derivative nodes as Graphviz DOT, "
                               "with values and gradients on the edges"),
-        g.add_argument("--svg", metavar="FILE",
-                       help="draw that graph to FILE (.svg, .png or .pdf; needs Graphviz's dot)"),
+        g.add_argument("-o", "--out", "--svg", dest="out", metavar="FILE",
+                       help="also draw that graph to FILE, in the format its extension names "
+                            "(.svg, .png or .pdf; needs Graphviz's dot); --svg is an older "
+                            "name for the same option"),
     ]
     parser.grad_options = frozenset({"-h", "--help", "--"}.union(
         *(a.option_strings for a in options)))
-    g.set_defaults(run=_run_grad)
+    g.set_defaults(run=_run_grad, grad_options=parser.grad_options)
     return parser
 
 
@@ -135,13 +187,64 @@ output:
 # ---------------------------------------------------------------------------
 
 
+#: An argument that can only be a (misspelt) option: --word or --word=...
+OPTION = re.compile(r"--[A-Za-z][\w-]*(=.*)?\Z", re.S)
+#: A --wrt item: a variable name.
+NAME = re.compile(r"[A-Za-z_]\w*\Z")
+
+
+def did_you_mean_option(word: str, options: frozenset[str]) -> str:
+    """`` (did you mean --hessian?)`` for ``--heesian``, else ``""``."""
+    close = difflib.get_close_matches(word.split("=", 1)[0],
+                                      sorted(o for o in options if o.startswith("--") and len(o) > 2), n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def split_arguments(expr: str | None, at: Sequence[str], wrt: Sequence[str],
+                    options: frozenset[str] = frozenset()) -> tuple[str, list[str], list[str]]:
+    """``(EXPR, --at items, --wrt names)`` from what argparse gathered, options in any order.
+
+    ``--at`` and ``--wrt`` take several values, so an EXPR after them lands in
+    their lists.  It is told apart by its form: an ``--at`` item has an ``=``
+    (EXPR never does), a ``--wrt`` item is a variable name (an EXPR of one
+    name is never taken from a --wrt list: it is ambiguous, and said so).
+    """
+    given = {a.partition("=")[0].strip() for a in at}
+    words = [w.strip() for w in [*at, *wrt]]
+    if expr is not None and expr.strip()[2:] not in given:  # --x is an EXPR when x is given
+        words.append(expr.strip())
+    for w in words:
+        if OPTION.match(w):
+            raise UsageError(f"unknown option {w!r}{did_you_mean_option(w, options)}")
+    assignments = [a.strip() for a in at if "=" in a]
+    at_other = [a.strip() for a in at if "=" not in a]
+    names = [w.strip() for w in wrt if NAME.match(w.strip())]
+    wrt_other = [w.strip() for w in wrt if not NAME.match(w.strip())]
+    if expr is not None:
+        if at_other:
+            raise UsageError(f"--at expects NAME=VALUE, got {at_other[0]!r:.60}")
+        if wrt_other:
+            raise UsageError(f"--wrt expects variable names, got {wrt_other[0]!r:.60}")
+        return expr, assignments, names
+    candidates = at_other + wrt_other
+    if len(candidates) > 1:
+        raise UsageError(f"which is the expression, {candidates[0]!r:.40} or "
+                         f"{candidates[1]!r:.40}? Give one EXPR; --at takes NAME=VALUE items "
+                         "and --wrt variable names")
+    if not candidates:
+        hint = (f" (a one-name EXPR such as {names[-1]!r} is not taken from the --wrt list: "
+                "write it first)") if names else ""
+        raise UsageError(f"no expression: give EXPR, e.g. symgraph grad \"x**2\" --at x=1{hint}")
+    return candidates[0], assignments, names
+
+
 def parse_assignments(items: Sequence[str]) -> dict[str, np.ndarray]:
     """``["w=1", "x=[1, 2]"]`` -> ``{"w": array(1.), "x": array([1., 2.])}``."""
     point: dict[str, np.ndarray] = {}
     for item in items:
         name, sep, text = item.partition("=")
         name, text = name.strip(), text.strip()
-        if item.lstrip().startswith("-"):
+        if OPTION.match(item.strip()):
             raise UsageError(f"unknown option {item.strip()!r}")
         if not sep or not name or not text:
             raise UsageError(f"--at expects NAME=VALUE, got {item!r:.60}")
@@ -302,13 +405,19 @@ def _run_grad(args: argparse.Namespace) -> int:
         raise UsageError(f"--order must be between 1 and {MAX_ORDER}, got {args.order}")
     if args.max_elements < 1:
         raise UsageError(f"--max-elements must be at least 1, got {args.max_elements}")
-    if args.svg and Path(args.svg).suffix.lower().lstrip(".") not in SAVE_FORMATS:
-        raise UsageError(f"--svg {args.svg!r}: the file name must end in "
+    if args.out and Path(args.out).suffix.lower().lstrip(".") not in SAVE_FORMATS:
+        raise UsageError(f"--out {args.out!r}: the file name must end in "
                          f".{', .'.join(SAVE_FORMATS)}")
-    names = variable_names(args.expr)
+    if args.out and not Path(args.out).resolve().parent.is_dir():  # fail before computing
+        raise UsageError(f"cannot write the picture to {args.out!r}: no such directory")
+    expr, at, wrt = split_arguments(args.expr, args.at, args.wrt or [], args.grad_options)
+    try:  # a name given a value is a variable, even pi or e
+        names = variable_names(expr, declared={a.partition("=")[0].strip() for a in at})
+    except ParseError as e:
+        raise ExpressionError(str(e), expr, e.column) from None
     if not names:
         raise UsageError("the expression has no variables to differentiate with respect to")
-    point = parse_assignments(args.at)
+    point = parse_assignments(at)
     for n, v in point.items():
         if v.size > args.max_elements:
             raise UsageError(f"the value of {n} has {v.size} elements, more than --max-elements "
@@ -320,14 +429,16 @@ def _run_grad(args: argparse.Namespace) -> int:
     missing = [n for n in names if n not in point]
     if missing:
         raise UsageError(f"no value for {missing[0]!r}: add {missing[0]}=... to --at")
-    for n in args.wrt or ():
+    for n in wrt:
         if n not in names:
+            constant = (f"; {n} is the constant {CONSTANTS[n]:.6g} unless --at gives it a value"
+                        if n in CONSTANTS else "")
             raise UsageError(f"--wrt {n!r} is not a variable of the expression "
-                             f"(its variables: {', '.join(names)})")
-    wrt_names = list(dict.fromkeys(args.wrt or names))
+                             f"(its variables: {', '.join(names)}){constant}")
+    wrt_names = list(dict.fromkeys(wrt or names))
 
     with Graph("symgraph cli"):
-        f, variables = parse_expression(args.expr, {n: v.shape for n, v in point.items()})
+        f, variables = parse_expression(expr, {n: v.shape for n, v in point.items()})
         check_sizes([f], args.max_elements)  # fail before differentiating a hopeless expression
         if f.shape != ():
             raise UsageError(f"the expression has shape {f.shape}, but gradients need a scalar; "
@@ -341,26 +452,27 @@ def _run_grad(args: argparse.Namespace) -> int:
         feed = {variables[n]: v for n, v in point.items()}
         values = evaluate(outputs, feed)
     k = 1 + len(d.gradient)
-    report = Report(args.expr.strip(), names, point, args.order, args.hessian, values[0],
+    report = Report(expr.strip(), names, point, args.order, args.hessian, values[0],
                     dict(zip(d.gradient, values[1:k])), d.coordinates,
                     dict(zip(d.partials, values[k:])))
 
-    if args.svg or args.dot:
-        picture = _picture_kwargs(d, feed, report)
-        if args.svg:
-            draw(**picture).save(args.svg)
-        if args.dot:
-            print(to_dot(**picture))
-            return 0
-    if not all(np.isfinite(v).all() for v in values):
-        print("symgraph: warning: some results are not finite (nan or inf) at this point",
-              file=sys.stderr)
-    if args.json:
-        print(json.dumps(_as_json(report), indent=2))
+    # the numbers (or the DOT text) first: they stand even if drawing fails below
+    picture = _picture_kwargs(d, feed, report) if args.out or args.dot else {}
+    if args.dot:
+        print(to_dot(**picture))
     else:
-        print(_as_text(report))
-        if args.svg:
-            print(f"\nwrote {args.svg}")
+        if not all(np.isfinite(v).all() for v in values):
+            print("symgraph: warning: some results are not finite (nan or inf) at this point",
+                  file=sys.stderr)
+        print(json.dumps(_as_json(report), indent=2, allow_nan=False) if args.json
+              else _as_text(report))
+    if args.out:
+        sys.stdout.flush()
+        if not dot_available():
+            raise RenderError(f"cannot draw {args.out} without Graphviz: {INSTALL_HINT}")
+        draw(**picture).save(args.out)
+        if not (args.json or args.dot):
+            print(f"\nwrote {args.out}")
     return 0
 
 
@@ -396,8 +508,9 @@ def _picture_kwargs(d: Derivatives, feed: dict, report: Report) -> dict:
 
 
 def format_number(v: Any) -> str:
-    """``-4``, ``0.3333333333``, ``nan``: ten significant digits, no trailing zeros."""
-    v = float(v)
+    """``-4``, ``0.3333333333``, ``nan``: ten significant digits, no trailing zeros; ``-0``
+    is printed as ``0`` (its sign is an artefact of the arithmetic, not information)."""
+    v = float(v) + 0.0  # -0.0 + 0.0 == +0.0
     return f"{v:.10g}" if math.isfinite(v) else str(v)
 
 
@@ -448,9 +561,10 @@ def _hessian_lines(r: Report) -> list[str]:
 
 
 def _jsonable(v: Any) -> Any:
+    """Numbers as JSON: -0 as 0, and nan/inf/-inf (not JSON numbers) as those strings."""
     a = np.asarray(v, dtype=np.float64)
     if a.ndim == 0:
-        x = float(a)
+        x = float(a) + 0.0
         return x if math.isfinite(x) else str(x)
     return [_jsonable(row) for row in a]
 
@@ -504,6 +618,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return e.code if isinstance(e.code, int) else 0
     except SymgraphError as e:
         _error(str(e))
+        if isinstance(e, ExpressionError) and e.column and sys.stderr.isatty():
+            print("\n".join(caret_lines(e.expr, e.column)), file=sys.stderr)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # e.g. `symgraph ... | head`: stop quietly, as the docs advise
@@ -512,6 +628,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:  # a bug: still one line, never a traceback
         _error(f"internal error ({type(e).__name__}: {e}); please report it")
     return 2
+
+
+def caret_lines(expr: str, column: int, width: int = 78) -> list[str]:
+    """The expression (a window of it, if long) and a ``^`` under ``column`` (1-based)."""
+    start = max(0, min(column - 1 - width // 2, len(expr) - width))
+    shown = expr[start:start + width].replace("\t", " ")
+    return ["  " + shown, "  " + " " * (column - 1 - start) + "^"]
 
 
 def _error(message: str) -> None:

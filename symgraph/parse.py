@@ -12,10 +12,11 @@ symgraph builder calls, which only make graph nodes.
 from __future__ import annotations
 
 import ast
+import difflib
 import inspect
 import math
 import re
-from typing import Callable, Mapping
+from typing import Callable, Collection, Mapping
 
 import numpy as np
 
@@ -33,7 +34,23 @@ MAX_EXPONENT = 1000
 
 
 class ParseError(SymgraphError, ValueError):
-    """An expression that is not in the accepted language; the message says why."""
+    """An expression that is not in the accepted language; the message says why.
+
+    ``column`` is the 1-based column of the offending character in the text as
+    given (None when no single place is to blame), so a caller can point at it.
+
+    Examples
+    --------
+    >>> try:
+    ...     sg.parse_expression("x^2")
+    ... except sg.ParseError as e:
+    ...     print(e.column, e)
+    2 invalid expression: ^ is not a power here; did you mean **, as in x**2? (at column 2)
+    """
+
+    def __init__(self, message: str, column: int | None = None) -> None:
+        super().__init__(message)
+        self.column = column
 
 
 def _cli_functions() -> dict[str, tuple[Callable[..., Node], int]]:
@@ -53,8 +70,16 @@ def _cli_functions() -> dict[str, tuple[Callable[..., Node], int]]:
 #: name -> (builder, number of arguments)
 FUNCTIONS: dict[str, tuple[Callable[..., Node], int]] = _cli_functions()
 
-#: Names that stand for numbers rather than variables.
-CONSTANTS: dict[str, float] = {"pi": math.pi}
+#: Names that stand for numbers rather than variables (unless declared as variables, see
+#: ``parse_expression``).
+CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
+
+#: Names other languages use for a function that has another name here.
+ALIASES: dict[str, str] = {
+    "ln": "log", "asin": "arcsin", "acos": "arccos", "atan": "arctan", "atan2": "arctan2",
+    "asinh": "arcsinh", "acosh": "arccosh", "atanh": "arctanh", "pow": "power",
+    "fabs": "abs", "lgamma": "gammaln", "expit": "sigmoid", "logistic": "sigmoid",
+}
 
 _BINARY: dict[type, Callable[[Node, Node], Node]] = {
     ast.Add: ops.add, ast.Sub: ops.subtract, ast.Mult: ops.multiply, ast.Div: ops.divide,
@@ -75,10 +100,32 @@ _WHAT = {  # how rejected constructs are called in messages
 }
 
 
-def _fail(reason: str, at: ast.AST | None = None) -> ParseError:
-    col = getattr(at, "col_offset", None)
-    where = f" (at column {col + 1})" if isinstance(col, int) else ""
-    return ParseError(f"invalid expression: {reason}{where}")
+class _Source:
+    """The text being parsed, to turn ``ast`` offsets (UTF-8 bytes into the stripped
+    text) into 1-based columns of the text as the user typed it."""
+
+    def __init__(self, text: str) -> None:
+        self.lead = len(text) - len(text.lstrip())
+        self.code = text.strip()
+        self.data = self.code.encode("utf-8")
+
+    def column(self, byte_offset: int) -> int:
+        return self.lead + len(self.data[:byte_offset].decode("utf-8", "replace")) + 1
+
+    def find(self, symbol: str, start: int, end: int) -> int | None:
+        """The column of ``symbol`` between two byte offsets (an operator between operands)."""
+        k = self.data.find(symbol.encode(), start, end)
+        return None if k < 0 else self.column(k)
+
+
+def _fail(reason: str, at: ast.AST | int | None = None, source: _Source | None = None
+          ) -> ParseError:
+    """A ParseError located at a column, or at a syntax node's first character in ``source``."""
+    col = at if isinstance(at, int) else None
+    if isinstance(at, ast.AST) and source is not None and hasattr(at, "col_offset"):
+        col = source.column(at.col_offset)
+    where = f" (at column {col})" if isinstance(col, int) else ""
+    return ParseError(f"invalid expression: {reason}{where}", column=col)
 
 
 def _parse_tree(text: str) -> ast.Expression:
@@ -89,16 +136,17 @@ def _parse_tree(text: str) -> ast.Expression:
                          f"is {MAX_LENGTH})")
     if not text.strip():
         raise ParseError("invalid expression: it is empty")
-    for c in text:
+    for k, c in enumerate(text, 1):
         if c == "#":
-            raise ParseError("invalid expression: comments (#) are not allowed")
+            raise _fail("comments (#) are not allowed", k)
         if not (c.isprintable() or c == "\t"):
-            raise ParseError(f"invalid expression: the character {c!r} is not allowed")
+            raise _fail(f"the character {c!r} is not allowed", k)
     try:
         return ast.parse(text.strip(), mode="eval")
     except SyntaxError as e:
-        col = f" (at column {e.offset})" if e.offset else ""
-        raise ParseError(f"invalid expression: {e.msg}{col}") from None
+        lead = len(text) - len(text.lstrip())
+        col = lead + e.offset if e.offset else None
+        raise _fail(e.msg, col) from None
     except (ValueError, MemoryError, RecursionError, OverflowError) as e:
         raise ParseError(f"invalid expression: {e}") from None
 
@@ -117,71 +165,110 @@ def _number(node: ast.AST) -> float | None:
     return None
 
 
-def _check(tree: ast.Expression) -> list[str]:
-    """Reject everything off the whitelist; return the variable names in order of appearance."""
+def _check(tree: ast.Expression, source: _Source, declared: Collection[str] = ()) -> list[str]:
+    """Reject everything off the whitelist; return the variable names in order of appearance.
+
+    A constant's name (``pi``, ``e``) in ``declared`` is a variable there.
+    """
+    if "^" in source.code:
+        _check_carets(tree, source)
     names: list[str] = []
     callees: set[int] = set()
     stack: list[tuple[ast.AST, int]] = [(tree.body, 1)]
     while stack:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
-            raise _fail(f"nested too deeply (more than {MAX_DEPTH} levels)", node)
+            raise _fail(f"nested too deeply (more than {MAX_DEPTH} levels)", node, source)
         children: list[ast.AST] = []
         if isinstance(node, ast.BinOp):
             if type(node.op) not in _BINARY:
-                raise _fail(f"operator {_op_symbol(node.op)} is not allowed; use + - * / ** @",
-                            node)
+                symbol = _op_symbol(node.op)
+                col = source.find(symbol, node.left.end_col_offset, node.right.col_offset)
+                raise _fail(f"operator {symbol} is not allowed; use + - * / ** @",
+                            col if col is not None else node, source)
             if isinstance(node.op, ast.Pow):
                 k = _number(node.right)
                 if k is not None and abs(k) > MAX_EXPONENT:
-                    raise _fail(f"exponent {k:g} is too large (the limit is {MAX_EXPONENT})", node)
+                    raise _fail(f"exponent {k:g} is too large (the limit is {MAX_EXPONENT})",
+                                node, source)
             children = [node.right, node.left]
         elif isinstance(node, ast.UnaryOp):
             if type(node.op) not in _UNARY:
-                raise _fail(f"operator {_op_symbol(node.op)} is not allowed", node)
+                raise _fail(f"operator {_op_symbol(node.op)} is not allowed", node, source)
             children = [node.operand]
         elif isinstance(node, ast.Constant):
             if type(node.value) not in (int, float):
                 kind = "a string" if isinstance(node.value, (str, bytes)) else repr(node.value)
-                raise _fail(f"{kind} is not allowed; only real numbers are", node)
+                raise _fail(f"{kind} is not allowed; only real numbers are", node, source)
             if not math.isfinite(_number(node)):
-                raise _fail("a number is too large to be a float64", node)
+                raise _fail("a number is too large to be a float64", node, source)
         elif isinstance(node, ast.Name):
-            _check_name(node.id, node)
+            _check_name(node.id, node, source)
             if id(node) in callees:
                 continue
             if node.id in FUNCTIONS:
-                raise _fail(f"{node.id!r} is a function: call it as {node.id}(...)", node)
-            if node.id not in CONSTANTS and node.id not in names:
+                raise _fail(f"{node.id!r} is a function: call it as {node.id}(...)", node, source)
+            if (node.id not in CONSTANTS or node.id in declared) and node.id not in names:
                 names.append(node.id)
         elif isinstance(node, ast.Call):
             if not isinstance(node.func, ast.Name):
-                raise _fail("only known functions can be called, by name", node)
+                raise _fail("only known functions can be called, by name", node, source)
             fname = node.func.id
-            _check_name(fname, node.func)
+            _check_name(fname, node.func, source)
             if fname not in FUNCTIONS:
-                raise _fail(f"unknown function {fname!r}; known functions: "
-                            f"{', '.join(sorted(FUNCTIONS))}", node.func)
+                raise _fail(f"unknown function {fname!r}{did_you_mean(fname)}; known functions: "
+                            f"{', '.join(sorted(FUNCTIONS))}", node.func, source)
             if node.keywords:
-                raise _fail(f"keyword arguments are not allowed (in {fname}(...))", node)
+                raise _fail(f"keyword arguments are not allowed (in {fname}(...))", node, source)
             arity = FUNCTIONS[fname][1]
             if len(node.args) != arity:
                 raise _fail(f"{fname} takes {arity} argument{'s' if arity > 1 else ''}, "
-                            f"got {len(node.args)}", node)
+                            f"got {len(node.args)}", node, source)
             callees.add(id(node.func))
             children = list(reversed(node.args))
         else:
             what = _WHAT.get(type(node), f"syntax {type(node).__name__}")
-            raise _fail(f"{what} is not allowed", node)
+            raise _fail(f"{what} is not allowed", node, source)
         stack.extend((c, depth + 1) for c in children)
     return names
 
 
-def _check_name(name: str, at: ast.AST) -> None:
+def _check_name(name: str, at: ast.AST, source: _Source) -> None:
     if "__" in name or name.startswith("_"):
-        raise _fail(f"name {name!r} is not allowed (names may not start with _ or contain __)", at)
+        raise _fail(f"name {name!r} is not allowed (names may not start with _ or contain __)",
+                    at, source)
     if not _NAME.match(name):
-        raise _fail(f"name {name!r} is not allowed: use ASCII letters, digits and _", at)
+        raise _fail(f"name {name!r} is not allowed: use ASCII letters, digits and _", at, source)
+
+
+def _check_carets(tree: ast.Expression, source: _Source) -> None:
+    """``x^2`` is Python's exclusive or, never a power: point at the first ``^`` and suggest
+    ``**`` (which also binds tighter than ``*``, as ``^`` does in maths)."""
+    columns = [source.find("^", n.left.end_col_offset, n.right.col_offset)
+               for n in ast.walk(tree)  # ast.walk keeps a queue: no recursion
+               if isinstance(n, ast.BinOp) and isinstance(n.op, ast.BitXor)]
+    columns = [c for c in columns if c is not None]
+    if columns:
+        fixed = source.code.replace("^", "**")
+        try:
+            ast.parse(fixed, mode="eval")
+        except SyntaxError:
+            fixed = ""
+        fixed = fixed if 0 < len(fixed) <= 60 else "x**2"
+        raise _fail(f"^ is not a power here; did you mean **, as in {fixed}?", min(columns))
+
+
+def did_you_mean(name: str) -> str:
+    """`` (did you mean sin?)`` for a misspelt or foreign function name, else ``""``."""
+    lower = name.lower()
+    if lower in FUNCTIONS or lower in ALIASES:
+        guesses = [ALIASES.get(lower, lower)]
+    else:
+        guesses = difflib.get_close_matches(lower, list(FUNCTIONS), n=3, cutoff=0.7)
+    if not guesses:
+        return ""
+    listed = guesses[0] if len(guesses) == 1 else f"{', '.join(guesses[:-1])} or {guesses[-1]}"
+    return f" (did you mean {listed}?)"
 
 
 def _op_symbol(op: ast.AST) -> str:
@@ -191,9 +278,12 @@ def _op_symbol(op: ast.AST) -> str:
     return symbols.get(type(op), type(op).__name__)
 
 
-def variable_names(text: str) -> list[str]:
-    """The variables ``text`` uses, in order of first appearance; raises ParseError if invalid."""
-    return _check(_parse_tree(text))
+def variable_names(text: str, declared: Collection[str] = ()) -> list[str]:
+    """The variables ``text`` uses, in order of first appearance; raises ParseError if invalid.
+
+    ``pi`` and ``e`` are constants, not variables, unless they are in ``declared``.
+    """
+    return _check(_parse_tree(text), _Source(text), declared)
 
 
 def parse_expression(text: str, shapes: Mapping[str, tuple[int, ...]] | None = None, *,
@@ -202,13 +292,25 @@ def parse_expression(text: str, shapes: Mapping[str, tuple[int, ...]] | None = N
 
     Each name in the expression becomes a float64 variable, of shape
     ``shapes[name]`` (scalar when not given).  Functions are those in
-    ``FUNCTIONS``; ``pi`` is a constant.  Raises ``ParseError`` (a
+    ``FUNCTIONS``; ``pi`` and ``e`` are constants, unless ``shapes`` names
+    them: then they are variables like any other name.  Raises ``ParseError`` (a
     ``SymgraphError``) for anything outside that language, and the usual
     symgraph errors (e.g. ``ShapeError``) when the shapes do not fit.
+
+    Examples
+    --------
+    >>> f, v = sg.parse_expression("sum(x**2) * e", {"x": (3,)})
+    >>> list(v)
+    ['x']
+    >>> float(sg.evaluate(f, {"x": [1.0, 2.0, 3.0]}))
+    38.05594...
+    >>> f, v = sg.parse_expression("e * x")  # e is Euler's number...
+    >>> list(v), list(sg.parse_expression("e * x", {"e": ()})[1])  # ...unless shapes names it
+    (['x'], ['e', 'x'])
     """
     tree = _parse_tree(text)
-    names = _check(tree)
     shapes = dict(shapes or {})
+    names = _check(tree, _Source(text), shapes)
     graph = graph if graph is not None else get_default_graph()
     variables = {n: ops.variable(n, shapes.get(n, ()), graph=graph) for n in names}
     return _translate(tree, variables, graph), variables

@@ -184,6 +184,153 @@ def test_help_shows_examples(capsys):
 
 
 # ---------------------------------------------------------------------------
+# a CLI that forgives: argument order, repeated options, constants, -0, JSON, pictures
+# ---------------------------------------------------------------------------
+
+ANY_ORDER = [  # the seed, its options and expression moved around; the output is the same
+    ["grad", "--at", "w=1", "x=2", "y=3", "(w*x - y)**2"],
+    ["grad", "--at", "w=1", "--at", "x=2", "(w*x - y)**2", "--at", "y=3"],
+    ["grad", "--at", "y=3", "x=2", "w=1", "--wrt", "w", "x", "y", "(w*x - y)**2"],
+    ["grad", "--wrt", "w", "x", "--wrt", "y", "(w*x - y)**2", "--at", "w=1", "x=2", "y=3"],
+    ["grad", "--at", "w=1", "x=2", "y=3", "--", "(w*x - y)**2"],
+]
+
+
+@pytest.mark.parametrize("argv", ANY_ORDER, ids=[" ".join(a[1:]) for a in ANY_ORDER])
+def test_expression_and_options_in_any_order(argv, capsys):
+    code, out, err = run(argv, capsys)
+    assert (code, out, err) == (0, SEED_OUTPUT, "")
+
+
+def test_expression_after_at_or_wrt_is_not_swallowed(capsys):
+    code, out, _ = run(["grad", "--at", "x=1", "x**2"], capsys)
+    assert code == 0 and out.splitlines()[3:] == ["f     = 1", "df/dx = 2"]
+    code, out, _ = run(["grad", "--wrt", "x", "x*y", "--at", "x=1", "y=2"], capsys)
+    assert code == 0 and out.splitlines()[3:] == ["f     = 2", "df/dx = 2"]
+    code, out, _ = run(["grad", "--order", "2", "--at", "x=3", "-x**2"], capsys)
+    assert code == 0 and out.splitlines()[3:] == ["f       = -9", "df/dx   = -6", "d2f/dx2 = -2"]
+    code, out, _ = run(["grad", "--x", "--at", "x=3"], capsys)  # --x is EXPR when x has a value
+    assert code == 0 and out.splitlines()[3:] == ["f     = 3", "df/dx = 1"]
+
+
+def test_repeated_at_and_wrt_merge(capsys):
+    code, out, _ = run(["grad", "x*y*z", "--at", "x=1", "--at", "y=2", "z=3", "--wrt", "z",
+                        "--wrt", "x"], capsys)
+    assert code == 0
+    assert out.splitlines()[1:] == ["at x = 1, y = 2, z = 3", "", "f     = 6", "df/dz = 2",
+                                    "df/dx = 6"]
+
+
+def test_caret_points_at_the_power_sign_on_a_terminal(capsys, monkeypatch):
+    argv = ["grad", "  sin(x)*(w*x - y)^2 + x^3", "--at", "w=1", "x=2", "y=3"]
+    code, out, err = run(argv, capsys)  # not a terminal: the one line only
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "did you mean **" in err and "(at column 19)" in err
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    code, _, err = run(argv, capsys)
+    lines = err.splitlines()
+    assert code == 2 and len(lines) == 3 and "(at column 19)" in lines[0]
+    assert lines[1] == "  " + argv[1] and lines[2].strip() == "^"
+    assert lines[1][lines[2].index("^")] == "^"
+    assert lines[1][:lines[2].index("^")] == "    sin(x)*(w*x - y)"  # the first ^, not x^3
+
+
+def test_caret_under_a_long_expression_shows_the_part_with_the_error(capsys, monkeypatch):
+    text = "sin(x) + " * 30 + "sine(x)"
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    code, _, err = run(["grad", text, "--at", "x=1"], capsys)
+    first, shown, caret = err.splitlines()
+    assert code == 2 and "did you mean sin" in first and len(shown) <= 80
+    assert shown[caret.index("^"):].startswith("sine(x)")
+
+
+def test_e_is_eulers_number_unless_given_a_value(capsys):
+    code, out, _ = run(["grad", "e**x + pi", "--at", "x=1"], capsys)
+    assert code == 0 and out.splitlines()[0] == "f(x) = e**x + pi"
+    values = dict(line.split(" = ") for line in out.splitlines()[3:])
+    assert math.isclose(float(values["f    "]), math.e + math.pi, rel_tol=1e-9)
+    assert math.isclose(float(values["df/dx"]), math.e, rel_tol=1e-9)
+    code, out, _ = run(["grad", "e*x", "--at", "x=1", "e=2"], capsys)  # --at e=2: a variable
+    assert code == 0
+    assert out.splitlines() == ["f(e, x) = e*x", "at e = 2, x = 1", "", "f     = 2", "df/de = 1",
+                                "df/dx = 2"]
+
+
+def test_negative_zero_is_printed_as_zero(capsys):
+    code, out, _ = run(["grad", "-x*y", "--at", "x=0", "y=1"], capsys)  # f = -0, df/dy = -0
+    assert code == 0 and out.splitlines()[3:] == ["f     = 0", "df/dx = -1", "df/dy = 0"]
+    code, out, _ = run(["grad", "sum(x*y)", "--at", "x=[0, 1]", "y=-0"], capsys)
+    assert code == 0 and "-0" not in out
+    assert out.splitlines()[1] == "at x = [0, 1], y = 0" and "df/dx = [0, 0]" in out
+    code, out, _ = run(["grad", "sum(x*y)", "--at", "x=[0, 1]", "y=-0", "--json"], capsys)
+    res = json.loads(out)
+    assert code == 0 and "-0" not in out
+    assert [math.copysign(1, v) for v in [res["value"], res["at"]["y"], *res["gradient"]["x"]]] \
+        == [1, 1, 1, 1]
+
+
+def _no_constants(name: str):
+    raise AssertionError(f"{name} is not JSON")
+
+
+def test_json_writes_non_finite_numbers_as_strings_and_stays_valid(capsys):
+    code, out, err = run(["grad", "sum(log(x))", "--at", "x=[-1, 0, 2]", "--json", "--order",
+                          "2"], capsys)
+    assert code == 0 and err.startswith("symgraph: warning:")
+    res = json.loads(out, parse_constant=_no_constants)  # no NaN/Infinity literals
+    assert res["value"] == "nan"
+    assert res["gradient"]["x"] == [-1.0, "inf", 0.5]
+    second = {tuple(d["wrt"]): d["value"] for d in res["derivatives"]}
+    assert second[("x[1]", "x[1]")] == "-inf" and second[("x[0]", "x[0]")] == -1.0
+    code, out, _ = run(["grad", "--help"], capsys)
+    assert '"nan", "inf"' in " ".join(out.split()) and '"-inf"' in out
+
+
+@needs_dot
+@pytest.mark.parametrize("option, suffix, magic", [("-o", "png", b"\x89PNG"),
+                                                   ("--out", "pdf", b"%PDF"),
+                                                   ("--svg", "svg", b"<?xml")])
+def test_out_draws_in_the_format_of_the_extension(option, suffix, magic, capsys, tmp_path):
+    path = tmp_path / f"seed.{suffix}"
+    code, out, _ = run(SEED + [option, str(path)], capsys)
+    assert code == 0 and out == SEED_OUTPUT + f"\nwrote {path}\n"
+    assert path.read_bytes().startswith(magic)
+
+
+def test_numbers_come_before_a_drawing_that_fails_without_dot(tmp_path):
+    """No dot on the PATH: the numbers are printed, then one line says what to install."""
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    path = tmp_path / "seed.svg"
+    env = {**os.environ, "PATH": str(empty),
+           "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.run([sys.executable, "-m", "symgraph", *SEED, "-o", str(path)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == SEED_OUTPUT
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("symgraph: error: ")
+    assert "cannot draw" in proc.stderr and "apt-get install graphviz" in proc.stderr
+    assert proc.stderr.count("`dot`") == 1, proc.stderr  # said once
+    assert not path.exists()
+
+
+def test_json_is_complete_before_a_drawing_fails(capsys, monkeypatch, tmp_path):
+    monkeypatch.setattr(render.shutil, "which", lambda name, *a, **k: None)
+    code, out, err = run(SEED + ["--json", "--out", str(tmp_path / "f.png")], capsys)
+    assert code == 2 and json.loads(out)["gradient"] == {"w": -4.0, "x": -2.0, "y": 2.0}
+    assert err.count("\n") == 1 and "cannot draw" in err
+
+
+def test_help_documents_the_forgiving_parts(capsys):
+    code, out, _ = run(["grad", "--help"], capsys)
+    text = " ".join(out.split())
+    assert code == 0
+    for phrase in ["any order", "-o FILE, --out FILE, --svg FILE", "--svg is an older name",
+                   "may be repeated", "-0 is printed as 0", "the constants pi and e",
+                   "^ is not", "before a picture (--out) is drawn"]:
+        assert phrase in text, phrase
+
+
+# ---------------------------------------------------------------------------
 # errors: one line, exit 2
 # ---------------------------------------------------------------------------
 
@@ -214,6 +361,27 @@ BAD_ARGS = [
     (["grad", "x", "--at", "x=1", "--json", "--dot"], "not allowed with"),
     (["grad", "x" * 5000, "--at", "x=1"], "too long"),
     (["grad", "x", "--at", "x=[" + "1," * 60000 + "1]"], "too long"),
+    # options in any order: what cannot be told apart is said so
+    (["grad", "--at", "x=1", "y=2", "--wrt", "x", "y"], r"no expression.*'y'.*write it first"),
+    (["grad", "--at", "x=1"], r"no expression: give EXPR"),
+    (["grad", "--at", "x=1", "y:2", "x*y"], r"which is the expression, 'y:2' or 'x\*y'"),
+    (["grad", "x*y", "--at", "x=1", "y=2", "--wrt", "x", "y*2"],
+     r"--wrt expects variable names, got 'y\*2'"),
+    (["grad", "x*y", "--at", "x=1", "y=2", "x+1"], r"--at expects NAME=VALUE, got 'x\+1'"),
+    (["grad", "--heesian", "x", "--at", "x=1"], r"unknown option '--heesian' \(did you mean "
+                                                 r"--hessian\?\)"),
+    (["grad", "x", "--at", "x=1", "--ordr", "2"], r"unknown option '--ordr' \(did you mean "
+                                                   r"--order\?\)"),
+    (["grad", "x", "--wrt", "x", "--ordr=2", "--at", "x=1"], r"'--ordr=2'.*did you mean --order"),
+    (["grad", "x", "+", "y", "--at", "x=1", "y=2"], r"unrecognized arguments: '\+' 'y' .*quoted"),
+    (["grad", "x*y", "--at", "x=1", "--at", "y=2", "x=3"], "--at gives 'x' twice"),
+    (["grad", "x", "--at", "x=1", "-o", "f.txt"], r"--out 'f.txt'.*must end in"),
+    (["grad", "e*x", "--at", "x=1", "--wrt", "e"],
+     r"--wrt 'e' is not a variable.*e is the constant 2.71828 unless --at gives it a value"),
+    (["grad", "(w*x - y)^2", "--at", "w=1", "x=2", "y=3"],
+     r"\^ is not a power here; did you mean \*\*, as in \(w\*x - y\)\*\*2\? \(at column 10\)"),
+    (["grad", "sine(x)", "--at", "x=1"], r"unknown function 'sine' \(did you mean sin, sinh or "
+                                         r"sign\?\)"),
 ]
 
 
@@ -252,14 +420,14 @@ PAYLOADS = [
     f"open('{_SENTINEL}', 'w')",
     f"exec(\"open('{_SENTINEL}', 'w')\")",
     f"eval(\"__import__('os').system('touch {_SENTINEL}')\")",
-    f"[c for c in ().__class__.__base__.__subclasses__()]",
+    "[c for c in ().__class__.__base__.__subclasses__()]",
     f"(lambda: __import__('os').system('touch {_SENTINEL}'))()",
-    f"x.__class__.__mro__[1].__subclasses__()",
+    "x.__class__.__mro__[1].__subclasses__()",
     f"getattr(__builtins__, 'open')('{_SENTINEL}', 'w')",
-    f"breakpoint()",
-    f"__builtins__",
-    f"globals()",
-    f"x; import os",
+    "breakpoint()",
+    "__builtins__",
+    "globals()",
+    "x; import os",
     f"sin(x) + __import__('subprocess').call(['touch', '{_SENTINEL}'])",
 ]
 

@@ -213,3 +213,67 @@ def test_random_expressions_match_numpy_values_and_finite_difference_gradients(t
         fd = (numpy_value(text, xv + dx, yv + dy) - numpy_value(text, xv - dx, yv - dy)) / (2 * eps)
         assert np.isclose(g, fd, rtol=1e-4, atol=1e-5), (n, g, fd)
 
+
+
+# ---------------------------------------------------------------------------
+# messages that help: the column of the mistake, "did you mean", the constant e
+# ---------------------------------------------------------------------------
+
+POINTED = [  # text, the character the error's column points at, the message
+    ("x^2", "^", r"did you mean \*\*, as in x\*\*2\?"),
+    ("  (w*x - y)^2", "^", r"as in \(w\*x - y\)\*\*2"),
+    ("a*b ^ 2 ^ c", "^", "did you mean"),          # the first ^ of two
+    ("(a)  ^(b)", "^", "did you mean"),            # between parentheses
+    ("é + x^2", "^", "did you mean"),              # columns count characters, not bytes
+    ("x % 2", "%", "operator %"),
+    ("(x)//2", "/", "operator //"),
+    ("x +* y", "*", "invalid syntax"),
+    ("x # note", "#", "comments"),
+    ("  sin(x) + sine(x)", "s", "unknown function 'sine'"),
+]
+
+
+@pytest.mark.parametrize("text, char, why", POINTED, ids=[t for t, _, _ in POINTED])
+def test_errors_carry_the_column_of_the_mistake(text, char, why):
+    with pytest.raises(sg.ParseError, match=why) as info:
+        parse_expression(text)
+    col = info.value.column
+    assert text[col - 1] == char and f"(at column {col})" in str(info.value)
+
+
+def test_first_caret_is_reported_when_there_are_several():
+    with pytest.raises(sg.ParseError) as info:
+        parse_expression("a*b ^ 2 ^ c")
+    assert info.value.column == 5
+
+
+@pytest.mark.parametrize("text, guess", [
+    ("sine(x)", "sin, sinh or sign"), ("Exp(x)", "exp"), ("ln(x)", "log"),
+    ("atan(x)", "arctan"), ("asinh(x)", "arcsinh"), ("sqr(x)", "sqrt"),
+    ("sigmod(x)", "sigmoid"), ("lgamma(x)", "gammaln"), ("LN(x)", "log")])
+def test_unknown_functions_get_did_you_mean(text, guess):
+    """The best guess first; a case slip or another language's name gets exactly one."""
+    with pytest.raises(sg.ParseError, match=rf"\(did you mean {guess}[ ,?]"):
+        parse_expression(text)
+    with pytest.raises(sg.ParseError, match=r"\?\); known functions: abs, "):
+        parse_expression(text)
+    if text.lower() != text or guess in ("log", "arctan", "arcsinh", "gammaln"):
+        with pytest.raises(sg.ParseError, match=rf"\(did you mean {guess}\?\)"):
+            parse_expression(text)
+
+
+def test_no_did_you_mean_without_a_close_name():
+    with pytest.raises(sg.ParseError, match="unknown function 'zzzqq'; known functions") as info:
+        parse_expression("zzzqq(x)")
+    assert "did you mean" not in str(info.value)
+
+
+def test_e_is_eulers_number_and_a_variable_when_declared():
+    f, v = parse_expression("e ** x + pi")
+    assert list(v) == ["x"] and np.isclose(sg.evaluate(f, {"x": 2.0}), math.e ** 2 + math.pi)
+    assert variable_names("e * x + pi") == ["x"]
+    assert variable_names("e * x + pi", declared={"e", "pi"}) == ["e", "x", "pi"]
+    with sg.Graph():
+        f, v = parse_expression("e * x", {"e": (2,), "x": ()})  # shapes name e: a variable
+        assert list(v) == ["e", "x"] and v["e"].shape == (2,)
+        assert np.allclose(sg.evaluate(f, {"e": [1.0, 2.0], "x": 3.0}), [3.0, 6.0])
