@@ -33,13 +33,14 @@ from typing import Any, Mapping
 import numpy as np
 
 from .autodiff import grad
-from .traversal import ancestors, pruned_subgraph
+from .traversal import ancestors
 from .errors import SymgraphError
 from .evaluate import Evaluator
 from .runtime import NameScope, normalize_feed
 from .graph import ROLES, Graph, Node, common_graph, register_display
 from .ops.base import is_inexact
 from .ops.sources import Variable
+from .render_gprime import gprime
 from .render_flow import Scene, describe_details, item_label, private_copy, runs_bodies
 from .structure import flatten
 from . import render_flow
@@ -171,7 +172,7 @@ def _select(graph_or_nodes: Any, wrt: Any, collapse_constants: bool,
         wrt_nodes, _ = flatten(wrt, lambda t: isinstance(t, Node))
         if not wrt_nodes or not all(isinstance(w, Node) and w.graph is graph for w in wrt_nodes):
             raise RenderError("wrt must be a node or a list of nodes of the graph being drawn")
-        core = pruned_subgraph(outputs, wrt_nodes)
+        core = gprime(outputs, wrt_nodes, whole if whole is not None else ancestors(outputs))
         core_set = set(core)
         context = {i for n in core for i in n.inputs if i not in core_set}
         nodes = sorted(core_set | context, key=_node_id)
@@ -324,41 +325,57 @@ def _esc(text: str) -> str:
 MAX_ARGS_SHOWN = 4
 
 
-def _short_name(n: Node, labels: Mapping[Node, str], folded: set[Node]) -> str:
-    """How a node is referred to inside another node's label."""
+def _short_name(n: Node, labels: Mapping[Node, str], folded: set[Node],
+                drawn: set[Node]) -> str:
+    """How a node is referred to inside another node's label: a folded constant by its
+    value, a named node by its name, a drawn node by its id (written under it), and an
+    unnamed node that is not drawn as ``⋯`` (an id nobody can find in the picture
+    would only mislead)."""
     if n in folded:
         return n.op.describe()
-    return labels.get(n) or n.name or f"#{n.id}"
+    name = labels.get(n) or n.name
+    if name:
+        return name
+    return f"#{n.id}" if n in drawn else "⋯"
 
 
-def _op_text(n: Node, folded: set[Node], labels: Mapping[Node, str]) -> str:
+def _op_text(n: Node, folded: set[Node], labels: Mapping[Node, str], drawn: set[Node]) -> str:
     """``op.describe()``, with the arguments spelled out when their order matters or a
     constant is folded in: ``sub(l1, y)``, ``pow(l2, 2)``."""
     text = n.op.describe()
     if len(n.inputs) >= 2 or any(i in folded for i in n.inputs):
-        args = [_short_name(i, labels, folded) for i in n.inputs[:MAX_ARGS_SHOWN]]
+        args = [_short_name(i, labels, folded, drawn) for i in n.inputs[:MAX_ARGS_SHOWN]]
         if len(n.inputs) > MAX_ARGS_SHOWN:
             args.append("…")
         text = f"{text}({', '.join(args)})" if "(" not in text else f"{text} [{', '.join(args)}]"
     return text
 
 
-def _node_label(n: Node, folded: set[Node], labels: Mapping[Node, str]) -> str:
+def _node_label(n: Node, folded: set[Node], labels: Mapping[Node, str], drawn: set[Node],
+                rows: list[str] = ()) -> str:
+    """The node's name (or op) in bold, what computes it in small grey, and ``rows``
+    (an output's shape, value and gradient) under a rule."""
     name = labels.get(n) or n.name
-    if n.op.is_variable:
-        return f"<<B>{_esc(name)}</B>>"
     small = f'<FONT POINT-SIZE="9" COLOR="{MUTED}">'
-    if render_flow.reads_loop(n):  # "final carry" / "scan #5 · item 0"
+    if n.op.is_variable:
+        head = f"<B>{_esc(name)}</B>"
+    elif render_flow.reads_loop(n):  # "final carry" / "scan #5 · item 0"
         owner = n.inputs[0]
-        return (f"<<B>{_esc(name)}</B><BR/>{small}{_esc(owner.op.name)} #{owner.id} · item "
-                f"{n.op.index}</FONT>>")
-    op_text = _esc(_op_text(n, folded, labels))
-    if name:
-        return f"<<B>{_esc(name)}</B><BR/>{small}{op_text}</FONT>>"
-    return f"<{op_text}<BR/>{small}#{n.id}</FONT>>"
+        loop = f"{owner.op.name} #{owner.id}" if owner in drawn else owner.op.name
+        head = f"<B>{_esc(name)}</B><BR/>{small}{_esc(loop)} · item {n.op.index}</FONT>"
+    else:
+        op_text = _esc(_op_text(n, folded, labels, drawn))
+        head = (f"<B>{_esc(name)}</B><BR/>{small}{op_text}</FONT>" if name
+                else f"{op_text}<BR/>{small}#{n.id}</FONT>")
+    if not rows:
+        return f"<{head}>"
+    return ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
+            f"<TR><TD>{head}</TD></TR><HR/><TR><TD>{'<BR/>'.join(rows)}</TD></TR></TABLE>>")
 
 
-def _edge_label(n: Node, shapes: bool, vals: dict, grads: dict) -> str | None:
+def _value_rows(n: Node, shapes: bool, vals: dict, grads: dict) -> list[str]:
+    """What is known of the value of ``n``: its shape (when not a float64 scalar), its
+    value (green) and the derivative of ``grads_of`` with respect to it (red)."""
     rows = []
     if shapes and (n.shape != () or n.dtype != np.float64):
         dtype = "" if n.dtype == np.float64 else f" {n.dtype}"
@@ -367,6 +384,11 @@ def _edge_label(n: Node, shapes: bool, vals: dict, grads: dict) -> str | None:
         rows.append(f'<FONT COLOR="{VALUE_COLOUR}">{_esc(format_value(vals[n]))}</FONT>')
     if n in grads:
         rows.append(f'<FONT COLOR="{GRAD_COLOUR}">{_esc(format_value(grads[n]))}</FONT>')
+    return rows
+
+
+def _edge_label(n: Node, shapes: bool, vals: dict, grads: dict) -> str | None:
+    rows = _value_rows(n, shapes, vals, grads)
     return "<" + "<BR/>".join(rows) + ">" if rows else None
 
 
@@ -455,6 +477,8 @@ def _build(graph_or_nodes: Any, *, values, grads_of, wrt, labels, collapse_const
     for n in shown:  # items of loops and branches say what they hold
         if render_flow.reads_loop(n) and n not in given:
             labels[n] = item_label(n, lambda v: given.get(v) or v.name)
+    # an output's shape, value and gradient sit in its node: it has no edge to carry them
+    out_rows = {o: _value_rows(o, shapes, vals, grads) for o in sel.outputs}
     if rankdir == "auto":
         rankdir = "LR" if len(shown) <= AUTO_LR_NODES else "TB"
 
@@ -472,9 +496,9 @@ def _build(graph_or_nodes: Any, *, values, grads_of, wrt, labels, collapse_const
         with dot.subgraph(name="cluster_title") as top:
             top.attr(label=f"<<B>{_esc(title)}</B>>", labelloc="t", color="white",
                      fontsize="13")
-            _emit_nodes(top, sel, labels, clusters)
+            _emit_nodes(top, sel, labels, clusters, out_rows)
     else:
-        _emit_nodes(dot, sel, labels, clusters)
+        _emit_nodes(dot, sel, labels, clusters, out_rows)
     links = _emit_edges(dot, sel, shapes, vals, grads)
     grad_name = None
     if grads_of is not None:
@@ -486,7 +510,8 @@ def _build(graph_or_nodes: Any, *, values, grads_of, wrt, labels, collapse_const
     return dot.source, len(shown)
 
 
-def _emit_nodes(dot: Any, sel: _Selection, labels: Mapping[Node, str], clusters: bool) -> None:
+def _emit_nodes(dot: Any, sel: _Selection, labels: Mapping[Node, str], clusters: bool,
+                out_rows: Mapping[Node, list[str]]) -> None:
     """One DOT node per drawn node; gradient nodes boxed per order when ``clusters``; the
     bodies of loops and branches as clusters, nested as the loops are."""
     import graphviz
@@ -495,10 +520,12 @@ def _emit_nodes(dot: Any, sel: _Selection, labels: Mapping[Node, str], clusters:
     scene = sel.scene
     folded = set(sel.folded).union(*(v.folded for v in scene.bodies.values()))
     inside = render_flow.nesting(scene)
+    drawn = set(sel.shown()) | set(scene.loops)  # a loop is drawn as its bodies' clusters
 
     def emit(target: Any, n: Node) -> None:
         s = style_of(n)
-        attrs = {"label": _node_label(n, folded, labels), "shape": s.shape,
+        label = _node_label(n, folded, labels, drawn, out_rows.get(n, []))
+        attrs = {"label": label, "shape": s.shape,
                  "fillcolor": s.fill, "color": s.border, "tooltip": graphviz.nohtml(repr(n))}
         if s is CONSTANT:
             attrs["fontsize"] = "10"
@@ -525,8 +552,7 @@ def _emit_nodes(dot: Any, sel: _Selection, labels: Mapping[Node, str], clusters:
                          color=border, fontcolor=border, fontsize="10", labeljust="l")
                 for n in by_order[k]:
                     emit(sub, n)
-        if (prefix and hidden) or any(i in hidden for n in nodes if n not in sel.context
-                                      for i in n.inputs):
+        if hidden:
             target.node(f"{prefix}hidden", label=f"⋯ {len(hidden)} more node{'s' if len(hidden) != 1 else ''}", shape="note",
                         style="dashed", color=MUTED, fontcolor=MUTED, fillcolor="white")
 
@@ -593,10 +619,9 @@ def _cluster_label(head: str, users: list[Node], top: Graph) -> str:
 
 
 def _emit_edges(dot: Any, sel: _Selection, shapes: bool, vals: dict, grads: dict) -> set[str]:
-    """Input edges (labelled with shape, value, gradient), the edges from the "more nodes"
-    placeholders, the edges into, round and out of the bodies of loops and branches, and
-    with an overlay one outgoing edge per output to show its value.  Returns the kinds of
-    loop edges drawn (for the legend)."""
+    """Input edges (labelled with shape, value, gradient), the edges to and from the "more
+    nodes" placeholders, and the edges into, round and out of the bodies of loops and
+    branches.  Returns the kinds of loop edges drawn (for the legend)."""
     shown = sel.shown()
     drawn = set(shown)
     edge_labels: dict[Node, str | None] = {}
@@ -628,14 +653,11 @@ def _emit_edges(dot: Any, sel: _Selection, shapes: bool, vals: dict, grads: dict
             if text:
                 attrs["label"] = text
             dot.edge(sel.dot_id(i), sel.dot_id(n), **attrs)
-    kinds = _emit_links(dot, sel, drawn, label_of, vals, grads)
-    if vals:
-        for o in sel.outputs:
-            if o in drawn and (o in vals or o in grads):
-                dot.node(f"out{o.id}", label="", shape="point", style="invis", width="0.05")
-                dot.edge(sel.dot_id(o), f"out{o.id}", label=label_of(o) or "",
-                         arrowhead="normal")
-    return kinds
+    for prefix, hidden in hidden_of.values():  # what feeds the part cut by max_nodes
+        feeding = {i: None for h in sorted(hidden, key=_node_id) for i in h.inputs if i in drawn}
+        for i in feeding:
+            dot.edge(sel.dot_id(i), f"{prefix}hidden", style="dashed", color=MUTED)
+    return _emit_links(dot, sel, drawn, label_of, vals, grads)
 
 
 #: How each kind of edge into, round and out of a body looks.

@@ -10,7 +10,7 @@ import pytest
 
 import symgraph as sg
 from symgraph import render
-from symgraph.traversal import pruned_subgraph
+from symgraph.traversal import ancestors, pruned_subgraph
 from symgraph.render import CONSTANT, FORWARD, GRADIENT_COLOURS, INPUT, format_value
 
 needs_dot = pytest.mark.skipif(not render.dot_available(),
@@ -27,6 +27,16 @@ def drawn_ids(dot: str) -> set[int]:
 
 def node_attrs(dot: str) -> dict[int, str]:
     return {int(m.group(1)): m.group(2) for m in NODE_RE.finditer(dot)}
+
+
+def node_rows(dot: str) -> dict[int, dict[str, str]]:
+    """id -> {colour: text} of the green/red rows inside each node's label (under its rule)."""
+    out = {}
+    for i, attrs in node_attrs(dot).items():
+        label = re.search(r"label=(<.*>) color=", attrs).group(1)
+        if "<HR/>" in label:
+            out[i] = dict(LABEL_ROWS.findall(label.split("<HR/>", 1)[1]))
+    return out
 
 
 def edge_overlay(dot: str) -> dict[tuple[int, str], dict[str, str]]:
@@ -135,7 +145,8 @@ def test_overlay_matches_evaluate_and_grad(seed):
     values = sg.evaluate(tails + [s["f"]], s["feed"])
     grads = sg.evaluate(sg.grad(s["f"], tails + [s["f"]]), s["feed"])
     want = dict(zip(tails + [s["f"]], zip(values, grads)))
-    assert len(overlay) == 6  # five edges and the output's edge
+    assert len(overlay) == 5  # five edges; the output's value sits in its node
+    overlay[(s["f"].id, "node")] = node_rows(dot)[s["f"].id]
     for (tail, _head), rows in overlay.items():
         node = next(n for n in want if n.id == tail)
         v, g = want[node]
@@ -189,10 +200,31 @@ def test_fed_intermediate_cuts_gradients(fresh_graph):
 def test_overlay_on_augmented_graph_values_of_gradient_nodes(seed):
     s = seed
     dw, dx, dy = sg.grad(s["f"], [s["w"], s["x"], s["y"]])
-    overlay = edge_overlay(sg.to_dot(s["g"], values=s["feed"]))
-    outs = {t: rows[render.VALUE_COLOUR] for (t, head), rows in overlay.items()
-            if head.startswith("out")}
+    dot = sg.to_dot(s["g"], values=s["feed"])
+    outs = {t: rows[render.VALUE_COLOUR] for t, rows in node_rows(dot).items()}
     assert outs == {s["f"].id: "1", dw.id: "-4", dx.id: "-2", dy.id: "2"}
+
+
+def test_each_output_value_sits_in_its_own_node_no_fan_of_arrows(seed):
+    """The seed's second order: nine outputs, each showing its value inside its node."""
+    s = seed
+    wrt = [s["w"], s["x"], s["y"]]
+    g = sg.grad(s["f"], wrt)
+    h = [n for gi in g for n in sg.grad(gi, wrt)]
+    outputs = [s["f"], *g, *h]
+    dot = sg.to_dot(outputs, values=s["feed"])
+    rows = node_rows(dot)
+    values = sg.evaluate(outputs, s["feed"])
+    assert {o.id: rows[o.id] for o in outputs} == {
+        o.id: {render.VALUE_COLOUR: format_value(v)} for o, v in zip(outputs, values)}
+    assert set(rows) == {o.id for o in outputs}  # only outputs carry rows in their node
+    assert "invis" not in dot and not re.search(r"-> out\d+", dot)
+    # with grads_of, an output also shows d grads_of / d output under its value
+    rows = node_rows(sg.to_dot([s["f"], *g], values=s["feed"], grads_of=s["f"]))
+    assert rows[s["f"].id] == {render.VALUE_COLOUR: "1", render.GRAD_COLOUR: "1"}
+    # an array output shows its shape in its node: it has no edge to write it on
+    X = sg.variable("X", (2, 3))
+    assert "(2, 3)" in node_attrs(sg.to_dot(X * 2))[(X * 2).id]
 
 
 def test_overlay_skips_nodes_the_feed_does_not_determine(seed):
@@ -240,6 +272,99 @@ def test_wrt_draws_pruned_subgraph_and_dashed_context(fresh_graph):
     assert "outside G′" in dot
 
 
+def solid_gradient_ids(dot: str) -> set[int]:
+    """Ids of the gradient nodes drawn (the fill of some order), not dashed context."""
+    fills = {f'fillcolor="{fill}"' for fill, _ in GRADIENT_COLOURS}
+    return {i for i, a in node_attrs(dot).items() if any(f in a for f in fills)}
+
+
+def gradient_ancestors(nodes) -> set[int]:
+    return {n.id for n in ancestors(nodes) if n.role == "gradient"}
+
+
+def test_wrt_view_of_an_augmented_graph_shows_only_that_gradient(seed):
+    """G′ of w: the forward part between w and f and the gradient nodes build_grad makes
+    for df/dw, not those that only df/dx or df/dy need."""
+    s = seed
+    dw, dx, dy = sg.grad(s["f"], [s["w"], s["x"], s["y"]])
+    n_before = len(s["g"])
+    dot = sg.to_dot([s["f"], dw, dx, dy], wrt=[s["w"]])
+    assert len(s["g"]) == n_before, "the G′ view must not add nodes to the user's graph"
+    assert solid_gradient_ids(dot) == gradient_ancestors([dw])
+    drawn = drawn_ids(dot)
+    assert dw.id in drawn and dx.id not in drawn and dy.id not in drawn
+    assert {s[k].id for k in ("w", "l1", "l2", "f")} <= drawn
+    # the view of x has df/dx instead; of both, both
+    assert solid_gradient_ids(sg.to_dot([s["f"], dw, dx, dy], wrt=[s["x"]])) == \
+        gradient_ancestors([dx])
+    assert solid_gradient_ids(sg.to_dot([s["f"], dw, dx, dy], wrt=[s["w"], s["x"]])) == \
+        gradient_ancestors([dw, dx])
+    # drawing only the gradients: the same gradient nodes, f is not in the picture
+    assert solid_gradient_ids(sg.to_dot([dw, dx, dy], wrt=[s["w"]])) == gradient_ancestors([dw])
+
+
+def test_wrt_view_of_second_order_shows_the_second_derivatives_with_respect_to_w(seed):
+    s = seed
+    wrt = [s["w"], s["x"], s["y"]]
+    g = sg.grad(s["f"], wrt)
+    h = [sg.grad(gi, wrt) for gi in g]
+    everything = [s["f"], *g, *(n for row in h for n in row)]
+    dot = sg.to_dot(everything, wrt=[s["w"]])
+    by_id = {n.id: n for n in s["g"].nodes}
+    second = {i for i in solid_gradient_ids(dot) if by_id[i].order == 2}
+    wanted = [row[0] for row in h]  # d(df/dw)/dw, d(df/dx)/dw, d(df/dy)/dw
+    assert second == {i for i in gradient_ancestors(wanted) if by_id[i].order == 2}
+    drawn = drawn_ids(dot)
+    for row in h:
+        assert row[0].id in drawn
+        assert all(n.id not in drawn for n in row[1:] if n not in ancestors(wanted))
+
+
+def test_wrt_view_of_a_forward_graph_is_unchanged_by_gradients_elsewhere(seed):
+    s = seed
+    before = sg.to_dot(s["f"], wrt=[s["w"]])
+    sg.grad(s["f"], [s["x"]])
+    assert sg.to_dot(s["f"], wrt=[s["w"]]) == before
+
+
+def referenced_ids(dot: str) -> set[int]:
+    """Every ``#id`` written in a node's label (tooltips excluded)."""
+    found = set()
+    for attrs in node_attrs(dot).values():
+        label = re.search(r"label=(<.*>) color=", attrs).group(1)
+        label = re.sub(r'COLOR="[^"]*"', "", label)
+        found.update(int(i) for i in re.findall(r"#(\d+)", label))
+    return found
+
+
+def test_labels_never_refer_to_nodes_not_drawn(fresh_graph):
+    x, y = sg.variable("x"), sg.variable("y")
+    z = x
+    for k in range(30):
+        z = sg.sin(z) * y if k % 2 else z * x + y
+    dot = sg.to_dot(z, max_nodes=8)
+    drawn = drawn_ids(dot)
+    assert {x.id, y.id, z.id} <= drawn and len(drawn) == 8
+    assert referenced_ids(dot) <= drawn
+    assert "⋯" in dot  # an unnamed node cut off is written as such
+    for n in (x, y):  # the inputs feed the part cut off
+        assert f"n{n.id} -> hidden" in dot
+    # G′ draws what enters it from outside dashed; their own inputs are not drawn
+    w = sg.variable("w")
+    f = (w * x - sg.exp(y * y)) ** 2
+    dot = sg.to_dot([f, *sg.grad(f, [w, x])], wrt=[w])
+    assert referenced_ids(dot) <= drawn_ids(dot)
+
+
+def test_max_nodes_keeps_every_output_and_input(fresh_graph):
+    xs = [sg.variable(f"x{k}") for k in range(6)]
+    outs = [sg.tanh(sg.sin(sg.exp(v)) * xs[0]) for v in xs]
+    dot = sg.to_dot(outs, max_nodes=4)
+    drawn = drawn_ids(dot)
+    assert {n.id for n in xs + outs} <= drawn  # more than 4: they are what the picture is about
+    assert referenced_ids(dot) <= drawn
+
+
 def test_max_nodes_keeps_nodes_nearest_the_output_on_a_deep_chain(fresh_graph):
     x = sg.variable("x")
     y = x
@@ -247,10 +372,10 @@ def test_max_nodes_keeps_nodes_nearest_the_output_on_a_deep_chain(fresh_graph):
         y = sg.sin(y)
     dot = sg.to_dot(y, max_nodes=25)
     ids = drawn_ids(dot)
-    assert len(ids) == 25 and y.id in ids and x.id not in ids
-    assert min(ids) == y.id - 24
+    assert len(ids) == 25 and y.id in ids and x.id in ids  # the output and the input stay
+    assert min(ids - {x.id}) == y.id - 23
     assert "19976 more nodes" in dot
-    assert 'hidden -> n' in dot
+    assert 'hidden -> n' in dot and f"n{x.id} -> hidden" in dot
     with pytest.raises(sg.RenderError, match="max_nodes"):
         sg.to_dot(y, max_nodes=0)
 
