@@ -41,6 +41,7 @@ from .graph import ROLES, Graph, Node, common_graph, register_display
 from .ops.base import is_inexact
 from .ops.sources import Variable
 from .render_gprime import gprime
+from .render_layout import Captions, EdgeLog, choose_rankdir, fit_width, text_width
 from .render_flow import Scene, describe_details, item_label, private_copy, runs_bodies
 from .structure import flatten
 from . import render_flow
@@ -52,9 +53,9 @@ INSTALL_HINT = ("install Graphviz's `dot` program: `apt-get install graphviz` (D
 SAVE_FORMATS = ("svg", "png", "pdf")
 
 DEFAULT_MAX_NODES = 250
-#: With ``rankdir="auto"``, graphs up to this many drawn nodes are laid out left to
-#: right like textbook figures; larger ones top to bottom, which stays readable.
-AUTO_LR_NODES = 16
+#: The width, in pixels, a picture is shown at most (a notebook's or a documentation
+#: page's column); with ``rankdir="auto"`` the direction is chosen to fit it.
+DEFAULT_MAX_WIDTH = 960
 
 
 class RenderError(SymgraphError):
@@ -77,15 +78,17 @@ class Style:
 
 
 INPUT = Style("#fff2c2", "#a67c00", "ellipse", "input")
-CONSTANT = Style("#eeeeee", "#8c8c8c", "box", "constant")
+CONSTANT = Style("#e0e0e0", "#8c8c8c", "box", "constant")
 FORWARD = Style("#d9e8fb", "#2c64a8", "box", "forward")
-#: (fill, border) for gradient nodes of order 1, 2, 3, ... (cycled beyond).
+#: (fill, border) for gradient nodes of order 1, 2, 3, 4 (cycled beyond): red, purple, green,
+#: indigo.  Chosen so that every two kinds of node (these, inputs, constants, forward
+#: nodes) stay apart, fills and borders, also as seen with each kind of colour blindness
+#: (tests/test_render.py measures it).
 GRADIENT_COLOURS = (
-    ("#fadbd8", "#b03a2e"),
-    ("#e8daef", "#6c3483"),
-    ("#fdebd0", "#b9770e"),
-    ("#d0ece7", "#117a65"),
-    ("#f5d5eb", "#922b74"),
+    ("#f2a9a2", "#b03a2e"),
+    ("#dcc3ee", "#6c3483"),
+    ("#bdf5d3", "#17804a"),
+    ("#b9b3ee", "#3d2a9e"),
 )
 VALUE_COLOUR = "#1b7a3d"
 GRAD_COLOUR = "#c0392b"
@@ -351,35 +354,75 @@ def _op_text(n: Node, folded: set[Node], labels: Mapping[Node, str], drawn: set[
     return text
 
 
+#: Op texts longer than this many characters are wrapped after a comma (narrower nodes).
+WRAP = 26
+
+
+def _wrap(text: str, width: int = WRAP) -> list[str]:
+    """``text`` in lines of at most ``width`` characters where it can be: broken between
+    the arguments of the call it spells (after a ", " inside its outer parentheses) or
+    before its " [...]" (a long ``sum(axis=(0, 1), keepdims=False)`` takes two lines)."""
+    pieces, start, depth = [], 0, 0
+    for k, c in enumerate(text):
+        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(c, 0)
+        if (depth == 1 and text.startswith(", ", k)) or (depth == 0 and text.startswith(" [", k)):
+            cut = k + 2 if c == "," else k
+            pieces.append(text[start:cut])
+            start = cut
+    pieces.append(text[start:])
+    lines = [""]
+    for piece in pieces:
+        if lines[-1] and len(lines[-1]) + len(piece) > width:
+            lines.append(piece.lstrip())
+        else:
+            lines[-1] += piece
+    return [line.rstrip() for line in lines]
+
+
+def _shape_text(n: Node, shapes: bool) -> str:
+    """``(256, 10)``, ``(256,) int64``; nothing for a float64 scalar or without ``shapes``."""
+    if not shapes or (n.shape == () and n.dtype == np.float64):
+        return ""
+    return str(n.shape) + ("" if n.dtype == np.float64 else f" {n.dtype}")
+
+
 def _node_label(n: Node, folded: set[Node], labels: Mapping[Node, str], drawn: set[Node],
-                rows: list[str] = ()) -> str:
-    """The node's name (or op) in bold, what computes it in small grey, and ``rows``
-    (an output's shape, value and gradient) under a rule."""
+                shapes: bool, rows: list[str] = ()) -> str:
+    """The node's name (or op) and, in small grey, what computes it and its shape (once,
+    not on every edge leaving it); ``rows`` (an output's value and gradient) under a rule."""
     name = labels.get(n) or n.name
-    small = f'<FONT POINT-SIZE="9" COLOR="{MUTED}">'
+    notes: list[str] = []
     if n.op.is_variable:
         head = f"<B>{_esc(name)}</B>"
     elif render_flow.reads_loop(n):  # "final carry" / "scan #5 · item 0"
         owner = n.inputs[0]
         loop = f"{owner.op.name} #{owner.id}" if owner in drawn else owner.op.name
-        head = f"<B>{_esc(name)}</B><BR/>{small}{_esc(loop)} · item {n.op.index}</FONT>"
+        head = f"<B>{_esc(name)}</B>"
+        notes.append(f"{loop} · item {n.op.index}")
+    elif name:
+        head = f"<B>{_esc(name)}</B>"
+        notes += _wrap(_op_text(n, folded, labels, drawn))
     else:
-        op_text = _esc(_op_text(n, folded, labels, drawn))
-        head = (f"<B>{_esc(name)}</B><BR/>{small}{op_text}</FONT>" if name
-                else f"{op_text}<BR/>{small}#{n.id}</FONT>")
+        head = "<BR/>".join(_esc(line) for line in _wrap(_op_text(n, folded, labels, drawn)))
+        notes.append(f"#{n.id}")
+    shape = _shape_text(n, shapes)
+    if shape and notes and len(notes[-1]) + len(shape) + 3 <= WRAP:
+        notes[-1] += f" · {shape}"
+    elif shape:
+        notes.append(shape)
+    if notes:
+        text = "<BR/>".join(_esc(line) for line in notes)
+        head += f'<BR/><FONT POINT-SIZE="9" COLOR="{MUTED}">{text}</FONT>'
     if not rows:
         return f"<{head}>"
     return ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
             f"<TR><TD>{head}</TD></TR><HR/><TR><TD>{'<BR/>'.join(rows)}</TD></TR></TABLE>>")
 
 
-def _value_rows(n: Node, shapes: bool, vals: dict, grads: dict) -> list[str]:
-    """What is known of the value of ``n``: its shape (when not a float64 scalar), its
-    value (green) and the derivative of ``grads_of`` with respect to it (red)."""
+def _value_rows(n: Node, vals: dict, grads: dict) -> list[str]:
+    """What the overlay knows of the value of ``n``: the value (green) and the derivative
+    of ``grads_of`` with respect to it (red)."""
     rows = []
-    if shapes and (n.shape != () or n.dtype != np.float64):
-        dtype = "" if n.dtype == np.float64 else f" {n.dtype}"
-        rows.append(f'<FONT POINT-SIZE="9" COLOR="{MUTED}">{_esc(str(n.shape) + dtype)}</FONT>')
     if n in vals:
         rows.append(f'<FONT COLOR="{VALUE_COLOUR}">{_esc(format_value(vals[n]))}</FONT>')
     if n in grads:
@@ -387,8 +430,8 @@ def _value_rows(n: Node, shapes: bool, vals: dict, grads: dict) -> list[str]:
     return rows
 
 
-def _edge_label(n: Node, shapes: bool, vals: dict, grads: dict) -> str | None:
-    rows = _value_rows(n, shapes, vals, grads)
+def _edge_label(n: Node, vals: dict, grads: dict) -> str | None:
+    rows = _value_rows(n, vals, grads)
     return "<" + "<BR/>".join(rows) + ">" if rows else None
 
 
@@ -424,7 +467,7 @@ def to_dot(graph_or_nodes: Any, *, values: Mapping | None = None, grads_of: Node
            wrt: Any = None, labels: Mapping[Node, str] | None = None,
            collapse_constants: bool = True, max_nodes: int | None = DEFAULT_MAX_NODES,
            clusters: bool = True, shapes: bool = True, rankdir: str = "auto",
-           title: str | None = None) -> str:
+           title: str | None = None, max_width: float | None = DEFAULT_MAX_WIDTH) -> str:
     """DOT source of a picture of a graph, or of the nodes a list of nodes depends on.
 
     Args:
@@ -454,17 +497,21 @@ def to_dot(graph_or_nodes: Any, *, values: Mapping | None = None, grads_of: Node
     """
     source, _ = _build(graph_or_nodes, values=values, grads_of=grads_of, wrt=wrt, labels=labels,
                        collapse_constants=collapse_constants, max_nodes=max_nodes,
-                       clusters=clusters, shapes=shapes, rankdir=rankdir, title=title)
+                       clusters=clusters, shapes=shapes, rankdir=rankdir, title=title,
+                       max_width=max_width)
     return source
 
 
 def _build(graph_or_nodes: Any, *, values, grads_of, wrt, labels, collapse_constants, max_nodes,
-           clusters, shapes, rankdir, title) -> tuple[str, int]:
+           clusters, shapes, rankdir, title, max_width) -> tuple[str, int]:
     """DOT source and the number of graph nodes drawn."""
     import graphviz
 
     if rankdir not in ("auto", "LR", "TB", "BT", "RL"):
         raise RenderError(f"rankdir must be one of auto, LR, TB, BT, RL; got {rankdir!r}")
+    if max_width is not None and (not isinstance(max_width, (int, float)) or max_width <= 0):
+        raise RenderError(f"max_width must be a positive number of pixels or None, got "
+                          f"{max_width!r}")
     if grads_of is not None and values is None:
         raise RenderError("grads_of needs values: pass the feed at which to evaluate gradients")
     if grads_of is not None and not isinstance(grads_of, Node):
@@ -477,10 +524,14 @@ def _build(graph_or_nodes: Any, *, values, grads_of, wrt, labels, collapse_const
     for n in shown:  # items of loops and branches say what they hold
         if render_flow.reads_loop(n) and n not in given:
             labels[n] = item_label(n, lambda v: given.get(v) or v.name)
-    # an output's shape, value and gradient sit in its node: it has no edge to carry them
-    out_rows = {o: _value_rows(o, shapes, vals, grads) for o in sel.outputs}
+    texts = _node_labels(sel, labels, shapes, vals, grads)
+    edges = EdgeLog()
+    links = _emit_edges(edges, sel, vals, grads)
+    depth = edges.depths()
     if rankdir == "auto":
-        rankdir = "LR" if len(shown) <= AUTO_LR_NODES else "TB"
+        widths = {sel.dot_id(n): text_width(t) for n, t in texts.items()}
+        labelled = any("label" in attrs for _, _, attrs in edges.edges)
+        rankdir = choose_rankdir(widths, depth, labelled, max_width or DEFAULT_MAX_WIDTH)
 
     dot = graphviz.Digraph(
         name="symgraph",
@@ -492,14 +543,15 @@ def _build(graph_or_nodes: Any, *, values, grads_of, wrt, labels, collapse_const
         edge_attr={"fontname": FONT, "fontsize": "10", "arrowsize": "0.7", "color": "#4d4d4d",
                    "penwidth": "1.0"},
     )
+    captions = Captions(depth, rankdir)
     if title and sel.nodes:  # the title above the picture, the legend below it
         with dot.subgraph(name="cluster_title") as top:
             top.attr(label=f"<<B>{_esc(title)}</B>>", labelloc="t", color="white",
                      fontsize="13")
-            _emit_nodes(top, sel, labels, clusters, out_rows)
+            _emit_nodes(top, sel, texts, clusters, captions)
     else:
-        _emit_nodes(dot, sel, labels, clusters, out_rows)
-    links = _emit_edges(dot, sel, shapes, vals, grads)
+        _emit_nodes(dot, sel, texts, clusters, captions)
+    edges.write(dot)
     grad_name = None
     if grads_of is not None:
         grad_name = labels.get(grads_of) or grads_of.name or "f"
@@ -510,22 +562,32 @@ def _build(graph_or_nodes: Any, *, values, grads_of, wrt, labels, collapse_const
     return dot.source, len(shown)
 
 
-def _emit_nodes(dot: Any, sel: _Selection, labels: Mapping[Node, str], clusters: bool,
-                out_rows: Mapping[Node, list[str]]) -> None:
+def _node_labels(sel: _Selection, labels: Mapping[Node, str], shapes: bool, vals: dict,
+                 grads: dict) -> dict[Node, str]:
+    """The label of every node drawn; an output's shape, value and gradient sit in its
+    node (it has no edge to carry them)."""
+    scene = sel.scene
+    folded = set(sel.folded).union(*(v.folded for v in scene.bodies.values()))
+    drawn = set(sel.shown()) | set(scene.loops)  # a loop is drawn as its bodies' clusters
+    outputs = set(sel.outputs)
+    return {n: _node_label(n, folded, labels, drawn, shapes,
+                           _value_rows(n, vals, grads) if n in outputs else [])
+            for n in sel.shown()}
+
+
+def _emit_nodes(dot: Any, sel: _Selection, texts: Mapping[Node, str], clusters: bool,
+                captions: Captions) -> None:
     """One DOT node per drawn node; gradient nodes boxed per order when ``clusters``; the
-    bodies of loops and branches as clusters, nested as the loops are."""
+    bodies of loops and branches as clusters, nested as the loops are, each titled."""
     import graphviz
 
     outputs = set(sel.outputs)
     scene = sel.scene
-    folded = set(sel.folded).union(*(v.folded for v in scene.bodies.values()))
     inside = render_flow.nesting(scene)
-    drawn = set(sel.shown()) | set(scene.loops)  # a loop is drawn as its bodies' clusters
 
     def emit(target: Any, n: Node) -> None:
         s = style_of(n)
-        label = _node_label(n, folded, labels, drawn, out_rows.get(n, []))
-        attrs = {"label": label, "shape": s.shape,
+        attrs = {"label": texts[n], "shape": s.shape,
                  "fillcolor": s.fill, "color": s.border, "tooltip": graphviz.nohtml(repr(n))}
         if s is CONSTANT:
             attrs["fontsize"] = "10"
@@ -535,6 +597,7 @@ def _emit_nodes(dot: Any, sel: _Selection, labels: Mapping[Node, str], clusters:
         if n in outputs or (view is not None and n in view.reads):
             attrs["penwidth"] = "2.4"
         target.node(sel.dot_id(n), **attrs)
+        captions.add(sel.dot_id(n))
 
     def emit_graph(target: Any, nodes: list[Node], prefix: str, hidden: set[Node]) -> None:
         by_order: dict[int, list[Node]] = {}
@@ -548,13 +611,18 @@ def _emit_nodes(dot: Any, sel: _Selection, labels: Mapping[Node, str], clusters:
         for k in sorted(by_order):
             _, border = gradient_colours(k)
             with target.subgraph(name=f"cluster_{prefix}order{k}") as sub:
-                sub.attr(label=f"order-{k} gradient nodes", style="dashed,rounded",
-                         color=border, fontcolor=border, fontsize="10", labeljust="l")
+                sub.attr(style="dashed,rounded", color=border)
+                captions.open()
                 for n in by_order[k]:
                     emit(sub, n)
+                captions.close(sub, f"{prefix}order{k}", f"order-{k} gradient nodes", border,
+                               "10")
         if hidden:
-            target.node(f"{prefix}hidden", label=f"⋯ {len(hidden)} more node{'s' if len(hidden) != 1 else ''}", shape="note",
-                        style="dashed", color=MUTED, fontcolor=MUTED, fillcolor="white")
+            many = "s" if len(hidden) != 1 else ""
+            target.node(f"{prefix}hidden", label=f"⋯ {len(hidden)} more node{many}",
+                        shape="note", style="dashed", color=MUTED, fontcolor=MUTED,
+                        fillcolor="white")
+            captions.add(f"{prefix}hidden")
 
     def emit_bodies(target: Any, parent: Graph | None) -> None:
         done: set[str] = set()
@@ -565,23 +633,27 @@ def _emit_nodes(dot: Any, sel: _Selection, labels: Mapping[Node, str], clusters:
             elif group.key not in done:
                 done.add(group.key)
                 with target.subgraph(name=f"cluster_{group.key}") as box:
-                    box.attr(label=_cluster_label(group.owner.op.name,
-                                                  _users(scene, group.graphs), sel.graph),
-                             style="rounded", color="#9a9a9a", fontsize="11", labeljust="l",
-                             labelloc="t")
+                    box.attr(style="rounded", color="#9a9a9a")
+                    captions.open()
                     for h in group.graphs:
                         emit_body(box, h, grouped=True)
+                    captions.close(box, group.key,
+                                   _cluster_label(group.owner.op.name,
+                                                  _users(scene, group.graphs), sel.graph),
+                                   "black", "11")
 
     def emit_body(target: Any, g: Graph, grouped: bool) -> None:
         view = scene.bodies[g]
         owner, part = view.users[0]
         head = render_flow.title(owner, part, grouped)
         with target.subgraph(name=f"cluster_{view.key}") as sub:
-            sub.attr(label=_cluster_label(head, [] if grouped else _users(scene, [g]), sel.graph),
-                     style="rounded,filled", fillcolor="#f7f9fc", color="#7f8c9d",
-                     fontsize="11", labeljust="l", labelloc="t")
+            sub.attr(style="rounded,filled", fillcolor="#f7f9fc", color="#7f8c9d")
+            captions.open()
             emit_graph(sub, view.nodes, view.key, view.hidden)
             emit_bodies(sub, g)
+            captions.close(sub, view.key,
+                           _cluster_label(head, [] if grouped else _users(scene, [g]),
+                                          sel.graph), "black", "11")
 
     emit_graph(dot, sel.nodes, "", sel.hidden)
     emit_bodies(dot, None)
@@ -602,8 +674,8 @@ def _loop_colour(node: Node) -> str:
 
 
 def _cluster_label(head: str, users: list[Node], top: Graph) -> str:
-    """A body's caption: "scan body (length 100)" for the one loop running it, or the caption
-    and one line per loop, in the colour of its edges."""
+    """A body's caption (HTML-like text): "scan body (length 100)" for the one loop running
+    it, or the caption and one line per loop, in the colour of its edges."""
     rows = [f"<B>{_esc(head)}</B>"]
     if len(users) == 1 and users[0].role != "gradient":
         details = describe_details(users[0])
@@ -615,10 +687,10 @@ def _cluster_label(head: str, users: list[Node], top: Graph) -> str:
         for u in users:
             rows.append(f'<FONT POINT-SIZE="10" COLOR="{_loop_colour(u)}">'
                         f"━ {_esc(render_flow.describe(u, top))}</FONT>")
-    return "<" + "<BR ALIGN=\"LEFT\"/>".join(rows) + "<BR ALIGN=\"LEFT\"/>>"
+    return "<BR ALIGN=\"LEFT\"/>".join(rows) + "<BR ALIGN=\"LEFT\"/>"
 
 
-def _emit_edges(dot: Any, sel: _Selection, shapes: bool, vals: dict, grads: dict) -> set[str]:
+def _emit_edges(dot: Any, sel: _Selection, vals: dict, grads: dict) -> set[str]:
     """Input edges (labelled with shape, value, gradient), the edges to and from the "more
     nodes" placeholders, and the edges into, round and out of the bodies of loops and
     branches.  Returns the kinds of loop edges drawn (for the legend)."""
@@ -629,7 +701,7 @@ def _emit_edges(dot: Any, sel: _Selection, shapes: bool, vals: dict, grads: dict
     def label_of(n: Node, text: str = "") -> str | None:
         """The rows of the edges leaving ``n``, under ``text`` in italics."""
         if n not in edge_labels:
-            edge_labels[n] = _edge_label(n, shapes, vals, grads)
+            edge_labels[n] = _edge_label(n, vals, grads)
         rows = edge_labels[n]
         if not text:
             return rows
@@ -701,7 +773,7 @@ def _emit_links(dot: Any, sel: _Selection, drawn: set[Node], label_of: Any, vals
             text = label_of(link.tail, link.text)
         elif link.kind == "captured":  # the variable inside repeats the name and shape
             attrs["color"] = MUTED
-            text = _edge_label(link.tail, False, vals, grads)
+            text = _edge_label(link.tail, vals, grads)
         elif link.text:
             text = f"<<I>{_esc(link.text)}</I>>"
         if text:
@@ -756,16 +828,18 @@ def _pipe(source: str, fmt: str) -> bytes:
 class Drawing:
     """A rendered picture: shows itself in Jupyter and saves as SVG, PNG or PDF."""
 
-    def __init__(self, source: str, n_nodes: int) -> None:
+    def __init__(self, source: str, n_nodes: int,
+                 max_width: float | None = DEFAULT_MAX_WIDTH) -> None:
         self.source = source
         self.n_nodes = n_nodes
+        self.max_width = max_width
         self._svg: str | None = None
 
     @property
     def svg(self) -> str:
-        """The picture as SVG text (rendered once)."""
+        """The picture as SVG text (rendered once), shown at most ``max_width`` pixels wide."""
         if self._svg is None:
-            self._svg = _pipe(self.source, "svg").decode("utf-8")
+            self._svg = fit_width(_pipe(self.source, "svg").decode("utf-8"), self.max_width)
         return self._svg
 
     def pipe(self, format: str = "svg") -> bytes:  # noqa: A002 - graphviz's own name
@@ -800,7 +874,7 @@ def draw(graph_or_nodes: Any, *, values: Mapping | None = None, grads_of: Node |
          wrt: Any = None, labels: Mapping[Node, str] | None = None,
          collapse_constants: bool = True, max_nodes: int | None = DEFAULT_MAX_NODES,
          clusters: bool = True, shapes: bool = True, rankdir: str = "auto",
-         title: str | None = None) -> Drawing:
+         title: str | None = None, max_width: float | None = DEFAULT_MAX_WIDTH) -> Drawing:
     """Render a picture of a graph with Graphviz; see ``to_dot`` for the options.
 
     Returns a ``Drawing`` (shows itself in Jupyter; ``.save("f.png")``).
@@ -816,7 +890,8 @@ def draw(graph_or_nodes: Any, *, values: Mapping | None = None, grads_of: Node |
     drawing = Drawing(*_build(graph_or_nodes, values=values, grads_of=grads_of, wrt=wrt,
                               labels=labels, collapse_constants=collapse_constants,
                               max_nodes=max_nodes, clusters=clusters, shapes=shapes,
-                              rankdir=rankdir, title=title))
+                              rankdir=rankdir, title=title, max_width=max_width),
+                      max_width=max_width)
     drawing.svg  # render now, so problems surface at draw() and not at display time
     return drawing
 

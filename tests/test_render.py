@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import xml.etree.ElementTree as ET
 
@@ -121,6 +122,45 @@ def test_colours_and_clusters_per_order(fresh_graph):
     assert "cluster_order" not in sg.to_dot(ds, clusters=False)
 
 
+#: Colour-vision deficiency simulation (Machado, Oliveira & Fernandes 2009, severity 1),
+#: applied to linear RGB.
+CVD = {
+    "normal": np.eye(3),
+    "deuteranopia": np.array([[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
+                              [-0.011820, 0.042940, 0.968881]]),
+    "protanopia": np.array([[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
+                            [-0.003882, -0.048116, 1.051998]]),
+    "tritanopia": np.array([[1.255528, -0.076749, -0.178779], [-0.078411, 0.930809, 0.147602],
+                            [0.004733, 0.691367, 0.303900]]),
+}
+
+
+def lab(hex_colour: str, seen_by: np.ndarray) -> np.ndarray:
+    """CIE L*a*b* (D65) of an sRGB colour, as seen through a CVD matrix."""
+    c = np.array([int(hex_colour[k:k + 2], 16) for k in (1, 3, 5)]) / 255
+    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    linear = np.clip(seen_by @ linear, 0, 1)
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
+                    [0.0193, 0.1192, 0.9505]]) @ linear / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > 216 / 24389, np.cbrt(xyz), (24389 / 27 * xyz + 16) / 116)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def test_palette_kinds_stay_apart_also_for_colour_blind_eyes():
+    """Inputs, constants, forward nodes and gradients of orders 1-4: every two differ by a
+    colour difference (CIE76 delta E) of at least 8.5 in fill and 13 in border, for normal
+    vision and each kind of dichromacy.  (The first palette's order-3 border was the
+    inputs' to a protanope: delta E 0.3.)"""
+    kinds = [(INPUT.fill, INPUT.border), (CONSTANT.fill, CONSTANT.border),
+             (FORWARD.fill, FORWARD.border), *GRADIENT_COLOURS[:4]]
+    assert len(GRADIENT_COLOURS) >= 4
+    for part, least in ((0, 8.5), (1, 13.0)):
+        for vision, m in CVD.items():
+            for a, b in itertools.combinations(kinds, 2):
+                delta = np.linalg.norm(lab(a[part], m) - lab(b[part], m))
+                assert delta >= least, (vision, "fill" if part == 0 else "border", a, b, delta)
+
+
 def test_legend_lists_only_kinds_present(seed):
     dot = sg.to_dot(seed["f"], collapse_constants=False)
     for entry in (">input<", ">constant<", ">forward<"):
@@ -218,7 +258,7 @@ def test_each_output_value_sits_in_its_own_node_no_fan_of_arrows(seed):
     assert {o.id: rows[o.id] for o in outputs} == {
         o.id: {render.VALUE_COLOUR: format_value(v)} for o, v in zip(outputs, values)}
     assert set(rows) == {o.id for o in outputs}  # only outputs carry rows in their node
-    assert "invis" not in dot and not re.search(r"-> out\d+", dot)
+    assert "shape=point" not in dot and not re.search(r"-> out\d+", dot)
     # with grads_of, an output also shows d grads_of / d output under its value
     rows = node_rows(sg.to_dot([s["f"], *g], values=s["feed"], grads_of=s["f"]))
     assert rows[s["f"].id] == {render.VALUE_COLOUR: "1", render.GRAD_COLOUR: "1"}
