@@ -543,7 +543,7 @@ def _build(graph_or_nodes: Any, *, values, grads_of, wrt, labels, collapse_const
         edge_attr={"fontname": FONT, "fontsize": "10", "arrowsize": "0.7", "color": "#4d4d4d",
                    "penwidth": "1.0"},
     )
-    captions = Captions(depth, rankdir)
+    captions = Captions(depth)
     if title and sel.nodes:  # the title above the picture, the legend below it
         with dot.subgraph(name="cluster_title") as top:
             top.attr(label=f"<<B>{_esc(title)}</B>>", labelloc="t", color="white",

@@ -8,10 +8,9 @@ Graphviz's ``dot`` does the layout; these are the choices made around it.
   which a notebook scrolls through, instead of width (``choose_rankdir``).
 * Cluster titles: ``dot`` draws a cluster's label in space that edges are
   routed through, so edges entering a cluster cross its title.  A title is
-  drawn as a node of its cluster instead, which edges are routed around,
-  tied to the cluster's deepest node: under it when the picture runs top to
-  bottom, beside it in its rank when it runs left to right, so the title
-  costs the narrow direction nothing (``Captions``).
+  drawn as a node of its cluster instead, which edges are routed around, one
+  rank past the cluster's deepest node (a title in that node's own rank,
+  beside it, was crossed by edges into that rank) (``Captions``).
 * Width: an SVG wider than ``max_width`` pixels gets width and height
   attributes scaled to it; its ``viewBox`` keeps the whole drawing, which is
   scaled, not cut, and it shrinks further with a narrower page (``fit_width``).
@@ -28,9 +27,6 @@ from typing import Any, Mapping
 
 #: Pixels per point: Graphviz measures SVGs in points, browsers in CSS pixels.
 PX_PER_PT = 4 / 3
-#: A picture left to right may be this much wider than ``max_width`` (it is then shown
-#: scaled down by at most this factor) before top to bottom is tried.
-LR_SLACK = 1.25
 
 
 class EdgeLog:
@@ -82,8 +78,10 @@ def text_width(label: str, size: float = 12.0) -> float:
 
 def choose_rankdir(widths: Mapping[str, float], depth: Mapping[str, int], labelled: bool,
                    max_width: float) -> str:
-    """"LR" when the picture run left to right fits in ``max_width`` pixels (up to
-    ``LR_SLACK``) or is still narrower than top to bottom; else "TB".
+    """"LR" when the picture run left to right fits in ``max_width`` pixels or is still
+    narrower than top to bottom; else "TB".  The widths are estimates (dot's real
+    drawing is some 10-30% wider, for its titles and edge routing), so a picture left
+    to right is at most about that much wider than ``max_width``.
 
     ``widths`` are the nodes' widths in points by DOT id, ``depth`` their ranks;
     ``labelled``: whether edges carry labels (values, shapes), which take a column of
@@ -97,19 +95,19 @@ def choose_rankdir(widths: Mapping[str, float], depth: Mapping[str, int], labell
     nodesep = 22 + (40 if labelled else 0)
     tb = max((sum(ws) + nodesep * (len(ws) - 1) for ws in by_rank.values()), default=0)
     lr_px, tb_px = lr * PX_PER_PT, tb * PX_PER_PT
-    return "LR" if lr_px <= LR_SLACK * max_width or lr_px <= tb_px else "TB"
+    return "LR" if lr_px <= max_width or lr_px <= tb_px else "TB"
 
 
 class Captions:
-    """Cluster titles as nodes of their clusters, placed by the depth of the cluster's nodes.
+    """Cluster titles as nodes of their clusters, each one rank past the cluster's deepest
+    node (under it top to bottom, after it left to right).
 
     ``open()`` when a cluster is opened, ``add(id)`` for each node written (it belongs to
     every cluster open), ``close(sub, key, label, ...)`` writes the title into ``sub``.
     """
 
-    def __init__(self, depth: Mapping[str, int], rankdir: str) -> None:
+    def __init__(self, depth: Mapping[str, int]) -> None:
         self.depth = depth
-        self.sideways = rankdir in ("LR", "RL")
         self.members: list[list[str]] = []
 
     def open(self) -> None:
@@ -121,22 +119,17 @@ class Captions:
 
     def close(self, sub: Any, key: str, label: str, colour: str, size: str) -> None:
         """Write the title ``label`` (HTML-like, without the outer ``<>``) of the cluster
-        ``key`` into its subgraph ``sub``, beside or under its deepest node."""
+        ``key`` into its subgraph ``sub``, past its deepest node."""
         ids = self.members.pop()
         if not ids:
             sub.attr(label=f"<{label}>", fontcolor=colour, fontsize=size)
             return
         deepest = max(reversed(ids), key=lambda i: self.depth.get(i, 0))
         name = f"title_{key}"
-        sub.node(name, label=f"<{label}>", shape="plain", style="", fontcolor=colour,
-                 fontsize=size, tooltip=" ")
-        if self.sideways:
-            with sub.subgraph(name=f"rank_{key}") as same:
-                same.attr(rank="same")
-                same.node(deepest)
-                same.node(name)
-        else:
-            sub.edge(deepest, name, style="invis")
+        # a box without border: its margin keeps the edges routed round it off the text
+        sub.node(name, label=f"<{label}>", shape="box", style="", color="transparent",
+                 margin="0.1,0.06", fontcolor=colour, fontsize=size, tooltip=" ")
+        sub.edge(deepest, name, style="invis")
 
 
 SVG_SIZE = re.compile(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"')
@@ -155,5 +148,4 @@ def fit_width(svg: str, max_width: float | None) -> str:
     return svg[:m.start()] + size + svg[m.end():]
 
 
-__all__ = ["EdgeLog", "Captions", "choose_rankdir", "text_width", "fit_width", "PX_PER_PT",
-           "LR_SLACK"]
+__all__ = ["EdgeLog", "Captions", "choose_rankdir", "text_width", "fit_width", "PX_PER_PT"]

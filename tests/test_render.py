@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import xml.etree.ElementTree as ET
 
@@ -501,3 +502,132 @@ def test_without_dot_draw_explains_how_to_install_and_to_dot_still_works(seed, m
     assert sg.to_dot(seed["f"]).startswith("digraph")
     bundle = seed["g"]._repr_mimebundle_()
     assert set(bundle) == {"text/plain"} and "apt-get install graphviz" in bundle["text/plain"]
+
+
+# ---------------------------------------------------------------------------
+# layout: direction, width, cluster titles
+# ---------------------------------------------------------------------------
+
+
+SVG = {"svg": "http://www.w3.org/2000/svg"}
+
+
+def svg_size(svg: str) -> tuple[float, float, float]:
+    """(width shown in px, width drawn in px, height shown / width shown)."""
+    root = ET.fromstring(svg)
+    drawn = float(root.get("viewBox").split()[2]) * 4 / 3
+    w, h = root.get("width"), root.get("height")
+    assert w.endswith("px") and h.endswith("px")
+    return float(w[:-2]), drawn, float(h[:-2]) / float(w[:-2])
+
+
+def augmented_mlp():
+    """Notebook 02's graph: a ReLU network's cost and its gradient."""
+    X, y = sg.variable("X", (150, 2)), sg.variable("y", (150,), dtype="int64")
+    W1, W2 = sg.variable("W1", (2, 16)), sg.variable("W2", (16, 3))
+    J = sg.cross_entropy(sg.relu(X @ W1) @ W2, y) + 1e-3 * (sg.sum(W1 ** 2) + sg.sum(W2 ** 2))
+    return [J, *sg.grad(J, [W1, W2])]
+
+
+@needs_dot
+def test_a_large_drawing_is_shown_at_most_max_width_wide_and_saved_full_size(fresh_graph,
+                                                                             tmp_path):
+    d = sg.draw(fresh_graph if augmented_mlp() else None)
+    shown, drawn, aspect = svg_size(d.svg)
+    assert drawn > render.DEFAULT_MAX_WIDTH  # wider than a notebook as drawn
+    assert shown == render.DEFAULT_MAX_WIDTH  # scaled to fit, whole (the viewBox is kept)
+    assert 'style="max-width: 100%; height: auto"' in d.svg  # and narrower with the page
+    narrow = sg.draw(fresh_graph, max_width=600)
+    assert svg_size(narrow.svg)[0] == 600 and svg_size(narrow.svg)[2] == pytest.approx(aspect,
+                                                                                       rel=0.01)
+    natural = sg.draw(fresh_graph, max_width=None)
+    assert svg_size(natural.svg)[0] == pytest.approx(drawn, abs=1)
+    # a PNG is drawn at full size, to be readable
+    from PIL import Image
+    png = Image.open(d.save(tmp_path / "mlp.png"))
+    assert png.width == pytest.approx(drawn, rel=0.02)
+    with pytest.raises(sg.RenderError, match="max_width"):
+        sg.to_dot(fresh_graph, max_width=0)
+
+
+@needs_dot
+def test_a_small_drawing_keeps_its_size(seed):
+    shown, drawn, _ = svg_size(sg.draw(seed["l1"]).svg)
+    assert shown == pytest.approx(drawn, abs=1) and shown < render.DEFAULT_MAX_WIDTH
+
+
+def test_auto_direction_runs_left_to_right_while_it_fits(fresh_graph):
+    x = sg.variable("x")
+    short = sg.tanh(sg.sin(x) * x)
+    assert "rankdir=LR" in sg.to_dot(short)
+    deep = x
+    for _ in range(14):
+        deep = sg.sin(deep)
+    assert "rankdir=TB" in sg.to_dot(deep)  # 15 ranks left to right would be too wide
+    assert "rankdir=LR" in sg.to_dot(deep, max_width=3000)  # unless the page is wide
+    assert "rankdir=BT" in sg.to_dot(deep, rankdir="BT")
+    # many short parallel paths: left to right is the narrow way
+    wide = [sg.exp(sg.variable(f"v{k}")) for k in range(30)]
+    assert "rankdir=LR" in sg.to_dot(wide)
+
+
+def title_boxes_and_edges(drawing):
+    """The text boxes of the cluster titles and points along every edge, from dot's own
+    layout (its json output: text widths as dot measured them)."""
+    layout = json.loads(drawing.pipe("json"))
+    boxes = []
+    for obj in layout["objects"]:
+        if not obj.get("name", "").startswith("title_"):
+            continue
+        size = 14.0
+        for op in obj.get("_ldraw_", []):
+            if op["op"] == "F":
+                size = op["size"]
+            elif op["op"] == "T":
+                (x, y), w = op["pt"], op["width"]
+                left = {"l": x, "c": x - w / 2, "r": x - w}[op["align"]]
+                boxes.append((op["text"], left, y - 0.2 * size, left + w, y + 0.75 * size))
+    edges = []
+    t = np.linspace(0, 1, 20)[:, None]
+    for e in layout.get("edges", []):
+        for op in e.get("_draw_", []):
+            if op["op"] != "b":
+                continue
+            p = np.array(op["points"])
+            curve = [(1 - t) ** 3 * p[k - 1] + 3 * (1 - t) ** 2 * t * p[k]
+                     + 3 * (1 - t) * t ** 2 * p[k + 1] + t ** 3 * p[k + 2]
+                     for k in range(1, len(p) - 2, 3)]
+            edges.append((f"{layout['objects'][e['tail']]['name']}->"
+                          f"{layout['objects'][e['head']]['name']}", np.concatenate(curve)))
+    return boxes, edges
+
+
+@needs_dot
+def test_edges_do_not_cross_cluster_titles(fresh_graph):
+    """Titles are nodes of their clusters, which dot routes edges around (a cluster's own
+    label sits where edges entering the cluster pass)."""
+    w, x, y = sg.variable("w"), sg.variable("x"), sg.variable("y")
+    f = (w * x - y) ** 2
+    g = sg.grad(f, [w, x, y])
+    second = [f, *g, *(n for gi in g for n in sg.grad(gi, [w, x, y]))]
+    z = sg.variable("z")
+    r = sg.cond(z > 0, lambda u: sg.exp(u), lambda u: u * u, z)
+    c, _ = sg.while_loop(lambda c: c[0] < 5.0, lambda c: (c[0] + z, c[1]), (z, z), max_steps=9)
+    ds = [sg.sin(x)]
+    for _ in range(3):
+        ds.append(sg.grad(ds[-1], x))
+    pictures = [sg.draw([f, *g], values={"w": 1, "x": 2, "y": 3}), sg.draw(second),
+                sg.draw([r, c, sg.grad(r + c, z)]), sg.draw(ds)]
+    titles = 0
+    for d in pictures:
+        lines = d.source.splitlines()
+        for k, line in enumerate(lines):  # a cluster's attributes come first: no label
+            if line.strip().startswith("subgraph cluster_"):
+                assert "label=" not in lines[k + 1], lines[k + 1]
+        boxes, edges = title_boxes_and_edges(d)
+        titles += len(boxes)
+        for text, x0, y0, x1, y1 in boxes:
+            for name, pts in edges:
+                inside = (pts[:, 0] > x0) & (pts[:, 0] < x1) & (pts[:, 1] > y0) & (pts[:, 1] < y1)
+                assert not inside.any(), f"edge {name} crosses the title {text!r}"
+    assert titles >= 12
