@@ -13,9 +13,14 @@ run it, with the carries' edges in and round and the items' edges out (see
 
 A node's colour says what made it: inputs, constants, forward nodes, and the
 gradient nodes of each differentiation order; a legend explains the colours.
-With a feed, every edge carries the value flowing along it (green, on top)
-and, with ``grads_of=y``, the derivative of ``y`` with respect to that value
-(red, underneath), as in the back-propagation figures of textbooks.
+A node's box says what computes it and its shape.  With a feed, every edge
+carries the value flowing along it (green, on top) and, with ``grads_of=y``,
+the derivative of ``y`` with respect to that value (red, underneath), as in
+the back-propagation figures of textbooks; an output, which has no edge
+leaving it, shows them inside its box.
+
+The G′ view (``wrt=``) is chosen by ``symgraph.render_gprime``; the direction,
+the cluster titles and the width shown by ``symgraph.render_layout``.
 
 ``to_dot`` needs only the ``graphviz`` Python package; ``draw`` and the
 Jupyter pictures also need Graphviz's ``dot`` program.
@@ -59,7 +64,24 @@ DEFAULT_MAX_WIDTH = 960
 
 
 class RenderError(SymgraphError):
-    """A picture cannot be made: ``dot`` is missing, or the options do not fit the graph."""
+    """A picture cannot be made: Graphviz's ``dot`` is missing, or options do not fit.
+
+    Raised by ``sg.draw``, ``sg.to_dot`` and ``Drawing.save``; its message says what
+    to change (or how to install ``dot``).
+
+    See Also
+    --------
+    draw : Renders a picture of a graph.
+
+    Examples
+    --------
+    >>> x = sg.variable("x")
+    >>> try:
+    ...     sg.to_dot(x, rankdir="sideways")
+    ... except sg.RenderError as e:
+    ...     print(e)
+    rankdir must be one of auto, LR, TB, BT, RL; got 'sideways'
+    """
 
 
 # ---------------------------------------------------------------------------
@@ -463,37 +485,104 @@ def _legend(nodes: list[Node], has_context: bool, has_vals: bool, grad_name: str
             + "".join(cells) + "</TR></TABLE>>")
 
 
+#: The options of ``to_dot`` and ``draw``, in numpydoc form (both docstrings list them).
+OPTIONS_DOC = """graph_or_nodes : Graph, Node or list of Nodes
+        What to draw: a Graph (every node in it), or a Node or a (nested) list of
+        Nodes, drawn with every node they depend on.  Those nodes are the outputs:
+        drawn bold, each with its shape and, given ``values``, its value inside.
+    values : mapping, optional
+        A feed (variables, by node or by name, to values).  Each edge then shows
+        the value flowing along it in green, and each output its value inside its
+        node.  Nodes whose value the feed does not determine show none.  Default:
+        no values.
+    grads_of : Node, optional
+        A scalar node; with ``values``, each edge also shows, in red, the
+        derivative of ``grads_of`` with respect to the value it carries (as
+        ``sg.grad`` computes it, without adding nodes to the graph).  Default: none.
+    wrt : Node or list of Nodes, optional
+        Draw only the G′ view of these nodes: the part of the forward graph
+        between ``wrt`` and what is differentiated (what ``build_grad`` walks), and
+        only the gradient nodes built for ``wrt`` (those on the paths from the
+        seed to the gradients with respect to ``wrt``).  Other inputs of that part
+        are drawn dashed, for context.  Default: draw everything.
+    labels : mapping of Node to str, optional
+        Names for nodes, e.g. ``{{l1: "l1"}}``, used in their box and wherever
+        another node's label refers to them.  Default: variables by their names,
+        other nodes by their op and id.
+    collapse_constants : bool, default True
+        Write scalar constants inside the label of the node using them
+        (``power(l2, 2)``) instead of drawing them as nodes.
+    max_nodes : int or None, default {max_nodes}
+        Draw at most this many nodes: the outputs and inputs always, then those
+        nearest the outputs (through loop bodies too).  The rest is one "⋯ N more
+        nodes" box (one per loop body); labels write a node left out as ``⋯``,
+        never by an id that is not in the picture.  A drawn loop always shows its
+        carry variables and its body's outputs.  None: no limit.
+    clusters : bool, default True
+        Box the gradient nodes of each differentiation order (loop and branch
+        bodies are boxed either way).
+    shapes : bool, default True
+        Write each node's shape (when it is not a scalar) and dtype (when it is
+        not float64) in its box.
+    rankdir : {{"auto", "LR", "TB", "BT", "RL"}}, default "auto"
+        Which way the picture runs.  "auto": left to right, as in textbook
+        figures, when that fits in ``max_width`` (or is narrower anyway), else top
+        to bottom.
+    title : str, optional
+        A caption above the picture.  Default: none.
+    max_width : float or None, default {max_width}
+        The width, in CSS pixels, to fit: the SVG of a wider picture is shown
+        scaled down to this width (and never wider than the page), while PNG and
+        PDF files keep the drawing's full size; "auto" ``rankdir`` chooses the
+        direction that fits it.  None: show SVGs at full size."""
+
+
 def to_dot(graph_or_nodes: Any, *, values: Mapping | None = None, grads_of: Node | None = None,
            wrt: Any = None, labels: Mapping[Node, str] | None = None,
            collapse_constants: bool = True, max_nodes: int | None = DEFAULT_MAX_NODES,
            clusters: bool = True, shapes: bool = True, rankdir: str = "auto",
            title: str | None = None, max_width: float | None = DEFAULT_MAX_WIDTH) -> str:
-    """DOT source of a picture of a graph, or of the nodes a list of nodes depends on.
+    """DOT source (Graphviz's language) of a picture of a graph.
 
-    Args:
-        graph_or_nodes: a Graph (every node), a Node or a list of Nodes (they
-            and their ancestors).
-        values: a feed (variables by node or name -> values); each edge then
-            shows the value flowing along it (green).  Nodes whose value the
-            feed does not determine show none.
-        grads_of: a scalar node; with ``values``, each edge also shows
-            d grads_of / d (that value) (red), computed by ``sg.grad``.
-        wrt: draw only G', the part ``build_grad(outputs, wrt)`` walks:
-            ancestors of the outputs that depend on ``wrt``.  Their other
-            inputs are drawn dashed for context.
-        labels: names for intermediate nodes, e.g. ``{l1: "l1"}``.
-        collapse_constants: show scalar constants inside their consumer's
-            label (``pow(l2, 2)``) instead of as nodes.
-        max_nodes: draw at most this many nodes (those nearest the outputs,
-            through loop bodies too); the rest is summarised by a "… more
-            nodes" node (one per body).  A drawn loop always shows its carry
-            variables and its body's outputs.  None: no limit.
-        clusters: box the gradient nodes of each differentiation order (loop
-            and branch bodies are boxed either way).
-        shapes: write non-scalar shapes (and non-float64 dtypes) on edges.
-        rankdir: Graphviz layout direction: "LR", "TB", "BT", "RL", or "auto"
-            (left to right for small graphs, top to bottom for larger ones).
-        title: a caption above the picture.
+    What ``draw`` renders, as text: it needs only the ``graphviz`` Python package,
+    not Graphviz's ``dot`` program.  A node's colour says what made it (inputs,
+    constants, forward nodes, and the gradient nodes of each differentiation order);
+    a legend under the picture explains the colours.  Drawing never adds nodes to
+    the graph.
+
+    Parameters
+    ----------
+    {options}
+
+    Returns
+    -------
+    str
+        The DOT source, starting ``digraph symgraph {{``.
+
+    Raises
+    ------
+    RenderError
+        When the options do not fit the graph (``grads_of`` without ``values``, a
+        ``wrt`` of another graph, an unknown ``rankdir`` ...).
+
+    See Also
+    --------
+    draw : The same picture rendered, for Jupyter or a file.
+
+    Examples
+    --------
+    >>> w, x, y = sg.variable("w"), sg.variable("x"), sg.variable("y")
+    >>> f = (w * x - y) ** 2
+    >>> dot = sg.to_dot(f, labels={{f: "f"}})
+    >>> dot.splitlines()[0]
+    'digraph symgraph {{'
+    >>> "multiply(w, x)" in dot and "<B>f</B>" in dot
+    True
+
+    With a feed, the values are in the picture (the output's inside its node):
+
+    >>> ">-4</FONT>" in sg.to_dot(sg.grad(f, w), values={{"w": 1, "x": 2, "y": 3}})
+    True
     """
     source, _ = _build(graph_or_nodes, values=values, grads_of=grads_of, wrt=wrt, labels=labels,
                        collapse_constants=collapse_constants, max_nodes=max_nodes,
@@ -826,7 +915,36 @@ def _pipe(source: str, fmt: str) -> bytes:
 
 
 class Drawing:
-    """A rendered picture: shows itself in Jupyter and saves as SVG, PNG or PDF."""
+    """A rendered picture: shows itself in Jupyter and saves as SVG, PNG or PDF.
+
+    Made by ``sg.draw``, which renders it at once (so a problem surfaces there,
+    not when it is displayed).
+
+    Parameters
+    ----------
+    source : str
+        The DOT source to render (as ``sg.to_dot`` gives it); kept as ``.source``.
+    n_nodes : int
+        How many nodes of the graph it draws; kept as ``.n_nodes``.
+    max_width : float or None, default {max_width}
+        The width, in CSS pixels, its SVG (``.svg``, and what Jupyter shows) is
+        shown at most (None: full size); PNG and PDF keep the full size.
+
+    See Also
+    --------
+    draw : Makes a Drawing of a graph.
+
+    Examples
+    --------
+    >>> x = sg.variable("x")
+    >>> d = sg.draw(sg.exp(x) * x)
+    >>> d.n_nodes
+    3
+    >>> d.svg.startswith("<?xml") and "<svg" in d.svg
+    True
+    >>> d.pipe("pdf")[:4]
+    b'%PDF'
+    """
 
     def __init__(self, source: str, n_nodes: int,
                  max_width: float | None = DEFAULT_MAX_WIDTH) -> None:
@@ -875,12 +993,55 @@ def draw(graph_or_nodes: Any, *, values: Mapping | None = None, grads_of: Node |
          collapse_constants: bool = True, max_nodes: int | None = DEFAULT_MAX_NODES,
          clusters: bool = True, shapes: bool = True, rankdir: str = "auto",
          title: str | None = None, max_width: float | None = DEFAULT_MAX_WIDTH) -> Drawing:
-    """Render a picture of a graph with Graphviz; see ``to_dot`` for the options.
+    """A picture of a graph, rendered by Graphviz: shows itself in Jupyter, saves to a file.
 
-    Returns a ``Drawing`` (shows itself in Jupyter; ``.save("f.png")``).
-    Raises ``RenderError`` with install instructions when ``dot`` is missing.
-    A ``SparseDerivative`` (``sg.sparse_jacobian``/``sg.sparse_hessian``) is drawn
-    as a spy plot of its pattern, coloured by its colouring (matplotlib).
+    Forward and gradient nodes are told apart by colour (one per differentiation
+    order, with a legend); given a feed, values (green) and gradients (red) are
+    written on the edges, and each output's value inside its node.  Loops and
+    branches are drawn as the program reads: each body a box.  Drawing never adds
+    nodes to the graph.
+
+    Parameters
+    ----------
+    {options}
+
+    Returns
+    -------
+    Drawing
+        The rendered picture (``.svg``, ``.save("f.png")``; Jupyter shows it).
+        For a ``SparseDerivative`` (``sg.sparse_jacobian``, ``sg.sparse_hessian``):
+        a spy plot of its pattern, coloured by its colouring (matplotlib), and
+        only ``title`` applies.
+
+    Raises
+    ------
+    RenderError
+        When Graphviz's ``dot`` program is not installed (with how to install
+        it; ``to_dot`` works without it), or the options do not fit the graph.
+
+    See Also
+    --------
+    to_dot : The DOT source alone.
+
+    Examples
+    --------
+    The seed example, its gradient and the values at w=1, x=2, y=3:
+
+    >>> w, x, y = sg.variable("w"), sg.variable("x"), sg.variable("y")
+    >>> f = (w * x - y) ** 2
+    >>> dw, dx, dy = sg.grad(f, [w, x, y])
+    >>> d = sg.draw([f, dw, dx, dy], values={{"w": 1, "x": 2, "y": 3}}, grads_of=f,
+    ...             labels={{f: "f", dw: "df/dw"}})
+    >>> d
+    <symgraph.Drawing of ... nodes>
+
+    Only what differentiating with respect to ``w`` builds (the G′ view), saved as a
+    PNG at full size:
+
+    >>> import pathlib, tempfile
+    >>> path = sg.draw([f, dw, dx, dy], wrt=[w]).save(pathlib.Path(tempfile.mkdtemp(), "g.png"))
+    >>> path.read_bytes()[:4]
+    b'\\x89PNG'
     """
     from .sparse import SparseDerivative
 
@@ -894,6 +1055,12 @@ def draw(graph_or_nodes: Any, *, values: Mapping | None = None, grads_of: Node |
                       max_width=max_width)
     drawing.svg  # render now, so problems surface at draw() and not at display time
     return drawing
+
+
+_OPTIONS = OPTIONS_DOC.format(max_nodes=DEFAULT_MAX_NODES, max_width=DEFAULT_MAX_WIDTH)
+to_dot.__doc__ = to_dot.__doc__.format(options=_OPTIONS)
+draw.__doc__ = draw.__doc__.format(options=_OPTIONS)
+Drawing.__doc__ = Drawing.__doc__.format(max_width=DEFAULT_MAX_WIDTH)
 
 
 def mimebundle(graph_or_nodes: Any) -> dict[str, str]:
