@@ -15,6 +15,11 @@ scalar sinks of each order in the graph (nodes no node of their own order
 or lower consumes, as a loss is), whenever the picture holds gradient nodes
 of the next order.  A root whose replayed gradient is not in the picture
 was not differentiated with respect to ``wrt`` there, and adds nothing.
+
+Through a loop or a branch (``sg.scan``, ``sg.while_loop``, ``sg.cond``) the
+replay would build gradient bodies in the graphs of their bodies, which the
+user's graph shares, so a root that depends on one is not replayed: its view
+is plain G′, every node between ``wrt`` and the outputs.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from .autodiff import grad
 from .errors import SymgraphError
 from .graph import Graph, Node
 from .ops.base import is_inexact
-from .render_flow import private_copy
+from .render_flow import private_copy, runs_bodies
 from .traversal import ancestors, pruned_subgraph
 
 
@@ -80,10 +85,10 @@ def roots(graph: Graph, outputs: Sequence[Node], orders: set[int]) -> list[Node]
 def replayed(root: Node, wrt: Sequence[Node], graph: Graph) -> list[Node]:
     """The nodes of ``graph`` that ``sg.grad(root, wrt)`` makes (gradient nodes and the
     constants they use), on the paths to the gradients; none when they are not all in
-    ``graph`` or the gradient cannot be built."""
+    ``graph``, the gradient cannot be built, or it would be built through a loop."""
     part = ancestors([root])
-    if not set(wrt) & set(part):
-        return []
+    if not set(wrt) & set(part) or any(runs_bodies(n) for n in part):
+        return []  # through a loop, the replay would build gradient bodies in its body graph
     scratch = Graph("symgraph.render G′ replay")
     copy: dict[Node, Node] = {}
     back: dict[Node, Node] = {}
