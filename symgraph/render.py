@@ -700,7 +700,7 @@ def _emit_nodes(dot: Any, sel: _Selection, texts: Mapping[Node, str], clusters: 
         for k in sorted(by_order):
             _, border = gradient_colours(k)
             with target.subgraph(name=f"cluster_{prefix}order{k}") as sub:
-                sub.attr(style="dashed,rounded", color=border)
+                sub.attr(label="", style="dashed,rounded", color=border)  # titled by a node
                 captions.open()
                 for n in by_order[k]:
                     emit(sub, n)
@@ -722,7 +722,7 @@ def _emit_nodes(dot: Any, sel: _Selection, texts: Mapping[Node, str], clusters: 
             elif group.key not in done:
                 done.add(group.key)
                 with target.subgraph(name=f"cluster_{group.key}") as box:
-                    box.attr(style="rounded", color="#9a9a9a")
+                    box.attr(label="", style="rounded", color="#9a9a9a")
                     captions.open()
                     for h in group.graphs:
                         emit_body(box, h, grouped=True)
@@ -736,7 +736,7 @@ def _emit_nodes(dot: Any, sel: _Selection, texts: Mapping[Node, str], clusters: 
         owner, part = view.users[0]
         head = render_flow.title(owner, part, grouped)
         with target.subgraph(name=f"cluster_{view.key}") as sub:
-            sub.attr(style="rounded,filled", fillcolor="#f7f9fc", color="#7f8c9d")
+            sub.attr(label="", style="rounded,filled", fillcolor="#f7f9fc", color="#7f8c9d")
             captions.open()
             emit_graph(sub, view.nodes, view.key, view.hidden)
             emit_bodies(sub, g)
