@@ -817,7 +817,9 @@ def _emit_edges(dot: Any, sel: _Selection, vals: dict, grads: dict) -> set[str]:
     for prefix, hidden in hidden_of.values():  # what feeds the part cut by max_nodes
         feeding = {i: None for h in sorted(hidden, key=_node_id) for i in h.inputs if i in drawn}
         for i in feeding:
-            dot.edge(sel.dot_id(i), f"{prefix}hidden", style="dashed", color=MUTED)
+            text = label_of(i)
+            dot.edge(sel.dot_id(i), f"{prefix}hidden", style="dashed", color=MUTED,
+                     **({"label": text} if text else {}))
     return _emit_links(dot, sel, drawn, label_of, vals, grads)
 
 

@@ -417,6 +417,12 @@ def test_max_nodes_keeps_nodes_nearest_the_output_on_a_deep_chain(fresh_graph):
     assert min(ids - {x.id}) == y.id - 23
     assert "19976 more nodes" in dot
     assert 'hidden -> n' in dot and f"n{x.id} -> hidden" in dot
+    # the input's value and gradient are on its edge into the part cut off
+    dot = sg.to_dot(y, max_nodes=25, values={"x": 0.5}, grads_of=y)
+    edge = re.search(rf"^\s*n{x.id} -> hidden \[(.*)\]$", dot, re.M).group(1)
+    want_value, want_grad = sg.evaluate([x, sg.grad(y, x)], {"x": 0.5})
+    assert dict(LABEL_ROWS.findall(edge)) == {render.VALUE_COLOUR: format_value(want_value),
+                                              render.GRAD_COLOUR: format_value(want_grad)}
     with pytest.raises(sg.RenderError, match="max_nodes"):
         sg.to_dot(y, max_nodes=0)
 
