@@ -1,9 +1,12 @@
 """How picture-making scales: to_dot and draw on deep graphs, with the default max_nodes.
 
 Prints one row per graph size: time of to_dot (no values), to_dot with a value and
-gradient overlay (evaluates the graph on a private copy), and draw (runs Graphviz's
-dot on what is drawn), next to one plain numpy pass over the same chain for scale.
-Picture cost must stay linear in the graph and bounded by max_nodes in dot.
+gradient overlay (evaluates the graph; the input is always drawn, so its gradient is
+back-propagated through the whole chain on a private copy), the G′ view of the chain
+and its gradient (replays sg.grad on a private copy to find the gradient nodes built
+for x), and draw (runs Graphviz's dot on what is drawn), next to one plain numpy pass
+over the same chain for scale.  Picture cost must stay linear in the graph and
+bounded by max_nodes in dot.
 
     python benchmarks/bench_render.py
 """
@@ -46,17 +49,20 @@ def numpy_chain(n: int, x: float) -> float:
 
 
 def main() -> None:
-    print(f"{'nodes':>8} {'to_dot ms':>10} {'+overlay ms':>12} {'draw ms':>9} "
-          f"{'numpy pass ms':>14} {'overlay/numpy':>14}")
+    print(f"{'nodes':>8} {'to_dot ms':>10} {'+overlay ms':>12} {'G′ view ms':>11} "
+          f"{'draw ms':>9} {'numpy pass ms':>14} {'overlay/numpy':>14}")
     for n in (100, 1_000, 10_000, 100_000):
         g, x, y = chain(n)
         t_dot = best_of(lambda: sg.to_dot(y))
         t_overlay = best_of(lambda: sg.to_dot(y, values={"x": 0.3}, grads_of=y), repeat=1)
+        with g:
+            dy = sg.grad(y, x)
+        t_gprime = best_of(lambda: sg.to_dot([y, dy], wrt=[x]), repeat=1)
         t_draw = (best_of(lambda: sg.draw(y), repeat=1) if render.dot_available()
                   else float("nan"))
         t_np = best_of(lambda: numpy_chain(n, 0.3))
-        print(f"{len(g):>8} {1e3 * t_dot:>10.1f} {1e3 * t_overlay:>12.1f} {1e3 * t_draw:>9.1f} "
-              f"{1e3 * t_np:>14.2f} {t_overlay / t_np:>14.0f}")
+        print(f"{n + 1:>8} {1e3 * t_dot:>10.1f} {1e3 * t_overlay:>12.1f} {1e3 * t_gprime:>11.1f} "
+              f"{1e3 * t_draw:>9.1f} {1e3 * t_np:>14.2f} {t_overlay / t_np:>14.0f}")
 
 
 if __name__ == "__main__":

@@ -13,9 +13,14 @@ run it, with the carries' edges in and round and the items' edges out (see
 
 A node's colour says what made it: inputs, constants, forward nodes, and the
 gradient nodes of each differentiation order; a legend explains the colours.
-With a feed, every edge carries the value flowing along it (green, on top)
-and, with ``grads_of=y``, the derivative of ``y`` with respect to that value
-(red, underneath), as in the back-propagation figures of textbooks.
+A node's box says what computes it and its shape.  With a feed, every edge
+carries the value flowing along it (green, on top) and, with ``grads_of=y``,
+the derivative of ``y`` with respect to that value (red, underneath), as in
+the back-propagation figures of textbooks; an output, which has no edge
+leaving it, shows them inside its box.
+
+The G′ view (``wrt=``) is chosen by ``symgraph.render_gprime``; the direction,
+the cluster titles and the width shown by ``symgraph.render_layout``.
 
 ``to_dot`` needs only the ``graphviz`` Python package; ``draw`` and the
 Jupyter pictures also need Graphviz's ``dot`` program.
@@ -33,13 +38,15 @@ from typing import Any, Mapping
 import numpy as np
 
 from .autodiff import grad
-from .traversal import ancestors, pruned_subgraph
+from .traversal import ancestors
 from .errors import SymgraphError
 from .evaluate import Evaluator
 from .runtime import NameScope, normalize_feed
 from .graph import ROLES, Graph, Node, common_graph, register_display
 from .ops.base import is_inexact
 from .ops.sources import Variable
+from .render_gprime import gprime
+from .render_layout import Captions, EdgeLog, choose_rankdir, fit_width, text_width
 from .render_flow import Scene, describe_details, item_label, private_copy, runs_bodies
 from .structure import flatten
 from . import render_flow
@@ -51,13 +58,30 @@ INSTALL_HINT = ("install Graphviz's `dot` program: `apt-get install graphviz` (D
 SAVE_FORMATS = ("svg", "png", "pdf")
 
 DEFAULT_MAX_NODES = 250
-#: With ``rankdir="auto"``, graphs up to this many drawn nodes are laid out left to
-#: right like textbook figures; larger ones top to bottom, which stays readable.
-AUTO_LR_NODES = 16
+#: The width, in pixels, a picture is shown at most (a notebook's or a documentation
+#: page's column); with ``rankdir="auto"`` the direction is chosen to fit it.
+DEFAULT_MAX_WIDTH = 960
 
 
 class RenderError(SymgraphError):
-    """A picture cannot be made: ``dot`` is missing, or the options do not fit the graph."""
+    """A picture cannot be made: Graphviz's ``dot`` is missing, or options do not fit.
+
+    Raised by ``sg.draw``, ``sg.to_dot`` and ``Drawing.save``; its message says what
+    to change (or how to install ``dot``).
+
+    See Also
+    --------
+    draw : Renders a picture of a graph.
+
+    Examples
+    --------
+    >>> x = sg.variable("x")
+    >>> try:
+    ...     sg.to_dot(x, rankdir="sideways")
+    ... except sg.RenderError as e:
+    ...     print(e)
+    rankdir must be one of auto, LR, TB, BT, RL; got 'sideways'
+    """
 
 
 # ---------------------------------------------------------------------------
@@ -76,15 +100,17 @@ class Style:
 
 
 INPUT = Style("#fff2c2", "#a67c00", "ellipse", "input")
-CONSTANT = Style("#eeeeee", "#8c8c8c", "box", "constant")
+CONSTANT = Style("#e0e0e0", "#8c8c8c", "box", "constant")
 FORWARD = Style("#d9e8fb", "#2c64a8", "box", "forward")
-#: (fill, border) for gradient nodes of order 1, 2, 3, ... (cycled beyond).
+#: (fill, border) for gradient nodes of order 1, 2, 3, 4 (cycled beyond): red, purple, green,
+#: indigo.  Chosen so that every two kinds of node (these, inputs, constants, forward
+#: nodes) stay apart, fills and borders, also as seen with each kind of colour blindness
+#: (tests/test_render.py measures it).
 GRADIENT_COLOURS = (
-    ("#fadbd8", "#b03a2e"),
-    ("#e8daef", "#6c3483"),
-    ("#fdebd0", "#b9770e"),
-    ("#d0ece7", "#117a65"),
-    ("#f5d5eb", "#922b74"),
+    ("#f2a9a2", "#b03a2e"),
+    ("#dcc3ee", "#6c3483"),
+    ("#bdf5d3", "#17804a"),
+    ("#b9b3ee", "#3d2a9e"),
 )
 VALUE_COLOUR = "#1b7a3d"
 GRAD_COLOUR = "#c0392b"
@@ -171,7 +197,7 @@ def _select(graph_or_nodes: Any, wrt: Any, collapse_constants: bool,
         wrt_nodes, _ = flatten(wrt, lambda t: isinstance(t, Node))
         if not wrt_nodes or not all(isinstance(w, Node) and w.graph is graph for w in wrt_nodes):
             raise RenderError("wrt must be a node or a list of nodes of the graph being drawn")
-        core = pruned_subgraph(outputs, wrt_nodes)
+        core = gprime(outputs, wrt_nodes, whole if whole is not None else ancestors(outputs))
         core_set = set(core)
         context = {i for n in core for i in n.inputs if i not in core_set}
         nodes = sorted(core_set | context, key=_node_id)
@@ -324,49 +350,110 @@ def _esc(text: str) -> str:
 MAX_ARGS_SHOWN = 4
 
 
-def _short_name(n: Node, labels: Mapping[Node, str], folded: set[Node]) -> str:
-    """How a node is referred to inside another node's label."""
+def _short_name(n: Node, labels: Mapping[Node, str], folded: set[Node],
+                drawn: set[Node]) -> str:
+    """How a node is referred to inside another node's label: a folded constant by its
+    value, a named node by its name, a drawn node by its id (written under it), and an
+    unnamed node that is not drawn as ``⋯`` (an id nobody can find in the picture
+    would only mislead)."""
     if n in folded:
         return n.op.describe()
-    return labels.get(n) or n.name or f"#{n.id}"
+    name = labels.get(n) or n.name
+    if name:
+        return name
+    return f"#{n.id}" if n in drawn else "⋯"
 
 
-def _op_text(n: Node, folded: set[Node], labels: Mapping[Node, str]) -> str:
+def _op_text(n: Node, folded: set[Node], labels: Mapping[Node, str], drawn: set[Node]) -> str:
     """``op.describe()``, with the arguments spelled out when their order matters or a
     constant is folded in: ``sub(l1, y)``, ``pow(l2, 2)``."""
     text = n.op.describe()
     if len(n.inputs) >= 2 or any(i in folded for i in n.inputs):
-        args = [_short_name(i, labels, folded) for i in n.inputs[:MAX_ARGS_SHOWN]]
+        args = [_short_name(i, labels, folded, drawn) for i in n.inputs[:MAX_ARGS_SHOWN]]
         if len(n.inputs) > MAX_ARGS_SHOWN:
             args.append("…")
         text = f"{text}({', '.join(args)})" if "(" not in text else f"{text} [{', '.join(args)}]"
     return text
 
 
-def _node_label(n: Node, folded: set[Node], labels: Mapping[Node, str]) -> str:
+#: Op texts longer than this many characters are wrapped after a comma (narrower nodes).
+WRAP = 26
+
+
+def _wrap(text: str, width: int = WRAP) -> list[str]:
+    """``text`` in lines of at most ``width`` characters where it can be: broken between
+    the arguments of the call it spells (after a ", " inside its outer parentheses) or
+    before its " [...]" (a long ``sum(axis=(0, 1), keepdims=False)`` takes two lines)."""
+    pieces, start, depth = [], 0, 0
+    for k, c in enumerate(text):
+        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(c, 0)
+        if (depth == 1 and text.startswith(", ", k)) or (depth == 0 and text.startswith(" [", k)):
+            cut = k + 2 if c == "," else k
+            pieces.append(text[start:cut])
+            start = cut
+    pieces.append(text[start:])
+    lines = [""]
+    for piece in pieces:
+        if lines[-1] and len(lines[-1]) + len(piece) > width:
+            lines.append(piece.lstrip())
+        else:
+            lines[-1] += piece
+    return [line.rstrip() for line in lines]
+
+
+def _shape_text(n: Node, shapes: bool) -> str:
+    """``(256, 10)``, ``(256,) int64``; nothing for a float64 scalar or without ``shapes``."""
+    if not shapes or (n.shape == () and n.dtype == np.float64):
+        return ""
+    return str(n.shape) + ("" if n.dtype == np.float64 else f" {n.dtype}")
+
+
+def _node_label(n: Node, folded: set[Node], labels: Mapping[Node, str], drawn: set[Node],
+                shapes: bool, rows: list[str] = ()) -> str:
+    """The node's name (or op) and, in small grey, what computes it and its shape (once,
+    not on every edge leaving it); ``rows`` (an output's value and gradient) under a rule."""
     name = labels.get(n) or n.name
+    notes: list[str] = []
     if n.op.is_variable:
-        return f"<<B>{_esc(name)}</B>>"
-    small = f'<FONT POINT-SIZE="9" COLOR="{MUTED}">'
-    if render_flow.reads_loop(n):  # "final carry" / "scan #5 · item 0"
+        head = f"<B>{_esc(name)}</B>"
+    elif render_flow.reads_loop(n):  # "final carry" / "scan #5 · item 0"
         owner = n.inputs[0]
-        return (f"<<B>{_esc(name)}</B><BR/>{small}{_esc(owner.op.name)} #{owner.id} · item "
-                f"{n.op.index}</FONT>>")
-    op_text = _esc(_op_text(n, folded, labels))
-    if name:
-        return f"<<B>{_esc(name)}</B><BR/>{small}{op_text}</FONT>>"
-    return f"<{op_text}<BR/>{small}#{n.id}</FONT>>"
+        loop = f"{owner.op.name} #{owner.id}" if owner in drawn else owner.op.name
+        head = f"<B>{_esc(name)}</B>"
+        notes.append(f"{loop} · item {n.op.index}")
+    elif name:
+        head = f"<B>{_esc(name)}</B>"
+        notes += _wrap(_op_text(n, folded, labels, drawn))
+    else:
+        head = "<BR/>".join(_esc(line) for line in _wrap(_op_text(n, folded, labels, drawn)))
+        notes.append(f"#{n.id}")
+    shape = _shape_text(n, shapes)
+    if shape and notes and len(notes[-1]) + len(shape) + 3 <= WRAP:
+        notes[-1] += f" · {shape}"
+    elif shape:
+        notes.append(shape)
+    if notes:
+        text = "<BR/>".join(_esc(line) for line in notes)
+        head += f'<BR/><FONT POINT-SIZE="9" COLOR="{MUTED}">{text}</FONT>'
+    if not rows:
+        return f"<{head}>"
+    return ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
+            f"<TR><TD>{head}</TD></TR><HR/><TR><TD>{'<BR/>'.join(rows)}</TD></TR></TABLE>>")
 
 
-def _edge_label(n: Node, shapes: bool, vals: dict, grads: dict) -> str | None:
+def _value_rows(n: Node, vals: dict, grads: dict) -> list[str]:
+    """What the overlay knows of the value of ``n``: the value (green) and the derivative
+    of ``grads_of`` with respect to it (red)."""
     rows = []
-    if shapes and (n.shape != () or n.dtype != np.float64):
-        dtype = "" if n.dtype == np.float64 else f" {n.dtype}"
-        rows.append(f'<FONT POINT-SIZE="9" COLOR="{MUTED}">{_esc(str(n.shape) + dtype)}</FONT>')
     if n in vals:
         rows.append(f'<FONT COLOR="{VALUE_COLOUR}">{_esc(format_value(vals[n]))}</FONT>')
     if n in grads:
         rows.append(f'<FONT COLOR="{GRAD_COLOUR}">{_esc(format_value(grads[n]))}</FONT>')
+    return rows
+
+
+def _edge_label(n: Node, vals: dict, grads: dict) -> str | None:
+    rows = _value_rows(n, vals, grads)
     return "<" + "<BR/>".join(rows) + ">" if rows else None
 
 
@@ -398,51 +485,122 @@ def _legend(nodes: list[Node], has_context: bool, has_vals: bool, grad_name: str
             + "".join(cells) + "</TR></TABLE>>")
 
 
+#: The options of ``to_dot`` and ``draw``, in numpydoc form (both docstrings list them).
+OPTIONS_DOC = """graph_or_nodes : Graph, Node or list of Nodes
+        What to draw: a Graph (every node in it), or a Node or a (nested) list of
+        Nodes, drawn with every node they depend on.  Those nodes are the outputs:
+        drawn bold, each with its shape and, given ``values``, its value inside.
+    values : mapping, optional
+        A feed (variables, by node or by name, to values).  Each edge then shows
+        the value flowing along it in green, and each output its value inside its
+        node.  Nodes whose value the feed does not determine show none.  Default:
+        no values.
+    grads_of : Node, optional
+        A scalar node; with ``values``, each edge also shows, in red, the
+        derivative of ``grads_of`` with respect to the value it carries (as
+        ``sg.grad`` computes it, without adding nodes to the graph).  Default: none.
+    wrt : Node or list of Nodes, optional
+        Draw only the G′ view of these nodes: the part of the forward graph
+        between ``wrt`` and what is differentiated (what ``build_grad`` walks), and
+        only the gradient nodes built for ``wrt`` (those on the paths from the
+        seed to the gradients with respect to ``wrt``).  Other inputs of that part
+        are drawn dashed, for context.  Default: draw everything.
+    labels : mapping of Node to str, optional
+        Names for nodes, e.g. ``{{l1: "l1"}}``, used in their box and wherever
+        another node's label refers to them.  Default: variables by their names,
+        other nodes by their op and id.
+    collapse_constants : bool, default True
+        Write scalar constants inside the label of the node using them
+        (``power(l2, 2)``) instead of drawing them as nodes.
+    max_nodes : int or None, default {max_nodes}
+        Draw at most this many nodes: the outputs and inputs always, then those
+        nearest the outputs (through loop bodies too).  The rest is one "⋯ N more
+        nodes" box (one per loop body); labels write a node left out as ``⋯``,
+        never by an id that is not in the picture.  A drawn loop always shows its
+        carry variables and its body's outputs.  None: no limit.
+    clusters : bool, default True
+        Box the gradient nodes of each differentiation order (loop and branch
+        bodies are boxed either way).
+    shapes : bool, default True
+        Write each node's shape (when it is not a scalar) and dtype (when it is
+        not float64) in its box.
+    rankdir : {{"auto", "LR", "TB", "BT", "RL"}}, default "auto"
+        Which way the picture runs.  "auto": left to right, as in textbook
+        figures, when that fits in ``max_width`` (or is narrower anyway), else top
+        to bottom.
+    title : str, optional
+        A caption above the picture.  Default: none.
+    max_width : float or None, default {max_width}
+        The width, in CSS pixels, to fit: the SVG of a wider picture is shown
+        scaled down to this width (and never wider than the page), while PNG and
+        PDF files keep the drawing's full size; "auto" ``rankdir`` chooses the
+        direction that fits it.  None: show SVGs at full size."""
+
+
 def to_dot(graph_or_nodes: Any, *, values: Mapping | None = None, grads_of: Node | None = None,
            wrt: Any = None, labels: Mapping[Node, str] | None = None,
            collapse_constants: bool = True, max_nodes: int | None = DEFAULT_MAX_NODES,
            clusters: bool = True, shapes: bool = True, rankdir: str = "auto",
-           title: str | None = None) -> str:
-    """DOT source of a picture of a graph, or of the nodes a list of nodes depends on.
+           title: str | None = None, max_width: float | None = DEFAULT_MAX_WIDTH) -> str:
+    """DOT source (Graphviz's language) of a picture of a graph.
 
-    Args:
-        graph_or_nodes: a Graph (every node), a Node or a list of Nodes (they
-            and their ancestors).
-        values: a feed (variables by node or name -> values); each edge then
-            shows the value flowing along it (green).  Nodes whose value the
-            feed does not determine show none.
-        grads_of: a scalar node; with ``values``, each edge also shows
-            d grads_of / d (that value) (red), computed by ``sg.grad``.
-        wrt: draw only G', the part ``build_grad(outputs, wrt)`` walks:
-            ancestors of the outputs that depend on ``wrt``.  Their other
-            inputs are drawn dashed for context.
-        labels: names for intermediate nodes, e.g. ``{l1: "l1"}``.
-        collapse_constants: show scalar constants inside their consumer's
-            label (``pow(l2, 2)``) instead of as nodes.
-        max_nodes: draw at most this many nodes (those nearest the outputs,
-            through loop bodies too); the rest is summarised by a "… more
-            nodes" node (one per body).  A drawn loop always shows its carry
-            variables and its body's outputs.  None: no limit.
-        clusters: box the gradient nodes of each differentiation order (loop
-            and branch bodies are boxed either way).
-        shapes: write non-scalar shapes (and non-float64 dtypes) on edges.
-        rankdir: Graphviz layout direction: "LR", "TB", "BT", "RL", or "auto"
-            (left to right for small graphs, top to bottom for larger ones).
-        title: a caption above the picture.
+    What ``draw`` renders, as text: it needs only the ``graphviz`` Python package,
+    not Graphviz's ``dot`` program.  A node's colour says what made it (inputs,
+    constants, forward nodes, and the gradient nodes of each differentiation order);
+    a legend under the picture explains the colours.  Drawing never adds nodes to
+    the graph.
+
+    Parameters
+    ----------
+    {options}
+
+    Returns
+    -------
+    str
+        The DOT source, starting ``digraph symgraph {{``.
+
+    Raises
+    ------
+    RenderError
+        When the options do not fit the graph (``grads_of`` without ``values``, a
+        ``wrt`` of another graph, an unknown ``rankdir`` ...).
+
+    See Also
+    --------
+    draw : The same picture rendered, for Jupyter or a file.
+
+    Examples
+    --------
+    >>> w, x, y = sg.variable("w"), sg.variable("x"), sg.variable("y")
+    >>> f = (w * x - y) ** 2
+    >>> dot = sg.to_dot(f, labels={{f: "f"}})
+    >>> dot.splitlines()[0]
+    'digraph symgraph {{'
+    >>> "multiply(w, x)" in dot and "<B>f</B>" in dot
+    True
+
+    With a feed, the values are in the picture (the output's inside its node):
+
+    >>> ">-4</FONT>" in sg.to_dot(sg.grad(f, w), values={{"w": 1, "x": 2, "y": 3}})
+    True
     """
     source, _ = _build(graph_or_nodes, values=values, grads_of=grads_of, wrt=wrt, labels=labels,
                        collapse_constants=collapse_constants, max_nodes=max_nodes,
-                       clusters=clusters, shapes=shapes, rankdir=rankdir, title=title)
+                       clusters=clusters, shapes=shapes, rankdir=rankdir, title=title,
+                       max_width=max_width)
     return source
 
 
 def _build(graph_or_nodes: Any, *, values, grads_of, wrt, labels, collapse_constants, max_nodes,
-           clusters, shapes, rankdir, title) -> tuple[str, int]:
+           clusters, shapes, rankdir, title, max_width) -> tuple[str, int]:
     """DOT source and the number of graph nodes drawn."""
     import graphviz
 
     if rankdir not in ("auto", "LR", "TB", "BT", "RL"):
         raise RenderError(f"rankdir must be one of auto, LR, TB, BT, RL; got {rankdir!r}")
+    if max_width is not None and (not isinstance(max_width, (int, float)) or max_width <= 0):
+        raise RenderError(f"max_width must be a positive number of pixels or None, got "
+                          f"{max_width!r}")
     if grads_of is not None and values is None:
         raise RenderError("grads_of needs values: pass the feed at which to evaluate gradients")
     if grads_of is not None and not isinstance(grads_of, Node):
@@ -455,8 +613,14 @@ def _build(graph_or_nodes: Any, *, values, grads_of, wrt, labels, collapse_const
     for n in shown:  # items of loops and branches say what they hold
         if render_flow.reads_loop(n) and n not in given:
             labels[n] = item_label(n, lambda v: given.get(v) or v.name)
+    texts = _node_labels(sel, labels, shapes, vals, grads)
+    edges = EdgeLog()
+    links = _emit_edges(edges, sel, vals, grads)
+    depth = edges.depths()
     if rankdir == "auto":
-        rankdir = "LR" if len(shown) <= AUTO_LR_NODES else "TB"
+        widths = {sel.dot_id(n): text_width(t) for n, t in texts.items()}
+        labelled = any("label" in attrs for _, _, attrs in edges.edges)
+        rankdir = choose_rankdir(widths, depth, labelled, max_width or DEFAULT_MAX_WIDTH)
 
     dot = graphviz.Digraph(
         name="symgraph",
@@ -468,14 +632,15 @@ def _build(graph_or_nodes: Any, *, values, grads_of, wrt, labels, collapse_const
         edge_attr={"fontname": FONT, "fontsize": "10", "arrowsize": "0.7", "color": "#4d4d4d",
                    "penwidth": "1.0"},
     )
+    captions = Captions(depth)
     if title and sel.nodes:  # the title above the picture, the legend below it
         with dot.subgraph(name="cluster_title") as top:
             top.attr(label=f"<<B>{_esc(title)}</B>>", labelloc="t", color="white",
                      fontsize="13")
-            _emit_nodes(top, sel, labels, clusters)
+            _emit_nodes(top, sel, texts, clusters, captions)
     else:
-        _emit_nodes(dot, sel, labels, clusters)
-    links = _emit_edges(dot, sel, shapes, vals, grads)
+        _emit_nodes(dot, sel, texts, clusters, captions)
+    edges.write(dot)
     grad_name = None
     if grads_of is not None:
         grad_name = labels.get(grads_of) or grads_of.name or "f"
@@ -486,19 +651,32 @@ def _build(graph_or_nodes: Any, *, values, grads_of, wrt, labels, collapse_const
     return dot.source, len(shown)
 
 
-def _emit_nodes(dot: Any, sel: _Selection, labels: Mapping[Node, str], clusters: bool) -> None:
+def _node_labels(sel: _Selection, labels: Mapping[Node, str], shapes: bool, vals: dict,
+                 grads: dict) -> dict[Node, str]:
+    """The label of every node drawn; an output's shape, value and gradient sit in its
+    node (it has no edge to carry them)."""
+    scene = sel.scene
+    folded = set(sel.folded).union(*(v.folded for v in scene.bodies.values()))
+    drawn = set(sel.shown()) | set(scene.loops)  # a loop is drawn as its bodies' clusters
+    outputs = set(sel.outputs)
+    return {n: _node_label(n, folded, labels, drawn, shapes,
+                           _value_rows(n, vals, grads) if n in outputs else [])
+            for n in sel.shown()}
+
+
+def _emit_nodes(dot: Any, sel: _Selection, texts: Mapping[Node, str], clusters: bool,
+                captions: Captions) -> None:
     """One DOT node per drawn node; gradient nodes boxed per order when ``clusters``; the
-    bodies of loops and branches as clusters, nested as the loops are."""
+    bodies of loops and branches as clusters, nested as the loops are, each titled."""
     import graphviz
 
     outputs = set(sel.outputs)
     scene = sel.scene
-    folded = set(sel.folded).union(*(v.folded for v in scene.bodies.values()))
     inside = render_flow.nesting(scene)
 
     def emit(target: Any, n: Node) -> None:
         s = style_of(n)
-        attrs = {"label": _node_label(n, folded, labels), "shape": s.shape,
+        attrs = {"label": texts[n], "shape": s.shape,
                  "fillcolor": s.fill, "color": s.border, "tooltip": graphviz.nohtml(repr(n))}
         if s is CONSTANT:
             attrs["fontsize"] = "10"
@@ -508,6 +686,7 @@ def _emit_nodes(dot: Any, sel: _Selection, labels: Mapping[Node, str], clusters:
         if n in outputs or (view is not None and n in view.reads):
             attrs["penwidth"] = "2.4"
         target.node(sel.dot_id(n), **attrs)
+        captions.add(sel.dot_id(n))
 
     def emit_graph(target: Any, nodes: list[Node], prefix: str, hidden: set[Node]) -> None:
         by_order: dict[int, list[Node]] = {}
@@ -521,14 +700,18 @@ def _emit_nodes(dot: Any, sel: _Selection, labels: Mapping[Node, str], clusters:
         for k in sorted(by_order):
             _, border = gradient_colours(k)
             with target.subgraph(name=f"cluster_{prefix}order{k}") as sub:
-                sub.attr(label=f"order-{k} gradient nodes", style="dashed,rounded",
-                         color=border, fontcolor=border, fontsize="10", labeljust="l")
+                sub.attr(label="", style="dashed,rounded", color=border)  # titled by a node
+                captions.open()
                 for n in by_order[k]:
                     emit(sub, n)
-        if (prefix and hidden) or any(i in hidden for n in nodes if n not in sel.context
-                                      for i in n.inputs):
-            target.node(f"{prefix}hidden", label=f"⋯ {len(hidden)} more node{'s' if len(hidden) != 1 else ''}", shape="note",
-                        style="dashed", color=MUTED, fontcolor=MUTED, fillcolor="white")
+                captions.close(sub, f"{prefix}order{k}", f"order-{k} gradient nodes", border,
+                               "10")
+        if hidden:
+            many = "s" if len(hidden) != 1 else ""
+            target.node(f"{prefix}hidden", label=f"⋯ {len(hidden)} more node{many}",
+                        shape="note", style="dashed", color=MUTED, fontcolor=MUTED,
+                        fillcolor="white")
+            captions.add(f"{prefix}hidden")
 
     def emit_bodies(target: Any, parent: Graph | None) -> None:
         done: set[str] = set()
@@ -539,23 +722,27 @@ def _emit_nodes(dot: Any, sel: _Selection, labels: Mapping[Node, str], clusters:
             elif group.key not in done:
                 done.add(group.key)
                 with target.subgraph(name=f"cluster_{group.key}") as box:
-                    box.attr(label=_cluster_label(group.owner.op.name,
-                                                  _users(scene, group.graphs), sel.graph),
-                             style="rounded", color="#9a9a9a", fontsize="11", labeljust="l",
-                             labelloc="t")
+                    box.attr(label="", style="rounded", color="#9a9a9a")
+                    captions.open()
                     for h in group.graphs:
                         emit_body(box, h, grouped=True)
+                    captions.close(box, group.key,
+                                   _cluster_label(group.owner.op.name,
+                                                  _users(scene, group.graphs), sel.graph),
+                                   "black", "11")
 
     def emit_body(target: Any, g: Graph, grouped: bool) -> None:
         view = scene.bodies[g]
         owner, part = view.users[0]
         head = render_flow.title(owner, part, grouped)
         with target.subgraph(name=f"cluster_{view.key}") as sub:
-            sub.attr(label=_cluster_label(head, [] if grouped else _users(scene, [g]), sel.graph),
-                     style="rounded,filled", fillcolor="#f7f9fc", color="#7f8c9d",
-                     fontsize="11", labeljust="l", labelloc="t")
+            sub.attr(label="", style="rounded,filled", fillcolor="#f7f9fc", color="#7f8c9d")
+            captions.open()
             emit_graph(sub, view.nodes, view.key, view.hidden)
             emit_bodies(sub, g)
+            captions.close(sub, view.key,
+                           _cluster_label(head, [] if grouped else _users(scene, [g]),
+                                          sel.graph), "black", "11")
 
     emit_graph(dot, sel.nodes, "", sel.hidden)
     emit_bodies(dot, None)
@@ -576,8 +763,8 @@ def _loop_colour(node: Node) -> str:
 
 
 def _cluster_label(head: str, users: list[Node], top: Graph) -> str:
-    """A body's caption: "scan body (length 100)" for the one loop running it, or the caption
-    and one line per loop, in the colour of its edges."""
+    """A body's caption (HTML-like text): "scan body (length 100)" for the one loop running
+    it, or the caption and one line per loop, in the colour of its edges."""
     rows = [f"<B>{_esc(head)}</B>"]
     if len(users) == 1 and users[0].role != "gradient":
         details = describe_details(users[0])
@@ -589,14 +776,13 @@ def _cluster_label(head: str, users: list[Node], top: Graph) -> str:
         for u in users:
             rows.append(f'<FONT POINT-SIZE="10" COLOR="{_loop_colour(u)}">'
                         f"━ {_esc(render_flow.describe(u, top))}</FONT>")
-    return "<" + "<BR ALIGN=\"LEFT\"/>".join(rows) + "<BR ALIGN=\"LEFT\"/>>"
+    return "<BR ALIGN=\"LEFT\"/>".join(rows) + "<BR ALIGN=\"LEFT\"/>"
 
 
-def _emit_edges(dot: Any, sel: _Selection, shapes: bool, vals: dict, grads: dict) -> set[str]:
-    """Input edges (labelled with shape, value, gradient), the edges from the "more nodes"
-    placeholders, the edges into, round and out of the bodies of loops and branches, and
-    with an overlay one outgoing edge per output to show its value.  Returns the kinds of
-    loop edges drawn (for the legend)."""
+def _emit_edges(dot: Any, sel: _Selection, vals: dict, grads: dict) -> set[str]:
+    """Input edges (labelled with shape, value, gradient), the edges to and from the "more
+    nodes" placeholders, and the edges into, round and out of the bodies of loops and
+    branches.  Returns the kinds of loop edges drawn (for the legend)."""
     shown = sel.shown()
     drawn = set(shown)
     edge_labels: dict[Node, str | None] = {}
@@ -604,7 +790,7 @@ def _emit_edges(dot: Any, sel: _Selection, shapes: bool, vals: dict, grads: dict
     def label_of(n: Node, text: str = "") -> str | None:
         """The rows of the edges leaving ``n``, under ``text`` in italics."""
         if n not in edge_labels:
-            edge_labels[n] = _edge_label(n, shapes, vals, grads)
+            edge_labels[n] = _edge_label(n, vals, grads)
         rows = edge_labels[n]
         if not text:
             return rows
@@ -628,14 +814,13 @@ def _emit_edges(dot: Any, sel: _Selection, shapes: bool, vals: dict, grads: dict
             if text:
                 attrs["label"] = text
             dot.edge(sel.dot_id(i), sel.dot_id(n), **attrs)
-    kinds = _emit_links(dot, sel, drawn, label_of, vals, grads)
-    if vals:
-        for o in sel.outputs:
-            if o in drawn and (o in vals or o in grads):
-                dot.node(f"out{o.id}", label="", shape="point", style="invis", width="0.05")
-                dot.edge(sel.dot_id(o), f"out{o.id}", label=label_of(o) or "",
-                         arrowhead="normal")
-    return kinds
+    for prefix, hidden in hidden_of.values():  # what feeds the part cut by max_nodes
+        feeding = {i: None for h in sorted(hidden, key=_node_id) for i in h.inputs if i in drawn}
+        for i in feeding:
+            text = label_of(i)
+            dot.edge(sel.dot_id(i), f"{prefix}hidden", style="dashed", color=MUTED,
+                     **({"label": text} if text else {}))
+    return _emit_links(dot, sel, drawn, label_of, vals, grads)
 
 
 #: How each kind of edge into, round and out of a body looks.
@@ -679,7 +864,7 @@ def _emit_links(dot: Any, sel: _Selection, drawn: set[Node], label_of: Any, vals
             text = label_of(link.tail, link.text)
         elif link.kind == "captured":  # the variable inside repeats the name and shape
             attrs["color"] = MUTED
-            text = _edge_label(link.tail, False, vals, grads)
+            text = _edge_label(link.tail, vals, grads)
         elif link.text:
             text = f"<<I>{_esc(link.text)}</I>>"
         if text:
@@ -732,18 +917,49 @@ def _pipe(source: str, fmt: str) -> bytes:
 
 
 class Drawing:
-    """A rendered picture: shows itself in Jupyter and saves as SVG, PNG or PDF."""
+    """A rendered picture: shows itself in Jupyter and saves as SVG, PNG or PDF.
 
-    def __init__(self, source: str, n_nodes: int) -> None:
+    Made by ``sg.draw``, which renders it at once (so a problem surfaces there,
+    not when it is displayed).
+
+    Parameters
+    ----------
+    source : str
+        The DOT source to render (as ``sg.to_dot`` gives it); kept as ``.source``.
+    n_nodes : int
+        How many nodes of the graph it draws; kept as ``.n_nodes``.
+    max_width : float or None, default {max_width}
+        The width, in CSS pixels, its SVG (``.svg``, and what Jupyter shows) is
+        shown at most (None: full size); PNG and PDF keep the full size.
+
+    See Also
+    --------
+    draw : Makes a Drawing of a graph.
+
+    Examples
+    --------
+    >>> x = sg.variable("x")
+    >>> d = sg.draw(sg.exp(x) * x)
+    >>> d.n_nodes
+    3
+    >>> d.svg.startswith("<?xml") and "<svg" in d.svg
+    True
+    >>> d.pipe("pdf")[:4]
+    b'%PDF'
+    """
+
+    def __init__(self, source: str, n_nodes: int,
+                 max_width: float | None = DEFAULT_MAX_WIDTH) -> None:
         self.source = source
         self.n_nodes = n_nodes
+        self.max_width = max_width
         self._svg: str | None = None
 
     @property
     def svg(self) -> str:
-        """The picture as SVG text (rendered once)."""
+        """The picture as SVG text (rendered once), shown at most ``max_width`` pixels wide."""
         if self._svg is None:
-            self._svg = _pipe(self.source, "svg").decode("utf-8")
+            self._svg = fit_width(_pipe(self.source, "svg").decode("utf-8"), self.max_width)
         return self._svg
 
     def pipe(self, format: str = "svg") -> bytes:  # noqa: A002 - graphviz's own name
@@ -778,13 +994,56 @@ def draw(graph_or_nodes: Any, *, values: Mapping | None = None, grads_of: Node |
          wrt: Any = None, labels: Mapping[Node, str] | None = None,
          collapse_constants: bool = True, max_nodes: int | None = DEFAULT_MAX_NODES,
          clusters: bool = True, shapes: bool = True, rankdir: str = "auto",
-         title: str | None = None) -> Drawing:
-    """Render a picture of a graph with Graphviz; see ``to_dot`` for the options.
+         title: str | None = None, max_width: float | None = DEFAULT_MAX_WIDTH) -> Drawing:
+    """A picture of a graph, rendered by Graphviz: shows itself in Jupyter, saves to a file.
 
-    Returns a ``Drawing`` (shows itself in Jupyter; ``.save("f.png")``).
-    Raises ``RenderError`` with install instructions when ``dot`` is missing.
-    A ``SparseDerivative`` (``sg.sparse_jacobian``/``sg.sparse_hessian``) is drawn
-    as a spy plot of its pattern, coloured by its colouring (matplotlib).
+    Forward and gradient nodes are told apart by colour (one per differentiation
+    order, with a legend); given a feed, values (green) and gradients (red) are
+    written on the edges, and each output's value inside its node.  Loops and
+    branches are drawn as the program reads: each body a box.  Drawing never adds
+    nodes to the graph.
+
+    Parameters
+    ----------
+    {options}
+
+    Returns
+    -------
+    Drawing
+        The rendered picture (``.svg``, ``.save("f.png")``; Jupyter shows it).
+        For a ``SparseDerivative`` (``sg.sparse_jacobian``, ``sg.sparse_hessian``):
+        a spy plot of its pattern, coloured by its colouring (matplotlib), and
+        only ``title`` applies.
+
+    Raises
+    ------
+    RenderError
+        When Graphviz's ``dot`` program is not installed (with how to install
+        it; ``to_dot`` works without it), or the options do not fit the graph.
+
+    See Also
+    --------
+    to_dot : The DOT source alone.
+
+    Examples
+    --------
+    The seed example, its gradient and the values at w=1, x=2, y=3:
+
+    >>> w, x, y = sg.variable("w"), sg.variable("x"), sg.variable("y")
+    >>> f = (w * x - y) ** 2
+    >>> dw, dx, dy = sg.grad(f, [w, x, y])
+    >>> d = sg.draw([f, dw, dx, dy], values={{"w": 1, "x": 2, "y": 3}}, grads_of=f,
+    ...             labels={{f: "f", dw: "df/dw"}})
+    >>> d
+    <symgraph.Drawing of ... nodes>
+
+    Only what differentiating with respect to ``w`` builds (the G′ view), saved as a
+    PNG at full size:
+
+    >>> import pathlib, tempfile
+    >>> path = sg.draw([f, dw, dx, dy], wrt=[w]).save(pathlib.Path(tempfile.mkdtemp(), "g.png"))
+    >>> path.read_bytes()[:4]
+    b'\\x89PNG'
     """
     from .sparse import SparseDerivative
 
@@ -794,9 +1053,16 @@ def draw(graph_or_nodes: Any, *, values: Mapping | None = None, grads_of: Node |
     drawing = Drawing(*_build(graph_or_nodes, values=values, grads_of=grads_of, wrt=wrt,
                               labels=labels, collapse_constants=collapse_constants,
                               max_nodes=max_nodes, clusters=clusters, shapes=shapes,
-                              rankdir=rankdir, title=title))
+                              rankdir=rankdir, title=title, max_width=max_width),
+                      max_width=max_width)
     drawing.svg  # render now, so problems surface at draw() and not at display time
     return drawing
+
+
+_OPTIONS = OPTIONS_DOC.format(max_nodes=DEFAULT_MAX_NODES, max_width=DEFAULT_MAX_WIDTH)
+to_dot.__doc__ = to_dot.__doc__.format(options=_OPTIONS)
+draw.__doc__ = draw.__doc__.format(options=_OPTIONS)
+Drawing.__doc__ = Drawing.__doc__.format(max_width=DEFAULT_MAX_WIDTH)
 
 
 def mimebundle(graph_or_nodes: Any) -> dict[str, str]:

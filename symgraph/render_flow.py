@@ -344,11 +344,14 @@ def select(outputs: Sequence[Node], outer: set[Node], limit: int | None,
     Breadth first from the outputs, against the edges of the picture: from an
     item into the body nodes it reads, through the body, and from a body
     variable to the outer nodes feeding it.  At most ``limit`` nodes, except
-    that the carry variables and outputs of a drawn loop's bodies are always
-    shown, so its carries' edges are.  The rest is cut (``BodyView.hidden``).
+    that the outputs and the variables of ``outer`` (the inputs) are always
+    shown, so a cut picture still says what goes in and what comes out, and
+    so are the carry variables and outputs of a drawn loop's bodies, so its
+    carries' edges are.  The rest is cut (``BodyView.hidden``).
     """
     scene = Scene()
-    kept: set[Node] = set()
+    kept: set[Node] = {o for o in outputs if o in outer}
+    kept.update(n for n in outer if n.op.is_variable)
     expanded: set[Node] = set()
     queue: deque[Node] = deque(o for o in outputs if o in outer)
     later: list[Node] = []  # inputs of loops that feed no body node drawn

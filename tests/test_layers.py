@@ -56,7 +56,7 @@ LAYERS: list[tuple[int, tuple[str, ...], str]] = [
     (6, ("evaluate", "codegen", "compile"),
      "runners: the Evaluator; sg.function (codegen)"),
     (7, ("serialize", "sympy_bridge", "render", "parse", "cli", "optimize", "testing", "models", "sparse",
-         "render_flow", "__init__", "__main__"),
+         "render_flow", "render_gprime", "render_layout", "__init__", "__main__"),
      "tools on top, and the package's public face"),
 ]
 

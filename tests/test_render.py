@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import re
 import xml.etree.ElementTree as ET
 
@@ -10,7 +12,7 @@ import pytest
 
 import symgraph as sg
 from symgraph import render
-from symgraph.traversal import pruned_subgraph
+from symgraph.traversal import ancestors, pruned_subgraph
 from symgraph.render import CONSTANT, FORWARD, GRADIENT_COLOURS, INPUT, format_value
 
 needs_dot = pytest.mark.skipif(not render.dot_available(),
@@ -27,6 +29,16 @@ def drawn_ids(dot: str) -> set[int]:
 
 def node_attrs(dot: str) -> dict[int, str]:
     return {int(m.group(1)): m.group(2) for m in NODE_RE.finditer(dot)}
+
+
+def node_rows(dot: str) -> dict[int, dict[str, str]]:
+    """id -> {colour: text} of the green/red rows inside each node's label (under its rule)."""
+    out = {}
+    for i, attrs in node_attrs(dot).items():
+        label = re.search(r"label=(<.*>) color=", attrs).group(1)
+        if "<HR/>" in label:
+            out[i] = dict(LABEL_ROWS.findall(label.split("<HR/>", 1)[1]))
+    return out
 
 
 def edge_overlay(dot: str) -> dict[tuple[int, str], dict[str, str]]:
@@ -111,6 +123,45 @@ def test_colours_and_clusters_per_order(fresh_graph):
     assert "cluster_order" not in sg.to_dot(ds, clusters=False)
 
 
+#: Colour-vision deficiency simulation (Machado, Oliveira & Fernandes 2009, severity 1),
+#: applied to linear RGB.
+CVD = {
+    "normal": np.eye(3),
+    "deuteranopia": np.array([[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
+                              [-0.011820, 0.042940, 0.968881]]),
+    "protanopia": np.array([[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
+                            [-0.003882, -0.048116, 1.051998]]),
+    "tritanopia": np.array([[1.255528, -0.076749, -0.178779], [-0.078411, 0.930809, 0.147602],
+                            [0.004733, 0.691367, 0.303900]]),
+}
+
+
+def lab(hex_colour: str, seen_by: np.ndarray) -> np.ndarray:
+    """CIE L*a*b* (D65) of an sRGB colour, as seen through a CVD matrix."""
+    c = np.array([int(hex_colour[k:k + 2], 16) for k in (1, 3, 5)]) / 255
+    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    linear = np.clip(seen_by @ linear, 0, 1)
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
+                    [0.0193, 0.1192, 0.9505]]) @ linear / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > 216 / 24389, np.cbrt(xyz), (24389 / 27 * xyz + 16) / 116)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def test_palette_kinds_stay_apart_also_for_colour_blind_eyes():
+    """Inputs, constants, forward nodes and gradients of orders 1-4: every two differ by a
+    colour difference (CIE76 delta E) of at least 8.5 in fill and 13 in border, for normal
+    vision and each kind of dichromacy.  (The first palette's order-3 border was the
+    inputs' to a protanope: delta E 0.3.)"""
+    kinds = [(INPUT.fill, INPUT.border), (CONSTANT.fill, CONSTANT.border),
+             (FORWARD.fill, FORWARD.border), *GRADIENT_COLOURS[:4]]
+    assert len(GRADIENT_COLOURS) >= 4
+    for part, least in ((0, 8.5), (1, 13.0)):
+        for vision, m in CVD.items():
+            for a, b in itertools.combinations(kinds, 2):
+                delta = np.linalg.norm(lab(a[part], m) - lab(b[part], m))
+                assert delta >= least, (vision, "fill" if part == 0 else "border", a, b, delta)
+
+
 def test_legend_lists_only_kinds_present(seed):
     dot = sg.to_dot(seed["f"], collapse_constants=False)
     for entry in (">input<", ">constant<", ">forward<"):
@@ -135,7 +186,8 @@ def test_overlay_matches_evaluate_and_grad(seed):
     values = sg.evaluate(tails + [s["f"]], s["feed"])
     grads = sg.evaluate(sg.grad(s["f"], tails + [s["f"]]), s["feed"])
     want = dict(zip(tails + [s["f"]], zip(values, grads)))
-    assert len(overlay) == 6  # five edges and the output's edge
+    assert len(overlay) == 5  # five edges; the output's value sits in its node
+    overlay[(s["f"].id, "node")] = node_rows(dot)[s["f"].id]
     for (tail, _head), rows in overlay.items():
         node = next(n for n in want if n.id == tail)
         v, g = want[node]
@@ -189,10 +241,31 @@ def test_fed_intermediate_cuts_gradients(fresh_graph):
 def test_overlay_on_augmented_graph_values_of_gradient_nodes(seed):
     s = seed
     dw, dx, dy = sg.grad(s["f"], [s["w"], s["x"], s["y"]])
-    overlay = edge_overlay(sg.to_dot(s["g"], values=s["feed"]))
-    outs = {t: rows[render.VALUE_COLOUR] for (t, head), rows in overlay.items()
-            if head.startswith("out")}
+    dot = sg.to_dot(s["g"], values=s["feed"])
+    outs = {t: rows[render.VALUE_COLOUR] for t, rows in node_rows(dot).items()}
     assert outs == {s["f"].id: "1", dw.id: "-4", dx.id: "-2", dy.id: "2"}
+
+
+def test_each_output_value_sits_in_its_own_node_no_fan_of_arrows(seed):
+    """The seed's second order: nine outputs, each showing its value inside its node."""
+    s = seed
+    wrt = [s["w"], s["x"], s["y"]]
+    g = sg.grad(s["f"], wrt)
+    h = [n for gi in g for n in sg.grad(gi, wrt)]
+    outputs = [s["f"], *g, *h]
+    dot = sg.to_dot(outputs, values=s["feed"])
+    rows = node_rows(dot)
+    values = sg.evaluate(outputs, s["feed"])
+    assert {o.id: rows[o.id] for o in outputs} == {
+        o.id: {render.VALUE_COLOUR: format_value(v)} for o, v in zip(outputs, values)}
+    assert set(rows) == {o.id for o in outputs}  # only outputs carry rows in their node
+    assert "shape=point" not in dot and not re.search(r"-> out\d+", dot)
+    # with grads_of, an output also shows d grads_of / d output under its value
+    rows = node_rows(sg.to_dot([s["f"], *g], values=s["feed"], grads_of=s["f"]))
+    assert rows[s["f"].id] == {render.VALUE_COLOUR: "1", render.GRAD_COLOUR: "1"}
+    # an array output shows its shape in its node: it has no edge to write it on
+    X = sg.variable("X", (2, 3))
+    assert "(2, 3)" in node_attrs(sg.to_dot(X * 2))[(X * 2).id]
 
 
 def test_overlay_skips_nodes_the_feed_does_not_determine(seed):
@@ -240,6 +313,99 @@ def test_wrt_draws_pruned_subgraph_and_dashed_context(fresh_graph):
     assert "outside G′" in dot
 
 
+def solid_gradient_ids(dot: str) -> set[int]:
+    """Ids of the gradient nodes drawn (the fill of some order), not dashed context."""
+    fills = {f'fillcolor="{fill}"' for fill, _ in GRADIENT_COLOURS}
+    return {i for i, a in node_attrs(dot).items() if any(f in a for f in fills)}
+
+
+def gradient_ancestors(nodes) -> set[int]:
+    return {n.id for n in ancestors(nodes) if n.role == "gradient"}
+
+
+def test_wrt_view_of_an_augmented_graph_shows_only_that_gradient(seed):
+    """G′ of w: the forward part between w and f and the gradient nodes build_grad makes
+    for df/dw, not those that only df/dx or df/dy need."""
+    s = seed
+    dw, dx, dy = sg.grad(s["f"], [s["w"], s["x"], s["y"]])
+    n_before = len(s["g"])
+    dot = sg.to_dot([s["f"], dw, dx, dy], wrt=[s["w"]])
+    assert len(s["g"]) == n_before, "the G′ view must not add nodes to the user's graph"
+    assert solid_gradient_ids(dot) == gradient_ancestors([dw])
+    drawn = drawn_ids(dot)
+    assert dw.id in drawn and dx.id not in drawn and dy.id not in drawn
+    assert {s[k].id for k in ("w", "l1", "l2", "f")} <= drawn
+    # the view of x has df/dx instead; of both, both
+    assert solid_gradient_ids(sg.to_dot([s["f"], dw, dx, dy], wrt=[s["x"]])) == \
+        gradient_ancestors([dx])
+    assert solid_gradient_ids(sg.to_dot([s["f"], dw, dx, dy], wrt=[s["w"], s["x"]])) == \
+        gradient_ancestors([dw, dx])
+    # drawing only the gradients: the same gradient nodes, f is not in the picture
+    assert solid_gradient_ids(sg.to_dot([dw, dx, dy], wrt=[s["w"]])) == gradient_ancestors([dw])
+
+
+def test_wrt_view_of_second_order_shows_the_second_derivatives_with_respect_to_w(seed):
+    s = seed
+    wrt = [s["w"], s["x"], s["y"]]
+    g = sg.grad(s["f"], wrt)
+    h = [sg.grad(gi, wrt) for gi in g]
+    everything = [s["f"], *g, *(n for row in h for n in row)]
+    dot = sg.to_dot(everything, wrt=[s["w"]])
+    by_id = {n.id: n for n in s["g"].nodes}
+    second = {i for i in solid_gradient_ids(dot) if by_id[i].order == 2}
+    wanted = [row[0] for row in h]  # d(df/dw)/dw, d(df/dx)/dw, d(df/dy)/dw
+    assert second == {i for i in gradient_ancestors(wanted) if by_id[i].order == 2}
+    drawn = drawn_ids(dot)
+    for row in h:
+        assert row[0].id in drawn
+        assert all(n.id not in drawn for n in row[1:] if n not in ancestors(wanted))
+
+
+def test_wrt_view_of_a_forward_graph_is_unchanged_by_gradients_elsewhere(seed):
+    s = seed
+    before = sg.to_dot(s["f"], wrt=[s["w"]])
+    sg.grad(s["f"], [s["x"]])
+    assert sg.to_dot(s["f"], wrt=[s["w"]]) == before
+
+
+def referenced_ids(dot: str) -> set[int]:
+    """Every ``#id`` written in a node's label (tooltips excluded)."""
+    found = set()
+    for attrs in node_attrs(dot).values():
+        label = re.search(r"label=(<.*>) color=", attrs).group(1)
+        label = re.sub(r'COLOR="[^"]*"', "", label)
+        found.update(int(i) for i in re.findall(r"#(\d+)", label))
+    return found
+
+
+def test_labels_never_refer_to_nodes_not_drawn(fresh_graph):
+    x, y = sg.variable("x"), sg.variable("y")
+    z = x
+    for k in range(30):
+        z = sg.sin(z) * y if k % 2 else z * x + y
+    dot = sg.to_dot(z, max_nodes=8)
+    drawn = drawn_ids(dot)
+    assert {x.id, y.id, z.id} <= drawn and len(drawn) == 8
+    assert referenced_ids(dot) <= drawn
+    assert "⋯" in dot  # an unnamed node cut off is written as such
+    for n in (x, y):  # the inputs feed the part cut off
+        assert f"n{n.id} -> hidden" in dot
+    # G′ draws what enters it from outside dashed; their own inputs are not drawn
+    w = sg.variable("w")
+    f = (w * x - sg.exp(y * y)) ** 2
+    dot = sg.to_dot([f, *sg.grad(f, [w, x])], wrt=[w])
+    assert referenced_ids(dot) <= drawn_ids(dot)
+
+
+def test_max_nodes_keeps_every_output_and_input(fresh_graph):
+    xs = [sg.variable(f"x{k}") for k in range(6)]
+    outs = [sg.tanh(sg.sin(sg.exp(v)) * xs[0]) for v in xs]
+    dot = sg.to_dot(outs, max_nodes=4)
+    drawn = drawn_ids(dot)
+    assert {n.id for n in xs + outs} <= drawn  # more than 4: they are what the picture is about
+    assert referenced_ids(dot) <= drawn
+
+
 def test_max_nodes_keeps_nodes_nearest_the_output_on_a_deep_chain(fresh_graph):
     x = sg.variable("x")
     y = x
@@ -247,10 +413,16 @@ def test_max_nodes_keeps_nodes_nearest_the_output_on_a_deep_chain(fresh_graph):
         y = sg.sin(y)
     dot = sg.to_dot(y, max_nodes=25)
     ids = drawn_ids(dot)
-    assert len(ids) == 25 and y.id in ids and x.id not in ids
-    assert min(ids) == y.id - 24
+    assert len(ids) == 25 and y.id in ids and x.id in ids  # the output and the input stay
+    assert min(ids - {x.id}) == y.id - 23
     assert "19976 more nodes" in dot
-    assert 'hidden -> n' in dot
+    assert 'hidden -> n' in dot and f"n{x.id} -> hidden" in dot
+    # the input's value and gradient are on its edge into the part cut off
+    dot = sg.to_dot(y, max_nodes=25, values={"x": 0.5}, grads_of=y)
+    edge = re.search(rf"^\s*n{x.id} -> hidden \[(.*)\]$", dot, re.M).group(1)
+    want_value, want_grad = sg.evaluate([x, sg.grad(y, x)], {"x": 0.5})
+    assert dict(LABEL_ROWS.findall(edge)) == {render.VALUE_COLOUR: format_value(want_value),
+                                              render.GRAD_COLOUR: format_value(want_grad)}
     with pytest.raises(sg.RenderError, match="max_nodes"):
         sg.to_dot(y, max_nodes=0)
 
@@ -336,3 +508,143 @@ def test_without_dot_draw_explains_how_to_install_and_to_dot_still_works(seed, m
     assert sg.to_dot(seed["f"]).startswith("digraph")
     bundle = seed["g"]._repr_mimebundle_()
     assert set(bundle) == {"text/plain"} and "apt-get install graphviz" in bundle["text/plain"]
+
+
+# ---------------------------------------------------------------------------
+# layout: direction, width, cluster titles
+# ---------------------------------------------------------------------------
+
+
+SVG = {"svg": "http://www.w3.org/2000/svg"}
+
+
+def svg_size(svg: str) -> tuple[float, float, float]:
+    """(width shown in px, width drawn in px, height shown / width shown)."""
+    root = ET.fromstring(svg)
+    drawn = float(root.get("viewBox").split()[2]) * 4 / 3
+    w, h = root.get("width"), root.get("height")
+    assert w.endswith("px") and h.endswith("px")
+    return float(w[:-2]), drawn, float(h[:-2]) / float(w[:-2])
+
+
+def augmented_mlp():
+    """Notebook 02's graph: a ReLU network's cost and its gradient."""
+    X, y = sg.variable("X", (150, 2)), sg.variable("y", (150,), dtype="int64")
+    W1, W2 = sg.variable("W1", (2, 16)), sg.variable("W2", (16, 3))
+    J = sg.cross_entropy(sg.relu(X @ W1) @ W2, y) + 1e-3 * (sg.sum(W1 ** 2) + sg.sum(W2 ** 2))
+    return [J, *sg.grad(J, [W1, W2])]
+
+
+@needs_dot
+def test_a_large_drawing_is_shown_at_most_max_width_wide_and_saved_full_size(fresh_graph,
+                                                                             tmp_path):
+    augmented_mlp()
+    d = sg.draw(fresh_graph)
+    shown, drawn, aspect = svg_size(d.svg)
+    assert drawn > render.DEFAULT_MAX_WIDTH  # wider than a notebook as drawn
+    assert shown == render.DEFAULT_MAX_WIDTH  # scaled to fit, whole (the viewBox is kept)
+    assert 'style="max-width: 100%; height: auto"' in d.svg  # and narrower with the page
+    narrow = sg.draw(fresh_graph, max_width=600)
+    assert svg_size(narrow.svg)[0] == 600 and svg_size(narrow.svg)[2] == pytest.approx(aspect,
+                                                                                       rel=0.01)
+    natural = sg.draw(fresh_graph, max_width=None)
+    assert svg_size(natural.svg)[0] == pytest.approx(drawn, abs=1)
+    # a PNG is drawn at full size, to be readable
+    from PIL import Image
+    png = Image.open(d.save(tmp_path / "mlp.png"))
+    assert png.width == pytest.approx(drawn, rel=0.02)
+    with pytest.raises(sg.RenderError, match="max_width"):
+        sg.to_dot(fresh_graph, max_width=0)
+
+
+@needs_dot
+def test_a_small_drawing_keeps_its_size(seed):
+    shown, drawn, _ = svg_size(sg.draw(seed["l1"]).svg)
+    assert shown == pytest.approx(drawn, abs=1) and shown < render.DEFAULT_MAX_WIDTH
+
+
+def test_auto_direction_runs_left_to_right_while_it_fits(fresh_graph):
+    x = sg.variable("x")
+    short = sg.tanh(sg.sin(x) * x)
+    assert "rankdir=LR" in sg.to_dot(short)
+    deep = x
+    for _ in range(14):
+        deep = sg.sin(deep)
+    assert "rankdir=TB" in sg.to_dot(deep)  # 15 ranks left to right would be too wide
+    assert "rankdir=LR" in sg.to_dot(deep, max_width=3000)  # unless the page is wide
+    assert "rankdir=BT" in sg.to_dot(deep, rankdir="BT")
+    # many short parallel paths: left to right is the narrow way
+    wide = [sg.exp(sg.variable(f"v{k}")) for k in range(30)]
+    assert "rankdir=LR" in sg.to_dot(wide)
+
+
+def title_boxes_and_edges(drawing):
+    """The text boxes of the cluster titles and points along every edge, from dot's own
+    layout (its json output: text widths as dot measured them)."""
+    layout = json.loads(drawing.pipe("json"))
+    boxes = []
+    for obj in layout["objects"]:
+        if not obj.get("name", "").startswith("title_"):
+            continue
+        size = 14.0
+        for op in obj.get("_ldraw_", []):
+            if op["op"] == "F":
+                size = op["size"]
+            elif op["op"] == "T":
+                (x, y), w = op["pt"], op["width"]
+                left = {"l": x, "c": x - w / 2, "r": x - w}[op["align"]]
+                boxes.append((op["text"], left, y - 0.2 * size, left + w, y + 0.75 * size))
+    edges = []
+    t = np.linspace(0, 1, 20)[:, None]
+    for e in layout.get("edges", []):
+        for op in e.get("_draw_", []):
+            if op["op"] != "b":
+                continue
+            p = np.array(op["points"])
+            curve = [(1 - t) ** 3 * p[k - 1] + 3 * (1 - t) ** 2 * t * p[k]
+                     + 3 * (1 - t) * t ** 2 * p[k + 1] + t ** 3 * p[k + 2]
+                     for k in range(1, len(p) - 2, 3)]
+            edges.append((f"{layout['objects'][e['tail']]['name']}->"
+                          f"{layout['objects'][e['head']]['name']}", np.concatenate(curve)))
+    return boxes, edges
+
+
+@needs_dot
+def test_edges_do_not_cross_cluster_titles(fresh_graph):
+    """Titles are nodes of their clusters, which dot routes edges around (a cluster's own
+    label sits where edges entering the cluster pass)."""
+    w, x, y = sg.variable("w"), sg.variable("x"), sg.variable("y")
+    f = (w * x - y) ** 2
+    g = sg.grad(f, [w, x, y])
+    second = [f, *g, *(n for gi in g for n in sg.grad(gi, [w, x, y]))]
+    z = sg.variable("z")
+    r = sg.cond(z > 0, lambda u: sg.exp(u), lambda u: u * u, z)
+    c, _ = sg.while_loop(lambda c: c[0] < 5.0, lambda c: (c[0] + z, c[1]), (z, z), max_steps=9)
+    ds = [sg.sin(x)]
+    for _ in range(3):
+        ds.append(sg.grad(ds[-1], x))
+    pictures = [sg.draw([f, *g], values={"w": 1, "x": 2, "y": 3}), sg.draw(second),
+                sg.draw([r, c, sg.grad(r + c, z)]), sg.draw(ds)]
+    titles = 0
+    for d in pictures:
+        lines = d.source.splitlines()
+        for k, line in enumerate(lines):  # a cluster's attributes come first: no label
+            if line.strip().startswith("subgraph cluster_"):
+                assert 'label=""' in lines[k + 1], lines[k + 1]
+        boxes, edges = title_boxes_and_edges(d)
+        titles += len(boxes)
+        for text, x0, y0, x1, y1 in boxes:
+            for name, pts in edges:
+                inside = (pts[:, 0] > x0) & (pts[:, 0] < x1) & (pts[:, 1] > y0) & (pts[:, 1] < y1)
+                assert not inside.any(), f"edge {name} crosses the title {text!r}"
+    assert titles >= 12
+
+
+@needs_dot
+def test_the_picture_title_is_written_once_not_in_every_cluster(seed):
+    s = seed
+    g = sg.grad(s["f"], [s["w"], s["x"]])
+    d = sg.draw([s["f"], *g], values=s["feed"], title="the seed example")
+    texts = [t.text for t in ET.fromstring(d.svg).iter("{http://www.w3.org/2000/svg}text")]
+    assert texts.count("the seed example") == 1
+    assert texts.count("order-1 gradient nodes") == 1

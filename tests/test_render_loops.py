@@ -155,6 +155,18 @@ def test_drawing_adds_no_nodes_to_the_graph_or_its_bodies(fresh_graph):
     assert (len(fresh_graph), len(body_graph)) == sizes
 
 
+def test_wrt_view_through_a_loop_adds_no_nodes_to_the_graph_or_its_bodies(fresh_graph):
+    """The G′ view replays sg.grad to find the gradient built for wrt; through a loop that
+    would build gradient bodies in the shared body graph, so the view is plain G′ there."""
+    m = rnn()
+    gW, gU = sg.grad(m["loss"], [m["W"], m["U"]])
+    body_graph = loop_of(m["ys"]).op.body.graph
+    sizes = len(fresh_graph), len(body_graph)
+    dot = sg.to_dot([m["loss"], gW, gU], wrt=[m["W"]])
+    assert (len(fresh_graph), len(body_graph)) == sizes
+    assert f"n{gW.id} [" in dot and "outside G′" in dot
+
+
 # ---------------------------------------------------------------------------
 # gradients: one body graph, drawn once, gradient nodes coloured by order
 # ---------------------------------------------------------------------------
