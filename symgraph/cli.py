@@ -469,7 +469,7 @@ def _run_grad(args: argparse.Namespace) -> int:
     if args.out:
         sys.stdout.flush()
         if not dot_available():
-            raise RenderError(f"cannot draw {args.out} without Graphviz: {INSTALL_HINT}")
+            raise RenderError(f"cannot draw {args.out}: Graphviz's `dot` is not on the PATH; {INSTALL_HINT}")
         draw(**picture).save(args.out)
         if not (args.json or args.dot):
             print(f"\nwrote {args.out}")

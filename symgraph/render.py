@@ -51,7 +51,7 @@ from .render_flow import Scene, describe_details, item_label, private_copy, runs
 from .structure import flatten
 from . import render_flow
 
-INSTALL_HINT = ("install Graphviz's `dot` program: `apt-get install graphviz` (Debian/Ubuntu), "
+INSTALL_HINT = ("install Graphviz: `apt-get install graphviz` (Debian/Ubuntu), "
                 "`brew install graphviz` (macOS) or `conda install -c conda-forge graphviz`")
 
 #: Formats ``Drawing.save`` infers from a file's extension.
