@@ -22,6 +22,7 @@ from .errors import (DTypeError, GraphMismatchError, ShapeError, SymgraphError,
 from .graph import Graph, Node, common_graph
 from .ops.base import Op, as_node, is_inexact
 from .ops.elementwise import add_n, cast
+from .ops.folding import is_value
 from .ops.reduce import sum as reduce_sum
 from .ops.sources import Full, full, zeros_like
 from .ops.tuples import Item
@@ -151,6 +152,9 @@ def _build_grad(graph: Graph, ys, grad_ys, wrt, order: int | None) -> list[Node]
         order = 1 + max((n.order for n in relevant), default=0)
     wrt_set = set(wrt)
     table: dict[Node, Node] = {}
+    # a scalar y seeded with one: each node's total cotangent is dy/dnode (for pictures)
+    named = graph.derivatives if len(ys) == 1 and ys[0].shape == () and \
+        is_value(grad_ys[0], 1) else None
     with graph.building("gradient", order):
         pending: dict[Node, list[Node]] = {}
         for y, gy in zip(ys, grad_ys):
@@ -174,6 +178,8 @@ def _build_grad(graph: Graph, ys, grad_ys, wrt, order: int | None) -> list[Node]
                 g = contribs[0] if len(contribs) == 1 else add_n(contribs)
                 if node in wrt_set:
                     table[node] = g
+                if named is not None and g.role == "gradient" and g not in named:
+                    named[g] = (ys[0], node)
                 if type(op) is Item:
                     parts.setdefault(node.inputs[0], {}).setdefault(op.index, []).append(g)
                     continue

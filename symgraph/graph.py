@@ -58,6 +58,9 @@ class Graph:
         self._cons: dict[tuple, Node] = {}
         self._variables: dict[str, list[Node]] = {}
         self._caches: dict[str, dict] = {}
+        #: gradient node -> (y, x) when it is the whole derivative dy/dx of a scalar y,
+        #: as ``build_grad`` made it (so pictures can say what a gradient node is)
+        self.derivatives: dict[Node, tuple[Node, Node]] = {}
         # nodes made by ``a == b`` / ``a != b`` on two Nodes: their truth value (see Node)
         self._identity_tests: dict[Node, bool] = {}
         # serializes node creation, so concurrent builders get unique ids and one cons'ed node

@@ -361,7 +361,41 @@ def _short_name(n: Node, labels: Mapping[Node, str], folded: set[Node],
     name = labels.get(n) or n.name
     if name:
         return name
+    meaning = derivative_text(n, labels, folded, drawn)
+    if meaning:
+        return meaning
     return f"#{n.id}" if n in drawn else "⋯"
+
+
+def derivative_text(n: Node, labels: Mapping[Node, str], folded: set[Node],
+                    drawn: set[Node]) -> str | None:
+    """``∂f/∂l2`` for a node ``build_grad`` made as the whole derivative of a scalar ``f``
+    by ``l2`` (``Graph.derivatives``), or None: how the hand derivation names it."""
+    meaning = n.graph.derivatives.get(n)
+    if meaning is None:
+        return None
+
+    def name(v: Node) -> str:
+        return labels.get(v) or v.name or (f"#{v.id}" if v in drawn else "⋯")
+
+    y, x = meaning
+    by = [name(x)]  # a derivative of a derivative is a higher one: d2f/dx dw
+    while y not in labels and not y.name and y in n.graph.derivatives:
+        y, x = n.graph.derivatives[y]
+        by.append(name(x))
+    runs: list[list] = []
+    for v in by:
+        if runs and runs[-1][0] == v:
+            runs[-1][1] += 1
+        else:
+            runs.append([v, 1])
+    power = _superscript(len(by))
+    return f"∂{power}{name(y)}/" + "".join(f"∂{v}{_superscript(k)}" for v, k in runs)
+
+
+def _superscript(k: int) -> str:
+    """``²`` for 2 (nothing for 1): the order written after a ∂."""
+    return "" if k == 1 else str(k).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
 
 
 def _op_text(n: Node, folded: set[Node], labels: Mapping[Node, str], drawn: set[Node]) -> str:
@@ -427,6 +461,9 @@ def _node_label(n: Node, folded: set[Node], labels: Mapping[Node, str], drawn: s
     else:
         head = "<BR/>".join(_esc(line) for line in _wrap(_op_text(n, folded, labels, drawn)))
         notes.append(f"#{n.id}")
+    meaning = None if name else derivative_text(n, labels, folded, drawn)
+    if meaning:  # what build_grad made it: the derivative of y by x
+        notes.insert(0, meaning)
     shape = _shape_text(n, shapes)
     if shape and notes and len(notes[-1]) + len(shape) + 3 <= WRAP:
         notes[-1] += f" · {shape}"
@@ -613,6 +650,10 @@ def _build(graph_or_nodes: Any, *, values, grads_of, wrt, labels, collapse_const
     for n in shown:  # items of loops and branches say what they hold
         if render_flow.reads_loop(n) and n not in given:
             labels[n] = item_label(n, lambda v: given.get(v) or v.name)
+    root = differentiated_scalar(shown)
+    if root is not None and root not in labels and not root.name and \
+            not any((labels.get(n) or n.name) == "f" for n in shown):
+        labels[root] = "f"  # as the hand derivation names it: df/dl2, df/dw
     texts = _node_labels(sel, labels, shapes, vals, grads)
     edges = EdgeLog()
     links = _emit_edges(edges, sel, vals, grads)
@@ -649,6 +690,22 @@ def _build(graph_or_nodes: Any, *, values, grads_of, wrt, labels, collapse_const
     else:
         dot.attr(label=title or "(empty graph)")
     return dot.source, len(shown)
+
+
+def differentiated_scalar(nodes: list[Node]) -> Node | None:
+    """The one scalar every derivative among ``nodes`` is a derivative of (through
+    derivatives of derivatives, ``Graph.derivatives``), or None when there are several
+    or none."""
+    roots = set()
+    for n in nodes:
+        known = n.graph.derivatives
+        if n not in known:
+            continue
+        y = known[n][0]
+        while y in known:
+            y = known[y][0]
+        roots.add(y)
+    return roots.pop() if len(roots) == 1 else None
 
 
 def _node_labels(sel: _Selection, labels: Mapping[Node, str], shapes: bool, vals: dict,
@@ -998,7 +1055,10 @@ def draw(graph_or_nodes: Any, *, values: Mapping | None = None, grads_of: Node |
     """A picture of a graph, rendered by Graphviz: shows itself in Jupyter, saves to a file.
 
     Forward and gradient nodes are told apart by colour (one per differentiation
-    order, with a legend); given a feed, values (green) and gradients (red) are
+    order, with a legend), and each gradient node says which derivative it is, as a
+    hand derivation does: ``multiply(∂f/∂l2, x)`` is ``∂f/∂w``, a second derivative
+    ``∂²f/∂x∂w`` (the differentiated scalar is called ``f`` unless it has a name or a
+    label).  Given a feed, values (green) and gradients (red) are
     written on the edges, and each output's value inside its node.  Loops and
     branches are drawn as the program reads: each body a box.  Drawing never adds
     nodes to the graph.

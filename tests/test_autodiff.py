@@ -226,3 +226,18 @@ def test_none_in_bprop_means_no_gradient_to_that_input():
     np.testing.assert_array_equal(sg.evaluate(gx, {x: np.ones(2), k: 3}), [3.0, 3.0])
     with pytest.raises(sg.DTypeError, match="int64"):
         sg.grad(y, [k])
+
+
+def test_the_graph_records_what_each_gradient_node_is():
+    """Graph.derivatives: gradient node -> (y, x) for a scalar y seeded with one."""
+    w, x = sg.variable("w"), sg.variable("x")
+    l1 = sg.sin(w * x)
+    f = l1 ** 2
+    dw, dx = sg.grad(f, [w, x])
+    known = f.graph.derivatives
+    assert known[dw] == (f, w) and known[dx] == (f, x)
+    dl1 = next(n for n, (y, at) in known.items() if at is l1)
+    assert float(sg.evaluate(dl1, {"w": 0.3, "x": 2.0})) == pytest.approx(2 * np.sin(0.6))
+    before = dict(known)
+    sg.grad(f, [w], grad_y=sg.constant(3.0))  # scaled: a multiple of df/dw, recorded as none
+    assert known == before

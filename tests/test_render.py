@@ -648,3 +648,32 @@ def test_the_picture_title_is_written_once_not_in_every_cluster(seed):
     texts = [t.text for t in ET.fromstring(d.svg).iter("{http://www.w3.org/2000/svg}text")]
     assert texts.count("the seed example") == 1
     assert texts.count("order-1 gradient nodes") == 1
+
+
+def test_gradient_nodes_say_which_derivative_they_are(seed):
+    """The picture reads like the hand derivation: df/dl2 = 2*l2, df/dw = df/dl2 * x."""
+    w, x, y, l1, l2, f = (seed[k] for k in ("w", "x", "y", "l1", "l2", "f"))
+    dw, dx, dy = sg.grad(f, [w, x, y])
+    dot = sg.to_dot([f, dw, dx, dy], labels={l1: "l1", l2: "l2"})
+    attrs = node_attrs(dot)
+    dl2 = dw.inputs[0]
+    assert "∂f/∂l2" in attrs[dl2.id] and "multiply(2, l2)" in attrs[dl2.id]
+    assert "multiply(∂f/∂l2, x)" in attrs[dw.id] and "∂f/∂w" in attrs[dw.id]
+    assert "∂f/∂x" in attrs[dx.id] and "∂f/∂y" in attrs[dy.id]
+    assert re.search(r"<B>f</B>", attrs[f.id])  # the unnamed scalar is called f
+    # derivatives of derivatives are named as one: d2f/dw2, d2f/dx dw
+    hww, hwx = sg.grad(dw, [w, x])
+    attrs = node_attrs(sg.to_dot([hww, hwx]))
+    assert "∂²f/∂w²" in attrs[hww.id] and "∂²f/∂x∂w" in attrs[hwx.id]
+    assert [float(v) for v in sg.evaluate([hww, hwx], seed["feed"])] == [8.0, 2.0]
+
+
+def test_a_named_scalar_keeps_its_name_in_derivatives(fresh_graph):
+    x = sg.variable("x")
+    f = sg.variable("f")  # a variable named f: the differentiated scalar is not renamed
+    loss = sg.sin(x) * f
+    (dx,) = sg.grad(loss, [x])
+    attrs = node_attrs(sg.to_dot([loss, dx], labels={loss: "loss"}))
+    assert "∂loss/∂x" in attrs[dx.id]
+    attrs = node_attrs(sg.to_dot([loss, dx]))
+    assert f"∂#{loss.id}/∂x" in attrs[dx.id]
