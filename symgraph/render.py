@@ -380,7 +380,7 @@ def derivative_text(n: Node, labels: Mapping[Node, str], folded: set[Node],
 
     y, x = meaning
     by = [name(x)]  # a derivative of a derivative is a higher one: d2f/dx dw
-    while y not in labels and not y.name and y in n.graph.derivatives:
+    while y in n.graph.derivatives:
         y, x = n.graph.derivatives[y]
         by.append(name(x))
     runs: list[list] = []
