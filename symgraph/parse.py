@@ -33,7 +33,18 @@ MAX_EXPONENT = 1000
 
 
 class ParseError(SymgraphError, ValueError):
-    """An expression that is not in the accepted language; the message says why."""
+    """An expression that is not in the accepted language; the message says why.
+
+    Raised by ``sg.parse_expression`` (and so by the command line) for syntax
+    errors, operators and names outside the language, with the column.
+
+    Examples
+    --------
+    >>> sg.parse_expression("2^x")
+    Traceback (most recent call last):
+    ...
+    symgraph.parse.ParseError: ...
+    """
 
 
 def _cli_functions() -> dict[str, tuple[Callable[..., Node], int]]:
@@ -205,6 +216,46 @@ def parse_expression(text: str, shapes: Mapping[str, tuple[int, ...]] | None = N
     ``FUNCTIONS``; ``pi`` is a constant.  Raises ``ParseError`` (a
     ``SymgraphError``) for anything outside that language, and the usual
     symgraph errors (e.g. ``ShapeError``) when the shapes do not fit.
+
+    Nothing in ``text`` is ever executed by Python: the syntax tree is checked
+    against a whitelist and translated into builder calls.  This is the
+    parser of the ``symgraph grad`` command.
+
+    Parameters
+    ----------
+    text : str
+        The expression, e.g. ``"(w*x - y)**2"`` or ``"sum(exp(x))"``.
+    shapes : dict of str to tuple of int, optional
+        Shapes of the variables by name; the others are scalars.
+    graph : Graph, optional
+        Where to build (default: the default graph).
+
+    Returns
+    -------
+    node : Node
+        The expression's value.
+    variables : dict of str to Node
+        One float64 variable per name in the expression.
+
+    Raises
+    ------
+    ParseError
+        For anything outside the language, with the reason and column.
+
+    Examples
+    --------
+    >>> f, variables = sg.parse_expression("(w*x - y)**2")
+    >>> sorted(variables)
+    ['w', 'x', 'y']
+    >>> sg.evaluate(f, {"w": 1.0, "x": 2.0, "y": 3.0})
+    array(1.)
+    >>> g, _ = sg.parse_expression("sum(exp(x))", {"x": (3,)})
+    >>> sg.evaluate(g, {"x": np.zeros(3)})
+    array(3.)
+    >>> sg.parse_expression("__import__('os')")
+    Traceback (most recent call last):
+    ...
+    symgraph.parse.ParseError: ...
     """
     tree = _parse_tree(text)
     names = _check(tree)
