@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
+from notebook_runs import NOTEBOOKS, executed
 from symgraph import render
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
-
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
 
 def test_the_seven_notebooks_exist():
@@ -35,15 +31,8 @@ def test_notebook_is_stored_without_outputs(path):
 @pytest.mark.skipif(not render.dot_available(),
                     reason="the notebooks draw graphs, which needs Graphviz's dot")
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_executes(path, monkeypatch):
-    root = str(path.parents[1])
-    monkeypatch.setenv("MPLBACKEND", "Agg")  # no display in tests
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [root, os.environ.get(
-        "PYTHONPATH")])))
-    nb = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
-                                     resources={"metadata": {"path": str(path.parent)}})
-    client.execute()  # raises CellExecutionError, with the cell and traceback, on failure
+def test_notebook_executes(path):
+    nb = executed(path)  # raises CellExecutionError, with the cell and traceback, on failure
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors
     pictures = [o for c in nb.cells for o in c.get("outputs", [])

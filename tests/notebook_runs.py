@@ -1,0 +1,40 @@
+"""The notebooks, each executed at most once per test run.
+
+``tests/test_notebooks.py`` checks the executed notebooks and
+``tests/test_docs.py`` renders the same ones on the documentation site, so the
+slowest part of both (running the notebooks) is paid once.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+@functools.cache
+def executed(path: Path):
+    """The notebook at ``path`` run top to bottom in a fresh kernel, with its outputs.
+
+    Its cells assert their own results; a failing cell raises nbclient's
+    ``CellExecutionError`` with the cell and the traceback.  The kernel imports
+    this checkout's symgraph and draws with matplotlib's Agg backend (no display).
+    The result is shared: read it, do not change it.
+    """
+    import nbclient
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MPLBACKEND", "Agg")
+        mp.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get(
+            "PYTHONPATH")])))
+        client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
+                                         resources={"metadata": {"path": str(path.parent)}})
+        client.execute()
+    return nb
