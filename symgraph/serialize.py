@@ -111,7 +111,8 @@ def _is_builtin(cls: type) -> bool:
     return cls.__module__.split(".")[0] == "symgraph" and not is_abstract(cls)
 
 
-def register_op(cls: type, name: str | None = None) -> type:
+# numpydoc drops a first parameter named cls (as a classmethod's): the ignore keeps it documented
+def register_op(cls: type, name: str | None = None) -> type:  # numpydoc ignore=PR02
     """Allow ``load`` to create nodes of the user op ``cls`` (usable as a class decorator).
 
     ``name`` is the identifier written to files (default ``module.QualName``);

@@ -15,6 +15,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+#: matplotlib's backend in a Jupyter kernel: figures are PNG outputs of their cell
+INLINE = "module://matplotlib_inline.backend_inline"
 
 
 @functools.cache
@@ -23,7 +25,7 @@ def executed(path: Path):
 
     Its cells assert their own results; a failing cell raises nbclient's
     ``CellExecutionError`` with the cell and the traceback.  The kernel imports
-    this checkout's symgraph and draws with matplotlib's Agg backend (no display).
+    this checkout's symgraph, and its figures are outputs (the inline backend).
     The result is shared: read it, do not change it.
     """
     import nbclient
@@ -31,7 +33,7 @@ def executed(path: Path):
 
     nb = nbformat.read(path, as_version=4)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MPLBACKEND", "Agg")
+        mp.setenv("MPLBACKEND", INLINE)  # figures become outputs, as in Jupyter; no display
         mp.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get(
             "PYTHONPATH")])))
         client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",

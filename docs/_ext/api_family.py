@@ -64,6 +64,16 @@ class ApiFamily(SphinxDirective):
         return container.children
 
 
+def resolve_sg(app: Sphinx, env, node, contnode):
+    """``sg.grad`` in a docstring (``:func:`` or See Also) is ``symgraph.grad``, as in the code."""
+    target = node.get("reftarget", "")
+    if node.get("refdomain") != "py" or not target.startswith("sg."):
+        return None
+    return env.get_domain("py").resolve_xref(env, node["refdoc"], app.builder, node["reftype"],
+                                             "symgraph." + target[3:], node, contnode)
+
+
 def setup(app: Sphinx) -> dict:
     app.add_directive("api-family", ApiFamily)
+    app.connect("missing-reference", resolve_sg)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
