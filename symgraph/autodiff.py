@@ -210,11 +210,62 @@ def _build_grad(graph: Graph, ys, grad_ys, wrt, order: int | None) -> list[Node]
 def grad(y: Node, wrt: Any, grad_y: Any = None) -> Any:
     """Gradient nodes of ``y`` with respect to ``wrt``, in the same graph.
 
-    ``y`` must be a scalar node unless ``grad_y`` (a cotangent shaped like
-    ``y``) is given, in which case this is the vector-Jacobian product.
-    ``wrt`` is a node or a (nested) list/tuple/dict of nodes, intermediates
-    included; the result has the same structure.  Nodes that ``y`` does not
-    depend on get zeros of their shape.
+    Reverse mode (the back-propagation chapter's ``build_grad``): one sweep
+    over the ancestors of ``y`` that depend on ``wrt``, in linear time.  Nothing
+    is evaluated; the result is new nodes (role ``"gradient"``, order one more
+    than the highest order differentiated), which can be evaluated, compiled,
+    drawn, or differentiated again for higher orders.
+
+    Parameters
+    ----------
+    y : Node
+        What to differentiate: a floating-point node, a scalar unless
+        ``grad_y`` is given.
+    wrt : Node or list, tuple or dict of Node
+        The nodes to differentiate with respect to: variables or any
+        intermediate node (its own ancestors are then held fixed), floating
+        point only, possibly nested.  The result has the same structure.
+    grad_y : Node or array_like, optional
+        The cotangent of ``y`` (its shape, cast to its dtype).  Default None:
+        1 for a scalar ``y``, and an error (``ShapeError``) for any other shape.
+        Given, the result is the vector-Jacobian product
+        ``grad_y^T (dy/dwrt)`` (see ``vjp``).
+
+    Returns
+    -------
+    Node or list, tuple or dict of Node
+        Shaped like ``wrt``, each entry with its node's shape and dtype.  A node
+        that ``y`` does not depend on gets zeros.
+
+    Raises
+    ------
+    ShapeError
+        ``y`` is not a scalar and no ``grad_y`` was given, or ``grad_y`` has the
+        wrong shape.
+    DTypeError
+        ``y`` or a ``wrt`` node is not floating point.
+    UndefinedGradientError
+        The path from ``wrt`` to ``y`` goes through an op without ``bprop``.
+
+    See Also
+    --------
+    vjp, jvp, hvp, jacobian, hessian
+
+    Examples
+    --------
+    >>> w, x, y = sg.variable("w"), sg.variable("x"), sg.variable("y")
+    >>> f = (w * x - y) ** 2
+    >>> dw, dx = sg.grad(f, [w, x])
+    >>> sg.evaluate([dw, dx], {"w": 1.0, "x": 2.0, "y": 3.0})
+    [array(-4.), array(-2.)]
+    >>> sg.evaluate(sg.grad(dw, w), {"w": 1.0, "x": 2.0, "y": 3.0})   # 2 x**2
+    array(8.)
+
+    A non-scalar ``y`` needs a cotangent:
+
+    >>> v = sg.variable("v", (3,))
+    >>> sg.evaluate(sg.grad(v ** 2, v, grad_y=[1.0, 0.0, 2.0]), {v: [1.0, 2.0, 3.0]})
+    array([ 2.,  0., 12.])
     """
     if not isinstance(y, Node):
         raise SymgraphError(f"grad: y must be a Node, got {type(y).__name__}")
@@ -226,7 +277,35 @@ def grad(y: Node, wrt: Any, grad_y: Any = None) -> Any:
 
 
 def vjp(y: Node, wrt: Any, cotangent: Any) -> Any:
-    """Vector-Jacobian product ``cotangent^T (dy/dwrt)`` by reverse mode."""
+    """Vector-Jacobian product ``cotangent^T (dy/dwrt)`` by reverse mode.
+
+    The same as ``grad(y, wrt, grad_y=cotangent)``, with the cotangent required.
+
+    Parameters
+    ----------
+    y : Node
+        A floating-point node of any shape.
+    wrt : Node or list, tuple or dict of Node
+        As for ``grad``; the result has the same structure.
+    cotangent : Node or array_like
+        Shaped like ``y``.
+
+    Returns
+    -------
+    Node or list, tuple or dict of Node
+        Shaped like ``wrt``.
+
+    See Also
+    --------
+    grad, jvp
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (3,))
+    >>> u = sg.vjp(sg.sin(x), x, np.array([1.0, 0.0, 2.0]))   # cos(x) * cotangent
+    >>> sg.evaluate(u, {x: np.zeros(3)})
+    array([1., 0., 2.])
+    """
     if cotangent is None:
         raise SymgraphError("vjp: a cotangent shaped like y is required")
     return grad(y, wrt, grad_y=cotangent)
@@ -327,8 +406,38 @@ def jvp(y: Any, wrt: Any, tangent: Any) -> Any:
     ``wrt`` and ``tangent`` have the same structure (a node, or a list of
     nodes); each tangent is shaped like its wrt node.  ``y`` may be a node or a
     list of nodes; the result mirrors ``y``.  Every op's ``jvp`` rule is used;
-    an op that only defines ``bprop`` is differentiated by transposing it (see
-    ``_jvp_from_bprop``).  Tangents are seeds, never differentiated here.
+    an op that only defines ``bprop`` is differentiated by transposing it.
+    Tangents are seeds, never differentiated here.
+
+    Forward mode costs one sweep per tangent whatever the size of ``y``: the
+    better choice when ``y`` has more elements than ``wrt``.
+
+    Parameters
+    ----------
+    y : Node or list of Node
+        Floating-point nodes of any shape.
+    wrt : Node or list of Node
+        The nodes that move.
+    tangent : Node or array_like, or a list of them
+        The direction, with the structure of ``wrt``; each shaped like its node.
+
+    Returns
+    -------
+    Node or list of Node
+        Shaped like ``y``: the directional derivative of each.
+
+    See Also
+    --------
+    grad, vjp, hvp
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (3,))
+    >>> t = sg.jvp(x ** 2, x, np.array([1.0, 0.0, 2.0]))     # 2 x * t
+    >>> sg.evaluate(t, {x: [1.0, 2.0, 3.0]})
+    array([ 2.,  0., 12.])
+    >>> sg.evaluate(sg.jvp([sg.sum(x ** 2), x[0]], x, np.ones(3)), {x: [1.0, 2.0, 3.0]})
+    [array(12.), array(1.)]
     """
     ys, unflatten_y = flatten(y, lambda t: isinstance(t, Node))
     for n in ys:

@@ -46,8 +46,45 @@ _counter = itertools.count()
 class CompiledFunction:
     """A compiled function of numpy arrays; call it with the inputs' values.
 
-    Arguments are positional in the order of ``inputs`` or keywords named after
-    the input variables.  Results mirror the structure of ``outputs``.
+    Made by ``sg.function``, never directly.  Arguments are positional in the
+    order of ``inputs`` or keywords named after the input variables, checked
+    as the evaluator checks feeds.  Results mirror the structure of ``outputs``
+    and are always fresh arrays.  An exception inside the generated code is
+    re-raised as ``EvaluationError`` naming the node and the line of ``source``.
+
+    Attributes
+    ----------
+    inputs : list of Node
+        The input nodes, in argument order.
+    outputs : Node or list, tuple or dict of Node
+        As given to ``sg.function``.
+    source : str
+        The generated Python function, as text.
+    standalone : bool
+        Whether ``source`` runs on its own with only numpy (no user ops
+        without ``emit``, no ``check_finite``).
+    peak_bytes : int
+        The memory planner's estimate of the peak of the function's own buffers.
+    workspace_bytes : int
+        Bytes of the temporaries' buffers kept between calls, per calling thread.
+    recomputed : list of Node
+        Nodes computed a second time to fit ``memory_budget``.
+    check_finite : bool
+    memory_budget : int or None
+        The options it was compiled with.
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (3,))
+    >>> y = sg.sum(x ** 2)
+    >>> f = sg.function([x], [y, sg.grad(y, x)])
+    >>> f(np.array([1.0, 2.0, 3.0]))
+    [array(14.), array([2., 4., 6.])]
+    >>> f(x=np.zeros(3))                      # by variable name
+    [array(0.), array([0., 0., 0.])]
+    >>> f.standalone, f.source.splitlines()[0]
+    (True, 'import numpy as np')
+    >>> f.free_workspace()                    # drop the kept buffers
     """
 
     def __init__(self, inputs: list[Node], outputs: Any, unflatten, compiled, *,
@@ -56,13 +93,13 @@ class CompiledFunction:
         self.inputs = inputs
         self.outputs = outputs
         self.source: str = emitted.source
-        #: whether ``source`` runs on its own (no user ops without emit, no checks)
+        # whether ``source`` runs on its own (no user ops without emit, no checks)
         self.standalone: bool = emitted.standalone
-        #: the planner's estimate of the bytes the function's own buffers peak at
+        # the planner's estimate of the bytes the function's own buffers peak at
         self.peak_bytes: int = compiled.plan.peak_bytes
-        #: nodes computed a second time to save memory (see ``memory_budget``)
+        # nodes computed a second time to save memory (see ``memory_budget``)
         self.recomputed: list[Node] = compiled.recomputed
-        #: bytes of the temporaries' buffers kept between calls (per calling thread)
+        # bytes of the temporaries' buffers kept between calls (per calling thread)
         self.workspace_bytes: int = compiled.plan.workspace_bytes
         self.check_finite = check_finite
         self.memory_budget = memory_budget
@@ -165,25 +202,69 @@ def function(inputs: Any, outputs: Any, *, check_finite: bool = False,
              memory_budget: int | None = None, reuse_buffers: bool = True) -> CompiledFunction:
     """Compile ``outputs`` (a node or a list/tuple/dict of nodes) as a function of ``inputs``.
 
-    ``inputs`` is a node or variable name, or a list of them (any node may be
-    an input; its ancestors are then not computed).  Calls take the values
-    positionally in that order, or by variable name; they are checked like
-    the evaluator's feeds.  Compiled functions are cached per graph, inputs,
-    outputs and options.
+    The result runs straight-line numpy code generated for exactly these
+    nodes (``f.source``): the outputs' ancestors in a depth-first order,
+    temporaries freed after their last use and updated in place where safe,
+    a few patterns fused, loops and branches as Python loops and ``if``.  It is
+    the fast way to evaluate the same nodes many times; ``sg.evaluate`` is the
+    one-off way.  Compiled functions are cached per graph, inputs, outputs and
+    options, so calling ``sg.function`` again with the same arguments is cheap.
 
-    ``check_finite=True`` checks every node's value as the evaluator does and
-    raises ``NonFiniteError`` at the first NaN/Inf; it compiles node by node
-    (no fusions, no in-place updates) so the node named is the one at fault.
+    Parameters
+    ----------
+    inputs : Node or str, or a list of them
+        The arguments: variables (by node or by name) or any other node, whose
+        ancestors are then not computed.  Calls take the values positionally
+        in this order, or by variable name.
+    outputs : Node or list, tuple or dict of Node
+        What to compute; calls return this structure with arrays in place of
+        nodes.
+    check_finite : bool, default False
+        Check every node's value as the evaluator does and raise
+        ``NonFiniteError`` at the first NaN/Inf.  It compiles node by node (no
+        fusions, no in-place updates) so the node named is the one at fault.
+    memory_budget : int, optional
+        Bytes.  Default None: off.  Turns on rematerialization: elementwise
+        values are recomputed right before their late uses instead of being
+        kept alive, largest first, while that lowers the planner's estimated
+        peak, until it fits the budget (0: as low as this can go).
+        ``f.recomputed`` lists them.
+    reuse_buffers : bool, default True
+        Keep the temporaries' buffers between calls, one set per thread
+        (``f.workspace_bytes``), as PyTensor and XLA do: fresh large arrays cost
+        page faults on every call.  Results are always fresh arrays.
 
-    ``reuse_buffers`` (default on) keeps the temporaries' buffers between
-    calls, one set per thread (``f.workspace_bytes``), as PyTensor and XLA
-    do: fresh large arrays cost page faults on every call.  Results are
-    always fresh arrays.
+    Returns
+    -------
+    CompiledFunction
 
-    ``memory_budget`` (bytes) turns on rematerialization: elementwise values
-    are recomputed right before their late uses instead of being kept alive,
-    largest first, while that lowers the planner's estimated peak, until it
-    fits the budget (0: as low as this can go).  ``f.recomputed`` lists them.
+    Raises
+    ------
+    SymgraphError
+        An input that is not a node or a variable name, or is listed twice.
+    GraphMismatchError
+        Inputs and outputs from different graphs.
+
+    See Also
+    --------
+    evaluate, CompiledFunction
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (3,))
+    >>> y = sg.sum(sg.sin(x) * x)
+    >>> f = sg.function([x], [y, sg.grad(y, x)])
+    >>> value, gradient = f(np.zeros(3))
+    >>> value, gradient
+    (array(0.), array([0., 0., 0.]))
+    >>> sg.function([x], [y, sg.grad(y, x)]) is f     # cached
+    True
+    >>> checked = sg.function("x", sg.log(x), check_finite=True)
+    >>> with np.errstate(divide="ignore"):
+    ...     checked(np.array([1.0, 0.0, 2.0]))
+    Traceback (most recent call last):
+    ...
+    symgraph.diagnostics.NonFiniteError: node #... log (forward node) produced non-finite values: ...
     """
     out_leaves, unflatten = flatten(outputs, lambda t: isinstance(t, Node))
     for o in out_leaves:

@@ -56,6 +56,35 @@ def hvp(y: Node, x: Any, v: Any, mode: str = "fwd") -> Any:
     ``v``, so the result is ``H v`` and nothing else, and derivatives of the
     result treat ``v`` as a constant.  A leaf ``v`` (a variable or constant) is
     used as is, so ``grad(<w, hvp(y, x, v)>, v)`` is still ``H w``.
+
+    Parameters
+    ----------
+    y : Node
+        A floating-point scalar.
+    x : Node or list, tuple or dict of Node
+        The nodes the Hessian is taken with respect to.
+    v : Node or array_like, or a structure of them
+        The vector, with the structure of ``x``, each part shaped like its node.
+    mode : {"fwd", "rev"}, default "fwd"
+        Forward-over-reverse or reverse-over-reverse; the same values.
+
+    Returns
+    -------
+    Node or list, tuple or dict of Node
+        ``H v``, shaped like ``x``.
+
+    See Also
+    --------
+    hessian, grad, jvp, optimize.hessian_operator
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (2,))
+    >>> y = x[0] ** 2 * x[1]                  # Hessian [[2 x1, 2 x0], [2 x0, 0]]
+    >>> sg.evaluate(sg.hvp(y, x, np.array([1.0, 0.0])), {x: [1.0, 3.0]})
+    array([6., 2.])
+    >>> sg.evaluate(sg.hvp(y, x, np.array([0.0, 1.0]), mode="rev"), {x: [1.0, 3.0]})
+    array([2., 0.])
     """
     if mode not in ("fwd", "rev"):
         raise SymgraphError(f"hvp: mode must be 'fwd' or 'rev', got {mode!r}")
@@ -149,6 +178,36 @@ def jacobian(y: Node, x: Any, mode: str = "auto") -> Any:
     ``y``, ``mode="fwd"`` the Jacobian-vector product over those of ``x``;
     ``mode="auto"`` picks forward mode when ``x`` has fewer elements than ``y``.
     Each block has the dtype numpy would give ``y`` and that ``x`` together.
+
+    Parameters
+    ----------
+    y : Node
+        A floating-point node of any shape.
+    x : Node or list, tuple or dict of Node
+        What to differentiate with respect to.
+    mode : {"auto", "fwd", "rev"}, default "auto"
+        Batch the forward sweep over the unit vectors of ``x`` ("fwd"), or the
+        reverse sweep over those of ``y`` ("rev"); "auto" takes the smaller.
+
+    Returns
+    -------
+    Node or list, tuple or dict of Node
+        ``dy/dx`` of shape ``y.shape + x.shape``, structured like ``x``.
+
+    See Also
+    --------
+    hessian, sparse_jacobian, vectorize
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (2,))
+    >>> J = sg.jacobian(sg.stack([x[0] * x[1], x[0] + 2 * x[1], x[1] ** 2]), x)
+    >>> J.shape
+    (3, 2)
+    >>> sg.evaluate(J, {x: [1.0, 3.0]})
+    array([[3., 1.],
+           [1., 2.],
+           [0., 6.]])
     """
     if mode not in MODES:
         raise SymgraphError(f"jacobian: mode must be one of {MODES}, got {mode!r}")
@@ -210,6 +269,34 @@ def hessian(y: Node, x: Any) -> Any:
     grow with ``x.size``).  For a list of nodes ``[x1, x2, ...]`` the result is
     the block matrix as a list of lists, ``H[i][j]`` of shape
     ``xi.shape + xj.shape``.
+
+    Parameters
+    ----------
+    y : Node
+        A floating-point scalar.
+    x : Node or list of Node
+        One node, or several for the block Hessian.
+
+    Returns
+    -------
+    Node or list of list of Node
+        The Hessian, of shape ``x.shape + x.shape``; blocks for a list.
+
+    See Also
+    --------
+    hvp, jacobian, sparse_hessian
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (2,))
+    >>> H = sg.hessian(x[0] ** 2 * x[1], x)
+    >>> sg.evaluate(H, {x: [1.0, 3.0]})
+    array([[6., 2.],
+           [2., 0.]])
+    >>> a, b = sg.variable("a"), sg.variable("b")
+    >>> blocks = sg.hessian(a ** 2 * b, [a, b])
+    >>> [[float(h) for h in row] for row in sg.evaluate(blocks, {a: 1.0, b: 3.0})]
+    [[6.0, 2.0], [2.0, 0.0]]
     """
     y = scalar_y(y, "hessian")
     if isinstance(x, Node):

@@ -12,7 +12,34 @@ from .ops.elementwise import Divide, Where
 
 
 class NonFiniteError(SymgraphError, FloatingPointError):
-    """A node produced NaN or Inf while evaluating with ``check_finite=True``."""
+    """A node produced NaN or Inf while evaluating with ``check_finite=True``.
+
+    ``sg.evaluate``, ``Evaluator.run`` and ``sg.function`` check every value
+    they compute when asked to, and stop at the first non-finite one: the
+    message names that node (forward or gradient, with its op), summarises its
+    inputs, and hints at the usual cause, such as the ``where`` gradient trap.
+    A non-finite fed value is reported the same way.
+
+    Attributes
+    ----------
+    node : Node
+        The node whose value is not finite.
+
+    Examples
+    --------
+    >>> x = sg.variable("x")
+    >>> y = sg.sqrt(x) + 1
+    >>> with np.errstate(invalid="ignore"):
+    ...     sg.evaluate(y, {x: -1.0}, check_finite=True)
+    Traceback (most recent call last):
+    ...
+    symgraph.diagnostics.NonFiniteError: node #... sqrt (forward node) produced non-finite values: ...
+    >>> try:
+    ...     sg.evaluate(y, {x: np.inf}, check_finite=True)
+    ... except sg.NonFiniteError as e:
+    ...     print(e.node.name)
+    x
+    """
 
     def __init__(self, message: str, node: Node) -> None:
         super().__init__(message)

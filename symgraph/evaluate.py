@@ -110,7 +110,29 @@ def _takes_wanted(f: Callable) -> bool:
 class Evaluator:
     """Reusable engine that evaluates ``outputs`` for different feeds.
 
-    >>> ev = Evaluator([loss, *grads]);  ev.run({"x": x_value})  # doctest: +SKIP
+    ``sg.evaluate`` keeps one per graph and outputs; make your own to hold on
+    to it.  For each set of fed nodes it works out once which nodes to run,
+    in which order, and when each value can be freed; ``run`` then only
+    computes.  Values are numpy arrays, or dask arrays when dask arrays are fed.
+
+    Parameters
+    ----------
+    outputs : Node or list, tuple or dict of Node
+        What ``run`` computes; all in one graph.
+
+    See Also
+    --------
+    evaluate, function
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (2,))
+    >>> loss = sg.sum(x ** 2)
+    >>> ev = sg.Evaluator([loss, sg.grad(loss, x)])
+    >>> ev.run({x: [1.0, 2.0]})
+    [array(5.), array([2., 4.])]
+    >>> ev.run({"x": [0.0, 3.0]})
+    [array(9.), array([0., 6.])]
     """
 
     def __init__(self, outputs: Any) -> None:
@@ -141,6 +163,18 @@ class Evaluator:
         With ``check_finite``, the first node (in evaluation order) that
         produces NaN or Inf raises ``NonFiniteError`` naming it; NaN feeds are
         allowed and only flagged then.  It needs numpy feeds.
+
+        Parameters
+        ----------
+        feed : dict, optional
+            Values by node or by variable name, as for ``sg.evaluate``.
+        check_finite : bool, default False
+            Raise ``NonFiniteError`` at the first non-finite value.
+
+        Returns
+        -------
+        array or list, tuple or dict of arrays
+            In the structure of ``outputs``.
         """
         if not self._outputs:
             return self._unflatten([])
@@ -270,8 +304,56 @@ def evaluate(outputs: Any, feed: Mapping | None = None, *, check_finite: bool = 
 
     ``feed`` maps variables (as Nodes or by name) to values; any other node
     may be fed too, which cuts its ancestors out of the computation.  Only the
-    ancestors of the outputs run.  ``check_finite=True`` raises
-    ``NonFiniteError`` at the first node that produces NaN or Inf.
+    ancestors of the outputs run, each once, and every value is freed after
+    its last use.  ``check_finite=True`` raises ``NonFiniteError`` at the first
+    node that produces NaN or Inf.
+
+    Values are converted to the variable's dtype and checked against its
+    shape.  Numpy feeds give numpy arrays (0-d for scalars); dask arrays give
+    lazy dask arrays, computed by ``dask.compute``.
+
+    Parameters
+    ----------
+    outputs : Node or list, tuple or dict of Node
+        What to compute.
+    feed : dict, optional
+        Values (arrays, numbers, nested lists) keyed by node or variable name.
+    check_finite : bool, default False
+        Check every computed value (numpy feeds only).
+
+    Returns
+    -------
+    array or list, tuple or dict of arrays
+        In the structure of ``outputs``.
+
+    Raises
+    ------
+    MissingInputError
+        A variable the outputs need was not fed.
+    UnknownInputError
+        A feed name that is no variable of the graph.
+    ShapeError, DTypeError
+        A fed value of the wrong shape or of a non-numeric dtype.
+    EvaluationError
+        An op failed (the message names the node).
+    NonFiniteError
+        With ``check_finite``, the first NaN or Inf.
+
+    See Also
+    --------
+    Evaluator, function
+
+    Examples
+    --------
+    >>> w, x = sg.variable("w"), sg.variable("x", (3,))
+    >>> y = sg.sum(w * x)
+    >>> sg.evaluate(y, {w: 2.0, "x": [1.0, 2.0, 3.0]})
+    array(12.)
+    >>> sg.evaluate({"y": y, "dw": sg.grad(y, w)}, {w: 2.0, x: np.ones(3)})
+    {'y': array(6.), 'dw': array(3.)}
+    >>> u = w * x
+    >>> sg.evaluate(sg.sum(u), {u: [1.0, 1.0, 1.0]})    # feeding u skips w and x
+    array(3.)
     """
     leaves, structure = flatten(outputs, lambda t: isinstance(t, Node))
     graph = leaves[0].graph if leaves and isinstance(leaves[0], Node) else None

@@ -30,6 +30,14 @@ ROLES = ("input", "constant", "forward", "gradient")
 class Graph:
     """A DAG of Nodes.  Use ``with Graph() as g:`` to build into ``g``.
 
+    Builders add nodes to the graph of their inputs, or, for sources such as
+    ``variable``, to the default graph: the innermost ``with`` graph, else a
+    module-level one (``get_default_graph``).  Nodes of two graphs never mix
+    (``GraphMismatchError``).  Asking for an op of the same inputs twice gives
+    the node made the first time (hash-consing), so a graph holds no duplicates.
+    ``len(g)`` is its number of nodes and iterating gives them in creation
+    order, which is a topological order.  In Jupyter a graph draws itself.
+
     The ``with`` stack belongs to the current thread or asyncio task (a context
     variable).  A generator runs in its caller's context, so one suspended
     inside ``with g:`` leaves ``g`` the default for its caller, as for
@@ -37,10 +45,36 @@ class Graph:
     rely on); drive it with ``contextvars.copy_context().run(next, gen)`` to keep
     ``g`` to the generator.  A graph is always true, even when empty.
 
-    ``fold=False`` makes builders add exactly the nodes written, without
-    build-time folding (``2 - 1``, ``x * 1``, ``x ** 1`` stay as they are):
-    for studying the raw derivative rules or testing ``simplify``.  A body
-    graph folds as its parent does.
+    Parameters
+    ----------
+    name : str, optional
+        Shown in its repr and pictures.
+    parent : Graph, optional
+        The graph this one is the body of (loops and branches make these; users
+        do not).
+    fold : bool, optional
+        Whether builders fold what is known as they build (``Op.fold``: ``2 - 1``
+        is the constant 1, ``x * 1`` is ``x``, ``x ** 1`` is ``x``), so derivative
+        graphs come out as a person would write them.  ``False`` adds exactly
+        the nodes written: for studying the raw derivative rules or testing
+        ``simplify``.  Default: as the parent graph does, else True.
+
+    See Also
+    --------
+    get_default_graph, reset_default_graph, Node
+
+    Examples
+    --------
+    >>> g = sg.Graph("demo")
+    >>> with g:
+    ...     x = sg.variable("x", (3,))
+    ...     y = sg.sum(x ** 2)
+    >>> y.graph is g, sg.get_default_graph() is g
+    (True, False)
+    >>> [v.name for v in g.variables()]
+    ['x']
+    >>> sg.evaluate(y, {x: [1.0, 2.0, 3.0]})
+    array(14.)
     """
 
     def __init__(self, name: str | None = None, parent: Graph | None = None, *,
@@ -89,6 +123,7 @@ class Graph:
         return [v for vs in self._variables.values() for v in vs]
 
     def variable_names(self) -> list[str]:
+        """The names of this graph's variables, sorted."""
         return sorted(self._variables)
 
     def cache(self, kind: str) -> dict:
@@ -268,13 +303,49 @@ _DEFAULT_GRAPH = Graph("default")
 
 
 def get_default_graph() -> Graph:
-    """The innermost ``with Graph():`` graph of this thread/task, or the module-level default."""
+    """The innermost ``with Graph():`` graph of this thread/task, or the module-level default.
+
+    Sources (``variable``, ``constant``, ``zeros``, ...) are made in this graph;
+    every other builder uses the graph of its inputs.
+
+    Returns
+    -------
+    Graph
+
+    Examples
+    --------
+    >>> g = sg.Graph()
+    >>> with g:
+    ...     inside = sg.get_default_graph()
+    >>> inside is g, sg.get_default_graph() is g
+    (True, False)
+    >>> sg.variable("x").graph is sg.get_default_graph()
+    True
+    """
     stack = _GRAPH_STACK.get()
     return stack[-1] if stack else _DEFAULT_GRAPH
 
 
 def reset_default_graph() -> Graph:
-    """Replace the module-level default graph with an empty one and return it."""
+    """Replace the module-level default graph with an empty one and return it.
+
+    Nodes of the old graph stay valid (and in their graph); they cannot be
+    combined with nodes made afterwards, which belong to the new one.  A
+    notebook or script that rebuilds its model calls this first to start from
+    an empty graph.  ``with Graph():`` blocks are not affected.
+
+    Returns
+    -------
+    Graph
+        The new default graph.
+
+    Examples
+    --------
+    >>> x = sg.variable("x")
+    >>> g = sg.reset_default_graph()
+    >>> len(g), x.graph is g
+    (0, False)
+    """
     global _DEFAULT_GRAPH
     _DEFAULT_GRAPH = Graph("default")
     return _DEFAULT_GRAPH
@@ -282,6 +353,13 @@ def reset_default_graph() -> Graph:
 
 class Node:
     """One op applied to input nodes; carries its static shape and dtype.
+
+    Nodes are made by builders (``sg.variable``, ``sg.exp``, ``x + y``, ``x[1:]``,
+    ...), never directly.  They support numpy's operators, indexing, ``.T``,
+    ``.mT``, ``.shape``, ``.ndim``, ``.size`` and the usual methods (``x.sum(axis)``,
+    ``x.reshape(...)``, ``x.astype(...)``, ...), each building a new node.  A node
+    has no value until it is evaluated (``sg.evaluate``, ``sg.function``); in
+    Jupyter it draws itself with its ancestors.
 
     Nodes hash by identity (they are dict keys in feeds and gradient tables),
     while ``==``, ``!=``, ``<`` ... build elementwise comparison nodes, as in
@@ -297,6 +375,45 @@ class Node:
     numpy's functions and ufuncs called on a Node build nodes with the symgraph
     builder of the same name (``np.exp(x)`` is ``sg.exp(x)``); ``np.asarray``
     of a Node is an error, since it has no value until evaluated.
+
+    Attributes
+    ----------
+    graph : Graph
+        The graph the node belongs to.
+    op : Op
+        What it computes, with its parameters (``op.name`` is the op's name).
+    inputs : tuple of Node
+        Its input nodes.
+    shape : tuple of int
+        Static shape, known when the node is made.
+    dtype : numpy.dtype
+        Static dtype.
+    role : str
+        ``"input"``, ``"constant"``, ``"forward"`` or ``"gradient"`` (made by
+        differentiation).
+    order : int
+        Differentiation order of a gradient node (0 for the others).
+    id : int
+        Position in its graph's creation order.
+    name : str or None
+        A variable's name; None for other nodes.
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (3,))
+    >>> y = sg.exp(x) * 2
+    >>> y.shape, y.dtype, y.role
+    ((3,), dtype('float64'), 'forward')
+    >>> x[1:].shape, (x @ x).shape, x.reshape(3, 1).T.shape
+    ((2,), (), (1, 3))
+    >>> np.exp(x) is sg.exp(x)               # numpy calls build the same node
+    True
+    >>> sg.evaluate(x.sum(), {x: [1.0, 2.0, 3.0]})
+    array(6.)
+    >>> if x > 0: pass
+    Traceback (most recent call last):
+    ...
+    symgraph.errors.SymgraphError: the truth value of a symbolic Node is undefined; ...
     """
 
     __slots__ = ("graph", "op", "inputs", "shape", "dtype", "role", "order", "id", "name",
@@ -319,14 +436,17 @@ class Node:
     # -- basic properties ---------------------------------------------------
     @property
     def ndim(self) -> int:
+        """Number of dimensions, ``len(shape)``."""
         return len(self.shape)
 
     @property
     def size(self) -> int:
+        """Number of elements."""
         return int(np.prod(self.shape, dtype=np.int64))
 
     @property
     def T(self) -> Node:
+        """The transpose (all axes reversed), as numpy's ``ndarray.T``."""
         return _ops.transpose(self)
 
     @property

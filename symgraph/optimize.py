@@ -53,11 +53,46 @@ HVP_MODES = ("fwd", "rev")
 class Objective:
     """``loss`` as a function of the flat vector of ``params`` (see ``objective``).
 
-    Attributes: ``params`` (the parameter nodes, flattened), ``size`` (length of
-    the flat vector), ``x0`` (the fed parameter values, flat; zeros for those not
-    fed), and counters ``nfev`` (loss/gradient evaluations), ``nhev``
-    (Hessian-vector products) and ``nhess`` (sparse Hessians: ``hess(x)``, built
-    on first use from ``sparse_hessian()``).
+    The gradient and Hessian-vector-product graphs are built once, when it is
+    made; each call only moves numbers between scipy's flat float64 vector and
+    the parameters' arrays, and evaluates.
+
+    Parameters
+    ----------
+    loss : Node
+        A floating-point scalar.
+    params : Node or list, tuple or dict of Node
+        The independent floating-point nodes to optimise (usually variables).
+    feed : dict, optional
+        Values of the other inputs of ``loss``, by node or name; values given for
+        parameters become ``x0``.
+    hvp_mode : {"fwd", "rev"}, default "fwd"
+        Hessian-vector products by forward-over-reverse or reverse-over-reverse.
+
+    Attributes
+    ----------
+    params : list of Node
+        The parameter nodes, flattened.
+    size : int
+        Length of the flat vector.
+    x0 : numpy.ndarray
+        The fed parameter values, flat; zeros for those not fed.
+    nfev : int
+        Loss and gradient evaluations so far.
+    nhev : int
+        Hessian-vector products so far.
+    nhess : int
+        Sparse Hessians (``hess(x)``) so far; the first builds them from
+        ``sparse_hessian()``.
+
+    Examples
+    --------
+    >>> A, b = sg.variable("A", (2,)), sg.variable("b")
+    >>> obj = sg.optimize.Objective(sg.sum((A - 1) ** 2) * b, {"A": A}, feed={"b": 2.0, A: [3.0, 3.0]})
+    >>> obj.x0, obj.fun(obj.x0), obj.jac(obj.x0)
+    (array([3., 3.]), 16.0, array([8., 8.]))
+    >>> obj.unflatten(np.array([1.0, 2.0]))
+    {'A': array([1., 2.])}
     """
 
     def __init__(self, loss: Node, params: Any, feed: Mapping | None = None,
@@ -283,6 +318,39 @@ def objective(loss: Node, params: Any, feed: Mapping | None = None, *,
     ``hvp_mode`` picks forward-over-reverse ("fwd", default) or
     reverse-over-reverse ("rev") Hessian-vector products.  Parameters of
     dtype float32 are fed in float32; scipy always sees float64.
+
+    Parameters
+    ----------
+    loss : Node
+        A floating-point scalar.
+    params : Node or list, tuple or dict of Node
+        The independent floating-point nodes to optimise.
+    feed : dict, optional
+        Values of every other input of ``loss`` (by node or name), and starting
+        values of parameters.
+    hvp_mode : {"fwd", "rev"}, default "fwd"
+        How ``hessp`` computes Hessian-vector products.
+
+    Returns
+    -------
+    Objective
+
+    See Also
+    --------
+    newton, hessian_operator
+
+    Examples
+    --------
+    >>> import scipy.optimize
+    >>> w = sg.variable("w", (2,))
+    >>> loss = sg.sum((w - np.array([1.0, 2.0])) ** 2) + w[0] ** 4
+    >>> obj = sg.optimize.objective(loss, w)
+    >>> obj.fun(obj.x0), obj.jac(obj.x0), obj.hessp(obj.x0, np.array([1.0, 0.0]))
+    (5.0, array([-2., -4.]), array([2., 0.]))
+    >>> res = scipy.optimize.minimize(obj.fun, obj.x0, jac=obj.jac, hessp=obj.hessp,
+    ...                               method="Newton-CG")
+    >>> res.success, res.x.round(3)
+    (True, array([0.59, 2.  ]))
     """
     return Objective(loss, params, feed, hvp_mode)
 
@@ -296,6 +364,34 @@ def hessian_operator(loss: Node, params: Any, at: Any = None, feed: Mapping | No
     the parameter values in ``feed``.  Each ``matvec`` is one Hessian-vector
     product (one evaluation of a prebuilt graph), so ``scipy.sparse.linalg.cg``,
     ``minres`` and ``eigsh`` work at the cost of a few gradients per iteration.
+
+    Parameters
+    ----------
+    loss : Node
+        A floating-point scalar.
+    params : Node or list, tuple or dict of Node
+        The nodes the Hessian is taken with respect to.
+    at : array_like, list of arrays or dict, optional
+        The point; default None: the parameter values in ``feed``.
+    feed : dict, optional
+        Values of the other inputs (and of the parameters, when ``at`` is None).
+    hvp_mode : {"fwd", "rev"}, default "fwd"
+        As for ``objective``.
+
+    Returns
+    -------
+    scipy.sparse.linalg.LinearOperator
+        Symmetric, of size ``(n, n)`` for ``n`` parameter elements in all.
+
+    Examples
+    --------
+    >>> import scipy.sparse.linalg
+    >>> x = sg.variable("x", (3,))
+    >>> H = sg.optimize.hessian_operator(sg.sum(x ** 2) + x[0] * x[1], x, at=np.zeros(3))
+    >>> H @ np.array([1.0, 0.0, 0.0])
+    array([2., 1., 0.])
+    >>> scipy.sparse.linalg.eigsh(H, k=1, return_eigenvectors=False).round(6)
+    array([3.])
     """
     obj = Objective(loss, params, feed, hvp_mode)
     if at is None:
@@ -343,9 +439,39 @@ def newton(loss: Any, params: Any = None, feed: Mapping | None = None, *, tol: f
     curvature: a saddle point or a maximum, not a minimum), ``message``, ``nfev``, ``nhess``, and per iteration:
     ``history`` (``|g|``, from the start: ``nit + 1`` values), ``losses``
     (likewise), ``steps`` (step lengths ``t``), ``step_norms`` (``|t p|``) and
-    ``shifts`` (``mu``).  Example::
+    ``shifts`` (``mu``).
 
-        res = sg.optimize.newton(sg.sum((x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2), x)
+    Parameters
+    ----------
+    loss : Node or Objective
+        A floating-point scalar (or an ``Objective`` made of one).
+    params : Node or list, tuple or dict of Node, optional
+        The nodes to optimise; required unless ``loss`` is an ``Objective``.
+    feed : dict, optional
+        Other inputs, and the starting parameter values (zeros otherwise).
+    tol : float, default 1e-8
+        Stop when the gradient's 2-norm is at most this.
+    max_iter : int, default 50
+        Most iterations.
+    callback : callable, optional
+        Called as ``callback(x)`` with the flat vector after each iteration.
+
+    Returns
+    -------
+    scipy.optimize.OptimizeResult
+        With the fields listed above.
+
+    See Also
+    --------
+    objective, newton_direction, symgraph.sparse_hessian
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (100,))
+    >>> f = sg.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)   # Rosenbrock chain
+    >>> res = sg.optimize.newton(f, x, {x: np.full(100, 0.5)}, tol=1e-9)
+    >>> res.success, res.status, bool(np.abs(res.x - 1).max() < 1e-9)
+    (True, 0, True)
     """
     import warnings
 
@@ -434,6 +560,36 @@ def newton_direction(H: Any, g: np.ndarray) -> tuple[np.ndarray, float]:
     otherwise ``mu`` starts at ``-min(diag H) + beta`` (or ``beta``), ``beta =
     1e-3 max|H|``, and doubles until the pivots are positive, which makes
     ``p`` a descent direction.
+
+    Parameters
+    ----------
+    H : scipy.sparse matrix or array_like
+        The symmetric Hessian, ``(n, n)``.
+    g : numpy.ndarray
+        The gradient, ``(n,)``.
+
+    Returns
+    -------
+    p : numpy.ndarray
+        The step.
+    mu : float
+        The shift used (0 for a positive definite ``H``).
+
+    Raises
+    ------
+    SymgraphError
+        ``H`` is not finite or cannot be made positive definite.
+
+    Examples
+    --------
+    >>> import scipy.sparse
+    >>> p, mu = sg.optimize.newton_direction(scipy.sparse.diags([2.0, 4.0]), np.array([2.0, 4.0]))
+    >>> p, float(mu)
+    (array([-1., -1.]), 0.0)
+    >>> g = np.array([2.0, 1.0])
+    >>> p, mu = sg.optimize.newton_direction(scipy.sparse.diags([2.0, -1.0]), g)
+    >>> bool(mu > 0), bool(g @ p < 0)           # shifted to a descent direction
+    (True, True)
     """
     import scipy.sparse as sp
     from scipy.sparse.linalg import splu

@@ -36,8 +36,10 @@ MAX_EXPONENT = 1000
 class ParseError(SymgraphError, ValueError):
     """An expression that is not in the accepted language; the message says why.
 
-    ``column`` is the 1-based column of the offending character in the text as
-    given (None when no single place is to blame), so a caller can point at it.
+    Raised by ``sg.parse_expression`` (and so by the command line) for syntax
+    errors, operators and names outside the language.  ``column`` is the 1-based
+    column of the offending character in the text as given (None when no single
+    place is to blame), so a caller can point at it.
 
     Examples
     --------
@@ -297,16 +299,48 @@ def parse_expression(text: str, shapes: Mapping[str, tuple[int, ...]] | None = N
     ``SymgraphError``) for anything outside that language, and the usual
     symgraph errors (e.g. ``ShapeError``) when the shapes do not fit.
 
+    Nothing in ``text`` is ever executed by Python: the syntax tree is checked
+    against a whitelist and translated into builder calls.  This is the
+    parser of the ``symgraph grad`` command.
+
+    Parameters
+    ----------
+    text : str
+        The expression, e.g. ``"(w*x - y)**2"`` or ``"sum(exp(x))"``.
+    shapes : dict of str to tuple of int, optional
+        Shapes of the variables by name; the others are scalars.
+    graph : Graph, optional
+        Where to build (default: the default graph).
+
+    Returns
+    -------
+    node : Node
+        The expression's value.
+    variables : dict of str to Node
+        One float64 variable per name in the expression.
+
+    Raises
+    ------
+    ParseError
+        For anything outside the language, with the reason and column.
+
     Examples
     --------
-    >>> f, v = sg.parse_expression("sum(x**2) * e", {"x": (3,)})
-    >>> list(v)
-    ['x']
-    >>> float(sg.evaluate(f, {"x": [1.0, 2.0, 3.0]}))
-    38.05594...
+    >>> f, variables = sg.parse_expression("(w*x - y)**2")
+    >>> sorted(variables)
+    ['w', 'x', 'y']
+    >>> sg.evaluate(f, {"w": 1.0, "x": 2.0, "y": 3.0})
+    array(1.)
+    >>> g, _ = sg.parse_expression("sum(exp(x))", {"x": (3,)})
+    >>> sg.evaluate(g, {"x": np.zeros(3)})
+    array(3.)
     >>> f, v = sg.parse_expression("e * x")  # e is Euler's number...
     >>> list(v), list(sg.parse_expression("e * x", {"e": ()})[1])  # ...unless shapes names it
     (['x'], ['e', 'x'])
+    >>> sg.parse_expression("__import__('os')")
+    Traceback (most recent call last):
+    ...
+    symgraph.parse.ParseError: ...
     """
     tree = _parse_tree(text)
     shapes = dict(shapes or {})

@@ -152,6 +152,33 @@ def simplify(nodes: Any, *, stats: dict[str, int] | None = None) -> Any:
     the same structure.  New nodes take the role and differentiation order of
     the node they replace.  If ``stats`` is a dict, it receives how many times
     each rule fired.  See the module docstring for what the rules assume.
+
+    The rules treat values as finite (as Theano's and PyTensor's do):
+    ``x * 0 -> 0``, ``x - x -> 0`` and ``log(exp(x)) -> x`` may turn a NaN or Inf
+    of the original into a finite value, never the reverse.  Every other rule
+    gives the same values.  Loops and branches are simplified inside.
+
+    Parameters
+    ----------
+    nodes : Node or list, tuple or dict of Node
+        What to simplify; the graph itself is not changed (old nodes stay).
+    stats : dict, optional
+        Filled with ``{rule name: times it fired}``.
+
+    Returns
+    -------
+    Node or list, tuple or dict of Node
+        In the structure of ``nodes``.
+
+    Examples
+    --------
+    >>> x, y = sg.variable("x"), sg.variable("y")
+    >>> stats = {}
+    >>> z = sg.simplify(sg.log(sg.exp(x)) - x, stats=stats)
+    >>> sg.to_sympy(z), sorted(stats)
+    (0, ['log_exp', 'subtract_self'])
+    >>> sg.to_sympy(sg.simplify(x * y + y * x))     # a*b and b*a are one node
+    2*x*y
     """
     leaves, unflatten = flatten(nodes, lambda t: isinstance(t, Node))
     for leaf in leaves:

@@ -111,11 +111,44 @@ def _is_builtin(cls: type) -> bool:
     return cls.__module__.split(".")[0] == "symgraph" and not is_abstract(cls)
 
 
-def register_op(cls: type, name: str | None = None) -> type:
+# numpydoc drops a first parameter named cls (as a classmethod's): the ignore keeps it documented
+def register_op(cls: type, name: str | None = None) -> type:  # numpydoc ignore=PR02
     """Allow ``load`` to create nodes of the user op ``cls`` (usable as a class decorator).
 
     ``name`` is the identifier written to files (default ``module.QualName``);
     give a stable one if the class may move.  Built-in ops need no registration.
+    ``load`` refuses any op that is neither built in nor registered (nor passed
+    as ``load(..., ops=[...])``), so a file cannot name arbitrary code.
+
+    Parameters
+    ----------
+    cls : type
+        A subclass of ``sg.Op``.
+    name : str, optional
+        Its name in files.
+
+    Returns
+    -------
+    type
+        ``cls``, so that ``@sg.register_op`` decorates.
+
+    Raises
+    ------
+    SerializationError
+        ``cls`` is not an op class, or ``name`` is taken by another class.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> class Cube(sg.Op):
+    ...     name = "cube"
+    ...     def f(self, x):
+    ...         return x ** 3
+    >>> Cube = sg.register_op(Cube, name="docs_example.Cube")   # or @sg.register_op
+    >>> path = os.path.join(tempfile.mkdtemp(), "cube.json")
+    >>> sg.save(Cube()(sg.variable("t")), path)
+    >>> sg.evaluate(sg.load(path), {"t": 2.0})
+    array(8.)
     """
     if not (isinstance(cls, type) and issubclass(cls, Op)) or cls is Op:
         raise SerializationError(f"register_op: expected a subclass of sg.Op, got {cls!r}")
@@ -568,9 +601,32 @@ def _dumps_nested(nodes: list[Node], out_spec: dict[str, Any], root: Graph) -> s
 def save(graph_or_nodes: Any, path: str | os.PathLike) -> None:
     """Write a Graph, a Node or a list/tuple/dict of Nodes (with their ancestors) to ``path``.
 
-    The file is versioned JSON (see the module docstring); ``load`` returns
-    the same kind of object.  Parameters that JSON cannot hold raise
-    ``SerializationError`` naming the node.
+    The file is versioned JSON (no pickle); ``load`` returns the same kind of
+    object.  Parameters that JSON cannot hold raise ``SerializationError``
+    naming the node.  Gradient nodes, loops and branches are saved like any
+    other node.
+
+    Parameters
+    ----------
+    graph_or_nodes : Graph or Node or list, tuple or dict of Node
+        A whole graph, or nodes (saved with their ancestors only).
+    path : str or os.PathLike
+        The file to write.
+
+    See Also
+    --------
+    load, register_op
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> w, x = sg.variable("w"), sg.variable("x")
+    >>> f = (w * x - 1) ** 2
+    >>> path = os.path.join(tempfile.mkdtemp(), "f.json")
+    >>> sg.save({"f": f, "df/dw": sg.grad(f, w)}, path)
+    >>> loaded = sg.load(path)                # in a new graph
+    >>> sg.evaluate(loaded, {"w": 1.0, "x": 2.0})
+    {'f': array(1.), 'df/dw': array(4.)}
     """
     text = dumps(graph_or_nodes)
     with open(path, "w", encoding="utf-8") as fh:
@@ -636,6 +692,47 @@ def load(path: str | os.PathLike, *, ops: Any = None, max_elements: int = MAX_EL
     Nodes are parsed and checked one at a time, so a hostile file is rejected
     at its first bad node and parsing takes memory of a small multiple of
     the file size.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file written by ``save``.
+    ops : list of type or dict of str to type, optional
+        User op classes allowed for this call, besides the registered ones.
+    max_elements : int, default 2**31
+        Largest size (and dimension) of any node.
+    max_bytes : int, default 2**28
+        Largest file size, in bytes.
+
+    Returns
+    -------
+    Graph or Node or list, tuple or dict of Node
+        What was saved, in a new graph.
+
+    Raises
+    ------
+    SerializationError
+        For anything wrong with the file; nothing of it is kept.
+
+    See Also
+    --------
+    save, register_op
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> x = sg.variable("x", (3,))
+    >>> path = os.path.join(tempfile.mkdtemp(), "g.json")
+    >>> sg.save(sg.sum(sg.exp(x)), path)
+    >>> y = sg.load(path)
+    >>> y.shape, y.graph is x.graph
+    ((), False)
+    >>> sg.evaluate(y, {"x": np.zeros(3)})
+    array(3.)
+    >>> sg.load(path, max_bytes=10)
+    Traceback (most recent call last):
+    ...
+    symgraph.errors.SerializationError: load: '...g.json' has ... bytes, more than the limit of 10 ...
     """
     try:
         size = os.path.getsize(path)

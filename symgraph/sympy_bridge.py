@@ -113,6 +113,49 @@ def to_sympy(nodes: Any, cse: bool = False, *,
     ``assumptions=True`` adds ``real``/``integer`` from the dtype and a dict
     (e.g. ``{"positive": True}``) gives every variable those assumptions.
     See the module docstring.
+
+    Parameters
+    ----------
+    nodes : Node or list, tuple or dict of Node
+        What to translate (gradient nodes included).
+    cse : bool, default False
+        Name each non-leaf node used more than once (``_t0, _t1, ...``) and
+        return ``(replacements, exprs)`` as ``sympy.cse`` does.
+    assumptions : bool or dict of str to bool, default False
+        False: plain symbols.  True: ``real``/``integer`` from each variable's
+        dtype.  A dict: those assumptions for every variable.
+
+    Returns
+    -------
+    sympy expression, ``sympy.Array``, or a structure of them
+        Mirroring ``nodes``; with ``cse``, ``(replacements, exprs)``.
+
+    Raises
+    ------
+    SymgraphError
+        An op without a sympy translation.
+
+    See Also
+    --------
+    from_sympy
+
+    Examples
+    --------
+    >>> import sympy
+    >>> w, x = sg.variable("w"), sg.variable("x")
+    >>> f = sg.exp(w * x) + w
+    >>> sg.to_sympy(f)
+    w + exp(w*x)
+    >>> sympy.expand(sg.to_sympy(sg.grad(f, w)))
+    x*exp(w*x) + 1
+    >>> u = sg.exp(x)
+    >>> sg.to_sympy(u * u + u, cse=True)
+    ([(_t0, exp(x))], _t0**2 + _t0)
+    >>> sg.to_sympy(sg.sqrt(x ** 2), assumptions={"positive": True})
+    x
+    >>> v = sg.variable("v", (2,))
+    >>> sg.to_sympy(sg.sum(v * v))
+    v[0]**2 + v[1]**2
     """
     leaves, unflatten = flatten(nodes, lambda t: isinstance(t, Node))
     for leaf in leaves:
@@ -336,6 +379,41 @@ def from_sympy(expr: Any, mapping: Mapping[Any, Any] | None = None) -> Node:
     names (or sympy Symbols / IndexedBases / MatrixSymbols); values are nodes
     (or numbers/arrays, made constants).  Numbers without symbols become weakly
     typed scalars.
+
+    Parameters
+    ----------
+    expr : sympy expression, Matrix or Array, or a number
+        What to build.
+    mapping : dict, optional
+        Each free symbol (by name or as a sympy symbol) to its node or value.
+
+    Returns
+    -------
+    Node
+        Of the shape of ``expr``.
+
+    Raises
+    ------
+    SymgraphError
+        A string, a symbol missing from ``mapping``, or a sympy function
+        without a symgraph counterpart.
+
+    See Also
+    --------
+    to_sympy
+
+    Examples
+    --------
+    >>> import sympy
+    >>> t = sympy.Symbol("t")
+    >>> x = sg.variable("x")
+    >>> y = sg.from_sympy(sympy.sin(t) ** 2 + 1, {"t": x})
+    >>> sg.evaluate([y, sg.grad(y, x)], {x: 0.0})
+    [array(1.), array(0.)]
+    >>> m = sg.from_sympy(sympy.Matrix([[t, 1], [0, t ** 2]]), {t: x})
+    >>> sg.evaluate(m, {x: 3.0})
+    array([[3., 1.],
+           [0., 9.]])
     """
     mapping = dict(mapping or {})
     env: dict[str, Any] = {}

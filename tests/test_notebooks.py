@@ -4,22 +4,18 @@ use only the public API and are stored clean."""
 from __future__ import annotations
 
 import ast
-import os
 import re
 import tomllib
 import types
-from pathlib import Path
 
 import pytest
 
 import symgraph as sg
+from notebook_runs import NOTEBOOKS, ROOT, executed, run
 from symgraph import render
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
-
-ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 #: Submodules a notebook may import or reach as ``sg.<name>``: the public modules.
 PUBLIC_MODULES = {n for n in sg.__all__ if isinstance(getattr(sg, n), types.ModuleType)}
@@ -60,15 +56,6 @@ def leaked_warnings(nb) -> list[str]:
     """Text on stderr that mentions a warning, from the outputs of an executed notebook."""
     return [o.text for c in nb.cells for o in c.get("outputs", [])
             if o.output_type == "stream" and o.name == "stderr" and "Warning" in o.text]
-
-
-def execute(nb, path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("MPLBACKEND", "Agg")  # no display in tests
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get(
-        "PYTHONPATH")])))
-    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
-                                     resources={"metadata": {"path": str(path)}})
-    client.execute()  # raises CellExecutionError, with the cell and traceback, on failure
 
 
 def test_the_seven_notebooks_exist():
@@ -125,11 +112,11 @@ def test_notebooks_extra_has_jupyterlab_and_the_readme_says_how_to_open_them():
     assert 'pip install -e ".[notebooks]"' in readme and "jupyter lab notebooks/" in readme
 
 
-def test_leaked_warnings_sees_a_numpy_warning(tmp_path, monkeypatch):
+def test_leaked_warnings_sees_a_numpy_warning(tmp_path):
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("import numpy as np\nnp.log(-1.0)"),
         nbformat.v4.new_code_cell("import sys\nprint('fine', file=sys.stderr)")])
-    execute(nb, tmp_path, monkeypatch)
+    run(nb, tmp_path)
     found = leaked_warnings(nb)
     assert len(found) == 1 and "RuntimeWarning: invalid value encountered in log" in found[0]
 
@@ -137,9 +124,8 @@ def test_leaked_warnings_sees_a_numpy_warning(tmp_path, monkeypatch):
 @pytest.mark.skipif(not render.dot_available(),
                     reason="the notebooks draw graphs, which needs Graphviz's dot")
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_executes(path, monkeypatch):
-    nb = nbformat.read(path, as_version=4)
-    execute(nb, path.parent, monkeypatch)
+def test_notebook_executes(path):
+    nb = executed(path)  # raises CellExecutionError, with the cell and traceback, on failure
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors
     assert not leaked_warnings(nb), f"{path.name} prints warnings: {leaked_warnings(nb)}"

@@ -89,12 +89,54 @@ def scan(fn: Callable, init: Any, xs: Any = None, length: int | None = None,
     never looping over the batch (``flow.batching``).  On dask arrays each step
     is dask operations on the carries (lazy, nothing computed).
 
-    Example::
+    Parameters
+    ----------
+    fn : callable
+        ``fn(carry, x) -> (carry, y)`` on nodes, traced once; ``y`` may be None.
+    init : Node or array_like, or a tuple, list or dict of them
+        The first carry.
+    xs : Node or array_like, or a tuple, list or dict of them, optional
+        Scanned along the leading axis; None (default) passes ``x = None`` to
+        ``fn`` and needs ``length``.
+    length : int, optional
+        The number of steps (checked against ``xs`` when both are given).
+    checkpoint : int, optional
+        Record every k-th carry only (default None: every carry) and recompute
+        the rest in the reverse sweep.
+    reverse : bool, default False
+        Scan from the last step to the first.
+
+    Returns
+    -------
+    final_carry
+        The structure of ``init``.
+    ys
+        Each step's ``y`` stacked on a new leading axis, or None.
+
+    See Also
+    --------
+    while_loop, cond
+
+    Examples
+    --------
+    >>> xs = sg.variable("xs", (4,))
+    >>> total, running = sg.scan(lambda c, x: (c + x, c + x), 0.0, xs)
+    >>> sg.evaluate([total, running], {xs: [1.0, 2.0, 3.0, 4.0]})
+    [array(10.), array([ 1.,  3.,  6., 10.])]
+
+    Outer nodes used in ``fn`` get gradients, through every step:
+
+    >>> a = sg.variable("a")
+    >>> power, _ = sg.scan(lambda h, _: (a * h, None), 1.0, length=3)   # a ** 3
+    >>> sg.evaluate([power, sg.grad(power, a)], {a: 2.0})
+    [array(8.), array(12.)]
+
+    A recurrent network, as in the README::
 
         def step(h, x):
             h = sg.tanh(h @ W + x @ U)
             return h, h @ v
-        h_T, ys = sg.scan(step, h0, xs)
+        h_T, ys = sg.scan(step, h0, xs, checkpoint=30)
     """
     what = "scan"
     graph = get_default_graph()
@@ -187,6 +229,39 @@ def while_loop(cond_fn: Callable, body_fn: Callable, init: Any,
     On dask arrays the condition is computed at every step (the loop must know
     whether to go on: the one computation a lazy run makes), after the carries are
     persisted so that no step's work is done twice; the results stay dask arrays.
+
+    Parameters
+    ----------
+    cond_fn : callable
+        ``cond_fn(carry)`` returns a scalar node: go on while it is true.
+    body_fn : callable
+        ``body_fn(carry)`` returns the next carry (same structure, shapes,
+        dtypes).
+    init : Node or array_like, or a tuple, list or dict of them
+        The first carry.
+    max_steps : int, optional
+        Stop after this many steps even if ``cond_fn`` holds.  Default None: no
+        cap, and then no reverse-mode derivative.
+
+    Returns
+    -------
+    Node or a tuple, list or dict of Node
+        The last carry.
+
+    See Also
+    --------
+    scan, cond
+
+    Examples
+    --------
+    Newton's method for the square root of ``c``, and its derivative
+    ``1 / (2 sqrt(c))`` by reverse mode through the loop:
+
+    >>> c = sg.variable("c")
+    >>> root = sg.while_loop(lambda r: sg.abs(r * r - c) > 1e-12,
+    ...                      lambda r: 0.5 * (r + c / r), c, max_steps=100)
+    >>> sg.evaluate([root, sg.grad(root, c)], {c: 4.0})
+    [array(2.), array(0.25)]
     """
     what = "while_loop"
     init_nodes, unflatten_c = _leaves(init, what, None)

@@ -147,6 +147,35 @@ def cond(pred: Any, true_fn: Callable, false_fn: Callable, *operands: Any) -> An
     stay lazy.  Under ``sg.vectorize`` with a batched predicate, examples take
     different branches: then both branches run on every example and ``where``
     picks (as JAX's ``vmap`` of ``cond``), so the guarantee above does not hold.
+
+    Parameters
+    ----------
+    pred : Node or bool
+        A scalar; its truth picks the branch.
+    true_fn, false_fn : callable
+        Called once each, on nodes standing for ``operands``, to trace the
+        branches.
+    *operands : Node or array_like
+        The branches' arguments.
+
+    Returns
+    -------
+    Node or a tuple, list or dict of Node
+        What the branches return.
+
+    See Also
+    --------
+    where, while_loop
+
+    Examples
+    --------
+    >>> x = sg.variable("x")
+    >>> y = sg.cond(x > 0, lambda x: sg.sqrt(x), lambda x: -x, x)
+    >>> sg.evaluate([y, sg.grad(y, x)], {x: 4.0})
+    [array(2.), array(0.25)]
+    >>> with np.errstate(all="raise"):        # sqrt(-1) never runs
+    ...     sg.evaluate([y, sg.grad(y, x)], {x: -1.0})
+    [array(1.), array(-1.)]
     """
     pred = as_node(pred)
     if pred.shape != ():

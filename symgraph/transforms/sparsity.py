@@ -121,6 +121,30 @@ def sparsity(y: Node, x: Node) -> Any:
     non-zero at some point.  Built from every op's sparsity rule; a superset of
     the non-zeros at any particular point (an op whose rule is conservative
     adds entries, never drops one).
+
+    Parameters
+    ----------
+    y : Node
+        Any node.
+    x : Node
+        One node that ``y`` may depend on.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        Boolean, shape ``(y.size, x.size)``.
+
+    See Also
+    --------
+    hessian_sparsity, sparse_jacobian
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (4,))
+    >>> sg.sparsity(sg.cumsum(x)[:3], x).toarray().astype(int)
+    array([[1, 0, 0, 0],
+           [1, 1, 0, 0],
+           [1, 1, 1, 0]])
     """
     _check(y, x, "sparsity")
     _, pat, _ = patterns([y], x)
@@ -171,6 +195,31 @@ def hessian_sparsity(y: Node, x: Node) -> Any:
     entry (i, j) is true where ``d^2 y / dx_i dx_j`` can be non-zero.  A superset
     of the non-zeros at any point, exact when each curving op's inputs do not
     cancel (the usual case).
+
+    Parameters
+    ----------
+    y : Node
+        A floating-point scalar.
+    x : Node
+        One node.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        Boolean and symmetric, shape ``(x.size, x.size)``.
+
+    See Also
+    --------
+    sparsity, sparse_hessian
+
+    Examples
+    --------
+    >>> x = sg.variable("x", (4,))
+    >>> sg.hessian_sparsity(sg.sum(x[1:] * x[:-1]), x).toarray().astype(int)
+    array([[0, 1, 0, 0],
+           [1, 0, 1, 0],
+           [0, 1, 0, 1],
+           [0, 0, 1, 0]])
     """
     _check(y, x, "hessian_sparsity")
     if y.dtype.kind not in "fc":

@@ -110,6 +110,37 @@ def substitute(outputs: Any, replace: dict[Node, Node]) -> Any:
     do not depend on any key come back unchanged.  Example: with
     ``y = sg.exp(x) * w``, ``sg.substitute(y, {x: sg.log(z)})`` is
     ``sg.exp(sg.log(z)) * w``.
+
+    Parameters
+    ----------
+    outputs : Node or list, tuple or dict of Node
+        What to rebuild.
+    replace : dict
+        Node (or variable name) to its replacement: a node or array of the
+        same shape and dtype.
+
+    Returns
+    -------
+    Node or list, tuple or dict of Node
+        In the structure of ``outputs``, in the same graph.
+
+    Raises
+    ------
+    ShapeError, DTypeError
+        A replacement of another shape or dtype than its key.
+
+    See Also
+    --------
+    vectorize
+
+    Examples
+    --------
+    >>> x, w, z = sg.variable("x"), sg.variable("w"), sg.variable("z")
+    >>> y = sg.exp(x) * w
+    >>> sg.to_sympy(sg.substitute(y, {x: sg.log(z)}))
+    w*z
+    >>> sg.evaluate(sg.substitute(y, {"x": np.float64(0.0)}), {w: 5.0})
+    array(5.)
     """
     outs, unflatten, table = _pairs(outputs, replace, "substitute")
     for k, v in table.items():
@@ -140,14 +171,50 @@ def vectorize(outputs: Any, replace: dict[Node, Node]) -> Any:
     axis: output[b] is what the output would be with every key replaced by
     ``value[b]``.  Nodes not in ``replace`` stay unbatched, and outputs that do
     not depend on any key are broadcast along the batch axis.  Keys may be
-    variable names and values arrays (constants of the key's dtype).  Example::
-
-        gs = sg.vectorize(sg.grad(loss, w), {x: xs})   # per-example gradients
+    variable names and values arrays (constants of the key's dtype).
 
     Every op declares a batching rule (``Op.batch``), so any graph vectorizes,
     gradient graphs and second-order graphs included, and the result has the
     same number of nodes whatever B is.  An op without a rule (a user op) is
     run once per example.
+
+    Parameters
+    ----------
+    outputs : Node or list, tuple or dict of Node
+        What to batch.
+    replace : dict
+        Node (or variable name) to its batch: a node or array of shape
+        ``(B,) + key.shape`` and the key's dtype.
+
+    Returns
+    -------
+    Node or list, tuple or dict of Node
+        In the structure of ``outputs``, each with a leading axis of length B.
+
+    Raises
+    ------
+    ShapeError
+        A batch whose shape is not ``(B,) + key.shape``, or batches of
+        different lengths.
+
+    See Also
+    --------
+    substitute, jacobian
+
+    Examples
+    --------
+    Per-example gradients: the gradient for each row of ``xs``, as one graph.
+
+    >>> w, x = sg.variable("w", (2,)), sg.variable("x", (2,))
+    >>> loss = sg.sum((w * x - 1) ** 2)
+    >>> xs = sg.variable("xs", (3, 2))
+    >>> gs = sg.vectorize(sg.grad(loss, w), {x: xs})
+    >>> gs.shape
+    (3, 2)
+    >>> sg.evaluate(gs, {w: [1.0, 1.0], xs: [[1.0, 2.0], [2.0, 1.0], [3.0, 3.0]]})
+    array([[ 0.,  4.],
+           [ 4.,  0.],
+           [12., 12.]])
     """
     outs, unflatten, table = _pairs(outputs, replace, "vectorize")
     sizes = {v.shape[0] if v.ndim else None for v in table.values()}
