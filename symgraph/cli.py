@@ -491,11 +491,23 @@ def check_sizes(outputs: Sequence[Node], limit: int) -> None:
 def _picture_kwargs(d: Derivatives, feed: dict, report: Report) -> dict:
     """The augmented graph: f, its gradient and the partials printed, with values."""
     labels = {d.f: "f"}
-    labels.update({node: f"df/d{name}" for name, node in d.gradient.items()})
+
+    def name(node: Node, meaning: str) -> None:
+        """Label ``node`` by what it is; a node that has a name already keeps it
+        (``y = df/dx`` when the derivative is the variable y itself)."""
+        known = labels.get(node) or node.name
+        if not known:
+            labels[node] = meaning
+        elif meaning not in known.split(" = "):
+            labels[node] = f"{known} = {meaning}"
+
+    for var, node in d.gradient.items():
+        name(node, f"df/d{var}")
     nodes = [d.f, *d.gradient.values()]
+    order = max(report.order, 2 if report.hessian else 1)  # --hessian draws its nodes too
     for key, node in d.partials.items():
-        if len(key) <= report.order:
-            labels.setdefault(node, report.label(key))
+        if len(key) <= order:
+            name(node, report.label(key))
             nodes.append(node)
     title = f"f = {report.expr}  at  {report.point_text()}"
     return dict(graph_or_nodes=nodes, values=feed, grads_of=d.f, labels=labels,

@@ -218,8 +218,9 @@ def _check(tree: ast.Expression, source: _Source, declared: Collection[str] = ()
             fname = node.func.id
             _check_name(fname, node.func, source)
             if fname not in FUNCTIONS:
-                raise _fail(f"unknown function {fname!r}{did_you_mean(fname)}; known functions: "
-                            f"{', '.join(sorted(FUNCTIONS))}", node.func, source)
+                guess = did_you_mean(fname)  # a guess says enough; without one, list them all
+                listed = "" if guess else f"; known functions: {', '.join(sorted(FUNCTIONS))}"
+                raise _fail(f"unknown function {fname!r}{guess}{listed}", node.func, source)
             if node.keywords:
                 raise _fail(f"keyword arguments are not allowed (in {fname}(...))", node, source)
             arity = FUNCTIONS[fname][1]

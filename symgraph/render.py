@@ -210,7 +210,9 @@ def _select(graph_or_nodes: Any, wrt: Any, collapse_constants: bool,
         consumed = {i for n in nodes if n not in context for i in n.inputs}
         # a loop's inputs are drawn: its picture is its body, which cannot show them inside
         fed = {i for n in nodes if runs_bodies(n) for i in n.inputs}
-        folded = {n for n in nodes if _is_scalar_constant(n) and n in consumed and n not in fed}
+        outs = set(outputs)  # an output is drawn, with its value, even when it is a constant
+        folded = {n for n in nodes if _is_scalar_constant(n) and n in consumed and n not in fed
+                  and n not in outs}
         drawn -= folded
     if max_nodes is not None and (not isinstance(max_nodes, int) or max_nodes < 1):
         raise RenderError(f"max_nodes must be a positive int or None, got {max_nodes!r}")

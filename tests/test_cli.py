@@ -159,6 +159,22 @@ def test_dot_output_is_the_augmented_graph_with_values(capsys):
     assert "df/dw" in out and "gradient, order 1" in out and ">-4</FONT>" in out
 
 
+def test_a_derivative_that_is_a_variable_keeps_its_name_in_the_picture(capsys):
+    """d(x*y)/dx is the node y itself: drawn as "y = df/dx", not as "df/dx" alone."""
+    code, out, _ = run(["grad", "x*y", "--at", "x=1", "y=2", "--dot"], capsys)
+    assert code == 0 and "<B>y = df/dx</B>" in out and "<B>x = df/dy</B>" in out
+
+
+def test_hessian_pictures_draw_the_second_order(capsys):
+    code, out, _ = run(["grad", "x*y**3", "--at", "x=1", "y=2", "--hessian", "--dot"], capsys)
+    assert code == 0 and "<B>d2f/dy2</B>" in out and "gradient, order 2" in out
+
+
+def test_an_output_that_is_a_constant_is_in_the_picture(capsys):
+    code, out, _ = run(["grad", "sqrt(2)*x", "--at", "x=1", "--dot"], capsys)
+    assert code == 0 and "<B>df/dx</B>" in out and "1.414" in out
+
+
 @needs_dot
 def test_svg_file_is_written_and_parses(capsys, tmp_path):
     path = tmp_path / "seed.svg"

@@ -255,8 +255,9 @@ def test_unknown_functions_get_did_you_mean(text, guess):
     """The best guess first; a case slip or another language's name gets exactly one."""
     with pytest.raises(sg.ParseError, match=rf"\(did you mean {guess}[ ,?]"):
         parse_expression(text)
-    with pytest.raises(sg.ParseError, match=r"\?\); known functions: abs, "):
+    with pytest.raises(sg.ParseError) as info:  # a guess says enough: no list of all names
         parse_expression(text)
+    assert "known functions" not in str(info.value)
     if text.lower() != text or guess in ("log", "arctan", "arcsinh", "gammaln"):
         with pytest.raises(sg.ParseError, match=rf"\(did you mean {guess}\?\)"):
             parse_expression(text)

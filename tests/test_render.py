@@ -677,3 +677,15 @@ def test_a_named_scalar_keeps_its_name_in_derivatives(fresh_graph):
     assert "∂loss/∂x" in attrs[dx.id]
     attrs = node_attrs(sg.to_dot([loss, dx]))
     assert f"∂#{loss.id}/∂x" in attrs[dx.id]
+
+
+def test_an_output_that_is_a_constant_is_drawn_with_its_value(fresh_graph):
+    """d(sqrt(2) x)/dx is the folded constant sqrt(2): an output, so never folded into the
+    label of the node using it (it would vanish from the picture)."""
+    x = sg.variable("x")
+    c = sg.sqrt(sg.constant(2.0))
+    f = c * x
+    (dx,) = sg.grad(f, [x])
+    assert dx is c
+    dot = sg.to_dot([f, dx], values={"x": 1.0})
+    assert dx.id in drawn_ids(dot) and "1.414" in node_attrs(dot)[dx.id]
