@@ -153,8 +153,10 @@ def _build_grad(graph: Graph, ys, grad_ys, wrt, order: int | None) -> list[Node]
     wrt_set = set(wrt)
     table: dict[Node, Node] = {}
     # a scalar y seeded with one: each node's total cotangent is dy/dnode (for pictures)
+    # (not for the transpose trick's private sweep, whose "y" is no one's function)
     named = graph.derivatives if len(ys) == 1 and ys[0].shape == () and \
-        is_value(grad_ys[0], 1) else None
+        is_value(grad_ys[0], 1) and not any(type(w.op) is LinearizationPoint for w in wrt) \
+        else None
     with graph.building("gradient", order):
         pending: dict[Node, list[Node]] = {}
         for y, gy in zip(ys, grad_ys):
@@ -178,7 +180,10 @@ def _build_grad(graph: Graph, ys, grad_ys, wrt, order: int | None) -> list[Node]
                 g = contribs[0] if len(contribs) == 1 else add_n(contribs)
                 if node in wrt_set:
                     table[node] = g
-                if named is not None and g.role == "gradient" and g not in named:
+                # only nodes made by this sweep: a name then always raises the order along a
+                # chain of derivatives of derivatives, so the chain ends (no cycles)
+                if named is not None and g.order == order and g.role == "gradient" \
+                        and g not in named:
                     named[g] = (ys[0], node)
                 if type(op) is Item:
                     parts.setdefault(node.inputs[0], {}).setdefault(op.index, []).append(g)

@@ -411,6 +411,8 @@ def _run_grad(args: argparse.Namespace) -> int:
     if args.out and not Path(args.out).resolve().parent.is_dir():  # fail before computing
         raise UsageError(f"cannot write the picture to {args.out!r}: no such directory")
     expr, at, wrt = split_arguments(args.expr, args.at, args.wrt or [], args.grad_options)
+    if expr.startswith(" -"):  # the space _protect_expressions added: columns count without it
+        expr = expr[1:]
     try:  # a name given a value is a variable, even pi or e
         names = variable_names(expr, declared={a.partition("=")[0].strip() for a in at})
     except ParseError as e:
@@ -614,8 +616,13 @@ def _protect_expressions(argv: list[str], options: frozenset[str]) -> list[str]:
     """
     if len(argv) < 2 or argv[0] != "grad":
         return argv
-    return [argv[0]] + [f" {a}" if a.startswith("-") and a.split("=", 1)[0] not in options
+    return [argv[0]] + [f" {a}" if a.startswith("-") and not _is_option(a, options)
                         else a for a in argv[1:]]
+
+
+def _is_option(arg: str, options: frozenset[str]) -> bool:
+    """``--out=f.svg``, ``--json``, and a short option with its value attached (``-of.svg``)."""
+    return arg.split("=", 1)[0] in options or (not arg.startswith("--") and arg[:2] in options)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

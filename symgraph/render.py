@@ -336,7 +336,7 @@ def _scalar_text(v: Any, digits: int) -> str:
         return f"{v:.{digits}g}"
     if isinstance(v, int):
         return str(v)
-    return f"{v:.{digits}g}"
+    return f"{v + 0.0:.{digits}g}"  # -0.0 + 0.0 is 0.0: a zero's sign is no information here
 
 
 # ---------------------------------------------------------------------------
@@ -382,7 +382,9 @@ def derivative_text(n: Node, labels: Mapping[Node, str], folded: set[Node],
 
     y, x = meaning
     by = [name(x)]  # a derivative of a derivative is a higher one: d2f/dx dw
-    while y in n.graph.derivatives:
+    seen = {n}
+    while y in n.graph.derivatives and y not in seen:  # (autodiff makes no cycles; be sure)
+        seen.add(y)
         y, x = n.graph.derivatives[y]
         by.append(name(x))
     runs: list[list] = []
@@ -703,8 +705,9 @@ def differentiated_scalar(nodes: list[Node]) -> Node | None:
         known = n.graph.derivatives
         if n not in known:
             continue
-        y = known[n][0]
-        while y in known:
+        y, seen = known[n][0], {n}
+        while y in known and y not in seen:
+            seen.add(y)
             y = known[y][0]
         roots.add(y)
     return roots.pop() if len(roots) == 1 else None

@@ -28,7 +28,7 @@ from typing import Sequence
 
 from .autodiff import grad
 from .errors import SymgraphError
-from .graph import Graph, Node
+from .graph import Graph, Node, apply
 from .ops.base import is_inexact
 from .render_flow import private_copy, runs_bodies
 from .traversal import ancestors, pruned_subgraph
@@ -89,14 +89,15 @@ def replayed(root: Node, wrt: Sequence[Node], graph: Graph) -> list[Node]:
     part = ancestors([root])
     if not set(wrt) & set(part) or any(runs_bodies(n) for n in part):
         return []  # through a loop, the replay would build gradient bodies in its body graph
-    scratch = Graph("symgraph.render G′ replay")
+    scratch = Graph("symgraph.render G′ replay", fold=graph.fold)
     copy: dict[Node, Node] = {}
     back: dict[Node, Node] = {}
-    for n in part:
-        op = n.op if n.op.is_variable else private_copy(n.op)
-        c = scratch._add(op, tuple(copy[i] for i in n.inputs))
-        copy[n] = c
-        back[c] = n
+    with scratch:  # the same ops on copies, as written (apply never folds)
+        for n in part:
+            op = n.op if n.op.is_variable else private_copy(n.op)
+            c = apply(op, tuple(copy[i] for i in n.inputs))
+            copy[n] = c
+            back[c] = n
     n_copied = len(scratch)
     targets = [copy[w] for w in wrt if w in copy]
     try:

@@ -689,3 +689,36 @@ def test_an_output_that_is_a_constant_is_drawn_with_its_value(fresh_graph):
     assert dx is c
     dot = sg.to_dot([f, dx], values={"x": 1.0})
     assert dx.id in drawn_ids(dot) and "1.414" in node_attrs(dot)[dx.id]
+
+
+def test_a_reused_node_never_names_itself_a_derivative_of_itself(fresh_graph):
+    """exp(-x^2) made inside erf's gradient and again by the user: d e/d u is e itself, an
+    older node, which must not be named (a cycle would make drawing loop forever)."""
+    x = sg.variable("x")
+    sg.grad(sg.erf(x), x)
+    u = -sg.square(x)
+    e = sg.exp(u)
+    (de,) = sg.grad(e, [u])
+    assert de is e and e not in fresh_graph.derivatives or fresh_graph.derivatives[e][0] is not e
+    assert "digraph" in sg.to_dot(e)
+
+
+def test_forward_mode_by_transposition_names_nothing(fresh_graph):
+    class Cube(sg.Op):
+        name = "cube_for_render"
+
+        def f(self, x):
+            return x ** 3
+
+        def bprop(self, inputs, out, g):
+            (x,) = inputs
+            return [g * 3 * sg.square(x)]
+
+    z = sg.variable("z")
+    before = dict(fresh_graph.derivatives)
+    t = sg.jvp(Cube()(z), z, 1.0)
+    assert fresh_graph.derivatives == before and "∂" not in sg.to_dot(t)
+
+
+def test_negative_zero_is_drawn_as_zero():
+    assert format_value(-0.0) == "0" and format_value(np.array([-0.0, 1.0])) == "[0, 1]"

@@ -311,8 +311,9 @@ class Op:
         the default), so derivative rules can be written plainly and still
         give clean graphs: ``2 - 1`` is the constant 1, ``x ** 1`` is ``x``,
         ``g * 1`` is ``g``.  A fold must give the same value, shape and dtype
-        bit for bit (``x * 0`` is not ``0`` when ``x`` is NaN: that is
-        ``simplify``'s).  ``symgraph.ops.folding`` has the shared helpers;
+        bit for bit, signed zeros included (``x * 0`` is not ``0`` when ``x`` is
+        NaN, and ``x + 0.0`` is not ``x`` when ``x`` is -0.0: those are
+        ``simplify``'s; only a NaN's sign bit may differ, in ``x * -1 -> -x``).  ``symgraph.ops.folding`` has the shared helpers;
         ``apply(op, inputs)`` never folds.
         """
         return None

@@ -23,7 +23,8 @@ from ..graph import Node, apply
 from .base import (DTYPE, NO_SYMPY, Op, as_node, as_nodes, broadcast_shapes, built, is_inexact, make,
                    ufunc_dtype)
 from .shape import broadcast_to, sum_to
-from .folding import KNOWN_OPS, beside, fold_sources, is_source, is_value, uniform_value
+from .folding import (KNOWN_OPS, beside, fold_sources, is_source, is_value, uniform_value,
+                      zero_sign)
 from .sources import Constant, Full, full, numeric_dtype
 
 
@@ -364,10 +365,13 @@ class Binary(Elementwise):
         only called when ``a`` or ``b`` is a constant or fill."""
         return None
 
+    def inexact(self, a: Node, b: Node) -> bool:
+        """Whether ``a (op) b`` is a float (where signed zeros make identities inexact)."""
+        return is_inexact(self.infer(a, b)[1])
+
     def conformed(self, x: Node, a: Node, b: Node) -> Node:
         """``x`` in the shape and dtype of ``a (op) b``: what an identity fold returns."""
-        shape, dtype = (a.shape, a.dtype) if a.shape == b.shape and a.dtype == b.dtype \
-            else self.infer(a, b)
+        shape, dtype = self.infer(a, b)  # also for alike operands: int / 1 is float
         return conformed(x, shape, np.dtype(dtype))
 
     def deriv_a(self, a: Node, b: Node, out: Node) -> Node:
@@ -405,18 +409,23 @@ class Add(Binary, ufunc=np.add, operator="+", sympy="Add", linear=True, commutat
         return _present(tangents)
 
     def fold_identity(self, a, b):
-        """``x + 0 -> x`` (a negative zero ``x`` stays -0.0, where numpy would give +0.0)."""
-        x = beside(a, b, 0)
-        return None if x is None else self.conformed(x, a, b)
+        """``x + 0 -> x``, where that is exact: for integers, or a zero of -0.0 (a float ``x``
+        of -0.0 plus +0.0 is +0.0)."""
+        for x, zero in ((a, b), (b, a)):
+            if is_value(zero, 0) and (zero_sign(zero) or not self.inexact(a, b)):
+                return self.conformed(x, a, b)
+        return None
 
 
 class Subtract(Binary, ufunc=np.subtract, operator="-", linear=True):
     def fold_identity(self, a, b):
-        """``x - 0 -> x`` and ``0 - x -> -x``."""
-        if is_value(b, 0):
+        """``x - 0 -> x`` and ``0 - x -> -x``, where exact: ``x - (-0.0)`` is +0.0 for
+        ``x = -0.0``, and ``+0.0 - x`` is +0.0 for ``x = +0.0`` (so that one folds only for
+        integers or a zero of -0.0)."""
+        if is_value(b, 0) and not zero_sign(b):
             return self.conformed(a, a, b)
-        if is_value(a, 0):
-            return self.conformed(negative(b), a, b)
+        if is_value(a, 0) and (zero_sign(a) or not self.inexact(a, b)):
+            return negative(self.conformed(b, a, b))
         return None
 
     def tangent(self, inputs, out, tangents):
@@ -437,7 +446,7 @@ class Multiply(Binary, ufunc=np.multiply, operator="*", sympy="Mul", multilinear
         if x is not None:
             return self.conformed(x, a, b)
         x = beside(a, b, -1)
-        return None if x is None else self.conformed(negative(x), a, b)
+        return None if x is None else negative(self.conformed(x, a, b))  # cast, then negate
 
     def deriv_a(self, a, b, out):
         return b

@@ -60,6 +60,12 @@ def is_value(node: Node, value: Any) -> bool:
     return u is not None and bool(u == value)
 
 
+def zero_sign(node: Node) -> bool:
+    """Whether ``node`` is known to be all -0.0 (a float zero with its sign bit set)."""
+    u = uniform_value(node)
+    return u is not None and u.dtype.kind == "f" and bool(u == 0) and bool(np.signbit(u))
+
+
 def is_source(node: Node) -> bool:
     """Whether ``node`` holds a known array (a constant or a fill; see ``uniform_value``)."""
     return type(node.op) in (Constant, Full)
@@ -170,5 +176,5 @@ def beside(a: Node, b: Node, value: Any) -> Node | None:
     return None
 
 
-__all__ = ["KNOWN_OPS", "FOLD_MAX_SIZE", "FOLD_MAX_INPUT_SIZE", "uniform_value", "is_value", "is_source",
+__all__ = ["KNOWN_OPS", "FOLD_MAX_SIZE", "FOLD_MAX_INPUT_SIZE", "uniform_value", "is_value", "zero_sign", "is_source",
            "source_value", "uniform", "fold_value", "known_result", "fold_sources", "beside"]
