@@ -1,76 +1,392 @@
-"""Rematerialization: recompute cheap values instead of keeping them alive.
+"""Rematerialization: compute a value again before its late uses instead of keeping it.
 
-The backward pass reads forward values long after they were made; an
-elementwise value (``tanh(z)``, ``z * 0.5``, a mask) can be made again from
-its inputs just before that late use, so it need not occupy memory in
-between.  That is the seed's store-vs-recompute trade-off, decided greedily
-against the planner's own byte count: the largest candidates first, each
-accepted only if it lowers the estimated peak (or, at equal peak, the bytes
-held over time), until the peak fits ``memory_budget``.  Recomputing may
-keep an input alive longer; the estimate accounts for that.
+A backward pass reads forward values long after they were made.  At the
+planner's peak step, every buffer that is *idle* there (made before it,
+read next after it) could be freed until its next read if what that read
+needs were made again just before it: the value (``tanh(z)``), and, when
+its arguments are no longer alive then, those too (``z = h @ W`` from the
+``h`` kept for the layer's own gradient), back to values that are alive
+anyway, parameters and constants.  That is the store-vs-recompute trade of
+checkpointing, decided greedily against the planner's own byte count:
+
+* what is made again is a small sub-DAG of built-in ops (at most
+  ``MAX_RECOMPUTE`` values); never a loop, a branch, a user op run through
+  its ``f`` or a tuple's item.  It is the same code on the same arguments,
+  so the copies are bitwise equal to the originals;
+* cost ranking, per buffer idle at the peak: elementwise sub-DAGs (and
+  views) first, then linear-time ops (reductions, shapes, softmax), then
+  products and factorizations (``h @ W``: what checkpointing a deep network
+  costs), each tier by estimated flops per byte freed.  Matrix products are
+  thus recomputed only when the elementwise candidates cannot lower the
+  peak any further;
+* each round re-plans the program once for a *batch* of picks, each taken
+  at the peak of the byte profile predicted from the picks before it; the
+  batch is kept only if the planner's real peak (then the bytes held over
+  time) goes down, and grows on success and halves on failure (a single
+  pick that fails is never tried again).
+
+Budget semantics (``sg.function(memory_budget=...)``): bytes of the
+function's own buffers live at once during a call, as ``Plan.peak_bytes``
+counts them: temporaries and the returned arrays (they are allocated
+inside the call), the kept workspace in full; not the caller's inputs nor
+the compiled constants.  The first plan that fits ends the search; a budget
+the plan already fits leaves the program as it is.  An unreachable budget
+is no error (0 asks for the lowest peak this finds): the function is
+compiled with the lowest peak found, and ``f.peak_bytes > memory_budget``
+says so.
+
+Complexity: at most ``MAX_ROUNDS`` rounds, each O(N log N) for N values
+(one plan, one pass over the reads, a sort) plus the candidates examined
+(each closure at most ``MAX_RECOMPUTE`` values), so O(N log N) overall:
+a 10^4-node gradient with a budget compiles in about a second.
 """
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_right
 from typing import Any
 
-from .ir import Program, Ref, Value
-from .schedule import Plan, infer_shapes, nbytes, schedule
+import numpy as np
 
-#: a value is split only when its uses are at least this many steps apart
-MIN_GAP = 3
+from ..ops.tuples import Item
+from .fusion import FusedOp, MatmulAccumulate, TriangularProduct
+from .ir import Program, Ref, Value, has_emit
+from .schedule import Plan, aliasing, infer_shapes, nbytes, schedule
+
+#: values in one recomputed sub-DAG, at most
+MAX_RECOMPUTE = 64
+DEBUG = False
+#: planning rounds, at most (each re-plans the whole program once)
+MAX_ROUNDS = 48
+#: picks tried together in one round, at most
+MAX_BATCH = 64
+#: modules of superlinear ops (factorizations, solves, contractions)
+_SUPERLINEAR_MODULES = ("linalg", "solve", "eigen", "qr", "triangular", "contract")
 
 
 def plan_program(prog: Program, optimize: bool, reuse: bool = False,
-                 owned: frozenset = frozenset(), planner: Any = None) -> Plan:
-    """``prog`` scheduled and its memory planned (see ``schedule.Plan``)."""
-    order = schedule(prog)
-    infer_shapes(order)
+                 owned: frozenset = frozenset(), planner: Any = None,
+                 order: list[Value] | None = None) -> Plan:
+    """``prog`` scheduled (or in the given ``order``) and its memory planned (``schedule.Plan``)."""
+    if order is None:
+        order = schedule(prog)
+        infer_shapes(order)
     return Plan(prog, order, optimize, reuse, owned, planner)
+
+
+def recompute_cost(v: Value) -> tuple[int, float]:
+    """``(tier, flops)`` of computing ``v`` again: tier 0 views and elementwise ops, 1 other
+    linear-time ops, 2 products and factorizations (see the module's docstring)."""
+    op = v.op
+    if aliasing(v) == "view":
+        return 0, 0.0
+    out = math.prod(v.shape)
+    if v.elementwise:
+        return 0, float(out)
+    ins = [math.prod(r.value.shape) for r in v.args]
+    module = type(op).__module__.rsplit(".", 1)[-1]
+    if (getattr(op, "multilinear", False) or isinstance(op, (MatmulAccumulate, TriangularProduct))
+            or (isinstance(op, FusedOp) and any(w in op.name for w in ("matmul", "gemm")))):
+        big = sorted(ins)[-2:]  # m*k*n = sqrt(|a| |b| |a @ b|)
+        return 2, 2.0 * math.sqrt(float(math.prod(big)) * max(out, 1))
+    if module in _SUPERLINEAR_MODULES:
+        return 2, float(max(ins + [out])) ** 1.5
+    return 1, float(out + sum(ins))
+
+
+def copyable(v: Value) -> bool:
+    """Whether compiled code may compute ``v`` a second time: a built-in (or emitting) op
+    with one result; not a loop, a branch, a tuple's item or a user op run through ``f``."""
+    return (v.kind == "op" and has_emit(v.op) and not getattr(v.op, "multiple_results", False)
+            and not isinstance(v.op, Item))
+
+
+class Pick:
+    """One buffer freed between its reads at ``gap`` (exclusive): the values ``recompute``
+    (in order) made again before the reads ``late`` (consumer, argument position)."""
+
+    __slots__ = ("buffer", "gap", "late", "recompute", "key", "sources", "extra", "at")
+
+    def __init__(self, buffer: Value, gap: tuple[int, int], late: list[tuple[Value, int]],
+                 recompute: list[Value], key: tuple, sources: set[Value], extra: int,
+                 at: int) -> None:
+        self.buffer, self.gap, self.late, self.recompute = buffer, gap, late, recompute
+        self.key, self.sources, self.extra, self.at = key, sources, extra, at
+
+
+class Round:
+    """What one plan says about buffers: their reads, lifetimes and the live-byte profile."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.order = with_inlined_last(plan, plan.all)
+        self.index = {v: k for k, v in enumerate(self.order)}
+        pos, owner = plan.pos, plan.owner
+        reads: dict[Value, list[tuple[int, Value, int]]] = {}
+        for w in plan.all:
+            p = pos[w]
+            for k, r in enumerate(w.args):
+                for root in plan.roots[r.value]:
+                    b = owner.get(root)
+                    if b is not None:
+                        reads.setdefault(b, []).append((p, w, k))
+        for lst in reads.values():
+            lst.sort(key=lambda e: e[0])
+        self.reads = reads
+        self.read_pos = {b: [e[0] for e in lst] for b, lst in reads.items()}
+        self.buffers = list(plan.buffer_end)
+        self.slot_of = {o: j for j, o in enumerate(self.buffers)}
+        self.cache: dict[tuple[Value, int], Pick | None] = {}
+        self.start = np.array([pos[plan.born.get(o, o)] for o in self.buffers], dtype=np.int64)
+        self.end = np.array([plan.buffer_end[o] for o in self.buffers], dtype=np.int64)
+        self.size = np.array([plan.size(o) for o in self.buffers], dtype=np.int64)
+        steps = len(plan.order)
+        delta = np.zeros(steps + 2, dtype=np.int64)
+        np.add.at(delta, self.start, self.size)
+        np.add.at(delta, self.end + 1, -self.size)
+        self.live = np.cumsum(delta)[:steps + 1]
+
+    def buffer_of(self, v: Value) -> Value | None:
+        """The one buffer of the function's own ``v`` lives in, or None."""
+        found = {self.plan.owner[r] for r in self.plan.roots[v] if r in self.plan.owner}
+        return found.pop() if len(found) == 1 else None
+
+    def candidates(self, t: int) -> list[tuple[tuple, Pick]]:
+        """The picks freeing a buffer idle at step ``t``, each with its rank."""
+        plan = self.plan
+        steps = len(plan.order)
+        found = []
+        for j in np.nonzero((self.start < t) & (self.end > t) & (self.end < steps))[0]:
+            pick = self.pick(self.buffers[j], int(self.start[j]), t)
+            if pick is not None:
+                tier, flops = 0, 0.0
+                for v in pick.recompute:
+                    vt, vf = recompute_cost(v)
+                    tier, flops = max(tier, vt), flops + vf
+                size = int(self.size[j])
+                found.append(((tier, flops / max(size, 1), -size, pick.buffer.index), pick))
+        found.sort(key=lambda c: c[0])
+        return found
+
+    def pick(self, buffer: Value, start: int, t: int) -> Pick | None:
+        """Free ``buffer`` over its gap around ``t``, if it is idle there and what its next
+        reads need can be made again."""
+        read_pos = self.read_pos.get(buffer)
+        if not read_pos:
+            return None
+        i = bisect_right(read_pos, t)
+        if i == len(read_pos) or (i and read_pos[i - 1] == t):
+            return None  # read at t itself, or never after it
+        if (buffer, i) not in self.cache:  # the same for every t in the gap
+            self.cache[buffer, i] = self.make_pick(buffer, start, i)
+        return self.cache[buffer, i]
+
+    def make_pick(self, buffer: Value, start: int, i: int) -> Pick | None:
+        plan = self.plan
+        pos = plan.pos
+        read_pos = self.read_pos[buffer]
+        b = read_pos[i]
+        a = read_pos[i - 1] if i else start
+        late = []
+        wanted: list[Value] = []
+        for p, w, k in self.reads[buffer][i:]:
+            x = w.args[k].value
+            if pos[x] <= a:  # made before the gap: made again (one made later reads copies)
+                late.append((w, k))
+                if x not in wanted:
+                    wanted.append(x)
+        if not late:
+            return None
+        at = min(self.index[w] for w, _ in late)
+        # the sub-DAG to make again: back to what is alive at b anyway
+        recompute: set[Value] = set()
+        sources: set[Value] = set()
+        stack = list(wanted)
+        while stack:
+            x = stack.pop()
+            if x in recompute:
+                continue
+            if not copyable(x) or len(recompute) >= MAX_RECOMPUTE:
+                return None
+            recompute.add(x)
+            for r in x.args:
+                u = r.value
+                if u.kind != "op" or plan.last_use.get(u, pos[u]) >= b:
+                    if self.index[u] >= at:
+                        return None  # placed after the first late read: cannot go before it
+                    sources.add(u)
+                elif u not in recompute:
+                    stack.append(u)
+        ordered = sorted(recompute, key=self.index.__getitem__)
+        extra = sum(nbytes(v) for v in ordered if v not in wanted and aliasing(v) != "view")
+        key = (buffer, tuple(wanted))
+        return Pick(buffer, (a, b), late, ordered, key, sources, extra, at)
+
+
+def live_sources(rnd: Round, pick: Pick) -> set[Value]:
+    """The buffers the pick's recomputation reads (kept alive by others)."""
+    out = set()
+    for s in pick.sources:
+        b = rnd.buffer_of(s)
+        if b is not None:
+            out.add(b)
+    return out
+
+
+def choose(rnd: Round, budget: int, count: int, rejected: set) -> list[Pick]:
+    """Up to ``count`` picks, each at the peak of the profile predicted from those before it."""
+    predicted = rnd.live.copy()
+    picks: list[Pick] = []
+    freed: set[Value] = set()  # buffers some pick frees
+    read: set[Value] = set()  # buffers some pick's recomputation reads
+    for _ in range(count):
+        t = int(np.argmax(predicted))
+        if predicted[t] <= budget:
+            break
+        best = None
+        for _, pick in rnd.candidates(t):
+            if pick.key in rejected or pick.buffer in freed or pick.buffer in read:
+                continue
+            uses = live_sources(rnd, pick)
+            if uses & freed:
+                continue
+            best = pick
+            break
+        if best is None:
+            break
+        picks.append(best)
+        freed.add(best.buffer)
+        read |= uses
+        a, b = best.gap
+        predicted[a + 1:b] -= rnd.size[rnd.slot_of[best.buffer]]
+        predicted[b] += best.extra
+    return picks
+
+
+def apply(prog: Program, rnd: Round, picks: list[Pick]) -> tuple[list[Value], list, list[Value]]:
+    """Add the picks' copies to ``prog``; the new order, what undoes it, and the copies."""
+    undo: list[tuple[Value, int, Ref]] = []
+    before: dict[int, list[Value]] = {}
+    copies: list[Value] = []
+    for pick in picks:
+        made: dict[Value, Value] = {}
+        for x in pick.recompute:
+            c = Value(x.node, x.op, [Ref(made.get(r.value, r.value), r.shape) for r in x.args],
+                      "op")
+            c.copy_of = x.copy_of if x.copy_of is not None else x
+            c.shape = x.shape
+            c.index = len(prog.values)
+            prog.values.append(c)
+            made[x] = c
+            copies.append(c)
+        for w, k in pick.late:
+            old = w.args[k]
+            undo.append((w, k, old))
+            w.args[k] = Ref(made[old.value], old.shape)
+        before.setdefault(pick.at, []).extend(made.values())
+    order: list[Value] = []
+    for k, v in enumerate(rnd.order):
+        order.extend(before.get(k, ()))
+        order.append(v)
+    return live_only(prog, order), undo, copies
+
+
+def live_only(prog: Program, order: list[Value]) -> list[Value]:
+    """``order`` without the values nothing reads any more (a copy made again later)."""
+    needed = {r.value for r in prog.outputs}
+    for v in reversed(order):
+        if v in needed:
+            needed.update(r.value for r in v.args)
+    return [v for v in order if v in needed]
+
+
+def revert(prog: Program, undo: list, count: int) -> None:
+    for w, k, old in reversed(undo):
+        w.args[k] = old
+    del prog.values[len(prog.values) - count:]
+
+
+def hoisted(rnd: Round) -> list[Value]:
+    """``rnd``'s order with values moved up to right after their arguments where that frees
+    more bytes than it holds: a weight's gradient ``h.T @ g`` (an output, held to the end
+    anyway) made as soon as ``g`` is, so ``g`` is not kept through the rest of the backward
+    pass.  One pass in order: a value's new key is after its arguments' new keys, so the
+    result is topological."""
+    plan = rnd.plan
+    order = rnd.order
+    key: dict[Value, float] = {}
+    at: dict[Value, int] = {}  # the step a value is made at after the moves (roughly)
+    n = len(order)
+    for i, v in enumerate(order):
+        ready = max((key[r.value] for r in v.args), default=-1.0)
+        p = plan.pos[v]
+        key[v], at[v] = float(i), p
+        start = max((at[r.value] for r in v.args), default=0)
+        if v in plan.inline:  # goes with its consumer: no later than its arguments allow
+            key[v], at[v] = ready + 0.5 * (i + 1) / (n + 1), start
+            continue
+        if v.kind != "op" or ready >= i - 1 or start >= p:
+            continue
+        gain = 0
+        for r in v.args:
+            b = rnd.buffer_of(r.value)
+            reads = rnd.read_pos.get(b) if b is not None else None
+            if not reads or reads[-1] != p or plan.buffer_end[b] != p:
+                continue
+            k = bisect_right(reads, p - 1)
+            prev = reads[k - 1] if k else p
+            gain += int(rnd.size[rnd.slot_of[b]]) * (p - max(prev, start))
+        cost = nbytes(v) * (p - start) if v in plan.allocated else 0
+        if gain > cost:
+            key[v], at[v] = ready + 0.5 * (i + 1) / (n + 1), start
+    return with_inlined_last(plan, sorted(order, key=key.__getitem__))
+
+
+def with_inlined_last(plan: Plan, order: list[Value]) -> list[Value]:
+    """``order`` with each value ``plan`` inlines right before its consumer (then a copy
+    placed before a read of it goes before the expression reading it)."""
+    out: list[Value] = []
+    for v in order:
+        if v in plan.inline:
+            continue
+        out.extend(r.value for r in v.args if r.value in plan.inline)
+        out.append(v)
+    return out
 
 
 def rematerialize(prog: Program, budget: int, optimize: bool, reuse: bool = False,
                   planner: Any = None) -> tuple[Plan, list[Value]]:
-    """Add recomputed copies to ``prog`` until its estimated peak is at most ``budget`` bytes."""
+    """Add recomputed copies to ``prog`` until its estimated peak is at most ``budget`` bytes
+    (or no pick lowers it); the plan, and one copy per node computed again."""
     plan = plan_program(prog, optimize, reuse, planner=planner)
-    copies: list[Value] = []
-    if plan.peak_bytes <= budget:
-        return plan, copies
-    users: dict[Value, list[tuple[Value, int]]] = {}
-    for v in plan.all:
-        for k, r in enumerate(v.args):
-            users.setdefault(r.value, []).append((v, k))
-    candidates = [v for v in plan.order if v.elementwise and v in plan.fresh and
-                  v not in plan.outputs and nbytes(v) > 0]
-    candidates.sort(key=lambda v: (-nbytes(v), v.index))
-    for v in candidates:
-        uses = sorted(users.get(v, []), key=lambda u: plan.pos[u[0]])
-        points = [plan.pos[v]] + [plan.pos[c] for c, _ in uses]
-        gap, split = max(((points[i + 1] - points[i], i) for i in range(len(points) - 1)),
-                         default=(0, 0))
-        if gap < MIN_GAP:
-            continue
-        late = [(c, k) for c, k in uses if plan.pos[c] >= points[split + 1]]
-        copy = Value(v.node, v.op, [Ref(r.value, r.shape) for r in v.args], "op")
-        copy.copy_of = v
-        copy.index = len(prog.values)
-        for c, k in late:
-            c.args[k] = Ref(copy, c.args[k].shape)
-        prog.values.append(copy)
-        trial = plan_program(prog, optimize, reuse, planner=planner)
+    if plan.peak_bytes > budget:  # first what costs nothing: a better order
+        trial = plan_program(prog, optimize, reuse, planner=planner, order=hoisted(Round(plan)))
         if (trial.peak_bytes, trial.byte_steps) < (plan.peak_bytes, plan.byte_steps):
             plan = trial
-            copies.append(copy)
-            users[v] = [u for u in users[v] if u not in late]
-            users[copy] = late
-            for k, r in enumerate(copy.args):
-                users.setdefault(r.value, []).append((copy, k))
-            if plan.peak_bytes <= budget:
-                break
+    rejected: set = set()
+    count = 4
+    for _ in range(MAX_ROUNDS):
+        if plan.peak_bytes <= budget:
+            break
+        rnd = Round(plan)
+        picks = choose(rnd, budget, count, rejected)
+        if not picks:
+            break
+        if DEBUG: print("round", count, len(picks), plan.peak_bytes, [p.buffer for p in picks])
+        order, undo, made = apply(prog, rnd, picks)
+        trial = plan_program(prog, optimize, reuse, planner=planner, order=order)
+        if (trial.peak_bytes, trial.byte_steps) < (plan.peak_bytes, plan.byte_steps):
+            plan = trial
+            count = min(2 * count, MAX_BATCH)
         else:
-            for c, k in late:
-                c.args[k] = Ref(v, c.args[k].shape)
-            prog.values.pop()
-    if copies:  # shapes of the last trial may differ from the accepted plan's
-        infer_shapes(plan.order)
-    return plan, copies
+            if DEBUG: print("  fail", trial.peak_bytes, plan.peak_bytes)
+            revert(prog, undo, len(made))
+            if len(picks) == 1:
+                rejected.add(picks[0].key)
+            count = max(1, len(picks) // 2)
+    first: dict = {}
+    for c in plan.all:
+        if c.copy_of is not None:
+            first.setdefault(c.node, c)
+    return plan, list(first.values())
