@@ -88,6 +88,10 @@ class MaskedGradient(FusedOp):
     def __init__(self, positive: bool) -> None:
         self.positive = positive
 
+    def scratch_bytes(self, shapes) -> int:
+        """The boolean ``x > 0`` its code makes and drops (the planner counts it)."""
+        return math.prod(shapes[1]) if self.positive else 0
+
     def emit(self, out, ins, ctx):
         g, cond = ins
         if self.positive:

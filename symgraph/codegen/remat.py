@@ -56,11 +56,15 @@ from .schedule import Plan, aliasing, infer_shapes, nbytes, schedule
 
 #: values in one recomputed sub-DAG, at most
 MAX_RECOMPUTE = 64
-DEBUG = False
 #: planning rounds, at most (each re-plans the whole program once)
-MAX_ROUNDS = 48
+MAX_ROUNDS = 32
+#: rounds in a row that lower the peak by less than 1/STALE_FRACTION of it, at most
+MAX_STALE = 3
+STALE_FRACTION = 256
 #: picks tried together in one round, at most
-MAX_BATCH = 64
+MAX_BATCH = 1 << 14
+#: a rank's unit per tier (above any flops per byte)
+TIER = 1e30
 #: modules of superlinear ops (factorizations, solves, contractions)
 _SUPERLINEAR_MODULES = ("linalg", "solve", "eigen", "qr", "triangular", "contract")
 
@@ -116,7 +120,7 @@ class Pick:
 
 
 class Round:
-    """What one plan says about buffers: their reads, lifetimes and the live-byte profile."""
+    """What one plan says about buffers: their reads, their idle gaps, the live-byte profile."""
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
@@ -137,57 +141,72 @@ class Round:
         self.read_pos = {b: [e[0] for e in lst] for b, lst in reads.items()}
         self.buffers = list(plan.buffer_end)
         self.slot_of = {o: j for j, o in enumerate(self.buffers)}
-        self.cache: dict[tuple[Value, int], Pick | None] = {}
-        self.start = np.array([pos[plan.born.get(o, o)] for o in self.buffers], dtype=np.int64)
-        self.end = np.array([plan.buffer_end[o] for o in self.buffers], dtype=np.int64)
+        start = np.array([pos[plan.born.get(o, o)] for o in self.buffers], dtype=np.int64)
+        end = np.array([plan.buffer_end[o] for o in self.buffers], dtype=np.int64)
         self.size = np.array([plan.size(o) for o in self.buffers], dtype=np.int64)
         steps = len(plan.order)
         delta = np.zeros(steps + 2, dtype=np.int64)
-        np.add.at(delta, self.start, self.size)
-        np.add.at(delta, self.end + 1, -self.size)
+        np.add.at(delta, start, self.size)
+        np.add.at(delta, end + 1, -self.size)
         self.live = np.cumsum(delta)[:steps + 1]
+        for v, size in plan.scratch.items():
+            self.live[pos[v]] += size
+        # the gaps: a buffer (not returned) idle between two steps that touch it
+        gaps: list[tuple[Value, int, int, int]] = []
+        for j, o in enumerate(self.buffers):
+            rp = self.read_pos.get(o)
+            if not rp or end[j] >= steps:
+                continue
+            last = int(start[j])
+            for i, b in enumerate(rp):
+                if b - last >= 2:
+                    gaps.append((o, i, last, b))
+                last = b
+        self.gaps = gaps
+        self.gap_a = np.array([g[2] for g in gaps], dtype=np.int64)
+        self.gap_b = np.array([g[3] for g in gaps], dtype=np.int64)
+        self.rank = np.full(len(gaps), np.nan)  # computed when first needed; inf: no pick
+        self.picks: list[Pick | None] = [None] * len(gaps)
+        self.of_buffer: dict[Value, list[int]] = {}
+        for j, g in enumerate(gaps):
+            self.of_buffer.setdefault(g[0], []).append(j)
+        self.costs: dict[Value, tuple[int, float]] = {}
 
     def buffer_of(self, v: Value) -> Value | None:
         """The one buffer of the function's own ``v`` lives in, or None."""
         found = {self.plan.owner[r] for r in self.plan.roots[v] if r in self.plan.owner}
         return found.pop() if len(found) == 1 else None
 
-    def candidates(self, t: int) -> list[tuple[tuple, Pick]]:
-        """The picks freeing a buffer idle at step ``t``, each with its rank."""
-        plan = self.plan
-        steps = len(plan.order)
-        found = []
-        for j in np.nonzero((self.start < t) & (self.end > t) & (self.end < steps))[0]:
-            pick = self.pick(self.buffers[j], int(self.start[j]), t)
-            if pick is not None:
-                tier, flops = 0, 0.0
-                for v in pick.recompute:
-                    vt, vf = recompute_cost(v)
-                    tier, flops = max(tier, vt), flops + vf
-                size = int(self.size[j])
-                found.append(((tier, flops / max(size, 1), -size, pick.buffer.index), pick))
-        found.sort(key=lambda c: c[0])
-        return found
-
-    def pick(self, buffer: Value, start: int, t: int) -> Pick | None:
-        """Free ``buffer`` over its gap around ``t``, if it is idle there and what its next
-        reads need can be made again."""
-        read_pos = self.read_pos.get(buffer)
-        if not read_pos:
+    def best(self, t: int, excluded: np.ndarray, tier: int) -> int | None:
+        """The best-ranked gap around step ``t`` not ``excluded`` whose pick's tier is at
+        most ``tier``, or None."""
+        cand = np.nonzero((self.gap_a < t) & (self.gap_b > t) & ~excluded)[0]
+        if not cand.size:
             return None
-        i = bisect_right(read_pos, t)
-        if i == len(read_pos) or (i and read_pos[i - 1] == t):
-            return None  # read at t itself, or never after it
-        if (buffer, i) not in self.cache:  # the same for every t in the gap
-            self.cache[buffer, i] = self.make_pick(buffer, start, i)
-        return self.cache[buffer, i]
+        for j in cand[np.isnan(self.rank[cand])]:
+            self.rank[j] = self.evaluate(int(j))
+        j = int(cand[np.argmin(self.rank[cand])])
+        return None if self.rank[j] >= (tier + 1) * TIER else j
 
-    def make_pick(self, buffer: Value, start: int, i: int) -> Pick | None:
+    def evaluate(self, j: int) -> float:
+        """Gap ``j``'s pick made, and its rank: tier first, then flops per byte freed."""
+        buffer, i, a, b = self.gaps[j]
+        pick = self.picks[j] = self.make_pick(buffer, i, a, b)
+        if pick is None:
+            return np.inf
+        tier, flops = 0, 0.0
+        for v in pick.recompute:
+            if v not in self.costs:
+                self.costs[v] = recompute_cost(v)
+            vt, vf = self.costs[v]
+            tier, flops = max(tier, vt), flops + vf
+        return tier * TIER + flops / max(int(self.size[self.slot_of[buffer]]), 1)
+
+    def make_pick(self, buffer: Value, i: int, a: int, b: int) -> Pick | None:
+        """Free ``buffer`` between steps ``a`` and ``b`` (its ``i``-th read), if what its reads
+        from ``b`` on need can be made again from what is alive at ``b``."""
         plan = self.plan
         pos = plan.pos
-        read_pos = self.read_pos[buffer]
-        b = read_pos[i]
-        a = read_pos[i - 1] if i else start
         late = []
         wanted: list[Value] = []
         for p, w, k in self.reads[buffer][i:]:
@@ -220,55 +239,47 @@ class Round:
                     stack.append(u)
         ordered = sorted(recompute, key=self.index.__getitem__)
         extra = sum(nbytes(v) for v in ordered if v not in wanted and aliasing(v) != "view")
+        reads = {o for o in map(self.buffer_of, sources) if o is not None}
         key = (buffer, tuple(wanted))
-        return Pick(buffer, (a, b), late, ordered, key, sources, extra, at)
+        return Pick(buffer, (a, b), late, ordered, key, reads, extra, at)
 
 
-def live_sources(rnd: Round, pick: Pick) -> set[Value]:
-    """The buffers the pick's recomputation reads (kept alive by others)."""
-    out = set()
-    for s in pick.sources:
-        b = rnd.buffer_of(s)
-        if b is not None:
-            out.add(b)
-    return out
-
-
-def choose(rnd: Round, budget: int, count: int, rejected: set) -> list[Pick]:
-    """Up to ``count`` picks, each at the peak of the profile predicted from those before it."""
+def choose(rnd: Round, budget: int, count: int, rejected: set, tier: int) -> list[Pick]:
+    """Up to ``count`` picks, each at the peak of the profile predicted from those before it;
+    none frees a buffer another one reads or frees (their predictions would not add up)."""
     predicted = rnd.live.copy()
+    excluded = np.zeros(len(rnd.gaps), dtype=bool)
     picks: list[Pick] = []
     freed: set[Value] = set()  # buffers some pick frees
     read: set[Value] = set()  # buffers some pick's recomputation reads
-    for _ in range(count):
+    while len(picks) < count:
         t = int(np.argmax(predicted))
         if predicted[t] <= budget:
             break
-        best = None
-        for _, pick in rnd.candidates(t):
-            if pick.key in rejected or pick.buffer in freed or pick.buffer in read:
-                continue
-            uses = live_sources(rnd, pick)
-            if uses & freed:
-                continue
-            best = pick
+        j = rnd.best(t, excluded, tier)
+        if j is None:
             break
-        if best is None:
-            break
-        picks.append(best)
-        freed.add(best.buffer)
-        read |= uses
-        a, b = best.gap
-        predicted[a + 1:b] -= rnd.size[rnd.slot_of[best.buffer]]
-        predicted[b] += best.extra
+        pick = rnd.picks[j]
+        assert pick is not None
+        if pick.key in rejected or pick.buffer in read or pick.sources & freed:
+            excluded[j] = True
+            continue
+        picks.append(pick)
+        freed.add(pick.buffer)
+        read |= pick.sources
+        excluded[rnd.of_buffer[pick.buffer]] = True
+        a, b = pick.gap
+        predicted[a + 1:b] -= rnd.size[rnd.slot_of[pick.buffer]]
+        predicted[b] += pick.extra
     return picks
 
 
 def apply(prog: Program, rnd: Round, picks: list[Pick]) -> tuple[list[Value], list, list[Value]]:
-    """Add the picks' copies to ``prog``; the new order, what undoes it, and the copies."""
-    undo: list[tuple[Value, int, Ref]] = []
+    """Add the picks' copies to ``prog``; the new order, what undoes it, and the copies.
+    All copies are made from the arguments as they were before any read is redirected."""
     before: dict[int, list[Value]] = {}
     copies: list[Value] = []
+    redirects: list[tuple[Value, int, Value]] = []
     for pick in picks:
         made: dict[Value, Value] = {}
         for x in pick.recompute:
@@ -280,11 +291,12 @@ def apply(prog: Program, rnd: Round, picks: list[Pick]) -> tuple[list[Value], li
             prog.values.append(c)
             made[x] = c
             copies.append(c)
-        for w, k in pick.late:
-            old = w.args[k]
-            undo.append((w, k, old))
-            w.args[k] = Ref(made[old.value], old.shape)
+        redirects.extend((w, k, made[w.args[k].value]) for w, k in pick.late)
         before.setdefault(pick.at, []).extend(made.values())
+    undo: list[tuple[Value, int, Ref]] = []
+    for w, k, c in redirects:
+        undo.append((w, k, w.args[k]))
+        w.args[k] = Ref(c, w.args[k].shape)
     order: list[Value] = []
     for k, v in enumerate(rnd.order):
         order.extend(before.get(k, ()))
@@ -365,26 +377,27 @@ def rematerialize(prog: Program, budget: int, optimize: bool, reuse: bool = Fals
         if (trial.peak_bytes, trial.byte_steps) < (plan.peak_bytes, plan.byte_steps):
             plan = trial
     rejected: set = set()
-    count = 4
-    for _ in range(MAX_ROUNDS):
-        if plan.peak_bytes <= budget:
-            break
-        rnd = Round(plan)
-        picks = choose(rnd, budget, count, rejected)
-        if not picks:
-            break
-        if DEBUG: print("round", count, len(picks), plan.peak_bytes, [p.buffer for p in picks])
-        order, undo, made = apply(prog, rnd, picks)
-        trial = plan_program(prog, optimize, reuse, planner=planner, order=order)
-        if (trial.peak_bytes, trial.byte_steps) < (plan.peak_bytes, plan.byte_steps):
-            plan = trial
-            count = min(2 * count, MAX_BATCH)
-        else:
-            if DEBUG: print("  fail", trial.peak_bytes, plan.peak_bytes)
-            revert(prog, undo, len(made))
-            if len(picks) == 1:
-                rejected.add(picks[0].key)
-            count = max(1, len(picks) // 2)
+    count, rounds = 8, 0
+    for tier in range(3):  # elementwise first; products only when that is not enough
+        stale = 0
+        while plan.peak_bytes > budget and stale < MAX_STALE and rounds < MAX_ROUNDS:
+            rounds += 1
+            rnd = Round(plan)
+            picks = choose(rnd, budget, count, rejected, tier)
+            if not picks:
+                break
+            order, undo, made = apply(prog, rnd, picks)
+            trial = plan_program(prog, optimize, reuse, planner=planner, order=order)
+            gain = plan.peak_bytes - trial.peak_bytes
+            stale = 0 if gain * STALE_FRACTION > plan.peak_bytes else stale + 1
+            if (trial.peak_bytes, trial.byte_steps) < (plan.peak_bytes, plan.byte_steps):
+                plan = trial
+                count = min(2 * count, MAX_BATCH)
+            else:
+                revert(prog, undo, len(made))
+                if len(picks) == 1:
+                    rejected.add(picks[0].key)
+                count = max(1, len(picks) // 2)
     first: dict = {}
     for c in plan.all:
         if c.copy_of is not None:

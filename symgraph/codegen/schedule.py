@@ -143,6 +143,13 @@ class Plan:
         if optimize and reuse:
             self._assign_workspace()
         self.workspace_bytes = sum(math.prod(s) * d.itemsize for s, d in self.workspace)
+        # bytes an op's code allocates and frees within its step (``op.scratch_bytes``)
+        self.scratch: dict[Value, int] = {}
+        for v in self.order:
+            scratch = getattr(v.op, "scratch_bytes", None)
+            size = scratch([r.value.shape for r in v.args]) if scratch is not None else 0
+            if size:
+                self.scratch[v] = size
         self.peak_bytes, self.byte_steps = self._memory()
 
     def _parts(self, order: list[Value], consumers: dict[Value, list[Value]]) -> None:
@@ -329,5 +336,8 @@ class Plan:
                 fresh[start] += size
                 fresh[stop + 1] -= size
         live = np.cumsum(delta)[:end + 1]
-        peak = int(np.cumsum(fresh)[:end + 1].max(initial=0)) + self.workspace_bytes
+        at_step = np.cumsum(fresh)[:end + 1]
+        for v in self.scratch:  # an expression's own temporary, freed within its step
+            at_step[self.pos[v]] += self.scratch[v]
+        peak = int(at_step.max(initial=0)) + self.workspace_bytes
         return peak, int(live.sum())
