@@ -224,11 +224,18 @@ def function(inputs: Any, outputs: Any, *, check_finite: bool = False,
         ``NonFiniteError`` at the first NaN/Inf.  It compiles node by node (no
         fusions, no in-place updates) so the node named is the one at fault.
     memory_budget : int, optional
-        Bytes.  Default None: off.  Turns on rematerialization: elementwise
-        values are recomputed right before their late uses instead of being
-        kept alive, largest first, while that lowers the planner's estimated
-        peak, until it fits the budget (0: as low as this can go).
-        ``f.recomputed`` lists them.
+        Bytes.  Default None: off.  The most a call may hold at once in
+        buffers of its own (temporaries and results, the kept workspace in
+        full; not the inputs nor compiled constants), as ``f.peak_bytes``
+        estimates it (tracemalloc agrees).  Over it, values are first moved
+        earlier where that frees memory, then recomputed right before their
+        late uses instead of being kept (rematerialization): elementwise
+        values first, then other linear-time ops, then matrix products
+        (checkpointing a deep network), until the estimate fits.
+        ``f.recomputed`` lists the nodes computed again; the values are
+        bitwise the same.  An unmet budget is no error: 0 asks for the
+        lowest peak this finds, and ``f.peak_bytes`` above the budget says
+        it was not met.
     reuse_buffers : bool, default True
         Keep the temporaries' buffers between calls, one set per thread
         (``f.workspace_bytes``), as PyTensor and XLA do: fresh large arrays cost
