@@ -76,8 +76,8 @@ MAX_STALE = 3
 STALE_FRACTION = 256
 #: picks tried together in one round, at most
 MAX_BATCH = 4096
-#: a rank's unit per tier (above any flops per byte)
-TIER = 1e30
+#: a rank's unit per tier; flops per byte are capped below it (a rank stays exact to 1e-6)
+TIER = 1e9
 #: modules of superlinear ops (factorizations, solves, contractions)
 _SUPERLINEAR_MODULES = ("linalg", "solve", "eigen", "qr", "triangular", "contract")
 
@@ -202,7 +202,8 @@ class Round:
         return None if self.rank[j] >= (tier + 1) * TIER else j
 
     def evaluate(self, j: int) -> float:
-        """Gap ``j``'s pick made, and its rank: tier first, then flops per byte freed."""
+        """Gap ``j``'s pick made, and its rank: tier first, then flops per byte freed
+        (nudged towards longer gaps: at most 25% more for the shortest)."""
         buffer, i, a, b = self.gaps[j]
         pick = self.picks[j] = self.make_pick(buffer, i, a, b)
         if pick is None:
@@ -213,7 +214,9 @@ class Round:
                 self.costs[v] = recompute_cost(v)
             vt, vf = self.costs[v]
             tier, flops = max(tier, vt), flops + vf
-        return tier * TIER + flops / max(int(self.size[self.slot_of[buffer]]), 1)
+        per_byte = flops / max(int(self.size[self.slot_of[buffer]]), 1)
+        per_byte = min(per_byte * (1.0 + 1.0 / (b - a + 2)), TIER / 2)  # long gaps free more steps
+        return tier * TIER + per_byte
 
     def make_pick(self, buffer: Value, i: int, a: int, b: int) -> Pick | None:
         """Free ``buffer`` between steps ``a`` and ``b`` (its ``i``-th read), if what its reads
@@ -251,7 +254,8 @@ class Round:
                 elif u not in recompute:
                     stack.append(u)
         ordered = sorted(recompute, key=self.index.__getitem__)
-        extra = sum(nbytes(v) for v in ordered if v not in wanted and aliasing(v) != "view")
+        extra = max((nbytes(v) for v in ordered if v not in wanted and aliasing(v) != "view"),
+                    default=0)  # chains are mostly made in place: the largest link
         reads = {o for o in map(self.buffer_of, sources) if o is not None}
         key = (buffer, tuple(wanted))
         return Pick(buffer, (a, b), late, ordered, key, reads, extra, at)
