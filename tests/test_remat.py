@@ -4,13 +4,18 @@ measures it, the values are the default function's bit for bit, and the policy h
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given
 
 import graphgen as gg
+import loop_cases
 import symgraph as sg
 from _hypothesis import examples
 from symgraph.codegen import remat
@@ -237,3 +242,32 @@ def test_random_graphs_with_budget_zero_equal_evaluate(prog):
         b = np.asarray(b)
         assert b.shape == a.shape and b.dtype == a.dtype, prog
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12, err_msg=repr(prog))
+
+
+
+@pytest.mark.parametrize("name", sorted(loop_cases.CASES))
+def test_loops_and_branches_with_budgets(name):
+    """Loops, branches and their derivative sweeps are never recomputed, but values around
+    them may be: every budget gives the default function's values, bit for bit."""
+    with sg.Graph():
+        case = loop_cases.CASES[name]()
+        outs = list(loop_cases.derived(case).values())
+        names = sorted(case.feed)
+        args = [case.feed[n] for n in names]
+        default = sg.function(names, outs)
+        want = default(*args)
+        for reuse in (False, True):
+            for budget in (default.peak_bytes // 2, 0):
+                f = sg.function(names, outs, memory_budget=budget, reuse_buffers=reuse)
+                assert not any(getattr(n.op, "multiple_results", False) for n in f.recomputed)
+                assert_identical(f(*args), want)
+
+
+def test_benchmark_runs(tmp_path):
+    """``benchmarks/bench_remat.py --quick`` runs end to end (its table is not checked)."""
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run([sys.executable, str(root / "benchmarks" / "bench_remat.py"), "--quick"],
+                          capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    assert "symgraph P/2" in done.stdout
