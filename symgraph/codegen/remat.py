@@ -68,7 +68,7 @@ from .ir import Program, Ref, Value, has_emit
 from .schedule import Plan, aliasing, infer_shapes, nbytes, schedule
 
 #: values in one recomputed sub-DAG, at most
-MAX_RECOMPUTE = 64
+MAX_RECOMPUTE = 32
 #: planning rounds, at most (each re-plans the whole program once)
 MAX_ROUNDS = 32
 #: rounds in a row that lower the peak by less than 1/STALE_FRACTION of it, at most
@@ -394,9 +394,9 @@ def rematerialize(prog: Program, budget: int, optimize: bool, reuse: bool = Fals
         if (trial.peak_bytes, trial.byte_steps) < (plan.peak_bytes, plan.byte_steps):
             plan = trial
     rejected: set = set()
-    count, rounds = 8, 0
+    rounds = 0
     for tier in range(3):  # elementwise first; products only when that is not enough
-        stale = 0
+        count, stale = 8, 0
         while plan.peak_bytes > budget and stale < MAX_STALE and rounds < MAX_ROUNDS:
             rounds += 1
             rnd = Round(plan)
