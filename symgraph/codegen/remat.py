@@ -121,7 +121,8 @@ def copyable(v: Value) -> bool:
 
 class Pick:
     """One buffer freed between its reads at ``gap`` (exclusive): the values ``recompute``
-    (in order) made again before the reads ``late`` (consumer, argument position)."""
+    (in order) made again before the reads ``late`` (consumer, argument position), inserted
+    at ``at`` in the round's order; ``sources``: the buffers they read (alive anyway)."""
 
     __slots__ = ("buffer", "gap", "late", "recompute", "key", "sources", "extra", "at")
 
@@ -130,6 +131,12 @@ class Pick:
                  at: int) -> None:
         self.buffer, self.gap, self.late, self.recompute = buffer, gap, late, recompute
         self.key, self.sources, self.extra, self.at = key, sources, extra, at
+
+    def clashes(self, other: Pick) -> bool:
+        """Whether ``self`` reads ``other``'s buffer inside ``other``'s gap (or before its
+        copies exist): then it would keep the buffer ``other`` frees alive."""
+        a, b = other.gap
+        return other.buffer in self.sources and a < self.gap[1] and self.at <= other.at
 
 
 class Round:
@@ -262,13 +269,14 @@ class Round:
 
 
 def choose(rnd: Round, budget: int, count: int, rejected: set, tier: int) -> list[Pick]:
-    """Up to ``count`` picks, each at the peak of the profile predicted from those before it;
-    none frees a buffer another one reads or frees (their predictions would not add up)."""
+    """Up to ``count`` picks, each at the peak of the profile predicted from those before it.
+    A pick reading a buffer another frees reads it before its gap, or the other's copies
+    after it (``Pick.clashes``), so the predictions add up."""
     predicted = rnd.live.copy()
     excluded = np.zeros(len(rnd.gaps), dtype=bool)
     picks: list[Pick] = []
-    freed: set[Value] = set()  # buffers some pick frees
-    read: set[Value] = set()  # buffers some pick's recomputation reads
+    freeing: dict[Value, Pick] = {}  # buffer -> the pick freeing it
+    reading: dict[Value, list[Pick]] = {}  # buffer -> the picks reading it
     while len(picks) < count:
         t = int(np.argmax(predicted))
         if predicted[t] <= budget:
@@ -278,12 +286,15 @@ def choose(rnd: Round, budget: int, count: int, rejected: set, tier: int) -> lis
             break
         pick = rnd.picks[j]
         assert pick is not None
-        if pick.key in rejected or pick.buffer in read or pick.sources & freed:
+        if (pick.key in rejected
+                or any(pick.clashes(freeing[o]) for o in pick.sources if o in freeing)
+                or any(p.clashes(pick) for p in reading.get(pick.buffer, ()))):
             excluded[j] = True
             continue
         picks.append(pick)
-        freed.add(pick.buffer)
-        read |= pick.sources
+        freeing[pick.buffer] = pick
+        for o in pick.sources:
+            reading.setdefault(o, []).append(pick)
         excluded[rnd.of_buffer[pick.buffer]] = True
         a, b = pick.gap
         predicted[a + 1:b] -= rnd.size[rnd.slot_of[pick.buffer]]
@@ -297,11 +308,13 @@ def apply(prog: Program, rnd: Round, picks: list[Pick]) -> tuple[list[Value], li
     before: dict[int, list[Value]] = {}
     copies: list[Value] = []
     redirects: list[tuple[Value, int, Value]] = []
-    for pick in picks:
+    replaced: dict[Value, Value] = {}  # a value read late -> its copy, for picks placed later
+    for pick in sorted(picks, key=lambda p: p.at):
         made: dict[Value, Value] = {}
         for x in pick.recompute:
-            c = Value(x.node, x.op, [Ref(made.get(r.value, r.value), r.shape) for r in x.args],
-                      "op")
+            args = [Ref(made.get(r.value) or replaced.get(r.value, r.value), r.shape)
+                    for r in x.args]
+            c = Value(x.node, x.op, args, "op")
             c.copy_of = x.copy_of if x.copy_of is not None else x
             c.shape = x.shape
             c.index = len(prog.values)
@@ -309,6 +322,7 @@ def apply(prog: Program, rnd: Round, picks: list[Pick]) -> tuple[list[Value], li
             made[x] = c
             copies.append(c)
         redirects.extend((w, k, made[w.args[k].value]) for w, k in pick.late)
+        replaced.update((w.args[k].value, made[w.args[k].value]) for w, k in pick.late)
         before.setdefault(pick.at, []).extend(made.values())
     undo: list[tuple[Value, int, Ref]] = []
     for w, k, c in redirects:
