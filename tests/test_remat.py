@@ -276,3 +276,18 @@ def test_benchmark_runs(tmp_path):
                           capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     assert "symgraph P/2" in done.stdout
+
+
+def test_budget_with_check_finite():
+    """Node-by-node code (no fusions, no in-place updates) under a budget: still checked,
+    still the same values."""
+    with sg.Graph():
+        inputs, outputs, values = deep_mlp(layers=4, batch=256)
+        default = sg.function(inputs, outputs, check_finite=True)
+        f = sg.function(inputs, outputs, check_finite=True, memory_budget=0)
+    assert f.recomputed and f.peak_bytes < default.peak_bytes
+    assert_identical(f(*values), default(*values))
+    bad = [v.copy() for v in values]
+    bad[0][0, 0] = np.nan
+    with pytest.raises(sg.NonFiniteError):
+        f(*bad)
