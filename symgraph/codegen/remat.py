@@ -401,7 +401,7 @@ def with_inlined_last(plan: Plan, order: list[Value]) -> list[Value]:
 def rematerialize(prog: Program, budget: int, optimize: bool, reuse: bool = False,
                   planner: Any = None) -> tuple[Plan, list[Value]]:
     """Add recomputed copies to ``prog`` until its estimated peak is at most ``budget`` bytes
-    (or no pick lowers it); the plan, and one copy per node computed again."""
+    (or no pick lowers it); the plan, and one copy per node computed twice."""
     plan = plan_program(prog, optimize, reuse, planner=planner)
     if plan.peak_bytes > budget:  # first what costs nothing: a better order
         trial = plan_program(prog, optimize, reuse, planner=planner, order=hoisted(Round(plan)))
@@ -429,8 +429,21 @@ def rematerialize(prog: Program, budget: int, optimize: bool, reuse: bool = Fals
                 if len(picks) == 1:
                     rejected.add(picks[0].key)
                 count = max(1, len(picks) // 2)
+    return plan, computed_twice(plan)
+
+
+def computed_twice(plan: Plan) -> list[Value]:
+    """One copy per node the plan computes more than once.  A copy whose original nothing
+    reads any more only moved the node later: it is the node's one value again (and is
+    named as such)."""
+    count: dict = {}
+    for v in plan.all:
+        count[v.node] = count.get(v.node, 0) + 1
     first: dict = {}
     for c in plan.all:
         if c.copy_of is not None:
-            first.setdefault(c.node, c)
-    return plan, list(first.values())
+            if count[c.node] > 1:
+                first.setdefault(c.node, c)
+            else:
+                c.copy_of = None
+    return list(first.values())
