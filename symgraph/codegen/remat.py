@@ -50,8 +50,8 @@ each O(N log N) for its N values (N grows by the copies), plus per pick one
 numpy scan over the gaps (O(N) in C) and the sub-DAG walks (at most
 ``MAX_RECOMPUTE`` values each, done once per gap and round).  A 2000-level
 chain's value and gradient (17,000 nodes, every buffer a candidate)
-compiles in ~1.5 s at half its default peak (0.4 s without a budget) and
-~6 s at budget 0, on a loaded machine.
+compiles in about 4x the time it takes without a budget at half its
+default peak, 8x at budget 0; an 800-layer MLP (11,000 nodes) 6x and 11x.
 """
 
 from __future__ import annotations
