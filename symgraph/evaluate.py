@@ -250,10 +250,13 @@ class Evaluator:
             _RUN.reset(token)
 
 
+_NAMELESS_MODES = frozenset(("ignore", "call"))
+
+
 def scalar_arithmetic_ok() -> bool:
     """Whether numpy's error modes report a floating-point error of scalar arithmetic as
     they do the ufunc's (only "ignore" and "call" do not write the function's name)."""
-    return all(mode == "ignore" or mode == "call" for mode in np.geterr().values())
+    return _NAMELESS_MODES.issuperset(np.geterr().values())
 
 
 def _check_finite(node: Node, out: Any, args: list) -> Any:
