@@ -364,7 +364,9 @@ def _typed(node: Node, u: np.ufunc) -> bool:
 def _zero_d_source(node: Node) -> Any:
     """The value of a 0-d numeric ``Constant`` or ``Full`` node as a numpy scalar, or None.
 
-    Numpy scalars are immutable, so one can be shared by every run.
+    Numpy scalars are immutable, so one can be shared by every run.  A fill value
+    that does not convert cleanly (it overflows the dtype) is left to ``f``, which
+    warns or fails at each run, naming the node.
     """
     op, dtype = node.op, node.dtype
     if node.shape != () or dtype.kind not in "biufc":
@@ -372,7 +374,11 @@ def _zero_d_source(node: Node) -> Any:
     if type(op) is Constant and type(op.value) is np.ndarray and op.value.dtype == dtype:
         return op.value[()]
     if type(op) is Full:
-        return np.full((), op.value, dtype=dtype)[()]
+        try:
+            with np.errstate(all="raise"):
+                return np.full((), op.value, dtype=dtype)[()]
+        except Exception:
+            return None
     return None
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import symgraph as sg
+from symgraph.ops.sources import Full
 from symgraph.runtime import normalize_feed
 
 EV = sys.modules["symgraph.evaluate"]  # ``sg.evaluate`` is the function
@@ -288,3 +289,15 @@ def test_bench_evaluate_quick():
                           capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     assert "| sg.Evaluator |" in done.stdout and "| n=10      |" in done.stdout
+
+
+def test_a_fill_that_overflows_its_dtype_still_warns_at_each_run_naming_its_node():
+    x = sg.variable("x", (), "float32")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # building looks at the value too
+        fill = Full(1e300, (), np.dtype("float32"))()  # sg.full would convert it first
+        y = x * fill
+    for _ in range(2):
+        value, caught = _caught(lambda: sg.evaluate(y, {x: 2.0}))
+        assert np.isinf(value)
+        assert [f"node #{fill.id} full" in str(w.message) for w in caught] == [True]
