@@ -17,8 +17,7 @@ import contextvars
 import functools
 import inspect
 import operator
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
@@ -36,8 +35,7 @@ from .structure import flatten
 from .traversal import ancestors
 
 
-@dataclass(frozen=True)
-class _Step:
+class _Step(NamedTuple):  # a tuple: one is made per node of every schedule
     slot: int
     node: Node
     inputs: tuple[int, ...]
@@ -66,7 +64,7 @@ class Schedule:
             if s not in keep:
                 frees_at.setdefault(k, []).append(s)
         self.steps = [
-            _Step(slot_of[n], n, tuple(slot_of[i] for i in n.inputs), tuple(frees_at.get(k, ())))
+            _Step(slot_of[n], n, tuple([slot_of[i] for i in n.inputs]), tuple(frees_at.get(k, ())))
             for k, n in enumerate(computed)
         ]
         self.peak_live = self._peak_live()
@@ -75,6 +73,7 @@ class Schedule:
         self.flat = [(_runner_of(st.node, wanted), st.inputs, st.slot, st.frees, st.node)
                      for st in self.steps]
         self._fast: dict[bool, FastPlan] = {}
+        self._ran = False  # whether ``run`` ran once: plan for ``run_fast`` from the second on
 
     def fast(self, operators: bool) -> FastPlan:
         """The plan of ``run_fast`` (made on first use; see ``FastPlan``)."""
@@ -89,17 +88,24 @@ class Schedule:
 
         ``run_fast`` runs numpy evaluations without an after-hook whose fed values
         are exact (``exact_fit``), ``_run_steps`` the rest (and what ``run_fast``
-        hands over).
+        hands over).  The first run takes ``_run_steps`` too: planning costs about
+        what two or three runs of ``_run_steps`` cost, which a schedule run once
+        (``sg.evaluate`` on a new graph) would never win back.
         """
+        plan = None
         if after is None and fam == backend.NUMPY and all(
                 exact_fit(v, n) for v, (_, n) in zip(fed, self.fed)):
-            plan = self.fast(operators)
+            plan = self._fast.get(operators)
+            if plan is None and self._ran:
+                plan = self.fast(operators)
+        self._ran = True
+        if plan is not None:
             values: list[Any] = [None] * plan.size
             for r, v in zip(plan.fed, fed):
                 values[r] = v
             done = run_fast(plan.steps, values)
-            if done < len(plan.flat):
-                _run_steps(plan.flat[done:], values, fam, None)
+            if done < len(plan.steps):
+                _run_steps(plan.rest(done), values, fam, None)
             return [values[r] for r in plan.outputs]
         values = [None] * self.size
         for (s, _), v in zip(self.fed, fed):
@@ -336,10 +342,10 @@ def ufunc_of(node: Node) -> np.ufunc | None:
     terms), so calling the ufunc directly is exactly calling ``f`` minus a Python frame.
     """
     op = node.op
-    cls = type(op)
-    if cls.f is AddN.f:
+    f = type(op).f
+    if f is AddN.f:
         return np.add if len(node.inputs) == 2 else None
-    if cls.f is not Unary.f and cls.f is not Binary.f:
+    if f is not Unary.f and f is not Binary.f:
         return None
     u = op.ufunc
     if isinstance(u, np.ufunc) and u.nin == len(node.inputs) and u.nout == 1:
@@ -347,18 +353,48 @@ def ufunc_of(node: Node) -> np.ufunc | None:
     return None
 
 
-def _typed(node: Node, u: np.ufunc) -> bool:
-    """Whether ``u`` on values of the inputs' shapes and dtypes makes the node's shape and dtype
-    (then ``run_fast`` needs no check of the result: the check would pass)."""
-    dtypes = [i.dtype for i in node.inputs]
-    if not _DTYPES_DECIDE and any(d != dtypes[0] for d in dtypes):
-        return False
-    try:
-        shape = broadcast_shapes([i.shape for i in node.inputs], node.op.name)
-        dtype = ufunc_dtype(u, *dtypes)
-    except (DTypeError, ShapeError):
-        return False
-    return shape == node.shape and dtype == node.dtype
+def _ufunc_role(cls: type) -> int:
+    """1 if ops of class ``cls`` may run a ufunc (their ``f`` is ``Unary``'s, ``Binary``'s or
+    ``AddN``'s, see ``ufunc_of``), else 0: asked once per class while planning."""
+    f = cls.f
+    return int(f is Unary.f or f is Binary.f or f is AddN.f)
+
+
+class _Typing:
+    """Whether a ufunc makes a node's static shape and dtype from its inputs' (then
+    ``run_fast`` needs no check of the result: the check would pass); memoised by
+    ufunc and dtypes, as planning visits every node."""
+
+    def __init__(self) -> None:
+        self.dtypes: dict[tuple, np.dtype | None] = {}
+
+    def __call__(self, node: Node, u: np.ufunc) -> bool:
+        ins = node.inputs
+        a = ins[0]
+        if len(ins) == 1:
+            key: tuple = (u, a.dtype)
+            if a.shape != node.shape:
+                return False
+        else:
+            b = ins[1]
+            key = (u, a.dtype, b.dtype)
+            if not _DTYPES_DECIDE and a.dtype != b.dtype:
+                return False
+            shape = a.shape
+            if shape != b.shape:
+                try:
+                    shape = broadcast_shapes([a.shape, b.shape], node.op.name)
+                except ShapeError:
+                    return False
+            if shape != node.shape:
+                return False
+        dtypes = self.dtypes
+        if key not in dtypes:
+            try:
+                dtypes[key] = ufunc_dtype(*key)
+            except DTypeError:
+                dtypes[key] = None
+        return dtypes[key] == node.dtype
 
 
 def _zero_d_source(node: Node) -> Any:
@@ -393,7 +429,7 @@ class FastPlan:
     ``run_fast`` keeps every value *exact* (a plain ndarray or one of numpy's
     scalar types) with the node's shape and dtype, or hands over to
     ``_run_steps``.  So a ufunc node (``ufunc_of``) that produces its static
-    shape and dtype from such inputs (``_typed``) is a ``UNARY``/``BINARY``
+    shape and dtype from such inputs (``_Typing``) is a ``UNARY``/``BINARY``
     step: ``f`` is the ufunc (or, with ``operators``, the Python operator for
     float32/float64 ``+ - * /`` of alike dtypes) called on the slots ``a``
     (and ``b``), its result unchecked (the check would pass).  A 0-d ``Full``
@@ -407,10 +443,9 @@ class FastPlan:
     A step's result goes to the slot of an input that dies there, so most
     values are freed by being overwritten (at the step ``Schedule`` frees them:
     the same values are alive at any time); ``frees`` lists only the others.
-    ``steps`` holds ``(kind, f, a, b, slot, frees, node, k)`` (``k`` the index),
-    ``flat`` the same steps as ``Schedule.flat`` has them, for ``_run_steps`` to
-    go on with; ``fed`` and ``outputs`` are the slots of ``Schedule.fed``'s
-    nodes and of the outputs, ``size`` the number of slots.
+    ``steps`` holds ``(kind, f, a, b, slot, frees, node, k)`` (``k`` the index);
+    ``fed`` and ``outputs`` are the slots of ``Schedule.fed``'s nodes and of
+    the outputs, ``size`` the number of slots.
 
     ``operators`` must be False unless numpy's error modes are only "ignore" or
     "call" (``scalar_arithmetic_ok``): scalar arithmetic reports a floating-point
@@ -418,48 +453,67 @@ class FastPlan:
     """
 
     def __init__(self, sched: Schedule, operators: bool) -> None:
-        reg: dict[int, int] = {}  # Schedule's slot -> this plan's slot
-        for s, _ in sched.fed:
-            reg[s] = len(reg)
-        size, pool = len(reg), []
-        self.flat: list[tuple] = []
-        steps: list[list] = []
+        reg = [0] * sched.size  # Schedule's slot -> this plan's slot
+        for r, (s, _) in enumerate(sched.fed):
+            reg[s] = r
+        size, pool = len(sched.fed), []
+        typed, ufuncs = _Typing(), _OPERATORS if operators else {}
+        roles: dict[type, int] = {}  # op class -> _ufunc_role
+        steps: list[tuple] = []
+        general: list[int] = []
+        append = steps.append
         for k, (runner, ins, slot, frees, node) in enumerate(sched.flat):
-            dead = [reg[s] for s in frees]
-            if dead:
+            if frees:
+                dead = [reg[s] for s in frees]
                 out, frees = dead[0], tuple(dead[1:])
                 pool.extend(frees)
             elif pool:
-                out, frees = pool.pop(), ()
+                out = pool.pop()
             else:
-                out, frees, size = size, (), size + 1
+                out, size = size, size + 1
             reg[slot] = out
-            ins = tuple(reg[i] for i in ins)
-            self.flat.append((runner, ins, out, frees, node))
-            u = ufunc_of(node)
-            if u is not None and _typed(node, u):
+            cls = type(node.op)
+            role = roles.get(cls)
+            if role is None:
+                role = roles[cls] = _ufunc_role(cls)
+            u = ufunc_of(node) if role else None
+            if u is not None and typed(node, u):
                 f: Any = u
-                if (operators and u in _OPERATORS and node.dtype in _OPERATOR_DTYPES
-                        and all(i.dtype == node.dtype for i in node.inputs)):
-                    f = _OPERATORS[u]
+                if u in ufuncs and node.dtype in _OPERATOR_DTYPES:
+                    a, b = node.inputs
+                    if a.dtype == b.dtype == node.dtype:
+                        f = ufuncs[u]
                 if len(ins) == 1:
-                    steps.append([UNARY, f, ins[0], None, out, frees, node, k])
+                    append((UNARY, f, reg[ins[0]], None, out, frees, node, k))
                 else:
-                    steps.append([BINARY, f, ins[0], ins[1], out, frees, node, k])
+                    append((BINARY, f, reg[ins[0]], reg[ins[1]], out, frees, node, k))
             else:
-                steps.append([GENERAL, u if u is not None else runner, ins, None, out, frees, node, k])
+                general.append(k)
+                append((GENERAL, u if u is not None else runner, tuple([reg[i] for i in ins]), None,
+                        out, frees, node, k))
         self.size = size
         self.fed = [reg[s] for s, _ in sched.fed]
         self.outputs = [reg[s] for s in sched.output_slots]
+        self._runners = [st[0] for st in sched.flat]
         # a body's outputs go back to its loop as they are: those stay as ``f`` makes them
-        read_slowly = {i for step in steps if step[0] == GENERAL for i in step[6].inputs}
+        read_slowly = {i for k in general for i in steps[k][6].inputs}
         read_slowly.update(sched.outputs)
-        for step in steps:
-            if step[0] == GENERAL and step[6] not in read_slowly:
-                value = _zero_d_source(step[6])
+        for k in general:
+            _, _, _, _, out, frees, node, _ = steps[k]
+            if node not in read_slowly:
+                value = _zero_d_source(node)
                 if value is not None:
-                    step[0], step[1], step[2] = CONSTANT, value, ()
-        self.steps = [tuple(step) for step in steps]
+                    steps[k] = (CONSTANT, value, (), None, out, frees, node, k)
+        self.steps = steps
+
+    def rest(self, k: int) -> list[tuple]:
+        """The steps from the ``k``-th on as ``_run_steps`` takes them (``Schedule.flat``'s
+        form, in this plan's slots): where ``run_fast`` hands over."""
+        out = []
+        for kind, _, a, b, slot, frees, node, i in self.steps[k:]:
+            ins = a if kind == GENERAL else () if kind == CONSTANT else (a,) if kind == UNARY else (a, b)
+            out.append((self._runners[i], ins, slot, frees, node))
+        return out
 
 
 def run_fast(steps: list[tuple], values: list) -> int:

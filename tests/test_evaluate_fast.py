@@ -38,9 +38,17 @@ def both_paths(outputs, feed):
     sched = ev.schedule(frozenset(by_node))
     fed = [by_node[n] for _, n in sched.fed]
     with np.errstate(all="ignore"):  # operators are allowed then, as in a run
+        sched.fast(EV.scalar_arithmetic_ok())  # planned now (a first run would not plan)
         fast = sched.run(fed, "numpy", None, EV.scalar_arithmetic_ok())
         slow = sched.run(fed, "numpy", _keep, False)
     return fast, slow, sched
+
+
+def twice(fn):
+    """``fn()`` run twice: ``sg.evaluate``'s first run of a schedule takes the general loop,
+    the second the fast one.  Both results, the fast one first."""
+    first = fn()
+    return fn(), first
 
 
 def assert_same(fast, slow):
@@ -78,8 +86,9 @@ def test_a_chain_and_its_gradient_match_the_general_loop(shape, dtype):
     assert {EV.BINARY, EV.UNARY}.issubset(kinds(sched))
     assert any(step[1] is EV.operator.mul for step in sched.fast(True).steps)
     # sg.evaluate's outputs are arrays (0-d for scalars), as the checked run gives them
-    got, want = sg.evaluate(outs, {x: value}), sg.evaluate(outs, {x: value}, check_finite=True)
-    for a, b in zip(got, want):
+    got, first = twice(lambda: sg.evaluate(outs, {x: value}))
+    want = sg.evaluate(outs, {x: value}, check_finite=True)
+    for a, b in zip(got + first, want + want):
         assert type(a) is np.ndarray and a.dtype == b.dtype and a.shape == b.shape == a.shape
         np.testing.assert_array_equal(a, b)
 
@@ -116,9 +125,9 @@ def test_integer_overflow_wraps_silently_as_numpy_ufuncs_do():
     a = np.asarray(2 ** 22)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        got = sg.evaluate(y, {x: a})
+        got, first = twice(lambda: sg.evaluate(y, {x: a}))
         want = np.multiply(np.multiply(a, a), np.add(a, a))
-    assert got == want and want != 2 ** 67  # it wrapped
+    assert got == first == want and want != 2 ** 67  # it wrapped
 
 
 def test_non_finite_and_signed_zero_results_match_bit_for_bit():
@@ -148,22 +157,23 @@ def test_numpy_warnings_name_the_node_on_the_fast_path(case):
     else:
         y, feed, bad, what = sg.log(e - 2.0) * 2.0, 0.0, None, "invalid value encountered in log"
     bad = y if case != "log" else y.inputs[0]
-    value, caught = _caught(lambda: sg.evaluate(y, {x: feed}))
-    assert not np.isfinite(value)
-    assert len(caught) == 1, [str(w.message) for w in caught]
-    message = str(caught[0].message)
-    assert what in message and f"node #{bad.id} {bad.op.name}" in message
-    assert caught[0].filename == __file__
+    for value, caught in twice(lambda: _caught(lambda: sg.evaluate(y, {x: feed}))):
+        assert not np.isfinite(value)
+        assert len(caught) == 1, [str(w.message) for w in caught]
+        message = str(caught[0].message)
+        assert what in message and f"node #{bad.id} {bad.op.name}" in message
+        assert caught[0].filename == __file__
 
 
 def test_error_modes_that_name_numpy_functions_keep_the_ufunc_names():
     x = sg.variable("x")
     y = sg.exp(x) * sg.exp(x)
-    with np.errstate(over="raise"), pytest.raises(
-            sg.EvaluationError, match=rf"node #{y.id} multiply.*FloatingPointError: overflow "
-                                      "encountered in multiply$") as info:
-        sg.evaluate(y, {x: 400.0})
-    assert isinstance(info.value.__cause__, FloatingPointError)
+    for _ in range(2):  # the general loop, then the fast one
+        with np.errstate(over="raise"), pytest.raises(
+                sg.EvaluationError, match=rf"node #{y.id} multiply.*FloatingPointError: overflow "
+                                          "encountered in multiply$") as info:
+            sg.evaluate(y, {x: 400.0})
+        assert isinstance(info.value.__cause__, FloatingPointError)
 
 
 def test_an_error_raised_by_the_users_handler_names_the_node():
@@ -173,10 +183,11 @@ def test_an_error_raised_by_the_users_handler_names_the_node():
     def handler(err, flag):
         raise ArithmeticError(f"mine: {err}")
 
-    with np.errstate(all="call", call=handler), pytest.raises(
-            sg.EvaluationError, match=rf"node #{y.inputs[0].id} multiply.*mine: overflow") as info:
-        sg.evaluate(y, {x: 400.0})
-    assert isinstance(info.value.__cause__, ArithmeticError)
+    for _ in range(2):  # the general loop, then the fast one
+        with np.errstate(all="call", call=handler), pytest.raises(
+                sg.EvaluationError, match=rf"node #{y.inputs[0].id} multiply.*mine: overflow") as info:
+            sg.evaluate(y, {x: 400.0})
+        assert isinstance(info.value.__cause__, ArithmeticError)
 
 
 class Recording(np.ndarray):
@@ -226,11 +237,12 @@ def test_a_constant_an_op_of_its_own_reads_stays_a_0d_array():
     c = sg.constant(0.25)
     y = Spy()(c) + c * x
     Spy.seen = []
-    got = sg.evaluate([y, c], {x: 2.0})
-    assert Spy.seen == [np.ndarray]
-    assert got[0] == 0.75 and type(got[1]) is np.ndarray and got[1].ndim == 0
-    only_ufuncs = sg.evaluate([x * 0.5, sg.full((), 3.0)], {x: 2.0})  # a constant as an output
-    assert [type(v) for v in only_ufuncs] == [np.ndarray, np.ndarray] and only_ufuncs[1] == 3.0
+    for got in twice(lambda: sg.evaluate([y, c], {x: 2.0})):
+        assert got[0] == 0.75 and type(got[1]) is np.ndarray and got[1].ndim == 0
+    assert Spy.seen == [np.ndarray, np.ndarray]
+    outs = [x * 0.5, sg.full((), 3.0)]  # a constant as an output
+    for got in twice(lambda: sg.evaluate(outs, {x: 2.0})):
+        assert [type(v) for v in got] == [np.ndarray, np.ndarray] and got[1] == 3.0
 
 
 def test_loop_bodies_run_fast_and_match_the_checked_run():
@@ -244,8 +256,9 @@ def test_loop_bodies_run_fast_and_match_the_checked_run():
     final, ys = sg.scan(step, x, xs)
     outs = [final, ys, sg.grad(sg.sum(ys) + sg.sum(final), x)]
     feed = {x: np.array([0.1, 0.2, 0.3]), xs: np.linspace(0, 1, 15).reshape(5, 3)}
-    got, want = sg.evaluate(outs, feed), sg.evaluate(outs, feed, check_finite=True)
-    for a, b in zip(got, want):
+    got, first = twice(lambda: sg.evaluate(outs, feed))
+    want = sg.evaluate(outs, feed, check_finite=True)
+    for a, b in zip(got + first, want + want):
         assert type(a) is np.ndarray and a.dtype == b.dtype and a.shape == b.shape
         np.testing.assert_array_equal(a, b)
 
@@ -253,11 +266,11 @@ def test_loop_bodies_run_fast_and_match_the_checked_run():
 def test_a_warning_in_a_loop_body_names_the_body_node():
     a = sg.variable("a")
     out = sg.while_loop(lambda c: c[0] < 3, lambda c: (c[0] + 1, sg.log(c[1] - 2.0)), (0, a))
-    (value,), caught = _caught(lambda: sg.evaluate([out[1]], {a: 1.0}))
-    assert np.isnan(value)
-    messages = [str(w.message) for w in caught]
-    assert messages and all("invalid value encountered in log: symgraph body node" in m
-                            and "(in the body of while_loop node" in m for m in messages)
+    for (value,), caught in twice(lambda: _caught(lambda: sg.evaluate([out[1]], {a: 1.0}))):
+        assert np.isnan(value)
+        messages = [str(w.message) for w in caught]
+        assert messages and all("invalid value encountered in log: symgraph body node" in m
+                                and "(in the body of while_loop node" in m for m in messages)
 
 
 def test_evaluate_takes_the_fast_loop_only_where_it_applies(monkeypatch):
@@ -271,9 +284,14 @@ def test_evaluate_takes_the_fast_loop_only_where_it_applies(monkeypatch):
     monkeypatch.setattr(EV, "run_fast", counting)
     x = sg.variable("x")
     y = chain(x, 5)
+    once = sg.Evaluator(y)
+    want = once.run({x: 0.5})  # a first run plans nothing: the general loop
+    assert calls == []
+    assert once.run({x: 0.5}) == want and len(calls) == 1  # the second runs fast
+    calls.clear()
     ev = sg.Evaluator(y)
     sched = ev.schedule(frozenset([x]))
-    want = ev.run({x: 0.5}, check_finite=True)  # the general loop, checking each value
+    assert ev.run({x: 0.5}, check_finite=True) == want  # the general loop, checking each value
     assert calls == []
     assert ev.run({x: 0.5}) == want and calls == [sched.fast(True).steps]
     with np.errstate(over="raise"):  # numpy writes function names out: no scalar arithmetic
@@ -301,3 +319,15 @@ def test_a_fill_that_overflows_its_dtype_still_warns_at_each_run_naming_its_node
         value, caught = _caught(lambda: sg.evaluate(y, {x: 2.0}))
         assert np.isinf(value)
         assert [f"node #{fill.id} full" in str(w.message) for w in caught] == [True]
+
+
+def test_a_constant_a_body_returns_is_what_its_op_makes():
+    """Bodies' outputs go back to their loop unfinalized: a 0-d constant among them stays
+    the 0-d array ``f`` makes, though a fast step reads it too."""
+    x = sg.variable("x")
+    c = sg.full((), 2.0)
+    run = EV.body_runner([x * c, c], [x])
+    for _ in range(2):  # the general loop, then the fast one
+        product, constant = run([np.asarray(1.5)])
+        assert type(constant) is np.ndarray and constant.ndim == 0 and constant == 2.0
+        assert product == 3.0
