@@ -31,6 +31,7 @@ and is not standalone.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any, Callable, Sequence
 
@@ -200,7 +201,7 @@ def fuse_regions(prog: Program, vm: VM) -> Program:
             replaced.setdefault(m, region_value)  # members not exported: read by nothing else
     if not added:
         return prog
-    for v in prog.values:
+    for v in itertools.chain(prog.values, added):  # a region may read another's member
         for r in v.args:
             if r.value in replaced:
                 r.value = replaced[r.value]

@@ -50,7 +50,7 @@ def conformed(x: Node, shape: tuple[int, ...], dtype: np.dtype) -> Node:
 NUMBA_UFUNCS = frozenset({
     "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh",
     "arccosh", "arctanh", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt",
-    "cbrt", "floor", "ceil", "absolute", "arctan2", "hypot", "fmax", "fmin", "power",
+    "floor", "ceil", "absolute", "arctan2", "hypot", "power",
 })
 
 

@@ -235,9 +235,14 @@ class Fmax(NanIgnoring, ufunc=np.fmax, sympy="Max", wins=staticmethod(greater)):
     split keeps ``fmax(a, b)`` and ``fmax(b, a)`` the same function in every respect.)
     """
 
+    #: numpy's loop: ``b`` on ties (-0.0 and 0.0) and where ``a`` is NaN
+    numba = "a if (a > b or b != b) else b"
+
 
 class Fmin(NanIgnoring, ufunc=np.fmin, sympy="Min", wins=staticmethod(less)):
     """numpy's ``fmin``: the smaller input, or the one that is not NaN; gradient as ``fmax``."""
+
+    numba = "a if (a < b or b != b) else b"
 
 
 def _nan_ignoring_share(x: Node, other: Node, wins, out: Node, first: bool) -> Node:

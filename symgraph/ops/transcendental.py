@@ -178,7 +178,8 @@ class Gammaln(Special, special="gammaln", sympy="loggamma", cli=True):
     """``log|gamma(x)|``; sympy's ``loggamma`` is the same for x > 0 (complex where
     gamma(x) < 0)."""
 
-    numba = "math.lgamma(a)"
+    #: libm's lgamma, but scipy's -inf at -inf
+    numba = "a if a == -math.inf else math.lgamma(a)"
 
     def deriv(self, x, out):
         return digamma(x)
