@@ -23,7 +23,8 @@ until the backward pass reads them; temporaries die at once).
 Differences from the numpy backend: rounding of transcendental functions (numba
 calls libm; numpy has its own SIMD versions: a few ulps), and floating-point
 warnings (divide by zero, invalid) are not raised by the kernel.  A region of
-fewer than ``MIN_REGION`` ops stays numpy (a call's overhead for nothing).
+fewer than ``MIN_REGION`` ops (``MIN_SCALAR_REGION`` on one element) stays numpy (a
+call's overhead for nothing).
 ``check_finite`` compiles node by node, so it never uses the kernel; loops'
 bodies run numpy code.  ``f.source`` calls ``symgraph.codegen.native.run_region``
 and is not standalone.
@@ -44,8 +45,10 @@ from .ir import Program, Ref, Value
 from .native_vm import LOAD, STORE, VM, WIDTH
 from .schedule import infer_shapes
 
-#: smallest number of ops worth a kernel call
+#: smallest number of ops worth a kernel call (~2 us), on arrays and on one element (where
+#: numpy's own calls are cheapest)
 MIN_REGION = 2
+MIN_SCALAR_REGION = 8
 _F64 = np.dtype(np.float64)
 _BOOL = np.dtype(np.bool_)
 
@@ -190,7 +193,7 @@ def fuse_regions(prog: Program, vm: VM) -> Program:
     replaced: dict[Value, Value] = {}
     added: list[Value] = []
     for members in regions.values():
-        if len(members) < MIN_REGION:
+        if len(members) < (MIN_SCALAR_REGION if math.prod(members[0].shape) == 1 else MIN_REGION):
             continue
         region_value, items = _build(members, codes, consumers, outputs, vm)
         added.append(region_value)
