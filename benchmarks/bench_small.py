@@ -25,6 +25,7 @@ the kernel) and a second one with that cache (warm), both timing
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import subprocess
@@ -243,7 +244,7 @@ def main(argv=None) -> None:
     if args.quick:
         args.levels, args.sizes, args.rounds, args.budget = [20], [10], 3, 1.0
     try:
-        import numba  # noqa: F401
+        importlib.import_module("numba")
     except ImportError:
         print('numba is not installed: pip install "symgraph[numba]"')
         return

@@ -8,9 +8,16 @@ disk by numba, and every region is data for it: an instruction table (opcode,
 destination, operands) and constants.  It runs the table over blocks of
 ``BLOCK`` elements held in a register file ``regs[slot, element]``, so each
 instruction's dispatch is paid once per block and its inner loop is a plain
-loop over the block.  Measured on the chain (length-10 and 10^4 vectors), the
-dispatch is a few ns per instruction: straight-line kernels for small regions
-would save at most that, for a compile of seconds each, so there are none.
+loop over the block.  Registers are indexed as ``regs[slot, j]`` (no array
+views: numba reference-counts views, which cost ~30 ns per instruction) and
+opcodes are found by a balanced tree of comparisons.  Measured (one thread):
+~3 ns per instruction for ``a + b`` on 1-10 elements, against ~450 ns for a
+numpy call; ``sin`` costs libm's ~6-20 ns per element.  Straight-line kernels
+for small regions could save at most those 3 ns per op, for seconds of LLVM
+compile per new region, so there are none.  On long vectors numpy's own SIMD
+transcendental loops are ~2.5x faster per element than libm's scalar calls,
+so there the backend is about at par with numpy (fusion saves the passes of
+the cheap ops, libm loses on sin/cos/exp).
 
 The source has one case per distinct scalar code the ops declare (``numba`` /
 ``numba_codes`` on ``ops.elementwise.Elementwise`` subclasses), is written to
