@@ -273,3 +273,18 @@ def test_apply_of_each_op_in_a_region_matches_numpy_backend():
             assert "_native(" in fn.source, cls.name
             with np.errstate(all="ignore"):
                 _compare(fp, fn, [xv, wv], rtol=1e-14, atol=0)
+
+
+def test_booleans_read_across_regions_stay_numpy_booleans():
+    x = sg.variable("x", (6,))
+    b = sg.sin(x) * 2.0 > 0.5  # a boolean made in one region ...
+    s = sg.sum(sg.exp(x) * 2.0)
+    w = sg.where(b, x * s + 1.0, -x * 3.0)  # ... read by one of a later stage
+    outs = [w, sg.where(b, 1.0, 0.0) * s, sg.grad(sg.sum(w), x), b]
+    fn, fp = (sg.function([x], outs, backend=b_) for b_ in ("numba", "numpy"))
+    assert "_native(" in fn.source
+    xv = np.linspace(-2.0, 2.0, 6)
+    _compare(fp, fn, [xv])
+    for a, e in zip(fn(xv), sg.evaluate(outs, {x: xv})):
+        assert a.dtype == e.dtype
+        np.testing.assert_allclose(a, e, rtol=1e-12)

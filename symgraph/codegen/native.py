@@ -49,6 +49,8 @@ from .schedule import infer_shapes
 #: numpy's own calls are cheapest)
 MIN_REGION = 2
 MIN_SCALAR_REGION = 8
+#: regroupings after dropping booleans read outside their region, before dropping them all
+_BOOL_ROUNDS = 4
 _F64 = np.dtype(np.float64)
 _BOOL = np.dtype(np.bool_)
 
@@ -158,42 +160,24 @@ def fuse_regions(prog: Program, vm: VM) -> Program:
         code = _scalar_code(v, vm)
         if code is not None:
             codes[v] = code
-    for v in list(codes):  # a boolean must stay inside: the kernel's outputs are float64
-        if v.dtype == _BOOL and (v in outputs or any(
-                c not in codes or c.shape != v.shape for c in consumers.get(v, ()))):
+    # a boolean member must be read only inside its own (built) region: the kernel's outputs
+    # are float64.  Dropping one regroups the rest; after a few rounds booleans all go.
+    for attempt in range(_BOOL_ROUNDS + 1):
+        if attempt == _BOOL_ROUNDS:
+            codes = {v: c for v, c in codes.items() if v.dtype != _BOOL}
+        root, regions = _group(prog.values, codes)
+        built = {r for r, members in regions.items() if _worth(members)}
+        bad = [v for v in codes if v.dtype == _BOOL and (
+            v in outputs or root[v] not in built
+            or any(c not in codes or root[c] is not root[v] for c in consumers.get(v, ())))]
+        if not bad:
+            break
+        for v in bad:
             del codes[v]
-    # stages, then connected members of one stage (union-find)
-    stage: dict[Value, int] = {}
-    parent: dict[Value, Value] = {v: v for v in codes}
-
-    def find(v: Value) -> Value:
-        while parent[v] is not v:
-            parent[v] = parent[parent[v]]
-            v = parent[v]
-        return v
-
-    for v in prog.values:
-        s = 0
-        for r in v.args:
-            a = r.value
-            inside = v in codes and a in codes and a.shape == v.shape
-            s = max(s, stage[a] + (0 if inside else 1))
-        stage[v] = s
-    for v in codes:
-        for r in v.args:
-            a = r.value
-            if a in codes and a.shape == v.shape and stage[a] == stage[v]:
-                ra, rv = find(a), find(v)
-                if ra is not rv:
-                    parent[ra] = rv
-    regions: dict[Value, list[Value]] = {}
-    for v in prog.values:  # members in program (topological) order
-        if v in codes:
-            regions.setdefault(find(v), []).append(v)
     replaced: dict[Value, Value] = {}
     added: list[Value] = []
     for members in regions.values():
-        if len(members) < (MIN_SCALAR_REGION if math.prod(members[0].shape) == 1 else MIN_REGION):
+        if not _worth(members):
             continue
         region_value, items = _build(members, codes, consumers, outputs, vm)
         added.append(region_value)
@@ -216,6 +200,48 @@ def fuse_regions(prog: Program, vm: VM) -> Program:
     for k, v in enumerate(prog.values):
         v.index = k
     return prog
+
+
+def _worth(members: list[Value]) -> bool:
+    return len(members) >= (MIN_SCALAR_REGION if math.prod(members[0].shape) == 1 else MIN_REGION)
+
+
+def _group(values: list[Value], codes: dict[Value, str]
+           ) -> tuple[dict[Value, Value], dict[Value, list[Value]]]:
+    """Regions: each member's representative, and each region's members in program order.
+
+    A value's stage is the largest of its arguments' stages, plus one across an edge
+    that cannot be inside a region; connected members of one stage form a region."""
+    stage: dict[Value, int] = {}
+    parent: dict[Value, Value] = {v: v for v in codes}
+
+    def find(v: Value) -> Value:
+        while parent[v] is not v:
+            parent[v] = parent[parent[v]]
+            v = parent[v]
+        return v
+
+    for v in values:
+        s = 0
+        member = v in codes
+        for r in v.args:
+            a = r.value
+            inside = member and a in codes and a.shape == v.shape
+            s = max(s, stage[a] + (0 if inside else 1))
+        stage[v] = s
+    for v in codes:
+        for r in v.args:
+            a = r.value
+            if a in codes and a.shape == v.shape and stage[a] == stage[v]:
+                ra, rv = find(a), find(v)
+                if ra is not rv:
+                    parent[ra] = rv
+    root = {v: find(v) for v in codes}
+    regions: dict[Value, list[Value]] = {}
+    for v in values:  # members in program (topological) order
+        if v in codes:
+            regions.setdefault(root[v], []).append(v)
+    return root, regions
 
 
 def _build(members: list[Value], codes: dict[Value, str], consumers: dict[Value, list[Value]],
