@@ -9,11 +9,11 @@ blocks of elements), and the region's values read elsewhere (outputs, later
 numpy code, the backward pass) are parts of its result (``Item`` values, rows
 of one fresh array).  Everything else stays the numpy code of the numpy backend.
 
-Regions are made acyclic by stages: a value's stage is the largest of its
-arguments' stages, plus one across an edge that cannot be inside a region
-(a non-member on either side, or a change of shape); a region is a connected
-set of members of one stage.  A path leaving a region and coming back would
-cross such an edge and so end at a higher stage.
+Regions are made acyclic by stages: a value's stage is at least its arguments'
+stages, plus one across an edge that cannot be inside a region (a non-member on
+either side, or a change of shape); a region is a connected set of members of
+one stage.  A path leaving a region and coming back would cross such an edge
+and so end at a higher stage.
 
 Registers: booleans are 0.0/1.0 doubles; operands of other dtypes (integers,
 float32, booleans) are converted to float64 when loaded, as numpy converts them
@@ -165,7 +165,7 @@ def fuse_regions(prog: Program, vm: VM) -> Program:
     for attempt in range(_BOOL_ROUNDS + 1):
         if attempt == _BOOL_ROUNDS:
             codes = {v: c for v, c in codes.items() if v.dtype != _BOOL}
-        root, regions = _group(prog.values, codes)
+        root, regions = _group(prog.values, codes, consumers)
         built = {r for r, members in regions.items() if _worth(members)}
         bad = [v for v in codes if v.dtype == _BOOL and (
             v in outputs or root[v] not in built
@@ -206,12 +206,14 @@ def _worth(members: list[Value]) -> bool:
     return len(members) >= (MIN_SCALAR_REGION if math.prod(members[0].shape) == 1 else MIN_REGION)
 
 
-def _group(values: list[Value], codes: dict[Value, str]
+def _group(values: list[Value], codes: dict[Value, str], consumers: dict[Value, list[Value]]
            ) -> tuple[dict[Value, Value], dict[Value, list[Value]]]:
     """Regions: each member's representative, and each region's members in program order.
 
-    A value's stage is the largest of its arguments' stages, plus one across an edge
-    that cannot be inside a region; connected members of one stage form a region."""
+    A value's stage is at least its arguments' stages, plus one across an edge that
+    cannot be inside a region (then a path leaving a region and coming back ends at a
+    higher stage: no cycles); each is as large as its readers allow (so ``-x * 3`` joins
+    the later region reading it); connected members of one stage form a region."""
     stage: dict[Value, int] = {}
     parent: dict[Value, Value] = {v: v for v in codes}
 
@@ -221,14 +223,15 @@ def _group(values: list[Value], codes: dict[Value, str]
             v = parent[v]
         return v
 
+    def step(a: Value, v: Value) -> int:  # 0 along an edge that may be inside a region
+        return 0 if a in codes and v in codes and a.shape == v.shape else 1
+
     for v in values:
-        s = 0
-        member = v in codes
-        for r in v.args:
-            a = r.value
-            inside = member and a in codes and a.shape == v.shape
-            s = max(s, stage[a] + (0 if inside else 1))
-        stage[v] = s
+        stage[v] = max((stage[r.value] + step(r.value, v) for r in v.args), default=0)
+    for v in reversed(values):  # as late as its readers allow: joins the region it feeds
+        later = [stage[c] - step(v, c) for c in consumers.get(v, ())]
+        if later and min(later) > stage[v]:
+            stage[v] = min(later)
     for v in codes:
         for r in v.args:
             a = r.value
