@@ -38,6 +38,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ..ops.elementwise import Elementwise
 from ..ops.sources import Full
 from ..ops.tuples import Item
 from .fusion import FusedOp
@@ -125,25 +126,29 @@ def run_region(vm: Callable, code: np.ndarray, consts: np.ndarray, shape: tuple[
 
 def _operand_ok(a: Value, shape: tuple[int, ...], bool_result: bool) -> bool:
     dt = a.dtype
-    if dt.kind not in "biuf" or (dt.kind == "f" and dt.itemsize > 8):
-        return False
-    if bool_result and dt.kind in "iu" and dt.itemsize > 4:  # exact comparisons need exact floats
+    if dt is not _F64 and (dt.kind not in "biuf" or dt.kind == "f" and dt.itemsize > 8
+                           # comparisons of integers need them exact in float64
+                           or bool_result and dt.kind in "iu" and dt.itemsize > 4):
         return False
     return a.shape == shape or math.prod(a.shape) == 1
 
 
 def _scalar_code(v: Value, vm: VM) -> str | None:
-    if v.kind != "op" or not hasattr(v.op, "numba_scalar") or v.op is not v.node.op:
+    """``v``'s scalar code if it can be a region member (else None)."""
+    op = v.op
+    if v.kind != "op" or op is not v.node.op or not isinstance(op, Elementwise):
         return None
-    if v.dtype not in (_F64, _BOOL) or v.shape != v.node.shape:
+    dt = v.dtype
+    if dt != _F64 and dt != _BOOL or v.shape != v.node.shape:
         return None
-    code = v.op.numba_scalar()
+    code = op.numba_scalar()
     if code is None or code not in vm.opcodes:
         return None
-    if len(v.args) != vm.arity[code] and not (v.op.numba_fold and len(v.args) >= 2):
+    if len(v.args) != vm.arity[code] and not (op.numba_fold and len(v.args) >= 2):
         return None
-    if not all(_operand_ok(r.value, v.shape, v.dtype == _BOOL) for r in v.args):
-        return None
+    for r in v.args:
+        if not _operand_ok(r.value, v.shape, dt == _BOOL):
+            return None
     return code
 
 
@@ -261,28 +266,28 @@ def _build(members: list[Value], codes: dict[Value, str], consumers: dict[Value,
             last[r.value] = k
     const_slots: dict[Any, int] = {}
     consts: list[float] = []
+    scalar_slot: dict[Value, int] = {}  # one-element operands (constants and scalars) -> slot
     scalar_args: list[Value] = []
     array_args: list[Value] = []
     array_row: dict[Value, int] = {}
-
-    def const_slot(key: Any, value: float) -> int:
-        if key not in const_slots:
-            const_slots[key] = len(consts)
-            consts.append(value)
-        return const_slots[key]
-
+    arrays = math.prod(shape) != 1  # otherwise every operand is one element
     for m in members:  # constants and scalars first: they own the lowest slots
         for r in m.args:
             a = r.value
-            if a in inside or a.shape == shape and math.prod(shape) != 1:
+            if a in inside or a in scalar_slot or arrays and a.shape == shape:
                 continue
             if a.kind == "const":
-                val = a.op.value if isinstance(a.op, Full) else np.reshape(a.op.value, -1)[0]
-                x = np.float64(val)
-                const_slot(("c", x.tobytes()), float(x))
-            elif ("s", a) not in const_slots:
+                x = np.float64(a.op.value if isinstance(a.op, Full)
+                               else np.reshape(a.op.value, -1)[0])
+                key: Any = x.tobytes()  # by bits: -0.0 and NaN stay what they are
+            else:
+                key = a
                 scalar_args.append(a)
-                const_slot(("s", a), 0.0)
+                x = np.float64(0.0)
+            if key not in const_slots:
+                const_slots[key] = len(consts)
+                consts.append(float(x))
+            scalar_slot[a] = const_slots[key]
     nconst = len(consts)
     free: list[int] = []
     top = nconst
@@ -300,19 +305,16 @@ def _build(members: list[Value], codes: dict[Value, str], consumers: dict[Value,
     def operand(a: Value) -> int:
         if a in slot:
             return slot[a]
+        if a in scalar_slot:
+            return scalar_slot[a]
         if a in inside:
             raise AssertionError("region member read before it is computed")
-        if a.shape == shape and math.prod(shape) != 1:  # an array: loaded once per block
-            if a not in array_row:
-                array_row[a] = len(array_args)
-                array_args.append(a)
-            s = slot[a] = alloc()
-            code.append([LOAD, s, array_row[a], 0, 0])
-            return s
-        if a.kind == "const":
-            val = a.op.value if isinstance(a.op, Full) else np.reshape(a.op.value, -1)[0]
-            return const_slots[("c", np.float64(val).tobytes())]
-        return const_slots[("s", a)]
+        if a not in array_row:  # an array: loaded into a register once per block
+            array_row[a] = len(array_args)
+            array_args.append(a)
+        s = slot[a] = alloc()
+        code.append([LOAD, s, array_row[a], 0, 0])
+        return s
 
     for k, m in enumerate(members):
         ops = [operand(r.value) for r in m.args]
@@ -338,7 +340,7 @@ def _build(members: list[Value], codes: dict[Value, str], consumers: dict[Value,
     table = np.zeros((1 + len(scalar_args) + len(code), WIDTH), np.int64)
     table[0, :3] = (top, len(exported), len(scalar_args))
     for k, a in enumerate(scalar_args):
-        table[1 + k, 0] = const_slots[("s", a)]
+        table[1 + k, 0] = scalar_slot[a]
     if code:
         table[1 + len(scalar_args):] = np.array(code, np.int64)
     table.setflags(write=False)
