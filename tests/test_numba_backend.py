@@ -288,3 +288,18 @@ def test_booleans_read_across_regions_stay_numpy_booleans():
     for a, e in zip(fn(xv), sg.evaluate(outs, {x: xv})):
         assert a.dtype == e.dtype
         np.testing.assert_allclose(a, e, rtol=1e-12)
+
+
+def test_bench_small_runs_quick():
+    """The benchmark script end to end at a tiny size (its own checks against the numpy
+    loop run; timings are not looked at)."""
+    import os
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run([sys.executable, os.path.join(root, "benchmarks", "bench_small.py"),
+                           "--quick", "--no-cache-runs"], capture_output=True, text=True,
+                          env=env, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    assert "sg numba backend" in done.stdout and "x numpy loop" in done.stdout
