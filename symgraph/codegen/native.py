@@ -18,7 +18,8 @@ and so end at a higher stage.
 Registers: booleans are 0.0/1.0 doubles; operands of other dtypes (integers,
 float32, booleans) are converted to float64 when loaded, as numpy converts them
 in a float64 loop.  Slots are reused by liveness (a chain's forward values live
-until the backward pass reads them; temporaries die at once).
+until the backward pass reads them; temporaries die at once): the register
+file is ``slots x 256`` doubles per call.
 
 Differences from the numpy backend: rounding of transcendental functions (numba
 calls libm; numpy has its own SIMD versions: a few ulps), and floating-point
@@ -102,8 +103,9 @@ class Region(FusedOp):
 def run_region(vm: Callable, code: np.ndarray, consts: np.ndarray, shape: tuple[int, ...],
                arrays: Sequence[Any], scalars: Sequence[Any]) -> tuple[np.ndarray, ...]:
     """Run a region on the VM ``vm``: ``code``'s row 0 is (slots, exports, scalars), then one
-    row per scalar operand (its constant slot), then the instructions.  Inputs are passed
-    read-only (the VM's signature: numba's dispatch of a writable array to it is slow)."""
+    row per scalar operand (its constant slot), then the instructions.  The VM's one
+    signature takes read-only inputs (so read-only constants and feeds fit it): the
+    arrays handed over are marked so (views, or fresh copies in float64)."""
     nslots, nout, nscal = int(code[0, 0]), int(code[0, 1]), int(code[0, 2])
     n = math.prod(shape)
     if nscal:
