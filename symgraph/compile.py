@@ -93,8 +93,9 @@ class CompiledFunction:
         self.inputs = inputs
         self.outputs = outputs
         self.source: str = emitted.source
-        # whether ``source`` runs on its own (no user ops without emit, no checks)
-        self.standalone: bool = emitted.standalone
+        # whether ``source`` runs on its own (no user ops without emit, no checks, no
+        # numba kernels: ``_native`` is ``symgraph.codegen.native.run_region``)
+        self.standalone: bool = emitted.standalone and "_native" not in emitted.fn.__globals__
         # the planner's estimate of the bytes the function's own buffers peak at
         self.peak_bytes: int = compiled.plan.peak_bytes
         # nodes computed a second time to save memory (see ``memory_budget``)
@@ -198,8 +199,13 @@ _UNSET = object()
 fpwarn.watch(CompiledFunction.__call__.__code__, "compiled")
 
 
+#: what ``sg.function(..., backend=)`` accepts
+BACKENDS = ("numpy", "numba")
+
+
 def function(inputs: Any, outputs: Any, *, check_finite: bool = False,
-             memory_budget: int | None = None, reuse_buffers: bool = True) -> CompiledFunction:
+             memory_budget: int | None = None, reuse_buffers: bool = True,
+             backend: str = "numpy") -> CompiledFunction:
     """Compile ``outputs`` (a node or a list/tuple/dict of nodes) as a function of ``inputs``.
 
     The result runs straight-line numpy code generated for exactly these
@@ -240,6 +246,15 @@ def function(inputs: Any, outputs: Any, *, check_finite: bool = False,
         Keep the temporaries' buffers between calls, one set per thread
         (``f.workspace_bytes``), as PyTensor and XLA do: fresh large arrays cost
         page faults on every call.  Results are always fresh arrays.
+    backend : {"numpy", "numba"}, default "numpy"
+        ``"numba"`` (the ``symgraph[numba]`` extra) runs each region of
+        connected elementwise ops as one compiled kernel call instead of one
+        numpy call per op; matrix products, reductions, loops... stay numpy.
+        Values equal the numpy backend's to rounding (transcendental functions
+        are libm's, within a few ulps); floating-point warnings are not raised
+        inside kernels.  The kernel is compiled once and cached on disk
+        (``$SYMGRAPH_CACHE_DIR``, default ``~/.cache/symgraph``); see
+        ``symgraph.codegen.native``.
 
     Returns
     -------
@@ -248,7 +263,8 @@ def function(inputs: Any, outputs: Any, *, check_finite: bool = False,
     Raises
     ------
     SymgraphError
-        An input that is not a node or a variable name, or is listed twice.
+        An input that is not a node or a variable name, or is listed twice; an
+        unknown ``backend``, or ``"numba"`` without numba installed.
     GraphMismatchError
         Inputs and outputs from different graphs.
 
@@ -288,8 +304,15 @@ def function(inputs: Any, outputs: Any, *, check_finite: bool = False,
                                       or memory_budget < 0):
         raise SymgraphError(f"function: memory_budget must be a number of bytes >= 0, got "
                             f"{memory_budget!r}")
+    if backend not in BACKENDS:
+        raise SymgraphError(f"function: unknown backend {backend!r}; choose one of "
+                            f"{', '.join(repr(b) for b in BACKENDS)}")
+    if backend == "numba":
+        from .codegen.native_vm import require_numba
+
+        require_numba()
     key = (tuple(n.id for n in in_nodes), tuple(o.id for o in out_leaves),
-           unflatten.key, bool(check_finite), memory_budget, bool(reuse_buffers))
+           unflatten.key, bool(check_finite), memory_budget, bool(reuse_buffers), backend)
     cache = graph.cache("function")
     found = cache.get(key)
     if found is not None:
@@ -298,7 +321,7 @@ def function(inputs: Any, outputs: Any, *, check_finite: bool = False,
     compiled = compile_nodes(in_nodes, out_leaves, optimize=not check_finite,
                              reuse_buffers=reuse_buffers, memory_budget=memory_budget,
                              check=diagnostics.check_finite if check_finite else None,
-                             filename=filename)
+                             filename=filename, backend=backend)
     fn = CompiledFunction(in_nodes, outputs, unflatten, compiled, check_finite=bool(check_finite),
                           memory_budget=memory_budget)
     # tracebacks show the generated lines while the function lives; its text goes with it

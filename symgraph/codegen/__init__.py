@@ -30,15 +30,22 @@ class Compiled:
 
 def compile_nodes(inputs: Sequence[Node], outputs: Sequence[Node], *, optimize: bool = True,
                   reuse_buffers: bool = True, memory_budget: int | None = None,
-                  check: Callable | None = None, filename: str = "<symgraph>") -> Compiled:
+                  check: Callable | None = None, filename: str = "<symgraph>",
+                  backend: str = "numpy") -> Compiled:
     """Compile ``outputs`` as a function of ``inputs``.
 
     ``optimize=False`` turns off fusions and in-place updates (node-by-node
     code, as the diagnostic mode needs); ``reuse_buffers`` keeps temporaries
-    in a workspace passed between calls.
+    in a workspace passed between calls.  ``backend="numba"`` runs elementwise
+    regions as kernel calls (``codegen.native``; with ``optimize`` only).
     """
     with paused_gc():
         prog = lower(outputs, inputs, fuse=optimize)
+        if backend == "numba" and optimize:
+            from .native import fuse_regions
+            from .native_vm import load_vm
+
+            prog = fuse_regions(prog, load_vm())
         reuse = optimize and reuse_buffers
         planner = Planner(optimize, reuse)
         if memory_budget is not None:

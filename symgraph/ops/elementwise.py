@@ -44,6 +44,16 @@ def conformed(x: Node, shape: tuple[int, ...], dtype: np.dtype) -> Node:
     return x if x.shape == shape else broadcast_to(x, shape)
 
 
+#: numpy ufuncs of floats whose numba version (``np.<name>`` on float64 scalars) gives
+#: numpy's values (to rounding), NaN, inf and signed zeros: an op made of one of them gets
+#: ``np.<name>(a, ...)`` as its numba code unless it declares ``numba`` itself
+NUMBA_UFUNCS = frozenset({
+    "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh",
+    "arccosh", "arctanh", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt",
+    "floor", "ceil", "absolute", "arctan2", "hypot", "power",
+})
+
+
 class Elementwise(Op):
     """Maps elements independently with numpy broadcasting; one derivative rule, both modes.
 
@@ -55,9 +65,23 @@ class Elementwise(Op):
     elementwise = True
     #: the sympy function applied to each element (``getattr(sympy, sympy)``)
     sympy: str | None = None
+    #: the numba backend's code for one element (``sg.function(..., backend="numba")``): an
+    #: expression of the input elements ``a``, ``b``, ``c`` (float64 scalars, booleans as
+    #: 0.0/1.0; a boolean result as 0.0/1.0 too) in numba's subset of numpy and ``math``,
+    #: equal to numpy's value to rounding, with numpy's NaN, inf and signed zeros.  A plain
+    #: ufunc numba implements gets ``np.<ufunc>(a, ...)`` by default; None: the numba
+    #: backend computes the op with numpy.  See ``symgraph.codegen.native``.
+    numba: str | None = None
+    #: with ``numba``, an op of any number of inputs computed as a left fold of ``numba``
+    #: (``add_n``: ``((a + b) + c) + ...``, the order of its ``f``)
+    numba_fold: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if "numba" not in cls.__dict__:  # a plain ufunc numba implements: its numba name
+            uf = cls.__dict__.get("ufunc")
+            if isinstance(uf, np.ufunc) and uf.__name__ in NUMBA_UFUNCS:
+                cls.numba = f"np.{uf.__name__}({', '.join('abc'[:uf.nin])})"
         if "to_sympy" not in cls.__dict__:  # translated element by element, if it says how
             declared = cls.sympy is not None or cls.sympy_scalar is not Elementwise.sympy_scalar
             if declared:
@@ -98,6 +122,16 @@ class Elementwise(Op):
     def sympy_scalar(self, sp: Any, *xs: Any) -> Any:
         """The sympy expression of one output element from one element of each input."""
         return getattr(sp, self.sympy)(*xs)
+
+    def numba_scalar(self) -> str | None:
+        """This op's numba code for one element (``numba``; an op whose code depends on its
+        parameters chooses here among ``numba_codes``), or None: computed with numpy."""
+        return self.numba
+
+    @classmethod
+    def numba_codes(cls) -> tuple[str, ...]:
+        """Every code ``numba_scalar`` may return: the numba backend's kernel has a case each."""
+        return (cls.numba,) if cls.numba else ()
 
 
 # ---------------------------------------------------------------------------
@@ -160,6 +194,8 @@ class Special(Unary):
 
 
 class Negative(Unary, ufunc=np.negative, linear=True):
+    numba = "-a"
+
     def fold(self, inputs):
         """``-(-x) -> x``; ``-c`` of a constant is its value."""
         (x,) = inputs
@@ -221,6 +257,9 @@ class Sigmoid(Special, special="expit", cli=True):
     """Logistic function ``1 / (1 + exp(-x))``: scipy's ``expit``, one pass, no overflow and
     full relative precision on both tails (``sigmoid(-40)`` is 4.2e-18, not 0)."""
 
+    #: scipy's expit: ``1 / (1 + exp(-x))`` in double precision
+    numba = "1.0 / (1.0 + np.exp(-a))"
+
     def deriv(self, x, out):
         """``sigmoid(x) * sigmoid(-x)``: ``out * (1 - out)`` cancels to 0 once out rounds to 1."""
         return out * sigmoid(negative(x))
@@ -230,6 +269,9 @@ class Sigmoid(Special, special="expit", cli=True):
 
 
 class Relu(Unary, cli=True, linear_in=(0,)):
+    #: numpy's maximum(x, 0) (see ``Maximum.numba``)
+    numba = "a if (a > 0.0 or a != a) else 0.0"
+
     def infer(self, x):
         return x.shape, x.dtype
 
@@ -260,6 +302,8 @@ class Sqrt(Unary, ufunc=np.sqrt, sympy="sqrt", cli=True):
 
 
 class Square(Unary, ufunc=np.square, cli=True):
+    numba = "a * a"
+
     def deriv(self, x, out):
         return 2 * x
 
@@ -269,6 +313,8 @@ class Square(Unary, ufunc=np.square, cli=True):
 
 class Sign(Unary, ufunc=np.sign, sympy="sign", differentiable=False, cli=True):
     """Piecewise constant: its derivative is zero wherever it exists."""
+
+    numba = "1.0 if a > 0.0 else (-1.0 if a < 0.0 else (0.0 if a == 0.0 else a))"
 
 
 class Cast(Elementwise, linear_in=(0,)):
@@ -288,6 +334,16 @@ class Cast(Elementwise, linear_in=(0,)):
 
     def emit(self, out, ins, ctx):
         return f"{out} = {ins[0]}.astype({ctx.dtype(self.dtype)})"
+
+    def numba_scalar(self) -> str | None:
+        """Only to float64 (the conversion is the kernel's, on loading) and to bool."""
+        if self.dtype == np.float64:
+            return "a"
+        return "1.0 if a != 0.0 else 0.0" if self.dtype == np.bool_ else None
+
+    @classmethod
+    def numba_codes(cls) -> tuple[str, ...]:
+        return ("a", "1.0 if a != 0.0 else 0.0")
 
     def tangent(self, inputs, out, tangents):
         """The identity between floating dtypes (autodiff casts the result to the input's
@@ -405,6 +461,8 @@ def _present(terms: Sequence[Node | None]) -> Node | None:
 
 
 class Add(Binary, ufunc=np.add, operator="+", sympy="Add", linear=True, commutative=True):
+    numba = "a + b"
+
     def tangent(self, inputs, out, tangents):
         return _present(tangents)
 
@@ -418,6 +476,8 @@ class Add(Binary, ufunc=np.add, operator="+", sympy="Add", linear=True, commutat
 
 
 class Subtract(Binary, ufunc=np.subtract, operator="-", linear=True):
+    numba = "a - b"
+
     def fold_identity(self, a, b):
         """``x - 0 -> x`` and ``0 - x -> -x``, where exact: ``x - (-0.0)`` is +0.0 for
         ``x = -0.0``, and ``+0.0 - x`` is +0.0 for ``x = +0.0`` (so that one folds only for
@@ -440,6 +500,8 @@ class Subtract(Binary, ufunc=np.subtract, operator="-", linear=True):
 
 class Multiply(Binary, ufunc=np.multiply, operator="*", sympy="Mul", multilinear=True,
                commutative=True):
+    numba = "a * b"
+
     def fold_identity(self, a, b):
         """``x * 1 -> x`` (a gradient's seed of ones vanishes) and ``x * -1 -> -x``."""
         x = beside(a, b, 1)
@@ -456,6 +518,8 @@ class Multiply(Binary, ufunc=np.multiply, operator="*", sympy="Mul", multilinear
 
 
 class Divide(Binary, ufunc=np.true_divide, operator="/", linear_in=(0,)):
+    numba = "a / b"
+
     def fold_identity(self, a, b):
         """``x / 1 -> x``."""
         return self.conformed(a, a, b) if is_value(b, 1) else None
@@ -504,6 +568,9 @@ class Power(Binary, ufunc=np.power, operator="**", sympy="Pow", cli=True):
 class Maximum(Binary, ufunc=np.maximum, sympy="Max", commutative=True, selects=True, cli=True):
     """Elementwise max; the gradient goes to the larger input, split evenly on ties."""
 
+    #: numpy's loops: NaN from either side; on ties (-0.0 and 0.0) the second operand
+    numba = "a if (a > b or a != a) else b"
+
     def deriv_a(self, a, b, out):
         return _tie_mask(a, b, greater)
 
@@ -513,6 +580,8 @@ class Maximum(Binary, ufunc=np.maximum, sympy="Max", commutative=True, selects=T
 
 class Minimum(Binary, ufunc=np.minimum, sympy="Min", commutative=True, selects=True, cli=True):
     """Elementwise min; the gradient goes to the smaller input, split evenly on ties."""
+
+    numba = "a if (a < b or a != a) else b"
 
     def deriv_a(self, a, b, out):
         return _tie_mask(a, b, less)
@@ -547,47 +616,67 @@ class Compare(Binary):
 class Equal(Compare, ufunc=np.equal, operator="==", sympy="Eq", commutative=True):
     """``a == b``."""
 
+    numba = "1.0 if a == b else 0.0"
+
 
 class NotEqual(Compare, name="not_equal", ufunc=np.not_equal, operator="!=", sympy="Ne",
                commutative=True):
     """``a != b``."""
 
+    numba = "1.0 if a != b else 0.0"
+
 
 class Less(Compare, ufunc=np.less, operator="<", sympy="Lt"):
     """``a < b``."""
+
+    numba = "1.0 if a < b else 0.0"
 
 
 class LessEqual(Compare, name="less_equal", ufunc=np.less_equal, operator="<=", sympy="Le"):
     """``a <= b``."""
 
+    numba = "1.0 if a <= b else 0.0"
+
 
 class Greater(Compare, ufunc=np.greater, operator=">", sympy="Gt"):
     """``a > b``."""
+
+    numba = "1.0 if a > b else 0.0"
 
 
 class GreaterEqual(Compare, name="greater_equal", ufunc=np.greater_equal, operator=">=",
                    sympy="Ge"):
     """``a >= b``."""
 
+    numba = "1.0 if a >= b else 0.0"
+
 
 class LogicalAnd(Compare, name="logical_and", ufunc=np.logical_and, sympy="And",
                  commutative=True, cli=True):
     """``a and b`` elementwise (numpy's truth of numbers: nonzero is true)."""
+
+    numba = "1.0 if (a != 0.0 and b != 0.0) else 0.0"
 
 
 class LogicalOr(Compare, name="logical_or", ufunc=np.logical_or, sympy="Or", commutative=True,
                 cli=True):
     """``a or b`` elementwise."""
 
+    numba = "1.0 if (a != 0.0 or b != 0.0) else 0.0"
+
 
 class LogicalXor(Compare, name="logical_xor", ufunc=np.logical_xor, sympy="Xor",
                  commutative=True, cli=True):
     """``a xor b`` elementwise."""
 
+    numba = "1.0 if (a != 0.0) != (b != 0.0) else 0.0"
+
 
 class LogicalNot(Unary, name="logical_not", ufunc=np.logical_not, sympy="Not",
                  differentiable=False, cli=True):
     """``not x`` elementwise (booleans: no gradient)."""
+
+    numba = "1.0 if a == 0.0 else 0.0"
 
 
 class Classify(Unary):
@@ -601,13 +690,19 @@ class Classify(Unary):
 class IsNan(Classify, name="isnan", ufunc=np.isnan):
     """Whether each element is NaN."""
 
+    numba = "1.0 if np.isnan(a) else 0.0"
+
 
 class IsInf(Classify, name="isinf", ufunc=np.isinf):
     """Whether each element is +inf or -inf."""
 
+    numba = "1.0 if np.isinf(a) else 0.0"
+
 
 class IsFinite(Classify, name="isfinite", ufunc=np.isfinite):
     """Whether each element is neither NaN nor infinite."""
+
+    numba = "1.0 if np.isfinite(a) else 0.0"
 
 
 # ---------------------------------------------------------------------------
@@ -616,6 +711,8 @@ class IsFinite(Classify, name="isfinite", ufunc=np.isfinite):
 
 class Where(Elementwise, linear_in=(1, 2)):
     """``where(cond, a, b)``: the derivative of each branch is masked by ``cond``."""
+
+    numba = "b if a != 0.0 else c"
 
     name = "where"
 
@@ -643,6 +740,9 @@ class Where(Elementwise, linear_in=(1, 2)):
 
 class AddN(Elementwise):
     """Sum of several same-shaped arrays: how gradient contributions are accumulated."""
+
+    numba = "a + b"
+    numba_fold = True
 
     name = "add_n"
     emit_inplace = True

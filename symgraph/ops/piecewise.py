@@ -170,6 +170,9 @@ class Mod(Binary, ufunc=np.mod, cli=True):
     is an integer, the same formulas (one-sided there).
     """
 
+    #: numpy's npy_divmod: fmod, moved to the divisor's sign; a zero takes the divisor's sign
+    numba = "(np.fmod(a, b) + b) if (np.fmod(a, b) != 0.0 and (b < 0.0) != (np.fmod(a, b) < 0.0)) else (np.fmod(a, b) if (np.fmod(a, b) != 0.0 or b == 0.0) else np.copysign(0.0, b))"
+
     def tangent(self, inputs, out, tangents):
         a, b = inputs
         ta, tb = tangents
@@ -232,9 +235,14 @@ class Fmax(NanIgnoring, ufunc=np.fmax, sympy="Max", wins=staticmethod(greater)):
     split keeps ``fmax(a, b)`` and ``fmax(b, a)`` the same function in every respect.)
     """
 
+    #: numpy's loop: ``b`` on ties (-0.0 and 0.0) and where ``a`` is NaN
+    numba = "a if (a > b or b != b) else b"
+
 
 class Fmin(NanIgnoring, ufunc=np.fmin, sympy="Min", wins=staticmethod(less)):
     """numpy's ``fmin``: the smaller input, or the one that is not NaN; gradient as ``fmax``."""
+
+    numba = "a if (a < b or b != b) else b"
 
 
 def _nan_ignoring_share(x: Node, other: Node, wins, out: Node, first: bool) -> Node:
@@ -335,6 +343,22 @@ class Clip(Elementwise, cli=True):
         x, lo, hi = self.split(ins)
         call = f"np.clip({x}, {lo or 'None'}, {hi or 'None'}"
         return ctx.bind(f"{call}, out={ctx.into})") if ctx.into else f"{out} = {call})"
+
+    #: numba codes: numpy's ``minimum(maximum(x, a_min), a_max)`` on arrays (see
+    #: ``Maximum.numba``; numpy's clip by scalar bounds differs on ties of -0.0 and 0.0)
+    NUMBA_LOWER = "a if (a > b or a != a) else b"
+    NUMBA_UPPER = "a if (a < b or a != a) else b"
+    NUMBA_BOTH = ("(a if (a > b or a != a) else b) if ((a if (a > b or a != a) else b) < c or "
+                  "(a if (a > b or a != a) else b) != (a if (a > b or a != a) else b)) else c")
+
+    def numba_scalar(self) -> str | None:
+        if self.lower and self.upper:
+            return self.NUMBA_BOTH
+        return self.NUMBA_LOWER if self.lower else self.NUMBA_UPPER
+
+    @classmethod
+    def numba_codes(cls) -> tuple[str, ...]:
+        return (cls.NUMBA_BOTH, cls.NUMBA_LOWER, cls.NUMBA_UPPER)
 
     def tangent(self, inputs, out, tangents):
         x, lo, hi = self.split(inputs)

@@ -58,6 +58,9 @@ class Softplus(KernelUnary, kernel=staticmethod(kernels.softplus), cli=True):
     overflow, exact for tiny ``exp(x)``, twice as fast as ``np.logaddexp(0, x)``.
     Derivative ``sigmoid(x)``, second ``sigmoid(x) * sigmoid(-x)``."""
 
+    #: the kernel's ``log1p(exp(-|x|))``, plus ``x`` where ``x > 0``
+    numba = "(np.log1p(np.exp(-abs(a))) + a) if a > 0.0 else np.log1p(np.exp(-abs(a)))"
+
     def deriv(self, x, out):
         return sigmoid(x)
 
@@ -69,6 +72,8 @@ class LogSigmoid(KernelUnary, name="log_sigmoid", kernel=staticmethod(kernels.lo
                  cli=True):
     """``log(sigmoid(x)) = -softplus(-x)``: finite for every finite ``x`` (the composition
     ``log(sigmoid(x))`` is ``-inf`` below about -745).  Derivative ``sigmoid(-x)``."""
+
+    numba = "(-np.log1p(np.exp(-abs(a))) + a) if a < 0.0 else -np.log1p(np.exp(-abs(a)))"
 
     def deriv(self, x, out):
         return sigmoid(-x)
@@ -128,6 +133,9 @@ class LogAddExp(Binary, ufunc=np.logaddexp, commutative=True, cli=True):
     which equal ``exp(a - out)`` and ``exp(b - out)`` but keep full relative precision
     at every order (see the module doc)."""
 
+    #: numpy's npy_logaddexp, case by case
+    numba = "(a + 0.6931471805599453) if a == b else ((a + np.log1p(np.exp(b - a))) if a - b > 0.0 else ((b + np.log1p(np.exp(a - b))) if a - b <= 0.0 else a - b))"
+
     def infer(self, a, b):
         refuse_complex(self.name, NO_COMPLEX_RULE, a, b)
         return super().infer(a, b)
@@ -144,6 +152,8 @@ class LogAddExp(Binary, ufunc=np.logaddexp, commutative=True, cli=True):
 
 class LogAddExp2(Binary, ufunc=np.logaddexp2, commutative=True, cli=True):
     """``log2(2**a + 2**b)`` (numpy's); partials ``2**(a - out) = sigmoid((a - b) ln 2)``."""
+
+    numba = "(a + 1.0) if a == b else ((a + 1.4426950408889634 * np.log1p(np.exp2(b - a))) if a - b > 0.0 else ((b + 1.4426950408889634 * np.log1p(np.exp2(a - b))) if a - b <= 0.0 else a - b))"
 
     def infer(self, a, b):
         refuse_complex(self.name, NO_COMPLEX_RULE, a, b)
@@ -168,6 +178,9 @@ class Xlogy(Binary, cli=True):
     ``x == y == 0``, where JAX's ``0 / 0`` gives NaN: ``xlogy(0, y)`` is 0 for every
     ``y``, so 0 is the true partial there.
     """
+
+    #: scipy's xlogy: 0 where x == 0 unless y is NaN
+    numba = "0.0 if (a == 0.0 and b == b) else a * np.log(b)"
 
     @property
     def ufunc(self) -> np.ufunc:  # scipy.special loads on first use, not with symgraph

@@ -85,6 +85,8 @@ class Cbrt(Unary, ufunc=np.cbrt, cli=True):
 class Reciprocal(Unary, ufunc=np.reciprocal, cli=True):
     """``1 / x``; like numpy, integer inputs give integers (truncated: 1/2 is 0)."""
 
+    numba = "1.0 / a"
+
     def deriv(self, x, out):
         return negative(square(out))
 
@@ -156,12 +158,17 @@ class Arctanh(Unary, ufunc=np.arctanh, sympy="atanh", cli=True):
 
 
 class Erf(Special, special="erf", sympy="erf", cli=True):
+    #: libm's erf (scipy's cephes differs by an ulp at most)
+    numba = "math.erf(a)"
+
     def deriv(self, x, out):
         return _TWO_OVER_SQRT_PI * exp(negative(square(x)))
 
 
 class Erfc(Special, special="erfc", sympy="erfc", cli=True):
     """``1 - erf(x)``, accurate where erf(x) is close to 1."""
+
+    numba = "math.erfc(a)"
 
     def deriv(self, x, out):
         return -_TWO_OVER_SQRT_PI * exp(negative(square(x)))
@@ -170,6 +177,9 @@ class Erfc(Special, special="erfc", sympy="erfc", cli=True):
 class Gammaln(Special, special="gammaln", sympy="loggamma", cli=True):
     """``log|gamma(x)|``; sympy's ``loggamma`` is the same for x > 0 (complex where
     gamma(x) < 0)."""
+
+    #: libm's lgamma, but scipy's -inf at -inf
+    numba = "a if a == -math.inf else math.lgamma(a)"
 
     def deriv(self, x, out):
         return digamma(x)

@@ -1,0 +1,377 @@
+"""``backend="numba"``: maximal elementwise regions of a lowered Program run as one kernel call.
+
+A pass over the lowered Program (after ``lower``, before planning): values whose
+op declares numba scalar code (``Elementwise.numba_scalar``), with float64
+results (or booleans used only inside the region) and operands either of the
+value's shape or of one element, are grouped into regions; each region becomes
+one value computed by the VM of ``codegen.native_vm`` (one call, one pass over
+blocks of elements), and the region's values read elsewhere (outputs, later
+numpy code, the backward pass) are parts of its result (``Item`` values, rows
+of one fresh array).  Everything else stays the numpy code of the numpy backend.
+
+Regions are made acyclic by stages: a value's stage is at least its arguments'
+stages, plus one across an edge that cannot be inside a region (a non-member on
+either side, or a change of shape); a region is a connected set of members of
+one stage.  A path leaving a region and coming back would cross such an edge
+and so end at a higher stage.
+
+Registers: booleans are 0.0/1.0 doubles; operands of other dtypes (integers,
+float32, booleans) are converted to float64 when loaded, as numpy converts them
+in a float64 loop.  Slots are reused by liveness (a chain's forward values live
+until the backward pass reads them; temporaries die at once): the register
+file is ``slots x 256`` doubles per call.
+
+Differences from the numpy backend: rounding of transcendental functions (numba
+calls libm; numpy has its own SIMD versions: a few ulps), and floating-point
+warnings (divide by zero, invalid) are not raised by the kernel.  A region of
+fewer than ``MIN_REGION`` ops (``MIN_SCALAR_REGION`` on one element) stays numpy (a
+call's overhead for nothing).
+``check_finite`` compiles node by node, so it never uses the kernel; loops'
+bodies run numpy code.  ``f.source`` calls ``symgraph.codegen.native.run_region``
+and is not standalone.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..ops.elementwise import Elementwise
+from ..ops.sources import Full
+from ..ops.tuples import Item
+from .fusion import FusedOp
+from .ir import Program, Ref, Value
+from .native_vm import LOAD, STORE, VM, WIDTH
+from .schedule import infer_shapes
+
+#: smallest number of ops worth a kernel call (~2 us), on arrays and on one element (where
+#: numpy's own calls are cheapest)
+MIN_REGION = 2
+MIN_SCALAR_REGION = 8
+#: regroupings after dropping booleans read outside their region, before dropping them all
+_BOOL_ROUNDS = 4
+_F64 = np.dtype(np.float64)
+_BOOL = np.dtype(np.bool_)
+
+
+class RegionNode:
+    """What a region's value stands on in place of a graph node (names, error messages)."""
+
+    __slots__ = ("id", "op", "shape", "dtype", "name", "inputs", "role", "order")
+
+    def __init__(self, node_id: int, op: Any, inputs: list) -> None:
+        self.id, self.op, self.inputs = node_id, op, inputs
+        self.shape: tuple[int, ...] = ()
+        self.dtype = np.dtype(object)
+        self.name, self.role, self.order = None, "forward", 0
+
+
+class Region(FusedOp):
+    """A fused elementwise region: one VM call returning its exported values (a tuple)."""
+
+    name = "native"
+    multiple_results = True
+
+    def __init__(self, vm: VM, code: np.ndarray, consts: np.ndarray, shape: tuple[int, ...],
+                 n_arrays: int, ops: int, exports: int) -> None:
+        self.vm, self.code, self.consts, self.shape = vm, code, consts, shape
+        self.n_arrays, self.ops, self.exports = n_arrays, ops, exports
+
+    def result_count(self, node: Any) -> int:
+        return self.exports
+
+    def result_avals(self, node: Any) -> list[tuple[tuple[int, ...], np.dtype]]:
+        return [(self.shape, _F64)] * self.exports
+
+    def describe(self) -> str:
+        return f"numba region of {self.ops} ops"
+
+    def emit(self, out, ins, ctx):
+        fn = ctx.define("_native", run_region,
+                        "from symgraph.codegen.native import run_region as _native")
+        vm = ctx.define("_vm", self.vm.run, "from symgraph.codegen.native_vm import load_vm\n"
+                        "_vm = load_vm().run  # the kernel of the ops loaded now")
+        arrays, scalars = ins[:self.n_arrays], ins[self.n_arrays:]
+        return (f"{out} = {fn}({vm}, {ctx.const(self.code)}, {ctx.const(self.consts)}, "
+                f"{self.shape}, "
+                f"({''.join(a + ', ' for a in arrays)}), ({''.join(s + ', ' for s in scalars)}))")
+
+
+def run_region(vm: Callable, code: np.ndarray, consts: np.ndarray, shape: tuple[int, ...],
+               arrays: Sequence[Any], scalars: Sequence[Any]) -> tuple[np.ndarray, ...]:
+    """Run a region on the VM ``vm``: ``code``'s row 0 is (slots, exports, scalars), then one
+    row per scalar operand (its constant slot), then the instructions.  The VM's one
+    signature takes read-only inputs (so read-only constants and feeds fit it): the
+    arrays handed over are marked so (views, or fresh copies in float64)."""
+    nslots, nout, nscal = int(code[0, 0]), int(code[0, 1]), int(code[0, 2])
+    n = math.prod(shape)
+    if nscal:
+        consts = consts.copy()
+        for k, s in enumerate(scalars):
+            consts[code[1 + k, 0]] = np.reshape(s, -1)[0]
+        consts.flags.writeable = False
+    a0 = arrays[0] if len(arrays) == 1 else None
+    if a0 is not None and a0.dtype == _F64 and a0.flags.c_contiguous:
+        ins = a0.reshape(1, n)
+    else:
+        ins = np.empty((len(arrays), n))
+        for k, a in enumerate(arrays):
+            ins[k] = np.reshape(a, -1)
+    ins.flags.writeable = False
+    outs = np.empty((nout, n))
+    vm(code[1 + nscal:], consts, ins, outs, n, nslots)
+    return tuple(outs[k].reshape(shape) for k in range(nout))
+
+
+def _operand_ok(a: Value, shape: tuple[int, ...], bool_result: bool) -> bool:
+    dt = a.dtype
+    if dt is not _F64 and (dt.kind not in "biuf" or dt.kind == "f" and dt.itemsize > 8
+                           # comparisons of integers need them exact in float64
+                           or bool_result and dt.kind in "iu" and dt.itemsize > 4):
+        return False
+    return a.shape == shape or math.prod(a.shape) == 1
+
+
+def _scalar_code(v: Value, vm: VM) -> str | None:
+    """``v``'s scalar code if it can be a region member (else None)."""
+    op = v.op
+    if v.kind != "op" or op is not v.node.op or not isinstance(op, Elementwise):
+        return None
+    dt = v.dtype
+    if dt != _F64 and dt != _BOOL or v.shape != v.node.shape:
+        return None
+    code = op.numba_scalar()
+    if code is None or code not in vm.opcodes:
+        return None
+    if len(v.args) != vm.arity[code] and not (op.numba_fold and len(v.args) >= 2):
+        return None
+    for r in v.args:
+        if not _operand_ok(r.value, v.shape, dt == _BOOL):
+            return None
+    return code
+
+
+def fuse_regions(prog: Program, vm: VM) -> Program:
+    """``prog`` with its elementwise regions replaced by kernel calls (the same object)."""
+    infer_shapes(prog.values)
+    outputs = {r.value for r in prog.outputs}
+    consumers: dict[Value, list[Value]] = {}
+    for v in prog.values:
+        for r in v.args:
+            consumers.setdefault(r.value, []).append(v)
+    codes: dict[Value, str] = {}
+    for v in prog.values:
+        code = _scalar_code(v, vm)
+        if code is not None:
+            codes[v] = code
+    # a boolean member must be read only inside its own (built) region: the kernel's outputs
+    # are float64.  Dropping one regroups the rest; after a few rounds booleans all go.
+    for attempt in range(_BOOL_ROUNDS + 1):
+        if attempt == _BOOL_ROUNDS:
+            codes = {v: c for v, c in codes.items() if v.dtype != _BOOL}
+        root, regions = _group(prog.values, codes, consumers)
+        built = {r for r, members in regions.items() if _worth(members)}
+        bad = [v for v in codes if v.dtype == _BOOL and (
+            v in outputs or root[v] not in built
+            or any(c not in codes or root[c] is not root[v] for c in consumers.get(v, ())))]
+        if not bad:
+            break
+        for v in bad:
+            del codes[v]
+    replaced: dict[Value, Value] = {}
+    added: list[Value] = []
+    for members in regions.values():
+        if not _worth(members):
+            continue
+        region_value, items = _build(members, codes, consumers, outputs, vm)
+        added.append(region_value)
+        for m, item in items.items():
+            replaced[m] = item
+            added.append(item)
+        for m in members:
+            replaced.setdefault(m, region_value)  # members not exported: read by nothing else
+    if not added:
+        return prog
+    for v in itertools.chain(prog.values, added):  # a region may read another's member
+        for r in v.args:
+            if r.value in replaced:
+                r.value = replaced[r.value]
+    for r in prog.outputs:
+        if r.value in replaced:
+            r.value = replaced[r.value]
+    kept = [v for v in prog.values if v not in replaced] + added
+    prog.values = _topological(kept)
+    for k, v in enumerate(prog.values):
+        v.index = k
+    return prog
+
+
+def _worth(members: list[Value]) -> bool:
+    return len(members) >= (MIN_SCALAR_REGION if math.prod(members[0].shape) == 1 else MIN_REGION)
+
+
+def _group(values: list[Value], codes: dict[Value, str], consumers: dict[Value, list[Value]]
+           ) -> tuple[dict[Value, Value], dict[Value, list[Value]]]:
+    """Regions: each member's representative, and each region's members in program order.
+
+    A value's stage is at least its arguments' stages, plus one across an edge that
+    cannot be inside a region (then a path leaving a region and coming back ends at a
+    higher stage: no cycles); each is as large as its readers allow (so ``-x * 3`` joins
+    the later region reading it); connected members of one stage form a region."""
+    stage: dict[Value, int] = {}
+    parent: dict[Value, Value] = {v: v for v in codes}
+
+    def find(v: Value) -> Value:
+        while parent[v] is not v:
+            parent[v] = parent[parent[v]]
+            v = parent[v]
+        return v
+
+    def step(a: Value, v: Value) -> int:  # 0 along an edge that may be inside a region
+        return 0 if a in codes and v in codes and a.shape == v.shape else 1
+
+    for v in values:
+        stage[v] = max((stage[r.value] + step(r.value, v) for r in v.args), default=0)
+    for v in reversed(values):  # as late as its readers allow: joins the region it feeds
+        later = [stage[c] - step(v, c) for c in consumers.get(v, ())]
+        if later and min(later) > stage[v]:
+            stage[v] = min(later)
+    for v in codes:
+        for r in v.args:
+            a = r.value
+            if a in codes and a.shape == v.shape and stage[a] == stage[v]:
+                ra, rv = find(a), find(v)
+                if ra is not rv:
+                    parent[ra] = rv
+    root = {v: find(v) for v in codes}
+    regions: dict[Value, list[Value]] = {}
+    for v in values:  # members in program (topological) order
+        if v in codes:
+            regions.setdefault(root[v], []).append(v)
+    return root, regions
+
+
+def _build(members: list[Value], codes: dict[Value, str], consumers: dict[Value, list[Value]],
+           outputs: set[Value], vm: VM) -> tuple[Value, dict[Value, Value]]:
+    """The region's value (its VM program) and an ``Item`` value per exported member."""
+    inside = set(members)
+    shape = members[0].shape
+    exported = [m for m in members if m in outputs
+                or any(c not in inside for c in consumers.get(m, ()))]
+    # last use of each value inside the region (position of the member reading it)
+    last: dict[Value, int] = {}
+    for k, m in enumerate(members):
+        for r in m.args:
+            last[r.value] = k
+    const_slots: dict[Any, int] = {}
+    consts: list[float] = []
+    scalar_slot: dict[Value, int] = {}  # one-element operands (constants and scalars) -> slot
+    scalar_args: list[Value] = []
+    array_args: list[Value] = []
+    array_row: dict[Value, int] = {}
+    arrays = math.prod(shape) != 1  # otherwise every operand is one element
+    for m in members:  # constants and scalars first: they own the lowest slots
+        for r in m.args:
+            a = r.value
+            if a in inside or a in scalar_slot or arrays and a.shape == shape:
+                continue
+            if a.kind == "const":
+                x = np.float64(a.op.value if isinstance(a.op, Full)
+                               else np.reshape(a.op.value, -1)[0])
+                key: Any = x.tobytes()  # by bits: -0.0 and NaN stay what they are
+            else:
+                key = a
+                scalar_args.append(a)
+                x = np.float64(0.0)
+            if key not in const_slots:
+                const_slots[key] = len(consts)
+                consts.append(float(x))
+            scalar_slot[a] = const_slots[key]
+    nconst = len(consts)
+    free: list[int] = []
+    top = nconst
+    slot: dict[Value, int] = {}
+    code: list[list[int]] = []
+    out_row = {m: k for k, m in enumerate(exported)}
+
+    def alloc() -> int:
+        nonlocal top
+        if free:
+            return free.pop()
+        top += 1
+        return top - 1
+
+    def operand(a: Value) -> int:
+        if a in slot:
+            return slot[a]
+        if a in scalar_slot:
+            return scalar_slot[a]
+        if a in inside:
+            raise AssertionError("region member read before it is computed")
+        if a not in array_row:  # an array: loaded into a register once per block
+            array_row[a] = len(array_args)
+            array_args.append(a)
+        s = slot[a] = alloc()
+        code.append([LOAD, s, array_row[a], 0, 0])
+        return s
+
+    for k, m in enumerate(members):
+        ops = [operand(r.value) for r in m.args]
+        opcode = vm.opcodes[codes[m]]
+        done = [r.value for r in m.args if last.get(r.value) == k and r.value in slot]
+        if len(ops) <= 3 and not m.op.numba_fold or len(ops) == 2:
+            for a in dict.fromkeys(done):  # free first: an elementwise op may overwrite its input
+                free.append(slot.pop(a))
+            d = alloc()
+            code.append([opcode, d, *ops, *([0] * (3 - len(ops)))])
+        else:  # a fold: ((a + b) + c) + ...; operands freed after, never overwritten early
+            d = alloc()
+            code.append([opcode, d, ops[0], ops[1], 0])
+            for s in ops[2:]:
+                code.append([opcode, d, d, s, 0])
+            for a in dict.fromkeys(done):
+                free.append(slot.pop(a))
+        slot[m] = d
+        if m in out_row:
+            code.append([STORE, out_row[m], d, 0, 0])
+        if m not in last:  # read by no later member: its slot is free
+            free.append(slot.pop(m))
+    table = np.zeros((1 + len(scalar_args) + len(code), WIDTH), np.int64)
+    table[0, :3] = (top, len(exported), len(scalar_args))
+    for k, a in enumerate(scalar_args):
+        table[1 + k, 0] = scalar_slot[a]
+    if code:
+        table[1 + len(scalar_args):] = np.array(code, np.int64)
+    table.setflags(write=False)
+    consts_arr = np.array(consts, np.float64)
+    consts_arr.setflags(write=False)
+    op = Region(vm, table, consts_arr, shape, len(array_args), len(members), len(exported))
+    root = members[-1]
+    args = [Ref(a, a.shape) for a in array_args] + [Ref(a, a.shape) for a in scalar_args]
+    region = Value(RegionNode(root.node.id, op, [a.node for a in array_args + scalar_args]),
+                   op, args, "op")  # type: ignore[arg-type]
+    items = {m: Value(m.node, Item(k, shape, _F64), [Ref(region, ())], "op")
+             for k, m in enumerate(exported)}
+    return region, items
+
+
+def _topological(values: list[Value]) -> list[Value]:
+    """``values`` with every argument before its readers (explicit stack)."""
+    seen: set[Value] = set()
+    out: list[Value] = []
+    for root in values:
+        stack = [(root, False)]
+        while stack:
+            v, expanded = stack.pop()
+            if expanded:
+                out.append(v)
+                continue
+            if v in seen:
+                continue
+            seen.add(v)
+            stack.append((v, True))
+            stack.extend((r.value, False) for r in reversed(v.args) if r.value not in seen)
+    return out

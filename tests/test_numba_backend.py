@@ -1,0 +1,305 @@
+"""``sg.function(..., backend="numba")``: the same values as the numpy backend and the evaluator.
+
+The kernel (``symgraph.codegen.native_vm``) compiles once per process at most
+(numba's disk cache serves later runs), so these tests stay quick after the first.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given
+
+import graphgen as gg
+import symgraph as sg
+import test_properties
+from _hypothesis import examples
+from symgraph.errors import SymgraphError
+from symgraph.graph import apply
+from symgraph.ops.elementwise import Elementwise
+from symgraph.ops.piecewise import Clip
+
+pytest.importorskip("numba", reason="numba is not installed (pip install 'symgraph[numba]')")
+
+from symgraph.codegen import native, native_vm  # noqa: E402
+
+#: elementwise ops computed with numpy by the numba backend (no numba scalar code): round and
+#: polygamma depend on a parameter the kernel has no case for, numba lacks digamma, and
+#: numba's cbrt is ``pow(x, 1/3)`` (tens of ulps off, and +0.0 for -0.0)
+NUMPY_ONLY = {"round", "polygamma", "digamma", "cbrt"}
+
+SPECIAL = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, -1.5, 2.5, 1e-300, 1e300, -7.0, 0.5,
+                    3.0, -1.0, 1.0])
+
+
+def _concrete_elementwise() -> list[type]:
+    found, stack = [], [Elementwise]
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        if not cls.__dict__.get("abstract", False) and cls.__module__.startswith("symgraph."):
+            found.append(cls)
+    return sorted(found, key=lambda c: c.name)
+
+
+def _instances(cls: type) -> list:
+    if cls.__name__ == "Cast":
+        return [cls(np.float64), cls(np.bool_)]
+    if cls is Clip:
+        return [Clip(True, True), Clip(True, False), Clip(False, True)]
+    return [cls()]
+
+
+def test_every_elementwise_op_declares_numba_code_or_is_listed_as_numpy():
+    for cls in _concrete_elementwise():
+        if cls.name in NUMPY_ONLY:
+            assert not cls.numba_codes(), f"{cls.name} is listed as numpy but declares code"
+            continue
+        assert cls.numba_codes(), f"{cls.name}: declare its numba scalar code or list it"
+        vm = native_vm.load_vm()
+        for op in _instances(cls):
+            assert op.numba_scalar() in vm.opcodes, cls.name
+
+
+def _kernel(code: str, args: list[np.ndarray]) -> np.ndarray:
+    """One instruction of the VM on float64 arrays: load, compute, store."""
+    vm = native_vm.load_vm()
+    k = len(args)
+    rows = [[native_vm.LOAD, s, s, 0, 0] for s in range(k)]
+    rows.append([vm.opcodes[code], k, *range(k), *[0] * (3 - k)])
+    rows.append([native_vm.STORE, 0, k, 0, 0])
+    table = np.array([[k + 1, 1, 0, 0, 0]] + rows, np.int64)
+    (out,) = native.run_region(vm.run, table, np.zeros(0), args[0].shape, args, ())
+    return out
+
+
+def _same(got: np.ndarray, want: np.ndarray, ulps: int) -> bool:
+    nan = np.isnan(want)
+    if not np.array_equal(np.isnan(got), nan):
+        return False
+    g, w = got[~nan], want[~nan]
+    if not np.array_equal(np.signbit(g), np.signbit(w)) or not np.array_equal(np.isinf(g),
+                                                                              np.isinf(w)):
+        return False
+    fin = np.isfinite(w)
+    if not np.any(fin):
+        return True
+    gi = g[fin].view(np.int64)
+    wi = w[fin].view(np.int64)
+    return bool(np.max(np.abs(gi - wi)) <= ulps)
+
+
+@pytest.mark.parametrize("cls", [c for c in _concrete_elementwise() if c.numba_codes()],
+                         ids=lambda c: c.name)
+def test_op_scalar_code_matches_numpy_on_special_values(cls):
+    """Each op's numba code against its numpy ``f`` on every combination of special values:
+    NaN, infinities and signed zeros exactly, other values within a few ulps (libm)."""
+    for op in _instances(cls):
+        code = op.numba_scalar()
+        n = native_vm.arity(code) if not op.numba_fold else 2
+        grid = [np.array(t) for t in zip(*itertools.product(SPECIAL, repeat=n))]
+        refs = list(grid)
+        if cls.__name__ == "Where":
+            refs[0] = grid[0] != 0
+        with np.errstate(all="ignore"):
+            want = np.asarray(op.f(*refs)).astype(np.float64)
+        got = _kernel(code, grid)
+        ulps = 0 if cls.name in {"add", "subtract", "multiply", "divide", "negative", "square",
+                                 "sqrt", "abs", "maximum", "minimum", "relu", "clip", "where",
+                                 "cast", "sign", "floor", "ceil", "mod", "add_n",
+                                 "reciprocal"} else 4
+        bad = [tuple(float(a[i]) for a in grid) + (float(got[i]), float(want[i]))
+               for i in range(len(want)) if not _same(got[i:i + 1], want[i:i + 1], ulps)]
+        assert not bad, f"{cls.name} {code!r}: (inputs..., numba, numpy) {bad[:5]}"
+
+
+def _compare(fn_np, fn_nb, feeds, rtol=1e-12, atol=1e-12):
+    a, b = fn_np(*feeds), fn_nb(*feeds)
+    for x, y in zip(a, b):
+        y = np.asarray(y)
+        x = np.asarray(x)
+        assert x.shape == y.shape and x.dtype == y.dtype
+        np.testing.assert_allclose(y, x, rtol=rtol, atol=atol)
+
+
+@examples(0.5)
+@given(gg.programs())
+def test_random_graphs_numba_equals_numpy_backend_and_evaluate(prog):
+    case = test_properties.Case(prog)
+    with case.graph:
+        grads = sg.grad(case.loss, case.xs)
+    outs = [case.loss, *grads, *case.outs]
+    feeds = [case.feed[x] for x in case.xs]
+    got = sg.function(case.xs, outs, backend="numba")(*feeds)
+    ref = sg.function(case.xs, outs)(*feeds)
+    want = sg.evaluate(outs, case.feed)
+    for w, r, g in zip(want, ref, got):
+        g, r = np.asarray(g), np.asarray(r)
+        assert g.shape == r.shape == w.shape and g.dtype == r.dtype == w.dtype, prog
+        # libm's and numpy's transcendental functions differ by an ulp or so
+        np.testing.assert_allclose(g, r, rtol=1e-10, atol=1e-12, err_msg=repr(prog))
+        np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12, err_msg=repr(prog))
+
+
+def _chain(levels: int, n: int):
+    x = sg.variable("x", (n,))
+    h = x
+    for _ in range(levels):
+        h = sg.sin(h) * 0.5 + h
+    y = sg.sum(h)
+    return x, y, sg.grad(y, x)
+
+
+def test_chain_of_20000_levels_equals_the_evaluator():
+    x, y, g = _chain(20000, 10)
+    f = sg.function([x], [y, g], backend="numba")
+    assert "_native(" in f.source and not f.standalone
+    xv = np.linspace(-2.0, 2.0, 10)
+    got = f(xv)
+    want = sg.evaluate([y, g], {x: xv})
+    for a, b in zip(got, want):
+        assert a.shape == b.shape and a.dtype == b.dtype
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_one_region_per_chain_and_fresh_writable_outputs():
+    x, y, g = _chain(50, 7)
+    f = sg.function([x], [y, g, sg.sin(x) * 2.0], backend="numba")
+    assert f.source.count("_native(") == 1
+    xv = np.linspace(-1.0, 1.0, 7)
+    r1 = f(xv)
+    r2 = f(xv)
+    assert r1[1] is not r2[1] and not np.shares_memory(r1[1], r2[1])
+    r1[1][:] = 0.0  # writable, shared with nothing else
+    np.testing.assert_array_equal(r2[2], np.sin(xv) * 2.0)
+
+
+def test_operands_of_other_dtypes_layouts_and_broadcast_scalars():
+    x = sg.variable("x", (3, 4))
+    s = sg.variable("s", ())
+    k = sg.variable("k", (3, 4), "int32")
+    m = sg.variable("m", (3, 4), "bool")
+    z = sg.where(m, sg.exp(x) * s + sg.cast(k, "float64"), -x)
+    mask = sg.where((x > 0) & (z < 3.0), z, sg.tanh(z))  # booleans stay inside the kernel
+    outs = [mask, sg.sum(mask * z, axis=0), sg.grad(sg.sum(mask * x), x)]
+    fn, fp = (sg.function([x, s, k, m], outs, backend=b) for b in ("numba", "numpy"))
+    assert "_native(" in fn.source
+    rng = np.random.default_rng(0)
+    xv = rng.standard_normal((4, 3)).T  # not C-contiguous
+    xv.flags.writeable = False
+    feeds = [xv, np.float64(1.5), rng.integers(-3, 3, (3, 4)).astype(np.int32),
+             rng.random((3, 4)) > 0.5]
+    _compare(fp, fn, feeds)
+    e = sg.evaluate(outs, dict(zip([x, s, k, m], feeds)))
+    for a, b in zip(fn(*feeds), e):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_nan_and_inf_flow_as_in_numpy():
+    x = sg.variable("x", (5,))
+    y = sg.log(x) * 2.0 + sg.sqrt(x) / x
+    fn, fp = (sg.function([x], [y], backend=b) for b in ("numba", "numpy"))
+    xv = np.array([-1.0, 0.0, np.inf, np.nan, 2.0])
+    with np.errstate(all="ignore"):
+        a, = fp(xv)
+    b, = fn(xv)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_float32_graphs_stay_numpy_and_equal():
+    x = sg.variable("x", (6,), "float32")
+    y = sg.sin(x) * 0.5 + x
+    fn, fp = (sg.function([x], [y, sg.grad(sg.sum(y), x)], backend=b) for b in ("numba", "numpy"))
+    xv = np.linspace(-1, 1, 6).astype(np.float32)
+    _compare(fp, fn, [xv], rtol=0, atol=0)
+
+
+def test_seed_mlp_equals_numpy_backend():
+    from symgraph.models import init_params, seed_mlp
+
+    m = seed_mlp(16, 12, 8, 4)
+    rng = np.random.default_rng(1)
+    W1, W2 = init_params(rng, 12, 8, 4)
+    feeds = [rng.standard_normal((16, 12)), rng.integers(0, 4, 16), W1, W2]
+    outs = [m.loss, *sg.grad(m.loss, [m.W1, m.W2])]
+    fn, fp = (sg.function([m.X, m.y, m.W1, m.W2], outs, backend=b) for b in ("numba", "numpy"))
+    _compare(fp, fn, feeds)
+
+
+def test_unknown_backend_is_a_clear_error():
+    x = sg.variable("x", (2,))
+    with pytest.raises(SymgraphError, match="unknown backend 'jax'.*'numpy', 'numba'"):
+        sg.function([x], [sg.sin(x)], backend="jax")
+
+
+def test_missing_numba_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "numba", None)  # import numba now raises ImportError
+    x = sg.variable("x", (2,))
+    with pytest.raises(SymgraphError, match=r'pip install "symgraph\[numba\]"'):
+        sg.function([x], [sg.sin(x) * 2.0], backend="numba")
+
+
+def test_kernel_source_lives_in_the_cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("SYMGRAPH_CACHE_DIR", str(tmp_path / "c"))
+    assert native_vm.cache_dir() == str(tmp_path / "c")
+    vm = native_vm.load_vm()  # already loaded in this process: the same kernel
+    assert vm.path.endswith(".py") and "def run(" in open(vm.path).read()
+
+
+def test_apply_of_each_op_in_a_region_matches_numpy_backend():
+    rng = np.random.default_rng(2)
+    x = sg.variable("x", (5,))
+    w = sg.variable("w", (5,))
+    xv = rng.uniform(0.2, 0.9, 5)
+    wv = rng.uniform(0.2, 0.9, 5)
+    for cls in _concrete_elementwise():
+        if not cls.numba_codes():
+            continue
+        for op in _instances(cls):
+            if cls.__name__ == "Where":
+                ins = [x > 0.5, x * w, w]
+            elif op.numba_fold:
+                ins = [x * w, w, x]
+            else:
+                ins = [x * w, w, x][:native_vm.arity(op.numba_scalar())]
+            node = apply(op, ins)
+            if node.dtype != np.float64:
+                node = sg.where(node, x, w)
+            y = node * 1.5
+            fn, fp = (sg.function([x, w], [y], backend=b) for b in ("numba", "numpy"))
+            assert "_native(" in fn.source, cls.name
+            with np.errstate(all="ignore"):
+                _compare(fp, fn, [xv, wv], rtol=1e-14, atol=0)
+
+
+def test_booleans_read_across_regions_stay_numpy_booleans():
+    x = sg.variable("x", (6,))
+    b = sg.sin(x) * 2.0 > 0.5  # a boolean made in one region ...
+    s = sg.sum(sg.exp(x) * 2.0)
+    w = sg.where(b, x * s + 1.0, -x * 3.0)  # ... read by one of a later stage
+    outs = [w, sg.where(b, 1.0, 0.0) * s, sg.grad(sg.sum(w), x), b]
+    fn, fp = (sg.function([x], outs, backend=b_) for b_ in ("numba", "numpy"))
+    assert "_native(" in fn.source
+    xv = np.linspace(-2.0, 2.0, 6)
+    _compare(fp, fn, [xv])
+    for a, e in zip(fn(xv), sg.evaluate(outs, {x: xv})):
+        assert a.dtype == e.dtype
+        np.testing.assert_allclose(a, e, rtol=1e-12)
+
+
+def test_bench_small_runs_quick():
+    """The benchmark script end to end at a tiny size (its own checks against the numpy
+    loop run; timings are not looked at)."""
+    import os
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run([sys.executable, os.path.join(root, "benchmarks", "bench_small.py"),
+                           "--quick", "--no-cache-runs"], capture_output=True, text=True,
+                          env=env, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    assert "sg numba backend" in done.stdout and "x numpy loop" in done.stdout
