@@ -113,12 +113,9 @@ def cross_entropy(logits, labels, reduction):
     return reduce_loss(-take_labels(log_softmax(logits, -1), labels), reduction)
 
 
-def subtract_one_hot(d, labels):
-    """``d -= one_hot(labels)`` in place, by integer indexing (no one-hot array)."""
-    c = d.shape[-1]
-    if not labels_in_range(labels, c):
-        d -= labels[..., None] == np.arange(c)  # out-of-range labels have an all-zero one-hot row
-    elif labels.ndim == 1:
+def subtract_at_labels(d, labels):
+    """``d -= one_hot(labels)`` in place for labels known to be in range (integer indexing)."""
+    if labels.ndim == 1:
         d[np.arange(labels.shape[0]), labels] -= 1
     else:
         at = labels[..., None]
@@ -126,9 +123,40 @@ def subtract_one_hot(d, labels):
     return d
 
 
+def subtract_one_hot(d, labels):
+    """``d -= one_hot(labels)`` in place, by integer indexing (no one-hot array)."""
+    c = d.shape[-1]
+    if not labels_in_range(labels, c):
+        d -= labels[..., None] == np.arange(c)  # out-of-range labels have an all-zero one-hot row
+        return d
+    return subtract_at_labels(d, labels)
+
+
 def softmax_xent_grad(logits, labels, scale=None):
     """``(softmax(logits) - one_hot(labels)) * scale`` over the last axis, in one buffer."""
     d = subtract_one_hot(softmax(logits, -1), labels)
+    if scale is not None:
+        d *= scale
+    return d
+
+
+def checked_log_softmax(logits, labels):
+    """``log_softmax(logits, -1)`` after checking ``labels`` against its classes: the one
+    log-softmax and the one label check a loss and its gradient compiled together share."""
+    check_labels(labels, logits.shape[-1])
+    return log_softmax(logits, -1)
+
+
+def nll_loss(logp, labels, reduction):
+    """The cross-entropy from log-probabilities whose labels were checked already."""
+    nll = np.take_along_axis(logp, labels[..., None].astype(np.intp), axis=-1)[..., 0]
+    return reduce_loss(-nll, reduction)
+
+
+def softmax_xent_grad_from_log(logp, labels, scale=None, out=None):
+    """``(exp(logp) - one_hot(labels)) * scale`` (labels checked already), into ``out``
+    (which may be ``logp`` itself): the softmax is the exp of the shared log-softmax."""
+    d = subtract_at_labels(np.exp(logp, out=out), labels)
     if scale is not None:
         d *= scale
     return d
@@ -262,5 +290,6 @@ def _cholesky_tangent_batched(L, dA):
 
 
 __all__ = ["max_shift", "logsumexp", "softmax", "log_softmax", "labels_in_range", "check_labels",
-           "take_labels", "reduce_loss", "cross_entropy", "subtract_one_hot", "softmax_xent_grad",
+           "take_labels", "reduce_loss", "cross_entropy", "subtract_at_labels", "subtract_one_hot",
+           "softmax_xent_grad", "checked_log_softmax", "nll_loss", "softmax_xent_grad_from_log",
            "cholesky_grad", "cholesky_tangent"]
