@@ -209,3 +209,21 @@ def test_add_n_of_products_keeps_numpys_blas_with_threads(threads):
     vals = [rng.standard_normal(v.shape) for v in inputs]
     np.testing.assert_allclose(f(*vals)[0], sg.evaluate(outs, dict(zip(inputs, vals)))[0],
                                rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(256, 256), (3, 8192), (7, 4096 + 3), (40000,), (5, 6)])
+@pytest.mark.parametrize("dtype", ["float64", "float32", "int64"])
+def test_relu_kernel_equals_numpys_maximum(shape, dtype):
+    from symgraph import kernels
+
+    x = (rng.standard_normal(shape) * 10).astype(dtype)
+    if dtype != "int64":
+        x.reshape(-1)[::97] = np.nan
+    want = np.maximum(x, 0)
+    np.testing.assert_array_equal(kernels.relu(x), want)
+    np.testing.assert_array_equal(kernels.relu(x.T), want.T)  # not C-contiguous
+    into = np.empty_like(x)
+    assert kernels.relu(x, out=into) is into
+    np.testing.assert_array_equal(into, want)
+    assert kernels.relu(x, out=x) is x  # in place
+    np.testing.assert_array_equal(x, want)
