@@ -34,25 +34,8 @@ def logsumexp(x, axis, keepdims):
     return out
 
 
-def short_last_axis(x, axis) -> bool:
-    """Whether ``x`` is a numpy stack of short rows along a last ``axis`` (a classifier's
-    logits): numpy reduces such rows one short inner loop each, several times slower
-    than a reduction across rows of the transposed copy (which costs one pass)."""
-    return (isinstance(x, np.ndarray) and x.ndim >= 2 and axis in (-1, x.ndim - 1)
-            and x.shape[-1] <= 32 and x.size > 4 * x.shape[-1])
-
-
-def across_rows(fn, x):
-    """``fn(rows, 0)`` on ``x``'s last axis made the first of a contiguous copy, back in
-    ``x``'s shape and C order."""
-    rows = np.ascontiguousarray(np.reshape(x, (-1, x.shape[-1])).T)
-    return np.reshape(np.ascontiguousarray(fn(rows, 0).T), x.shape)
-
-
 def softmax(x, axis):
     """``exp(x) / sum(exp(x), axis)``, shifted by the maximum first."""
-    if short_last_axis(x, axis):
-        return across_rows(softmax, x)
     e = np.exp(x - max_shift(x, axis))
     e /= np.sum(e, axis=axis, keepdims=True)
     return e
@@ -60,8 +43,6 @@ def softmax(x, axis):
 
 def log_softmax(x, axis):
     """``log(softmax(x, axis))`` without taking the log of a rounded-to-zero probability."""
-    if short_last_axis(x, axis):
-        return across_rows(log_softmax, x)
     shifted = x - max_shift(x, axis)
     total = np.sum(np.exp(shifted), axis=axis, keepdims=True)
     return np.subtract(shifted, np.log(total, out=total), out=shifted)
@@ -120,7 +101,8 @@ def labels_in_range(labels, classes):
     """Whether every integer label is in ``[0, classes)`` (numpy's signed labels: one
     reduction, read as unsigned, where a negative label is huge)."""
     if isinstance(labels, np.ndarray) and labels.dtype.kind == "i" and labels.size:
-        return bool(np.max(labels.view(labels.dtype.str.replace("i", "u"))) < classes)
+        return bool(np.maximum.reduce(labels.view(labels.dtype.str.replace("i", "u")),
+                                      axis=None) < classes)
     return not labels.size or (np.min(labels) >= 0 and np.max(labels) < classes)
 
 
@@ -181,24 +163,46 @@ def softmax_xent_grad(logits, labels, scale=None):
 
 def checked_log_softmax(logits, labels):
     """``log_softmax(logits, -1)`` after checking ``labels`` against its classes: the one
-    log-softmax and the one label check a loss and its gradient compiled together share."""
+    log-softmax and the one label check a loss and its gradient compiled together share.
+
+    It runs between large matrix products, whose streaming leaves numpy's own code and
+    data out of cache, so it makes few numpy calls; a matrix of short rows (a
+    classifier's logits) is reduced across the rows of its transpose, which it returns
+    transposed back, in Fortran order (matrix products read either order).
+    """
     check_labels(labels, logits.shape[-1])
-    return log_softmax(logits, -1)
+    if logits.ndim != 2 or logits.shape[-1] > 32 or logits.dtype.kind != "f":
+        return log_softmax(logits, -1)
+    t = np.ascontiguousarray(logits.T)  # classes first: reductions run along whole rows
+    m = np.maximum.reduce(t, axis=0)
+    if not np.isfinite(np.add.reduce(m)):
+        m = np.where(np.isfinite(m), m, 0)
+    t -= m
+    total = np.add.reduce(np.exp(t), axis=0)
+    t -= np.log(total, out=total)
+    return t.T
 
 
 def nll_loss(logp, labels, reduction):
     """The cross-entropy from log-probabilities whose labels were checked already."""
-    if labels.ndim == 1:
-        nll = logp[np.arange(labels.shape[0]), labels]
-    else:
+    if labels.ndim != 1:
         nll = np.take_along_axis(logp, labels[..., None].astype(np.intp), axis=-1)[..., 0]
-    return reduce_loss(np.negative(nll, out=nll), reduction)
+        return reduce_loss(-nll, reduction)
+    picked = logp[np.arange(labels.shape[0]), labels]
+    if reduction == "none":
+        return np.negative(picked, out=picked)
+    total = np.add.reduce(picked)  # numpy's mean: the pairwise sum, then divided
+    return np.asarray(total / -labels.shape[0] if reduction == "mean" else -total)
 
 
 def softmax_xent_grad_from_log(logp, labels, scale=None, out=None):
     """``(exp(logp) - one_hot(labels)) * scale`` (labels checked already), into ``out``
     (which may be ``logp`` itself): the softmax is the exp of the shared log-softmax."""
-    d = subtract_at_labels(np.exp(logp, out=out), labels)
+    d = np.exp(logp, out=out)
+    if labels.ndim == 1:
+        d[np.arange(labels.shape[0]), labels] -= 1
+    else:
+        subtract_at_labels(d, labels)
     if scale is not None:
         d *= scale
     return d
