@@ -57,10 +57,10 @@ def relu(x, out=None):
         k = 8192
         while x.size % k:
             k //= 2
-        if k >= 256:
-            into = None if out is None else np.reshape(out, (-1, k))
-            res = np.maximum(np.reshape(x, (-1, k)), np.zeros(k, x.dtype), out=into)
-            return np.reshape(res, x.shape) if out is None else out
+        if k >= 256:  # numpy arrays here: their own methods, the fewest calls
+            res = np.maximum(x.reshape(-1, k), np.zeros(k, x.dtype),
+                             out=None if out is None else out.reshape(-1, k))
+            return res.reshape(x.shape) if out is None else out
     return np.maximum(x, 0, out=out)
 
 
