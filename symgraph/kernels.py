@@ -167,8 +167,8 @@ def checked_log_softmax(logits, labels):
 
     It runs between large matrix products, whose streaming leaves numpy's own code and
     data out of cache, so it makes few numpy calls; a matrix of short rows (a
-    classifier's logits) is reduced across the rows of its transpose, which it returns
-    transposed back, in Fortran order (matrix products read either order).
+    classifier's logits) is reduced across the rows of its transpose (then copied back:
+    the gradient made in its buffer may be returned, and results are in C order).
     """
     check_labels(labels, logits.shape[-1])
     if logits.ndim != 2 or logits.shape[-1] > 32 or logits.dtype.kind != "f":
@@ -180,7 +180,7 @@ def checked_log_softmax(logits, labels):
     t -= m
     total = np.add.reduce(np.exp(t), axis=0)
     t -= np.log(total, out=total)
-    return t.T
+    return np.ascontiguousarray(t.T)
 
 
 def nll_loss(logp, labels, reduction):

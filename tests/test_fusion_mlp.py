@@ -255,5 +255,5 @@ def test_shared_log_softmax_matches_the_evaluator(reduction, shape, dtype):
     want = sg.evaluate(outs, {z: zv, lab: labels, w: wv})
     tol = dict(rtol=2e-6, atol=1e-6) if dtype == "float32" else dict(rtol=1e-12, atol=1e-14)
     for g, v in zip(got, want):
-        assert g.dtype == v.dtype and g.shape == v.shape
+        assert g.dtype == v.dtype and g.shape == v.shape and g.flags.c_contiguous
         np.testing.assert_allclose(g, v, **tol)
