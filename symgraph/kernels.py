@@ -34,8 +34,32 @@ def logsumexp(x, axis, keepdims):
     return out
 
 
+def short_rows(x, axis) -> bool:
+    """Whether ``x`` is a numpy matrix of short rows along ``axis`` (a classifier's logits):
+    numpy reduces each short row in a loop of its own, several times slower than reducing
+    across the rows of the transpose (and a kernel run between large matrix products,
+    whose streaming leaves numpy's code and data out of cache, pays for every call)."""
+    return (isinstance(x, np.ndarray) and x.ndim == 2 and axis in (1, -1)
+            and x.shape[1] <= 32 and x.dtype.kind == "f")
+
+
+def shifted_columns(x):
+    """``x.T`` as a new C-ordered array, each column shifted by its maximum (where finite)."""
+    t = np.array(x.T, order="C")  # a copy even when x.T is C-ordered already (one column)
+    m = np.maximum.reduce(t, axis=0)
+    if not np.isfinite(np.add.reduce(m)):
+        m = np.where(np.isfinite(m), m, 0)
+    t -= m
+    return t
+
+
 def softmax(x, axis):
     """``exp(x) / sum(exp(x), axis)``, shifted by the maximum first."""
+    if short_rows(x, axis):
+        e = shifted_columns(x)
+        np.exp(e, out=e)
+        e /= np.add.reduce(e, axis=0)
+        return np.ascontiguousarray(e.T)
     e = np.exp(x - max_shift(x, axis))
     e /= np.sum(e, axis=axis, keepdims=True)
     return e
@@ -43,6 +67,11 @@ def softmax(x, axis):
 
 def log_softmax(x, axis):
     """``log(softmax(x, axis))`` without taking the log of a rounded-to-zero probability."""
+    if short_rows(x, axis):
+        t = shifted_columns(x)
+        total = np.add.reduce(np.exp(t), axis=0)
+        t -= np.log(total, out=total)
+        return np.ascontiguousarray(t.T)
     shifted = x - max_shift(x, axis)
     total = np.sum(np.exp(shifted), axis=axis, keepdims=True)
     return np.subtract(shifted, np.log(total, out=total), out=shifted)
@@ -163,24 +192,9 @@ def softmax_xent_grad(logits, labels, scale=None):
 
 def checked_log_softmax(logits, labels):
     """``log_softmax(logits, -1)`` after checking ``labels`` against its classes: the one
-    log-softmax and the one label check a loss and its gradient compiled together share.
-
-    It runs between large matrix products, whose streaming leaves numpy's own code and
-    data out of cache, so it makes few numpy calls; a matrix of short rows (a
-    classifier's logits) is reduced across the rows of its transpose (then copied back:
-    the gradient made in its buffer may be returned, and results are in C order).
-    """
+    log-softmax and the one label check a loss and its gradient compiled together share."""
     check_labels(labels, logits.shape[-1])
-    if logits.ndim != 2 or logits.shape[-1] > 32 or logits.dtype.kind != "f":
-        return log_softmax(logits, -1)
-    t = np.ascontiguousarray(logits.T)  # classes first: reductions run along whole rows
-    m = np.maximum.reduce(t, axis=0)
-    if not np.isfinite(np.add.reduce(m)):
-        m = np.where(np.isfinite(m), m, 0)
-    t -= m
-    total = np.add.reduce(np.exp(t), axis=0)
-    t -= np.log(total, out=total)
-    return np.ascontiguousarray(t.T)
+    return log_softmax(logits, -1)
 
 
 def nll_loss(logp, labels, reduction):
@@ -338,4 +352,4 @@ def _cholesky_tangent_batched(L, dA):
 __all__ = ["relu", "max_shift", "logsumexp", "softmax", "log_softmax", "labels_in_range", "check_labels",
            "take_labels", "reduce_loss", "cross_entropy", "subtract_at_labels", "subtract_one_hot",
            "softmax_xent_grad", "checked_log_softmax", "nll_loss", "softmax_xent_grad_from_log",
-           "cholesky_grad", "cholesky_tangent"]
+           "short_rows", "shifted_columns", "cholesky_grad", "cholesky_tangent"]

@@ -257,3 +257,22 @@ def test_shared_log_softmax_matches_the_evaluator(reduction, shape, dtype):
     for g, v in zip(got, want):
         assert g.dtype == v.dtype and g.shape == v.shape and g.flags.c_contiguous
         np.testing.assert_allclose(g, v, **tol)
+
+
+@pytest.mark.parametrize("shape", [(6, 1), (6, 5), (5, 40), (2, 3, 4)])
+def test_softmax_kernels_match_the_textbook_and_leave_their_input(shape):
+    from symgraph import kernels
+
+    x = rng.standard_normal(shape) * 4
+    x.reshape(-1, shape[-1])[0, 0] = 800.0
+    before = x.copy()
+    p = kernels.softmax(x, -1)
+    lp = kernels.log_softmax(x, x.ndim - 1)
+    lp2 = kernels.checked_log_softmax(x, rng.integers(0, shape[-1], shape[:-1]))
+    np.testing.assert_array_equal(x, before)  # no kernel writes into its input
+    shifted = x - x.max(axis=-1, keepdims=True)
+    want = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    np.testing.assert_allclose(lp, want, rtol=1e-13, atol=1e-13)
+    np.testing.assert_array_equal(lp2, lp)
+    np.testing.assert_allclose(p, np.exp(want), rtol=1e-13, atol=1e-300)
+    assert p.flags.c_contiguous and lp.flags.c_contiguous
