@@ -10,10 +10,12 @@ runtime) gets no more CPU than the others.
 
 ``--blas-core`` picks OpenBLAS's kernels (``OPENBLAS_CORETYPE``): "auto" (the
 default) asks for the AVX-512 kernels ("SkylakeX") on a CPU with avx512f when
-the variable is unset (OpenBLAS may otherwise fall back to its AVX2 "Haswell"
-kernels, ~1.6x slower per matrix product on AMD EPYC), "keep" leaves the
-variable alone, any other value is set as is.  All methods, and the BLAS
-floor, run with the same setting.
+the variable is unset, and keeps a value the environment set; "keep" leaves
+the variable alone; any other value is set as is.  The AVX2 "Haswell" kernels
+are ~1.6x slower per matrix product than SkylakeX's on AMD EPYC (numpy's
+OpenBLAS 0.3.31 detects SkylakeX there by itself; an environment with
+``OPENBLAS_CORETYPE=Haswell`` forces the slow ones: ``--blas-core SkylakeX``).
+All methods, and the BLAS floor, run with the same setting.
 """
 
 from __future__ import annotations
