@@ -6,18 +6,37 @@ decay on both weight matrices, float64.  Every method is checked against the
 handwritten numpy backprop before it is timed, then all methods run in
 steady state in worker processes of their own (one method's heap never
 disturbs another's page faults), in passes interleaved across methods (so
-load on a shared machine hits them alike); the best time counts.  Ratios are
-to handwritten numpy in the same run.
+load on a shared machine hits them alike); the best time counts.
 
-    python benchmarks/bench_mlp.py [--threads 1] [--passes 3] [--rounds 15] [--timer cpu|wall]
+The "BLAS floor" row is the matrix products any implementation must do, and
+nothing else, run by numpy's BLAS into preallocated buffers in the same
+scheme: forward ``X@W1, H@W2``; loss+grad those and ``dz@W2.T, X.T@dH,
+H.T@dz``; the Hessian-vector product its own ten (``X@W1, H@W2, X@V1,
+RH@W2, H@V2, RH.T@dz, H.T@Rdz, Rdz@W2.T, dz@V2.T, X.T@RdH``).  Every method
+is reported as a ratio to the floor, and to handwritten numpy, in the same run.
+
+    python benchmarks/bench_mlp.py [--threads 1] [--blas-core auto|keep|NAME]
+                                   [--passes 3] [--rounds 30] [--timer cpu|wall]
+
+Configuration (``benchmarks/threads.py``), the same for every method and the
+floor: BLAS and the peers get ``--threads`` threads (default 1: steadier on a
+shared machine; matmuls then dominate), and with one thread every worker is
+pinned to one core (``os.sched_setaffinity``), so XLA's runtime threads get
+no more CPU than numpy (its CPU time is then its wall time).  OpenBLAS's
+kernels: ``--blas-core auto`` (default) asks for the AVX-512 ("SkylakeX")
+kernels on a CPU with avx512f when ``OPENBLAS_CORETYPE`` is unset, ``keep``
+leaves it as the environment has it, any other value sets it; the table's
+header says which kernels numpy's and scipy's OpenBLAS run.  PyTensor
+installed by pip links no BLAS of its own (it warns so): its products go
+through numpy's.  JAX's products are XLA's own kernels, not OpenBLAS.  With
+one thread, time is this process's CPU time, which other processes' load
+disturbs less than wall time.  Peak memory is tracemalloc's peak over one
+loss+gradient call beyond what was allocated before it; it sees numpy buffers
+(so numpy, symgraph, autograd and PyTensor) but not torch's or XLA's own
+allocators.
 
 Peers (JAX jit, PyTorch, PyTensor, autograd) run when installed
-(``pip install -e .[bench]``).  BLAS and the peers get ``--threads`` threads
-(default 1: steadier on a shared machine; matmuls then dominate).  With one
-thread, time is this process's CPU time, which other processes' load disturbs
-less than wall time.  Peak memory is tracemalloc's peak over one loss+gradient
-call beyond what was allocated before it; it sees numpy buffers (so numpy,
-symgraph, autograd and PyTensor) but not torch's or XLA's own allocators.
+(``pip install -e .[bench]``).
 
 A second table measures per-node overhead on a long chain of scalar ops.
 """
@@ -29,7 +48,7 @@ import os
 import sys
 
 if __name__ == "__main__":  # threads must be fixed before numpy and the peers load
-    from threads import pin_threads
+    from threads import blas_info, pin_threads
 
     pin_threads()
 
@@ -87,6 +106,36 @@ def numpy_hvp(X, y, W1, W2, V1, V2):
 # ---------------------------------------------------------------------------
 # methods: each returns (forward, loss_grad, hvp) callables of the data
 # ---------------------------------------------------------------------------
+
+def setup_floor(d):
+    """The matrix products alone (numpy's BLAS, into buffers made once): forward, loss+grad
+    and hvp each do theirs on operands of the shapes and layouts the real code has."""
+    rng = np.random.default_rng(1)
+    X, W1, W2, V1, V2 = d["X"], d["W1"], d["W2"], d["V1"], d["V2"]
+    Hh, RH = rng.standard_normal((B, H)), rng.standard_normal((B, H))
+    dz, Rdz, dH = (rng.standard_normal((B, C)), rng.standard_normal((B, C)),
+                   rng.standard_normal((B, H)))
+    bh, bc, dh, hc = np.empty((B, H)), np.empty((B, C)), np.empty((D, H)), np.empty((H, C))
+    mm = np.matmul
+
+    def forward():
+        mm(X, W1, out=bh)
+        mm(Hh, W2, out=bc)
+
+    def loss_grad():
+        forward()
+        mm(dz, W2.T, out=bh)
+        mm(X.T, dH, out=dh)
+        mm(Hh.T, dz, out=hc)
+
+    def hvp():
+        forward()
+        for a, b, out in ((X, V1, bh), (RH, W2, bc), (Hh, V2, bc), (RH.T, dz, hc),
+                          (Hh.T, Rdz, hc), (Rdz, W2.T, bh), (dz, V2.T, bh), (X.T, dH, dh)):
+            mm(a, b, out=out)
+
+    return forward, loss_grad, hvp
+
 
 def setup_numpy(d):
     args = (d["X"], d["y"], d["W1"], d["W2"])
@@ -231,7 +280,9 @@ def setup_autograd(d):
     return lambda: loss(W), lg, lambda: hvp(W, V)
 
 
+FLOOR = "BLAS floor"
 METHODS: list[tuple[str, Callable, str | None]] = [
+    (FLOOR, setup_floor, None),
     ("numpy (handwritten)", setup_numpy, None),
     ("sg.evaluate", setup_evaluate, None),
     ("sg.function", setup_function, None),
@@ -293,7 +344,8 @@ def worker(name: str, rounds: int, clock) -> dict:
         fns = setup(data)
     except ImportError:
         return {"missing": True}
-    check(name, fns, ref)
+    if name != FLOOR:  # the floor computes no loss: products of stand-in operands
+        check(name, fns, ref)
     peak = peak_bytes(fns[1])
     held = COMPILED["grad"].workspace_bytes if name == "sg.function" else 0
     best = [math.inf] * 3
@@ -311,10 +363,11 @@ def worker(name: str, rounds: int, clock) -> dict:
     out = {"times": best, "peak": peak, "held": held}
     if name == "sg.function":
         out["estimate"] = COMPILED["grad"].peak_bytes
+        out["blas"] = blas_info()  # numpy's and scipy's, both loaded by now
     return out
 
 
-def run_workers(passes: int, rounds: int, timer: str, threads: int, only) -> dict:
+def run_workers(passes: int, rounds: int, timer: str, threads: int, only, blas_core: str) -> dict:
     """Each method in its own process (so no method inherits another's heap), passes
     interleaved across methods (so load on the machine hits them alike); best pass wins."""
     import json
@@ -328,7 +381,7 @@ def run_workers(passes: int, rounds: int, timer: str, threads: int, only) -> dic
             if results.get(name, {}).get("missing"):
                 continue
             cmd = [sys.executable, __file__, "--worker", name, "--rounds", str(rounds),
-                   "--timer", timer, "--threads", str(threads)]
+                   "--timer", timer, "--threads", str(threads), "--blas-core", blas_core]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode:
                 raise RuntimeError(f"{name} failed:\n{proc.stderr[-3000:]}")
@@ -343,24 +396,31 @@ def run_workers(passes: int, rounds: int, timer: str, threads: int, only) -> dic
 
 def mlp_table(results: dict, passes: int, rounds: int, timer: str, threads: int) -> None:
     done = {k: v for k, v in results.items() if not v.get("missing")}
-    base = done["numpy (handwritten)"]
-    untracked = {"JAX jit", "PyTorch"}
+    base, floor = done["numpy (handwritten)"], done[FLOOR]
+    untracked = {"JAX jit", "PyTorch", FLOOR}
+    blas = done.get("sg.function", {}).get("blas", "")
     print(f"\nSeed MLP, B={B}, {D}-{H}-{C}, ReLU, cross-entropy + weight decay, float64 "
-          f"({threads} thread(s), {timer} time, best of {passes} processes x {rounds} rounds)")
-    head = (f"| {'method':<20} | {'forward ms':>10} | {'x numpy':>7} | {'loss+grad ms':>12} | "
-            f"{'x numpy':>7} | {'hvp ms':>7} | {'x numpy':>7} | {'grad/fwd':>8} | "
-            f"{'peak MB (grad)':>14} | {'x numpy':>7} |")
+          f"({threads} thread(s), {timer} time, best of {passes} processes x {rounds} rounds; "
+          f"BLAS: {blas}; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')})")
+    cols = [("method", 20), ("fwd ms", 7), ("x floor", 7), ("x numpy", 7), ("loss+grad ms", 12),
+            ("x floor", 7), ("x numpy", 7), ("hvp ms", 7), ("x floor", 7), ("x numpy", 7),
+            ("hvp/l+g", 7), ("peak MB (l+g)", 13), ("x numpy", 7)]
+    head = "| " + " | ".join(f"{c:<{w}}" if k == 0 else f"{c:>{w}}"
+                             for k, (c, w) in enumerate(cols)) + " |"
     print(head)
-    print("|" + "|".join("-" * (len(c)) for c in head.split("|")[1:-1]) + "|")
+    print("|" + "|".join("-" * (w + 2) for _, w in cols) + "|")
     for name, r in done.items():
-        t, b = r["times"], base["times"]
-        mem = (r["peak"] + r["held"]) / 2 ** 20
-        tracked = name not in untracked
-        mem_s = f"{mem:14.2f}" if tracked else f"{'untracked':>14}"
-        ratio_m = f"{(r['peak'] + r['held']) / base['peak']:7.2f}" if tracked else f"{'':>7}"
-        print(f"| {name:<20} | {t[0] * 1e3:10.3f} | {t[0] / b[0]:7.2f} | {t[1] * 1e3:12.3f} | "
-              f"{t[1] / b[1]:7.2f} | {t[2] * 1e3:7.3f} | {t[2] / b[2]:7.2f} | "
-              f"{t[1] / t[0]:8.2f} | {mem_s} | {ratio_m} |")
+        t, b, fl = r["times"], base["times"], floor["times"]
+        cells = [f"{name:<20}"]
+        for k, w in ((0, 7), (1, 12), (2, 7)):
+            cells += [f"{t[k] * 1e3:{w}.3f}", f"{t[k] / fl[k]:7.2f}", f"{t[k] / b[k]:7.2f}"]
+        cells.append(f"{t[2] / t[1]:7.2f}")
+        if name in untracked:
+            cells += [f"{'untracked':>13}", f"{'':>7}"]
+        else:
+            mem = r["peak"] + r["held"]
+            cells += [f"{mem / 2 ** 20:13.2f}", f"{mem / base['peak']:7.2f}"]
+        print("| " + " | ".join(cells) + " |")
     f = done.get("sg.function")
     if f:
         print(f"sg.function's peak counts {f['held'] / 2 ** 20:.2f} MB of buffers it keeps between "
@@ -429,6 +489,9 @@ def scalar_table(levels: int, rounds: int, clock) -> None:
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--threads", type=int, default=1, help="BLAS / peer threads (default 1)")
+    p.add_argument("--blas-core", default="auto",
+                   help="OPENBLAS_CORETYPE: auto (SkylakeX on avx512f CPUs when unset), keep, "
+                        "or a name (see benchmarks/threads.py)")
     p.add_argument("--passes", type=int, default=3, help="worker processes per method")
     p.add_argument("--rounds", type=int, default=30, help="timed calls per worker and task")
     p.add_argument("--timer", choices=("cpu", "wall"), default=None,
@@ -444,7 +507,8 @@ def main(argv=None) -> None:
 
         print(json.dumps(worker(args.worker, args.rounds, clock)))
         return
-    results = run_workers(args.passes, args.rounds, timer, args.threads, args.only)
+    results = run_workers(args.passes, args.rounds, timer, args.threads, args.only,
+                          args.blas_core)
     mlp_table(results, args.passes, args.rounds, timer, args.threads)
     scalar_table(args.levels, max(5, args.rounds), clock)
 

@@ -34,8 +34,32 @@ def logsumexp(x, axis, keepdims):
     return out
 
 
+def short_rows(x, axis) -> bool:
+    """Whether ``x`` is a numpy matrix of short rows along ``axis`` (a classifier's logits):
+    numpy reduces each short row in a loop of its own, several times slower than reducing
+    across the rows of the transpose (and a kernel run between large matrix products,
+    whose streaming leaves numpy's code and data out of cache, pays for every call)."""
+    return (isinstance(x, np.ndarray) and x.ndim == 2 and axis in (1, -1)
+            and x.shape[1] <= 32 and x.dtype.kind == "f")
+
+
+def shifted_columns(x):
+    """``x.T`` as a new C-ordered array, each column shifted by its maximum (where finite)."""
+    t = np.array(x.T, order="C")  # a copy even when x.T is C-ordered already (one column)
+    m = np.maximum.reduce(t, axis=0)
+    if not np.isfinite(np.add.reduce(m)):
+        m = np.where(np.isfinite(m), m, 0)
+    t -= m
+    return t
+
+
 def softmax(x, axis):
     """``exp(x) / sum(exp(x), axis)``, shifted by the maximum first."""
+    if short_rows(x, axis):
+        e = shifted_columns(x)
+        np.exp(e, out=e)
+        e /= np.add.reduce(e, axis=0)
+        return np.ascontiguousarray(e.T)
     e = np.exp(x - max_shift(x, axis))
     e /= np.sum(e, axis=axis, keepdims=True)
     return e
@@ -43,8 +67,30 @@ def softmax(x, axis):
 
 def log_softmax(x, axis):
     """``log(softmax(x, axis))`` without taking the log of a rounded-to-zero probability."""
+    if short_rows(x, axis):
+        t = shifted_columns(x)
+        total = np.add.reduce(np.exp(t), axis=0)
+        t -= np.log(total, out=total)
+        return np.ascontiguousarray(t.T)
     shifted = x - max_shift(x, axis)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    total = np.sum(np.exp(shifted), axis=axis, keepdims=True)
+    return np.subtract(shifted, np.log(total, out=total), out=shifted)
+
+
+def relu(x, out=None):
+    """``max(x, 0)`` (into ``out`` if given).  numpy's SIMD maximum runs on two arrays but
+    not on an array and a scalar (~2-4x slower): a large contiguous float array is compared
+    with a row of zeros instead."""
+    if (isinstance(x, np.ndarray) and x.dtype.kind == "f" and x.size >= 8192
+            and x.flags.c_contiguous and (out is None or out.flags.c_contiguous)):
+        k = 8192
+        while x.size % k:
+            k //= 2
+        if k >= 256:  # numpy arrays here: their own methods, the fewest calls
+            res = np.maximum(x.reshape(-1, k), np.zeros(k, x.dtype),
+                             out=None if out is None else out.reshape(-1, k))
+            return res.reshape(x.shape) if out is None else out
+    return np.maximum(x, 0, out=out)
 
 
 def _log1p_exp_neg_abs(x):
@@ -81,7 +127,11 @@ def log_sigmoid(x):
 
 
 def labels_in_range(labels, classes):
-    """Whether every integer label is in ``[0, classes)``."""
+    """Whether every integer label is in ``[0, classes)`` (numpy's signed labels: one
+    reduction, read as unsigned, where a negative label is huge)."""
+    if isinstance(labels, np.ndarray) and labels.dtype.kind == "i" and labels.size:
+        return bool(np.maximum.reduce(labels.view(labels.dtype.str.replace("i", "u")),
+                                      axis=None) < classes)
     return not labels.size or (np.min(labels) >= 0 and np.max(labels) < classes)
 
 
@@ -113,12 +163,9 @@ def cross_entropy(logits, labels, reduction):
     return reduce_loss(-take_labels(log_softmax(logits, -1), labels), reduction)
 
 
-def subtract_one_hot(d, labels):
-    """``d -= one_hot(labels)`` in place, by integer indexing (no one-hot array)."""
-    c = d.shape[-1]
-    if not labels_in_range(labels, c):
-        d -= labels[..., None] == np.arange(c)  # out-of-range labels have an all-zero one-hot row
-    elif labels.ndim == 1:
+def subtract_at_labels(d, labels):
+    """``d -= one_hot(labels)`` in place for labels known to be in range (integer indexing)."""
+    if labels.ndim == 1:
         d[np.arange(labels.shape[0]), labels] -= 1
     else:
         at = labels[..., None]
@@ -126,9 +173,50 @@ def subtract_one_hot(d, labels):
     return d
 
 
+def subtract_one_hot(d, labels):
+    """``d -= one_hot(labels)`` in place, by integer indexing (no one-hot array)."""
+    c = d.shape[-1]
+    if not labels_in_range(labels, c):
+        d -= labels[..., None] == np.arange(c)  # out-of-range labels have an all-zero one-hot row
+        return d
+    return subtract_at_labels(d, labels)
+
+
 def softmax_xent_grad(logits, labels, scale=None):
     """``(softmax(logits) - one_hot(labels)) * scale`` over the last axis, in one buffer."""
     d = subtract_one_hot(softmax(logits, -1), labels)
+    if scale is not None:
+        d *= scale
+    return d
+
+
+def checked_log_softmax(logits, labels):
+    """``log_softmax(logits, -1)`` after checking ``labels`` against its classes: the one
+    log-softmax and the one label check a loss and its gradient compiled together share."""
+    check_labels(labels, logits.shape[-1])
+    return log_softmax(logits, -1)
+
+
+def nll_loss(logp, labels, reduction):
+    """The cross-entropy from log-probabilities whose labels were checked already."""
+    if labels.ndim != 1:
+        nll = np.take_along_axis(logp, labels[..., None].astype(np.intp), axis=-1)[..., 0]
+        return reduce_loss(-nll, reduction)
+    picked = logp[np.arange(labels.shape[0]), labels]
+    if reduction == "none":
+        return np.negative(picked, out=picked)
+    total = np.add.reduce(picked)  # numpy's mean: the pairwise sum, then divided
+    return np.asarray(total / -labels.shape[0] if reduction == "mean" else -total)
+
+
+def softmax_xent_grad_from_log(logp, labels, scale=None, out=None):
+    """``(exp(logp) - one_hot(labels)) * scale`` (labels checked already), into ``out``
+    (which may be ``logp`` itself): the softmax is the exp of the shared log-softmax."""
+    d = np.exp(logp, out=out)
+    if labels.ndim == 1:
+        d[np.arange(labels.shape[0]), labels] -= 1
+    else:
+        subtract_at_labels(d, labels)
     if scale is not None:
         d *= scale
     return d
@@ -261,6 +349,7 @@ def _cholesky_tangent_batched(L, dA):
     return np.matmul(L, Z)
 
 
-__all__ = ["max_shift", "logsumexp", "softmax", "log_softmax", "labels_in_range", "check_labels",
-           "take_labels", "reduce_loss", "cross_entropy", "subtract_one_hot", "softmax_xent_grad",
-           "cholesky_grad", "cholesky_tangent"]
+__all__ = ["relu", "max_shift", "logsumexp", "softmax", "log_softmax", "labels_in_range", "check_labels",
+           "take_labels", "reduce_loss", "cross_entropy", "subtract_at_labels", "subtract_one_hot",
+           "softmax_xent_grad", "checked_log_softmax", "nll_loss", "softmax_xent_grad_from_log",
+           "short_rows", "shifted_columns", "cholesky_grad", "cholesky_tangent"]

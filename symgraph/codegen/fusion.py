@@ -15,6 +15,12 @@ change the graph: they only decide what the generated source says.
 * ``softmax_xent_gradient`` (and ``scaled_softmax_xent_gradient``):
   ``(softmax(z) - one_hot(labels)) * s`` as one buffer: softmax, subtract 1 at the labels (integer indexing), scale in place;
   ``one_hot_subtract`` does the middle step alone when the softmax is shared.
+* ``shared_log_softmax`` (with ``cross_entropy_from_log_softmax``): when the
+  loss ``cross_entropy(z, labels)`` and its gradient's ``softmax(z) -
+  one_hot(labels)`` are compiled together, the softmax node is computed as
+  ``log_softmax(z)`` instead, checking the labels once: the loss reads its
+  labels' entries, the gradient takes its ``exp`` in place (one max-shift, one
+  ``exp`` pass, one label check instead of two each).
 * ``sum_of_products``: ``sum(a * b)`` and ``sum(square(a))`` over all axes as
   ``np.vdot`` (no temporary array); ``mean`` likewise, the dot divided by the
   count (a mean squared error's ``(T, batch)`` square is never made).
@@ -30,15 +36,20 @@ change the graph: they only decide what the generated source says.
   where numpy's ``0 * inf`` would give NaN.
 * ``scaled_product``: ``s * (c * x)`` with ``s`` one element and ``c`` a power
   of two as ``(s * c) * x``: one pass over ``x`` instead of two, and exact
-  (scaling by a power of two never rounds).
+  (scaling by a power of two never rounds); with ``s`` a constant too, ``s * c``
+  is one literal of the source (a weight decay's ``2 * lam``).
 * ``matmul_accumulate``: ``acc + a @ b`` (matrices) as BLAS ``gemm`` with
   ``beta = 1`` into ``acc``'s buffer when ``acc`` is dead (a gradient summed
   over a loop's steps, ``acc + h.T @ g``): no temporary for the product and
-  no second pass over the sum.
+  no second pass over the sum.  ``matmul_accumulate_n`` does the same for a
+  gradient's ``add_n`` with matrix products among its terms (the weight decay
+  ``2 lam W + X.T @ dH``), when BLAS runs on one thread (see
+  ``blas_single_threaded``).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from dataclasses import dataclass
@@ -49,10 +60,10 @@ import numpy as np
 
 from .. import kernels
 from ..graph import Node
-from ..ops.elementwise import Add, Greater, Multiply, Relu, Square, Subtract, Where
+from ..ops.elementwise import Add, AddN, Greater, Multiply, Relu, Square, Subtract, Where
 from ..ops.linalg import MatMul
 from ..ops.matrix_parts import Tril, Triu
-from ..ops.nn import OneHot, Softmax
+from ..ops.nn import CrossEntropy, OneHot, Softmax
 from ..ops.reduce import Mean, Sum
 from ..ops.shape import BroadcastTo, Reshape, Transpose
 from ..ops.sorting import Argsort, Sort, TakeAlong
@@ -104,10 +115,49 @@ class MaskedGradient(FusedOp):
 
 
 class SoftmaxXentGradient(FusedOp):
+    """``(softmax(z) - one_hot(labels)) [* s]`` from the logits ``z`` (inputs ``z, labels[, s]``)."""
+
     name = "xent_grad"
 
     def emit(self, out, ins, ctx):
         return f"{out} = {ctx.helper(kernels.softmax_xent_grad)}({', '.join(ins)})"
+
+
+class SoftmaxXentGradientFromLog(FusedOp):
+    """The same from a shared, label-checked ``log_softmax(z)`` (inputs ``logp, labels[, s]``):
+    its ``exp`` in place when ``logp`` is dead."""
+
+    name = "xent_grad"
+    emit_inplace = True
+    inplace_args = (0,)
+
+    def emit(self, out, ins, ctx):
+        fn = ctx.helper(kernels.softmax_xent_grad_from_log)
+        scale = ins[2] if len(ins) == 3 else "None"
+        if ctx.into:
+            return ctx.bind(f"{fn}({ins[0]}, {ins[1]}, {scale}, {ctx.into})")
+        return f"{out} = {fn}({ins[0]}, {ins[1]}, {scale})"
+
+
+class CheckedLogSoftmax(FusedOp):
+    """``log_softmax(z, -1)`` after the labels' range check (inputs ``z, labels``)."""
+
+    name = "log_softmax"
+
+    def emit(self, out, ins, ctx):
+        return f"{out} = {ctx.helper(kernels.checked_log_softmax)}({ins[0]}, {ins[1]})"
+
+
+class NllLoss(FusedOp):
+    """A cross-entropy read off a shared log-softmax (inputs ``logp, labels``)."""
+
+    name = "cross_entropy"
+
+    def __init__(self, reduction: str) -> None:
+        self.reduction = reduction
+
+    def emit(self, out, ins, ctx):
+        return f"{out} = {ctx.helper(kernels.nll_loss)}({ins[0]}, {ins[1]}, {self.reduction!r})"
 
 
 class OneHotSubtract(FusedOp):
@@ -140,42 +190,63 @@ class SumOfProducts(FusedOp):
 
 
 class ScaledProduct(FusedOp):
-    """``(s * c) * x`` for the pattern ``s * (c * x)``."""
+    """``(s * c) * x`` for the pattern ``s * (c * x)`` (inputs ``s, c, x``); with ``factor``
+    (the constant ``s * c`` folded while compiling) the input is ``x`` alone."""
 
     name = "scale"
     elementwise = True
     emit_inplace = True
 
+    def __init__(self, factor: np.generic | None = None) -> None:
+        self.factor = factor
+
     def emit(self, out, ins, ctx):
-        s, c, x = ins
+        if self.factor is not None:
+            (x,), k = ins, ctx.const(self.factor)
+            paren = k
+        else:
+            s, c, x = ins
+            k, paren = f"{s} * {c}", f"({s} * {c})"
         if ctx.into == out == x:
-            return f"{out} *= {s} * {c}"
+            return f"{out} *= {k}"
         if ctx.into:
-            return ctx.bind(f"np.multiply({s} * {c}, {x}, out={ctx.into})")
-        return f"{out} = ({s} * {c}) * {x}"
+            return ctx.bind(f"np.multiply({k}, {x}, out={ctx.into})")
+        return f"{out} = {paren} * {x}"
 
 
 class MatmulAccumulate(FusedOp):
-    """``acc + a @ b``: BLAS ``gemm`` updating ``acc`` in place when it is dead."""
+    """``acc + a @ b`` (inputs ``acc, a, b``), or a sum of ``plain`` terms and matrix products
+    (inputs: the terms, then each product's two factors): BLAS ``gemm`` adds each product
+    into the sum's buffer in place, a plain term's when it is dead, else the first product's."""
 
     name = "matmul_acc"
     emit_inplace = True
-    inplace_args = (0,)  # only acc's buffer may be taken over (gemm reads a and b throughout)
+
+    def __init__(self, plain: int = 1) -> None:
+        self.plain = plain
+        # only a plain term's buffer may be taken over (gemm reads the factors throughout)
+        self.inplace_args = tuple(range(plain))
 
     def emit(self, out, ins, ctx):
-        import scipy.linalg.blas
+        terms, factors = ins[:self.plain], ins[self.plain:]
+        products = list(zip(factors[::2], factors[1::2]))
+        if ctx.into == out and out in terms:  # into a dead term's buffer
+            lines = [f"{out} += {t}" for t in terms if t != out]
+        else:  # the first product makes the buffer
+            a, b = products.pop(0)
+            first = (ctx.bind(f"np.matmul({a}, {b}, out={ctx.into})") if ctx.into
+                     else f"{out} = {a} @ {b}")  # one new array, as the sum of its own
+            lines = [first] + [f"{out} += {t}" for t in terms]
+        gemm = None
+        if products and blas_single_threaded():
+            import scipy.linalg.blas
 
-        acc, a, b = ins
-        if ctx.into == out == acc and blas_single_threaded():
             ctx.define("scipy_blas", scipy.linalg.blas, "import scipy.linalg.blas as scipy_blas")
-            gemm = "dgemm" if ctx.node.dtype == np.float64 else "sgemm"
-            return f"{ctx.helper(gemm_accumulate)}({acc}, {a}, {b}, scipy_blas.{gemm})"
-        if ctx.into == out == acc:  # numpy's own BLAS: a temporary product, added in place
-            return f"{acc} += {a} @ {b}"
-        if ctx.into:
-            return (f"np.matmul({a}, {b}, out={ctx.into})\n"
-                    + ctx.bind(f"np.add({ctx.into}, {acc}, out={ctx.into})"))
-        return f"{out} = {a} @ {b}\n{out} += {acc}"  # one new array, as the sum of its own
+            kind = "dgemm" if ctx.node.dtype == np.float64 else "sgemm"
+            gemm = f"{ctx.helper(gemm_accumulate)}({{}}, {{}}, {{}}, scipy_blas.{kind})"
+        for a, b in products:  # numpy's own BLAS without gemm: a temporary product, added
+            lines.append(gemm.format(out, a, b) if gemm else f"{out} += {a} @ {b}")
+        return "\n".join(lines)
 
 
 def blas_single_threaded() -> bool:
@@ -329,8 +400,9 @@ def masked_gradient(n: Node, view: GraphView) -> Found:
     return MaskedGradient(False), [g, cond]
 
 
-def _residual(r: Node, view: GraphView) -> list[Node] | None:
-    """(logits, labels) when ``r`` is softmax(logits) - one_hot(labels) over the last axis."""
+def _residual_parts(r: Node, view: GraphView) -> tuple[Node, Node, Node] | None:
+    """(softmax node, logits, labels) when ``r`` is softmax(logits) - one_hot(labels) over the
+    last axis, the softmax read by nothing else."""
     if not isinstance(r.op, Subtract):
         return None
     p, oh = r.inputs
@@ -339,7 +411,43 @@ def _residual(r: Node, view: GraphView) -> list[Node] | None:
     if p.op.axis != p.ndim - 1 or not (p.shape == oh.shape == r.shape) or not (
             p.dtype == oh.dtype == r.dtype):
         return None
-    return [p.inputs[0], oh.inputs[0]]
+    return p, p.inputs[0], oh.inputs[0]
+
+
+def _loss_of(z: Node, labels: Node, dtype: np.dtype, view: GraphView) -> Node | None:
+    """A cross-entropy of ``(z, labels)`` the compiled function computes, or None."""
+    for c in view.consumers.get(z, ()):
+        if (isinstance(c.op, CrossEntropy) and c.inputs[0] is z and c.inputs[1] is labels
+                and c.dtype == dtype):
+            return c
+    return None
+
+
+def _shared(p: Node, view: GraphView) -> Node | None:
+    """The labels, when softmax node ``p`` is computed as a label-checked log-softmax shared by
+    a loss and its gradient: ``p - one_hot(labels)`` is its only reader (a cross-entropy
+    gradient's residual) and ``cross_entropy(z, labels)`` is computed too.  Every rule that
+    meets ``p`` asks this, so they agree on what its buffer holds."""
+    readers = view.consumers.get(p, ())
+    if not (isinstance(p.op, Softmax) and len(readers) == 1):
+        return None
+    found = _residual_parts(readers[0], view)
+    if found is None or found[0] is not p:
+        return None
+    _, z, labels = found
+    return labels if _loss_of(z, labels, p.dtype, view) is not None else None
+
+
+def _residual(r: Node, view: GraphView) -> tuple[FusedOp, list[Node]] | None:
+    """The fused gradient ``r`` = softmax(z) - one_hot(labels) computes, and what it reads:
+    the shared log-softmax and the labels, or the logits and the labels."""
+    found = _residual_parts(r, view)
+    if found is None:
+        return None
+    p, z, labels = found
+    if _shared(p, view) is not None:
+        return SoftmaxXentGradientFromLog(), [p, labels]
+    return SoftmaxXentGradient(), [z, labels]
 
 
 # the softmax cross-entropy gradient absorbs the subtraction one_hot_subtract and the
@@ -347,8 +455,7 @@ def _residual(r: Node, view: GraphView) -> list[Node] | None:
 @register_fusion(Subtract, priority=20)
 def softmax_xent_gradient(n: Node, view: GraphView) -> Found:
     """softmax(z) - one_hot(labels) -> one buffer: softmax, then 1 subtracted at the labels."""
-    found = _residual(n, view)
-    return None if found is None else (SoftmaxXentGradient(), found)
+    return _residual(n, view)
 
 
 @register_fusion(Multiply, priority=20)
@@ -358,7 +465,25 @@ def scaled_softmax_xent_gradient(n: Node, view: GraphView) -> Found:
         if r.shape == n.shape and r.dtype == n.dtype and view.single_use(r):
             found = _residual(r, view)
             if found is not None:
-                return SoftmaxXentGradient(), found + [s]
+                return found[0], found[1] + [s]
+    return None
+
+
+@register_fusion(Softmax, priority=20)
+def shared_log_softmax(n: Node, view: GraphView) -> Found:
+    """softmax(z) read only by a cross-entropy gradient whose loss is computed too ->
+    log_softmax(z), the labels checked once (the gradient takes its exp)."""
+    labels = _shared(n, view)
+    return None if labels is None else (CheckedLogSoftmax(), [n.inputs[0], labels])
+
+
+@register_fusion(CrossEntropy, priority=20)
+def cross_entropy_from_log_softmax(n: Node, view: GraphView) -> Found:
+    """cross_entropy(z, labels) -> read off the shared log-softmax of its gradient."""
+    z, labels = n.inputs
+    for p in view.consumers.get(z, ()):
+        if _shared(p, view) is labels:
+            return NllLoss(n.op.reduction), [p, labels]
     return None
 
 
@@ -404,15 +529,28 @@ def _power_of_two(n: Node) -> bool:
     return math.frexp(abs(v))[0] == 0.5
 
 
+@functools.lru_cache(maxsize=256)
+def _one_literal(dtype: str, raw: bytes) -> np.generic:
+    """One scalar object per value, so equal folded factors share one constant of the source
+    (constants are named by object)."""
+    return np.frombuffer(raw, dtype)[0]
+
+
 @register_fusion(Multiply, priority=10)
 def scaled_product(n: Node, view: GraphView) -> Found:
-    """s * (c * x), s one element and c a power of two -> (s * c) * x: one pass, exact."""
+    """s * (c * x), s one element and c a power of two -> (s * c) * x: one pass, exact;
+    s * c one constant when s is a constant too."""
     if n.dtype.kind != "f":
         return None
     for s, m in (n.inputs, n.inputs[::-1]):
         if isinstance(m.op, Multiply) and _one_element(s) and view.single_use(m):
             for c, x in (m.inputs, m.inputs[::-1]):
                 if _power_of_two(c) and s.dtype == c.dtype == x.dtype == n.dtype:
+                    sv = _scalar_value(s)
+                    if sv is not None and x.shape == n.shape:
+                        t = n.dtype.type  # the product run time would compute, once
+                        factor = t(np.multiply(t(sv), t(_scalar_value(c))))
+                        return ScaledProduct(_one_literal(n.dtype.str, factor.tobytes())), [x]
                     return ScaledProduct(), [s, c, x]
     return None
 
@@ -472,3 +610,24 @@ def matmul_accumulate(n: Node, view: GraphView) -> Found:
                                                  for i in m.inputs)):
             return MatmulAccumulate(), [acc, *m.inputs]
     return None
+
+
+@register_fusion(AddN)
+def matmul_accumulate_n(n: Node, view: GraphView) -> Found:
+    """add_n of matrices with matrix products among its terms (one float dtype, one shape) ->
+    each product added into the sum's buffer by gemm, when BLAS runs on one thread (else the
+    products keep their workspace buffers and numpy's BLAS)."""
+    if n.ndim != 2 or n.dtype not in (np.float32, np.float64) or not blas_single_threaded():
+        return None
+    plain: list[Node] = []
+    factors: list[Node] = []
+    for t in n.inputs:
+        if t.shape != n.shape or t.dtype != n.dtype:
+            return None
+        if (isinstance(t.op, MatMul) and view.single_use(t)
+                and all(i.ndim == 2 and i.dtype == n.dtype for i in t.inputs)
+                and triangular_product(t, view) is None):  # trmm's half the flops stays
+            factors += t.inputs
+        else:
+            plain.append(t)
+    return (MatmulAccumulate(len(plain)), plain + factors) if factors else None

@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .. import backend
+from .. import backend, kernels
 from ..errors import DTypeError, SymgraphError
 from ..graph import Node, apply
 from .base import (DTYPE, NO_SYMPY, Op, as_node, as_nodes, broadcast_shapes, built, is_inexact, make,
@@ -276,12 +276,13 @@ class Relu(Unary, cli=True, linear_in=(0,)):
         return x.shape, x.dtype
 
     def f(self, x):
-        return np.maximum(x, 0)
+        return kernels.relu(x)
 
     def emit(self, out, ins, ctx):
+        fn = ctx.helper(kernels.relu)  # numpy's fast maximum: against a row of zeros
         if ctx.into:
-            return ctx.bind(f"np.maximum({ins[0]}, 0, out={ctx.into})")
-        return f"{out} = np.maximum({ins[0]}, 0)"
+            return ctx.bind(f"{fn}({ins[0]}, out={ctx.into})")
+        return f"{out} = {fn}({ins[0]})"
 
     def tangent(self, inputs, out, tangents):
         t = tangents[0]
