@@ -1,8 +1,9 @@
 """``sg.function(..., backend="numba")``: the same values as the numpy backend and the evaluator.
 
-The kernel (``symgraph.codegen.native_vm``) compiles once per process at most
-(numba's disk cache serves later runs), so these tests stay quick after the first.
-"""
+The kernel of every declared code (``symgraph.codegen.native_vm``), loaded by the
+first test, serves every later program of the process (numba's disk cache serves
+later runs); the tests of kernels per code set compile small ones (~1 s each) in
+an empty cache directory of their own."""
 
 from __future__ import annotations
 

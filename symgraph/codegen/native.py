@@ -4,10 +4,14 @@ A pass over the lowered Program (after ``lower``, before planning): values whose
 op declares numba scalar code (``Elementwise.numba_scalar``), with float64
 results (or booleans used only inside the region) and operands either of the
 value's shape or of one element, are grouped into regions; each region becomes
-one value computed by the VM of ``codegen.native_vm`` (one call, one pass over
-blocks of elements), and the region's values read elsewhere (outputs, later
-numpy code, the backward pass) are parts of its result (``Item`` values, rows
-of one fresh array).  Everything else stays the numpy code of the numpy backend.
+one value computed by a VM of ``codegen.native_vm`` (one call, one pass over
+blocks of elements; one kernel per program, compiled for the scalar codes its
+regions use, none loaded when there is no region), and the region's values read
+elsewhere (outputs, later numpy code, the backward pass) are parts of its result
+(``Item`` values, rows of one new array).  The rows overlap nothing, so the
+planner counts them as buffers of their own (``Region.fresh_results``): later
+numpy code may write into one in place (``np.cbrt(item4, out=item4)``).
+Everything else stays the numpy code of the numpy backend.
 
 Regions are made acyclic by stages: a value's stage is at least its arguments'
 stages, plus one across an edge that cannot be inside a region (a non-member on

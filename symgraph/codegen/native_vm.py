@@ -1,9 +1,9 @@
-"""The numba backend's one kernel: a tiled virtual machine generated from the ops' scalar code.
+"""The numba backend's kernels: a tiled virtual machine generated from the ops' scalar code.
 
 Why a VM and not one generated loop per fused region: LLVM's compile time grows
 faster than linearly with a straight-line function, and a 2000-level chain's
 value and gradient is a region of ~10^4 ops (tens of seconds to compile, minutes
-at 20000 levels).  The VM is compiled once per set of op declarations, cached on
+at 20000 levels).  A VM is compiled once per set of scalar codes, cached on
 disk by numba, and every region is data for it: an instruction table (opcode,
 destination, operands) and constants.  It runs the table over blocks of
 ``BLOCK`` elements held in a register file ``regs[slot, element]``, so each
@@ -19,13 +19,31 @@ transcendental loops are ~2.5x faster per element than libm's scalar calls,
 so there the backend is about at par with numpy (fusion saves the passes of
 the cheap ops, libm loses on sin/cos/exp).
 
-The source has one case per distinct scalar code the ops declare (``numba`` /
-``numba_codes`` on ``ops.elementwise.Elementwise`` subclasses), is written to
-``$SYMGRAPH_CACHE_DIR`` (default ``$XDG_CACHE_HOME/symgraph`` or
-``~/.cache/symgraph``; a temporary directory when that is not writable) under
-the hash of its text and imported from there, so numba's on-disk cache
-(``cache=True``) serves later processes: the first compile takes seconds, a
-later process loads it in well under one.
+Kernels per code set.  A kernel's source has one case per scalar code it
+serves (codes are declared by ``numba`` / ``numba_codes`` on
+``ops.elementwise.Elementwise`` subclasses), and numba's compile time grows with
+the cases: every declared code (66 cases) costs ~5 s of CPU on a fresh machine,
+while a program's regions use a handful.  So each program gets the kernel of
+the codes its regions use (``load_vm(used)``), rounded up to families
+(``family``: the operators ``+ - * /`` ... are in every kernel, the 0.0/1.0
+comparisons come together, each function call or selection alone) so that
+programs differing in an operator share one.  Before compiling, a kernel that
+already has every code needed serves: the smallest loaded in this process, else
+the smallest numba has compiled in the cache directory (a ``CODES`` line in its
+source says what it has); opcodes are then that kernel's (``VM.opcodes``), and
+a function's source names its kernel by hash (``load_kernel``).
+
+Measured (``benchmarks/bench_small.py --kernel-table``, a new process each, 2
+shared cores, noisy): the 2000-level chain's kernel (10 cases: arithmetic, sin,
+cos) compiles in 0.9 s of CPU cold, a tanh MLP's (11) in 0.85 s, the kernel of
+every code in 5.1 s; with the cache, each loads in 0.25-0.4 s.  The chain's
+whole first process (Python, imports, build, compile) takes ~1.6 s cold, against
+~8 s when every program compiled the kernel of every code.
+
+Sources are written to ``$SYMGRAPH_CACHE_DIR`` (default
+``$XDG_CACHE_HOME/symgraph`` or ``~/.cache/symgraph``; a temporary directory
+when that is not writable) under the hash of their text and imported from
+there, so numba's on-disk cache (``cache=True``) serves later processes.
 """
 
 from __future__ import annotations
@@ -180,6 +198,7 @@ def require_numba() -> None:
                             ) from e
 
 
+@functools.lru_cache(maxsize=None)
 def family(code: str) -> str:
     """The group a scalar code is compiled with: ``"arithmetic"`` (operators only: in every
     kernel), ``"comparison"`` (a 0.0/1.0 test calling no function: all compiled together)
@@ -212,7 +231,7 @@ def load_vm(used: Iterable[str] | None = None) -> VM:
     compiled in the cache directory for this Python (numba loads one in well under
     a second), else the kernel of ``kernel_codes(used)`` compiled now."""
     need = frozenset(scalar_codes() if used is None else used)
-    found = _smallest(vm for vm in _loaded.values() if need <= vm.codes)
+    found = _smallest(vm for vm in list(_loaded.values()) if need <= vm.codes)
     if found is not None:
         return found
     require_numba()
@@ -246,6 +265,11 @@ def load_kernel(digest: str) -> VM:
         return found
     with _lock:
         return _loaded.get(digest) or _import(os.path.join(cache_dir(), f"vm_{digest}.py"))
+
+
+def loaded_kernels() -> list[VM]:
+    """The kernels loaded in this process, in the order they were loaded."""
+    return list(_loaded.values())
 
 
 def _smallest(vms: Iterable[VM]) -> VM | None:
