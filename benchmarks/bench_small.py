@@ -15,11 +15,14 @@ interleaved rounds in this process (1 thread: ``threads.pin_threads``); min and
 median, and the ratio of the minimum to the numpy loop's.  Compile time: the
 first compile in this process (the numba kernel already loaded), and for the
 numba backend a fresh process with an empty kernel cache (cold: numba compiles
-the kernel) and a second one with that cache (warm), both timing
-``import symgraph`` + build + ``sg.function``.
+the kernel) and a second one with that cache (warm), both timing the whole
+process (Python, ``import symgraph``, build, ``sg.function``); then the table of
+kernel compile times (``--kernel-table`` alone): the chain's kernel, a tanh
+MLP's and the kernel of every declared scalar code, cold and warm.
 
     python benchmarks/bench_small.py [--levels 200 2000 20000] [--sizes 10 10000]
                                      [--rounds 20] [--jax-max-levels 2000] [--quick]
+                                     [--no-cache-runs] [--kernel-table]
 """
 
 from __future__ import annotations
@@ -134,16 +137,18 @@ def measure(fns: dict[str, Callable], x: np.ndarray, rounds: int, budget: float
 
 
 def compile_in_subprocess(levels: int, n: int, cache: str) -> float:
-    """Seconds for ``import symgraph`` + build + compile with backend="numba", in a new process
-    whose kernel cache is ``cache``."""
+    """Seconds of a new process (Python, ``import symgraph``, build, compile with
+    backend="numba") whose kernel cache is ``cache``."""
     env = dict(os.environ, SYMGRAPH_CACHE_DIR=cache, NUMBA_CACHE_DIR=os.path.join(cache, "nb"),
                PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    t = time.perf_counter()
     done = subprocess.run([sys.executable, os.path.abspath(__file__), "--compile-only",
                            str(levels), str(n)], capture_output=True, text=True, env=env,
                           timeout=900)
     if done.returncode:
         raise RuntimeError(done.stderr[-3000:])
-    return json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
+    json.loads(done.stdout.strip().splitlines()[-1])  # it compiled
+    return time.perf_counter() - t
 
 
 def compile_only(levels: int, n: int) -> None:
@@ -154,6 +159,72 @@ def compile_only(levels: int, n: int) -> None:
         x, y, g = build(levels, n)
         sgm.function([x], [y, g], backend="numba")
     print(json.dumps({"seconds": time.perf_counter() - t}))
+
+
+def tanh_mlp():
+    """A small tanh MLP with a logistic loss, value and gradients: its regions use the
+    arithmetic codes and tanh, exp, log1p (a typical network's kernel)."""
+    X, T = sg.variable("X", (64, 32)), sg.variable("T", (64, 4))
+    W1, W2 = sg.variable("W1", (32, 16)), sg.variable("W2", (16, 4))
+    o = sg.tanh(sg.tanh(X @ W1) @ W2) * 3.0
+    loss = sg.mean(sg.log1p(sg.exp(-T * o)))
+    return [X, T, W1, W2], [loss, *sg.grad(loss, [W1, W2])]
+
+
+#: the kernels timed by ``--kernel-table``: what each compiles (the last: every declared
+#: scalar code, the one kernel the backend used to compile for every program)
+KERNEL_CASES = ("chain (2000 levels)", "tanh MLP", "every declared code")
+
+
+def kernel_compile(which: int) -> None:
+    """In this (new) process: seconds (wall, CPU) for compiling case ``which`` of
+    ``KERNEL_CASES`` with backend="numba", and the kernel's number of cases."""
+    from symgraph.codegen import native_vm
+
+    with sg.Graph():
+        if which == 0:
+            x, y, g = build(2000, 10)
+            ins, outs = [x], [y, g]
+        elif which == 1:
+            ins, outs = tanh_mlp()
+        t, c = time.perf_counter(), time.process_time()
+        if which == 2:
+            vm = native_vm.load_vm()
+        else:
+            sg.function(ins, outs, backend="numba")
+            (vm,) = native_vm.loaded_kernels()
+        wall, cpu = time.perf_counter() - t, time.process_time() - c
+    print(json.dumps({"wall": wall, "cpu": cpu, "cases": len(vm.codes)}))
+
+
+def kernel_table() -> None:
+    """Each kernel of ``KERNEL_CASES`` compiled in a new process with an empty cache
+    directory (cold), then in a second process with that directory (warm): the compile
+    itself, and the whole process (Python, imports, building the graph, compiling)."""
+    rows = []
+    for which, name in enumerate(KERNEL_CASES):
+        with tempfile.TemporaryDirectory() as cache:
+            env = dict(os.environ, SYMGRAPH_CACHE_DIR=cache,
+                       NUMBA_CACHE_DIR=os.path.join(cache, "nb"),
+                       PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+            got = []
+            for _ in range(2):
+                t = time.perf_counter()
+                done = subprocess.run([sys.executable, os.path.abspath(__file__),
+                                       "--kernel-compile", str(which)], capture_output=True,
+                                      text=True, env=env, timeout=900)
+                if done.returncode:
+                    raise RuntimeError(done.stderr[-3000:])
+                got.append(json.loads(done.stdout.strip().splitlines()[-1]))
+                got[-1]["process"] = time.perf_counter() - t
+        cold, warm = got
+        rows.append((name, cold["cases"], f"{cold['wall']:.2f}", f"{cold['cpu']:.2f}",
+                     f"{warm['wall']:.2f}", f"{warm['cpu']:.2f}", f"{cold['process']:.2f}",
+                     f"{warm['process']:.2f}"))
+    print("\nnumba kernel compile (sg.function, or load_vm() for every code), new process: "
+          "cold = empty SYMGRAPH_CACHE_DIR, warm = a second process with it")
+    table(rows, ("program", "cases", "cold wall s", "cold CPU s", "warm wall s", "warm CPU s",
+                 "cold process s", "warm process s"))
 
 
 def table(rows: list[tuple], head: tuple) -> None:
@@ -235,11 +306,17 @@ def main(argv=None) -> None:
     p.add_argument("--no-cache-runs", action="store_true",
                    help="skip the cold/warm kernel cache subprocesses")
     p.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test)")
+    p.add_argument("--kernel-table", action="store_true",
+                   help="only the table of kernel compile times (cold and warm)")
     p.add_argument("--compile-only", type=int, nargs=2, metavar=("LEVELS", "N"),
                    help=argparse.SUPPRESS)
+    p.add_argument("--kernel-compile", type=int, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.compile_only:
         compile_only(*args.compile_only)
+        return
+    if args.kernel_compile is not None:
+        kernel_compile(args.kernel_compile)
         return
     if args.quick:
         args.levels, args.sizes, args.rounds, args.budget = [20], [10], 3, 1.0
@@ -247,6 +324,9 @@ def main(argv=None) -> None:
         importlib.import_module("numba")
     except ImportError:
         print('numba is not installed: pip install "symgraph[numba]"')
+        return
+    if args.kernel_table:
+        kernel_table()
         return
     for n in args.sizes:
         for levels in args.levels:
@@ -256,10 +336,12 @@ def main(argv=None) -> None:
         with tempfile.TemporaryDirectory() as cache:
             cold = compile_in_subprocess(levels, 10, cache)
             warm = compile_in_subprocess(levels, 10, cache)
-        print(f"\nnumba backend, chain of {levels} levels (length 10), new process: import "
-              "symgraph + build + sg.function")
+        print(f"\nnumba backend, chain of {levels} levels (length 10), a whole new process: "
+              "Python + import symgraph + build + sg.function")
         table([("empty kernel cache (numba compiles the kernel)", f"{cold:.2f}"),
                ("warm kernel cache (second process)", f"{warm:.2f}")], ("process", "seconds"))
+        if not args.quick:
+            kernel_table()
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
 """``sg.function(..., backend="numba")``: the same values as the numpy backend and the evaluator.
 
-The kernel (``symgraph.codegen.native_vm``) compiles once per process at most
-(numba's disk cache serves later runs), so these tests stay quick after the first.
-"""
+The kernel of every declared code (``symgraph.codegen.native_vm``), loaded by the
+first test, serves every later program of the process (numba's disk cache serves
+later runs); the tests of kernels per code set compile small ones (~1 s each) in
+an empty cache directory of their own."""
 
 from __future__ import annotations
 
 import itertools
+import os
+import re
 import sys
 
 import numpy as np
@@ -247,6 +250,118 @@ def test_kernel_source_lives_in_the_cache_dir(tmp_path, monkeypatch):
     assert native_vm.cache_dir() == str(tmp_path / "c")
     vm = native_vm.load_vm()  # already loaded in this process: the same kernel
     assert vm.path.endswith(".py") and "def run(" in open(vm.path).read()
+
+
+@pytest.fixture
+def fresh_kernels(tmp_path, monkeypatch):
+    """An empty cache directory and no kernel loaded in this process (as in a new process
+    on a new machine); the loaded ones come back after the test."""
+    monkeypatch.setenv("SYMGRAPH_CACHE_DIR", str(tmp_path / "kernels"))
+    monkeypatch.setattr(native_vm, "_loaded", {})
+    return tmp_path / "kernels"
+
+
+def _kernel_of(fn) -> "native_vm.VM":
+    """The kernel a compiled function calls (the one its source names)."""
+    (digest,) = re.findall(r"load_kernel\('(\w+)'\)", fn.source)
+    return native_vm.load_kernel(digest)
+
+
+def _arithmetic_program():
+    x, w = sg.variable("x", (5,)), sg.variable("w", (5,))
+    y = (x * w - x / w) * 2.0 + sg.square(w) - x
+    return [x, w], [y, sg.grad(sg.sum(y * x), x)]
+
+
+def test_arithmetic_program_compiles_a_kernel_of_arithmetic_cases_only(fresh_kernels):
+    ins, outs = _arithmetic_program()
+    fn = sg.function(ins, outs, backend="numba")
+    vm = _kernel_of(fn)
+    assert os.path.dirname(vm.path) == str(fresh_kernels)  # isolated in SYMGRAPH_CACHE_DIR
+    source = open(vm.path).read()
+    cases = source.split("for i in range(code.shape[0]):")[1]
+    assert "regs[d, j] = a + b" in cases and not re.search(r"np\.|math\.", cases)
+    assert {native_vm.family(c) for c in vm.opcodes} == {"arithmetic"}
+    assert sorted(vm.opcodes.values()) == list(range(2, 2 + len(vm.opcodes)))
+    assert len(vm.opcodes) < len(native_vm.scalar_codes()) / 4
+    rng = np.random.default_rng(3)
+    feeds = [rng.uniform(0.5, 2.0, 5), rng.uniform(0.5, 2.0, 5)]
+    for a, e in zip(fn(*feeds), sg.evaluate(outs, dict(zip(ins, feeds)))):
+        np.testing.assert_allclose(a, e, rtol=1e-13)
+
+
+def test_programs_with_different_code_sets_share_or_add_kernels(fresh_kernels):
+    ins, outs = _arithmetic_program()
+    f_arith = sg.function(ins, outs, backend="numba")
+    x = sg.variable("x", (7,))
+    y = sg.sin(x) * 0.5 + sg.sigmoid(x)
+    f_sin = sg.function([x], [y, sg.grad(sg.sum(y), x)], backend="numba")
+    k_arith, k_sin = _kernel_of(f_arith), _kernel_of(f_sin)
+    assert "np.sin(a)" not in k_arith.opcodes and "np.sin(a)" in k_sin.opcodes
+    # the sigmoid's code sorts before "a + b": the two kernels number it differently
+    assert k_arith.opcodes["a + b"] != k_sin.opcodes["a + b"]
+    # a kernel loaded here that has every code serves a later program (no new kernel)
+    z = sg.variable("z", (3,))
+    f_cos = sg.function([z], [sg.cos(z) * 2.0 - z], backend="numba")
+    assert _kernel_of(f_cos) is k_sin
+    # both kernels run, interleaved, each with its own opcode numbering
+    rng = np.random.default_rng(4)
+    feeds = [rng.uniform(0.5, 2.0, 5), rng.uniform(0.5, 2.0, 5)]
+    xv, zv = np.linspace(-2.0, 2.0, 7), np.linspace(-1.0, 1.0, 3)
+    for _ in range(2):
+        for a, e in zip(f_arith(*feeds), sg.evaluate(outs, dict(zip(ins, feeds)))):
+            np.testing.assert_allclose(a, e, rtol=1e-13)
+        got = f_sin(xv)
+        sig = 1.0 / (1.0 + np.exp(-xv))
+        np.testing.assert_allclose(got[0], np.sin(xv) * 0.5 + sig, rtol=1e-14)
+        np.testing.assert_allclose(got[1], np.cos(xv) * 0.5 + sig * (1.0 - sig), rtol=1e-13)
+        np.testing.assert_allclose(f_cos(zv)[0], np.cos(zv) * 2.0 - zv, rtol=1e-14)
+
+
+def test_a_new_process_loads_the_smallest_compiled_kernel_that_suffices(fresh_kernels,
+                                                                        monkeypatch):
+    ins, outs = _arithmetic_program()
+    x = sg.variable("x", (4,))
+    prog_sin = ([x], [sg.sin(x) * 3.0 + x])
+    k_arith = _kernel_of(sg.function(ins, outs, backend="numba"))
+    k_sin = _kernel_of(sg.function(*prog_sin, backend="numba"))
+    assert k_arith.codes < k_sin.codes
+    monkeypatch.setattr(native_vm, "_loaded", {})  # a new process: the files stay
+    x2 = sg.variable("x2", (4,))
+    f_sin = sg.function([x2], [sg.sin(x2) * 3.0 + x2], backend="numba")
+    again = _kernel_of(f_sin)
+    assert again.path == k_sin.path and sum(again.run.stats.cache_hits.values()) == 1
+    np.testing.assert_allclose(f_sin(np.arange(4.0))[0], np.sin(np.arange(4.0)) * 3.0
+                               + np.arange(4.0), rtol=1e-14)
+    monkeypatch.setattr(native_vm, "_loaded", {})
+    # an arithmetic program takes the arithmetic kernel, not the larger one, and a
+    # program using a code no compiled kernel has compiles one more
+    assert native_vm.load_vm(["a * b"]).path == k_arith.path
+    assert native_vm.load_vm(["np.exp(a)"]).path not in (k_arith.path, k_sin.path)
+    assert len(list(fresh_kernels.glob("vm_*.py"))) == 3
+
+
+def test_region_outputs_are_owned_buffers_later_code_may_write_into():
+    """A region's results are rows of a new array: the planner lets later numpy code
+    (cbrt has no numba code) write into one in place while another is still to be read."""
+    x = sg.variable("x", (6,))
+    a = sg.sin(x) * 2.0 + x
+    b = sg.cos(x) * 3.0 - x
+    d = a * b  # one region exporting a, b and d
+    outs = [sg.cbrt(a), sg.cbrt(d) - b, b, sg.cbrt(b)]
+    fn, fp = (sg.function([x], outs, backend=k) for k in ("numba", "numpy"))
+    assert fn.source.count("_native(") == 1
+    assert re.search(r"np\.cbrt\((item\d+), out=\1\)", fn.source), fn.source  # in place
+    xv = np.linspace(-1.5, 1.5, 6)
+    want = sg.evaluate(outs, {x: xv})
+    first = fn(xv)
+    for _ in range(2):
+        got = fn(xv)
+        for g, r, w in zip(got, fp(xv), want):
+            np.testing.assert_allclose(g, r, rtol=1e-12, atol=1e-13)
+            np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-13)
+        assert not any(np.shares_memory(p, q) for p, q in itertools.combinations(got, 2))
+        assert not any(np.shares_memory(p, q) for p in got for q in first)
 
 
 def test_apply_of_each_op_in_a_region_matches_numpy_backend():

@@ -43,9 +43,8 @@ def compile_nodes(inputs: Sequence[Node], outputs: Sequence[Node], *, optimize: 
         prog = lower(outputs, inputs, fuse=optimize)
         if backend == "numba" and optimize:
             from .native import fuse_regions
-            from .native_vm import load_vm
 
-            prog = fuse_regions(prog, load_vm())
+            prog = fuse_regions(prog)
         reuse = optimize and reuse_buffers
         planner = Planner(optimize, reuse)
         if memory_budget is not None:

@@ -203,6 +203,8 @@ class Planner:
             return loop_fresh_results(v.op, used, self.body)
         if isinstance(v.op, Cond) and v.op is v.node.op:
             return cond_fresh_results(v.op, used, self.body)
+        if getattr(v.op, "fresh_results", False):  # e.g. a numba region: rows of a new array
+            return used
         return frozenset()
 
 

@@ -4,10 +4,14 @@ A pass over the lowered Program (after ``lower``, before planning): values whose
 op declares numba scalar code (``Elementwise.numba_scalar``), with float64
 results (or booleans used only inside the region) and operands either of the
 value's shape or of one element, are grouped into regions; each region becomes
-one value computed by the VM of ``codegen.native_vm`` (one call, one pass over
-blocks of elements), and the region's values read elsewhere (outputs, later
-numpy code, the backward pass) are parts of its result (``Item`` values, rows
-of one fresh array).  Everything else stays the numpy code of the numpy backend.
+one value computed by a VM of ``codegen.native_vm`` (one call, one pass over
+blocks of elements; one kernel per program, compiled for the scalar codes its
+regions use, none loaded when there is no region), and the region's values read
+elsewhere (outputs, later numpy code, the backward pass) are parts of its result
+(``Item`` values, rows of one new array).  The rows overlap nothing, so the
+planner counts them as buffers of their own (``Region.fresh_results``): later
+numpy code may write into one in place (``np.cbrt(item4, out=item4)``).
+Everything else stays the numpy code of the numpy backend.
 
 Regions are made acyclic by stages: a value's stage is at least its arguments'
 stages, plus one across an edge that cannot be inside a region (a non-member on
@@ -44,7 +48,7 @@ from ..ops.sources import Full
 from ..ops.tuples import Item
 from .fusion import FusedOp
 from .ir import Program, Ref, Value
-from .native_vm import LOAD, STORE, VM, WIDTH
+from .native_vm import LOAD, STORE, VM, WIDTH, arity, load_vm, scalar_codes
 from .schedule import infer_shapes
 
 #: smallest number of ops worth a kernel call (~2 us), on arrays and on one element (where
@@ -74,6 +78,9 @@ class Region(FusedOp):
 
     name = "native"
     multiple_results = True
+    #: its results are rows of a new array (``run_region``): they overlap nothing, so the
+    #: planner may let later code write into them (``codegen.bodies.Planner.fresh_parts``)
+    fresh_results = True
 
     def __init__(self, vm: VM, code: np.ndarray, consts: np.ndarray, shape: tuple[int, ...],
                  n_arrays: int, ops: int, exports: int) -> None:
@@ -92,8 +99,9 @@ class Region(FusedOp):
     def emit(self, out, ins, ctx):
         fn = ctx.define("_native", run_region,
                         "from symgraph.codegen.native import run_region as _native")
-        vm = ctx.define("_vm", self.vm.run, "from symgraph.codegen.native_vm import load_vm\n"
-                        "_vm = load_vm().run  # the kernel of the ops loaded now")
+        vm = ctx.define("_vm", self.vm.run,
+                        "from symgraph.codegen.native_vm import load_kernel\n"
+                        f"_vm = load_kernel({self.vm.digest!r}).run  # its cache file's hash")
         arrays, scalars = ins[:self.n_arrays], ins[self.n_arrays:]
         return (f"{out} = {fn}({vm}, {ctx.const(self.code)}, {ctx.const(self.consts)}, "
                 f"{self.shape}, "
@@ -135,7 +143,7 @@ def _operand_ok(a: Value, shape: tuple[int, ...], bool_result: bool) -> bool:
     return a.shape == shape or math.prod(a.shape) == 1
 
 
-def _scalar_code(v: Value, vm: VM) -> str | None:
+def _scalar_code(v: Value, declared: set[str]) -> str | None:
     """``v``'s scalar code if it can be a region member (else None)."""
     op = v.op
     if v.kind != "op" or op is not v.node.op or not isinstance(op, Elementwise):
@@ -144,9 +152,9 @@ def _scalar_code(v: Value, vm: VM) -> str | None:
     if dt != _F64 and dt != _BOOL or v.shape != v.node.shape:
         return None
     code = op.numba_scalar()
-    if code is None or code not in vm.opcodes:
+    if code is None or code not in declared:
         return None
-    if len(v.args) != vm.arity[code] and not (op.numba_fold and len(v.args) >= 2):
+    if len(v.args) != arity(code) and not (op.numba_fold and len(v.args) >= 2):
         return None
     for r in v.args:
         if not _operand_ok(r.value, v.shape, dt == _BOOL):
@@ -154,8 +162,9 @@ def _scalar_code(v: Value, vm: VM) -> str | None:
     return code
 
 
-def fuse_regions(prog: Program, vm: VM) -> Program:
-    """``prog`` with its elementwise regions replaced by kernel calls (the same object)."""
+def fuse_regions(prog: Program) -> Program:
+    """``prog`` with its elementwise regions replaced by calls of one kernel (the same
+    object), the one ``native_vm.load_vm`` gives for the scalar codes they use."""
     infer_shapes(prog.values)
     outputs = {r.value for r in prog.outputs}
     consumers: dict[Value, list[Value]] = {}
@@ -163,8 +172,9 @@ def fuse_regions(prog: Program, vm: VM) -> Program:
         for r in v.args:
             consumers.setdefault(r.value, []).append(v)
     codes: dict[Value, str] = {}
+    declared = set(scalar_codes())
     for v in prog.values:
-        code = _scalar_code(v, vm)
+        code = _scalar_code(v, declared)
         if code is not None:
             codes[v] = code
     # a boolean member must be read only inside its own (built) region: the kernel's outputs
@@ -181,11 +191,13 @@ def fuse_regions(prog: Program, vm: VM) -> Program:
             break
         for v in bad:
             del codes[v]
+    kept_regions = [members for members in regions.values() if _worth(members)]
+    if not kept_regions:
+        return prog
+    vm = load_vm({codes[m] for members in kept_regions for m in members})
     replaced: dict[Value, Value] = {}
     added: list[Value] = []
-    for members in regions.values():
-        if not _worth(members):
-            continue
+    for members in kept_regions:
         region_value, items = _build(members, codes, consumers, outputs, vm)
         added.append(region_value)
         for m, item in items.items():
@@ -193,8 +205,6 @@ def fuse_regions(prog: Program, vm: VM) -> Program:
             added.append(item)
         for m in members:
             replaced.setdefault(m, region_value)  # members not exported: read by nothing else
-    if not added:
-        return prog
     for v in itertools.chain(prog.values, added):  # a region may read another's member
         for r in v.args:
             if r.value in replaced:

@@ -1,9 +1,9 @@
-"""The numba backend's one kernel: a tiled virtual machine generated from the ops' scalar code.
+"""The numba backend's kernels: a tiled virtual machine generated from the ops' scalar code.
 
 Why a VM and not one generated loop per fused region: LLVM's compile time grows
 faster than linearly with a straight-line function, and a 2000-level chain's
 value and gradient is a region of ~10^4 ops (tens of seconds to compile, minutes
-at 20000 levels).  The VM is compiled once per set of op declarations, cached on
+at 20000 levels).  A VM is compiled once per set of scalar codes, cached on
 disk by numba, and every region is data for it: an instruction table (opcode,
 destination, operands) and constants.  It runs the table over blocks of
 ``BLOCK`` elements held in a register file ``regs[slot, element]``, so each
@@ -19,25 +19,44 @@ transcendental loops are ~2.5x faster per element than libm's scalar calls,
 so there the backend is about at par with numpy (fusion saves the passes of
 the cheap ops, libm loses on sin/cos/exp).
 
-The source has one case per distinct scalar code the ops declare (``numba`` /
-``numba_codes`` on ``ops.elementwise.Elementwise`` subclasses), is written to
-``$SYMGRAPH_CACHE_DIR`` (default ``$XDG_CACHE_HOME/symgraph`` or
-``~/.cache/symgraph``; a temporary directory when that is not writable) under
-the hash of its text and imported from there, so numba's on-disk cache
-(``cache=True``) serves later processes: the first compile takes seconds, a
-later process loads it in well under one.
+Kernels per code set.  A kernel's source has one case per scalar code it
+serves (codes are declared by ``numba`` / ``numba_codes`` on
+``ops.elementwise.Elementwise`` subclasses), and numba's compile time grows with
+the cases: every declared code (66 cases) costs ~5 s of CPU on a fresh machine,
+while a program's regions use a handful.  So each program gets the kernel of
+the codes its regions use (``load_vm(used)``), rounded up to families
+(``family``: the operators ``+ - * /`` ... are in every kernel, the 0.0/1.0
+comparisons come together, each function call or selection alone) so that
+programs differing in an operator share one.  Before compiling, a kernel that
+already has every code needed serves: the smallest loaded in this process, else
+the smallest numba has compiled in the cache directory (a ``CODES`` line in its
+source says what it has); opcodes are then that kernel's (``VM.opcodes``), and
+a function's source names its kernel by hash (``load_kernel``).
+
+Measured (``benchmarks/bench_small.py --kernel-table``, a new process each, 2
+shared cores, noisy): the 2000-level chain's kernel (10 cases: arithmetic, sin,
+cos) compiles in 0.9 s of CPU cold, a tanh MLP's (11) in 0.85 s, the kernel of
+every code in 5.1 s; with the cache, each loads in 0.25-0.4 s.  The chain's
+whole first process (Python, imports, build, compile) takes ~1.6 s cold, against
+~8 s when every program compiled the kernel of every code.
+
+Sources are written to ``$SYMGRAPH_CACHE_DIR`` (default
+``$XDG_CACHE_HOME/symgraph`` or ``~/.cache/symgraph``; a temporary directory
+when that is not writable) under the hash of their text and imported from
+there, so numba's on-disk cache (``cache=True``) serves later processes.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import importlib.util
 import os
 import sys
 import tempfile
 import threading
-from typing import Any, Callable
+from typing import Callable, Iterable, Sequence
 
 from ..errors import SymgraphError
 
@@ -49,7 +68,7 @@ LOAD, STORE = 0, 1  # regs[d] <- ins[a] (this block) ; outs[d] <- regs[a]
 INSTALL = 'pip install "symgraph[numba]"'
 
 _lock = threading.Lock()
-_loaded: dict[str, Any] = {}
+_loaded: dict[str, "VM"] = {}  # digest of the source -> kernel
 
 
 def scalar_codes() -> list[str]:
@@ -65,6 +84,7 @@ def scalar_codes() -> list[str]:
     return sorted(codes)
 
 
+@functools.lru_cache(maxsize=None)
 def arity(code: str) -> int:
     """How many operands a scalar code reads: 1 + the last of ``a``, ``b``, ``c`` it names."""
     names = {n.id for n in ast.walk(ast.parse(code, mode="eval")) if isinstance(n, ast.Name)}
@@ -101,6 +121,8 @@ def vm_source(codes: list[str]) -> str:
         "import numpy as np",
         "",
         f"BLOCK = {BLOCK}",
+        "# the scalar codes of opcodes 2, 3, ... (LOAD is 0, STORE 1)",
+        f"CODES = {tuple(codes)!r}",
         "# inputs are read-only to numba, so read-only arrays (constants, frozen feeds) fit too",
         'TABLE = numba.types.Array(numba.int64, 2, "C", readonly=True)',
         'VALUES = numba.types.Array(numba.float64, 1, "C", readonly=True)',
@@ -156,13 +178,15 @@ def cache_dir() -> str:
 
 
 class VM:
-    """The compiled kernel and its opcode table (scalar code -> opcode)."""
+    """A compiled kernel: its ``run``, the scalar codes it has cases for and their opcodes."""
 
-    def __init__(self, run: Callable, codes: list[str], path: str) -> None:
+    def __init__(self, run: Callable, codes: Sequence[str], path: str) -> None:
         self.run = run
+        self.codes = frozenset(codes)
         self.opcodes = {c: k + 2 for k, c in enumerate(codes)}
         self.arity = {c: arity(c) for c in codes}
         self.path = path
+        self.digest = os.path.basename(path)[3:-3]
 
 
 def require_numba() -> None:
@@ -174,30 +198,133 @@ def require_numba() -> None:
                             ) from e
 
 
-def load_vm() -> VM:
-    """The VM for the op declarations loaded now: compiled, or loaded from numba's disk cache."""
-    codes = scalar_codes()
-    source = vm_source(codes)
-    digest = hashlib.sha256(source.encode()).hexdigest()[:20]
-    found = _loaded.get(digest)
+@functools.lru_cache(maxsize=None)
+def family(code: str) -> str:
+    """The group a scalar code is compiled with: ``"arithmetic"`` (operators only: in every
+    kernel), ``"comparison"`` (a 0.0/1.0 test calling no function: all compiled together)
+    or the code itself (a function call or a selection: compiled when used)."""
+    tree = ast.parse(code, mode="eval")
+    nodes = list(ast.walk(tree))
+    if any(isinstance(n, ast.Call) for n in nodes):
+        return code
+    if not any(isinstance(n, (ast.IfExp, ast.Compare, ast.BoolOp)) for n in nodes):
+        return "arithmetic"
+    body = tree.body
+    if (isinstance(body, ast.IfExp) and isinstance(body.body, ast.Constant)
+            and isinstance(body.orelse, ast.Constant) and body.body.value == 1.0
+            and body.orelse.value == 0.0):
+        return "comparison"
+    return code
+
+
+def kernel_codes(used: Iterable[str]) -> list[str]:
+    """The codes of the kernel compiled for a program using ``used``: rounded up to whole
+    families (see ``family``) so that programs differing in a few operators share one."""
+    wanted = {"arithmetic"}.union(family(c) for c in used)
+    return sorted(set(used).union(c for c in scalar_codes() if family(c) in wanted))
+
+
+def load_vm(used: Iterable[str] | None = None) -> VM:
+    """A kernel with a case for each code of ``used`` (default: every declared code).
+
+    The smallest of those loaded in this process that has them all, else of those
+    compiled in the cache directory for this Python (numba loads one in well under
+    a second), else the kernel of ``kernel_codes(used)`` compiled now."""
+    need = frozenset(scalar_codes() if used is None else used)
+    found = _smallest(vm for vm in list(_loaded.values()) if need <= vm.codes)
     if found is not None:
         return found
     require_numba()
     with _lock:
-        found = _loaded.get(digest)
+        found = _smallest(vm for vm in _loaded.values() if need <= vm.codes)
         if found is not None:
             return found
-        path = os.path.join(cache_dir(), f"vm_{digest}.py")
+        directory = cache_dir()
+        on_disk = [(len(codes), path) for path, codes in _compiled_kernels(directory)
+                   if need <= codes]
+        if on_disk:
+            return _import(min(on_disk)[1])
+        source = vm_source(kernel_codes(need))
+        digest = hashlib.sha256(source.encode()).hexdigest()[:20]
+        if digest in _loaded:
+            return _loaded[digest]
+        path = os.path.join(directory, f"vm_{digest}.py")
         if not os.path.exists(path):  # written once: numba's cache is keyed by its mtime
             tmp = f"{path}.{os.getpid()}.tmp"
             with open(tmp, "w") as f:
                 f.write(source)
             os.replace(tmp, path)
-        name = f"symgraph_native_vm_{digest}"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-        found = _loaded[digest] = VM(module.run, codes, path)
+        return _import(path)
+
+
+def load_kernel(digest: str) -> VM:
+    """The kernel whose source hashes to ``digest`` (in this process, else its file in the
+    cache directory): what a function's ``source`` text names."""
+    found = _loaded.get(digest)
+    if found is not None:
+        return found
+    with _lock:
+        return _loaded.get(digest) or _import(os.path.join(cache_dir(), f"vm_{digest}.py"))
+
+
+def loaded_kernels() -> list[VM]:
+    """The kernels loaded in this process, in the order they were loaded."""
+    return list(_loaded.values())
+
+
+def _smallest(vms: Iterable[VM]) -> VM | None:
+    return min(vms, key=lambda vm: (len(vm.codes), vm.digest), default=None)
+
+
+def _compiled_kernels(directory: str) -> list[tuple[str, frozenset[str]]]:
+    """The kernels in ``directory`` that numba has compiled for this Python (an index file in
+    ``__pycache__``), with their codes (the ``CODES`` line of their source)."""
+    try:
+        cached = os.listdir(numba_cache_path(directory))
+    except OSError:
+        return []
+    tag = f".py{sys.version_info[0]}{sys.version_info[1]}.nbi"
+    found = []
+    for name in cached:
+        if name.startswith("vm_") and name.endswith(tag):
+            path = os.path.join(directory, name.split(".", 1)[0] + ".py")
+            codes = _codes_of(path)
+            if codes is not None:
+                found.append((path, codes))
+    return found
+
+
+def numba_cache_path(directory: str) -> str:
+    """Where numba caches the functions of a module in ``directory`` (``$NUMBA_CACHE_DIR``
+    when set, else ``__pycache__`` beside it): its first two locators."""
+    from numba.core import caching, config
+
+    if config.CACHE_DIR:
+        return os.path.join(config.CACHE_DIR, caching.UserProvidedCacheLocator
+                            .get_suitable_cache_subpath(os.path.join(directory, "vm.py")))
+    return os.path.join(directory, "__pycache__")
+
+
+def _codes_of(path: str) -> frozenset[str] | None:
+    """The ``CODES`` of a kernel's source file (None if unreadable)."""
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith("CODES = "):
+                    return frozenset(ast.literal_eval(line[len("CODES = "):]))
+    except (OSError, ValueError, SyntaxError):
+        return None
+    return None
+
+
+def _import(path: str) -> VM:
+    """Import the kernel at ``path`` (numba compiles it, or loads it from its cache)."""
+    digest = os.path.basename(path)[3:-3]
+    name = f"symgraph_native_vm_{digest}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    found = _loaded[digest] = VM(module.run, module.CODES, path)
     return found
