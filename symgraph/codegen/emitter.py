@@ -17,7 +17,7 @@ import inspect
 import keyword
 import re
 import textwrap
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -27,6 +27,8 @@ from ..graph import Node
 from ..ops.shape import BroadcastTo
 from ..ops.sources import Constant
 from ..ops.tuples import Item, pack
+from . import chunks
+from .chunks import Chunker, LineNodes, shift_lines
 from .ir import Program, Ref, Value
 from .literals import dtype_source, literal
 from .schedule import Plan, aliasing
@@ -253,7 +255,7 @@ class Names:
 
     def __init__(self, reserved: frozenset[str] | set[str] = frozenset()) -> None:
         self.taken: set[str] = set(_RESERVED) | set(reserved)
-        self.made: set[str] = set()
+        self.given = frozenset(self.taken)  # the names reserved from the start
 
     def make(self, base: str) -> str:
         """``base`` (already ASCII), with ``_`` appended until it is unused; recorded as used."""
@@ -261,7 +263,6 @@ class Names:
         while name in self.taken:
             name += "_"
         self.taken.add(name)
-        self.made.add(name)
         return name
 
     def param(self, node: Node, k: int) -> str:
@@ -280,7 +281,7 @@ class Names:
 class Emitted:
     """The result of emission: source text, the function, and per-line node map."""
 
-    def __init__(self, source: str, fn: Callable, line_nodes: dict[int, Node], standalone: bool,
+    def __init__(self, source: str, fn: Callable, line_nodes: Mapping[int, Node], standalone: bool,
                  param_names: list[str], workspace: Callable | None) -> None:
         self.source = source
         self.fn = fn
@@ -329,7 +330,8 @@ class FunctionWriter:
         self.ctx = EmitContext(self.module, self)
         self.idents = Names(reserved)
         self.names: dict[Value, str] = {}
-        self.body: list[tuple[str, Node | None]] = []
+        self.body: list[str] = []
+        self.body_nodes: list[Node | None] = []  # the node each body line computes
         # the nodes ``check`` is called for, by position (one list for the whole source)
         self.checked: list[Node] = parent.checked if parent is not None else []
         self.param_names: list[str] = []
@@ -338,6 +340,9 @@ class FunctionWriter:
         self.dying: dict[Value, list[str]] = {}  # a value -> the names last read by it
         #: parameters whose buffers an op's code took over (``EmitContext.taken``)
         self.taken: set[Node] = set()
+        #: where a long body splits into chunk functions (the outermost function only)
+        self.chunker = Chunker(chunks.CHUNK_LINES) if parent is None else None
+        self.ws_line = False  # whether body[0] unpacks the workspace
         for v in plan.all:
             if isinstance(v.op, Item):
                 self.items.setdefault(v.args[0].value, set()).add(v.op.index)
@@ -367,9 +372,10 @@ class FunctionWriter:
         chk = self.module.foreign("_check", self.check, "symgraph.diagnostics.check_finite per node")
         nodes = self.module.foreign("_nodes", self.checked, "the graph's nodes, for diagnostics")
         for p in self.prog.params:
+            self.group()
+            self.read(self.names[p])
             self.checked.append(p.node)
-            self.body.append((f"{chk}({nodes}[{len(self.checked) - 1}], {self.names[p]}, ())",
-                              p.node))
+            self.line(f"{chk}({nodes}[{len(self.checked) - 1}], {self.names[p]}, ())", p.node)
 
     def write_values(self) -> None:
         """Constants become globals; each op value a statement, then the frees it allows."""
@@ -389,15 +395,22 @@ class FunctionWriter:
     def write_value(self, v: Value, dead: Sequence[Value] = ()) -> None:
         """``v``'s statement: into its donor's buffer, its workspace slot, or a new array."""
         plan, names = self.plan, self.names
+        self.group()
         donor = plan.donor.get(v)
         names[v] = names[donor] if donor is not None else self.value_name(v)
-        self.dying[v] = sorted({names[u] for u in dead if names.get(u, names[v]) != names[v]})
+        dying = sorted({names[u] for u in dead if names.get(u, names[v]) != names[v]})
+        if dying:
+            self.dying[v] = dying
         into = names[v] if donor is not None else (
             f"_w{plan.slot[v]}" if v in plan.slot else None)
         lines = self.emit_value(v, names[v], into).split("\n")
         if donor is not None:  # the variable's name is its buffer's first value: say which this is
             lines[0] += f"  # {self.value_name(v)}"
-        self.body.extend((line, v.node) for line in lines)
+        self.lines(lines, v.node)
+        if self.chunker is not None:
+            self.chunker.wrote(names[v])
+            if into is not None and donor is None:
+                self.chunker.slot(plan.slot[v])
 
     def deaths(self) -> dict[int, list[Value]]:
         """Step -> the arrays (and loops' tuples of arrays) last read there (inlined values
@@ -416,13 +429,17 @@ class FunctionWriter:
         dead = sorted({names[u] for u in dead_values if names.get(u, names[v]) != names[v]}
                       - self.ctx.freed)
         if dead:
-            self.body.append((f"del {', '.join(dead)}", None))
+            self.line(f"del {', '.join(dead)}")
 
     def write_return(self, outputs: Sequence[Node]) -> None:
+        self.group()
+        for r in self.prog.outputs:
+            if r.value.kind != "const":
+                self.read(self.names[r.value])
         # a loop's tuple as the evaluator gives it; arrays as _return_source says
         rets = [f"{self.module.helper(pack)}({self.names[r.value]})" if r.value.dtype == object
                 else _return_source(r, o, self.names) for r, o in zip(self.prog.outputs, outputs)]
-        self.body.append((f"return ({''.join(x + ', ' for x in rets)})", None))
+        self.line(f"return ({''.join(x + ', ' for x in rets)})")
 
     def write_workspace(self, name: str = "_workspace") -> None:
         """Temporaries' buffers come from ``_ws`` (kept by the caller) or a fresh set made by
@@ -436,40 +453,114 @@ class FunctionWriter:
                          f"    return ({bufs},)")
         slots = "".join(f"_w{k}, " for k in range(len(workspace)))
         fresh = "" if self.parent is not None else f"{name}() if _ws is None else "
-        self.body.insert(0, (f"{slots.rstrip(', ')}{',' if len(workspace) == 1 else ''} = "
-                             f"{fresh}_ws", None))
+        self.body.insert(0, f"{slots.rstrip(', ')}{',' if len(workspace) == 1 else ''} = "
+                            f"{fresh}_ws")
+        self.body_nodes.insert(0, None)
+        self.ws_line = True
         self.params.append("_ws" if self.parent is not None else "_ws=None")
+
+    def line(self, text: str, node: Node | None = None) -> None:
+        """Add a line of the body, computing ``node`` (for error messages) or no node."""
+        self.body.append(text)
+        self.body_nodes.append(node)
+
+    def lines(self, texts: Sequence[str], node: Node) -> None:
+        self.body.extend(texts)
+        self.body_nodes.extend([node] * len(texts))
+
+    def group(self) -> None:
+        """A statement starts here (a chunk of a long function may end before it)."""
+        if self.chunker is not None:
+            self.chunker.group(len(self.body))
+
+    def read(self, name: str) -> None:
+        """The statement being written reads local ``name``."""
+        if self.chunker is not None:
+            self.chunker.read(name)
 
     def clashes(self) -> set[str]:
         """Locals that shadow a global some op's emit defined (then the names are made again)."""
-        return self.idents.made & set(self.module.globals)
+        taken, given = self.idents.taken, self.idents.given
+        return {g for g in self.module.globals if g in taken and g not in given}
 
     def text(self, func_name: str) -> str:
         """The ``def`` alone (a body's function, defined in the module's preamble)."""
         return "\n".join([f"def {func_name}({', '.join(self.params)}):"]
-                         + ["    " + line for line, _ in self.body]) + "\n"
+                         + ["    " + line for line in self.body]) + "\n"
 
     def compile(self, func_name: str, filename: str) -> Emitted:
         """The full text, and the function made by running only its ``def`` (the module's
         globals already hold the constants and helpers)."""
+        if self.chunker is not None and len(self.chunker.starts) > 1:
+            return self.compile_chunks(func_name, filename)
         module, body = self.module, self.body
         head = "\n".join(module.preamble()).split("\n") + [
             f"def {func_name}({', '.join(self.params)}):"]
         first_line = len(head) + 1  # of the body
-        text = "\n".join(head) + "\n" + "\n".join("    " + line for line, _ in body) + "\n"
-        line_nodes = {first_line + k: n for k, (_, n) in enumerate(body) if n is not None}
-        def_text = "\n".join(head[-1:] + ["    " + line for line, _ in body]) + "\n"
+        text = "\n".join(head) + "\n" + "\n".join("    " + line for line in body) + "\n"
+        line_nodes = {first_line + k: n for k, n in enumerate(self.body_nodes) if n is not None}
+        def_text = "\n".join(head[-1:] + ["    " + line for line in body]) + "\n"
         try:
             code = compile("\n" * (first_line - 2) + def_text, filename, "exec")
         except SyntaxError as e:  # only an op's own emit can write invalid code: say which
-            node = line_nodes.get(e.lineno or 0)
-            where = f"node #{node.id} {node.op.describe()!r}" if node is not None else "the function"
-            raise SymgraphError(f"compiled code for {where} is not valid Python (check the op's "
-                                f"emit): {e.msg} at line {e.lineno} of the source") from None
+            raise _invalid(e, e.lineno or 0, line_nodes) from None
         exec(code, module.globals)
         return Emitted(text, module.globals[func_name], line_nodes, module.standalone,
                        self.param_names,
                        module.globals.get("_workspace") if self.plan.workspace else None)
+
+    def compile_chunks(self, func_name: str, filename: str) -> Emitted:
+        """A long body as chunk functions, each compiled alone, and a main function
+        ``func_name`` calling them in turn (see ``codegen.chunks``)."""
+        module, body, chunker = self.module, self.body, self.chunker
+        assert chunker is not None
+        workspace = bool(self.plan.workspace)
+        skip = 1 if self.ws_line else 0  # body[0] unpacks the workspace: main does it
+        pieces = "\n".join(module.preamble()).split("\n")
+        line = len(pieces) + 1  # lines before the next def (a blank line between defs)
+        text = ["\n".join(pieces)]
+        line_nodes = LineNodes()
+        bounds = chunker.starts[1:] + [len(body) - skip]
+        args = "_s, _ws" if workspace else "_s"
+        calls = []
+        for c, (start, stop) in enumerate(zip(chunker.starts, bounds)):
+            name = f"_chunk{c}"
+            calls.append(f"{name}({args})")
+            head = [f"def {name}({args}):"] + ["    " + x for x in chunker.prologue(c)]
+            lines = body[start + skip:stop + skip]
+            first = line + len(head) + 1  # of the chunk's first body line
+            for k, node in enumerate(self.body_nodes[start + skip:stop + skip]):
+                if node is not None:
+                    line_nodes.add(first + k, node)
+            chunk = "\n".join(head + ["    " + x for x in lines]
+                              + ["    " + x for x in chunker.epilogue(c)]) + "\n"
+            self.run_def(chunk, name, filename, line, line_nodes)
+            text.append(chunk)
+            line += chunk.count("\n") + 2
+        params = {n: None for n in self.param_names if n in chunker.last_read}
+        main = [f"def {func_name}({', '.join(self.params)}):"]
+        if workspace:
+            main.append("    _ws = _workspace() if _ws is None else _ws")
+        main.append("    _s = {" + ", ".join(f"{n!r}: {n}" for n in params) + "}")
+        main += [f"    {call}" for call in calls[:-1]] + [f"    return {calls[-1]}"]
+        main_text = "\n".join(main) + "\n"
+        self.run_def(main_text, func_name, filename, line, line_nodes)
+        text.append(main_text)
+        return Emitted("\n\n".join(text), module.globals[func_name], line_nodes,
+                       module.standalone, self.param_names,
+                       module.globals.get("_workspace") if workspace else None)
+
+    def run_def(self, text: str, name: str, filename: str, offset: int,
+                line_nodes: Mapping[int, Node]) -> None:
+        """Define function ``name`` from ``text`` (its ``def``), which starts after line
+        ``offset`` of the whole source (tracebacks then show the source's lines)."""
+        try:
+            code = compile(text, filename, "exec")
+        except SyntaxError as e:  # only an op's own emit can write invalid code: say which
+            raise _invalid(e, offset + (e.lineno or 0), line_nodes) from None
+        exec(code, self.module.globals)
+        fn = self.module.globals[name]
+        fn.__code__ = shift_lines(fn.__code__, offset)
 
     # -- one value ------------------------------------------------------------
 
@@ -512,6 +603,8 @@ class FunctionWriter:
         if v not in self.names and v in self.plan.inline:
             self.names[v] = self.inline_source(v)
         src = self.names[v]
+        if v.kind != "const" and v not in self.plan.inline:
+            self.read(src)
         if v.shape != r.shape and not consumer.elementwise:
             src = f"np.broadcast_to({src}, {r.shape})"
         return src
@@ -522,8 +615,15 @@ class FunctionWriter:
             expr = code[len("_inline_ = "):]
             return expr if _PRIMARY.fullmatch(expr) else f"({expr})"
         name = self.value_name(v)  # not one expression: a statement of its own after all
-        self.body.extend((line, v.node) for line in self.emit_value(v, name).split("\n"))
+        self.lines(self.emit_value(v, name).split("\n"), v.node)
         return name
+
+
+def _invalid(e: SyntaxError, line: int, line_nodes: Mapping[int, Node]) -> SymgraphError:
+    node = line_nodes.get(line)
+    where = f"node #{node.id} {node.op.describe()!r}" if node is not None else "the function"
+    return SymgraphError(f"compiled code for {where} is not valid Python (check the op's "
+                         f"emit): {e.msg} at line {line} of the source")
 
 
 _PRIMARY = re.compile(r"[\w.]+(\[[^\]]*\]|\([^()]*(\([^()]*\))?[^()]*\))?(\.T)?")

@@ -125,6 +125,17 @@ def lower(outputs: Sequence[Node], inputs: Sequence[Node], fuse: bool = True) ->
         needed.update(_unbroadcast(a, fed) for a in args)
 
     values: dict[Node, Value] = {}
+    plain: dict[Value, Ref] = {}  # one Ref per value for its own shape (most arguments)
+
+    def ref(a: Node) -> Ref:
+        v = values[_unbroadcast(a, fed)]
+        if a.shape != v.node.shape:
+            return Ref(v, a.shape)
+        r = plain.get(v)
+        if r is None:
+            r = plain[v] = Ref(v, a.shape)
+        return r
+
     for root in order:
         # A fusion may read a node built after its root (sort reads the argsort its
         # gradient made): such a node's value is made first, so values stay in order.
@@ -138,13 +149,12 @@ def lower(outputs: Sequence[Node], inputs: Sequence[Node], fuse: bool = True) ->
                 continue
             stack.pop()
             if n not in values:
-                values[n] = Value(n, op, [Ref(values[_unbroadcast(a, fed)], a.shape) for a in args],
-                                  kind)
+                values[n] = Value(n, op, [ref(a) for a in args], kind)
     if fuse:  # outputs stay fresh arrays, as the evaluator returns them
         returned = {values[_unbroadcast(o, fed)] for o in outputs}
         _fold_constants(v for v in values.values() if v not in returned)
     params = [values[n] for n in inputs if n in values]
-    outs = [Ref(values[_unbroadcast(o, fed)], o.shape) for o in outputs]
+    outs = [ref(o) for o in outputs]
     prog = Program(list(values.values()), params, outs)
     for k, v in enumerate(prog.values):
         v.index = k

@@ -175,7 +175,8 @@ class Plan:
     def _alias(self, order: list[Value]) -> None:
         """The buffers ("roots") each value may share memory with, and which values are
         buffers the function allocates (``allocated``), fresh from an emitted op (``fresh``)."""
-        self.roots: dict[Value, frozenset[Value]] = {}
+        # a value alone in its buffer (most of them) has a 1-tuple: 48 bytes, a frozenset 216
+        self.roots: dict[Value, frozenset[Value] | tuple[Value]] = {}
         self.fresh: set[Value] = set()
         self.allocated: set[Value] = set()  # values whose buffer counts as the function's memory
         for v in order:
@@ -186,7 +187,7 @@ class Plan:
                 self.roots[v] = frozenset((v,)).union(*[self.roots[r.value] for r in v.args])
                 self.allocated.add(v)
             else:
-                self.roots[v] = frozenset((v,))
+                self.roots[v] = (v,)
                 if kind == "fresh":
                     self.fresh.add(v)
                     self.allocated.add(v)
@@ -223,11 +224,13 @@ class Plan:
         for v in self.outputs:
             self.last_use[v] = len(self.order)
         self.root_end: dict[Value, int] = {}
-        self.aliases: dict[Value, list[Value]] = {}  # root -> the values that may share it
+        # root -> the values that may share it, when others than itself (see ``aliases_of``)
+        self.aliases: dict[Value, list[Value]] = {}
         for v in self.all:
             end = self.last_use.get(v, pos[v])
             for r in self.roots[v]:
-                self.aliases.setdefault(r, []).append(v)
+                if r is not v:
+                    self.aliases.setdefault(r, [r]).append(v)
                 if self.root_end.get(r, -1) < end:
                     self.root_end[r] = end
 
@@ -242,7 +245,7 @@ class Plan:
             if (u not in self.fresh or u in self.outputs or r.shape != u.shape
                     or any(u in self.roots[a] for j, a in enumerate(args) if j != k)):
                 continue
-            if all(self.last_use.get(w, self.pos[w]) <= p for w in self.aliases[u]
+            if all(self.last_use.get(w, self.pos[w]) <= p for w in self.aliases.get(u, (u,))
                    if v not in self.roots[w]):
                 found.add(k)
         return found
