@@ -85,6 +85,11 @@ class Chunker:
                          f"{name} = _s[{name!r}]")
         return lines
 
+    def done(self, c: int) -> None:
+        """Chunk ``c`` is written: forget its names."""
+        self.exposed[c] = self.written[c] = {}
+        self.slots[c] = set()
+
     def epilogue(self, c: int) -> list[str]:
         """Chunk ``c``'s last lines: the values it made that later chunks read."""
         return [f"_s[{name!r}] = {name}" for name in self.written[c]

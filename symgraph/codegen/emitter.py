@@ -256,6 +256,7 @@ class Names:
     def __init__(self, reserved: frozenset[str] | set[str] = frozenset()) -> None:
         self.taken: set[str] = set(_RESERVED) | set(reserved)
         self.given = frozenset(self.taken)  # the names reserved from the start
+        self.bases: dict[str, str] = {}  # op name -> its ASCII form (see ``temp``)
 
     def make(self, base: str) -> str:
         """``base`` (already ASCII), with ``_`` appended until it is unused; recorded as used."""
@@ -272,9 +273,12 @@ class Names:
 
     def temp(self, op_name: str, node_id: int, suffix: str = "") -> str:
         """A temporary for node ``node_id``: its op's name made ASCII, then the node's id."""
-        base = re.sub(r"[^A-Za-z0-9]+", "_", op_name).strip("_") or "v"
-        if not base[0].isalpha():
-            base = "v_" + base
+        base = self.bases.get(op_name)
+        if base is None:
+            base = re.sub(r"[^A-Za-z0-9]+", "_", op_name).strip("_") or "v"
+            if not base[0].isalpha():
+                base = "v_" + base
+            self.bases[op_name] = base
         return self.make(f"{base}{node_id}{suffix}")
 
 
@@ -295,13 +299,21 @@ def emit_program(prog: Program, plan: Plan, inputs: Sequence[Node], outputs: Seq
                  filename: str, func_name: str = "compiled", check: Callable | None = None
                  ) -> Emitted:
     """Source and function computing ``outputs`` from positional ``inputs``."""
+    return write_program(prog, plan, inputs, outputs, func_name, check).compile(func_name,
+                                                                                filename)
+
+
+def write_program(prog: Program, plan: Plan, inputs: Sequence[Node], outputs: Sequence[Node],
+                  func_name: str = "compiled", check: Callable | None = None) -> FunctionWriter:
+    """The function's text written (``compile`` runs it), its locals clashing with no global;
+    ``release`` then lets ``prog`` and ``plan`` go before compiling a long one."""
     reserved = {func_name}
     while True:
         writer = FunctionWriter(prog, plan, check, reserved)
         writer.write(inputs, outputs)
         clash = writer.clashes()
         if not clash:
-            return writer.compile(func_name, filename)
+            return writer
         reserved |= clash  # an op's emit defined a global a local shadows: name the locals again
 
 
@@ -343,6 +355,7 @@ class FunctionWriter:
         #: where a long body splits into chunk functions (the outermost function only)
         self.chunker = Chunker(chunks.CHUNK_LINES) if parent is None else None
         self.ws_line = False  # whether body[0] unpacks the workspace
+        self.has_workspace = bool(plan.workspace)
         for v in plan.all:
             if isinstance(v.op, Item):
                 self.items.setdefault(v.args[0].value, set()).add(v.op.index)
@@ -478,6 +491,12 @@ class FunctionWriter:
         if self.chunker is not None:
             self.chunker.read(name)
 
+    def release(self) -> None:
+        """Drop all but the text and what compiling it needs (the program, its plan and the
+        names given), so their memory is free while a long function compiles."""
+        self.prog = self.plan = self.ctx = self.idents = None  # type: ignore[assignment]
+        self.names, self.dying, self.items = {}, {}, {}
+
     def clashes(self) -> set[str]:
         """Locals that shadow a global some op's emit defined (then the names are made again)."""
         taken, given = self.idents.taken, self.idents.given
@@ -507,14 +526,14 @@ class FunctionWriter:
         exec(code, module.globals)
         return Emitted(text, module.globals[func_name], line_nodes, module.standalone,
                        self.param_names,
-                       module.globals.get("_workspace") if self.plan.workspace else None)
+                       module.globals.get("_workspace") if self.has_workspace else None)
 
     def compile_chunks(self, func_name: str, filename: str) -> Emitted:
         """A long body as chunk functions, each compiled alone, and a main function
         ``func_name`` calling them in turn (see ``codegen.chunks``)."""
         module, body, chunker = self.module, self.body, self.chunker
         assert chunker is not None
-        workspace = bool(self.plan.workspace)
+        workspace = self.has_workspace
         skip = 1 if self.ws_line else 0  # body[0] unpacks the workspace: main does it
         pieces = "\n".join(module.preamble()).split("\n")
         line = len(pieces) + 1  # lines before the next def (a blank line between defs)
@@ -534,6 +553,10 @@ class FunctionWriter:
                     line_nodes.add(first + k, node)
             chunk = "\n".join(head + ["    " + x for x in lines]
                               + ["    " + x for x in chunker.epilogue(c)]) + "\n"
+            del lines
+            for k in range(start + skip, stop + skip):  # their text is the chunk's now
+                body[k] = ""
+            chunker.done(c)
             self.run_def(chunk, name, filename, line, line_nodes)
             text.append(chunk)
             line += chunk.count("\n") + 2
