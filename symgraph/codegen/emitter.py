@@ -460,10 +460,21 @@ class FunctionWriter:
         workspace = self.plan.workspace
         if not workspace:
             return
-        bufs = ", ".join(f"np.empty({s}, {dtype_source(d)})" for s, d in workspace)
-        self.module.code(name, f"def {name}():\n    \"\"\"Buffers for temporaries, "
-                         "reused from call to call (one set per thread).\"\"\"\n"
-                         f"    return ({bufs},)")
+        doc = (f"def {name}():\n    \"\"\"Buffers for temporaries, reused from call to call "
+               "(one set per thread).\"\"\"\n")
+        if len(workspace) <= WORKSPACE_LISTED:
+            bufs = ", ".join(f"np.empty({s}, {dtype_source(d)})" for s, d in workspace)
+            self.module.code(name, f"{doc}    return ({bufs},)")
+        else:  # one line per run of alike buffers, not one call each (a long chain has many)
+            runs: list[list] = []
+            for s, d in workspace:
+                if runs and runs[-1][0] == s and runs[-1][1] == d:
+                    runs[-1][2] += 1
+                else:
+                    runs.append([s, d, 1])
+            table = "".join(f"        ({s}, {dtype_source(d)}, {n}),\n" for s, d, n in runs)
+            self.module.code(name, f"{doc}    return tuple(np.empty(shape, dtype) for shape, dtype, "
+                             f"count in (\n{table}    ) for _ in range(count))")
         slots = "".join(f"_w{k}, " for k in range(len(workspace)))
         fresh = "" if self.parent is not None else f"{name}() if _ws is None else "
         self.body.insert(0, f"{slots.rstrip(', ')}{',' if len(workspace) == 1 else ''} = "
@@ -536,8 +547,8 @@ class FunctionWriter:
         workspace = self.has_workspace
         skip = 1 if self.ws_line else 0  # body[0] unpacks the workspace: main does it
         pieces = "\n".join(module.preamble()).split("\n")
-        line = len(pieces) + 1  # lines before the next def (a blank line between defs)
-        text = ["\n".join(pieces)]
+        line = len(pieces)  # lines before the next def
+        text = ["\n".join(pieces) + "\n"]
         line_nodes = LineNodes()
         bounds = chunker.starts[1:] + [len(body) - skip]
         args = "_s, _ws" if workspace else "_s"
@@ -558,7 +569,7 @@ class FunctionWriter:
                 body[k] = ""
             chunker.done(c)
             self.run_def(chunk, name, filename, line, line_nodes)
-            text.append(chunk)
+            text += [chunk, "\n\n"]
             line += chunk.count("\n") + 2
         params = {n: None for n in self.param_names if n in chunker.last_read}
         main = [f"def {func_name}({', '.join(self.params)}):"]
@@ -569,7 +580,7 @@ class FunctionWriter:
         main_text = "\n".join(main) + "\n"
         self.run_def(main_text, func_name, filename, line, line_nodes)
         text.append(main_text)
-        return Emitted("\n\n".join(text), module.globals[func_name], line_nodes,
+        return Emitted("".join(text), module.globals[func_name], line_nodes,
                        module.standalone, self.param_names,
                        module.globals.get("_workspace") if workspace else None)
 
@@ -640,6 +651,10 @@ class FunctionWriter:
         name = self.value_name(v)  # not one expression: a statement of its own after all
         self.lines(self.emit_value(v, name).split("\n"), v.node)
         return name
+
+
+#: a workspace of more buffers than this is made by a loop over runs of alike buffers
+WORKSPACE_LISTED = 64
 
 
 def _invalid(e: SyntaxError, line: int, line_nodes: Mapping[int, Node]) -> SymgraphError:
