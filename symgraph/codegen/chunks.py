@@ -8,10 +8,11 @@ of at most about that many lines each (split between statements), compiled
 one at a time, and a main function calling them in turn:
 
     def _chunk0(_s, _ws):
-        _w0 = _ws[0]
-        sin1 = np.sin(x)        # x: _s["x"], loaded above
+        _w0, _w1 = _ws[0:2]
+        x = _s['x']             # read again by a later chunk: stays
+        sin1 = np.sin(x, out=_w0)
         ...
-        _s["mul7"] = mul7       # read by a later chunk
+        _s.update(mul7=mul7)    # read by a later chunk
 
     def compiled(x, _ws=None):
         _ws = _workspace() if _ws is None else _ws
@@ -21,7 +22,8 @@ one at a time, and a main function calling them in turn:
 
 A value crossing chunks goes through the dict ``_s``: stored by the chunk
 that makes it, loaded by the chunks that read it, and taken out (``pop``) by
-the last of them, so it is freed as the single function would free it.
+the last of them (``a, b = map(_s.pop, ('a', 'b'))``), so it is freed as the
+single function would free it.
 ``Chunker`` records, while the statements are written, the names each chunk
 reads before writing them and the ones it writes: every step is linear.
 """
@@ -38,6 +40,9 @@ from ..graph import Node
 
 #: a function body longer than this many lines is split into chunk functions
 CHUNK_LINES = 2000
+#: names moved to or from ``_s`` (or workspace buffers unpacked) by one statement, at most:
+#: a statement per name would add half the statements of a long gradient
+PER_LINE = 8
 
 
 class Chunker:
@@ -79,10 +84,23 @@ class Chunker:
     def prologue(self, c: int) -> list[str]:
         """Chunk ``c``'s first lines: its workspace buffers, then the values of earlier
         chunks it reads (taken out of ``_s`` by their last reader)."""
-        lines = [f"_w{k} = _ws[{k}]" for k in sorted(self.slots[c])]
-        for name in self.exposed[c]:
-            lines.append(f"{name} = _s.pop({name!r})" if self.last_read[name] == c else
-                         f"{name} = _s[{name!r}]")
+        lines = []
+        slots = sorted(self.slots[c])
+        runs: list[list[int]] = []  # consecutive slots: one slice
+        for k in slots:
+            if runs and runs[-1][-1] + 1 == k and len(runs[-1]) < PER_LINE:
+                runs[-1].append(k)
+            else:
+                runs.append([k])
+        for run in runs:
+            lines.append(f"_w{run[0]} = _ws[{run[0]}]" if len(run) == 1 else
+                         f"{', '.join(f'_w{k}' for k in run)} = _ws[{run[0]}:{run[-1] + 1}]")
+        taken = [n for n in self.exposed[c] if self.last_read[n] == c]
+        lines += [f"{n} = _s[{n!r}]" for n in self.exposed[c] if self.last_read[n] != c]
+        for k in range(0, len(taken), PER_LINE):
+            names = taken[k:k + PER_LINE]
+            lines.append(f"{names[0]} = _s.pop({names[0]!r})" if len(names) == 1 else
+                         f"{', '.join(names)} = map(_s.pop, ({', '.join(map(repr, names))}))")
         return lines
 
     def done(self, c: int) -> None:
@@ -92,8 +110,9 @@ class Chunker:
 
     def epilogue(self, c: int) -> list[str]:
         """Chunk ``c``'s last lines: the values it made that later chunks read."""
-        return [f"_s[{name!r}] = {name}" for name in self.written[c]
-                if self.last_read.get(name, -1) > c]
+        kept = [n for n in self.written[c] if self.last_read.get(n, -1) > c]
+        return [f"_s.update({', '.join(f'{n}={n}' for n in kept[k:k + PER_LINE])})"
+                for k in range(0, len(kept), PER_LINE)]
 
 
 class LineNodes(Mapping):

@@ -411,9 +411,10 @@ class FunctionWriter:
         self.group()
         donor = plan.donor.get(v)
         names[v] = names[donor] if donor is not None else self.value_name(v)
-        dying = sorted({names[u] for u in dead if names.get(u, names[v]) != names[v]})
-        if dying:
-            self.dying[v] = dying
+        if dead:
+            dying = sorted({names[u] for u in dead if names.get(u, names[v]) != names[v]})
+            if dying:
+                self.dying[v] = dying
         into = names[v] if donor is not None else (
             f"_w{plan.slot[v]}" if v in plan.slot else None)
         lines = self.emit_value(v, names[v], into).split("\n")
@@ -438,6 +439,8 @@ class FunctionWriter:
 
     def write_frees(self, v: Value, dead_values: Sequence[Value]) -> None:
         """``del`` what dies at ``v`` (numpy scalars need no del; ``v``'s own buffer stays)."""
+        if not dead_values:
+            return
         names = self.names
         dead = sorted({names[u] for u in dead_values if names.get(u, names[v]) != names[v]}
                       - self.ctx.freed)
