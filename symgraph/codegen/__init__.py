@@ -1,7 +1,9 @@
 """Compilation of graph nodes to numpy source (the machinery behind ``sg.function``).
 
 lower (ir.py, fusion.py) -> schedule and plan memory (schedule.py, remat.py)
--> emit source (emitter.py, literals.py; each op prints itself via ``Op.emit``).
+-> emit source (emitter.py, literals.py; each op prints itself via ``Op.emit``;
+a long function in chunks: chunks.py).  Memory stays linear in the graph: the
+program and its plan are freed before the text of a long function compiles.
 A loop's or branch's body goes through the same pipeline into a function of
 the same source (bodies.py), which the op's own code calls.
 """

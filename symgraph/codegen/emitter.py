@@ -6,7 +6,10 @@ constants are bound to the graph's own arrays instead of being re-parsed, and
 helpers are defined by executing their preamble text, so what runs is what
 ``.source`` shows.  Ops without ``emit`` (user ops) are called through their
 ``f`` by a name bound in the function's globals; their source is then not
-standalone, and says so.
+standalone, and says so.  A body longer than ``chunks.CHUNK_LINES`` lines is
+written as several functions, compiled one at a time, and a main one calling
+them (see ``codegen.chunks``): CPython compiles one huge ``def`` in memory and
+time that grow faster than its length.
 """
 
 from __future__ import annotations
