@@ -616,8 +616,9 @@ class FunctionWriter:
         ctx.out, ctx.into = out, into
         ctx.node = v.node
         ctx.shape = v.shape
-        ctx.in_shapes = [r.value.shape if v.elementwise else r.shape for r in v.args]
-        ctx.in_dtypes = [r.value.dtype for r in v.args]
+        ctx.in_shapes = ([r.value.shape for r in v.args] if v.elementwise
+                         else [r.shape for r in v.args])
+        ctx.in_dtypes = [r.value.node.dtype for r in v.args]
         ctx.dying, ctx.freed = self.dying.get(v, []), set()
         if getattr(v.op, "multiple_results", False):
             ctx.results_used = frozenset(range(v.op.result_count(v.node))) \
@@ -626,8 +627,9 @@ class FunctionWriter:
                 else frozenset()
         ctx.taken = set()
         code = v.op.emit(out, ins, ctx) if hasattr(v.op, "emit") else None
-        self.taken.update(v.args[k].value.node for k in ctx.taken
-                          if v.args[k].value.kind == "param")
+        if ctx.taken:
+            self.taken.update(v.args[k].value.node for k in ctx.taken
+                              if v.args[k].value.kind == "param")
         if code is None:
             code = _fallback_call(self.module, v, out, ins)
         # a loop's tuple is not checked itself: its body's nodes and its items are
