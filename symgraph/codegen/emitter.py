@@ -404,9 +404,12 @@ class FunctionWriter:
                 names[v] = self.module.const(v.op.value if isinstance(v.op, Constant)
                                              else np.asarray(v.op.value, v.dtype))
                 continue
-            dead = dies_at.get(plan.pos[v], ())
+            dead = dies_at.pop(plan.pos[v], ())  # (popped: a long program's memory stays flat)
             self.write_value(v, dead)
             self.write_frees(v, dead)
+            for u in dead:  # read by nothing after: their names are done with
+                if u is not v:
+                    del names[u]
 
     def write_value(self, v: Value, dead: Sequence[Value] = ()) -> None:
         """``v``'s statement: into its donor's buffer, its workspace slot, or a new array."""
@@ -619,7 +622,7 @@ class FunctionWriter:
         ctx.in_shapes = ([r.value.shape for r in v.args] if v.elementwise
                          else [r.shape for r in v.args])
         ctx.in_dtypes = [r.value.node.dtype for r in v.args]
-        ctx.dying, ctx.freed = self.dying.get(v, []), set()
+        ctx.dying, ctx.freed = self.dying.pop(v, []), set()
         if getattr(v.op, "multiple_results", False):
             ctx.results_used = frozenset(range(v.op.result_count(v.node))) \
                 if v in self.plan.outputs else frozenset(self.items.get(v, ()))
