@@ -80,7 +80,8 @@ def _handler(err: str, flag: int) -> None:
     """numpy's error callback: warn naming the node, at the user's line."""
     codes = _loop_codes
     frame = sys._getframe(1)
-    level, node, where, generated = 2, None, "while evaluating", None
+    level, node, where = 2, None, "while evaluating"
+    generated = []  # frames of generated code, innermost first
     loop_frame = None
     while frame is not None:
         kind = codes.get(frame.f_code)
@@ -90,12 +91,17 @@ def _handler(err: str, flag: int) -> None:
             break
         if kind == "compiled":
             fn = frame.f_locals.get("self")
-            if generated is not None:
-                node = getattr(fn, "_line_nodes", {}).get(generated.f_lineno)
-                where = f"at line {generated.f_lineno} of the compiled function's .source"
+            if generated:
+                # the outermost generated line naming a node: a loop's, not its body's; a
+                # chunk's statement, not the main function's call of the chunk
+                lines = getattr(fn, "_line_nodes", {})
+                line = next((g.f_lineno for g in reversed(generated) if g.f_lineno in lines),
+                            generated[-1].f_lineno)
+                node = lines.get(line)
+                where = f"at line {line} of the compiled function's .source"
             break
         if frame.f_code.co_filename.startswith(_GENERATED):
-            generated = frame
+            generated.append(frame)
         frame = frame.f_back
         level += 1
     # the user's line: the first frame outside symgraph beyond the loop

@@ -1,7 +1,9 @@
 """Compilation of graph nodes to numpy source (the machinery behind ``sg.function``).
 
 lower (ir.py, fusion.py) -> schedule and plan memory (schedule.py, remat.py)
--> emit source (emitter.py, literals.py; each op prints itself via ``Op.emit``).
+-> emit source (emitter.py, literals.py; each op prints itself via ``Op.emit``;
+a long function in chunks: chunks.py).  Memory stays linear in the graph: the
+program and its plan are freed before the text of a long function compiles.
 A loop's or branch's body goes through the same pipeline into a function of
 the same source (bodies.py), which the op's own code calls.
 """
@@ -13,16 +15,26 @@ from typing import Callable, Sequence
 from ..traversal import paused_gc
 from ..graph import Node
 from .bodies import Planner
-from .emitter import EmitContext, Emitted, emit_program
+from .emitter import EmitContext, Emitted, write_program
 from .ir import Program, lower
 from .remat import rematerialize
 from .schedule import Plan
 
 
-class Compiled:
-    """Everything ``sg.function`` needs from compilation."""
+class Figures:
+    """A plan's figures: its estimated peak bytes, workspace bytes and bytes summed over
+    steps (the plan itself is freed before the source compiles: it holds every value)."""
 
-    def __init__(self, emitted: Emitted, plan: Plan, recomputed: list[Node]) -> None:
+    def __init__(self, plan: Plan) -> None:
+        self.peak_bytes = plan.peak_bytes
+        self.workspace_bytes = plan.workspace_bytes
+        self.byte_steps = plan.byte_steps
+
+
+class Compiled:
+    """Everything ``sg.function`` needs from compilation (``plan``: the plan's ``Figures``)."""
+
+    def __init__(self, emitted: Emitted, plan: Figures, recomputed: list[Node]) -> None:
         self.emitted = emitted
         self.plan = plan
         self.recomputed = recomputed
@@ -52,8 +64,13 @@ def compile_nodes(inputs: Sequence[Node], outputs: Sequence[Node], *, optimize: 
                                          planner=planner)
         else:
             plan, copies = planner.plan(prog), []
-        emitted = emit_program(prog, plan, inputs, outputs, filename, check=check)
-    return Compiled(emitted, plan, [c.node for c in copies])
+        recomputed = [c.node for c in copies]
+        writer = write_program(prog, plan, inputs, outputs, check=check)
+        figures = Figures(plan)
+        del prog, plan, copies  # a long program's values and plan are freed while it compiles
+        writer.release()
+        emitted = writer.compile("compiled", filename)
+    return Compiled(emitted, figures, recomputed)
 
 
 

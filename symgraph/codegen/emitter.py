@@ -6,7 +6,10 @@ constants are bound to the graph's own arrays instead of being re-parsed, and
 helpers are defined by executing their preamble text, so what runs is what
 ``.source`` shows.  Ops without ``emit`` (user ops) are called through their
 ``f`` by a name bound in the function's globals; their source is then not
-standalone, and says so.
+standalone, and says so.  A body longer than ``chunks.CHUNK_LINES`` lines is
+written as several functions, compiled one at a time, and a main one calling
+them (see ``codegen.chunks``): CPython compiles one huge ``def`` in memory and
+time that grow faster than its length.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import inspect
 import keyword
 import re
 import textwrap
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -27,6 +30,8 @@ from ..graph import Node
 from ..ops.shape import BroadcastTo
 from ..ops.sources import Constant
 from ..ops.tuples import Item, pack
+from . import chunks
+from .chunks import Chunker, LineNodes, shift_lines
 from .ir import Program, Ref, Value
 from .literals import dtype_source, literal
 from .schedule import Plan, aliasing
@@ -253,7 +258,8 @@ class Names:
 
     def __init__(self, reserved: frozenset[str] | set[str] = frozenset()) -> None:
         self.taken: set[str] = set(_RESERVED) | set(reserved)
-        self.made: set[str] = set()
+        self.given = frozenset(self.taken)  # the names reserved from the start
+        self.bases: dict[str, str] = {}  # op name -> its ASCII form (see ``temp``)
 
     def make(self, base: str) -> str:
         """``base`` (already ASCII), with ``_`` appended until it is unused; recorded as used."""
@@ -261,7 +267,6 @@ class Names:
         while name in self.taken:
             name += "_"
         self.taken.add(name)
-        self.made.add(name)
         return name
 
     def param(self, node: Node, k: int) -> str:
@@ -271,16 +276,19 @@ class Names:
 
     def temp(self, op_name: str, node_id: int, suffix: str = "") -> str:
         """A temporary for node ``node_id``: its op's name made ASCII, then the node's id."""
-        base = re.sub(r"[^A-Za-z0-9]+", "_", op_name).strip("_") or "v"
-        if not base[0].isalpha():
-            base = "v_" + base
+        base = self.bases.get(op_name)
+        if base is None:
+            base = re.sub(r"[^A-Za-z0-9]+", "_", op_name).strip("_") or "v"
+            if not base[0].isalpha():
+                base = "v_" + base
+            self.bases[op_name] = base
         return self.make(f"{base}{node_id}{suffix}")
 
 
 class Emitted:
     """The result of emission: source text, the function, and per-line node map."""
 
-    def __init__(self, source: str, fn: Callable, line_nodes: dict[int, Node], standalone: bool,
+    def __init__(self, source: str, fn: Callable, line_nodes: Mapping[int, Node], standalone: bool,
                  param_names: list[str], workspace: Callable | None) -> None:
         self.source = source
         self.fn = fn
@@ -294,13 +302,21 @@ def emit_program(prog: Program, plan: Plan, inputs: Sequence[Node], outputs: Seq
                  filename: str, func_name: str = "compiled", check: Callable | None = None
                  ) -> Emitted:
     """Source and function computing ``outputs`` from positional ``inputs``."""
+    return write_program(prog, plan, inputs, outputs, func_name, check).compile(func_name,
+                                                                                filename)
+
+
+def write_program(prog: Program, plan: Plan, inputs: Sequence[Node], outputs: Sequence[Node],
+                  func_name: str = "compiled", check: Callable | None = None) -> FunctionWriter:
+    """The function's text written (``compile`` runs it), its locals clashing with no global;
+    ``release`` then lets ``prog`` and ``plan`` go before compiling a long one."""
     reserved = {func_name}
     while True:
         writer = FunctionWriter(prog, plan, check, reserved)
         writer.write(inputs, outputs)
         clash = writer.clashes()
         if not clash:
-            return writer.compile(func_name, filename)
+            return writer
         reserved |= clash  # an op's emit defined a global a local shadows: name the locals again
 
 
@@ -329,7 +345,8 @@ class FunctionWriter:
         self.ctx = EmitContext(self.module, self)
         self.idents = Names(reserved)
         self.names: dict[Value, str] = {}
-        self.body: list[tuple[str, Node | None]] = []
+        self.body: list[str] = []
+        self.body_nodes: list[Node | None] = []  # the node each body line computes
         # the nodes ``check`` is called for, by position (one list for the whole source)
         self.checked: list[Node] = parent.checked if parent is not None else []
         self.param_names: list[str] = []
@@ -338,6 +355,10 @@ class FunctionWriter:
         self.dying: dict[Value, list[str]] = {}  # a value -> the names last read by it
         #: parameters whose buffers an op's code took over (``EmitContext.taken``)
         self.taken: set[Node] = set()
+        #: where a long body splits into chunk functions (the outermost function only)
+        self.chunker = Chunker(chunks.CHUNK_LINES) if parent is None else None
+        self.ws_line = False  # whether body[0] unpacks the workspace
+        self.has_workspace = bool(plan.workspace)
         for v in plan.all:
             if isinstance(v.op, Item):
                 self.items.setdefault(v.args[0].value, set()).add(v.op.index)
@@ -367,9 +388,10 @@ class FunctionWriter:
         chk = self.module.foreign("_check", self.check, "symgraph.diagnostics.check_finite per node")
         nodes = self.module.foreign("_nodes", self.checked, "the graph's nodes, for diagnostics")
         for p in self.prog.params:
+            self.group()
+            self.read(self.names[p])
             self.checked.append(p.node)
-            self.body.append((f"{chk}({nodes}[{len(self.checked) - 1}], {self.names[p]}, ())",
-                              p.node))
+            self.line(f"{chk}({nodes}[{len(self.checked) - 1}], {self.names[p]}, ())", p.node)
 
     def write_values(self) -> None:
         """Constants become globals; each op value a statement, then the frees it allows."""
@@ -382,22 +404,33 @@ class FunctionWriter:
                 names[v] = self.module.const(v.op.value if isinstance(v.op, Constant)
                                              else np.asarray(v.op.value, v.dtype))
                 continue
-            dead = dies_at.get(plan.pos[v], ())
+            dead = dies_at.pop(plan.pos[v], ())  # (popped: a long program's memory stays flat)
             self.write_value(v, dead)
             self.write_frees(v, dead)
+            for u in dead:  # read by nothing after: their names are done with
+                if u is not v:
+                    del names[u]
 
     def write_value(self, v: Value, dead: Sequence[Value] = ()) -> None:
         """``v``'s statement: into its donor's buffer, its workspace slot, or a new array."""
         plan, names = self.plan, self.names
+        self.group()
         donor = plan.donor.get(v)
         names[v] = names[donor] if donor is not None else self.value_name(v)
-        self.dying[v] = sorted({names[u] for u in dead if names.get(u, names[v]) != names[v]})
+        if dead:
+            dying = sorted({names[u] for u in dead if names.get(u, names[v]) != names[v]})
+            if dying:
+                self.dying[v] = dying
         into = names[v] if donor is not None else (
             f"_w{plan.slot[v]}" if v in plan.slot else None)
         lines = self.emit_value(v, names[v], into).split("\n")
         if donor is not None:  # the variable's name is its buffer's first value: say which this is
             lines[0] += f"  # {self.value_name(v)}"
-        self.body.extend((line, v.node) for line in lines)
+        self.lines(lines, v.node)
+        if self.chunker is not None:
+            self.chunker.wrote(names[v])
+            if into is not None and donor is None:
+                self.chunker.slot(plan.slot[v])
 
     def deaths(self) -> dict[int, list[Value]]:
         """Step -> the arrays (and loops' tuples of arrays) last read there (inlined values
@@ -412,17 +445,23 @@ class FunctionWriter:
 
     def write_frees(self, v: Value, dead_values: Sequence[Value]) -> None:
         """``del`` what dies at ``v`` (numpy scalars need no del; ``v``'s own buffer stays)."""
+        if not dead_values:
+            return
         names = self.names
         dead = sorted({names[u] for u in dead_values if names.get(u, names[v]) != names[v]}
                       - self.ctx.freed)
         if dead:
-            self.body.append((f"del {', '.join(dead)}", None))
+            self.line(f"del {', '.join(dead)}")
 
     def write_return(self, outputs: Sequence[Node]) -> None:
+        self.group()
+        for r in self.prog.outputs:
+            if r.value.kind != "const":
+                self.read(self.names[r.value])
         # a loop's tuple as the evaluator gives it; arrays as _return_source says
         rets = [f"{self.module.helper(pack)}({self.names[r.value]})" if r.value.dtype == object
                 else _return_source(r, o, self.names) for r, o in zip(self.prog.outputs, outputs)]
-        self.body.append((f"return ({''.join(x + ', ' for x in rets)})", None))
+        self.line(f"return ({''.join(x + ', ' for x in rets)})")
 
     def write_workspace(self, name: str = "_workspace") -> None:
         """Temporaries' buffers come from ``_ws`` (kept by the caller) or a fresh set made by
@@ -430,46 +469,141 @@ class FunctionWriter:
         workspace = self.plan.workspace
         if not workspace:
             return
-        bufs = ", ".join(f"np.empty({s}, {dtype_source(d)})" for s, d in workspace)
-        self.module.code(name, f"def {name}():\n    \"\"\"Buffers for temporaries, "
-                         "reused from call to call (one set per thread).\"\"\"\n"
-                         f"    return ({bufs},)")
+        doc = (f"def {name}():\n    \"\"\"Buffers for temporaries, reused from call to call "
+               "(one set per thread).\"\"\"\n")
+        if len(workspace) <= WORKSPACE_LISTED:
+            bufs = ", ".join(f"np.empty({s}, {dtype_source(d)})" for s, d in workspace)
+            self.module.code(name, f"{doc}    return ({bufs},)")
+        else:  # one line per run of alike buffers, not one call each (a long chain has many)
+            runs: list[list] = []
+            for s, d in workspace:
+                if runs and runs[-1][0] == s and runs[-1][1] == d:
+                    runs[-1][2] += 1
+                else:
+                    runs.append([s, d, 1])
+            table = "".join(f"        ({s}, {dtype_source(d)}, {n}),\n" for s, d, n in runs)
+            self.module.code(name, f"{doc}    return tuple(np.empty(shape, dtype) for shape, dtype, "
+                             f"count in (\n{table}    ) for _ in range(count))")
         slots = "".join(f"_w{k}, " for k in range(len(workspace)))
         fresh = "" if self.parent is not None else f"{name}() if _ws is None else "
-        self.body.insert(0, (f"{slots.rstrip(', ')}{',' if len(workspace) == 1 else ''} = "
-                             f"{fresh}_ws", None))
+        self.body.insert(0, f"{slots.rstrip(', ')}{',' if len(workspace) == 1 else ''} = "
+                            f"{fresh}_ws")
+        self.body_nodes.insert(0, None)
+        self.ws_line = True
         self.params.append("_ws" if self.parent is not None else "_ws=None")
+
+    def line(self, text: str, node: Node | None = None) -> None:
+        """Add a line of the body, computing ``node`` (for error messages) or no node."""
+        self.body.append(text)
+        self.body_nodes.append(node)
+
+    def lines(self, texts: Sequence[str], node: Node) -> None:
+        self.body.extend(texts)
+        self.body_nodes.extend([node] * len(texts))
+
+    def group(self) -> None:
+        """A statement starts here (a chunk of a long function may end before it)."""
+        if self.chunker is not None:
+            self.chunker.group(len(self.body))
+
+    def read(self, name: str) -> None:
+        """The statement being written reads local ``name``."""
+        if self.chunker is not None:
+            self.chunker.read(name)
+
+    def release(self) -> None:
+        """Drop all but the text and what compiling it needs (the program, its plan and the
+        names given), so their memory is free while a long function compiles."""
+        self.prog = self.plan = self.ctx = self.idents = None  # type: ignore[assignment]
+        self.names, self.dying, self.items = {}, {}, {}
 
     def clashes(self) -> set[str]:
         """Locals that shadow a global some op's emit defined (then the names are made again)."""
-        return self.idents.made & set(self.module.globals)
+        taken, given = self.idents.taken, self.idents.given
+        return {g for g in self.module.globals if g in taken and g not in given}
 
     def text(self, func_name: str) -> str:
         """The ``def`` alone (a body's function, defined in the module's preamble)."""
         return "\n".join([f"def {func_name}({', '.join(self.params)}):"]
-                         + ["    " + line for line, _ in self.body]) + "\n"
+                         + ["    " + line for line in self.body]) + "\n"
 
     def compile(self, func_name: str, filename: str) -> Emitted:
         """The full text, and the function made by running only its ``def`` (the module's
         globals already hold the constants and helpers)."""
+        if self.chunker is not None and len(self.chunker.starts) > 1:
+            return self.compile_chunks(func_name, filename)
         module, body = self.module, self.body
         head = "\n".join(module.preamble()).split("\n") + [
             f"def {func_name}({', '.join(self.params)}):"]
         first_line = len(head) + 1  # of the body
-        text = "\n".join(head) + "\n" + "\n".join("    " + line for line, _ in body) + "\n"
-        line_nodes = {first_line + k: n for k, (_, n) in enumerate(body) if n is not None}
-        def_text = "\n".join(head[-1:] + ["    " + line for line, _ in body]) + "\n"
+        text = "\n".join(head) + "\n" + "\n".join("    " + line for line in body) + "\n"
+        line_nodes = {first_line + k: n for k, n in enumerate(self.body_nodes) if n is not None}
+        def_text = "\n".join(head[-1:] + ["    " + line for line in body]) + "\n"
         try:
             code = compile("\n" * (first_line - 2) + def_text, filename, "exec")
         except SyntaxError as e:  # only an op's own emit can write invalid code: say which
-            node = line_nodes.get(e.lineno or 0)
-            where = f"node #{node.id} {node.op.describe()!r}" if node is not None else "the function"
-            raise SymgraphError(f"compiled code for {where} is not valid Python (check the op's "
-                                f"emit): {e.msg} at line {e.lineno} of the source") from None
+            raise _invalid(e, e.lineno or 0, line_nodes) from None
         exec(code, module.globals)
         return Emitted(text, module.globals[func_name], line_nodes, module.standalone,
                        self.param_names,
-                       module.globals.get("_workspace") if self.plan.workspace else None)
+                       module.globals.get("_workspace") if self.has_workspace else None)
+
+    def compile_chunks(self, func_name: str, filename: str) -> Emitted:
+        """A long body as chunk functions, each compiled alone, and a main function
+        ``func_name`` calling them in turn (see ``codegen.chunks``)."""
+        module, body, chunker = self.module, self.body, self.chunker
+        assert chunker is not None
+        workspace = self.has_workspace
+        skip = 1 if self.ws_line else 0  # body[0] unpacks the workspace: main does it
+        pieces = "\n".join(module.preamble()).split("\n")
+        line = len(pieces)  # lines before the next def
+        text = ["\n".join(pieces) + "\n"]
+        line_nodes = LineNodes()
+        bounds = chunker.starts[1:] + [len(body) - skip]
+        args = "_s, _ws" if workspace else "_s"
+        calls = []
+        for c, (start, stop) in enumerate(zip(chunker.starts, bounds)):
+            name = f"_chunk{c}"
+            calls.append(f"{name}({args})")
+            head = [f"def {name}({args}):"] + ["    " + x for x in chunker.prologue(c)]
+            lines = body[start + skip:stop + skip]
+            first = line + len(head) + 1  # of the chunk's first body line
+            for k, node in enumerate(self.body_nodes[start + skip:stop + skip]):
+                if node is not None:
+                    line_nodes.add(first + k, node)
+            chunk = "\n".join(head + ["    " + x for x in lines]
+                              + ["    " + x for x in chunker.epilogue(c)]) + "\n"
+            del lines
+            for k in range(start + skip, stop + skip):  # their text is the chunk's now
+                body[k] = ""
+            chunker.done(c)
+            self.run_def(chunk, name, filename, line, line_nodes)
+            text += [chunk, "\n\n"]
+            line += chunk.count("\n") + 2
+        params = {n: None for n in self.param_names if n in chunker.last_read}
+        main = [f"def {func_name}({', '.join(self.params)}):"]
+        if workspace:
+            main.append("    _ws = _workspace() if _ws is None else _ws")
+        main.append("    _s = {" + ", ".join(f"{n!r}: {n}" for n in params) + "}")
+        main += [f"    {call}" for call in calls[:-1]] + [f"    return {calls[-1]}"]
+        main_text = "\n".join(main) + "\n"
+        self.run_def(main_text, func_name, filename, line, line_nodes)
+        text.append(main_text)
+        return Emitted("".join(text), module.globals[func_name], line_nodes,
+                       module.standalone, self.param_names,
+                       module.globals.get("_workspace") if workspace else None)
+
+    def run_def(self, text: str, name: str, filename: str, offset: int,
+                line_nodes: Mapping[int, Node]) -> None:
+        """Define function ``name`` from ``text`` (its ``def``), which starts after line
+        ``offset`` of the whole source (tracebacks then show the source's lines)."""
+        try:
+            code = compile(text, filename, "exec")
+        except SyntaxError as e:  # only an op's own emit can write invalid code: say which
+            raise _invalid(e, offset + (e.lineno or 0), line_nodes) from None
+        exec(code, self.module.globals)
+        fn = self.module.globals[name]
+        fn.__code__ = shift_lines(fn.__code__, offset)
 
     # -- one value ------------------------------------------------------------
 
@@ -485,9 +619,10 @@ class FunctionWriter:
         ctx.out, ctx.into = out, into
         ctx.node = v.node
         ctx.shape = v.shape
-        ctx.in_shapes = [r.value.shape if v.elementwise else r.shape for r in v.args]
-        ctx.in_dtypes = [r.value.dtype for r in v.args]
-        ctx.dying, ctx.freed = self.dying.get(v, []), set()
+        ctx.in_shapes = ([r.value.shape for r in v.args] if v.elementwise
+                         else [r.shape for r in v.args])
+        ctx.in_dtypes = [r.value.node.dtype for r in v.args]
+        ctx.dying, ctx.freed = self.dying.pop(v, []), set()
         if getattr(v.op, "multiple_results", False):
             ctx.results_used = frozenset(range(v.op.result_count(v.node))) \
                 if v in self.plan.outputs else frozenset(self.items.get(v, ()))
@@ -495,8 +630,9 @@ class FunctionWriter:
                 else frozenset()
         ctx.taken = set()
         code = v.op.emit(out, ins, ctx) if hasattr(v.op, "emit") else None
-        self.taken.update(v.args[k].value.node for k in ctx.taken
-                          if v.args[k].value.kind == "param")
+        if ctx.taken:
+            self.taken.update(v.args[k].value.node for k in ctx.taken
+                              if v.args[k].value.kind == "param")
         if code is None:
             code = _fallback_call(self.module, v, out, ins)
         # a loop's tuple is not checked itself: its body's nodes and its items are
@@ -512,6 +648,8 @@ class FunctionWriter:
         if v not in self.names and v in self.plan.inline:
             self.names[v] = self.inline_source(v)
         src = self.names[v]
+        if v.kind != "const" and v not in self.plan.inline:
+            self.read(src)
         if v.shape != r.shape and not consumer.elementwise:
             src = f"np.broadcast_to({src}, {r.shape})"
         return src
@@ -522,8 +660,19 @@ class FunctionWriter:
             expr = code[len("_inline_ = "):]
             return expr if _PRIMARY.fullmatch(expr) else f"({expr})"
         name = self.value_name(v)  # not one expression: a statement of its own after all
-        self.body.extend((line, v.node) for line in self.emit_value(v, name).split("\n"))
+        self.lines(self.emit_value(v, name).split("\n"), v.node)
         return name
+
+
+#: a workspace of more buffers than this is made by a loop over runs of alike buffers
+WORKSPACE_LISTED = 64
+
+
+def _invalid(e: SyntaxError, line: int, line_nodes: Mapping[int, Node]) -> SymgraphError:
+    node = line_nodes.get(line)
+    where = f"node #{node.id} {node.op.describe()!r}" if node is not None else "the function"
+    return SymgraphError(f"compiled code for {where} is not valid Python (check the op's "
+                         f"emit): {e.msg} at line {line} of the source")
 
 
 _PRIMARY = re.compile(r"[\w.]+(\[[^\]]*\]|\([^()]*(\([^()]*\))?[^()]*\))?(\.T)?")

@@ -125,26 +125,39 @@ def lower(outputs: Sequence[Node], inputs: Sequence[Node], fuse: bool = True) ->
         needed.update(_unbroadcast(a, fed) for a in args)
 
     values: dict[Node, Value] = {}
+    plain: dict[Value, Ref] = {}  # one Ref per value for its own shape (most arguments)
+
+    def ref(a: Node, base: Node) -> Ref:  # base: a without its broadcasts
+        v = values[base]
+        if a.shape != v.node.shape:
+            return Ref(v, a.shape)
+        r = plain.get(v)
+        if r is None:
+            r = plain[v] = Ref(v, a.shape)
+        return r
+
     for root in order:
+        if root in values or root not in plans:
+            continue
         # A fusion may read a node built after its root (sort reads the argsort its
         # gradient made): such a node's value is made first, so values stay in order.
-        stack = [root] if root in plans and root not in values else []
+        stack = [root]
         while stack:
             n = stack[-1]
             op, args, kind = plans[n]
-            later = [b for b in (_unbroadcast(a, fed) for a in args) if b not in values]
+            bases = [_unbroadcast(a, fed) for a in args]
+            later = [b for b in bases if b not in values]
             if later:
                 stack.extend(later)
                 continue
             stack.pop()
             if n not in values:
-                values[n] = Value(n, op, [Ref(values[_unbroadcast(a, fed)], a.shape) for a in args],
-                                  kind)
+                values[n] = Value(n, op, [ref(a, b) for a, b in zip(args, bases)], kind)
     if fuse:  # outputs stay fresh arrays, as the evaluator returns them
         returned = {values[_unbroadcast(o, fed)] for o in outputs}
         _fold_constants(v for v in values.values() if v not in returned)
     params = [values[n] for n in inputs if n in values]
-    outs = [Ref(values[_unbroadcast(o, fed)], o.shape) for o in outputs]
+    outs = [ref(o, _unbroadcast(o, fed)) for o in outputs]
     prog = Program(list(values.values()), params, outs)
     for k, v in enumerate(prog.values):
         v.index = k

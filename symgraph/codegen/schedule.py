@@ -52,6 +52,9 @@ def schedule(prog: Program) -> list[Value]:
                 order.append(v)
                 continue
             stack.append((v, True))
+            if len(v.args) == 1:  # most values: no sorting
+                stack.append((v.args[0].value, False))
+                continue
             args = sorted({r.value for r in v.args} - done, key=lambda a: (height[a], -a.index))
             stack.extend((a, False) for a in args)  # deepest popped (so computed) first
     return order
@@ -91,6 +94,14 @@ def nbytes(v: Value) -> int:
     if v.kind == "op" and getattr(v.op, "multiple_results", False):  # a loop's tuple: its parts
         return sum(math.prod(s) * np.dtype(d).itemsize for s, d in v.op.result_avals(v.node))
     return math.prod(v.shape) * v.dtype.itemsize
+
+
+class Roots(dict):
+    """Value -> the buffers ("roots") it may share memory with; a value alone in its own
+    buffer (most values) is not stored: it reads as ``(value,)``."""
+
+    def __missing__(self, v: Value) -> tuple[Value]:
+        return (v,)
 
 
 def aliasing(v: Value) -> str:
@@ -151,6 +162,8 @@ class Plan:
             if size:
                 self.scratch[v] = size
         self.peak_bytes, self.byte_steps = self._memory()
+        # planning state, not kept: a long program's plan is alive while its text is written
+        del self.owner, self.root_end, self.buffer_end
 
     def _parts(self, order: list[Value], consumers: dict[Value, list[Value]]) -> None:
         """The parts of tuples each ``Item`` reads, and which Items are new buffers
@@ -182,18 +195,19 @@ class Plan:
     def _alias(self, order: list[Value]) -> None:
         """The buffers ("roots") each value may share memory with, and which values are
         buffers the function allocates (``allocated``), fresh from an emitted op (``fresh``)."""
-        self.roots: dict[Value, frozenset[Value]] = {}
+        self.roots = Roots()
+        self.views: set[Value] = set()  # values that may share their first input's memory
         self.fresh: set[Value] = set()
         self.allocated: set[Value] = set()  # values whose buffer counts as the function's memory
         for v in order:
             kind = "fresh" if v in self.born else aliasing(v) if v.kind == "op" else "source"
             if kind == "view":
                 self.roots[v] = self.roots[v.args[0].value]
+                self.views.add(v)
             elif kind == "any":
                 self.roots[v] = frozenset((v,)).union(*[self.roots[r.value] for r in v.args])
                 self.allocated.add(v)
-            else:
-                self.roots[v] = frozenset((v,))
+            else:  # alone in its buffer (most values): not stored (see ``Roots``)
                 if kind == "fresh":
                     self.fresh.add(v)
                     self.allocated.add(v)
@@ -206,7 +220,7 @@ class Plan:
         value, which are written inside their consumer's expression."""
         inline: set[Value] = set()
         for v in order:
-            if (v.kind == "op" and aliasing(v) == "view" and v not in self.outputs
+            if (v in self.views and v not in self.outputs
                     and v not in self.born and len(consumers.get(v, ())) == 1
                     and not any(r.value in inline for r in v.args)):
                 inline.add(v)
@@ -230,11 +244,13 @@ class Plan:
         for v in self.outputs:
             self.last_use[v] = len(self.order)
         self.root_end: dict[Value, int] = {}
-        self.aliases: dict[Value, list[Value]] = {}  # root -> the values that may share it
+        # root -> the values that may share it, when others than itself (see ``aliases_of``)
+        self.aliases: dict[Value, list[Value]] = {}
         for v in self.all:
             end = self.last_use.get(v, pos[v])
             for r in self.roots[v]:
-                self.aliases.setdefault(r, []).append(v)
+                if r is not v:
+                    self.aliases.setdefault(r, [r]).append(v)
                 if self.root_end.get(r, -1) < end:
                     self.root_end[r] = end
 
@@ -249,7 +265,7 @@ class Plan:
             if (u not in self.fresh or u in self.outputs or r.shape != u.shape
                     or any(u in self.roots[a] for j, a in enumerate(args) if j != k)):
                 continue
-            if all(self.last_use.get(w, self.pos[w]) <= p for w in self.aliases[u]
+            if all(self.last_use.get(w, self.pos[w]) <= p for w in self.aliases.get(u, (u,))
                    if v not in self.roots[w]):
                 found.add(k)
         return found
@@ -326,8 +342,8 @@ class Plan:
         """Peak bytes the function uses during a call (its workspace counted in full), and
         the bytes held summed over all steps (a tie-breaker for rematerialization)."""
         end = len(self.order)
-        delta = np.zeros(end + 2, dtype=np.int64)
-        fresh = np.zeros(end + 2, dtype=np.int64)
+        delta = [0] * (end + 2)  # (lists: numpy's item assignment costs more than the sum)
+        fresh = [0] * (end + 2)
         for o, stop in self.buffer_end.items():
             start, size = self.pos[self.born.get(o, o)], self.size(o)
             delta[start] += size
@@ -335,8 +351,8 @@ class Plan:
             if o not in self.slot:
                 fresh[start] += size
                 fresh[stop + 1] -= size
-        live = np.cumsum(delta)[:end + 1]
-        at_step = np.cumsum(fresh)[:end + 1]
+        live = np.cumsum(np.asarray(delta, dtype=np.int64))[:end + 1]
+        at_step = np.cumsum(np.asarray(fresh, dtype=np.int64))[:end + 1]
         for v in self.scratch:  # an expression's own temporary, freed within its step
             at_step[self.pos[v]] += self.scratch[v]
         peak = int(at_step.max(initial=0)) + self.workspace_bytes
