@@ -9,6 +9,8 @@ values instead of recomputing them.
 
 from __future__ import annotations
 
+import math
+
 import contextlib
 import contextvars
 import operator
@@ -442,7 +444,7 @@ class Node:
     @property
     def size(self) -> int:
         """Number of elements."""
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
 
     @property
     def T(self) -> Node:

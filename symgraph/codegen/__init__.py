@@ -65,6 +65,7 @@ def compile_nodes(inputs: Sequence[Node], outputs: Sequence[Node], *, optimize: 
         else:
             plan, copies = planner.plan(prog), []
         recomputed = [c.node for c in copies]
+        plan.drop_planning_state()
         writer = write_program(prog, plan, inputs, outputs, check=check)
         figures = Figures(plan)
         del prog, plan, copies  # a long program's values and plan are freed while it compiles

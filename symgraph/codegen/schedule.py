@@ -162,8 +162,12 @@ class Plan:
             if size:
                 self.scratch[v] = size
         self.peak_bytes, self.byte_steps = self._memory()
-        # planning state, not kept: a long program's plan is alive while its text is written
-        del self.owner, self.root_end, self.buffer_end
+
+    def drop_planning_state(self) -> None:
+        """Free what only planning (and rematerialization's rounds) read: a long program's
+        plan stays alive while its text is written."""
+        for name in ("owner", "root_end", "buffer_end"):
+            self.__dict__.pop(name, None)
 
     def _parts(self, order: list[Value], consumers: dict[Value, list[Value]]) -> None:
         """The parts of tuples each ``Item`` reads, and which Items are new buffers
