@@ -144,6 +144,11 @@ class CheckedLogSoftmax(FusedOp):
 
     name = "log_softmax"
 
+    def scratch_bytes(self, shapes) -> int:
+        """The shifted copy of the logits and its exp, which the kernel makes and drops (the
+        planner counts them; as 8-byte floats, an upper bound)."""
+        return 2 * 8 * math.prod(shapes[0])
+
     def emit(self, out, ins, ctx):
         return f"{out} = {ctx.helper(kernels.checked_log_softmax)}({ins[0]}, {ins[1]})"
 
