@@ -77,16 +77,31 @@ def log_softmax(x, axis):
     return np.subtract(shifted, np.log(total, out=total), out=shifted)
 
 
+def relu_row(size):
+    """The length of the row of zeros ``relu`` compares an array of ``size`` elements with
+    (0: none, it compares with the scalar 0)."""
+    if size < 8192:
+        return 0
+    k = 8192
+    while size % k:
+        k //= 2
+    return k if k >= 256 else 0
+
+
+def relu_scratch_bytes(size):
+    """Bytes of the row of zeros ``relu`` makes for float64 arrays of ``size`` elements (an
+    upper bound for other float types)."""
+    return 8 * relu_row(size)
+
+
 def relu(x, out=None):
     """``max(x, 0)`` (into ``out`` if given).  numpy's SIMD maximum runs on two arrays but
     not on an array and a scalar (~2-4x slower): a large contiguous float array is compared
     with a row of zeros instead."""
     if (isinstance(x, np.ndarray) and x.dtype.kind == "f" and x.size >= 8192
             and x.flags.c_contiguous and (out is None or out.flags.c_contiguous)):
-        k = 8192
-        while x.size % k:
-            k //= 2
-        if k >= 256:  # numpy arrays here: their own methods, the fewest calls
+        k = relu_row(x.size)
+        if k:  # numpy arrays here: their own methods, the fewest calls
             res = np.maximum(x.reshape(-1, k), np.zeros(k, x.dtype),
                              out=None if out is None else out.reshape(-1, k))
             return res.reshape(x.shape) if out is None else out
@@ -128,8 +143,10 @@ def log_sigmoid(x):
 
 def labels_in_range(labels, classes):
     """Whether every integer label is in ``[0, classes)`` (numpy's signed labels: one
-    reduction, read as unsigned, where a negative label is huge)."""
-    if isinstance(labels, np.ndarray) and labels.dtype.kind == "i" and labels.size:
+    reduction, read as unsigned, where a negative label is huge: at least ``2**(bits-1)``,
+    so this holds while ``classes`` is at most that)."""
+    if (isinstance(labels, np.ndarray) and labels.dtype.kind == "i" and labels.size
+            and classes <= 2 ** (8 * labels.dtype.itemsize - 1)):
         return bool(np.maximum.reduce(labels.view(labels.dtype.str.replace("i", "u")),
                                       axis=None) < classes)
     return not labels.size or (np.min(labels) >= 0 and np.max(labels) < classes)
@@ -212,11 +229,7 @@ def nll_loss(logp, labels, reduction):
 def softmax_xent_grad_from_log(logp, labels, scale=None, out=None):
     """``(exp(logp) - one_hot(labels)) * scale`` (labels checked already), into ``out``
     (which may be ``logp`` itself): the softmax is the exp of the shared log-softmax."""
-    d = np.exp(logp, out=out)
-    if labels.ndim == 1:
-        d[np.arange(labels.shape[0]), labels] -= 1
-    else:
-        subtract_at_labels(d, labels)
+    d = subtract_at_labels(np.exp(logp, out=out), labels)
     if scale is not None:
         d *= scale
     return d

@@ -276,3 +276,21 @@ def test_softmax_kernels_match_the_textbook_and_leave_their_input(shape):
     np.testing.assert_array_equal(lp2, lp)
     np.testing.assert_allclose(p, np.exp(want), rtol=1e-13, atol=1e-300)
     assert p.flags.c_contiguous and lp.flags.c_contiguous
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16"])
+def test_a_negative_small_integer_label_is_caught_with_many_classes(dtype):
+    """Read as unsigned, -1 in int8 is 255: below 300 classes, so the one-reduction check
+    must not be used when the classes reach the dtype's sign bit."""
+    classes = 300 if dtype == "int8" else 40000
+    z = sg.variable("z", (2, classes))
+    labels = sg.variable("l", (2,), dtype)
+    loss = sg.cross_entropy(z, labels)
+    bad = np.array([3, -1], dtype)
+    with pytest.raises(sg.EvaluationError, match="label -1 is out of range"):
+        sg.evaluate(loss, {z: np.zeros((2, classes)), labels: bad})
+    f = sg.function([z, labels], [loss, sg.grad(loss, z)])
+    with pytest.raises(sg.EvaluationError, match="label -1 is out of range"):
+        f(np.zeros((2, classes)), bad)
+    good = np.array([3, 100], dtype)
+    np.testing.assert_allclose(f(np.zeros((2, classes)), good)[0], np.log(classes))

@@ -149,7 +149,7 @@ def test_seed_mlp_budget_zero_recomputes_its_hidden_layer():
     for a, b in zip(want, seed_mlp_numpy(*values)):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
     peak_default, peak = measured_peak(default, values), measured_peak(f, values)
-    assert f.peak_bytes <= peak <= f.peak_bytes + overhead(f.peak_bytes)
+    assert abs(peak - f.peak_bytes) <= overhead(f.peak_bytes)  # scratch counted at its bound
     assert peak < peak_default - 400_000  # at least most of the 512 KiB hidden layer
 
 

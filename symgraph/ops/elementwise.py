@@ -12,6 +12,7 @@ broadcasts the result to the output's shape.
 
 from __future__ import annotations
 
+import math
 from types import ModuleType
 from typing import Any, Callable, Sequence
 
@@ -277,6 +278,10 @@ class Relu(Unary, cli=True, linear_in=(0,)):
 
     def f(self, x):
         return kernels.relu(x)
+
+    def scratch_bytes(self, shapes) -> int:
+        """The row of zeros ``kernels.relu`` compares a large array with (the planner counts it)."""
+        return kernels.relu_scratch_bytes(math.prod(shapes[0]))
 
     def emit(self, out, ins, ctx):
         fn = ctx.helper(kernels.relu)  # numpy's fast maximum: against a row of zeros
