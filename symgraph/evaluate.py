@@ -538,31 +538,23 @@ def run_fast(steps: list[tuple], values: list) -> int:
     """
     ndarray, exact = np.ndarray, EXACT_SCALARS
     for kind, f, a, b, slot, frees, node, k in steps:
-        if kind == BINARY:
-            try:
+        try:  # one handler for every kind (a try costs nothing until it catches)
+            if kind == BINARY:
                 out = f(values[a], values[b])
-            except Exception as e:
-                err = op_failure(node, [values[a], values[b]], e)
-                if err is e:
-                    raise
-                raise err
-        elif kind == UNARY:
-            try:
+            elif kind == UNARY:
                 out = f(values[a])
-            except Exception as e:
-                err = op_failure(node, [values[a]], e)
-                if err is e:
-                    raise
-                raise err
-        elif kind == GENERAL:
-            args = [values[i] for i in a]
-            try:
-                out = f(*args)
-            except Exception as e:
-                err = op_failure(node, args, e)
-                if err is e:
-                    raise
-                raise err
+            elif kind == GENERAL:
+                out = f(*[values[i] for i in a])
+            else:
+                out = f
+        except Exception as e:
+            args = ([values[a], values[b]] if kind == BINARY else [values[a]] if kind == UNARY
+                    else [values[i] for i in a])
+            err = op_failure(node, args, e)
+            if err is e:
+                raise
+            raise err
+        if kind == GENERAL:
             if not ((type(out) is ndarray or type(out) in exact) and out.shape == node.shape
                     and out.dtype == node.dtype):
                 out = conform(node, out)
@@ -571,8 +563,6 @@ def run_fast(steps: list[tuple], values: list) -> int:
                     for s in frees:
                         values[s] = None
                     return k + 1
-        else:
-            out = f
         values[slot] = out
         if frees:  # most steps have none: their dead input's slot took the result
             for s in frees:
