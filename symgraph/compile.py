@@ -233,7 +233,10 @@ def function(inputs: Any, outputs: Any, *, check_finite: bool = False,
         Bytes.  Default None: off.  The most a call may hold at once in
         buffers of its own (temporaries and results, the kept workspace in
         full; not the inputs nor compiled constants), as ``f.peak_bytes``
-        estimates it (tracemalloc agrees).  Over it, values are first moved
+        estimates it (tracemalloc agrees).  The results count: a network's
+        weight gradients are a floor no recomputation goes below.  Kept
+        buffers count in full, so pass ``reuse_buffers=False`` for the
+        budget to bind on temporaries.  Over it, values are first moved
         earlier where that frees memory, then recomputed right before their
         late uses instead of being kept (rematerialization): elementwise
         values first, then other linear-time ops, then matrix products
