@@ -535,19 +535,20 @@ def test_peak_bytes_matches_a_call_on_long_vectors():
 def test_a_kernel_of_another_template_is_not_reused(fresh_kernels, monkeypatch):
     """A kernel compiled from another version of the kernel's text (here another BLOCK)
     is not reused for its codes, from this process or from the cache directory."""
-    x, y = _arithmetic_program()
-    old = _kernel_of(sg.function([x], [y], backend="numba"))
+    xs, ys = _arithmetic_program()
+    old = _kernel_of(sg.function(xs, ys, backend="numba"))
     monkeypatch.setattr(native_vm, "_loaded", {})  # a new process ...
     monkeypatch.setattr(native_vm, "BLOCK", 8)  # ... of a new symgraph
-    new = _kernel_of(sg.function([x], [y], backend="numba"))
+    new = native_vm.load_vm(old.codes)
     assert new.path != old.path and "BLOCK = 8\n" in open(new.path).read()
     assert new.template == native_vm.template_digest() != old.template
     monkeypatch.setattr(native_vm, "_loaded", {})
     monkeypatch.setattr(native_vm, "BLOCK", 256)
     assert native_vm.load_vm(new.codes).path == old.path
-    xv = np.linspace(-1.0, 1.0, 20)
-    f = sg.function([x], [y], backend="numba")
-    np.testing.assert_allclose(f(xv)[0], sg.evaluate([y], {x: xv})[0], rtol=1e-14)
+    feeds = [np.linspace(0.5, 1.5, 5), np.linspace(1.0, 2.0, 5)]
+    got = sg.function(xs, ys, backend="numba")(*feeds)
+    for g, w in zip(got, sg.evaluate(ys, dict(zip(xs, feeds)))):
+        np.testing.assert_allclose(g, w, rtol=1e-14)
 
 
 def test_shared_temporary_cache_dir_must_be_private(tmp_path, monkeypatch):

@@ -1,16 +1,19 @@
 """``backend="numba"``: maximal elementwise regions of a lowered Program run as one kernel call.
 
 A pass over the lowered Program (after ``lower``, before planning): values whose
-op declares numba scalar code (``Elementwise.numba_scalar``), with float64
-results (or booleans used only inside the region) and operands either of the
-value's shape or of one element, are grouped into regions; each region becomes
+op declares numba scalar code (``region_code``), with float64 results (or
+booleans used only inside the region) and operands either of the value's shape
+or of one element, are grouped into regions; each region becomes
 one value computed by a VM of ``codegen.native_vm`` (one call, one pass over
 blocks of elements; one kernel per program, compiled for the scalar codes its
 regions use, none loaded when there is no region), and the region's values read
 elsewhere (outputs, later numpy code, the backward pass) are parts of its result
-(``Item`` values, rows of one new array).  The rows overlap nothing, so the
-planner counts them as buffers of their own (``Region.fresh_results``): later
-numpy code may write into one in place (``np.cbrt(item4, out=item4)``).
+(``Item`` values, each a new array: the VM writes through their addresses).  They
+overlap nothing, so the planner counts them as buffers of their own
+(``Region.fresh_results``) and later numpy code may write into one in place
+(``np.cbrt(item4, out=item4)``); float64 operands are read where they are, others
+converted to float64 copies, counted with the register file as the region's
+scratch (``Region.scratch_bytes``): ``peak_bytes`` is what a call allocates.
 Everything else stays the numpy code of the numpy backend.
 
 Regions are made acyclic by stages: a value's stage is at least its arguments'
@@ -19,9 +22,12 @@ either side, or a change of shape); a region is a connected set of members of
 one stage.  A path leaving a region and coming back would cross such an edge
 and so end at a higher stage.
 
-Registers: booleans are 0.0/1.0 doubles; operands of other dtypes (integers,
-float32, booleans) are converted to float64 when loaded, as numpy converts them
-in a float64 loop.  Slots are reused by liveness (a chain's forward values live
+Registers: booleans are 0.0/1.0 doubles, and a boolean result must be exactly
+that (``region_code``: ``add`` of booleans is ``or``); integer, float32 and
+float16 results are never in regions (float64 registers cannot round or wrap as
+numpy does).  Operands of other dtypes (integers, float32, booleans) are
+converted to float64 when loaded, as numpy converts them in a float64 loop, and
+only by ops whose numpy code is that loop (``converting``).  Slots are reused by liveness (a chain's forward values live
 until the backward pass reads them; temporaries die at once): the register
 file is ``slots x 256`` doubles per call.
 

@@ -30,7 +30,8 @@ comparisons come together, each function call or selection alone) so that
 programs differing in an operator share one.  Before compiling, a kernel that
 already has every code needed serves: the smallest loaded in this process, else
 the smallest numba has compiled in the cache directory (a ``CODES`` line in its
-source says what it has); opcodes are then that kernel's (``VM.opcodes``), and
+source says what it has, a ``TEMPLATE`` line the hash of the rest of its text:
+a kernel of another template, e.g. another ``BLOCK``, is never reused); opcodes are then that kernel's (``VM.opcodes``), and
 a function's source names its kernel by hash (``load_kernel``).
 
 Measured (``benchmarks/bench_small.py --kernel-table``, a new process each, 2
@@ -43,7 +44,12 @@ whole first process (Python, imports, build, compile) takes ~1.6 s cold, against
 Sources are written to ``$SYMGRAPH_CACHE_DIR`` (default
 ``$XDG_CACHE_HOME/symgraph`` or ``~/.cache/symgraph``; a temporary directory
 when that is not writable) under the hash of their text and imported from
-there, so numba's on-disk cache (``cache=True``) serves later processes.
+there, so numba's on-disk cache (``cache=True``) serves later processes.  The
+temporary fallback ``/tmp/symgraph-<uid>`` is used only if it is the user's own and
+writable by nobody else (``private``; a planted kernel would be run).
+
+Operands and results are handed over as addresses (``ptrs``, an intrinsic turns
+one into a pointer): separate arrays, nothing stacked or copied per call.
 """
 
 from __future__ import annotations
