@@ -71,9 +71,9 @@ def _kernel(code: str, args: list[np.ndarray]) -> np.ndarray:
     """One instruction of the VM on float64 arrays: load, compute, store."""
     vm = native_vm.load_vm()
     k = len(args)
-    rows = [[native_vm.LOAD, s, 1 + s, 0, 0] for s in range(k)]  # addresses: result first
+    rows = [[native_vm.LOAD, s, native_vm.operand_index(s, 1), 0, 0] for s in range(k)]
     rows.append([vm.opcodes[code], k, *range(k), *[0] * (3 - k)])
-    rows.append([native_vm.STORE, 0, k, 0, 0])
+    rows.append([native_vm.STORE, native_vm.result_index(0, 1), k, 0, 0])
     table = np.array([[k + 1, 1, 0, 0, 0]] + rows, np.int64)
     (out,) = native.run_region(vm.run, table, np.zeros(0), args[0].shape, args, ())
     return out
@@ -572,3 +572,18 @@ def test_shared_temporary_cache_dir_must_be_private(tmp_path, monkeypatch):
     other.mkdir(mode=0o700)
     d = native_vm.cache_dir()
     assert d != str(other) and d.startswith(str(tmp_path))
+
+
+def test_regions_of_many_operands_and_results():
+    """Beyond ``native_vm.ARGS`` operands and results, the rest go by address."""
+    xs = [sg.variable(f"x{k}", (3, 4)) for k in range(7)]
+    parts = [sg.sin(x) * float(k + 1) + xs[0] for k, x in enumerate(xs)]
+    outs = parts + [sg.add_n(parts) * 2.0]
+    fn, fp = (sg.function(xs, outs, backend=b) for b in ("numba", "numpy"))
+    assert fn.source.count("_native(") == 1, fn.source
+    rng = np.random.default_rng(3)
+    feeds = [rng.standard_normal((3, 4)) for _ in xs]
+    feeds[2] = np.asfortranarray(feeds[2])
+    _compare(fp, fn, feeds)
+    got = fn(*feeds)
+    assert not any(np.shares_memory(p, q) for p, q in itertools.combinations(got, 2))

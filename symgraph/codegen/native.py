@@ -57,7 +57,8 @@ from ..ops.tuples import Item
 from .fusion import FusedOp
 from .ir import Program, Ref, Value
 from . import native_vm
-from .native_vm import LOAD, STORE, VM, WIDTH, arity, load_vm, scalar_codes
+from .native_vm import (ARGS, LOAD, STORE, VM, WIDTH, arity, load_vm, operand_index,
+                        result_index, scalar_codes)
 from .schedule import infer_shapes
 
 #: smallest number of ops worth a kernel call (~2 us), on arrays and on one element (where
@@ -124,12 +125,20 @@ class Region(FusedOp):
                 f"({''.join(a + ', ' for a in arrays)}), ({''.join(s + ', ' for s in scalars)}))")
 
 
+#: stand-ins for a region's unused operand and result arguments, and its "no more" addresses
+_NO_IN = np.empty(0)
+_NO_IN.flags.writeable = False
+_NO_OUT = np.empty(0)
+_NO_MORE = np.empty(0, np.int64)
+_NO_MORE.flags.writeable = False
+
+
 def run_region(vm: Callable, code: np.ndarray, consts: np.ndarray, shape: tuple[int, ...],
                arrays: Sequence[Any], scalars: Sequence[Any]) -> tuple[np.ndarray, ...]:
     """Run a region on the VM ``vm``: ``code``'s row 0 is (slots, exports, scalars), then one
     row per scalar operand (its constant slot), then the instructions.  Each result is an
-    array of its own and float64 C-contiguous operands are read where they are (the VM
-    gets their addresses: results first, then operands), so the planner's count of
+    array of its own and float64 C-contiguous operands are read where they are (the first
+    ``native_vm.ARGS`` of each as arguments, the rest by address), so the planner's count of
     buffers is what a call allocates; other operands are converted to float64 copies
     (``Region.scratch_bytes``)."""
     nslots, nout, nscal = int(code[0, 0]), int(code[0, 1]), int(code[0, 2])
@@ -139,16 +148,22 @@ def run_region(vm: Callable, code: np.ndarray, consts: np.ndarray, shape: tuple[
         for k, s in enumerate(scalars):
             consts[code[1 + k, 0]] = np.reshape(s, -1)[0]
         consts.flags.writeable = False
-    held = [np.empty(shape) for _ in range(nout)]
-    results = tuple(held)
+    outs = [np.empty(n) for _ in range(nout)]
+    ins = []
     for a in arrays:
         if type(a) is not np.ndarray or a.dtype != _F64 or not a.flags.c_contiguous:
             a = np.ascontiguousarray(a, dtype=_F64)
-        held.append(a)  # alive until the call returns
-    ptrs = np.array([a.__array_interface__["data"][0] for a in held], np.int64)
-    ptrs.flags.writeable = False
-    vm(code[1 + nscal:], consts, ptrs, n, nslots)
-    return results
+        ins.append(a if a.ndim == 1 else a.reshape(n))
+    more = _NO_MORE
+    if nout > ARGS or len(ins) > ARGS:  # alive in ``outs`` and ``ins`` until the call ends
+        more = np.array([a.__array_interface__["data"][0]
+                         for a in outs[ARGS:] + ins[ARGS:]], np.int64)
+        more.flags.writeable = False
+    vm(code[1 + nscal:], consts, *ins[:ARGS], *[_NO_IN] * (ARGS - len(ins[:ARGS])),
+       *outs[:ARGS], *[_NO_OUT] * (ARGS - len(outs[:ARGS])), more, n, nslots)
+    if len(shape) == 1:
+        return tuple(outs)
+    return tuple(o.reshape(shape) for o in outs)
 
 
 def region_code(op: Elementwise, dtype: np.dtype) -> str | None:
@@ -381,7 +396,7 @@ def _build(members: list[Value], codes: dict[Value, str], consumers: dict[Value,
         if a in inside:
             raise AssertionError("region member read before it is computed")
         if a not in array_row:  # an array: loaded into a register once per block
-            array_row[a] = len(exported) + len(array_args)  # its address follows the results
+            array_row[a] = operand_index(len(array_args), len(exported))
             array_args.append(a)
         s = slot[a] = alloc()
         code.append([LOAD, s, array_row[a], 0, 0])
@@ -405,7 +420,7 @@ def _build(members: list[Value], codes: dict[Value, str], consumers: dict[Value,
                 free.append(slot.pop(a))
         slot[m] = d
         if m in out_row:
-            code.append([STORE, out_row[m], d, 0, 0])
+            code.append([STORE, result_index(out_row[m], len(exported)), d, 0, 0])
         if m not in last:  # read by no later member: its slot is free
             free.append(slot.pop(m))
     table = np.zeros((1 + len(scalar_args) + len(code), WIDTH), np.int64)

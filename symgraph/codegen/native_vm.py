@@ -71,7 +71,10 @@ from ..errors import SymgraphError
 BLOCK = 256
 #: instruction columns: opcode, destination, operands a, b, c
 WIDTH = 5
-#: the array operands and results are ``ptrs[k]``, addresses of C-contiguous float64 arrays
+#: results and array operands are arguments of their own (numba unboxes those cheaply; a
+#: region's first ``ARGS`` of each, see ``result_index`` and ``operand_index``), or given by
+#: address (the rest): ``ptrs[k]`` in the VM are addresses of C-contiguous float64 arrays
+ARGS = 4
 LOAD, STORE = 0, 1  # regs[d] <- ptrs[a] (this block) ; ptrs[d] <- regs[a]
 INSTALL = 'pip install "symgraph[numba]"'
 
@@ -123,13 +126,24 @@ _SAMPLE_CODES = ["a", "a + b", "a + b + c"]
 
 
 def vm_source(codes: list[str]) -> str:
-    """The VM's module text: ``run(code, consts, ptrs, n, nslots)``.  Opcodes are
+    """The VM's module text: ``run(code, consts, a0..a3, o0..o3, more, n, nslots)`` (operands,
+    results, addresses of more results then more operands).  Opcodes are
     dispatched by a balanced tree of comparisons (log2 of their number per instruction).
     Its ``TEMPLATE`` line is ``template_digest()``: a kernel compiled from another version
     of this text (other ``BLOCK``, other loads...) is never reused for its ``CODES``."""
     lines = _vm_lines(codes)
     lines[lines.index("# TEMPLATE")] = f"TEMPLATE = {template_digest()!r}"
     return "\n".join(lines) + "\n"
+
+
+def result_index(k: int, nout: int) -> int:
+    """Where the VM finds the address of a region's ``k``-th result (``ptrs``)."""
+    return k if k < ARGS else 2 * ARGS + k - ARGS
+
+
+def operand_index(r: int, nout: int) -> int:
+    """Where the VM finds the address of a region's ``r``-th array operand (``ptrs``)."""
+    return ARGS + r if r < ARGS else 2 * ARGS + max(nout - ARGS, 0) + r - ARGS
 
 
 def template_digest() -> str:
@@ -158,6 +172,8 @@ def _vm_lines(codes: list[str]) -> list[str]:
         'TABLE = numba.types.Array(numba.int64, 2, "C", readonly=True)',
         'VALUES = numba.types.Array(numba.float64, 1, "C", readonly=True)',
         'ADDRESSES = numba.types.Array(numba.int64, 1, "C", readonly=True)',
+        'IN = numba.types.Array(numba.float64, 1, "C", readonly=True)',
+        "OUT = numba.float64[::1]",
         "",
         "",
         "@intrinsic",
@@ -170,9 +186,15 @@ def _vm_lines(codes: list[str]) -> list[str]:
         "    return pointer(types.int64), codegen",
         "",
         "",
-        "@numba.njit(numba.void(TABLE, VALUES, ADDRESSES, numba.int64, numba.int64), "
-        'cache=True, nogil=True, error_model="numpy")',
-        "def run(code, consts, ptrs, n, nslots):",
+        f"@numba.njit(numba.void(TABLE, VALUES, {'IN, ' * ARGS}{'OUT, ' * ARGS}ADDRESSES, "
+        'numba.int64, numba.int64), cache=True, nogil=True, error_model="numpy")',
+        f"def run(code, consts, {''.join(f'a{k}, ' for k in range(ARGS))}"
+        f"{''.join(f'o{k}, ' for k in range(ARGS))}more, n, nslots):",
+        f"    ptrs = np.empty({2 * ARGS} + more.shape[0], np.int64)",
+        *[f"    ptrs[{k}] = o{k}.ctypes.data" for k in range(ARGS)],
+        *[f"    ptrs[{ARGS + k}] = a{k}.ctypes.data" for k in range(ARGS)],
+        "    for k in range(more.shape[0]):",
+        f"        ptrs[{2 * ARGS} + k] = more[k]",
         "    block = min(BLOCK, n) if n > 0 else 1",
         "    regs = np.empty((nslots, block))",
         "    for k in range(consts.shape[0]):",
