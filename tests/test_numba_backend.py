@@ -71,9 +71,9 @@ def _kernel(code: str, args: list[np.ndarray]) -> np.ndarray:
     """One instruction of the VM on float64 arrays: load, compute, store."""
     vm = native_vm.load_vm()
     k = len(args)
-    rows = [[native_vm.LOAD, s, s, 0, 0] for s in range(k)]
+    rows = [[native_vm.LOAD, s, native_vm.operand_index(s, 1), 0, 0] for s in range(k)]
     rows.append([vm.opcodes[code], k, *range(k), *[0] * (3 - k)])
-    rows.append([native_vm.STORE, 0, k, 0, 0])
+    rows.append([native_vm.STORE, native_vm.result_index(0, 1), k, 0, 0])
     table = np.array([[k + 1, 1, 0, 0, 0]] + rows, np.int64)
     (out,) = native.run_region(vm.run, table, np.zeros(0), args[0].shape, args, ())
     return out
@@ -117,6 +117,91 @@ def test_op_scalar_code_matches_numpy_on_special_values(cls):
         bad = [tuple(float(a[i]) for a in grid) + (float(got[i]), float(want[i]))
                for i in range(len(want)) if not _same(got[i:i + 1], want[i:i + 1], ulps)]
         assert not bad, f"{cls.name} {code!r}: (inputs..., numba, numpy) {bad[:5]}"
+
+
+#: operands of other dtypes: each dtype's edge values (beyond 2^53, wrapping, signed zeros)
+OTHER_DTYPES = {
+    "bool": np.array([False, True]),
+    "int8": np.array([0, 1, -1, 2, -7, 127, -128], np.int8),
+    "int32": np.array([0, 1, -1, 3, -7, 2**31 - 1, -2**31], np.int32),
+    "int64": np.array([0, 1, -1, 3, -7, 2**53 + 1, -2**62 - 1, 2**63 - 1], np.int64),
+    "uint64": np.array([0, 1, 3, 2**53 + 1, 2**64 - 1], np.uint64),
+    "float32": np.array([0.0, -0.0, np.inf, np.nan, -1.5, 0.1, 3.4e38, 1e-45], np.float32),
+}
+
+
+@pytest.mark.parametrize("dtype", sorted(OTHER_DTYPES))
+@pytest.mark.parametrize("cls", [c for c in _concrete_elementwise() if c.numba_codes()],
+                         ids=lambda c: c.name)
+def test_op_scalar_code_matches_numpy_on_other_dtypes(cls, dtype):
+    """Operands of other dtypes (all of them, or the first with float64 special values):
+    wherever the backend admits the op into a region (``native.region_code`` for numpy's
+    result dtype, ``native.operand_ok``), the kernel on the operands loaded as float64
+    gives numpy's result: booleans exactly 0.0/1.0, nothing of integer arithmetic."""
+    vals = OTHER_DTYPES[dtype]
+    checked = 0
+    for op in _instances(cls):
+        n = native_vm.arity(op.numba_scalar()) if not op.numba_fold else 2
+        for mixed in (False, True):
+            pools = [vals] + [SPECIAL if mixed else vals] * (n - 1)
+            if cls.__name__ == "Where":
+                pools[0] = np.array([False, True])
+            grid = [np.array(t, dtype=p.dtype)
+                    for t, p in zip(zip(*itertools.product(*pools)), pools)]
+            xs = [sg.variable(f"x{k}", g.shape, g.dtype) for k, g in enumerate(grid)]
+            try:
+                node = apply(op, xs)
+            except (TypeError, ValueError, SymgraphError):  # refused for these dtypes
+                continue
+            if list(node.inputs) != xs:  # operands cast first: the casts are members
+                continue
+            if node.dtype != np.float64 and node.dtype != bool:  # never a region member
+                continue
+            try:
+                with np.errstate(all="ignore"):
+                    want = np.asarray(sg.evaluate([node], dict(zip(xs, grid)))[0])
+            except SymgraphError:  # not computable on these (relu of booleans: int64)
+                continue
+            code = native.region_code(op, want.dtype)
+            if code is None or not all(native.operand_ok(_Arg(g), g.shape, want.dtype == bool,
+                                                         native.converting(op)) for g in grid):
+                continue
+            got = _kernel(code, [g.astype(np.float64) for g in grid])
+            exact = want.dtype == bool or cls.name in {
+                "add", "subtract", "multiply", "divide", "negative", "square", "sqrt", "abs",
+                "maximum", "minimum", "relu", "clip", "where", "cast", "sign", "floor", "ceil",
+                "mod", "add_n", "reciprocal"}
+            want = want.astype(np.float64)
+            bad = [tuple(float(a[i]) for a in grid) + (float(got[i]), float(want[i]))
+                   for i in range(len(want)) if not _same(got[i:i + 1], want[i:i + 1],
+                                                          0 if exact else 4)]
+            assert not bad, f"{cls.name} {code!r} {dtype}: (inputs..., numba, numpy) {bad[:5]}"
+            checked += 1
+    if dtype == "bool" and cls.name in {"add", "multiply", "maximum", "minimum", "where",
+                                        "logical_or", "equal"}:
+        assert checked, f"{cls.name} on booleans is not computed in regions"
+
+
+class _Arg:
+    """What ``native.operand_ok`` reads of a program value: its dtype and shape."""
+
+    def __init__(self, a: np.ndarray) -> None:
+        self.dtype, self.shape = a.dtype, a.shape
+
+
+def test_boolean_sums_and_products_are_zero_or_one():
+    """Registers hold booleans as 0.0/1.0: ``True + True`` is True (1.0), not 2.0."""
+    x = sg.variable("x", (4,))
+    a, b = x > 0, x > 1
+    y = (sg.cast(a + b, "float64") * 3.0 + sg.exp(x) * 2.0 + x
+         + sg.cast(sg.add_n([a, b, x > -2]), "float64") * 5.0
+         + sg.cast(sg.maximum(a, b) * b, "float64") * 7.0)
+    fn, fp = (sg.function([x], [y], backend=k) for k in ("numba", "numpy"))
+    assert fn.source.count("_native(") == 1 and "astype" not in fn.source, fn.source
+    xv = np.array([-1.0, 0.5, 2.0, 3.0])
+    want = sg.evaluate([y], {x: xv})[0]
+    np.testing.assert_allclose(fn(xv)[0], fp(xv)[0], rtol=1e-14)
+    np.testing.assert_allclose(fn(xv)[0], want, rtol=1e-14)
 
 
 def _compare(fn_np, fn_nb, feeds, rtol=1e-12, atol=1e-12):
@@ -418,3 +503,87 @@ def test_bench_small_runs_quick():
                           env=env, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     assert "sg numba backend" in done.stdout and "x numpy loop" in done.stdout
+
+
+def test_peak_bytes_matches_a_call_on_long_vectors():
+    """A region's results are arrays of their own and float64 operands are not copied, so
+    the plan's peak is what a call allocates (tracemalloc sees numpy's buffers)."""
+    import tracemalloc
+
+    n = 10**6
+    x = sg.variable("x", (n,))
+    k = sg.variable("k", (n,), "int32")  # converted to a float64 copy: the region's scratch
+    a = sg.sin(x) * 2.0 + x
+    b = sg.cos(x) * 3.0 - x + sg.cast(k, "float64")
+    c = sg.sum(a)  # a stage boundary: a second region reads a, b and the sum
+    y = sg.exp(a) * c - b
+    f = sg.function([x, k], [y], backend="numba", reuse_buffers=False)
+    assert f.source.count("_native(") == 2, f.source
+    feeds = [np.linspace(-1.0, 1.0, n), np.arange(n, dtype=np.int32) % 7]
+    np.testing.assert_allclose(f(*feeds)[0], sg.function([x, k], [y])(*feeds)[0], rtol=1e-12)
+    f(*feeds)
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        f(*feeds)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert abs(peak - f.peak_bytes) <= 0.05 * f.peak_bytes, (peak, f.peak_bytes)
+
+
+def test_a_kernel_of_another_template_is_not_reused(fresh_kernels, monkeypatch):
+    """A kernel compiled from another version of the kernel's text (here another BLOCK)
+    is not reused for its codes, from this process or from the cache directory."""
+    xs, ys = _arithmetic_program()
+    old = _kernel_of(sg.function(xs, ys, backend="numba"))
+    monkeypatch.setattr(native_vm, "_loaded", {})  # a new process ...
+    monkeypatch.setattr(native_vm, "BLOCK", 8)  # ... of a new symgraph
+    new = native_vm.load_vm(old.codes)
+    assert new.path != old.path and "BLOCK = 8\n" in open(new.path).read()
+    assert new.template == native_vm.template_digest() != old.template
+    monkeypatch.setattr(native_vm, "_loaded", {})
+    monkeypatch.setattr(native_vm, "BLOCK", 256)
+    assert native_vm.load_vm(new.codes).path == old.path
+    feeds = [np.linspace(0.5, 1.5, 5), np.linspace(1.0, 2.0, 5)]
+    got = sg.function(xs, ys, backend="numba")(*feeds)
+    for g, w in zip(got, sg.evaluate(ys, dict(zip(xs, feeds)))):
+        np.testing.assert_allclose(g, w, rtol=1e-14)
+
+
+def test_shared_temporary_cache_dir_must_be_private(tmp_path, monkeypatch):
+    """The fallback under the shared temporary directory is used only when it is this
+    user's and nobody else may write to it: else a fresh private directory."""
+    monkeypatch.delenv("SYMGRAPH_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", "/proc/no-such-cache")  # not writable
+    monkeypatch.setattr(native_vm.tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(native_vm, "_private_dir", None)
+    shared = tmp_path / f"symgraph-{os.getuid()}"
+    assert native_vm.cache_dir() == str(shared)  # made private
+    assert not shared.stat().st_mode & 0o077
+    shared.chmod(0o777)  # as another user would leave it (world-writable)
+    d = native_vm.cache_dir()
+    assert d != str(shared) and native_vm.private(d)
+    assert native_vm.cache_dir() == d  # one per process
+    shared.chmod(0o700)
+    monkeypatch.setattr(native_vm, "_private_dir", None)
+    monkeypatch.setattr(native_vm.os, "getuid", lambda: os.geteuid() + 1)  # another's
+    other = tmp_path / f"symgraph-{os.geteuid() + 1}"
+    other.mkdir(mode=0o700)
+    d = native_vm.cache_dir()
+    assert d != str(other) and d.startswith(str(tmp_path))
+
+
+def test_regions_of_many_operands_and_results():
+    """Beyond ``native_vm.ARGS`` operands and results, the rest go by address."""
+    xs = [sg.variable(f"x{k}", (3, 4)) for k in range(7)]
+    parts = [sg.sin(x) * float(k + 1) + xs[0] for k, x in enumerate(xs)]
+    outs = parts + [sg.add_n(parts) * 2.0]
+    fn, fp = (sg.function(xs, outs, backend=b) for b in ("numba", "numpy"))
+    assert fn.source.count("_native(") == 1, fn.source
+    rng = np.random.default_rng(3)
+    feeds = [rng.standard_normal((3, 4)) for _ in xs]
+    feeds[2] = np.asfortranarray(feeds[2])
+    _compare(fp, fn, feeds)
+    got = fn(*feeds)
+    assert not any(np.shares_memory(p, q) for p, q in itertools.combinations(got, 2))

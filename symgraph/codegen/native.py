@@ -1,16 +1,19 @@
 """``backend="numba"``: maximal elementwise regions of a lowered Program run as one kernel call.
 
 A pass over the lowered Program (after ``lower``, before planning): values whose
-op declares numba scalar code (``Elementwise.numba_scalar``), with float64
-results (or booleans used only inside the region) and operands either of the
-value's shape or of one element, are grouped into regions; each region becomes
+op declares numba scalar code (``region_code``), with float64 results (or
+booleans used only inside the region) and operands either of the value's shape
+or of one element, are grouped into regions; each region becomes
 one value computed by a VM of ``codegen.native_vm`` (one call, one pass over
 blocks of elements; one kernel per program, compiled for the scalar codes its
 regions use, none loaded when there is no region), and the region's values read
 elsewhere (outputs, later numpy code, the backward pass) are parts of its result
-(``Item`` values, rows of one new array).  The rows overlap nothing, so the
-planner counts them as buffers of their own (``Region.fresh_results``): later
-numpy code may write into one in place (``np.cbrt(item4, out=item4)``).
+(``Item`` values, each a new array: the VM writes through their addresses).  They
+overlap nothing, so the planner counts them as buffers of their own
+(``Region.fresh_results``) and later numpy code may write into one in place
+(``np.cbrt(item4, out=item4)``); float64 operands are read where they are, others
+converted to float64 copies, counted with the register file as the region's
+scratch (``Region.scratch_bytes``): ``peak_bytes`` is what a call allocates.
 Everything else stays the numpy code of the numpy backend.
 
 Regions are made acyclic by stages: a value's stage is at least its arguments'
@@ -19,9 +22,12 @@ either side, or a change of shape); a region is a connected set of members of
 one stage.  A path leaving a region and coming back would cross such an edge
 and so end at a higher stage.
 
-Registers: booleans are 0.0/1.0 doubles; operands of other dtypes (integers,
-float32, booleans) are converted to float64 when loaded, as numpy converts them
-in a float64 loop.  Slots are reused by liveness (a chain's forward values live
+Registers: booleans are 0.0/1.0 doubles, and a boolean result must be exactly
+that (``region_code``: ``add`` of booleans is ``or``); integer, float32 and
+float16 results are never in regions (float64 registers cannot round or wrap as
+numpy does).  Operands of other dtypes (integers, float32, booleans) are
+converted to float64 when loaded, as numpy converts them in a float64 loop, and
+only by ops whose numpy code is that loop (``converting``).  Slots are reused by liveness (a chain's forward values live
 until the backward pass reads them; temporaries die at once): the register
 file is ``slots x 256`` doubles per call.
 
@@ -37,18 +43,22 @@ and is not standalone.
 
 from __future__ import annotations
 
+import ast
+import functools
 import itertools
 import math
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..ops.elementwise import Elementwise
+from ..ops.elementwise import Binary, Elementwise, Unary
 from ..ops.sources import Full
 from ..ops.tuples import Item
 from .fusion import FusedOp
 from .ir import Program, Ref, Value
-from .native_vm import LOAD, STORE, VM, WIDTH, arity, load_vm, scalar_codes
+from . import native_vm
+from .native_vm import (ARGS, LOAD, STORE, VM, WIDTH, arity, load_vm, operand_index,
+                        result_index, scalar_codes)
 from .schedule import infer_shapes
 
 #: smallest number of ops worth a kernel call (~2 us), on arrays and on one element (where
@@ -83,9 +93,16 @@ class Region(FusedOp):
     fresh_results = True
 
     def __init__(self, vm: VM, code: np.ndarray, consts: np.ndarray, shape: tuple[int, ...],
-                 n_arrays: int, ops: int, exports: int) -> None:
+                 n_arrays: int, ops: int, exports: int, converted: int) -> None:
         self.vm, self.code, self.consts, self.shape = vm, code, consts, shape
         self.n_arrays, self.ops, self.exports = n_arrays, ops, exports
+        self.converted = converted  # array operands of another dtype than float64
+
+    def scratch_bytes(self, shapes) -> int:
+        """What a call allocates and drops: float64 copies of its operands of other dtypes
+        (``run_region``) and the VM's register file (``slots x BLOCK`` doubles)."""
+        n = math.prod(self.shape)
+        return 8 * (self.converted * n + int(self.code[0, 0]) * max(1, min(native_vm.BLOCK, n)))
 
     def result_count(self, node: Any) -> int:
         return self.exports
@@ -108,12 +125,22 @@ class Region(FusedOp):
                 f"({''.join(a + ', ' for a in arrays)}), ({''.join(s + ', ' for s in scalars)}))")
 
 
+#: stand-ins for a region's unused operand and result arguments, and its "no more" addresses
+_NO_IN = np.empty(0)
+_NO_IN.flags.writeable = False
+_NO_OUT = np.empty(0)
+_NO_MORE = np.empty(0, np.int64)
+_NO_MORE.flags.writeable = False
+
+
 def run_region(vm: Callable, code: np.ndarray, consts: np.ndarray, shape: tuple[int, ...],
                arrays: Sequence[Any], scalars: Sequence[Any]) -> tuple[np.ndarray, ...]:
     """Run a region on the VM ``vm``: ``code``'s row 0 is (slots, exports, scalars), then one
-    row per scalar operand (its constant slot), then the instructions.  The VM's one
-    signature takes read-only inputs (so read-only constants and feeds fit it): the
-    arrays handed over are marked so (views, or fresh copies in float64)."""
+    row per scalar operand (its constant slot), then the instructions.  Each result is an
+    array of its own and float64 C-contiguous operands are read where they are (the first
+    ``native_vm.ARGS`` of each as arguments, the rest by address), so the planner's count of
+    buffers is what a call allocates; other operands are converted to float64 copies
+    (``Region.scratch_bytes``)."""
     nslots, nout, nscal = int(code[0, 0]), int(code[0, 1]), int(code[0, 2])
     n = math.prod(shape)
     if nscal:
@@ -121,26 +148,72 @@ def run_region(vm: Callable, code: np.ndarray, consts: np.ndarray, shape: tuple[
         for k, s in enumerate(scalars):
             consts[code[1 + k, 0]] = np.reshape(s, -1)[0]
         consts.flags.writeable = False
-    a0 = arrays[0] if len(arrays) == 1 else None
-    if a0 is not None and a0.dtype == _F64 and a0.flags.c_contiguous:
-        ins = a0.reshape(1, n)
-    else:
-        ins = np.empty((len(arrays), n))
-        for k, a in enumerate(arrays):
-            ins[k] = np.reshape(a, -1)
-    ins.flags.writeable = False
-    outs = np.empty((nout, n))
-    vm(code[1 + nscal:], consts, ins, outs, n, nslots)
-    return tuple(outs[k].reshape(shape) for k in range(nout))
+    outs = [np.empty(n) for _ in range(nout)]
+    ins = []
+    for a in arrays:
+        if type(a) is not np.ndarray or a.dtype != _F64 or not a.flags.c_contiguous:
+            a = np.ascontiguousarray(a, dtype=_F64)
+        ins.append(a if a.ndim == 1 else a.reshape(n))
+    more = _NO_MORE
+    if nout > ARGS or len(ins) > ARGS:  # alive in ``outs`` and ``ins`` until the call ends
+        more = np.array([a.__array_interface__["data"][0]
+                         for a in outs[ARGS:] + ins[ARGS:]], np.int64)
+        more.flags.writeable = False
+    vm(code[1 + nscal:], consts, *ins[:ARGS], *[_NO_IN] * (ARGS - len(ins[:ARGS])),
+       *outs[:ARGS], *[_NO_OUT] * (ARGS - len(outs[:ARGS])), more, n, nslots)
+    if len(shape) == 1:
+        return tuple(outs)
+    return tuple(o.reshape(shape) for o in outs)
 
 
-def _operand_ok(a: Value, shape: tuple[int, ...], bool_result: bool) -> bool:
+def region_code(op: Elementwise, dtype: np.dtype) -> str | None:
+    """The scalar code computing ``op`` with a result of ``dtype`` in a region, or None.
+
+    Registers are float64, so results must be float64 or booleans; a boolean must be
+    exactly 0.0 or 1.0 (later code reads it as a number: ``cast(b, float) * 3``), so a
+    boolean result takes the op's ``numba`` code only when that is ``1.0 if ... else 0.0``,
+    else the op's ``numba_bool`` (``add`` of booleans is ``or``, not ``1.0 + 1.0``)."""
+    if dtype == _F64:
+        return op.numba_scalar()
+    if dtype != _BOOL:
+        return None
+    code = op.numba_scalar()
+    return code if code is not None and zero_one(code) else op.numba_bool
+
+
+@functools.lru_cache(maxsize=None)
+def zero_one(code: str) -> bool:
+    """Whether ``code`` is ``1.0 if <test> else 0.0``: 0.0 or 1.0 whatever its operands."""
+    body = ast.parse(code, mode="eval").body
+    return (isinstance(body, ast.IfExp) and isinstance(body.body, ast.Constant)
+            and isinstance(body.orelse, ast.Constant) and body.body.value == 1.0
+            and body.orelse.value == 0.0)
+
+
+def operand_ok(a: Value, shape: tuple[int, ...], bool_result: bool,
+               converts: bool = True) -> bool:
+    """Whether a region member may read ``a``: of the member's shape or one element, and
+    float64, or loaded as float64 as numpy's float64 loops convert it (``converts``: the
+    member's numpy code is one ufunc call, ``converting``; integers beyond 2^53 would
+    compare inexactly: not for boolean results)."""
     dt = a.dtype
-    if dt is not _F64 and (dt.kind not in "biuf" or dt.kind == "f" and dt.itemsize > 8
+    if dt is not _F64 and (not converts or dt.kind not in "biuf" or dt.kind == "f"
+                           and dt.itemsize > 8
                            # comparisons of integers need them exact in float64
                            or bool_result and dt.kind in "iu" and dt.itemsize > 4):
         return False
     return a.shape == shape or math.prod(a.shape) == 1
+
+
+def converting(op: Elementwise) -> bool:
+    """Whether ``op``'s numpy code converts its operands to the result's dtype before any
+    arithmetic (one ufunc call, a cast, a selection), as the kernel's loads do.  Other
+    code may compute on integers first (``-abs(x)`` wraps at -2^31 in int32)."""
+    cls = type(op)
+    if op.name in ("cast", "where"):
+        return True
+    return isinstance(getattr(cls, "ufunc", None), np.ufunc) and (
+        cls.f is Unary.f or cls.f is Binary.f)
 
 
 def _scalar_code(v: Value, declared: set[str]) -> str | None:
@@ -149,15 +222,16 @@ def _scalar_code(v: Value, declared: set[str]) -> str | None:
     if v.kind != "op" or op is not v.node.op or not isinstance(op, Elementwise):
         return None
     dt = v.dtype
-    if dt != _F64 and dt != _BOOL or v.shape != v.node.shape:
+    if v.shape != v.node.shape:
         return None
-    code = op.numba_scalar()
+    code = region_code(op, dt)
     if code is None or code not in declared:
         return None
     if len(v.args) != arity(code) and not (op.numba_fold and len(v.args) >= 2):
         return None
+    converts = converting(op)
     for r in v.args:
-        if not _operand_ok(r.value, v.shape, dt == _BOOL):
+        if not operand_ok(r.value, v.shape, dt == _BOOL, converts):
             return None
     return code
 
@@ -322,7 +396,7 @@ def _build(members: list[Value], codes: dict[Value, str], consumers: dict[Value,
         if a in inside:
             raise AssertionError("region member read before it is computed")
         if a not in array_row:  # an array: loaded into a register once per block
-            array_row[a] = len(array_args)
+            array_row[a] = operand_index(len(array_args), len(exported))
             array_args.append(a)
         s = slot[a] = alloc()
         code.append([LOAD, s, array_row[a], 0, 0])
@@ -346,7 +420,7 @@ def _build(members: list[Value], codes: dict[Value, str], consumers: dict[Value,
                 free.append(slot.pop(a))
         slot[m] = d
         if m in out_row:
-            code.append([STORE, out_row[m], d, 0, 0])
+            code.append([STORE, result_index(out_row[m], len(exported)), d, 0, 0])
         if m not in last:  # read by no later member: its slot is free
             free.append(slot.pop(m))
     table = np.zeros((1 + len(scalar_args) + len(code), WIDTH), np.int64)
@@ -358,7 +432,8 @@ def _build(members: list[Value], codes: dict[Value, str], consumers: dict[Value,
     table.setflags(write=False)
     consts_arr = np.array(consts, np.float64)
     consts_arr.setflags(write=False)
-    op = Region(vm, table, consts_arr, shape, len(array_args), len(members), len(exported))
+    op = Region(vm, table, consts_arr, shape, len(array_args), len(members), len(exported),
+                sum(a.dtype != _F64 for a in array_args))
     root = members[-1]
     args = [Ref(a, a.shape) for a in array_args] + [Ref(a, a.shape) for a in scalar_args]
     region = Value(RegionNode(root.node.id, op, [a.node for a in array_args + scalar_args]),

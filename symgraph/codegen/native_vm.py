@@ -30,7 +30,8 @@ comparisons come together, each function call or selection alone) so that
 programs differing in an operator share one.  Before compiling, a kernel that
 already has every code needed serves: the smallest loaded in this process, else
 the smallest numba has compiled in the cache directory (a ``CODES`` line in its
-source says what it has); opcodes are then that kernel's (``VM.opcodes``), and
+source says what it has, a ``TEMPLATE`` line the hash of the rest of its text:
+a kernel of another template, e.g. another ``BLOCK``, is never reused); opcodes are then that kernel's (``VM.opcodes``), and
 a function's source names its kernel by hash (``load_kernel``).
 
 Measured (``benchmarks/bench_small.py --kernel-table``, a new process each, 2
@@ -43,7 +44,12 @@ whole first process (Python, imports, build, compile) takes ~1.6 s cold, against
 Sources are written to ``$SYMGRAPH_CACHE_DIR`` (default
 ``$XDG_CACHE_HOME/symgraph`` or ``~/.cache/symgraph``; a temporary directory
 when that is not writable) under the hash of their text and imported from
-there, so numba's on-disk cache (``cache=True``) serves later processes.
+there, so numba's on-disk cache (``cache=True``) serves later processes.  The
+temporary fallback ``/tmp/symgraph-<uid>`` is used only if it is the user's own and
+writable by nobody else (``private``; a planted kernel would be run).
+
+Operands and results are handed over as addresses (``ptrs``, an intrinsic turns
+one into a pointer): separate arrays, nothing stacked or copied per call.
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ import functools
 import hashlib
 import importlib.util
 import os
+import stat
 import sys
 import tempfile
 import threading
@@ -64,11 +71,16 @@ from ..errors import SymgraphError
 BLOCK = 256
 #: instruction columns: opcode, destination, operands a, b, c
 WIDTH = 5
-LOAD, STORE = 0, 1  # regs[d] <- ins[a] (this block) ; outs[d] <- regs[a]
+#: results and array operands are arguments of their own (numba unboxes those cheaply; a
+#: region's first ``ARGS`` of each, see ``result_index`` and ``operand_index``), or given by
+#: address (the rest): ``ptrs[k]`` in the VM are addresses of C-contiguous float64 arrays
+ARGS = 4
+LOAD, STORE = 0, 1  # regs[d] <- ptrs[a] (this block) ; ptrs[d] <- regs[a]
 INSTALL = 'pip install "symgraph[numba]"'
 
 _lock = threading.Lock()
 _loaded: dict[str, "VM"] = {}  # digest of the source -> kernel
+_private_dir: str | None = None  # cache_dir's own temporary directory, once made
 
 
 def scalar_codes() -> list[str]:
@@ -94,11 +106,11 @@ def arity(code: str) -> int:
 def _case(op: int, code: str | None, pad: str) -> list[str]:
     """One opcode's loop over the block (2-d indexing: no array views, no refcounts)."""
     if op == LOAD:
-        return [f"{pad}d = code[i, 1]", f"{pad}s = code[i, 2]", f"{pad}for j in range(m):",
-                f"{pad}    regs[d, j] = ins[s, start + j]"]
+        return [f"{pad}d = code[i, 1]", f"{pad}p = _address(ptrs[code[i, 2]])",
+                f"{pad}for j in range(m):", f"{pad}    regs[d, j] = p[start + j]"]
     if op == STORE:
-        return [f"{pad}d = code[i, 1]", f"{pad}s = code[i, 2]", f"{pad}for j in range(m):",
-                f"{pad}    outs[d, start + j] = regs[s, j]"]
+        return [f"{pad}p = _address(ptrs[code[i, 1]])", f"{pad}s = code[i, 2]",
+                f"{pad}for j in range(m):", f"{pad}    p[start + j] = regs[s, j]"]
     assert code is not None
     n = arity(code)
     lines = [f"{pad}# {code}", f"{pad}d = code[i, 1]"]
@@ -109,9 +121,39 @@ def _case(op: int, code: str | None, pad: str) -> list[str]:
     return lines
 
 
+#: stands for the scalar codes when hashing the template (every arity)
+_SAMPLE_CODES = ["a", "a + b", "a + b + c"]
+
+
 def vm_source(codes: list[str]) -> str:
-    """The VM's module text: ``run(code, consts, ins, outs, n, nslots)``.  Opcodes are
-    dispatched by a balanced tree of comparisons (log2 of their number per instruction)."""
+    """The VM's module text: ``run(code, consts, a0..a3, o0..o3, more, n, nslots)`` (operands,
+    results, addresses of more results then more operands).  Opcodes are
+    dispatched by a balanced tree of comparisons (log2 of their number per instruction).
+    Its ``TEMPLATE`` line is ``template_digest()``: a kernel compiled from another version
+    of this text (other ``BLOCK``, other loads...) is never reused for its ``CODES``."""
+    lines = _vm_lines(codes)
+    lines[lines.index("# TEMPLATE")] = f"TEMPLATE = {template_digest()!r}"
+    return "\n".join(lines) + "\n"
+
+
+def result_index(k: int, nout: int) -> int:
+    """Where the VM finds the address of a region's ``k``-th result (``ptrs``)."""
+    return k if k < ARGS else 2 * ARGS + k - ARGS
+
+
+def operand_index(r: int, nout: int) -> int:
+    """Where the VM finds the address of a region's ``r``-th array operand (``ptrs``)."""
+    return ARGS + r if r < ARGS else 2 * ARGS + max(nout - ARGS, 0) + r - ARGS
+
+
+def template_digest() -> str:
+    """The hash of the kernel's text apart from its scalar codes (read at each call:
+    ``BLOCK`` may be changed)."""
+    text = "\n".join(_vm_lines(_SAMPLE_CODES)).encode()
+    return hashlib.sha256(text).hexdigest()[:16]
+
+
+def _vm_lines(codes: list[str]) -> list[str]:
     lines = [
         '"""symgraph numba backend kernel (generated by symgraph.codegen.native_vm; the file',
         'name is the hash of this text: do not edit)."""',
@@ -119,19 +161,40 @@ def vm_source(codes: list[str]) -> str:
         "",
         "import numba",
         "import numpy as np",
+        "from numba.core import types",
+        "from numba.extending import intrinsic",
         "",
         f"BLOCK = {BLOCK}",
+        "# TEMPLATE",
         "# the scalar codes of opcodes 2, 3, ... (LOAD is 0, STORE 1)",
         f"CODES = {tuple(codes)!r}",
         "# inputs are read-only to numba, so read-only arrays (constants, frozen feeds) fit too",
         'TABLE = numba.types.Array(numba.int64, 2, "C", readonly=True)',
         'VALUES = numba.types.Array(numba.float64, 1, "C", readonly=True)',
-        'INPUTS = numba.types.Array(numba.float64, 2, "C", readonly=True)',
+        'ADDRESSES = numba.types.Array(numba.int64, 1, "C", readonly=True)',
+        'IN = numba.types.Array(numba.float64, 1, "C", readonly=True)',
+        "OUT = numba.float64[::1]",
         "",
         "",
-        "@numba.njit(numba.void(TABLE, VALUES, INPUTS, numba.float64[:, ::1], numba.int64, "
-        'numba.int64), cache=True, nogil=True, error_model="numpy")',
-        "def run(code, consts, ins, outs, n, nslots):",
+        "@intrinsic",
+        "def _address(typingctx, addr):",
+        '    """The float64 array at address ``addr`` (a pointer): separate arrays, no stacking."""',
+        "    pointer = types.CPointer(types.float64)",
+        "",
+        "    def codegen(context, builder, signature, args):",
+        "        return builder.inttoptr(args[0], context.get_value_type(pointer))",
+        "    return pointer(types.int64), codegen",
+        "",
+        "",
+        f"@numba.njit(numba.void(TABLE, VALUES, {'IN, ' * ARGS}{'OUT, ' * ARGS}ADDRESSES, "
+        'numba.int64, numba.int64), cache=True, nogil=True, error_model="numpy")',
+        f"def run(code, consts, {''.join(f'a{k}, ' for k in range(ARGS))}"
+        f"{''.join(f'o{k}, ' for k in range(ARGS))}more, n, nslots):",
+        f"    ptrs = np.empty({2 * ARGS} + more.shape[0], np.int64)",
+        *[f"    ptrs[{k}] = o{k}.ctypes.data" for k in range(ARGS)],
+        *[f"    ptrs[{ARGS + k}] = a{k}.ctypes.data" for k in range(ARGS)],
+        "    for k in range(more.shape[0]):",
+        f"        ptrs[{2 * ARGS} + k] = more[k]",
         "    block = min(BLOCK, n) if n > 0 else 1",
         "    regs = np.empty((nslots, block))",
         "    for k in range(consts.shape[0]):",
@@ -158,30 +221,57 @@ def vm_source(codes: list[str]) -> str:
         stack.append((f"{pad}else:", 0, 0))
         stack.append((lo, mid, indent + 4))
         stack.append((f"{pad}if op < {mid}:", 0, 0))
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def cache_dir() -> str:
-    """A writable directory for the kernel's source and numba's cache of it."""
+    """A writable directory for the kernel's source and numba's cache of it.
+
+    The fallback under the shared temporary directory is used only if it is this user's
+    and nobody else may write to it (a kernel planted there would be imported and run);
+    else a new private directory is made (once per process)."""
+    global _private_dir
     base = os.environ.get("SYMGRAPH_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
         "symgraph")
-    for d in (base, os.path.join(tempfile.gettempdir(), f"symgraph-{os.getuid()}")):
-        try:
-            os.makedirs(d, exist_ok=True)
-            if os.access(d, os.W_OK):
-                return d
-        except OSError:
-            continue
-    raise SymgraphError(f"numba backend: no writable cache directory (tried {base}); set "
-                        "SYMGRAPH_CACHE_DIR")
+    try:
+        os.makedirs(base, exist_ok=True)
+        if os.access(base, os.W_OK):
+            return base
+    except OSError:
+        pass
+    shared = os.path.join(tempfile.gettempdir(), f"symgraph-{os.getuid()}")
+    try:
+        os.makedirs(shared, mode=0o700, exist_ok=True)
+        if private(shared):
+            return shared
+    except OSError:
+        pass
+    with _lock:
+        if _private_dir is None:
+            try:
+                _private_dir = tempfile.mkdtemp(prefix="symgraph-")
+            except OSError as e:
+                raise SymgraphError(f"numba backend: no writable cache directory (tried "
+                                    f"{base}, {shared}); set SYMGRAPH_CACHE_DIR") from e
+        return _private_dir
+
+
+def private(directory: str) -> bool:
+    """Whether ``directory`` (not a link) belongs to this user, who alone may write to it."""
+    st = os.lstat(directory)
+    return (stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid()
+            and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+            and os.access(directory, os.W_OK))
 
 
 class VM:
     """A compiled kernel: its ``run``, the scalar codes it has cases for and their opcodes."""
 
-    def __init__(self, run: Callable, codes: Sequence[str], path: str) -> None:
+    def __init__(self, run: Callable, codes: Sequence[str], path: str,
+                 template: str | None = None) -> None:
         self.run = run
+        self.template = template  # its source's ``TEMPLATE`` (``template_digest``)
         self.codes = frozenset(codes)
         self.opcodes = {c: k + 2 for k, c in enumerate(codes)}
         self.arity = {c: arity(c) for c in codes}
@@ -231,17 +321,20 @@ def load_vm(used: Iterable[str] | None = None) -> VM:
     compiled in the cache directory for this Python (numba loads one in well under
     a second), else the kernel of ``kernel_codes(used)`` compiled now."""
     need = frozenset(scalar_codes() if used is None else used)
-    found = _smallest(vm for vm in list(_loaded.values()) if need <= vm.codes)
+    template = template_digest()
+    found = _smallest(vm for vm in list(_loaded.values())
+                      if need <= vm.codes and vm.template == template)
     if found is not None:
         return found
     require_numba()
     with _lock:
-        found = _smallest(vm for vm in _loaded.values() if need <= vm.codes)
+        found = _smallest(vm for vm in _loaded.values()
+                          if need <= vm.codes and vm.template == template)
         if found is not None:
             return found
         directory = cache_dir()
-        on_disk = [(len(codes), path) for path, codes in _compiled_kernels(directory)
-                   if need <= codes]
+        on_disk = [(len(codes), path) for path, codes, made in _compiled_kernels(directory)
+                   if need <= codes and made == template]
         if on_disk:
             return _import(min(on_disk)[1])
         source = vm_source(kernel_codes(need))
@@ -276,9 +369,9 @@ def _smallest(vms: Iterable[VM]) -> VM | None:
     return min(vms, key=lambda vm: (len(vm.codes), vm.digest), default=None)
 
 
-def _compiled_kernels(directory: str) -> list[tuple[str, frozenset[str]]]:
+def _compiled_kernels(directory: str) -> list[tuple[str, frozenset[str], str | None]]:
     """The kernels in ``directory`` that numba has compiled for this Python (an index file in
-    ``__pycache__``), with their codes (the ``CODES`` line of their source)."""
+    ``__pycache__``), with their codes and template (``CODES`` and ``TEMPLATE`` lines)."""
     try:
         cached = os.listdir(numba_cache_path(directory))
     except OSError:
@@ -288,9 +381,9 @@ def _compiled_kernels(directory: str) -> list[tuple[str, frozenset[str]]]:
     for name in cached:
         if name.startswith("vm_") and name.endswith(tag):
             path = os.path.join(directory, name.split(".", 1)[0] + ".py")
-            codes = _codes_of(path)
+            codes, template = _header_of(path)
             if codes is not None:
-                found.append((path, codes))
+                found.append((path, codes, template))
     return found
 
 
@@ -305,16 +398,20 @@ def numba_cache_path(directory: str) -> str:
     return os.path.join(directory, "__pycache__")
 
 
-def _codes_of(path: str) -> frozenset[str] | None:
-    """The ``CODES`` of a kernel's source file (None if unreadable)."""
+def _header_of(path: str) -> tuple[frozenset[str] | None, str | None]:
+    """The ``CODES`` and ``TEMPLATE`` of a kernel's source file (None if unreadable)."""
+    codes = template = None
     try:
         with open(path) as f:
             for line in f:
-                if line.startswith("CODES = "):
-                    return frozenset(ast.literal_eval(line[len("CODES = "):]))
+                if line.startswith("TEMPLATE = "):
+                    template = ast.literal_eval(line[len("TEMPLATE = "):])
+                elif line.startswith("CODES = "):
+                    codes = frozenset(ast.literal_eval(line[len("CODES = "):]))
+                    break
     except (OSError, ValueError, SyntaxError):
-        return None
-    return None
+        return None, None
+    return codes, template
 
 
 def _import(path: str) -> VM:
@@ -326,5 +423,6 @@ def _import(path: str) -> VM:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
-    found = _loaded[digest] = VM(module.run, module.CODES, path)
+    found = _loaded[digest] = VM(module.run, module.CODES, path,
+                                 getattr(module, "TEMPLATE", None))
     return found

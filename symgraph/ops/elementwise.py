@@ -54,6 +54,10 @@ NUMBA_UFUNCS = frozenset({
     "floor", "ceil", "absolute", "arctan2", "hypot", "power",
 })
 
+#: numba codes of numpy's logical or / and on 0.0/1.0 (also boolean ``add``, ``maximum``...)
+NUMBA_OR = "1.0 if (a != 0.0 or b != 0.0) else 0.0"
+NUMBA_AND = "1.0 if (a != 0.0 and b != 0.0) else 0.0"
+
 
 class Elementwise(Op):
     """Maps elements independently with numpy broadcasting; one derivative rule, both modes.
@@ -76,6 +80,10 @@ class Elementwise(Op):
     #: with ``numba``, an op of any number of inputs computed as a left fold of ``numba``
     #: (``add_n``: ``((a + b) + c) + ...``, the order of its ``f``)
     numba_fold: bool = False
+    #: the numba code when the result is boolean (numpy's boolean loop: ``add`` is ``or``),
+    #: exactly 0.0 or 1.0 on 0.0/1.0 operands; None: only a ``numba`` code of the form
+    #: ``1.0 if ... else 0.0`` computes boolean results (else numpy does)
+    numba_bool: str | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -132,7 +140,7 @@ class Elementwise(Op):
     @classmethod
     def numba_codes(cls) -> tuple[str, ...]:
         """Every code ``numba_scalar`` may return: the numba backend's kernel has a case each."""
-        return (cls.numba,) if cls.numba else ()
+        return tuple(c for c in dict.fromkeys((cls.numba, cls.numba_bool)) if c)
 
 
 # ---------------------------------------------------------------------------
@@ -468,6 +476,7 @@ def _present(terms: Sequence[Node | None]) -> Node | None:
 
 class Add(Binary, ufunc=np.add, operator="+", sympy="Add", linear=True, commutative=True):
     numba = "a + b"
+    numba_bool = NUMBA_OR
 
     def tangent(self, inputs, out, tangents):
         return _present(tangents)
@@ -507,6 +516,7 @@ class Subtract(Binary, ufunc=np.subtract, operator="-", linear=True):
 class Multiply(Binary, ufunc=np.multiply, operator="*", sympy="Mul", multilinear=True,
                commutative=True):
     numba = "a * b"
+    numba_bool = NUMBA_AND
 
     def fold_identity(self, a, b):
         """``x * 1 -> x`` (a gradient's seed of ones vanishes) and ``x * -1 -> -x``."""
@@ -576,6 +586,7 @@ class Maximum(Binary, ufunc=np.maximum, sympy="Max", commutative=True, selects=T
 
     #: numpy's loops: NaN from either side; on ties (-0.0 and 0.0) the second operand
     numba = "a if (a > b or a != a) else b"
+    numba_bool = NUMBA_OR
 
     def deriv_a(self, a, b, out):
         return _tie_mask(a, b, greater)
@@ -588,6 +599,7 @@ class Minimum(Binary, ufunc=np.minimum, sympy="Min", commutative=True, selects=T
     """Elementwise min; the gradient goes to the smaller input, split evenly on ties."""
 
     numba = "a if (a < b or a != a) else b"
+    numba_bool = NUMBA_AND
 
     def deriv_a(self, a, b, out):
         return _tie_mask(a, b, less)
@@ -661,14 +673,14 @@ class LogicalAnd(Compare, name="logical_and", ufunc=np.logical_and, sympy="And",
                  commutative=True, cli=True):
     """``a and b`` elementwise (numpy's truth of numbers: nonzero is true)."""
 
-    numba = "1.0 if (a != 0.0 and b != 0.0) else 0.0"
+    numba = NUMBA_AND
 
 
 class LogicalOr(Compare, name="logical_or", ufunc=np.logical_or, sympy="Or", commutative=True,
                 cli=True):
     """``a or b`` elementwise."""
 
-    numba = "1.0 if (a != 0.0 or b != 0.0) else 0.0"
+    numba = NUMBA_OR
 
 
 class LogicalXor(Compare, name="logical_xor", ufunc=np.logical_xor, sympy="Xor",
@@ -719,6 +731,7 @@ class Where(Elementwise, linear_in=(1, 2)):
     """``where(cond, a, b)``: the derivative of each branch is masked by ``cond``."""
 
     numba = "b if a != 0.0 else c"
+    numba_bool = numba  # b and c are 0.0 or 1.0
 
     name = "where"
 
@@ -748,6 +761,7 @@ class AddN(Elementwise):
     """Sum of several same-shaped arrays: how gradient contributions are accumulated."""
 
     numba = "a + b"
+    numba_bool = NUMBA_OR
     numba_fold = True
 
     name = "add_n"

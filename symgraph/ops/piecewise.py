@@ -18,8 +18,8 @@ import numpy as np
 from ..errors import DTypeError, SymgraphError
 from ..graph import Node
 from .base import BOOL, INT, as_dim, as_node, broadcast_shapes, make, refuse_complex, ufunc_dtype
-from .elementwise import (Binary, Elementwise, Unary, add, equal, greater, less, maximum, negative,
-                          not_equal, where)
+from .elementwise import (Binary, Elementwise, Maximum, Minimum, Unary, add, equal, greater, less,
+                          maximum, negative, not_equal, where)
 from .sources import full
 
 __all__ = ["clip", "floor", "ceil", "round", "mod", "fmax", "fmin"]
@@ -344,12 +344,12 @@ class Clip(Elementwise, cli=True):
         call = f"np.clip({x}, {lo or 'None'}, {hi or 'None'}"
         return ctx.bind(f"{call}, out={ctx.into})") if ctx.into else f"{out} = {call})"
 
-    #: numba codes: numpy's ``minimum(maximum(x, a_min), a_max)`` on arrays (see
-    #: ``Maximum.numba``; numpy's clip by scalar bounds differs on ties of -0.0 and 0.0)
-    NUMBA_LOWER = "a if (a > b or a != a) else b"
-    NUMBA_UPPER = "a if (a < b or a != a) else b"
-    NUMBA_BOTH = ("(a if (a > b or a != a) else b) if ((a if (a > b or a != a) else b) < c or "
-                  "(a if (a > b or a != a) else b) != (a if (a > b or a != a) else b)) else c")
+    #: numba codes: numpy's ``minimum(maximum(x, a_min), a_max)`` on arrays (``Maximum.numba``,
+    #: ``Minimum.numba``; numpy's clip by scalar bounds differs on ties of -0.0 and 0.0)
+    NUMBA_LOWER = Maximum.numba
+    NUMBA_UPPER = Minimum.numba
+    #: ``Minimum.numba`` of (``Maximum.numba`` of a, b) and c (its letters: a, b only)
+    NUMBA_BOTH = Minimum.numba.replace("b", "c").replace("a", f"({Maximum.numba})")
 
     def numba_scalar(self) -> str | None:
         if self.lower and self.upper:
