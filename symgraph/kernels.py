@@ -105,7 +105,8 @@ def relu(x, out=None):
             res = np.maximum(x.reshape(-1, k), np.zeros(k, x.dtype),
                              out=None if out is None else out.reshape(-1, k))
             return res.reshape(x.shape) if out is None else out
-    return np.maximum(x, 0, out=out)
+    zero = x.dtype.type(0) if hasattr(x, "dtype") else 0  # bool stays bool (numpy: int64)
+    return np.maximum(x, zero, out=out)
 
 
 def _log1p_exp_neg_abs(x):

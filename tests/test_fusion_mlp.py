@@ -294,3 +294,14 @@ def test_a_negative_small_integer_label_is_caught_with_many_classes(dtype):
         f(np.zeros((2, classes)), bad)
     good = np.array([3, 100], dtype)
     np.testing.assert_allclose(f(np.zeros((2, classes)), good)[0], np.log(classes))
+
+
+@pytest.mark.parametrize("dtype", ["bool", "int8", "uint8", "float32"])
+def test_relu_keeps_its_dtype(dtype):
+    """relu's inferred dtype is its input's: numpy's maximum(x, 0) would make bools int64."""
+    x = sg.variable("x", (4,), dtype)
+    v = np.array([0, 1, 1, 0], dtype) if dtype == "bool" else np.array([2, 0, 3, 1], dtype)
+    y = sg.relu(x)
+    for got in (sg.evaluate(y, {x: v}), sg.function([x], y)(v)):
+        assert got.dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(got, np.maximum(v, np.zeros((), dtype)))
