@@ -4,7 +4,6 @@ in-place safety, caching, errors, rematerialization and check_finite."""
 from __future__ import annotations
 
 import re
-import tracemalloc
 
 import numpy as np
 import pytest
@@ -12,6 +11,7 @@ import pytest
 import symgraph as sg
 from symgraph.graph import apply
 from test_ops_fd import CASES
+from peaks import measured_peak
 
 rng = np.random.default_rng(5)
 
@@ -424,19 +424,6 @@ def _gelu_net(n=256, d=128, layers=3):
     return [X, *Ws], [loss, *sg.grad(loss, Ws)], values
 
 
-def _measured_peak(f, values) -> int:
-    """tracemalloc's peak over one call, counting the buffers the function keeps."""
-    f(*values)  # warm up caches and the allocator
-    f.free_workspace()
-    tracemalloc.start()
-    try:
-        base = tracemalloc.get_traced_memory()[0]
-        f(*values)
-        return tracemalloc.get_traced_memory()[1] - base
-    finally:
-        tracemalloc.stop()
-
-
 @pytest.mark.parametrize("reuse", [True, False])
 def test_rematerialization_lowers_measured_peak_memory(reuse):
     inputs, outputs, values = _gelu_net()
@@ -450,7 +437,7 @@ def test_rematerialization_lowers_measured_peak_memory(reuse):
     for n in remat.recomputed:  # each copy is named (or commented) after its node
         assert re.search(rf"\b[a-z_]+{n.id}_r\b", remat.source)
     _same(remat(*values), default(*values), rtol=1e-12)
-    peak_default, peak_remat = _measured_peak(default, values), _measured_peak(remat, values)
+    peak_default, peak_remat = measured_peak(default, values), measured_peak(remat, values)
     # the planner's estimate is what tracemalloc sees, and recomputing saves a third or more
     assert peak_default == pytest.approx(default.peak_bytes, rel=0.05)
     assert peak_remat == pytest.approx(remat.peak_bytes, rel=0.05)

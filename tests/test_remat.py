@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ import symgraph as sg
 from _hypothesis import examples
 from symgraph.codegen import remat
 from symgraph.models import init_params, seed_mlp, seed_mlp_numpy
+from peaks import measured_peak
 
 
 
@@ -27,20 +27,6 @@ def overhead(peak: int) -> int:
     """Bytes tracemalloc may see beyond the planner's count: the arrays' Python objects, the
     call's own bookkeeping, and small row temporaries inside a softmax's code (1%)."""
     return 16 * 1024 + peak // 100
-
-
-def measured_peak(f, values) -> int:
-    """tracemalloc's peak over one call beyond what was allocated before it (numpy reports
-    its buffers to tracemalloc), kept workspace included."""
-    f(*values)  # warm up caches and the allocator
-    f.free_workspace()
-    tracemalloc.start()
-    try:
-        base = tracemalloc.get_traced_memory()[0]
-        f(*values)
-        return tracemalloc.get_traced_memory()[1] - base
-    finally:
-        tracemalloc.stop()
 
 
 def deep_mlp(layers=8, batch=1024, width=128, act="tanh"):
