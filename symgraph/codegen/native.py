@@ -65,6 +65,8 @@ from .schedule import infer_shapes
 #: numpy's own calls are cheapest)
 MIN_REGION = 2
 MIN_SCALAR_REGION = 8
+#: a region's source comment and ``describe`` list its first ops, up to this many
+SHOWN_OPS = 8
 #: regroupings after dropping booleans read outside their region, before dropping them all
 _BOOL_ROUNDS = 4
 _F64 = np.dtype(np.float64)
@@ -93,16 +95,21 @@ class Region(FusedOp):
     fresh_results = True
 
     def __init__(self, vm: VM, code: np.ndarray, consts: np.ndarray, shape: tuple[int, ...],
-                 n_arrays: int, ops: int, exports: int, converted: int) -> None:
+                 n_arrays: int, ops: list[str], exports: int, copied: int,
+                 expand: tuple[int, ...]) -> None:
         self.vm, self.code, self.consts, self.shape = vm, code, consts, shape
-        self.n_arrays, self.ops, self.exports = n_arrays, ops, exports
-        self.converted = converted  # array operands of another dtype than float64
+        self.n_arrays, self.exports = n_arrays, exports
+        self.op_names = ops  # its members' ops, in order (``sin4``: op name and node id)
+        self.ops = len(ops)
+        self.copied = copied  # elements of the float64 copies a call makes of its operands
+        self.expand = expand  # array operands the call copies broadcast to ``shape``
 
     def scratch_bytes(self, shapes) -> int:
         """What a call allocates and drops: float64 copies of its operands of other dtypes
-        (``run_region``) and the VM's register file (``slots x BLOCK`` doubles)."""
+        or broadcast in no one run of axes (``run_region``) and the VM's register file
+        (``slots x BLOCK`` doubles)."""
         n = math.prod(self.shape)
-        return 8 * (self.converted * n + int(self.code[0, 0]) * max(1, min(native_vm.BLOCK, n)))
+        return 8 * (self.copied + int(self.code[0, 0]) * max(1, min(native_vm.BLOCK, n)))
 
     def result_count(self, node: Any) -> int:
         return self.exports
@@ -111,7 +118,13 @@ class Region(FusedOp):
         return [(self.shape, _F64)] * self.exports
 
     def describe(self) -> str:
-        return f"numba region of {self.ops} ops"
+        return f"numba region of {self.ops} ops over {self.shape}: {self.summary()}"
+
+    def summary(self) -> str:
+        """Its ops in order, the first ``SHOWN_OPS`` of them (``sin4, multiply5, ... 20 more``)."""
+        shown = ", ".join(self.op_names[:SHOWN_OPS])
+        more = self.ops - SHOWN_OPS
+        return shown + (f", ... {more} more" if more > 0 else "")
 
     def emit(self, out, ins, ctx):
         fn = ctx.define("_native", run_region,
@@ -120,9 +133,12 @@ class Region(FusedOp):
                         "from symgraph.codegen.native_vm import load_kernel\n"
                         f"_vm = load_kernel({self.vm.digest!r}).run  # its cache file's hash")
         arrays, scalars = ins[:self.n_arrays], ins[self.n_arrays:]
-        return (f"{out} = {fn}({vm}, {ctx.const(self.code)}, {ctx.const(self.consts)}, "
+        expand = f", {self.expand}" if self.expand else ""
+        return (f"# {out}: {self.summary()} ({self.ops} ops over {self.shape})\n"
+                f"{out} = {fn}({vm}, {ctx.const(self.code)}, {ctx.const(self.consts)}, "
                 f"{self.shape}, "
-                f"({''.join(a + ', ' for a in arrays)}), ({''.join(s + ', ' for s in scalars)}))")
+                f"({''.join(a + ', ' for a in arrays)}), ({''.join(s + ', ' for s in scalars)})"
+                f"{expand})")
 
 
 #: stand-ins for a region's unused operand and result arguments, and its "no more" addresses
@@ -134,13 +150,15 @@ _NO_MORE.flags.writeable = False
 
 
 def run_region(vm: Callable, code: np.ndarray, consts: np.ndarray, shape: tuple[int, ...],
-               arrays: Sequence[Any], scalars: Sequence[Any]) -> tuple[np.ndarray, ...]:
+               arrays: Sequence[Any], scalars: Sequence[Any], expand: tuple[int, ...] = ()
+               ) -> tuple[np.ndarray, ...]:
     """Run a region on the VM ``vm``: ``code``'s row 0 is (slots, exports, scalars), then one
     row per scalar operand (its constant slot), then the instructions.  Each result is an
     array of its own and float64 C-contiguous operands are read where they are (the first
     ``native_vm.ARGS`` of each as arguments, the rest by address), so the planner's count of
     buffers is what a call allocates; other operands are converted to float64 copies
-    (``Region.scratch_bytes``)."""
+    (``Region.scratch_bytes``).  Operands smaller than ``shape`` are read broadcast (the
+    table's loads say how: ``broadcast_load``), those listed in ``expand`` copied broadcast."""
     nslots, nout, nscal = int(code[0, 0]), int(code[0, 1]), int(code[0, 2])
     n = math.prod(shape)
     if nscal:
@@ -150,10 +168,12 @@ def run_region(vm: Callable, code: np.ndarray, consts: np.ndarray, shape: tuple[
         consts.flags.writeable = False
     outs = [np.empty(n) for _ in range(nout)]
     ins = []
-    for a in arrays:
-        if type(a) is not np.ndarray or a.dtype != _F64 or not a.flags.c_contiguous:
+    for k, a in enumerate(arrays):
+        if expand and k in expand:
+            a = np.array(np.broadcast_to(a, shape), dtype=_F64)
+        elif type(a) is not np.ndarray or a.dtype != _F64 or not a.flags.c_contiguous:
             a = np.ascontiguousarray(a, dtype=_F64)
-        ins.append(a if a.ndim == 1 else a.reshape(n))
+        ins.append(a if a.ndim == 1 else a.reshape(-1))
     more = _NO_MORE
     if nout > ARGS or len(ins) > ARGS:  # alive in ``outs`` and ``ins`` until the call ends
         more = np.array([a.__array_interface__["data"][0]
@@ -202,7 +222,25 @@ def operand_ok(a: Value, shape: tuple[int, ...], bool_result: bool,
                            # comparisons of integers need them exact in float64
                            or bool_result and dt.kind in "iu" and dt.itemsize > 4):
         return False
-    return a.shape == shape or math.prod(a.shape) == 1
+    if a.shape == shape or math.prod(a.shape) == 1:
+        return True
+    try:  # a smaller operand broadcast over the region: read through ``broadcast_load``
+        return np.broadcast_shapes(a.shape, shape) == shape
+    except ValueError:
+        return False
+
+
+def broadcast_load(small: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, int] | None:
+    """``(inner, period)`` such that element ``i`` of a C-ordered ``shape`` reads element
+    ``(i // inner) % period`` of an operand of shape ``small`` broadcast to it, when the
+    operand's non-broadcast axes are one run of adjacent axes ((16,) or (8, 1) over
+    (8, 16)); None otherwise ((8, 1, 4) over (8, 5, 4): the call copies it broadcast)."""
+    small = (1,) * (len(shape) - len(small)) + tuple(small)
+    kept = [k for k, (s, d) in enumerate(zip(small, shape)) if d != 1 and s == d]
+    spread = [k for k, (s, d) in enumerate(zip(small, shape)) if d != 1 and s != d]
+    if not kept or any(kept[0] < k < kept[-1] for k in spread):
+        return None
+    return math.prod(shape[kept[-1] + 1:]), math.prod(small[kept[0]:kept[-1] + 1])
 
 
 def converting(op: Elementwise) -> bool:
@@ -360,7 +398,7 @@ def _build(members: list[Value], codes: dict[Value, str], consumers: dict[Value,
     for m in members:  # constants and scalars first: they own the lowest slots
         for r in m.args:
             a = r.value
-            if a in inside or a in scalar_slot or arrays and a.shape == shape:
+            if a in inside or a in scalar_slot or arrays and math.prod(a.shape) != 1:
                 continue
             if a.kind == "const":
                 x = np.float64(a.op.value if isinstance(a.op, Full)
@@ -380,6 +418,7 @@ def _build(members: list[Value], codes: dict[Value, str], consumers: dict[Value,
     slot: dict[Value, int] = {}
     code: list[list[int]] = []
     out_row = {m: k for k, m in enumerate(exported)}
+    expand: set[int] = set()  # array operands copied broadcast by the call
 
     def alloc() -> int:
         nonlocal top
@@ -398,8 +437,15 @@ def _build(members: list[Value], codes: dict[Value, str], consumers: dict[Value,
         if a not in array_row:  # an array: loaded into a register once per block
             array_row[a] = operand_index(len(array_args), len(exported))
             array_args.append(a)
+        pattern = (0, 0)  # (inner, period): read broadcast (period 0: element by element)
+        if a.shape != shape:
+            found = broadcast_load(a.shape, shape)
+            if found is None:
+                expand.add(array_args.index(a))
+            else:
+                pattern = found
         s = slot[a] = alloc()
-        code.append([LOAD, s, array_row[a], 0, 0])
+        code.append([LOAD, s, array_row[a], *pattern])
         return s
 
     for k, m in enumerate(members):
@@ -432,8 +478,12 @@ def _build(members: list[Value], codes: dict[Value, str], consumers: dict[Value,
     table.setflags(write=False)
     consts_arr = np.array(consts, np.float64)
     consts_arr.setflags(write=False)
-    op = Region(vm, table, consts_arr, shape, len(array_args), len(members), len(exported),
-                sum(a.dtype != _F64 for a in array_args))
+    n = math.prod(shape)
+    copied = sum(n if k in expand else math.prod(a.shape) if a.dtype != _F64 else 0
+                 for k, a in enumerate(array_args))
+    names = [f"{m.op.name}{m.node.id}" for m in members]
+    op = Region(vm, table, consts_arr, shape, len(array_args), names, len(exported),
+                copied, tuple(sorted(expand)))
     root = members[-1]
     args = [Ref(a, a.shape) for a in array_args] + [Ref(a, a.shape) for a in scalar_args]
     region = Value(RegionNode(root.node.id, op, [a.node for a in array_args + scalar_args]),

@@ -75,7 +75,9 @@ WIDTH = 5
 #: region's first ``ARGS`` of each, see ``result_index`` and ``operand_index``), or given by
 #: address (the rest): ``ptrs[k]`` in the VM are addresses of C-contiguous float64 arrays
 ARGS = 4
-LOAD, STORE = 0, 1  # regs[d] <- ptrs[a] (this block) ; ptrs[d] <- regs[a]
+#: regs[d] <- ptrs[a] (this block; element i of the region reads element (i // b) % c of a
+#: broadcast operand, when c > 0) ; ptrs[d] <- regs[a]
+LOAD, STORE = 0, 1
 INSTALL = 'pip install "symgraph[numba]"'
 
 _lock = threading.Lock()
@@ -105,9 +107,16 @@ def arity(code: str) -> int:
 
 def _case(op: int, code: str | None, pad: str) -> list[str]:
     """One opcode's loop over the block (2-d indexing: no array views, no refcounts)."""
-    if op == LOAD:
+    if op == LOAD:  # columns 3, 4: (inner, period) of a broadcast operand (``broadcast_load``)
         return [f"{pad}d = code[i, 1]", f"{pad}p = _address(ptrs[code[i, 2]])",
-                f"{pad}for j in range(m):", f"{pad}    regs[d, j] = p[start + j]"]
+                f"{pad}inner = code[i, 3]", f"{pad}period = code[i, 4]",
+                f"{pad}if period == 0:",
+                f"{pad}    for j in range(m):", f"{pad}        regs[d, j] = p[start + j]",
+                f"{pad}elif inner == 1:",
+                f"{pad}    for j in range(m):", f"{pad}        regs[d, j] = p[(start + j) % period]",
+                f"{pad}else:",
+                f"{pad}    for j in range(m):",
+                f"{pad}        regs[d, j] = p[((start + j) // inner) % period]"]
     if op == STORE:
         return [f"{pad}p = _address(ptrs[code[i, 1]])", f"{pad}s = code[i, 2]",
                 f"{pad}for j in range(m):", f"{pad}    p[start + j] = regs[s, j]"]
