@@ -8,6 +8,7 @@ an empty cache directory of their own."""
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import re
 import sys
@@ -74,8 +75,10 @@ def _kernel(code: str, args: list[np.ndarray]) -> np.ndarray:
     rows = [[native_vm.LOAD, s, native_vm.operand_index(s, 1), 0, 0] for s in range(k)]
     rows.append([vm.opcodes[code], k, *range(k), *[0] * (3 - k)])
     rows.append([native_vm.STORE, native_vm.result_index(0, 1), k, 0, 0])
-    table = np.array([[k + 1, 1, 0, 0, 0]] + rows, np.int64)
-    (out,) = native.run_region(vm.run, table, np.zeros(0), args[0].shape, args, ())
+    table = np.array(rows, np.int64)
+    shape = args[0].shape
+    (out,) = native.run_region(vm.run, table, np.zeros(0), shape, math.prod(shape), k + 1, 1,
+                               args)
     return out
 
 

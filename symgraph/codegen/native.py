@@ -133,12 +133,17 @@ class Region(FusedOp):
                         "from symgraph.codegen.native_vm import load_kernel\n"
                         f"_vm = load_kernel({self.vm.digest!r}).run  # its cache file's hash")
         arrays, scalars = ins[:self.n_arrays], ins[self.n_arrays:]
-        expand = f", {self.expand}" if self.expand else ""
+        nslots, nout, nscal = (int(k) for k in self.code[0, :3])
+        body = self.code[1 + nscal:]
+        more = ""
+        if scalars or self.expand:
+            slots = tuple(int(k) for k in self.code[1:1 + nscal, 0])
+            more = (f", ({''.join(s + ', ' for s in scalars)}), {slots}"
+                    + (f", {self.expand}" if self.expand else ""))
         return (f"# {out}: {self.summary()} ({self.ops} ops over {self.shape})\n"
-                f"{out} = {fn}({vm}, {ctx.const(self.code)}, {ctx.const(self.consts)}, "
-                f"{self.shape}, "
-                f"({''.join(a + ', ' for a in arrays)}), ({''.join(s + ', ' for s in scalars)})"
-                f"{expand})")
+                f"{out} = {fn}({vm}, {ctx.const(body)}, {ctx.const(self.consts)}, "
+                f"{self.shape}, {math.prod(self.shape)}, {nslots}, {nout}, "
+                f"({''.join(a + ', ' for a in arrays)}){more})")
 
 
 #: stand-ins for a region's unused operand and result arguments, and its "no more" addresses
@@ -147,24 +152,28 @@ _NO_IN.flags.writeable = False
 _NO_OUT = np.empty(0)
 _NO_MORE = np.empty(0, np.int64)
 _NO_MORE.flags.writeable = False
+_PAD_IN = tuple((_NO_IN,) * k for k in range(ARGS + 1))
+_PAD_OUT = tuple((_NO_OUT,) * k for k in range(ARGS + 1))
 
 
-def run_region(vm: Callable, code: np.ndarray, consts: np.ndarray, shape: tuple[int, ...],
-               arrays: Sequence[Any], scalars: Sequence[Any], expand: tuple[int, ...] = ()
-               ) -> tuple[np.ndarray, ...]:
-    """Run a region on the VM ``vm``: ``code``'s row 0 is (slots, exports, scalars), then one
-    row per scalar operand (its constant slot), then the instructions.  Each result is an
-    array of its own and float64 C-contiguous operands are read where they are (the first
-    ``native_vm.ARGS`` of each as arguments, the rest by address), so the planner's count of
-    buffers is what a call allocates; other operands are converted to float64 copies
+def run_region(vm: Callable, body: np.ndarray, consts: np.ndarray, shape: tuple[int, ...],
+               n: int, nslots: int, nout: int, arrays: Sequence[Any], scalars: Sequence[Any] = (),
+               slots: Sequence[int] = (), expand: tuple[int, ...] = ()
+               ) -> tuple[np.ndarray, ...] | list[np.ndarray]:
+    """Run a region's instructions ``body`` on the VM ``vm`` over ``n`` elements (``shape``)
+    with a register file of ``nslots`` slots, the constants ``consts`` and the one-element
+    ``scalars`` in their ``slots``.  Each of its ``nout`` results is an array of its own and
+    float64 C-contiguous operands are read where they are (the first ``native_vm.ARGS`` of
+    each as arguments, the rest by address), so the planner's count of buffers is what a
+    call allocates; other operands are converted to float64 copies
     (``Region.scratch_bytes``).  Operands smaller than ``shape`` are read broadcast (the
-    table's loads say how: ``broadcast_load``), those listed in ``expand`` copied broadcast."""
-    nslots, nout, nscal = int(code[0, 0]), int(code[0, 1]), int(code[0, 2])
-    n = math.prod(shape)
-    if nscal:
+    table's loads say how: ``broadcast_load``), those listed in ``expand`` copied broadcast.
+    What ``Region.table`` holds is passed as Python numbers: each call's Python costs ~1.7 us
+    (numba's dispatch of 13 arguments ~0.8 us of it)."""
+    if scalars:
         consts = consts.copy()
-        for k, s in enumerate(scalars):
-            consts[code[1 + k, 0]] = np.reshape(s, -1)[0]
+        for k, s in zip(slots, scalars):
+            consts[k] = np.reshape(s, -1)[0]
         consts.flags.writeable = False
     outs = [np.empty(n) for _ in range(nout)]
     ins = []
@@ -174,16 +183,18 @@ def run_region(vm: Callable, code: np.ndarray, consts: np.ndarray, shape: tuple[
         elif type(a) is not np.ndarray or a.dtype != _F64 or not a.flags.c_contiguous:
             a = np.ascontiguousarray(a, dtype=_F64)
         ins.append(a if a.ndim == 1 else a.reshape(-1))
-    more = _NO_MORE
     if nout > ARGS or len(ins) > ARGS:  # alive in ``outs`` and ``ins`` until the call ends
         more = np.array([a.__array_interface__["data"][0]
                          for a in outs[ARGS:] + ins[ARGS:]], np.int64)
         more.flags.writeable = False
-    vm(code[1 + nscal:], consts, *ins[:ARGS], *[_NO_IN] * (ARGS - len(ins[:ARGS])),
-       *outs[:ARGS], *[_NO_OUT] * (ARGS - len(outs[:ARGS])), more, n, nslots)
+        vm(body, consts, *ins[:ARGS], *_PAD_IN[max(ARGS - len(ins), 0)],
+           *outs[:ARGS], *_PAD_OUT[max(ARGS - nout, 0)], more, n, nslots)
+    else:
+        vm(body, consts, *ins, *_PAD_IN[ARGS - len(ins)], *outs, *_PAD_OUT[ARGS - nout],
+           _NO_MORE, n, nslots)
     if len(shape) == 1:
-        return tuple(outs)
-    return tuple(o.reshape(shape) for o in outs)
+        return outs
+    return [o.reshape(shape) for o in outs]
 
 
 def region_code(op: Elementwise, dtype: np.dtype) -> str | None:
@@ -452,18 +463,18 @@ def _build(members: list[Value], codes: dict[Value, str], consumers: dict[Value,
         ops = [operand(r.value) for r in m.args]
         opcode = vm.opcodes[codes[m]]
         done = [r.value for r in m.args if last.get(r.value) == k and r.value in slot]
+        # the destination is allocated before the operands die: a row written while it is
+        # read (``regs[d] = regs[d] * regs[b]``) fails LLVM's overlap check, which then runs
+        # the scalar loop, not the SIMD one (4x slower per element, measured)
+        d = alloc()
         if len(ops) <= 3 and not m.op.numba_fold or len(ops) == 2:
-            for a in dict.fromkeys(done):  # free first: an elementwise op may overwrite its input
-                free.append(slot.pop(a))
-            d = alloc()
             code.append([opcode, d, *ops, *([0] * (3 - len(ops)))])
-        else:  # a fold: ((a + b) + c) + ...; operands freed after, never overwritten early
-            d = alloc()
+        else:  # a fold: ((a + b) + c) + ...
             code.append([opcode, d, ops[0], ops[1], 0])
             for s in ops[2:]:
                 code.append([opcode, d, d, s, 0])
-            for a in dict.fromkeys(done):
-                free.append(slot.pop(a))
+        for a in dict.fromkeys(done):
+            free.append(slot.pop(a))
         slot[m] = d
         if m in out_row:
             code.append([STORE, result_index(out_row[m], len(exported)), d, 0, 0])
