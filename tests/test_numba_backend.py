@@ -7,6 +7,7 @@ an empty cache directory of their own."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import os
@@ -207,6 +208,24 @@ def test_boolean_sums_and_products_are_zero_or_one():
     np.testing.assert_allclose(fn(xv)[0], want, rtol=1e-14)
 
 
+@contextlib.contextmanager
+def any_region():
+    """Regions of 2 ops and more on arrays of any size (``native.worth``'s costs set so):
+    tests of what a region computes, not of which regions pay for their call."""
+    saved = native.KERNEL_CALL_US, native.PASS_NS
+    native.KERNEL_CALL_US, native.PASS_NS = 2 * native.NUMPY_CALL_US, 0.0
+    try:
+        yield
+    finally:
+        native.KERNEL_CALL_US, native.PASS_NS = saved
+
+
+@pytest.fixture
+def small_regions():
+    with any_region():
+        yield
+
+
 def _compare(fn_np, fn_nb, feeds, rtol=1e-12, atol=1e-12):
     a, b = fn_np(*feeds), fn_nb(*feeds)
     for x, y in zip(a, b):
@@ -224,7 +243,8 @@ def test_random_graphs_numba_equals_numpy_backend_and_evaluate(prog):
         grads = sg.grad(case.loss, case.xs)
     outs = [case.loss, *grads, *case.outs]
     feeds = [case.feed[x] for x in case.xs]
-    got = sg.function(case.xs, outs, backend="numba")(*feeds)
+    with any_region():
+        got = sg.function(case.xs, outs, backend="numba")(*feeds)
     ref = sg.function(case.xs, outs)(*feeds)
     want = sg.evaluate(outs, case.feed)
     for w, r, g in zip(want, ref, got):
@@ -378,7 +398,7 @@ def test_arithmetic_program_compiles_a_kernel_of_arithmetic_cases_only(fresh_ker
         np.testing.assert_allclose(a, e, rtol=1e-13)
 
 
-def test_programs_with_different_code_sets_share_or_add_kernels(fresh_kernels):
+def test_programs_with_different_code_sets_share_or_add_kernels(fresh_kernels, small_regions):
     ins, outs = _arithmetic_program()
     f_arith = sg.function(ins, outs, backend="numba")
     x = sg.variable("x", (7,))
@@ -407,7 +427,8 @@ def test_programs_with_different_code_sets_share_or_add_kernels(fresh_kernels):
 
 
 def test_a_new_process_loads_the_smallest_compiled_kernel_that_suffices(fresh_kernels,
-                                                                        monkeypatch):
+                                                                        monkeypatch,
+                                                                        small_regions):
     ins, outs = _arithmetic_program()
     x = sg.variable("x", (4,))
     prog_sin = ([x], [sg.sin(x) * 3.0 + x])
@@ -452,7 +473,7 @@ def test_region_outputs_are_owned_buffers_later_code_may_write_into():
         assert not any(np.shares_memory(p, q) for p in got for q in first)
 
 
-def test_apply_of_each_op_in_a_region_matches_numpy_backend():
+def test_apply_of_each_op_in_a_region_matches_numpy_backend(small_regions):
     rng = np.random.default_rng(2)
     x = sg.variable("x", (5,))
     w = sg.variable("w", (5,))
@@ -508,7 +529,7 @@ def test_bench_small_runs_quick():
     assert "sg numba backend" in done.stdout and "x numpy loop" in done.stdout
 
 
-def test_peak_bytes_matches_a_call_on_long_vectors():
+def test_peak_bytes_matches_a_call_on_long_vectors(small_regions):
     """A region's results are arrays of their own and float64 operands are not copied, so
     the plan's peak is what a call allocates (tracemalloc sees numpy's buffers)."""
     import tracemalloc

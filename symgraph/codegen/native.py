@@ -34,8 +34,7 @@ file is ``slots x 256`` doubles per call.
 Differences from the numpy backend: rounding of transcendental functions (numba
 calls libm; numpy has its own SIMD versions: a few ulps), and floating-point
 warnings (divide by zero, invalid) are not raised by the kernel.  A region of
-fewer than ``MIN_REGION`` ops (``MIN_SCALAR_REGION`` on one element) stays numpy (a
-call's overhead for nothing).
+too few ops to pay for its call and its passes over memory stays numpy (``worth``).
 ``check_finite`` compiles node by node, so it never uses the kernel; loops'
 bodies run numpy code.  ``f.source`` calls ``symgraph.codegen.native.run_region``
 and is not standalone.
@@ -61,9 +60,15 @@ from .native_vm import (ARGS, LOAD, STORE, VM, WIDTH, arity, load_vm, operand_in
                         result_index, scalar_codes)
 from .schedule import infer_shapes
 
-#: smallest number of ops worth a kernel call (~2 us), on arrays and on one element (where
-#: numpy's own calls are cheapest)
-MIN_REGION = 2
+#: what a region must save to be worth a call (``worth``), measured on one thread
+#: (``benchmarks/bench_small.py --overhead``): a kernel call costs ~1.5 us more than a numpy
+#: ufunc call on small arrays (its Python and numba's dispatch of 13 arguments), a numpy call
+#: ~0.35 us; the VM loads each array operand and stores each result in a pass of ~0.1 ns per
+#: element (as fast per element as a numpy ufunc for the arithmetic between)
+KERNEL_CALL_US = 1.5
+NUMPY_CALL_US = 0.35
+PASS_NS = 0.1
+#: smallest region on one element (where numpy's own calls are cheapest)
 MIN_SCALAR_REGION = 8
 #: a region's source comment and ``describe`` list its first ops, up to this many
 SHOWN_OPS = 8
@@ -306,7 +311,7 @@ def fuse_regions(prog: Program) -> Program:
         if attempt == _BOOL_ROUNDS:
             codes = {v: c for v, c in codes.items() if v.dtype != _BOOL}
         root, regions = _group(prog.values, codes, consumers)
-        built = {r for r, members in regions.items() if _worth(members)}
+        built = {r for r, members in regions.items() if worth(members, consumers, outputs)}
         bad = [v for v in codes if v.dtype == _BOOL and (
             v in outputs or root[v] not in built
             or any(c not in codes or root[c] is not root[v] for c in consumers.get(v, ())))]
@@ -314,7 +319,8 @@ def fuse_regions(prog: Program) -> Program:
             break
         for v in bad:
             del codes[v]
-    kept_regions = [members for members in regions.values() if _worth(members)]
+    kept_regions = [members for members in regions.values()
+                    if worth(members, consumers, outputs)]
     if not kept_regions:
         return prog
     vm = load_vm({codes[m] for members in kept_regions for m in members})
@@ -342,8 +348,22 @@ def fuse_regions(prog: Program) -> Program:
     return prog
 
 
-def _worth(members: list[Value]) -> bool:
-    return len(members) >= (MIN_SCALAR_REGION if math.prod(members[0].shape) == 1 else MIN_REGION)
+def worth(members: list[Value], consumers: dict[Value, list[Value]], outputs: set[Value]
+          ) -> bool:
+    """Whether a region saves more numpy calls than its call and its passes over memory
+    cost: ``ops x NUMPY_CALL_US >= KERNEL_CALL_US + passes x n x PASS_NS`` (passes: loads of
+    array operands and stores of results; on 10 elements a region pays from 5 ops, on 10^4
+    ones with one load and one store from 10).  ``MIN_SCALAR_REGION`` on one element."""
+    n = math.prod(members[0].shape)
+    if n == 1:
+        return len(members) >= MIN_SCALAR_REGION
+    inside = set(members)
+    loads = {r.value for m in members for r in m.args
+             if r.value not in inside and math.prod(r.value.shape) != 1}
+    stores = sum(m in outputs or any(c not in inside for c in consumers.get(m, ()))
+                 for m in members)
+    return len(members) * NUMPY_CALL_US >= (KERNEL_CALL_US
+                                            + (len(loads) + stores) * n * PASS_NS * 1e-3)
 
 
 def _group(values: list[Value], codes: dict[Value, str], consumers: dict[Value, list[Value]]
