@@ -2,8 +2,8 @@
 
 A pass over the lowered Program (after ``lower``, before planning): values whose
 op declares numba scalar code (``region_code``), with float64 results (or
-booleans used only inside the region) and operands either of the value's shape
-or of one element, are grouped into regions; each region becomes
+booleans used only inside the region) and operands of any shape that broadcasts
+to the value's, are grouped into regions; each region becomes
 one value computed by a VM of ``codegen.native_vm`` (one call, one pass over
 blocks of elements; one kernel per program, compiled for the scalar codes its
 regions use, none loaded when there is no region), and the region's values read
@@ -16,6 +16,21 @@ converted to float64 copies, counted with the register file as the region's
 scratch (``Region.scratch_bytes``): ``peak_bytes`` is what a call allocates.
 Everything else stays the numpy code of the numpy backend.
 
+What stays numpy: results of other dtypes than float64 (float32, float16 and
+integer work: float64 registers cannot round or wrap as numpy does; booleans only
+inside a region), ops without scalar code, and regions too small to pay for
+their call (``worth``: a kernel call costs ~1.5-1.8 us more than a numpy call,
+which costs ~0.35 us in a compiled function, and the VM's loads and stores are
+passes over memory: on 10 elements a region pays from ~6 ops, on 10^5 from ~60).
+
+Broadcasting: an operand smaller than the region (a bias (16,) or (8, 1) over
+(8, 16)) is read in place, element ``i`` of the region reading its element
+``(i // inner) % period`` (``broadcast_load``: its non-broadcast axes are one
+run); other patterns ((8, 1, 4) over (8, 5, 4)) are copied broadcast by the call
+and counted as scratch.  A smaller value computed by members (a (16,) value
+feeding an (8, 16) one) is in a region of its own shape (or numpy), read as an
+operand: regions split only where shapes change.
+
 Regions are made acyclic by stages: a value's stage is at least its arguments'
 stages, plus one across an edge that cannot be inside a region (a non-member on
 either side, or a change of shape); a region is a connected set of members of
@@ -23,21 +38,22 @@ one stage.  A path leaving a region and coming back would cross such an edge
 and so end at a higher stage.
 
 Registers: booleans are 0.0/1.0 doubles, and a boolean result must be exactly
-that (``region_code``: ``add`` of booleans is ``or``); integer, float32 and
-float16 results are never in regions (float64 registers cannot round or wrap as
-numpy does).  Operands of other dtypes (integers, float32, booleans) are
-converted to float64 when loaded, as numpy converts them in a float64 loop, and
-only by ops whose numpy code is that loop (``converting``).  Slots are reused by liveness (a chain's forward values live
-until the backward pass reads them; temporaries die at once): the register
-file is ``slots x 256`` doubles per call.
+that (``region_code``: ``add`` of booleans is ``or``).  Operands of other dtypes
+(integers, float32, booleans) are converted to float64 when loaded, as numpy
+converts them in a float64 loop, and only by ops whose numpy code is that loop
+(``converting``).  Slots are reused by liveness (a chain's forward values live
+until the backward pass reads them; temporaries die at once); a destination is
+never one of its instruction's operands (LLVM vectorises only rows that do not
+overlap).  The register file is ``slots x native_vm.block_size`` doubles per call.
 
 Differences from the numpy backend: rounding of transcendental functions (numba
-calls libm; numpy has its own SIMD versions: a few ulps), and floating-point
-warnings (divide by zero, invalid) are not raised by the kernel.  A region of
-too few ops to pay for its call and its passes over memory stays numpy (``worth``).
-``check_finite`` compiles node by node, so it never uses the kernel; loops'
-bodies run numpy code.  ``f.source`` calls ``symgraph.codegen.native.run_region``
-and is not standalone.
+calls libm; numpy has its own SIMD versions: a few ulps), and kernels raise no
+floating-point warnings (divide by zero, overflow, invalid: numpy's ``errstate``
+does not apply inside them).  ``check_finite`` compiles node by node, so it never
+uses the kernel; loops' bodies run numpy code.  ``f.source`` calls
+``symgraph.codegen.native.run_region`` and is not standalone; a comment line
+above each call lists the region's ops (``# native27: sin4, multiply5, ... (22
+ops over (10,))``, as ``Region.describe``).
 """
 
 from __future__ import annotations
@@ -61,11 +77,11 @@ from .native_vm import (ARGS, LOAD, STORE, VM, WIDTH, arity, load_vm, operand_in
 from .schedule import infer_shapes
 
 #: what a region must save to be worth a call (``worth``), measured on one thread
-#: (``benchmarks/bench_small.py --overhead``): a kernel call costs ~1.5 us more than a numpy
+#: (``benchmarks/bench_small.py --overhead``): a kernel call costs ~1.8 us more than a numpy
 #: ufunc call on small arrays (its Python and numba's dispatch of 13 arguments), a numpy call
 #: ~0.35 us; the VM loads each array operand and stores each result in a pass of ~0.1 ns per
 #: element (as fast per element as a numpy ufunc for the arithmetic between)
-KERNEL_CALL_US = 1.5
+KERNEL_CALL_US = 1.8
 NUMPY_CALL_US = 0.35
 PASS_NS = 0.1
 #: smallest region on one element (where numpy's own calls are cheapest)
@@ -112,9 +128,9 @@ class Region(FusedOp):
     def scratch_bytes(self, shapes) -> int:
         """What a call allocates and drops: float64 copies of its operands of other dtypes
         or broadcast in no one run of axes (``run_region``) and the VM's register file
-        (``slots x BLOCK`` doubles)."""
-        n = math.prod(self.shape)
-        return 8 * (self.copied + int(self.code[0, 0]) * max(1, min(native_vm.BLOCK, n)))
+        (``slots x native_vm.block_size`` doubles)."""
+        nslots = int(self.code[0, 0])
+        return 8 * (self.copied + nslots * native_vm.block_size(nslots, math.prod(self.shape)))
 
     def result_count(self, node: Any) -> int:
         return self.exports
