@@ -20,9 +20,17 @@ process (Python, ``import symgraph``, build, ``sg.function``); then the table of
 kernel compile times (``--kernel-table`` alone): the chain's kernel, a tanh
 MLP's and the kernel of every declared scalar code, cold and warm.
 
+``--broadcast``: the chain ``h <- tanh(h)*0.9 + 0.1*h + b`` (200 levels, value only)
+with a bias ``b`` broadcast over ``h`` ((16,), (8, 1), () over (8, 16); (1, 4) over
+(3, 1) -> (3, 4)), numpy backend vs numba backend vs a numpy loop, and the number of
+kernel calls.  ``--overhead``: what ``codegen.native.worth`` assumes, measured: a
+numpy call's cost in a compiled function, a kernel call's, and a region's pass over
+memory per element.
+
     python benchmarks/bench_small.py [--levels 200 2000 20000] [--sizes 10 10000]
                                      [--rounds 20] [--jax-max-levels 2000] [--quick]
                                      [--no-cache-runs] [--kernel-table]
+                                     [--broadcast] [--overhead]
 """
 
 from __future__ import annotations
@@ -227,6 +235,100 @@ def kernel_table() -> None:
                  "cold process s", "warm process s"))
 
 
+#: (x shape, bias shape) of ``--broadcast``
+BIAS_CASES = (((8, 16), (16,)), ((8, 16), (8, 1)), ((8, 16), ()), ((8, 16), (8, 16)),
+              ((3, 1), (1, 4)))
+
+
+def bias_chain(x, b, levels: int):
+    h = x
+    for _ in range(levels):
+        h = sg.tanh(h) * 0.9 + 0.1 * h + b
+    return h
+
+
+def broadcast_table(args, levels: int = 200) -> None:
+    """The bias chains, numpy backend vs numba backend vs a numpy loop (interleaved)."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for xs, bs in BIAS_CASES:
+        xv, bv = rng.uniform(-1.0, 1.0, xs), rng.uniform(-1.0, 1.0, bs)
+
+        def loop(_x, xv=xv, bv=bv):
+            h = xv
+            for _ in range(levels):
+                h = np.tanh(h) * 0.9 + 0.1 * h + bv
+            return h
+        with sg.Graph():
+            x, b = sg.variable("x", xs), sg.variable("b", bs)
+            h = bias_chain(x, b, levels)
+            f_np = sg.function([x, b], [h])
+            f_nb = sg.function([x, b], [h], backend="numba")
+        fns = {"numpy loop": loop, "numpy backend": lambda _x, f=f_np: f(xv, bv),
+               "numba backend": lambda _x, f=f_nb: f(xv, bv)}
+        for f in fns.values():
+            np.testing.assert_allclose(np.asarray(f(None)).reshape(-1), loop(None).reshape(-1),
+                                       rtol=1e-12)
+        times = measure(fns, None, args.rounds * 5, args.budget)
+        t = {k: min(v) * 1e6 for k, v in times.items()}
+        rows.append((f"x {xs} b {bs}", f"{t['numpy loop']:.0f}", f"{t['numpy backend']:.0f}",
+                     f"{t['numba backend']:.0f}", f"{t['numba backend'] / t['numpy backend']:.2f}",
+                     f_nb.source.count("_native(")))
+    print(f"\nbias chain h <- tanh(h)*0.9 + 0.1*h + b, {levels} levels, value only (min us)")
+    table(rows, ("shapes", "numpy loop", "numpy backend", "numba backend", "numba/numpy",
+                 "kernel calls"))
+
+
+def overhead_table(args) -> None:
+    """What ``codegen.native.worth`` assumes: chains of k ops ``h * 1.5 + 0.5`` ... compiled
+    both ways (every region formed); a numpy call's cost is the numpy backend's slope in k
+    on 10 elements, a kernel call's its cost over a function of no op, a pass's the per
+    element cost of a 1-op region on 10^5 elements (load, op, store: 3 passes)."""
+    from symgraph.codegen import native
+
+    def chain(n: int, k: int):
+        x = sg.variable("x", (n,))
+        h = x
+        for i in range(k):
+            h = h * 1.5 if i % 2 == 0 else h + 0.5
+        return x, h
+
+    saved = native.KERNEL_CALL_US, native.PASS_NS
+    native.KERNEL_CALL_US, native.PASS_NS = 0.0, 0.0  # every region forms
+    t: dict[tuple[str, int, int], float] = {}
+    try:
+        fns = {}
+        for n in (10, 10**5):
+            for k in (1, 6):
+                with sg.Graph():
+                    x, h = chain(n, k)
+                    fns[("numpy", n, k)] = sg.function([x], [h])
+                    fns[("numba", n, k)] = sg.function([x], [h], backend="numba")
+        for (kind, n, k), f in fns.items():
+            xv = np.ones(n)
+            reps = 2000 if n == 10 else 50
+            best = float("inf")
+            for _ in range(args.rounds):
+                s0 = time.perf_counter()
+                for _ in range(reps):
+                    f(xv)
+                best = min(best, (time.perf_counter() - s0) / reps)
+            t[kind, n, k] = best * 1e6
+    finally:
+        native.KERNEL_CALL_US, native.PASS_NS = saved
+    numpy_call = (t["numpy", 10, 6] - t["numpy", 10, 1]) / 5
+    base = t["numpy", 10, 1] - numpy_call  # a compiled function of no op
+    kernel = t["numba", 10, 1] - base
+    per_pass = (t["numba", 10**5, 1] - base - kernel) / (3 * 10**5) * 1e3
+    print("\nwhat codegen.native.worth assumes, measured (us; chains of k ops h*1.5, +0.5)")
+    table([(f"{kind} backend, n={n}, k={k}", f"{v:.2f}") for (kind, n, k), v in t.items()],
+          ("function", "min us"))
+    table([("numpy call (slope in k, n=10)", f"{numpy_call:.2f} us", native.NUMPY_CALL_US),
+           ("kernel call (1-op region, n=10)", f"{kernel:.2f} us", native.KERNEL_CALL_US),
+           ("a region's pass per element (n=1e5)", f"{per_pass:.3f} ns", native.PASS_NS)],
+          ("cost", "measured", "assumed"))
+
+
 def table(rows: list[tuple], head: tuple) -> None:
     widths = [max(len(str(r[k])) for r in rows + [head]) for k in range(len(head))]
     line = "| " + " | ".join(str(h).ljust(w) for h, w in zip(head, widths)) + " |"
@@ -308,6 +410,10 @@ def main(argv=None) -> None:
     p.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test)")
     p.add_argument("--kernel-table", action="store_true",
                    help="only the table of kernel compile times (cold and warm)")
+    p.add_argument("--broadcast", action="store_true",
+                   help="only the bias-broadcast chains (numpy vs numba backend)")
+    p.add_argument("--overhead", action="store_true",
+                   help="only the call and pass costs the numba backend's regions assume")
     p.add_argument("--compile-only", type=int, nargs=2, metavar=("LEVELS", "N"),
                    help=argparse.SUPPRESS)
     p.add_argument("--kernel-compile", type=int, help=argparse.SUPPRESS)
@@ -327,6 +433,12 @@ def main(argv=None) -> None:
         return
     if args.kernel_table:
         kernel_table()
+        return
+    if args.broadcast or args.overhead:
+        if args.broadcast:
+            broadcast_table(args)
+        if args.overhead:
+            overhead_table(args)
         return
     for n in args.sizes:
         for levels in args.levels:

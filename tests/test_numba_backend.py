@@ -7,7 +7,9 @@ an empty cache directory of their own."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import math
 import os
 import re
 import sys
@@ -74,8 +76,10 @@ def _kernel(code: str, args: list[np.ndarray]) -> np.ndarray:
     rows = [[native_vm.LOAD, s, native_vm.operand_index(s, 1), 0, 0] for s in range(k)]
     rows.append([vm.opcodes[code], k, *range(k), *[0] * (3 - k)])
     rows.append([native_vm.STORE, native_vm.result_index(0, 1), k, 0, 0])
-    table = np.array([[k + 1, 1, 0, 0, 0]] + rows, np.int64)
-    (out,) = native.run_region(vm.run, table, np.zeros(0), args[0].shape, args, ())
+    table = np.array(rows, np.int64)
+    shape = args[0].shape
+    (out,) = native.run_region(vm.run, table, np.zeros(0), shape, math.prod(shape), k + 1, 1,
+                               args)
     return out
 
 
@@ -204,6 +208,24 @@ def test_boolean_sums_and_products_are_zero_or_one():
     np.testing.assert_allclose(fn(xv)[0], want, rtol=1e-14)
 
 
+@contextlib.contextmanager
+def any_region():
+    """Regions of 2 ops and more on arrays of any size (``native.worth``'s costs set so):
+    tests of what a region computes, not of which regions pay for their call."""
+    saved = native.KERNEL_CALL_US, native.PASS_NS
+    native.KERNEL_CALL_US, native.PASS_NS = 2 * native.NUMPY_CALL_US, 0.0
+    try:
+        yield
+    finally:
+        native.KERNEL_CALL_US, native.PASS_NS = saved
+
+
+@pytest.fixture
+def small_regions():
+    with any_region():
+        yield
+
+
 def _compare(fn_np, fn_nb, feeds, rtol=1e-12, atol=1e-12):
     a, b = fn_np(*feeds), fn_nb(*feeds)
     for x, y in zip(a, b):
@@ -221,7 +243,8 @@ def test_random_graphs_numba_equals_numpy_backend_and_evaluate(prog):
         grads = sg.grad(case.loss, case.xs)
     outs = [case.loss, *grads, *case.outs]
     feeds = [case.feed[x] for x in case.xs]
-    got = sg.function(case.xs, outs, backend="numba")(*feeds)
+    with any_region():
+        got = sg.function(case.xs, outs, backend="numba")(*feeds)
     ref = sg.function(case.xs, outs)(*feeds)
     want = sg.evaluate(outs, case.feed)
     for w, r, g in zip(want, ref, got):
@@ -375,7 +398,7 @@ def test_arithmetic_program_compiles_a_kernel_of_arithmetic_cases_only(fresh_ker
         np.testing.assert_allclose(a, e, rtol=1e-13)
 
 
-def test_programs_with_different_code_sets_share_or_add_kernels(fresh_kernels):
+def test_programs_with_different_code_sets_share_or_add_kernels(fresh_kernels, small_regions):
     ins, outs = _arithmetic_program()
     f_arith = sg.function(ins, outs, backend="numba")
     x = sg.variable("x", (7,))
@@ -404,7 +427,8 @@ def test_programs_with_different_code_sets_share_or_add_kernels(fresh_kernels):
 
 
 def test_a_new_process_loads_the_smallest_compiled_kernel_that_suffices(fresh_kernels,
-                                                                        monkeypatch):
+                                                                        monkeypatch,
+                                                                        small_regions):
     ins, outs = _arithmetic_program()
     x = sg.variable("x", (4,))
     prog_sin = ([x], [sg.sin(x) * 3.0 + x])
@@ -449,7 +473,7 @@ def test_region_outputs_are_owned_buffers_later_code_may_write_into():
         assert not any(np.shares_memory(p, q) for p in got for q in first)
 
 
-def test_apply_of_each_op_in_a_region_matches_numpy_backend():
+def test_apply_of_each_op_in_a_region_matches_numpy_backend(small_regions):
     rng = np.random.default_rng(2)
     x = sg.variable("x", (5,))
     w = sg.variable("w", (5,))
@@ -505,7 +529,7 @@ def test_bench_small_runs_quick():
     assert "sg numba backend" in done.stdout and "x numpy loop" in done.stdout
 
 
-def test_peak_bytes_matches_a_call_on_long_vectors():
+def test_peak_bytes_matches_a_call_on_long_vectors(small_regions):
     """A region's results are arrays of their own and float64 operands are not copied, so
     the plan's peak is what a call allocates (tracemalloc sees numpy's buffers)."""
     import tracemalloc
@@ -537,13 +561,14 @@ def test_a_kernel_of_another_template_is_not_reused(fresh_kernels, monkeypatch):
     is not reused for its codes, from this process or from the cache directory."""
     xs, ys = _arithmetic_program()
     old = _kernel_of(sg.function(xs, ys, backend="numba"))
+    block = native_vm.BLOCK
     monkeypatch.setattr(native_vm, "_loaded", {})  # a new process ...
     monkeypatch.setattr(native_vm, "BLOCK", 8)  # ... of a new symgraph
     new = native_vm.load_vm(old.codes)
     assert new.path != old.path and "BLOCK = 8\n" in open(new.path).read()
     assert new.template == native_vm.template_digest() != old.template
     monkeypatch.setattr(native_vm, "_loaded", {})
-    monkeypatch.setattr(native_vm, "BLOCK", 256)
+    monkeypatch.setattr(native_vm, "BLOCK", block)
     assert native_vm.load_vm(new.codes).path == old.path
     feeds = [np.linspace(0.5, 1.5, 5), np.linspace(1.0, 2.0, 5)]
     got = sg.function(xs, ys, backend="numba")(*feeds)
@@ -587,3 +612,119 @@ def test_regions_of_many_operands_and_results():
     _compare(fp, fn, feeds)
     got = fn(*feeds)
     assert not any(np.shares_memory(p, q) for p, q in itertools.combinations(got, 2))
+
+
+def _bias_chain(x, b, levels: int):
+    h = x
+    for _ in range(levels):
+        h = sg.tanh(h) * 0.9 + 0.1 * h + b
+    return h
+
+
+@pytest.mark.parametrize("xs, bs", [((8, 16), (16,)), ((8, 16), (8, 1)), ((8, 16), (1, 16)),
+                                    ((3, 1), (1, 4)), ((8, 16), ()), ((4, 5, 3), (4, 1, 3)),
+                                    ((4, 5, 3), (5, 1))])
+def test_operands_broadcast_over_a_region_keep_it_one_call(xs, bs):
+    """A bias broadcast over the chain is read in place (or, when its axes are not one run,
+    copied broadcast by the call): one region, the numpy backend's values, and its
+    gradient too."""
+    x, b = sg.variable("x", xs), sg.variable("b", bs)
+    h = _bias_chain(x, b, 30)
+    loss = sg.sum(h * h)
+    outs = [h, *sg.grad(loss, [x, b])]
+    fn, fp = (sg.function([x, b], outs, backend=k) for k in ("numba", "numpy"))
+    rng = np.random.default_rng(5)
+    feeds = [rng.uniform(-1.0, 1.0, xs), rng.uniform(-1.0, 1.0, bs)]
+    # one region over the chain's shape; the gradient of a smaller x may add one of its shape
+    shape = np.broadcast_shapes(xs, bs)
+    shapes = re.findall(r"ops over (\([\d, ]*\))\)", fn.source)
+    assert shapes.count(str(shape)) == 1 and len(shapes) <= 1 + (xs != shape), fn.source
+    assert fn.source.count("_native(") == len(shapes)
+    want = sg.evaluate(outs, dict(zip([x, b], feeds)))
+    for got, ref, w in zip(fn(*feeds), fp(*feeds), want):
+        assert got.shape == ref.shape == w.shape
+        np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(got, w, rtol=1e-12, atol=1e-13)
+    # the forward chain alone: one region too, and a broadcast constant array
+    c = sg.constant(np.linspace(0.5, 1.5, xs[-1]))
+    y = _bias_chain(x, b, 30) * c
+    fn, fp = (sg.function([x, b], [y], backend=k) for k in ("numba", "numpy"))
+    assert fn.source.count("_native(") == 1, fn.source
+    np.testing.assert_allclose(fn(*feeds)[0], fp(*feeds)[0], rtol=1e-12, atol=1e-13)
+
+
+def test_smaller_intermediates_feed_one_region():
+    """A (16,) value computed inside each level (not worth a region of its own) is an
+    operand of the (8, 16) region: the chain stays one call."""
+    x, b = sg.variable("x", (8, 16)), sg.variable("b", (16,))
+    h = x
+    for k in range(40):
+        h = sg.tanh(h) * 0.9 + sg.exp(b * (0.01 * k))
+    fn, fp = (sg.function([x, b], [h], backend=k) for k in ("numba", "numpy"))
+    assert fn.source.count("_native(") == 1, fn.source
+    rng = np.random.default_rng(6)
+    feeds = [rng.standard_normal((8, 16)), rng.standard_normal(16)]
+    np.testing.assert_allclose(fn(*feeds)[0], fp(*feeds)[0], rtol=1e-12)
+
+
+@pytest.mark.parametrize("small, shape", [((16,), (8, 16)), ((8, 1), (8, 16)),
+                                          ((1, 4), (3, 4)), ((3, 1), (3, 4)),
+                                          ((2, 1, 3), (5, 2, 4, 3)), ((5, 1, 1), (5, 2, 3)),
+                                          ((1, 2, 1), (3, 2, 4)), ((2, 1, 3), (2, 4, 3)),
+                                          ((2, 3, 1), (4, 2, 3, 1))])
+def test_broadcast_load_reads_what_numpy_broadcasts(small, shape):
+    a = np.arange(math.prod(small), dtype=float).reshape(small)
+    want = np.broadcast_to(a, shape).reshape(-1)
+    found = native.broadcast_load(small, shape)
+    if small == (2, 1, 3):  # axes 0 and 2 kept, 1 broadcast between: copied instead
+        assert found is None
+        return
+    inner, period = found
+    i = np.arange(math.prod(shape))
+    np.testing.assert_array_equal(a.reshape(-1)[(i // inner) % period], want)
+
+
+def test_source_comment_and_describe_name_a_regions_ops():
+    x, b = sg.variable("x", (8, 16)), sg.variable("b", (16,))
+    fn = sg.function([x, b], [_bias_chain(x, b, 3)], backend="numba")
+    (line,) = [s.strip() for s in fn.source.splitlines() if s.strip().startswith("# native")]
+    names = re.findall(r"([a-z_]+)\d+", line.split(":", 1)[1].split("(")[0])
+    assert names[:8] == ["tanh", "multiply", "multiply", "add", "add", "tanh", "multiply",
+                         "multiply"], line
+    assert line.endswith("... 7 more (15 ops over (8, 16))"), line
+    with any_region():
+        short = sg.function([x, b], [_bias_chain(x, b, 1)], backend="numba")
+    assert re.search(r"# native\d+: tanh\d+, multiply\d+, multiply\d+, add\d+, add\d+ "
+                     r"\(5 ops over \(8, 16\)\)$", short.source, re.M), short.source
+    from symgraph.codegen.ir import lower
+
+    prog = native.fuse_regions(lower([_bias_chain(x, b, 3)], [x, b]))
+    (region,) = [v.op for v in prog.values if isinstance(v.op, native.Region)]
+    assert region.describe().startswith("numba region of 15 ops over (8, 16): tanh")
+
+
+def test_regions_form_only_when_they_save_numpy_calls():
+    """``worth``: a few ops on a short vector, or a short chain on a long one, stay numpy
+    (a kernel call costs more than the numpy calls it replaces); long chains form."""
+    def chain(n: int, levels: int):
+        x = sg.variable("x", (n,))
+        h = x
+        for _ in range(levels):
+            h = h * 0.999 + 0.001
+        return sg.function([x], [h], backend="numba")
+
+    assert "_native(" not in chain(10, 1).source  # 2 ops
+    assert chain(10, 4).source.count("_native(") == 1  # 8 ops
+    assert "_native(" not in chain(10**5, 4).source  # 8 ops, two passes over 10^5
+    assert chain(10**5, 200).source.count("_native(") == 1
+    x = sg.variable("x", (7,))
+    f = chain(7, 4)
+    np.testing.assert_allclose(f(np.arange(7.0))[0], sg.evaluate(
+        [_affine(x, 4)], {x: np.arange(7.0)})[0], rtol=1e-14)
+
+
+def _affine(x, levels):
+    h = x
+    for _ in range(levels):
+        h = h * 0.999 + 0.001
+    return h
