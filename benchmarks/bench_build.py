@@ -15,7 +15,7 @@ The "codegen" table compiles (``sg.function``) the value and gradient of the
 ``sin(h)*h`` chain on a scalar (``--width 10``: a length-10 vector), with as
 many levels as give the graph 10^4, 10^5, 10^6 nodes (``--nodes``).  Each
 size runs in fresh processes: one timed (CPU seconds of ``sg.function``, and
-the growth of the resident set over the graph's, from ``ru_maxrss``), one
+the growth of the resident set over the graph's, from ``VmHWM``), one
 under tracemalloc (the peak of what compiling allocates on top of the graph,
 which the graph's own size is given beside).  ``check`` compares the
 compiled value and gradient with the closed form at the fixed point
