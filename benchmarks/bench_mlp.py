@@ -167,14 +167,22 @@ def setup_evaluate(d):
 COMPILED: dict = {}
 
 
-def setup_function(d):
+def setup_function(d, backend="numpy"):
     with sg.Graph():
         (X, y, W1, W2, V1, V2), loss, grads, hv = _symgraph_graph()
-    f = sg.function([X, y, W1, W2], loss)
-    g = COMPILED["grad"] = sg.function([X, y, W1, W2], [loss, *grads])
-    h = sg.function([X, y, W1, W2, V1, V2], hv)
+    f = sg.function([X, y, W1, W2], loss, backend=backend)
+    g = COMPILED["grad" if backend == "numpy" else backend] = sg.function(
+        [X, y, W1, W2], [loss, *grads], backend=backend)
+    h = sg.function([X, y, W1, W2, V1, V2], hv, backend=backend)
     args = (d["X"], d["y"], d["W1"], d["W2"])
     return lambda: f(*args), lambda: g(*args), lambda: h(*args, d["V1"], d["V2"])
+
+
+def setup_function_numba(d):
+    import importlib
+
+    importlib.import_module("numba")  # ImportError: the row is skipped without numba
+    return setup_function(d, backend="numba")
 
 
 def setup_jax(d):
@@ -286,6 +294,7 @@ METHODS: list[tuple[str, Callable, str | None]] = [
     ("numpy (handwritten)", setup_numpy, None),
     ("sg.evaluate", setup_evaluate, None),
     ("sg.function", setup_function, None),
+    ("sg.function numba", setup_function_numba, "numba"),
     ("JAX jit", setup_jax, "jax"),
     ("PyTorch", setup_torch, "torch"),
     ("PyTensor", setup_pytensor, "pytensor"),
@@ -347,7 +356,8 @@ def worker(name: str, rounds: int, clock) -> dict:
     if name != FLOOR:  # the floor computes no loss: products of stand-in operands
         check(name, fns, ref)
     peak = peak_bytes(fns[1])
-    held = COMPILED["grad"].workspace_bytes if name == "sg.function" else 0
+    held = {"sg.function": COMPILED.get("grad"), "sg.function numba": COMPILED.get("numba")}.get(name)
+    held = held.workspace_bytes if held is not None else 0
     best = [math.inf] * 3
     gc.disable()
     try:
