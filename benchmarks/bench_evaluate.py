@@ -21,13 +21,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from threads import pin_threads  # noqa: E402  (before numpy loads)
+from measure import interleaved  # noqa: E402
 
 pin_threads()
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
-from typing import Any, Callable  # noqa: E402
+from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -108,19 +109,6 @@ def check(results: dict[str, list], want: list) -> None:
         np.testing.assert_allclose(a, w, rtol=1e-12, atol=1e-12)
 
 
-def time_rounds(fns: dict[str, Callable[[], Any]], rounds: int, clock) -> dict[str, list[float]]:
-    """Seconds per call of each callable, interleaved round by round."""
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    for f in fns.values():
-        f()
-    for _ in range(rounds):
-        for k, f in fns.items():
-            start = clock()
-            f()
-            times[k].append(clock() - start)
-    return times
-
-
 def table(levels: int, sizes: list[int | None], rounds: int, clock) -> None:
     head = (f"| {'values':<9} | {'nodes':>6} | {'method':<12} | {'min ms':>8} | {'median ms':>9} | "
             f"{'us / node':>9} | {'x numpy':>7} |")
@@ -134,7 +122,7 @@ def table(levels: int, sizes: list[int | None], rounds: int, clock) -> None:
         fns = {"sg.Evaluator": lambda: ev.run({x: x0}), "old loop": lambda: old_run(ev, {x: x0}),
                "numpy loop": lambda: numpy_loop(x0)}
         check({k: f() for k, f in fns.items() if k != "numpy loop"}, numpy_loop(x0))
-        times = time_rounds(fns, rounds, clock)
+        times = interleaved(fns, rounds, clock)
         base = min(times["numpy loop"])
         label = "scalar" if n is None else f"n={n}"
         for k, ts in times.items():

@@ -55,13 +55,13 @@ if __name__ == "__main__":  # threads must be fixed before numpy and the peers l
 import gc  # noqa: E402
 import math  # noqa: E402
 import time  # noqa: E402
-import tracemalloc  # noqa: E402
 from typing import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 import symgraph as sg  # noqa: E402
 from symgraph.models import seed_mlp_numpy  # noqa: E402
+from measure import interleaved, traced_peak  # noqa: E402
 
 B, D, H, C = 256, 784, 256, 10
 WD = 1e-4
@@ -321,19 +321,6 @@ def check(name, fns, ref):
                                        err_msg=f"{name} {what} disagrees with handwritten numpy")
 
 
-def peak_bytes(fn) -> int:
-    """tracemalloc's peak over one call, beyond what was allocated before it."""
-    fn()
-    gc.collect()
-    tracemalloc.start()
-    try:
-        base = tracemalloc.get_traced_memory()[0]
-        fn()
-        return tracemalloc.get_traced_memory()[1] - base
-    finally:
-        tracemalloc.stop()
-
-
 def make_data():
     rng = np.random.default_rng(0)
     return {"X": rng.standard_normal((B, D)), "y": rng.integers(0, C, B),
@@ -355,7 +342,7 @@ def worker(name: str, rounds: int, clock) -> dict:
         return {"missing": True}
     if name != FLOOR:  # the floor computes no loss: products of stand-in operands
         check(name, fns, ref)
-    peak = peak_bytes(fns[1])
+    peak = traced_peak(fns[1])
     held = {"sg.function": COMPILED.get("grad"), "sg.function numba": COMPILED.get("numba")}.get(name)
     held = held.workspace_bytes if held is not None else 0
     best = [math.inf] * 3
@@ -445,17 +432,10 @@ def mlp_table(results: dict, passes: int, rounds: int, timer: str, threads: int)
 # per-node overhead: a long chain of scalar ops
 # ---------------------------------------------------------------------------
 
-def time_all(fns: dict[str, Callable], rounds: int, clock) -> dict[str, float]:
+
+def best_of(fns: dict[str, Callable], rounds: int, clock) -> dict[str, float]:
     """Best time of each callable over interleaved rounds (seconds)."""
-    best = {k: math.inf for k in fns}
-    for f in fns.values():
-        f()
-    for _ in range(rounds):
-        for k, f in fns.items():
-            start = clock()
-            f()
-            best[k] = min(best[k], clock() - start)
-    return best
+    return {k: min(t) for k, t in interleaved(fns, rounds, clock).items()}
 
 
 def scalar_table(levels: int, rounds: int, clock) -> None:
@@ -484,7 +464,7 @@ def scalar_table(levels: int, rounds: int, clock) -> None:
     want = plain(x0)
     for got in (ev.run({x: x0}), fn(x0)):
         np.testing.assert_allclose([float(got[0]), float(got[1])], want, rtol=1e-9, atol=1e-12)
-    best = time_all({"sg.evaluate": lambda: ev.run({x: x0}), "sg.function": lambda: fn(x0),
+    best = best_of({"sg.evaluate": lambda: ev.run({x: x0}), "sg.function": lambda: fn(x0),
                      "plain Python (math)": lambda: plain(x0)}, rounds, clock)
     print(f"\nScalar chain h <- sin(h)*0.5 + h, {levels} levels: value and derivative, "
           f"{n_nodes} graph nodes")

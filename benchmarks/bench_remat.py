@@ -21,12 +21,12 @@ if __name__ == "__main__":  # threads must be fixed before numpy loads
 
 import argparse  # noqa: E402
 import time  # noqa: E402
-import tracemalloc  # noqa: E402
 from typing import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 import symgraph as sg  # noqa: E402
+from measure import traced_peak  # noqa: E402
 
 
 def numpy_loss_grad(X, *Ws):
@@ -44,19 +44,6 @@ def numpy_loss_grad(X, *Ws):
         if k:
             g = g @ Ws[k].T
     return [loss, *grads[::-1]]
-
-
-def measured_peak(fn: Callable, free: Callable | None = None) -> int:
-    fn()
-    if free is not None:
-        free()
-    tracemalloc.start()
-    try:
-        base = tracemalloc.get_traced_memory()[0]
-        fn()
-        return tracemalloc.get_traced_memory()[1] - base
-    finally:
-        tracemalloc.stop()
 
 
 def network(layers: int, batch: int, width: int):
@@ -103,7 +90,7 @@ def run(layers: int, batch: int, width: int, rounds: int) -> None:
             fn()
             times[k].append(time.process_time() - t0)
     base_min = min(times[0])
-    base_peak = measured_peak(rows[0][1])
+    base_peak = traced_peak(rows[0][1])
     print(f"\n{layers} tanh layers, batch {batch}, width {width}: default planned peak "
           f"P = {P / 2**20:.2f} MiB (activations {layers * batch * width * 8 / 2**20:.2f} MiB, "
           f"weight gradients {layers * width * width * 8 / 2**20:.2f} MiB)")
@@ -111,7 +98,7 @@ def run(layers: int, batch: int, width: int, rounds: int) -> None:
           f"{'med ms':>8} {'vs numpy':>9} {'compile ms':>11} {'recomp':>7} {'matmul':>7}")
     for k, (name, fn, info) in enumerate(rows):
         f = info.get("fn")
-        peak = measured_peak(fn, f.free_workspace if f is not None else None)
+        peak = traced_peak(fn, f.free_workspace if f is not None else None)
         est = f"{info['estimate'] / 2**20:8.2f}" if info else f"{'-':>8}"
         tail = (f"{info['compile'] * 1e3:11.1f} {info['recomputed']:7d} {info['matmuls']:7d}"
                 if info else f"{'-':>11} {'-':>7} {'-':>7}")

@@ -11,7 +11,7 @@ import pytest
 import symgraph as sg
 from symgraph.graph import apply
 from test_ops_fd import CASES
-from peaks import measured_peak
+from peaks import gelu_net, measured_peak
 
 rng = np.random.default_rng(5)
 
@@ -412,21 +412,9 @@ def test_check_finite_names_the_first_bad_node():
         assert np.isnan(sg.function([x], y)(np.array([1.0, -1.0, 2.0])))
 
 
-def _gelu_net(n=256, d=128, layers=3):
-    X = sg.variable("X", (n, d))
-    Ws = [sg.variable(f"W{i}", (d, d)) for i in range(layers)]
-    h = X
-    for W in Ws:
-        z = h @ W
-        h = 0.5 * z * (1 + sg.tanh(0.7978845608 * (z + 0.044715 * z * z * z)))
-    loss = sg.mean(h * h)
-    values = [rng.standard_normal((n, d))] + [rng.standard_normal((d, d)) / 12 for _ in Ws]
-    return [X, *Ws], [loss, *sg.grad(loss, Ws)], values
-
-
 @pytest.mark.parametrize("reuse", [True, False])
 def test_rematerialization_lowers_measured_peak_memory(reuse):
-    inputs, outputs, values = _gelu_net()
+    inputs, outputs, values = gelu_net()
     default = sg.function(inputs, outputs, reuse_buffers=reuse)
     remat = sg.function(inputs, outputs, memory_budget=0, reuse_buffers=reuse)
     assert remat.recomputed
@@ -492,7 +480,7 @@ def test_kept_buffers_are_per_thread_and_reentrant():
 
 
 def test_memory_budget_stops_when_it_fits():
-    inputs, outputs, _ = _gelu_net()
+    inputs, outputs, _ = gelu_net()
     default = sg.function(inputs, outputs)
     roomy = sg.function(inputs, outputs, memory_budget=default.peak_bytes)
     assert roomy.recomputed == [] and roomy.source == default.source

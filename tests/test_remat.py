@@ -19,7 +19,7 @@ import symgraph as sg
 from _hypothesis import examples
 from symgraph.codegen import remat
 from symgraph.models import init_params, seed_mlp, seed_mlp_numpy
-from peaks import measured_peak
+from peaks import gelu_net, measured_peak
 
 
 
@@ -150,19 +150,6 @@ def test_seed_mlp_with_kept_buffers_and_budget_zero():
     assert_identical(f(*values), default(*values))
     peak = measured_peak(f, values)
     assert f.peak_bytes <= peak <= f.peak_bytes + overhead(f.peak_bytes)
-
-
-def gelu_net(n=256, d=128, layers=3):
-    X = sg.variable("X", (n, d))
-    Ws = [sg.variable(f"W{i}", (d, d)) for i in range(layers)]
-    h = X
-    for W in Ws:
-        z = h @ W
-        h = 0.5 * z * (1 + sg.tanh(0.7978845608 * (z + 0.044715 * z * z * z)))
-    loss = sg.mean(h * h)
-    rng = np.random.default_rng(7)
-    values = [rng.standard_normal((n, d))] + [rng.standard_normal((d, d)) / 12 for _ in Ws]
-    return [X, *Ws], [loss, *sg.grad(loss, Ws)], values
 
 
 def test_elementwise_values_are_recomputed_before_any_product():

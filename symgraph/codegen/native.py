@@ -74,7 +74,7 @@ from .ir import Program, Ref, Value
 from . import native_vm
 from .native_vm import (ARGS, LOAD, STORE, VM, WIDTH, arity, load_vm, operand_index,
                         result_index, scalar_codes)
-from .schedule import infer_shapes
+from .schedule import infer_shapes, topological
 
 #: what a region must save to be worth a call (``worth``), measured on one thread
 #: (``benchmarks/bench_small.py --overhead``): a kernel call costs ~1.8 us more than a numpy
@@ -358,7 +358,7 @@ def fuse_regions(prog: Program) -> Program:
         if r.value in replaced:
             r.value = replaced[r.value]
     kept = [v for v in prog.values if v not in replaced] + added
-    prog.values = _topological(kept)
+    prog.values = topological(kept)
     for k, v in enumerate(prog.values):
         v.index = k
     return prog
@@ -538,22 +538,3 @@ def _build(members: list[Value], codes: dict[Value, str], consumers: dict[Value,
     items = {m: Value(m.node, Item(k, shape, _F64), [Ref(region, ())], "op")
              for k, m in enumerate(exported)}
     return region, items
-
-
-def _topological(values: list[Value]) -> list[Value]:
-    """``values`` with every argument before its readers (explicit stack)."""
-    seen: set[Value] = set()
-    out: list[Value] = []
-    for root in values:
-        stack = [(root, False)]
-        while stack:
-            v, expanded = stack.pop()
-            if expanded:
-                out.append(v)
-                continue
-            if v in seen:
-                continue
-            seen.add(v)
-            stack.append((v, True))
-            stack.extend((r.value, False) for r in reversed(v.args) if r.value not in seen)
-    return out

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -37,7 +37,7 @@ from .ir import Program, Value, has_emit
 def schedule(prog: Program) -> list[Value]:
     """Values in evaluation order: post-order DFS from the outputs, deepest argument first."""
     height: dict[Value, int] = {}
-    for v in _topological(prog):
+    for v in topological(prog.values):
         height[v] = 1 + max((height[r.value] for r in v.args), default=0)
     order: list[Value] = []
     done: set[Value] = set()
@@ -60,11 +60,12 @@ def schedule(prog: Program) -> list[Value]:
     return order
 
 
-def _topological(prog: Program) -> list[Value]:
-    """Values with every argument before its consumers (copies sit after originals)."""
+def topological(values: Iterable[Value]) -> list[Value]:
+    """``values`` and what they read, every argument before its consumers (copies sit after
+    originals; an explicit stack)."""
     seen: set[Value] = set()
     out: list[Value] = []
-    for root in prog.values:
+    for root in values:
         stack = [(root, False)]
         while stack:
             v, expanded = stack.pop()
