@@ -181,7 +181,7 @@ def compare(client, tmp, k, rows, d, h, c, params, repeat, chunk_bytes) -> None:
     np_feed = {x: X, y: Y, **params}
     t_np, out_np = best_time(lambda: ev.run(np_feed), repeat)
     row("symgraph numpy", t_np, local_peak(lambda: ev.run(np_feed)), None, out_np)
-    del X, np_feed
+    X = np_feed = None  # free the in-memory copy (the lambdas above are done with it)
 
     threads_feed = {x: x_read, y: y_d, **params}
 
@@ -209,7 +209,7 @@ def compare(client, tmp, k, rows, d, h, c, params, repeat, chunk_bytes) -> None:
         peak_worker = max(client.run(_stop_trace).values())
         rss = [b for _, b in sampler.samples[name]]
         row(name, t_dask, peak_worker, max(rss) - rss[0], out)
-        del xs, ys, feed
+        xs = ys = feed = None  # free them before the next cluster size
 
 
 if __name__ == "__main__":
