@@ -271,9 +271,5 @@ def main(argv: list[str] | None = None) -> dict:
     return summary
 
 
-def _verdict(met: bool) -> str:
-    return "met" if met else "MISSED"
-
-
 if __name__ == "__main__":
     main()

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 import symgraph as sg
-from symgraph import serialize
 from symgraph.serialize import dumps, loads
 
 
