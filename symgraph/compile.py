@@ -94,8 +94,8 @@ class CompiledFunction:
         self.outputs = outputs
         self.source: str = emitted.source
         # whether ``source`` runs on its own (no user ops without emit, no checks, no
-        # numba kernels: ``_native`` is ``symgraph.codegen.native.run_region``)
-        self.standalone: bool = emitted.standalone and "_native" not in emitted.fn.__globals__
+        # numba kernels)
+        self.standalone: bool = emitted.standalone
         # the planner's estimate of the bytes the function's own buffers peak at
         self.peak_bytes: int = compiled.plan.peak_bytes
         # nodes computed a second time to save memory (see ``memory_budget``)

@@ -108,9 +108,10 @@ class EmitContext:
         """
         return self._module.helper(func)
 
-    def define(self, name: str, obj: Any, source: str) -> str:
-        """Bind ``name`` to ``obj`` at run time, and to ``source`` in the standalone text."""
-        return self._module.define(name, obj, source)
+    def define(self, name: str, obj: Any, source: str, standalone: bool = True) -> str:
+        """Bind ``name`` to ``obj`` at run time, and to ``source`` in the standalone text
+        (``standalone=False``: that text needs more than numpy and scipy, e.g. symgraph)."""
+        return self._module.define(name, obj, source, standalone)
 
     def dtype(self, dtype: Any) -> str:
         return dtype_source(np.dtype(dtype))
@@ -178,10 +179,11 @@ class Module:
             self.defs.append(source.rstrip())
         return name
 
-    def define(self, name: str, obj: Any, source: str) -> str:
+    def define(self, name: str, obj: Any, source: str, standalone: bool = True) -> str:
         if name not in self.globals:
             self.globals[name] = obj
             self.defs.append(source.rstrip())
+        self.standalone &= standalone
         return name
 
     def foreign(self, name: str, obj: Any, note: str) -> str:

@@ -149,10 +149,12 @@ class Region(FusedOp):
 
     def emit(self, out, ins, ctx):
         fn = ctx.define("_native", run_region,
-                        "from symgraph.codegen.native import run_region as _native")
+                        "from symgraph.codegen.native import run_region as _native",
+                        standalone=False)
         vm = ctx.define("_vm", self.vm.run,
                         "from symgraph.codegen.native_vm import load_kernel\n"
-                        f"_vm = load_kernel({self.vm.digest!r}).run  # its cache file's hash")
+                        f"_vm = load_kernel({self.vm.digest!r}).run  # its cache file's hash",
+                        standalone=False)
         arrays, scalars = ins[:self.n_arrays], ins[self.n_arrays:]
         nslots, nout, nscal = (int(k) for k in self.code[0, :3])
         body = self.code[1 + nscal:]
