@@ -206,15 +206,13 @@ def run_region(vm: Callable, body: np.ndarray, consts: np.ndarray, shape: tuple[
         elif type(a) is not np.ndarray or a.dtype != _F64 or not a.flags.c_contiguous:
             a = np.ascontiguousarray(a, dtype=_F64)
         ins.append(a if a.ndim == 1 else a.reshape(-1))
+    more = _NO_MORE
     if nout > ARGS or len(ins) > ARGS:  # alive in ``outs`` and ``ins`` until the call ends
         more = np.array([a.__array_interface__["data"][0]
                          for a in outs[ARGS:] + ins[ARGS:]], np.int64)
         more.flags.writeable = False
-        vm(body, consts, *ins[:ARGS], *_PAD_IN[max(ARGS - len(ins), 0)],
-           *outs[:ARGS], *_PAD_OUT[max(ARGS - nout, 0)], more, n, nslots)
-    else:
-        vm(body, consts, *ins, *_PAD_IN[ARGS - len(ins)], *outs, *_PAD_OUT[ARGS - nout],
-           _NO_MORE, n, nslots)
+    vm(body, consts, *ins[:ARGS], *_PAD_IN[max(ARGS - len(ins), 0)],
+       *outs[:ARGS], *_PAD_OUT[max(ARGS - nout, 0)], more, n, nslots)
     if len(shape) == 1:
         return outs
     return [o.reshape(shape) for o in outs]
