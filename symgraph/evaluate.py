@@ -103,9 +103,7 @@ class Schedule:
         plan = None
         if after is None and fam == backend.NUMPY and all(
                 exact_fit(v, n) for v, (_, n) in zip(fed, self.fed)):
-            plan = self._fast.get(operators)
-            if plan is None and self._ran:
-                plan = self.fast(operators)
+            plan = self.fast(operators) if self._ran else self._fast.get(operators)
         self._ran = True
         if plan is not None:
             values: list[Any] = [None] * plan.size
